@@ -1,0 +1,351 @@
+"""The ledger on DynamoDB: the only module that talks to DynamoDB.
+
+One table, keys ``PK``/``SK``:
+
+========================================  ==================  ==============================
+PK                                        SK                  item
+========================================  ==================  ==============================
+``ORDER#<merchant_id>#<order_id>``        ``ORDER``           the order, its lines, totals
+``ORDER#<merchant_id>#<order_id>``        ``CAPTURE#<id>``    one capture (pending/final)
+``EXECUTION#<execution id>``              ``FAILURE``         a failure naming no order
+========================================  ==================  ==============================
+
+The order item holds one entry per line and running totals; it does not grow with captures.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
+
+from order_capture.errors import LedgerUnavailableError, OrderChangedError
+from order_capture.models import FINAL_CAPTURE_STATUSES, Capture, CaptureStatus, Model, Order
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ORDER_SK = "ORDER"
+CAPTURE_PREFIX = "CAPTURE#"
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionConflictException",
+    }
+)
+
+
+def order_pk(merchant_id: str, order_id: str) -> str:
+    return f"ORDER#{merchant_id}#{order_id}"
+
+
+def _to_plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the ledger only stores integers."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _to_plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_plain(item) for item in value]
+    return value
+
+
+class DynamoDBOrderRepository:
+    """OrderRepository on one DynamoDB table; the boto3 client is created on first use."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        if self._client is not None:
+            return self._client
+        import boto3  # noqa: PLC0415 - imported on first use to keep cold starts short
+
+        return boto3.client("dynamodb")
+
+    @cached_property
+    def _serializer(self) -> Any:
+        from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415
+
+        return TypeSerializer()
+
+    @cached_property
+    def _deserializer(self) -> Any:
+        from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+        return TypeDeserializer()
+
+    # --- encoding ------------------------------------------------------------------------
+
+    def _encode(self, pk: str, sk: str, model: Model) -> dict[str, Any]:
+        body = model.model_dump(mode="json")
+        item = {"PK": pk, "SK": sk, **body}
+        return {key: self._serializer.serialize(value) for key, value in item.items()}
+
+    def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
+        plain = {key: self._deserializer.deserialize(value) for key, value in item.items()}
+        plain.pop("PK", None)
+        plain.pop("SK", None)
+        return cast(dict[str, Any], _to_plain(plain))
+
+    def _order_key(self, merchant_id: str, order_id: str) -> dict[str, Any]:
+        return {"PK": {"S": order_pk(merchant_id, order_id)}, "SK": {"S": ORDER_SK}}
+
+    def _capture_key(self, merchant_id: str, order_id: str, capture_id: str) -> dict[str, Any]:
+        return {
+            "PK": {"S": order_pk(merchant_id, order_id)},
+            "SK": {"S": CAPTURE_PREFIX + capture_id},
+        }
+
+    def _order_item(self, order: Order) -> dict[str, Any]:
+        return self._encode(order_pk(order.merchant_id, order.order_id), ORDER_SK, order)
+
+    def _capture_item(self, capture: Capture) -> dict[str, Any]:
+        return self._encode(
+            order_pk(capture.merchant_id, capture.order_id),
+            CAPTURE_PREFIX + capture.capture_id,
+            capture,
+        )
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get_order(self, merchant_id: str, order_id: str) -> Order | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=self._order_key(merchant_id, order_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Order.model_validate(self._decode(item)) if item else None
+
+    def get_capture(self, merchant_id: str, order_id: str, capture_id: str) -> Capture | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=self._capture_key(merchant_id, order_id, capture_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Capture.model_validate(self._decode(item)) if item else None
+
+    def get_order_and_capture(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> tuple[Order | None, Capture | None]:
+        keys = [
+            self._order_key(merchant_id, order_id),
+            self._capture_key(merchant_id, order_id, capture_id),
+        ]
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        order: Order | None = None
+        capture: Capture | None = None
+        while request:
+            response = self._call("batch_get_item", RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                if item["SK"]["S"] == ORDER_SK:
+                    order = Order.model_validate(self._decode(item))
+                else:
+                    capture = Capture.model_validate(self._decode(item))
+            request = response.get("UnprocessedKeys") or {}
+        return order, capture
+
+    def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]:
+        captures: list[Capture] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": order_pk(merchant_id, order_id)},
+                ":prefix": {"S": CAPTURE_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            captures.extend(Capture.model_validate(self._decode(i)) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
+
+    # --- conditional writes ---------------------------------------------------------------------
+
+    def create_order(self, order: Order) -> Order | None:
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table_name,
+                Item=self._order_item(order),
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            old = getattr(error, "response", {}).get("Item")
+            if old:
+                return Order.model_validate(self._decode(old))
+            return self.get_order(order.merchant_id, order.order_id)
+        return None
+
+    def replace_order(self, order: Order, expected_version: int) -> None:
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table_name,
+                Item=self._order_item(order),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise OrderChangedError(
+                f"order {order.order_id} changed since version {expected_version}"
+            ) from None
+
+    def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._order_item(order),
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._capture_item(capture),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+        reasons = self._transact(items)
+        if reasons is None:
+            return None
+        order_reason, capture_reason = reasons
+        if capture_reason.get("Code") == "ConditionalCheckFailed":
+            old = capture_reason.get("Item")
+            if old:
+                return Capture.model_validate(self._decode(old))
+            stored = self.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+            if stored is not None:
+                return stored
+        if order_reason.get("Code") == "ConditionalCheckFailed":
+            raise OrderChangedError(
+                f"order {order.order_id} changed since version {expected_version}"
+            )
+        raise LedgerUnavailableError(f"reservation of {capture.capture_id} was canceled: {reasons}")
+
+    def confirm(self, capture: Capture) -> bool:
+        # ADD is commutative, so confirming needs no read of the order; the capture's status
+        # condition in the same transaction makes it happen once.
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_key(
+                        capture.merchant_id, capture.order_id, capture.capture_id
+                    ),
+                    "UpdateExpression": "SET #status = :captured, provider_reference = :ref, "
+                    "updated_at = :now",
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":captured": {"S": CaptureStatus.CAPTURED.value},
+                        ":pending": {"S": CaptureStatus.PENDING.value},
+                        ":ref": self._serializer.serialize(capture.provider_reference),
+                        ":now": {"S": capture.updated_at.isoformat()},
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._order_key(capture.merchant_id, capture.order_id),
+                    "UpdateExpression": "ADD captured_amount :amount, reserved_amount :minus, "
+                    "capture_count :one, version :one SET updated_at = :now",
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": {
+                        ":amount": {"N": str(capture.amount)},
+                        ":minus": {"N": str(-capture.amount)},
+                        ":one": {"N": "1"},
+                        ":now": {"S": capture.updated_at.isoformat()},
+                    },
+                }
+            },
+        ]
+        return self._transact(items) is None
+
+    def settle_failure(
+        self, order: Order | None, expected_version: int | None, capture: Capture
+    ) -> bool:
+        final = [status.value for status in FINAL_CAPTURE_STATUSES]
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._capture_item(capture),
+                    "ConditionExpression": "attribute_not_exists(PK) OR NOT #status IN "
+                    + "("
+                    + ", ".join(f":final{i}" for i in range(len(final)))
+                    + ")",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        f":final{i}": {"S": status} for i, status in enumerate(final)
+                    },
+                }
+            }
+        ]
+        if order is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": self._order_item(order),
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                    }
+                }
+            )
+        reasons = self._transact(items)
+        if reasons is None:
+            return True
+        if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
+            raise OrderChangedError(f"order {capture.order_id} changed while releasing")
+        return False
+
+    def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
+        self._call(
+            "put_item",
+            TableName=self.table_name,
+            Item=self._encode(f"EXECUTION#{execution_id}", "FAILURE", failure),
+        )
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Run a transaction; None when it committed, else the per-item cancellation reasons."""
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
+            if any(reason.get("Code") in _RETRYABLE_CODES for reason in reasons):
+                raise LedgerUnavailableError(f"ledger transaction conflicted: {reasons}") from None
+            return reasons
+        return None
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        try:
+            return cast(dict[str, Any], getattr(self.client, operation)(**kwargs))
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _RETRYABLE_CODES:
+                raise LedgerUnavailableError(f"DynamoDB {operation} failed: {code}") from error
+            raise

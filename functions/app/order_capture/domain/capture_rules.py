@@ -1,0 +1,291 @@
+"""The capture rules: pure functions from ledger state to ledger state. No I/O here.
+
+How a line's value is spread over its units
+    A line of ``n`` units is worth ``n x unit_amount - discount + tax``. Its discount and its tax
+    are each spread over the units with the largest-remainder method, so the first ``k`` units
+    are worth ``V(k) = k x unit_amount - share(discount, k) + share(tax, k)`` (see
+    :func:`money.cumulative_unit_share`) and ``V(n)`` is the line total to the cent.
+
+How a shipment is valued
+    Each line remembers how many units are closed (shipped or canceled) and the value those
+    units claimed (``closed_value``). Shipping (or canceling) ``q`` more units claims
+    ``V(closed + q) - closed_value``. The claims telescope, so whatever order shipments,
+    cancellations and released (failed) captures come in, the claims of a line add up to its
+    total exactly, and the shipment that closes the last unit claims exactly what remains.
+    ``shipping_amount`` is claimed by the order's first capture of items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from order_capture.errors import (
+    AuthorizationExpiredError,
+    InvalidEventError,
+    InvalidStateError,
+    OrderConflictError,
+    OverCaptureError,
+)
+from order_capture.models import (
+    Authorization,
+    Capture,
+    CaptureLine,
+    CapturePlan,
+    CaptureRequest,
+    ItemQuantity,
+    Order,
+    OrderLine,
+    OrderPlacedDetail,
+)
+from order_capture.money import cumulative_unit_share
+
+
+def value_of_first_units(line: OrderLine, units: int) -> int:
+    """``V(units)``: what the first ``units`` units of ``line`` are worth."""
+    return (
+        units * line.unit_amount
+        - cumulative_unit_share(line.discount_amount, line.quantity, units)
+        + cumulative_unit_share(line.tax_amount, line.quantity, units)
+    )
+
+
+def claim_value(line: OrderLine, quantity: int) -> int:
+    """The value that closing ``quantity`` more units of ``line`` claims."""
+    closed_units = line.shipped_quantity + line.canceled_quantity
+    # Never negative: V is non-decreasing and closed_value never exceeds V(closed_units) by
+    # more than released claims left behind; a zero claim leaves the difference to later units.
+    return max(0, value_of_first_units(line, closed_units + quantity) - line.closed_value)
+
+
+# --- Registering and canceling ------------------------------------------------------------------
+
+
+def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
+    """A new order from an `Order Placed` event."""
+    return Order(
+        merchant_id=detail.merchant_id,
+        order_id=detail.order_id,
+        currency=detail.currency,
+        lines=[OrderLine(**item.model_dump()) for item in detail.items],
+        shipping_amount=detail.shipping_amount,
+        payment=Authorization(**detail.payment.model_dump()),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def same_registration(existing: Order, detail: OrderPlacedDetail) -> bool:
+    """Whether ``detail`` registers exactly ``existing`` (a redelivered `Order Placed`)."""
+    fresh = register_order(detail, existing.created_at)
+    return (fresh.lines, fresh.shipping_amount, fresh.payment, fresh.currency) == (
+        [_definition(line) for line in existing.lines],
+        existing.shipping_amount,
+        existing.payment,
+        existing.currency,
+    )
+
+
+def ensure_same_registration(existing: Order, detail: OrderPlacedDetail) -> None:
+    if not same_registration(existing, detail):
+        raise OrderConflictError(
+            f"order {detail.order_id} is already registered with different content"
+        )
+
+
+def _definition(line: OrderLine) -> OrderLine:
+    return line.model_copy(
+        update={"shipped_quantity": 0, "canceled_quantity": 0, "closed_value": 0}
+    )
+
+
+def _resolve_lines(order: Order, items: Iterable[ItemQuantity]) -> list[tuple[int, int]]:
+    """(line index, quantity) for ``items``; errors name the item and say why."""
+    index_of = {line.item_id: index for index, line in enumerate(order.lines)}
+    resolved = []
+    for position, item in enumerate(items):
+        index = index_of.get(item.item_id)
+        if index is None:
+            raise InvalidEventError(
+                f"items[{position}].item_id: {item.item_id!r} is not a line of order "
+                f"{order.order_id}",
+                field=f"items[{position}].item_id",
+            )
+        open_quantity = order.lines[index].open_quantity
+        if item.quantity > open_quantity:
+            raise InvalidStateError(
+                f"items[{position}].quantity: {item.quantity} units of {item.item_id!r} "
+                f"requested but only {open_quantity} are neither shipped nor canceled",
+                field=f"items[{position}].quantity",
+            )
+        resolved.append((index, item.quantity))
+    return resolved
+
+
+def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Order:
+    """Cancel units that are neither shipped nor canceled; their value leaves the order."""
+    lines = list(order.lines)
+    canceled_value = 0
+    for index, quantity in _resolve_lines(order, items):
+        line = lines[index]
+        value = claim_value(line, quantity)
+        canceled_value += value
+        lines[index] = line.model_copy(
+            update={
+                "canceled_quantity": line.canceled_quantity + quantity,
+                "closed_value": line.closed_value + value,
+            }
+        )
+    everything_canceled = all(line.canceled_quantity == line.quantity for line in lines)
+    # An order whose every unit is canceled ships nothing, so its shipping is canceled too.
+    shipping_canceled = everything_canceled and not order.shipping_claimed
+    if shipping_canceled and not order.shipping_canceled:
+        canceled_value += order.shipping_amount
+    return order.model_copy(
+        update={
+            "lines": lines,
+            "canceled_amount": order.canceled_amount + canceled_value,
+            "shipping_canceled": order.shipping_canceled or shipping_canceled,
+            "version": order.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+# --- Planning a capture -----------------------------------------------------------------------
+
+
+def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> CapturePlan:
+    """What ``request`` captures from ``order`` as it is now, or why it cannot."""
+    if now >= order.payment.expires_at:
+        raise AuthorizationExpiredError(
+            f"the authorization of order {order.order_id} expired at "
+            f"{order.payment.expires_at.isoformat()}"
+        )
+    capturable = order.capturable_amount
+    if request.amount is not None:
+        lines: list[CaptureLine] = []
+        shipping_amount = 0
+        amount = request.amount
+        is_final = False
+    else:
+        lines, shipping_amount = _claims_for_items(order, request.items)
+        is_final = bool(lines) and _closes_every_unit(order, lines)
+        value = sum(line.amount for line in lines) + shipping_amount
+        # The shipment closing the last unit captures exactly what remains; earlier ones never
+        # more than remains (amount captures through the API may have taken some already).
+        amount = max(0, capturable if is_final else min(value, capturable))
+    _check_limits(order, amount, capturable)
+    return CapturePlan(
+        capture_id=request.capture_id,
+        amount=amount,
+        currency=order.currency,
+        lines=lines,
+        shipping_amount=shipping_amount,
+        expected_version=order.version,
+        is_final=is_final,
+        nothing_to_capture=amount == 0,
+    )
+
+
+def _claims_for_items(
+    order: Order, items: list[ItemQuantity] | None
+) -> tuple[list[CaptureLine], int]:
+    if items is None:
+        items = [
+            ItemQuantity(item_id=line.item_id, quantity=line.open_quantity)
+            for line in order.lines
+            if line.open_quantity > 0
+        ]
+    claims = [
+        CaptureLine(
+            item_id=order.lines[index].item_id,
+            quantity=quantity,
+            amount=claim_value(order.lines[index], quantity),
+        )
+        for index, quantity in _resolve_lines(order, items)
+    ]
+    shipping = order.shipping_amount if claims and not order.shipping_claimed else 0
+    return claims, shipping
+
+
+def _closes_every_unit(order: Order, claims: list[CaptureLine]) -> bool:
+    shipped_now = {claim.item_id: claim.quantity for claim in claims}
+    return all(line.open_quantity == shipped_now.get(line.item_id, 0) for line in order.lines)
+
+
+def _check_limits(order: Order, amount: int, capturable: int) -> None:
+    if amount > capturable:
+        raise OverCaptureError(
+            f"amount: {amount} exceeds the {capturable} still capturable on order {order.order_id}",
+            field="amount",
+        )
+    already = order.captured_amount + order.reserved_amount
+    if already + amount > order.payment.authorized_amount:
+        raise OverCaptureError(
+            f"amount: capturing {amount} would bring captures to {already + amount}, over the "
+            f"authorized {order.payment.authorized_amount}",
+            field="amount",
+        )
+
+
+# --- Reserving, confirming, releasing -------------------------------------------------------
+
+
+def reserve(order: Order, plan: CapturePlan, now: datetime) -> Order:
+    """``order`` with ``plan``'s units and amount reserved (before the provider is called)."""
+    lines = list(order.lines)
+    index_of = {line.item_id: index for index, line in enumerate(lines)}
+    for claim in plan.lines:
+        line = lines[index_of[claim.item_id]]
+        lines[index_of[claim.item_id]] = line.model_copy(
+            update={
+                "shipped_quantity": line.shipped_quantity + claim.quantity,
+                "closed_value": line.closed_value + claim.amount,
+            }
+        )
+    return order.model_copy(
+        update={
+            "lines": lines,
+            "reserved_amount": order.reserved_amount + plan.amount,
+            "shipping_claimed": order.shipping_claimed or plan.shipping_amount > 0,
+            "version": order.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+def release(order: Order, capture: Capture, now: datetime) -> Order:
+    """``order`` with a failed capture's reservation given back: its units ship again later."""
+    lines = list(order.lines)
+    index_of = {line.item_id: index for index, line in enumerate(lines)}
+    for claim in capture.lines:
+        line = lines[index_of[claim.item_id]]
+        lines[index_of[claim.item_id]] = line.model_copy(
+            update={
+                "shipped_quantity": line.shipped_quantity - claim.quantity,
+                "closed_value": line.closed_value - claim.amount,
+            }
+        )
+    return order.model_copy(
+        update={
+            "lines": lines,
+            "reserved_amount": order.reserved_amount - capture.amount,
+            "shipping_claimed": order.shipping_claimed and capture.shipping_amount == 0,
+            "version": order.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+def confirm(order: Order, capture: Capture, now: datetime) -> Order:
+    """``order`` once the provider captured ``capture``: reserved money becomes captured."""
+    return order.model_copy(
+        update={
+            "reserved_amount": order.reserved_amount - capture.amount,
+            "captured_amount": order.captured_amount + capture.amount,
+            "capture_count": order.capture_count + 1,
+            "version": order.version + 1,
+            "updated_at": now,
+        }
+    )

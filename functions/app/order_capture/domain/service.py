@@ -1,0 +1,235 @@
+"""Use cases: the rules of ``capture_rules`` applied through the ports, one function a step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from order_capture.domain import capture_rules
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    InvalidStateError,
+    OrderChangedError,
+    OrderNotFoundError,
+)
+from order_capture.models import (
+    FINAL_CAPTURE_STATUSES,
+    Capture,
+    CapturePlan,
+    CaptureRequest,
+    CaptureStatus,
+    FailureReason,
+    FailureRecord,
+    Order,
+    OrderItemsCanceledDetail,
+    OrderPlacedDetail,
+    ValidatedCapture,
+)
+from order_capture.ports import Clock, OrderRepository, PaymentProvider, ProviderCaptureRequest
+
+#: How often a read-modify-write of an order is tried before giving up on contention.
+MAX_ORDER_WRITE_ATTEMPTS = 8
+
+
+def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> ValidatedCapture:
+    """Validate step: the order to capture from, and the shipment's earlier result if final."""
+    order, existing = repository.get_order_and_capture(
+        request.merchant_id, request.order_id, request.capture_id
+    )
+    if order is None:
+        raise OrderNotFoundError(
+            f"order {request.order_id} of merchant {request.merchant_id} is not registered"
+        )
+    duplicate = existing if existing and existing.status in FINAL_CAPTURE_STATUSES else None
+    return ValidatedCapture(request=request, order=order, duplicate_of=duplicate)
+
+
+def execute_capture(
+    repository: OrderRepository,
+    provider: PaymentProvider,
+    *,
+    validated: ValidatedCapture,
+    plan: CapturePlan,
+    execution_id: str | None,
+    now: datetime,
+) -> Capture:
+    """Capture step: reserve in the ledger, then ask the provider, with one idempotency key.
+
+    A retry of this step (provider unavailable, Lambda error) finds its own pending capture
+    and repeats the provider call with the same key instead of reserving twice.
+    """
+    request, order = validated.request, validated.order
+    pending = Capture(
+        capture_id=plan.capture_id,
+        merchant_id=request.merchant_id,
+        order_id=request.order_id,
+        shipment_id=request.shipment_id,
+        amount=plan.amount,
+        currency=plan.currency,
+        status=CaptureStatus.PENDING,
+        lines=plan.lines,
+        shipping_amount=plan.shipping_amount,
+        provider=order.payment.provider,
+        trigger=request.trigger,
+        execution_id=execution_id,
+        created_at=now,
+        updated_at=now,
+    )
+    existing = repository.reserve(
+        capture_rules.reserve(order, plan, now), plan.expected_version, pending
+    )
+    if existing is not None:
+        if existing.status in FINAL_CAPTURE_STATUSES:
+            return existing  # a duplicate that raced past Validate: its result stands
+        pending = existing  # our own earlier attempt (or a twin execution): same key, same amount
+    result = provider.capture(
+        ProviderCaptureRequest(
+            authorization_reference=order.payment.reference,
+            amount=pending.amount,
+            currency=pending.currency,
+            idempotency_key=pending.capture_id,
+            lines=pending.lines,
+            merchant_id=pending.merchant_id,
+            order_id=pending.order_id,
+        )
+    )
+    return pending.model_copy(update={"provider_reference": result.provider_reference})
+
+
+def record_capture(repository: OrderRepository, capture: Capture, now: datetime) -> Capture:
+    """Record step: the pending capture becomes captured, its reserved amount captured."""
+    if capture.status in FINAL_CAPTURE_STATUSES:
+        return capture
+    captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
+    if not repository.confirm(captured):
+        stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+        if stored is None:
+            raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
+        return stored
+    return captured
+
+
+def record_failure(
+    repository: OrderRepository,
+    *,
+    request: CaptureRequest | None,
+    error_type: str,
+    error_reason: str,
+    message: str,
+    execution_id: str | None,
+    now: datetime,
+) -> FailureRecord:
+    """RecordFailure step: whatever failed, the ledger says so and no reservation leaks.
+
+    A reservation is released (its units become capturable again) unless the provider may
+    have captured it (outcome unknown): then the capture stays reserved as requires_action.
+    """
+    failure = FailureReason(reason=error_reason, message=message, error=error_type)
+    if request is None:
+        record = FailureRecord(
+            merchant_id=None,
+            order_id=None,
+            shipment_id=None,
+            capture_id=None,
+            amount=None,
+            currency=None,
+            status=None,
+            reason=error_reason,
+            error=error_type,
+            message=message,
+            execution_id=execution_id,
+        )
+        repository.record_orphan_failure(execution_id or "unknown", record)
+        return record
+    capture = _settle_failed_capture(repository, request, failure, execution_id, now)
+    return FailureRecord(
+        merchant_id=request.merchant_id,
+        order_id=request.order_id,
+        shipment_id=request.shipment_id,
+        capture_id=request.capture_id,
+        amount=capture.amount,
+        currency=capture.currency,
+        status=capture.status,
+        reason=error_reason,
+        error=error_type,
+        message=message,
+        execution_id=execution_id,
+    )
+
+
+def _settle_failed_capture(
+    repository: OrderRepository,
+    request: CaptureRequest,
+    failure: FailureReason,
+    execution_id: str | None,
+    now: datetime,
+) -> Capture:
+    outcome_unknown = failure.error == CaptureOutcomeUnknownError.__name__
+    status = CaptureStatus.REQUIRES_ACTION if outcome_unknown else CaptureStatus.FAILED
+    for _ in range(MAX_ORDER_WRITE_ATTEMPTS):
+        order, existing = repository.get_order_and_capture(
+            request.merchant_id, request.order_id, request.capture_id
+        )
+        if existing is not None and existing.status in FINAL_CAPTURE_STATUSES:
+            return existing
+        if existing is None:
+            failed = Capture(
+                capture_id=request.capture_id,
+                merchant_id=request.merchant_id,
+                order_id=request.order_id,
+                shipment_id=request.shipment_id,
+                amount=0,
+                currency=order.currency if order else "",
+                status=status,
+                provider=order.payment.provider if order else "",
+                trigger=request.trigger,
+                execution_id=execution_id,
+                failure=failure,
+                created_at=now,
+                updated_at=now,
+            )
+            if repository.settle_failure(None, None, failed):
+                return failed
+            continue
+        settled = existing.model_copy(
+            update={"status": status, "failure": failure, "updated_at": now}
+        )
+        released = None
+        if status is CaptureStatus.FAILED and order is not None:
+            released = capture_rules.release(order, existing, now)
+        try:
+            if repository.settle_failure(
+                released, order.version if released and order else None, settled
+            ):
+                return settled
+        except OrderChangedError:
+            continue
+    raise OrderChangedError(f"order {request.order_id} kept changing while recording a failure")
+
+
+def register_order(repository: OrderRepository, detail: OrderPlacedDetail, clock: Clock) -> Order:
+    """`Order Placed`: store the order; a redelivery of the same order changes nothing."""
+    order = capture_rules.register_order(detail, clock.now())
+    existing = repository.create_order(order)
+    if existing is None:
+        return order
+    capture_rules.ensure_same_registration(existing, detail)
+    return existing
+
+
+def cancel_items(
+    repository: OrderRepository, detail: OrderItemsCanceledDetail, clock: Clock
+) -> Order:
+    """`Order Items Canceled`: the units' value leaves what the order will capture."""
+    for _ in range(MAX_ORDER_WRITE_ATTEMPTS):
+        order = repository.get_order(detail.merchant_id, detail.order_id)
+        if order is None:
+            raise OrderNotFoundError(
+                f"order {detail.order_id} of merchant {detail.merchant_id} is not registered"
+            )
+        updated = capture_rules.cancel_items(order, detail.items, clock.now())
+        try:
+            repository.replace_order(updated, order.version)
+        except OrderChangedError:
+            continue
+        return updated
+    raise OrderChangedError(f"order {detail.order_id} kept changing while canceling items")

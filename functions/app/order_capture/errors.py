@@ -1,0 +1,129 @@
+"""One exception hierarchy for the whole service.
+
+Class names are the ``ErrorEquals`` names in ``statemachine/capture.asl.json``: a handler that
+raises ``ProviderUnavailableError`` fails its Lambda invocation with that ``errorType`` and the
+state machine's ``Retry`` matches it by name. Retryable and terminal errors are distinct classes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class OrderCaptureError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    #: Machine-readable reason recorded in the ledger and on failure events.
+    reason: ClassVar[str] = "error"
+    #: Whether the state machine retries the step that raised it.
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"reason": self.reason, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+# --- Input errors (terminal) -------------------------------------------------------------
+
+
+class InvalidEventError(OrderCaptureError):
+    """An event or request is malformed; ``field`` names the offending field."""
+
+    reason = "invalid_event"
+
+
+class InvalidAmountError(InvalidEventError):
+    reason = "invalid_amount"
+
+
+class UnsupportedCurrencyError(InvalidEventError):
+    reason = "unsupported_currency"
+
+
+# --- Domain state errors (terminal) ------------------------------------------------------
+
+
+class OrderNotFoundError(OrderCaptureError):
+    reason = "order_not_found"
+
+
+class InvalidStateError(OrderCaptureError):
+    """The order cannot do what was asked in its current state (e.g. nothing left)."""
+
+    reason = "invalid_state"
+
+
+class OrderConflictError(InvalidStateError):
+    """An order was registered again with different content."""
+
+    reason = "order_conflict"
+
+
+class OverCaptureError(InvalidStateError):
+    """The capture would exceed what is authorized or capturable."""
+
+    reason = "over_capture"
+
+
+class AuthorizationExpiredError(OrderCaptureError):
+    reason = "authorization_expired"
+
+
+# --- Concurrency (retryable by re-planning) ----------------------------------------------
+
+
+class OrderChangedError(OrderCaptureError):
+    """The order changed between planning and reserving; the plan must be made again."""
+
+    reason = "order_changed"
+    retryable = True
+
+
+# --- Payment provider errors ---------------------------------------------------------------
+
+
+class ProviderError(OrderCaptureError):
+    reason = "provider_error"
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider could not be reached or answered 5xx/429: safe to retry with the same key."""
+
+    reason = "provider_unavailable"
+    retryable = True
+
+
+class ProviderDeclinedError(ProviderError):
+    """The provider refused the capture (declined, over-capture, expired authorization)."""
+
+    reason = "provider_declined"
+
+
+class ProviderNotConfiguredError(ProviderError):
+    """No adapter or credentials for the order's provider: an operator must act."""
+
+    reason = "provider_not_configured"
+
+
+class CaptureOutcomeUnknownError(ProviderError):
+    """The request may have reached the provider but no answer came back (timeout)."""
+
+    reason = "outcome_unknown"
+    retryable = True
+
+
+# --- Infrastructure --------------------------------------------------------------------------
+
+
+class LedgerUnavailableError(OrderCaptureError):
+    """DynamoDB throttled or failed transiently."""
+
+    reason = "ledger_unavailable"
+    retryable = True

@@ -1,0 +1,44 @@
+"""What every handler shares: Powertools instrumentation and lazily built collaborators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_capture.config import settings
+from order_capture.models import Model
+from order_capture.observability import logger, metrics, tracer
+from order_capture.ports import OrderRepository
+
+Handler = Callable[[dict[str, Any], LambdaContext], Any]
+
+
+def lambda_entry(handler: Handler) -> Handler:
+    """Wrap a handler in Logger (JSON, Lambda context), Tracer and Metrics, in that order."""
+    traced = tracer.capture_lambda_handler(handler, capture_response=False)
+    measured = metrics.log_metrics(traced)
+    return logger.inject_lambda_context(measured, clear_state=True)
+
+
+@cache
+def default_repository() -> OrderRepository:
+    """The DynamoDB ledger, created on first use and kept for the container's life."""
+    from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
+
+    return DynamoDBOrderRepository(settings().table_name)
+
+
+def log_keys_of(model: Model | None, execution_id: str | None = None) -> None:
+    """Put order, merchant and shipment ids (and the execution) on every log line."""
+    if model is not None:
+        keys = model.model_dump(include={"merchant_id", "order_id", "shipment_id"})
+        logger.append_keys(**{key: value for key, value in keys.items() if value is not None})
+    if execution_id:
+        logger.set_correlation_id(execution_id)
+
+
+def dump(model: Model) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -1,0 +1,42 @@
+"""Capture: reserve the amount in the ledger, then capture it at the payment provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_capture.adapters.providers import provider_for
+from order_capture.config import settings
+from order_capture.domain import service
+from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.models import CapturePlan, ValidatedCapture
+from order_capture.parsing import parse_as
+from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
+
+
+def handle(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repository: OrderRepository | None = None,
+    provider: PaymentProvider | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    validated = parse_as(ValidatedCapture, event.get("validated"), prefix="validated")
+    plan = parse_as(CapturePlan, event.get("plan"), prefix="plan")
+    execution_id = event.get("execution_id")
+    log_keys_of(validated.request, execution_id)
+    capture = service.execute_capture(
+        repository or default_repository(),
+        provider or provider_for(validated.order.payment.provider, settings()),
+        validated=validated,
+        plan=plan,
+        execution_id=execution_id,
+        now=(clock or SystemClock()).now(),
+    )
+    return dump(capture)
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context)

@@ -1,0 +1,104 @@
+"""Record: confirm a capture in the ledger, or record a failure and release its reservation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_capture import errors
+from order_capture.domain import service
+from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.handlers.validate import capture_request_from
+from order_capture.models import Capture, CaptureRequest
+from order_capture.observability import logger, metrics
+from order_capture.parsing import parse_as
+from order_capture.ports import Clock, OrderRepository, SystemClock
+
+
+def handle_success(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repository: OrderRepository | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    capture = parse_as(Capture, event.get("capture"), prefix="capture")
+    log_keys_of(capture, capture.execution_id)
+    recorded = service.record_capture(
+        repository or default_repository(), capture, (clock or SystemClock()).now()
+    )
+    metrics.add_dimension(name="Currency", value=recorded.currency)
+    metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="CapturedAmount", unit=MetricUnit.Count, value=recorded.amount)
+    logger.info(
+        "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
+    )
+    return dump(recorded)
+
+
+def error_reason(error_type: str) -> str:
+    """The ledger's reason for a Step Functions error name (our class names, or States.*)."""
+    error_class = getattr(errors, error_type, None)
+    if isinstance(error_class, type) and issubclass(error_class, errors.OrderCaptureError):
+        return error_class.reason
+    if error_type.startswith("States.Timeout"):
+        return "timeout"
+    return "internal_error"
+
+
+def _request_of(state: dict[str, Any]) -> CaptureRequest | None:
+    """Whose capture failed, as far as the (possibly invalid) input says."""
+    validated = state.get("validated")
+    if isinstance(validated, dict) and "request" in validated:
+        return CaptureRequest.model_validate(validated["request"])
+    try:
+        return capture_request_from(state)
+    except errors.InvalidEventError:
+        return None
+
+
+def _message_of(error: dict[str, Any]) -> str:
+    cause = error.get("Cause") or ""
+    try:
+        return str(json.loads(cause).get("errorMessage", cause))
+    except (ValueError, AttributeError):
+        return str(cause)
+
+
+def handle_failure(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repository: OrderRepository | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    state = event.get("state") or {}
+    error = state.get("error") or {}
+    error_type = str(error.get("Error", "Unknown"))
+    execution_id = event.get("execution_id")
+    request = _request_of(state)
+    log_keys_of(request, execution_id)
+    failure = service.record_failure(
+        repository or default_repository(),
+        request=request,
+        error_type=error_type,
+        error_reason=error_reason(error_type),
+        message=_message_of(error),
+        execution_id=execution_id,
+        now=(clock or SystemClock()).now(),
+    )
+    metrics.add_dimension(name="Reason", value=failure.reason)
+    metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
+    logger.warning("capture failed", extra={"reason": failure.reason, "error": error_type})
+    return dump(failure)
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_success(event, context)
+
+
+@lambda_entry
+def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_failure(event, context)

@@ -1,0 +1,301 @@
+"""Pydantic models for every boundary: events, ledger state, step inputs and outputs.
+
+Amounts are ``int`` minor units of the order's currency everywhere in this module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from order_capture.money import currency_exponent
+
+# Identifiers end up inside DynamoDB keys joined with '#', so '#' and whitespace are refused.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+]
+# Bounded so that sums of amounts and quantities stay far inside DynamoDB's 38-digit numbers
+# and every provider's limits; 10^15 minor units is more than any single order carries.
+MinorUnits = Annotated[int, Field(ge=0, le=10**15, strict=True)]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+
+
+def _check_currency(code: str) -> str:
+    currency_exponent(code)  # raises UnsupportedCurrencyError for unknown codes
+    return code
+
+
+CurrencyCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)
+]
+ProviderName = Literal["sandbox"]
+
+# Storage and step payloads are read back from JSON, where strict ints come back as ints;
+# DynamoDB hands numbers back as Decimal, which the adapter converts before validation.
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Event contract (detail of EventBridge events with source `orders`) ----------------------
+
+
+class OrderLineIn(Model):
+    item_id: Identifier
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    quantity: Quantity
+    unit_amount: MinorUnits
+    discount_amount: MinorUnits = 0
+    tax_amount: MinorUnits = 0
+
+    @model_validator(mode="after")
+    def _discount_within_line(self) -> OrderLineIn:
+        if self.discount_amount > self.quantity * self.unit_amount:
+            raise ValueError("discount_amount exceeds quantity x unit_amount")
+        return self
+
+
+class PaymentIn(Model):
+    provider: ProviderName
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    authorized_amount: MinorUnits
+    expires_at: AwareDatetime
+
+
+class OrderPlacedDetail(Model):
+    merchant_id: Identifier
+    order_id: Identifier
+    currency: CurrencyCode
+    items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
+    shipping_amount: MinorUnits = 0
+    payment: PaymentIn
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> OrderPlacedDetail:
+        _check_unique_item_ids([item.item_id for item in self.items])
+        return self
+
+
+class ItemQuantity(Model):
+    item_id: Identifier
+    quantity: Quantity
+
+
+class OrderShippedDetail(Model):
+    merchant_id: Identifier
+    order_id: Identifier
+    shipment_id: Identifier
+    items: Annotated[list[ItemQuantity], Field(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> OrderShippedDetail:
+        _check_unique_item_ids([item.item_id for item in self.items or []])
+        return self
+
+
+class OrderItemsCanceledDetail(Model):
+    merchant_id: Identifier
+    order_id: Identifier
+    items: Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> OrderItemsCanceledDetail:
+        _check_unique_item_ids([item.item_id for item in self.items])
+        return self
+
+
+def _check_unique_item_ids(item_ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item_id in item_ids:
+        if item_id in seen:
+            raise ValueError(f"item_id {item_id!r} appears more than once")
+        seen.add(item_id)
+
+
+# --- Ledger state ------------------------------------------------------------------------------
+
+
+class OrderLine(Model):
+    item_id: str
+    sku: str
+    quantity: int
+    unit_amount: int
+    discount_amount: int = 0
+    tax_amount: int = 0
+    #: Units reserved or captured by shipments.
+    shipped_quantity: int = 0
+    canceled_quantity: int = 0
+    #: Value claimed by the shipped and canceled units so far (see domain.capture_rules).
+    closed_value: int = 0
+
+    @property
+    def line_total(self) -> int:
+        return self.quantity * self.unit_amount - self.discount_amount + self.tax_amount
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.shipped_quantity - self.canceled_quantity
+
+
+class Authorization(Model):
+    provider: ProviderName
+    reference: str
+    authorized_amount: int
+    expires_at: datetime
+
+
+class Order(Model):
+    merchant_id: str
+    order_id: str
+    currency: str
+    lines: list[OrderLine]
+    shipping_amount: int
+    payment: Authorization
+    captured_amount: int = 0
+    reserved_amount: int = 0
+    canceled_amount: int = 0
+    refunded_amount: int = 0
+    shipping_claimed: bool = False
+    shipping_canceled: bool = False
+    capture_count: int = 0
+    #: Bumped by every write that changes what is capturable; guards conditional writes.
+    version: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def total(self) -> int:
+        return sum(line.line_total for line in self.lines) + self.shipping_amount
+
+    @property
+    def capturable_amount(self) -> int:
+        """What may still be captured: total less canceled, captured and reserved."""
+        return self.total - self.canceled_amount - self.captured_amount - self.reserved_amount
+
+    def line(self, item_id: str) -> OrderLine | None:
+        return next((line for line in self.lines if line.item_id == item_id), None)
+
+
+class CaptureStatus(StrEnum):
+    PENDING = "pending"
+    CAPTURED = "captured"
+    FAILED = "failed"
+    REQUIRES_ACTION = "requires_action"
+
+
+FINAL_CAPTURE_STATUSES = frozenset(
+    {CaptureStatus.CAPTURED, CaptureStatus.FAILED, CaptureStatus.REQUIRES_ACTION}
+)
+
+
+class CaptureLine(Model):
+    item_id: str
+    quantity: int
+    amount: int
+
+
+class FailureReason(Model):
+    reason: str
+    message: str
+    error: str
+
+
+Trigger = Literal["event", "api"]
+
+
+class Capture(Model):
+    capture_id: str
+    merchant_id: str
+    order_id: str
+    shipment_id: str
+    amount: int
+    currency: str
+    status: CaptureStatus
+    lines: list[CaptureLine] = []
+    shipping_amount: int = 0
+    provider: str
+    provider_reference: str | None = None
+    trigger: Trigger
+    execution_id: str | None = None
+    failure: FailureReason | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+_CAPTURE_ID_NAMESPACE = uuid.UUID("6f1b8f7e-5f64-4c8e-9a51-3a8d2a0b7c11")
+
+
+def capture_id_for(merchant_id: str, order_id: str, shipment_id: str) -> str:
+    """The capture id of a shipment: deterministic, so a shipment can only ever capture once."""
+    return uuid.uuid5(_CAPTURE_ID_NAMESPACE, f"{merchant_id}\x1f{order_id}\x1f{shipment_id}").hex
+
+
+# --- State machine step payloads ------------------------------------------------------------
+
+
+class CaptureRequest(Model):
+    """What to capture, whatever triggered it (an `Order Shipped` event or the API)."""
+
+    merchant_id: str
+    order_id: str
+    shipment_id: str
+    #: None: everything not yet shipped or canceled.
+    items: list[ItemQuantity] | None = None
+    #: API captures by amount (Aplazame's `{"amount"}`) instead of items.
+    amount: int | None = None
+    trigger: Trigger = "event"
+
+    @property
+    def capture_id(self) -> str:
+        return capture_id_for(self.merchant_id, self.order_id, self.shipment_id)
+
+
+class ValidatedCapture(Model):
+    """Validate's output: the request, the order as read, and an earlier final result."""
+
+    request: CaptureRequest
+    order: Order
+    duplicate_of: Capture | None = None
+
+
+class CapturePlan(Model):
+    """ComputeAmount's output: what this shipment captures and the order version it assumed."""
+
+    capture_id: str
+    amount: int
+    currency: str
+    lines: list[CaptureLine]
+    shipping_amount: int
+    expected_version: int
+    is_final: bool
+    nothing_to_capture: bool
+
+
+class FailureRecord(Model):
+    """RecordFailure's output, the detail of `Payment Capture Failed`."""
+
+    merchant_id: str | None
+    order_id: str | None
+    shipment_id: str | None
+    capture_id: str | None
+    amount: int | None
+    currency: str | None
+    status: CaptureStatus | None
+    reason: str
+    error: str
+    message: str
+    execution_id: str | None

@@ -1,0 +1,196 @@
+"""``order-capture``: the command line for local runs (and, later, operations on AWS).
+
+order-capture local invoke <FunctionLogicalId> -e event.json
+order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from order_capture_local.runtime import DEFAULT_TEMPLATE, Delivery, LocalRuntime
+
+
+def _read_events(paths: list[Path]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            loaded = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"order-capture: cannot read {path}: {error}") from None
+        entries = loaded if isinstance(loaded, list) else [loaded]
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise SystemExit(f"order-capture: {path}: every event must be a JSON object")
+            events.append(entry)
+    return events
+
+
+def _parameter_overrides(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        name, separator, setting = value.partition("=")
+        if not separator:
+            raise SystemExit(
+                f"order-capture: --parameter-overrides takes Name=Value, not {value!r}"
+            )
+        overrides[name] = setting
+    return overrides
+
+
+def _runtime(args: argparse.Namespace) -> LocalRuntime:
+    return LocalRuntime(
+        Path(args.template),
+        parameter_overrides=_parameter_overrides(args.parameter_overrides),
+        log_level=args.log_level,
+    )
+
+
+def _print_delivery(delivery: Delivery) -> None:
+    event = delivery.event
+    print(f"== {event['detail-type']} ({event['id']})")
+    if not delivery.executions and not delivery.invocations:
+        print("   matched no rule")
+    for invocation in delivery.invocations:
+        outcome = f"ERROR {invocation.error_type}" if invocation.failed else "ok"
+        print(f"   invoked {invocation.function}: {outcome}")
+        if invocation.failed:
+            print(f"      {invocation.payload.get('errorMessage')}")
+    for execution in delivery.executions:
+        print(f"   execution {execution.name}: {execution.status}")
+        print(f"      states: {' -> '.join(execution.states)}")
+        if execution.status == "SUCCEEDED":
+            print(f"      output: {json.dumps(execution.output)}")
+        else:
+            print(f"      error: {execution.error}: {execution.cause}")
+
+
+def _print_captures(ledger: list[dict[str, Any]]) -> None:
+    orders = {item["PK"]: item for item in ledger if item["SK"] == "ORDER"}
+    for pk, order in orders.items():
+        captures = [
+            item for item in ledger if item["PK"] == pk and item["SK"].startswith("CAPTURE#")
+        ]
+        total = (
+            sum(
+                line["quantity"] * line["unit_amount"]
+                - line["discount_amount"]
+                + line["tax_amount"]
+                for line in order["lines"]
+            )
+            + order["shipping_amount"]
+        )
+        print(f"== Captures of {order['merchant_id']}/{order['order_id']} ({order['currency']})")
+        for capture in sorted(captures, key=lambda item: item["created_at"]):
+            print(
+                f"   {capture['shipment_id']:<14} {capture['capture_id']}  "
+                f"{capture['status']:<16} {capture['amount']:>10}"
+            )
+        captured = sum(c["amount"] for c in captures if c["status"] == "captured")
+        print(
+            f"   captured {captured} of order total {total}, canceled "
+            f"{order['canceled_amount']}: "
+            f"{'complete' if captured == total - order['canceled_amount'] else 'open'}"
+        )
+
+
+def _cmd_invoke(args: argparse.Namespace) -> int:
+    event = _read_events([Path(args.event)])[0] if args.event else {}
+    with _runtime(args) as runtime:
+        invocation = runtime.invoke(args.function, event)
+    print(json.dumps(invocation.payload, indent=2))
+    return 1 if invocation.failed else 0
+
+
+def _cmd_put_events(args: argparse.Namespace) -> int:
+    events = _read_events([Path(path) for path in args.event])
+    with _runtime(args) as runtime:
+        deliveries = runtime.put_events(events)
+        ledger = runtime.ledger()
+        emitted = list(runtime.emitted_events)
+    if args.json:
+        report: dict[str, Any] = {
+            "deliveries": [
+                {
+                    "event": delivery.event,
+                    "executions": [execution.to_dict() for execution in delivery.executions],
+                    "invocations": [
+                        {"function": i.function, "error": i.error_type, "result": i.payload}
+                        for i in delivery.invocations
+                    ],
+                }
+                for delivery in deliveries
+            ],
+            "emitted": emitted,
+        }
+        if args.ledger:
+            report["ledger"] = ledger
+        print(json.dumps(report, indent=2))
+    else:
+        for delivery in deliveries:
+            _print_delivery(delivery)
+        for event in emitted:
+            print(f"== emitted {event['detail-type']}: {json.dumps(event['detail'])}")
+        _print_captures(ledger)
+        if args.ledger:
+            print(json.dumps(ledger, indent=2))
+    failed = any(
+        execution.status != "SUCCEEDED"
+        for delivery in deliveries
+        for execution in delivery.executions
+    ) or any(invocation.failed for delivery in deliveries for invocation in delivery.invocations)
+    return 1 if failed and args.strict else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-capture",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="run template.yaml locally (moto, real ASL)")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE))
+        sub.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value")
+        sub.add_argument(
+            "--log-level", default="WARNING", help="handlers' log level (logs go to stderr)"
+        )
+
+    invoke = local_commands.add_parser("invoke", help="invoke one function with an event")
+    invoke.add_argument("function", help="the function's logical id in template.yaml")
+    invoke.add_argument("--event", "-e", help="JSON event file")
+    common(invoke)
+    invoke.set_defaults(run=_cmd_invoke)
+
+    put_events = local_commands.add_parser("put-events", help="deliver EventBridge events")
+    put_events.add_argument(
+        "--event",
+        "-e",
+        action="append",
+        required=True,
+        help="JSON file with an event or a list of events (repeatable)",
+    )
+    put_events.add_argument("--ledger", action="store_true", help="print the final ledger")
+    put_events.add_argument("--json", action="store_true", help="machine-readable output")
+    put_events.add_argument(
+        "--strict", action="store_true", help="exit 1 if any execution or invocation failed"
+    )
+    common(put_events)
+    put_events.set_defaults(run=_cmd_put_events)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,474 @@
+"""The local runtime: template.yaml on an embedded AWS, without Docker or an AWS account.
+
+* AWS is moto, in-process, with Step Functions executing the real ASL definition from
+  ``statemachine/`` (moto's interpreter), DynamoDB with real conditional writes and
+  transactions, and EventBridge's own pattern matcher for the template's rules.
+* Lambda tasks are answered in-process: a botocore ``before-send`` hook catches the state
+  machine's ``lambda:Invoke`` calls and runs the function's ``Handler`` from the template with
+  the JSON payload and a Lambda context, as the Lambda service would. An exception becomes a
+  function error (``X-Amz-Function-Error`` and ``errorType``), so ``Retry``/``Catch`` match it.
+* The payment provider is the sandbox HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import unquote
+
+from order_capture_local.sandbox import SandboxServer
+from order_capture_local.template import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    FunctionSpec,
+    RuleSpec,
+    Template,
+    load_template,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+
+# What a local run needs that the template leaves to the Lambda environment.
+_LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+}
+
+
+class LambdaContext:
+    """The context object Lambda passes to a handler."""
+
+    def __init__(self, function: FunctionSpec) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self._deadline = time.monotonic() + function.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str
+    payload: Any
+    error_type: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_type is not None
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    name: str
+    arn: str
+    status: str
+    states: list[str]
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "execution": self.name,
+            "status": self.status,
+            "states": self.states,
+        }
+        if self.status == "SUCCEEDED":
+            report["output"] = self.output
+        else:
+            report["error"] = self.error
+            report["cause"] = self.cause
+        return report
+
+
+@dataclass
+class Delivery:
+    """What one put event did: the rules it matched and what their targets did."""
+
+    event: dict[str, Any]
+    executions: list[ExecutionReport] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+
+
+def normalize_event(entry: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge event as targets receive it, from either that shape or a PutEvents entry."""
+    if "DetailType" in entry:
+        detail = entry.get("Detail", "{}")
+        entry = {
+            "source": entry.get("Source"),
+            "detail-type": entry["DetailType"],
+            "detail": json.loads(detail) if isinstance(detail, str) else detail,
+            "resources": entry.get("Resources", []),
+        }
+    return {
+        "version": "0",
+        "id": entry.get("id") or str(uuid.uuid4()),
+        "detail-type": entry.get("detail-type"),
+        "source": entry.get("source"),
+        "account": entry.get("account", LOCAL_ACCOUNT),
+        "time": entry.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": entry.get("region", LOCAL_REGION),
+        "resources": entry.get("resources", []),
+        "detail": entry.get("detail", {}),
+    }
+
+
+class LocalRuntime:
+    """template.yaml running on moto, with handlers in-process and the sandbox provider."""
+
+    def __init__(
+        self,
+        template_path: Path = DEFAULT_TEMPLATE,
+        parameter_overrides: dict[str, str] | None = None,
+        log_level: str = "WARNING",
+        sandbox: SandboxServer | None = None,
+    ) -> None:
+        self.template_path = template_path
+        self.parameter_overrides = dict(parameter_overrides or {})
+        self.log_level = log_level
+        self.sandbox = sandbox
+        self.template: Template
+        self.request_counts: Counter[str] = Counter()
+        self.emitted_events: list[dict[str, Any]] = []
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._stack = ExitStack()
+        self._execution_counter = 0
+        self._lock = threading.Lock()
+        self.fault_hooks: dict[str, Callable[[Any], None]] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        if self.sandbox is None:
+            self.sandbox = SandboxServer().start()
+            self._stack.callback(self.sandbox.stop)
+        self.parameter_overrides.setdefault("SandboxProviderUrl", self.sandbox.url)
+        self.template = load_template(self.template_path, self.parameter_overrides)
+        self._stack.enter_context(_patched_environ(self._environment()))
+
+        import boto3  # noqa: PLC0415
+        from botocore.handlers import BUILTIN_HANDLERS  # noqa: PLC0415
+        from moto import mock_aws  # noqa: PLC0415
+
+        hook = ("before-send.lambda.Invoke", self._dispatch_lambda)
+        BUILTIN_HANDLERS.insert(0, hook)
+        self._stack.callback(BUILTIN_HANDLERS.remove, hook)
+        self._stack.enter_context(
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        )
+        boto3.setup_default_session(region_name=LOCAL_REGION)
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        session.events.register("before-call", self._count_request)
+        session.events.register("before-parameter-build.events.PutEvents", self._record_emitted)
+        self._configure_handler_logging()
+        self._create_resources()
+        self.request_counts.clear()
+
+    def _environment(self) -> dict[str, str]:
+        environment = dict(_LOCAL_ENVIRONMENT)
+        for function in self.template.functions.values():
+            environment.update(function.environment)
+        environment["POWERTOOLS_LOG_LEVEL"] = self.log_level
+        # Metrics would print EMF blobs on stdout, which belongs to the CLI's report locally.
+        environment.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        return environment
+
+    def _configure_handler_logging(self) -> None:
+        """Handlers log JSON as on Lambda, but to stderr: stdout carries the CLI's report."""
+        import sys  # noqa: PLC0415
+
+        from order_capture.observability import logger  # noqa: PLC0415
+
+        logger.setLevel(self.log_level)
+        for handler in logger.handlers:
+            if hasattr(handler, "setStream"):
+                handler.setStream(sys.stderr)
+
+    def _create_resources(self) -> None:
+        import boto3  # noqa: PLC0415
+
+        dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
+        for table in self.template.tables.values():
+            properties = table.properties
+            dynamodb.create_table(
+                TableName=table.name,
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                KeySchema=properties["KeySchema"],
+                BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+            )
+        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+        self.state_machine_arns: dict[str, str] = {}
+        for machine in self.template.state_machines.values():
+            created = stepfunctions.create_state_machine(
+                name=machine.logical_id,
+                definition=machine.definition(),
+                roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{machine.logical_id}Role",
+                type="EXPRESS" if machine.workflow_type == "EXPRESS" else "STANDARD",
+            )
+            self.state_machine_arns[machine.logical_id] = created["stateMachineArn"]
+
+    # --- AWS request accounting ----------------------------------------------------------------
+
+    def _count_request(self, model: Any, **_: Any) -> None:
+        self.request_counts[f"{model.service_model.service_id}.{model.name}"] += 1
+
+    def _record_emitted(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("Entries", []):
+            detail = entry.get("Detail", "{}")
+            with self._lock:
+                self.emitted_events.append(
+                    {
+                        "source": entry.get("Source"),
+                        "detail-type": entry.get("DetailType"),
+                        "detail": json.loads(detail) if isinstance(detail, str) else detail,
+                    }
+                )
+
+    # --- Lambda -------------------------------------------------------------------------------
+
+    def _handler_for(self, function: FunctionSpec) -> Callable[[Any, Any], Any]:
+        with self._lock:
+            if function.logical_id not in self._handlers:
+                module_name, _, attribute = function.handler.rpartition(".")
+                module = importlib.import_module(module_name)
+                self._handlers[function.logical_id] = getattr(module, attribute)
+            return self._handlers[function.logical_id]
+
+    def invoke(self, function_id: str, event: Any) -> Invocation:
+        """Run one function's handler as Lambda would: JSON in, JSON out, errors typed."""
+        function = self.template.functions.get(function_id)
+        if function is None:
+            known = ", ".join(sorted(self.template.functions))
+            raise KeyError(f"no function {function_id!r} in the template (known: {known})")
+        payload = json.loads(json.dumps(event))
+        fault = self.fault_hooks.get(function_id)
+        try:
+            if fault is not None:
+                fault(payload)
+            result = self._handler_for(function)(payload, LambdaContext(function))
+            return Invocation(function_id, json.loads(json.dumps(result)))
+        except Exception as error:
+            return Invocation(
+                function_id,
+                {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_exception(error)[-5:],
+                },
+                error_type=type(error).__name__,
+            )
+
+    def _dispatch_lambda(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: PLC0415
+        from moto.core.botocore_stubber import MockRawResponse  # noqa: PLC0415
+
+        function_ref = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        function_name = function_ref.rsplit(":", 1)[-1] if ":" in function_ref else function_ref
+        if function_name not in self.template.functions:
+            body = {"Message": f"Function not found: {function_ref}", "Type": "User"}
+            raw = MockRawResponse(json.dumps(body).encode())
+            headers = {"x-amzn-errortype": "ResourceNotFoundException"}
+            return AWSResponse(request.url, 404, HTTPHeaders.from_dict(headers), raw)
+        event = json.loads(request.body or b"{}")
+        invocation = self.invoke(function_name, event)
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if invocation.failed:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        raw = MockRawResponse(json.dumps(invocation.payload).encode())
+        return AWSResponse(request.url, 200, HTTPHeaders.from_dict(headers), raw)
+
+    # --- EventBridge and Step Functions ---------------------------------------------------------
+
+    def matching_rules(self, event: dict[str, Any]) -> list[RuleSpec]:
+        from moto.events.models import EventPattern  # noqa: PLC0415
+
+        return [
+            rule
+            for rule in self.template.rules
+            if EventPattern.load(json.dumps(rule.pattern)).matches_event(event)  # type: ignore[arg-type]
+        ]
+
+    def put_events(self, entries: list[dict[str, Any]], wait: bool = True) -> list[Delivery]:
+        """Deliver each event, in order, to the targets of the rules its pattern matches."""
+        deliveries = []
+        for entry in entries:
+            event = normalize_event(entry)
+            self._play_checkout(event)
+            delivery = Delivery(event)
+            started = []
+            for rule in self.matching_rules(event):
+                if rule.target_kind == "statemachine":
+                    started.append(self.start_execution(rule.target_logical_id, event))
+                else:
+                    delivery.invocations.append(self.invoke(rule.target_logical_id, event))
+            if wait:
+                delivery.executions.extend(self.wait_for(arn) for arn in started)
+            deliveries.append(delivery)
+        return deliveries
+
+    def _play_checkout(self, event: dict[str, Any]) -> None:
+        """Locally the runtime plays the shop's checkout: an order paid with the sandbox
+        provider gets its authorization there before `Order Placed` is delivered."""
+        detail = event.get("detail")
+        if not isinstance(detail, dict):
+            return
+        payment = detail.get("payment")
+        if event.get("detail-type") != "Order Placed" or not isinstance(payment, dict):
+            return
+        if payment.get("provider") != "sandbox" or self.sandbox is None:
+            return
+        if not isinstance(payment.get("reference"), str):
+            return
+        self.sandbox.authorize(
+            payment["reference"],
+            amount=payment.get("authorized_amount"),
+            currency=detail.get("currency"),
+            expires_at=payment.get("expires_at"),
+        )
+
+    def start_execution(
+        self, machine_id: str, execution_input: Any, name: str | None = None
+    ) -> str:
+        import boto3  # noqa: PLC0415
+
+        with self._lock:
+            self._execution_counter += 1
+            number = self._execution_counter
+        if name is None:
+            detail_type = (
+                execution_input.get("detail-type") if isinstance(execution_input, dict) else None
+            )
+            kind = str(detail_type or "capture").lower().replace(" ", "-")
+            name = f"{kind}-{number:05d}-{uuid.uuid4().hex[:8]}"
+        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+        started = stepfunctions.start_execution(
+            stateMachineArn=self.state_machine_arns[machine_id],
+            name=name,
+            input=json.dumps(execution_input),
+        )
+        return str(started["executionArn"])
+
+    def wait_for(self, execution_arn: str, timeout_seconds: float = 120) -> ExecutionReport:
+        import boto3  # noqa: PLC0415
+
+        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            described = stepfunctions.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running")
+            time.sleep(0.02)
+        return ExecutionReport(
+            name=described["name"],
+            arn=execution_arn,
+            status=described["status"],
+            states=self.states_entered(execution_arn),
+            output=json.loads(described["output"]) if described.get("output") else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        import boto3  # noqa: PLC0415
+
+        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = stepfunctions.get_execution_history(**kwargs)
+            events.extend(cast(list[dict[str, Any]], page["events"]))
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.history(execution_arn)
+            if event["type"].endswith("StateEntered")
+        ]
+
+    # --- the ledger ------------------------------------------------------------------------------
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every ledger item, as plain JSON (numbers as ints)."""
+        import boto3  # noqa: PLC0415
+        from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+        from order_capture.adapters.dynamodb import _to_plain  # noqa: PLC0415
+
+        deserializer = TypeDeserializer()
+        dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
+        items: list[dict[str, Any]] = []
+        for table in self.template.tables.values():
+            kwargs: dict[str, Any] = {"TableName": table.name}
+            while True:
+                page = dynamodb.scan(**kwargs)
+                items.extend(
+                    _to_plain({k: deserializer.deserialize(v) for k, v in item.items()})
+                    for item in page["Items"]
+                )
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+
+    def repository(self) -> Any:
+        from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
+
+        return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
+
+
+@contextmanager
+def _patched_environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    from order_capture.config import settings  # noqa: PLC0415
+
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        settings.cache_clear()

@@ -1,0 +1,276 @@
+"""A sandbox payment provider: a real HTTP server on loopback for local runs and tests.
+
+It keeps authorizations and captures in memory and behaves like a careful provider:
+
+* ``PUT /authorizations/{id}`` ``{"amount", "currency", "expires_at"}``: create an authorization
+  (what a checkout does before the order is placed); repeating it with the same body is a no-op.
+* ``GET /authorizations/{id}``: the authorization with its ``captured_amount``.
+* ``POST /authorizations/{id}/captures`` ``{"amount", "currency", ...}`` with an
+  ``Idempotency-Key`` header: captures. The same key replays the first answer (header
+  ``Idempotent-Replayed: true``); the same key with another body is ``409``. Over-capture is
+  ``402 amount_exceeds_authorization``, an expired authorization ``402 authorization_expired``.
+* ``GET /captures``: every capture made (tests count them to prove "never twice").
+* ``POST /_faults`` ``{"kind", "count", "status", "delay_seconds"}``: the next ``count`` captures
+  fail: ``unavailable`` (answers ``status``, default 503, captures nothing), ``decline``,
+  ``timeout_after_capture`` (captures, then answers only after ``delay_seconds``) or ``latency``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int
+    status: int = 503
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class SandboxState:
+    authorizations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    captures: list[dict[str, Any]] = field(default_factory=list)
+    #: idempotency key -> (request body, status, response body)
+    replies: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_fault(self) -> Fault | None:
+        with self.lock:
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            fault.count -= 1
+            if fault.count <= 0:
+                self.faults.pop(0)
+            return fault
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests and `make run` read stdout."""
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _send(
+        self, status: int, body: dict[str, Any] | list[Any], headers: dict[str, str] | None = None
+    ) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> dict[str, Any] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            return None
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _parts(self) -> list[str]:
+        return [part for part in self.path.split("?")[0].split("/") if part]
+
+    # --- routes -----------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        parts = self._parts()
+        state = self.server.state
+        if parts == ["captures"]:
+            with state.lock:
+                self._send(200, list(state.captures))
+            return
+        if len(parts) == 2 and parts[0] == "authorizations":
+            with state.lock:
+                authorization = state.authorizations.get(parts[1])
+            if authorization is None:
+                self._send(404, _error("authorization_not_found", parts[1]))
+            else:
+                self._send(200, authorization)
+            return
+        self._send(404, _error("not_found", self.path))
+
+    def do_PUT(self) -> None:
+        parts = self._parts()
+        body = self._body()
+        if len(parts) != 2 or parts[0] != "authorizations":
+            self._send(404, _error("not_found", self.path))
+            return
+        if body is None or not isinstance(body.get("amount"), int) or not body.get("currency"):
+            self._send(400, _error("invalid_request", "amount (int) and currency are required"))
+            return
+        state = self.server.state
+        with state.lock:
+            authorization = state.authorizations.setdefault(
+                parts[1],
+                {
+                    "id": parts[1],
+                    "amount": body["amount"],
+                    "currency": body["currency"],
+                    "expires_at": body.get("expires_at"),
+                    "captured_amount": 0,
+                },
+            )
+        self._send(200, authorization)
+
+    def do_POST(self) -> None:
+        parts = self._parts()
+        body = self._body()
+        if body is None:
+            self._send(400, _error("invalid_request", "body must be a JSON object"))
+        elif parts == ["_faults"]:
+            self._add_fault(body)
+        elif len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "captures":
+            self._capture(parts[1], body)
+        else:
+            self._send(404, _error("not_found", self.path))
+
+    def _add_fault(self, body: dict[str, Any]) -> None:
+        fault = Fault(
+            kind=str(body.get("kind")),
+            count=int(body.get("count", 1)),
+            status=int(body.get("status", 503)),
+            delay_seconds=float(body.get("delay_seconds", 0)),
+        )
+        if fault.kind not in {"unavailable", "decline", "timeout_after_capture", "latency"}:
+            self._send(400, _error("invalid_request", f"unknown fault kind {fault.kind!r}"))
+            return
+        with self.server.state.lock:
+            self.server.state.faults.append(fault)
+        self._send(201, {"kind": fault.kind, "count": fault.count})
+
+    def _capture(self, authorization_id: str, body: dict[str, Any]) -> None:
+        key = self.headers.get("Idempotency-Key")
+        if not key:
+            self._send(400, _error("idempotency_key_required", "send an Idempotency-Key header"))
+            return
+        fault = self.server.state.take_fault()
+        if fault and fault.kind == "unavailable":
+            self._send(fault.status, _error("unavailable", "injected fault"))
+            return
+        if fault and fault.kind == "latency":
+            time.sleep(fault.delay_seconds)
+        status, reply, replayed = self._capture_once(authorization_id, key, body, fault)
+        if fault and fault.kind == "timeout_after_capture":
+            time.sleep(fault.delay_seconds)
+        self._send(status, reply, {"Idempotent-Replayed": "true"} if replayed else None)
+
+    def _capture_once(
+        self, authorization_id: str, key: str, body: dict[str, Any], fault: Fault | None
+    ) -> tuple[int, dict[str, Any], bool]:
+        state = self.server.state
+        with state.lock:
+            if key in state.replies:
+                first_body, status, reply = state.replies[key]
+                if first_body != body:
+                    return (
+                        409,
+                        _error("idempotency_key_reused", "key used with another body"),
+                        False,
+                    )
+                return status, reply, True
+            status, reply = self._decide(authorization_id, body, fault)
+            state.replies[key] = (body, status, reply)
+            return status, reply, False
+
+    def _decide(
+        self, authorization_id: str, body: dict[str, Any], fault: Fault | None
+    ) -> tuple[int, dict[str, Any]]:
+        state = self.server.state
+        authorization = state.authorizations.get(authorization_id)
+        amount = body.get("amount")
+        if authorization is None:
+            return 404, _error("authorization_not_found", authorization_id)
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return 400, _error("invalid_amount", "amount must be a positive integer")
+        if str(body.get("currency", "")).upper() != authorization["currency"].upper():
+            return 400, _error("currency_mismatch", f"authorized in {authorization['currency']}")
+        if fault and fault.kind == "decline":
+            return 402, _error("card_declined", "injected decline")
+        expires_at = authorization.get("expires_at")
+        if expires_at and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
+            return 402, _error("authorization_expired", f"expired at {expires_at}")
+        if authorization["captured_amount"] + amount > authorization["amount"]:
+            remaining = authorization["amount"] - authorization["captured_amount"]
+            return 402, _error("amount_exceeds_authorization", f"only {remaining} remains")
+        authorization["captured_amount"] += amount
+        capture = {
+            "id": f"cap_{uuid.uuid4().hex[:24]}",
+            "authorization_id": authorization_id,
+            "amount": amount,
+            "currency": authorization["currency"],
+            "status": "succeeded",
+            "created": datetime.now(UTC).isoformat(),
+        }
+        state.captures.append(capture)
+        return 201, capture
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = SandboxState()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def authorize(self, reference: str, amount: Any, currency: Any, expires_at: Any = None) -> None:
+        """Create an authorization directly (what a checkout does); ignores bad input, which
+        the service itself must reject."""
+        if not isinstance(amount, int) or not isinstance(currency, str):
+            return
+        with self.state.lock:
+            self.state.authorizations.setdefault(
+                reference,
+                {
+                    "id": reference,
+                    "amount": amount,
+                    "currency": currency,
+                    "expires_at": expires_at,
+                    "captured_amount": 0,
+                },
+            )
+
+    def add_fault(
+        self, kind: str, count: int = 1, status: int = 503, delay_seconds: float = 0
+    ) -> None:
+        with self.state.lock:
+            self.state.faults.append(Fault(kind, count, status, delay_seconds))
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
