@@ -1,0 +1,92 @@
+# order-capture: one Makefile is the entry point for people and CI.
+#   make run    capture an order end to end on the embedded AWS (moto) and the sandbox provider
+#   make test   every check: lint, types, template, state machine, build, tests
+#   make bench  the benchmark (writes BENCHMARKS.md)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.ONESHELL:
+
+# The Lambda runtime is python3.13; the dev environment uses the same interpreter.
+PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 \
+	/root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	if $$candidate -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; then \
+	echo $$candidate; break; fi; done)
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/sam/bin/sam
+ASL_VALIDATOR := $(TOOLS)/node/node_modules/.bin/asl-validator
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_CLI_VERSION := 1.170.0
+ASL_VALIDATOR_VERSION := 4.0.0
+export SAM_CLI_TELEMETRY := 0
+export UV_PYTHON := $(PYTHON313)
+
+.PHONY: help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(PYTHON313):
+	@echo "python3.13 is required (the Lambda runtime's version)"; exit 1
+
+$(UV):
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found"; exit 1; }
+	$(PYTHON313) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet uv
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+$(SAM):
+	$(PYTHON313) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+
+$(ASL_VALIDATOR):
+	mkdir -p $(TOOLS)/node
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/node asl-validator@$(ASL_VALIDATOR_VERSION)
+
+setup: $(VENV)/.synced
+
+run: setup
+	$(BIN)/order-capture local put-events --strict \
+		-e events/order-placed.json -e events/order-shipped-1.json -e events/order-shipped-2.json
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+validate-template: setup $(SAM)
+	$(SAM) validate --lint
+	$(BIN)/cfn-lint template.yaml
+
+validate-asl: setup $(ASL_VALIDATOR)
+	$(BIN)/python -m order_capture_local.asl_lint template.yaml
+	$(BIN)/python -m order_capture_local.asl_lint template.yaml --substituted > $(TOOLS)/capture.asl.json
+	$(ASL_VALIDATOR) --json-path $(TOOLS)/capture.asl.json
+
+# requirements.txt (what sam build installs) is exported from the lock file; a test fails if
+# it drifts.
+requirements: $(UV)
+	$(UV) export --no-dev --no-hashes --no-emit-project --frozen --quiet -o functions/app/requirements.txt
+
+build: setup $(SAM)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --parallel --cached
+
+pytest: setup
+	$(BIN)/pytest --cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
+
+test: lint typecheck validate-template validate-asl build pytest
+
+bench: setup
+	$(BIN)/python -m order_capture_local.bench
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
