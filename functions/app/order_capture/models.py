@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from order_capture.errors import UnsupportedCurrencyError
 from order_capture.money import currency_exponent
 
 # Identifiers end up inside DynamoDB keys joined with '#', so '#' and whitespace are refused.
@@ -34,14 +35,18 @@ Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 
 
 def _check_currency(code: str) -> str:
-    currency_exponent(code)  # raises UnsupportedCurrencyError for unknown codes
+    try:
+        currency_exponent(code)
+    except UnsupportedCurrencyError as error:
+        # A ValueError, so pydantic reports it against the field like any other problem.
+        raise ValueError(error.message) from None
     return code
 
 
 CurrencyCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)
 ]
-ProviderName = Literal["sandbox"]
+ProviderName = Literal["sandbox", "aplazame", "stripe", "adyen"]
 
 # Storage and step payloads are read back from JSON, where strict ints come back as ints;
 # DynamoDB hands numbers back as Decimal, which the adapter converts before validation.

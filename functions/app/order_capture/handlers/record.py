@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from order_capture import errors
 from order_capture.domain import service
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.handlers.validate import capture_request_from
-from order_capture.models import Capture, CaptureRequest
+from order_capture.models import Capture, CaptureRequest, OrderShippedDetail
 from order_capture.observability import logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, SystemClock
@@ -29,9 +30,15 @@ def handle_success(
     recorded = service.record_capture(
         repository or default_repository(), capture, (clock or SystemClock()).now()
     )
-    metrics.add_dimension(name="Currency", value=recorded.currency)
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="CapturedAmount", unit=MetricUnit.Count, value=recorded.amount)
+    # Amounts only add up within one currency, so the amount metric is per currency.
+    with single_metric(
+        name="CapturedAmount",
+        unit=MetricUnit.Count,
+        value=recorded.amount,
+        default_dimensions=metrics.default_dimensions,
+    ) as amount_metric:
+        amount_metric.add_dimension(name="Currency", value=recorded.currency)
     logger.info(
         "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
     )
@@ -56,7 +63,22 @@ def _request_of(state: dict[str, Any]) -> CaptureRequest | None:
     try:
         return capture_request_from(state)
     except errors.InvalidEventError:
+        pass
+    # The event is invalid, but if it still says whose shipment it is, record it there.
+    detail = state.get("detail")
+    if not isinstance(detail, dict):
         return None
+    try:
+        identity = OrderShippedDetail.model_validate(
+            {key: detail.get(key) for key in ("merchant_id", "order_id", "shipment_id")}
+        )
+    except ValidationError:
+        return None
+    return CaptureRequest(
+        merchant_id=identity.merchant_id,
+        order_id=identity.order_id,
+        shipment_id=identity.shipment_id,
+    )
 
 
 def _message_of(error: dict[str, Any]) -> str:
@@ -88,8 +110,14 @@ def handle_failure(
         execution_id=execution_id,
         now=(clock or SystemClock()).now(),
     )
-    metrics.add_dimension(name="Reason", value=failure.reason)
     metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
+    with single_metric(
+        name="CaptureFailuresByReason",
+        unit=MetricUnit.Count,
+        value=1,
+        default_dimensions=metrics.default_dimensions,
+    ) as reason_metric:
+        reason_metric.add_dimension(name="Reason", value=failure.reason)
     logger.warning("capture failed", extra={"reason": failure.reason, "error": error_type})
     return dump(failure)
 

@@ -1,0 +1,161 @@
+"""Structural checks of the state machine definitions that cfn-lint and `sam validate` skip.
+
+    python -m order_capture_local.asl_lint template.yaml [--substituted]
+
+For every ``AWS::Serverless::StateMachine`` in the template: the file parses; ``StartAt`` and
+every ``Next``/``Default``/``Catch`` target exist; every state is reachable from ``StartAt``;
+every non-terminal state says where to go; every ``${Var}`` has a ``DefinitionSubstitutions``
+entry and every entry is used; every ``ErrorEquals`` name is ``States.*``, ``Lambda.*`` or a
+class of ``order_capture.errors``; every Lambda task resource is a function of the template.
+JSON-schema validation of the substituted definition is left to ``asl-validator`` (npm);
+``--substituted`` prints the definition with substitutions applied for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from order_capture import errors
+from order_capture_local.template import StateMachineSpec, Template, load_template
+
+TERMINAL_TYPES = {"Succeed", "Fail"}
+KNOWN_TYPES = {"Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
+
+
+def _error_names() -> set[str]:
+    return {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.OrderCaptureError)
+    }
+
+
+def _choice_targets(rules: list[dict[str, Any]]) -> Iterator[str]:
+    for rule in rules:
+        if "Next" in rule:
+            yield rule["Next"]
+
+
+def _targets(state: dict[str, Any]) -> list[str]:
+    targets = [state["Next"]] if "Next" in state else []
+    targets += list(_choice_targets(state.get("Choices", [])))
+    if "Default" in state:
+        targets.append(state["Default"])
+    targets += [catcher["Next"] for catcher in state.get("Catch", []) if "Next" in catcher]
+    return targets
+
+
+def _check_state(name: str, state: dict[str, Any], states: dict[str, Any], where: str) -> list[str]:
+    kind = state.get("Type")
+    if kind not in KNOWN_TYPES:
+        return [f"{where}.{name}: unknown Type {kind!r}"]
+    problems = [
+        f"{where}.{name}: goes to {target!r}, which is not a state"
+        for target in _targets(state)
+        if target not in states
+    ]
+    if kind == "Choice" and not state.get("Choices"):
+        problems.append(f"{where}.{name}: a Choice needs Choices")
+    if kind not in TERMINAL_TYPES | {"Choice"} and not ("Next" in state or state.get("End")):
+        problems.append(f"{where}.{name}: neither Next nor End")
+    if kind in TERMINAL_TYPES and "Next" in state:
+        problems.append(f"{where}.{name}: a {kind} state cannot have Next")
+    problems += _check_error_names(name, state, where)
+    for index, branch in enumerate(state.get("Branches", [])):
+        problems += check_states(branch["States"], branch["StartAt"], f"{where}.{name}[{index}]")
+    processor = state.get("ItemProcessor") or state.get("Iterator")
+    if processor:
+        problems += check_states(processor["States"], processor["StartAt"], f"{where}.{name}")
+    return problems
+
+
+def _check_error_names(name: str, state: dict[str, Any], where: str) -> list[str]:
+    known = _error_names()
+    return [
+        f"{where}.{name}: ErrorEquals {error_name!r} is neither States.*, Lambda.* nor an "
+        "order_capture.errors class"
+        for clause in state.get("Retry", []) + state.get("Catch", [])
+        for error_name in clause.get("ErrorEquals", [])
+        if not (error_name.startswith(("States.", "Lambda.")) or error_name in known)
+    ]
+
+
+def check_states(states: dict[str, Any], start_at: str, where: str) -> list[str]:
+    """Problems of one ``States`` block (recursing into Parallel branches and Map processors)."""
+    problems = []
+    if start_at not in states:
+        problems.append(f"{where}: StartAt {start_at!r} is not a state")
+    for name, state in states.items():
+        problems += _check_state(name, state, states, where)
+    reachable = _reachable(states, start_at)
+    problems += [
+        f"{where}.{name}: unreachable from StartAt" for name in states if name not in reachable
+    ]
+    return problems
+
+
+def _reachable(states: dict[str, Any], start_at: str) -> set[str]:
+    seen: set[str] = set()
+    pending = [start_at]
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        pending.extend(_targets(states[name]))
+    return seen
+
+
+def check_state_machine(template: Template, machine: StateMachineSpec) -> list[str]:
+    where = machine.logical_id
+    text = machine.definition_path.read_text()
+    try:
+        definition = json.loads(text)
+    except ValueError as error:
+        return [f"{where}: {machine.definition_path} is not JSON: {error}"]
+    problems = check_states(definition.get("States", {}), definition.get("StartAt", ""), where)
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    for variable in sorted(used - set(machine.substitutions)):
+        problems.append(f"{where}: ${{{variable}}} has no DefinitionSubstitutions entry")
+    for variable in sorted(set(machine.substitutions) - used):
+        problems.append(f"{where}: substitution {variable} is never used")
+    function_arns = {function.arn for function in template.functions.values()}
+    for variable, value in machine.substitutions.items():
+        if ":lambda:" in value and value not in function_arns:
+            problems.append(f"{where}: {variable} is not a function of the template")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("template", type=Path)
+    parser.add_argument(
+        "--substituted",
+        action="store_true",
+        help="print the first state machine's substituted definition",
+    )
+    args = parser.parse_args(argv)
+    template = load_template(args.template)
+    if args.substituted:
+        print(next(iter(template.state_machines.values())).definition())
+        return 0
+    problems = [
+        problem
+        for machine in template.state_machines.values()
+        for problem in check_state_machine(template, machine)
+    ]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"{len(template.state_machines)} state machine definition(s) OK")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Shared fixtures: a Lambda context, the ledger on moto, the sandbox provider, the runtime."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never reach AWS: placeholder credentials and a fixed region, before boto3 is imported.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "OrderCapture",
+        "POWERTOOLS_SERVICE_NAME": "order-capture",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit and integration tests talk to loopback only (the sandbox provider)."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in {"127.0.0.1", "localhost", "::1"}:
+            raise RuntimeError(f"tests must not reach the network ({host})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+class FixedClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+class FakeLambdaContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def ledger_table() -> Iterator[str]:
+    """The template's ledger table on moto (same key schema as deployed)."""
+    import boto3
+    from moto import mock_aws
+
+    from order_capture_local.template import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    table = next(iter(template.tables.values()))
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=table.name,
+            AttributeDefinitions=table.properties["AttributeDefinitions"],
+            KeySchema=table.properties["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield table.name
+
+
+@pytest.fixture
+def repository(ledger_table: str) -> Any:
+    import boto3
+
+    from order_capture.adapters.dynamodb import DynamoDBOrderRepository
+
+    return DynamoDBOrderRepository(ledger_table, boto3.client("dynamodb", region_name="us-east-1"))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Any]:
+    from order_capture_local.sandbox import SandboxServer
+
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runtime(sandbox: Any) -> Iterator[Any]:
+    """template.yaml running locally: moto, the real ASL, handlers in-process, the sandbox."""
+    from order_capture_local.runtime import LocalRuntime
+
+    with LocalRuntime(sandbox=sandbox) as local:
+        yield local

@@ -1,0 +1,257 @@
+"""Each handler on moto's DynamoDB (and the sandbox provider over HTTP), invoked as Lambda does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.errors import (
+    InvalidEventError,
+    OrderChangedError,
+    OrderConflictError,
+    OrderNotFoundError,
+    ProviderDeclinedError,
+)
+from order_capture.handlers import capture, compute_amount, order_events, record, validate
+from order_capture_local.sandbox import SandboxServer
+from tests.conftest import FixedClock
+from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
+
+
+@pytest.fixture
+def registered(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> dict[str, Any]:
+    event = order_placed()
+    payment = event["detail"]["payment"]
+    sandbox.authorize(
+        payment["reference"], payment["authorized_amount"], "EUR", payment["expires_at"]
+    )
+    return order_events.handle(event, lambda_context, repository=repository, clock=clock)
+
+
+def run_until_capture(
+    repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, event: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    validated = validate.handle(event, context, repository=repository)
+    plan = compute_amount.handle({"validated": validated}, context, clock=clock)
+    captured = capture.handle(
+        {"validated": validated, "plan": plan, "execution_id": "exec-1"},
+        context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+    return validated, plan, captured
+
+
+def test_order_placed_registers_once_and_refuses_different_content(
+    registered: dict[str, Any], repository: Any, lambda_context: Any, clock: FixedClock
+) -> None:
+    assert registered["version"] == 0
+    again = order_events.handle(order_placed(), lambda_context, repository=repository, clock=clock)
+    assert again == registered
+    with pytest.raises(OrderConflictError):
+        order_events.handle(
+            order_placed(shipping_amount=0), lambda_context, repository=repository, clock=clock
+        )
+
+
+def test_order_placed_with_bad_field_names_it(repository: Any, lambda_context: Any) -> None:
+    event = order_placed(currency="XYZ")
+    with pytest.raises(InvalidEventError) as error:
+        order_events.handle(event, lambda_context, repository=repository)
+    assert error.value.field == "detail.currency"
+    assert repository.get_order("merchant-1", "order-1001") is None
+
+
+def test_items_canceled_updates_capturable_amount(
+    registered: dict[str, Any], repository: Any, lambda_context: Any, clock: FixedClock
+) -> None:
+    canceled = order_events.handle(
+        items_canceled([{"item_id": "line-2", "quantity": 2}]),
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    assert canceled["canceled_amount"] == 2 * 1250 + 525
+    assert canceled["version"] == 1
+
+
+def test_validate_reports_unknown_order(repository: Any, lambda_context: Any) -> None:
+    with pytest.raises(OrderNotFoundError, match="order-404"):
+        validate.handle(
+            order_shipped("s1", order_id="order-404"), lambda_context, repository=repository
+        )
+
+
+def test_validate_refuses_other_detail_types(lambda_context: Any, repository: Any) -> None:
+    event = order_shipped("s1") | {"detail-type": "Order Placed"}
+    with pytest.raises(InvalidEventError) as error:
+        validate.handle(event, lambda_context, repository=repository)
+    assert error.value.field == "detail-type"
+
+
+def test_capture_then_record_moves_reserved_to_captured(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    _, _plan, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    assert captured["status"] == "pending"
+    assert captured["provider_reference"].startswith("cap_")
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.reserved_amount, order.captured_amount) == (EXAMPLE_ORDER_TOTAL, 0)
+    recorded = record.handle_success(
+        {"capture": captured}, lambda_context, repository=repository, clock=clock
+    )
+    assert recorded["status"] == "captured"
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.reserved_amount, order.captured_amount, order.capture_count) == (
+        0,
+        EXAMPLE_ORDER_TOTAL,
+        1,
+    )
+    # Recording twice (a Lambda retry) changes nothing.
+    again = record.handle_success(
+        {"capture": captured}, lambda_context, repository=repository, clock=clock
+    )
+    assert again["status"] == "captured"
+    assert repository.get_order("merchant-1", "order-1001").captured_amount == EXAMPLE_ORDER_TOTAL
+
+
+def test_capture_retry_reuses_the_reservation_and_the_key(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    validated, plan, first = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    # The step runs again with the same input (as after a timeout): no second reservation,
+    # and the provider replays its first answer for the same idempotency key.
+    second = capture.handle(
+        {"validated": validated, "plan": plan, "execution_id": "exec-1"},
+        lambda_context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+    assert second["provider_reference"] == first["provider_reference"]
+    assert len(sandbox.state.captures) == 1
+    assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
+
+
+def test_capture_with_a_stale_plan_raises_order_changed(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    validated = validate.handle(
+        order_shipped("s1", [{"item_id": "line-1", "quantity": 1}]),
+        lambda_context,
+        repository=repository,
+    )
+    plan = compute_amount.handle({"validated": validated}, lambda_context, clock=clock)
+    run_until_capture(
+        repository,
+        lambda_context,
+        clock,
+        sandbox,
+        order_shipped("s2", [{"item_id": "line-2", "quantity": 1}]),
+    )
+    with pytest.raises(OrderChangedError):
+        capture.handle(
+            {"validated": validated, "plan": plan},
+            lambda_context,
+            repository=repository,
+            provider=SandboxProvider(sandbox.url),
+            clock=clock,
+        )
+    assert len(sandbox.state.captures) == 1
+
+
+def test_failure_after_reservation_releases_it(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    sandbox.add_fault("decline")
+    validated = validate.handle(order_shipped("s1"), lambda_context, repository=repository)
+    plan = compute_amount.handle({"validated": validated}, lambda_context, clock=clock)
+    with pytest.raises(ProviderDeclinedError, match="card_declined"):
+        capture.handle(
+            {"validated": validated, "plan": plan},
+            lambda_context,
+            repository=repository,
+            provider=SandboxProvider(sandbox.url),
+            clock=clock,
+        )
+    error = {
+        "Error": "ProviderDeclinedError",
+        "Cause": '{"errorMessage": "declined", "errorType": "ProviderDeclinedError"}',
+    }
+    state = order_shipped("s1") | {"validated": validated, "plan": plan, "error": error}
+    failure = record.handle_failure(
+        {"state": state, "execution_id": "exec-1"},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    assert (failure["status"], failure["reason"], failure["message"]) == (
+        "failed",
+        "provider_declined",
+        "declined",
+    )
+    order = repository.get_order("merchant-1", "order-1001")
+    assert order.reserved_amount == 0
+    assert [line.shipped_quantity for line in order.lines] == [0, 0]
+    # Recording the same failure again (a retry) neither releases twice nor rewrites it.
+    record.handle_failure(
+        {"state": state, "execution_id": "exec-1"},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    assert repository.get_order("merchant-1", "order-1001") == order
+
+
+def test_outcome_unknown_keeps_the_reservation_as_requires_action(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    validated, plan, _ = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    error = {"Error": "CaptureOutcomeUnknownError", "Cause": "timeout"}
+    state = order_shipped("s1") | {"validated": validated, "plan": plan, "error": error}
+    failure = record.handle_failure(
+        {"state": state}, lambda_context, repository=repository, clock=clock
+    )
+    assert failure["status"] == "requires_action"
+    assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
+
+
+def test_handlers_run_as_lambda_invokes_them(runtime: Any) -> None:
+    placed = runtime.invoke("OrderEventsFunction", order_placed())
+    assert not placed.failed
+    shipped = runtime.invoke("ValidateFunction", order_shipped("s1"))
+    assert shipped.payload["order"]["order_id"] == "order-1001"
+    invalid = runtime.invoke("ValidateFunction", {"detail-type": "Order Shipped", "detail": {}})
+    assert invalid.error_type == "InvalidEventError"
+    assert "detail.merchant_id" in invalid.payload["errorMessage"]

@@ -1,0 +1,203 @@
+"""The real statemachine/capture.asl.json executed on the local runtime; history asserted."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from order_capture_local.runtime import LocalRuntime
+from order_capture_local.sandbox import SandboxServer
+from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
+
+CAPTURED_PATH = [
+    "Validate",
+    "AlreadySettled?",
+    "ComputeAmount",
+    "AnythingToCapture?",
+    "Capture",
+    "Record",
+    "EmitCaptured",
+    "Captured",
+]
+
+
+def place(runtime: LocalRuntime, **overrides: Any) -> None:
+    (delivery,) = runtime.put_events([order_placed(**overrides)])
+    assert [invocation.failed for invocation in delivery.invocations] == [False]
+
+
+def ship(
+    runtime: LocalRuntime, shipment_id: str, items: list[dict[str, Any]] | None = None, **ids: Any
+) -> Any:
+    (delivery,) = runtime.put_events([order_shipped(shipment_id, items, **ids)])
+    (execution,) = delivery.executions
+    return execution
+
+
+def captures(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    return [item for item in runtime.ledger() if item["SK"].startswith("CAPTURE#")]
+
+
+def order_item(runtime: LocalRuntime) -> dict[str, Any]:
+    return next(item for item in runtime.ledger() if item["SK"] == "ORDER")
+
+
+def test_two_shipments_capture_the_order_total(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    # Given a registered order
+    place(runtime)
+    # When it ships in two shipments
+    first = ship(
+        runtime,
+        "shipment-1",
+        [{"item_id": "line-1", "quantity": 2}, {"item_id": "line-2", "quantity": 1}],
+    )
+    second = ship(runtime, "shipment-2")
+    # Then both executions walk the capture path and the captures add up to the order total
+    assert first.status == second.status == "SUCCEEDED"
+    assert first.states == second.states == CAPTURED_PATH
+    assert first.output["amount"] + second.output["amount"] == EXAMPLE_ORDER_TOTAL
+    assert {c["status"] for c in captures(runtime)} == {"captured"}
+    order = order_item(runtime)
+    assert (order["captured_amount"], order["reserved_amount"]) == (EXAMPLE_ORDER_TOTAL, 0)
+    # And the provider captured exactly those amounts, once each
+    assert sorted(c["amount"] for c in sandbox.state.captures) == sorted(
+        [first.output["amount"], second.output["amount"]]
+    )
+    emitted = [e for e in runtime.emitted_events if e["detail-type"] == "Payment Captured"]
+    assert [e["detail"]["shipment_id"] for e in emitted] == ["shipment-1", "shipment-2"]
+    assert all(e["source"] == "order-capture" for e in emitted)
+
+
+def test_shipment_with_nothing_left_ends_as_nothing_to_capture(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    ship(runtime, "shipment-1")
+    again = ship(runtime, "shipment-2")
+    assert again.status == "SUCCEEDED"
+    assert again.states == [
+        "Validate",
+        "AlreadySettled?",
+        "ComputeAmount",
+        "AnythingToCapture?",
+        "NothingToCapture",
+    ]
+    assert again.output["nothing_to_capture"] is True
+    assert len(sandbox.state.captures) == 1
+
+
+def test_redelivered_shipment_returns_the_first_result(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    first = ship(runtime, "shipment-1")
+    duplicate = ship(runtime, "shipment-1")
+    assert duplicate.states == ["Validate", "AlreadySettled?", "Duplicate"]
+    assert duplicate.output == first.output
+    assert len(sandbox.state.captures) == 1
+    assert len(captures(runtime)) == 1
+
+
+def test_provider_unavailable_is_retried_with_the_same_key(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    sandbox.add_fault("unavailable", count=1, status=503)
+    execution = ship(runtime, "shipment-1")
+    assert execution.status == "SUCCEEDED"
+    assert execution.states == CAPTURED_PATH
+    failures = [
+        event["lambdaFunctionFailedEventDetails"]["error"]
+        for event in runtime.history(execution.arn)
+        if event["type"] == "LambdaFunctionFailed"
+    ]
+    assert failures == ["ProviderUnavailableError"]
+    assert len(sandbox.state.captures) == 1
+    assert sandbox.state.captures[0]["amount"] == EXAMPLE_ORDER_TOTAL
+
+
+def test_provider_decline_records_failure_and_releases_the_reservation(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    sandbox.add_fault("decline", count=1)
+    execution = ship(runtime, "shipment-1")
+    assert execution.status == "FAILED"
+    assert execution.error == "CaptureFailed"
+    assert execution.states == [
+        "Validate",
+        "AlreadySettled?",
+        "ComputeAmount",
+        "AnythingToCapture?",
+        "Capture",
+        "RecordFailure",
+        "EmitCaptureFailed",
+        "CaptureFailed",
+    ]
+    (capture,) = captures(runtime)
+    assert capture["status"] == "failed"
+    assert capture["failure"]["reason"] == "provider_declined"
+    order = order_item(runtime)
+    assert order["reserved_amount"] == 0
+    assert all(line["shipped_quantity"] == 0 for line in order["lines"])
+    failed = [e for e in runtime.emitted_events if e["detail-type"] == "Payment Capture Failed"]
+    assert failed[0]["detail"]["reason"] == "provider_declined"
+    # The released units ship again later under a new shipment.
+    retry = ship(runtime, "shipment-2")
+    assert retry.status == "SUCCEEDED"
+    assert retry.output["amount"] == EXAMPLE_ORDER_TOTAL
+
+
+def test_invalid_event_fails_in_validate_naming_the_field(runtime: LocalRuntime) -> None:
+    place(runtime)
+    execution = ship(runtime, "shipment-bad", [{"item_id": "line-1", "quantity": 0}])
+    assert execution.status == "FAILED"
+    assert execution.states == ["Validate", "RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    (capture,) = captures(runtime)
+    assert capture["failure"]["error"] == "InvalidEventError"
+    assert "detail.items[0].quantity" in capture["failure"]["message"]
+
+
+def test_event_naming_no_order_is_recorded_against_the_execution(runtime: LocalRuntime) -> None:
+    event = order_shipped("shipment-1")
+    event["detail"] = {"shipment_id": "shipment-1"}
+    (delivery,) = runtime.put_events([event])
+    (execution,) = delivery.executions
+    assert execution.status == "FAILED"
+    (orphan,) = [item for item in runtime.ledger() if item["PK"].startswith("EXECUTION#")]
+    assert orphan["reason"] == "invalid_event"
+    assert "detail.merchant_id" in orphan["message"]
+
+
+def test_concurrent_shipments_of_one_order_never_overlap(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    # Both executions read the order before either reserves: one must lose the conditional
+    # write and plan again from the order the winner left.
+    both_planned = threading.Barrier(2, timeout=20)
+    calls = []
+
+    def hold_first_two(payload: Any) -> None:
+        calls.append(payload)
+        if len(calls) <= 2:
+            both_planned.wait()
+
+    runtime.fault_hooks["ComputeAmountFunction"] = hold_first_two
+    arns = [
+        runtime.start_execution("CaptureStateMachine", order_shipped(shipment_id, items))
+        for shipment_id, items in [
+            ("shipment-a", [{"item_id": "line-1", "quantity": 3}]),
+            ("shipment-b", [{"item_id": "line-2", "quantity": 2}]),
+        ]
+    ]
+    executions = [runtime.wait_for(arn) for arn in arns]
+    assert [e.status for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
+    replanned = [e for e in executions if e.states.count("Validate") == 2]
+    assert len(replanned) == 1, [e.states for e in executions]
+    assert sum(e.output["amount"] for e in executions) == EXAMPLE_ORDER_TOTAL
+    assert sum(c["amount"] for c in sandbox.state.captures) == EXAMPLE_ORDER_TOTAL
+    order = order_item(runtime)
+    assert [line["shipped_quantity"] for line in order["lines"]] == [3, 2]

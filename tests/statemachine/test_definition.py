@@ -1,0 +1,83 @@
+"""The definition that deploys is checked structurally, and the checker itself catches breakage."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from order_capture_local.asl_lint import check_state_machine, check_states, main
+from order_capture_local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def definition() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "statemachine" / "capture.asl.json").read_text()))
+
+
+def test_the_shipped_definition_has_no_problems() -> None:
+    template = load_template(ROOT / "template.yaml")
+    assert template.state_machines, "the template deploys a state machine"
+    for machine in template.state_machines.values():
+        assert check_state_machine(template, machine) == []
+    assert main([str(ROOT / "template.yaml")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("breakage", "problem"),
+    [
+        (lambda d: d["States"]["Validate"].update(Next="Nowhere"), "goes to 'Nowhere'"),
+        (lambda d: d["States"].update(Orphan={"Type": "Succeed"}), "Orphan: unreachable"),
+        (lambda d: d["States"]["Record"].pop("Next"), "neither Next nor End"),
+        (
+            lambda d: d["States"]["Capture"]["Retry"][1]["ErrorEquals"].append("TypoError"),
+            "'TypoError' is neither",
+        ),
+        (lambda d: d.update(StartAt="Missing"), "StartAt 'Missing'"),
+        (lambda d: d["States"]["AnythingToCapture?"].update(Choices=[]), "needs Choices"),
+    ],
+)
+def test_checker_catches_broken_definitions(breakage: Any, problem: str) -> None:
+    broken = copy.deepcopy(definition())
+    breakage(broken)
+    problems = check_states(broken["States"], broken["StartAt"], "Capture")
+    assert any(problem in found for found in problems), problems
+
+
+def test_every_failure_of_a_lambda_step_is_caught_or_retried() -> None:
+    """No Lambda task can fail the execution without the ledger hearing of it."""
+    states = definition()["States"]
+    for name, state in states.items():
+        if state["Type"] == "Task" and state["Resource"].startswith("${"):
+            catches = [error for c in state.get("Catch", []) for error in c["ErrorEquals"]]
+            retries = [error for r in state.get("Retry", []) for error in r["ErrorEquals"]]
+            if name == "RecordFailure":
+                # The recorder of failures retries everything; past that the execution fails
+                # and the failed-executions alarm speaks.
+                assert "States.ALL" in retries
+            else:
+                assert "States.ALL" in catches, f"{name} does not catch every error"
+
+
+def test_every_retryable_error_class_is_retried_somewhere() -> None:
+    from order_capture import errors
+
+    retried = {
+        error
+        for state in definition()["States"].values()
+        for rule in state.get("Retry", [])
+        for error in rule["ErrorEquals"]
+    }
+    retryable = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type)
+        and issubclass(value, errors.OrderCaptureError)
+        and value.retryable
+        and name != "OrderChangedError"
+    }
+    assert retryable <= retried, retryable - retried

@@ -1,0 +1,244 @@
+"""The capture rules, exercised as whole order lifecycles (hypothesis) and by example."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from order_capture.domain import capture_rules
+from order_capture.errors import (
+    AuthorizationExpiredError,
+    InvalidEventError,
+    InvalidStateError,
+    OrderConflictError,
+    OverCaptureError,
+)
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    CaptureStatus,
+    ItemQuantity,
+    Order,
+    OrderPlacedDetail,
+)
+from tests.factories import EXAMPLE_ORDER_TOTAL, load_event
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def example_order(**payment: object) -> Order:
+    detail = load_event("order-placed")["detail"]
+    detail["payment"] |= payment
+    return capture_rules.register_order(OrderPlacedDetail.model_validate(detail), NOW)
+
+
+def ship(
+    order: Order, shipment_id: str, items: list[tuple[str, int]] | None = None, confirm: bool = True
+) -> tuple[Order, int]:
+    """Plan, reserve and confirm (or release) one shipment; the new order and its amount."""
+    request = CaptureRequest(
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        shipment_id=shipment_id,
+        items=None if items is None else [ItemQuantity(item_id=i, quantity=q) for i, q in items],
+    )
+    plan = capture_rules.plan_capture(order, request, NOW)
+    reserved = capture_rules.reserve(order, plan, NOW)
+    capture = Capture(
+        capture_id=plan.capture_id,
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        shipment_id=shipment_id,
+        amount=plan.amount,
+        currency=plan.currency,
+        status=CaptureStatus.PENDING,
+        lines=plan.lines,
+        shipping_amount=plan.shipping_amount,
+        provider="sandbox",
+        trigger="event",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    if confirm:
+        return capture_rules.confirm(reserved, capture, NOW), plan.amount
+    return capture_rules.release(reserved, capture, NOW), 0
+
+
+def test_example_order_total_and_two_shipments() -> None:
+    order = example_order()
+    assert order.total == EXAMPLE_ORDER_TOTAL
+    order, first = ship(order, "s1", [("line-1", 2), ("line-2", 1)])
+    # line-1: 2 of 3 units: 2x1999 - (167+167 of the 500 discount) + (385+385 of the 1154 tax)
+    # line-2: 1 of 2 units: 1250 + 263 of the 525 tax; plus shipping 495 on the first capture.
+    assert first == (3998 - 334 + 770) + (1250 + 263) + 495
+    order, second = ship(order, "s2")
+    assert first + second == EXAMPLE_ORDER_TOTAL
+    assert order.captured_amount == EXAMPLE_ORDER_TOTAL
+    assert order.reserved_amount == 0
+
+
+def test_last_shipment_captures_exactly_what_remains_after_cancellation() -> None:
+    order = example_order()
+    order = capture_rules.cancel_items(order, [ItemQuantity(item_id="line-2", quantity=1)], NOW)
+    order, first = ship(order, "s1", [("line-1", 1)])
+    order, last = ship(order, "s2")
+    assert first + last == EXAMPLE_ORDER_TOTAL - order.canceled_amount
+    # Units close in the order events arrive: the canceled unit is line-2's first, which
+    # carries the leftover tax cent (525 over 2 units: 263 + 262).
+    assert order.canceled_amount == 1250 + 263
+
+
+def test_nothing_left_to_ship_is_nothing_to_capture() -> None:
+    order, _ = ship(example_order(), "s1")
+    request = CaptureRequest(merchant_id="merchant-1", order_id="order-1001", shipment_id="s2")
+    plan = capture_rules.plan_capture(order, request, NOW)
+    assert plan.nothing_to_capture
+    assert plan.amount == 0
+    assert plan.lines == []
+
+
+def test_expired_authorization_is_refused() -> None:
+    order = example_order(expires_at=(NOW - timedelta(seconds=1)).isoformat())
+    request = CaptureRequest(merchant_id="merchant-1", order_id="order-1001", shipment_id="s1")
+    with pytest.raises(AuthorizationExpiredError, match="expired"):
+        capture_rules.plan_capture(order, request, NOW)
+
+
+def test_never_more_than_authorized() -> None:
+    order = example_order(authorized_amount=5000)
+    with pytest.raises(OverCaptureError, match="over the authorized 5000"):
+        ship(order, "s1")
+
+
+def test_unknown_item_and_too_many_units_name_the_field() -> None:
+    order = example_order()
+    with pytest.raises(InvalidEventError) as unknown:
+        ship(order, "s1", [("line-9", 1)])
+    assert unknown.value.field == "items[0].item_id"
+    with pytest.raises(InvalidStateError) as too_many:
+        ship(order, "s1", [("line-1", 1), ("line-2", 3)])
+    assert too_many.value.field == "items[1].quantity"
+    assert "only 2" in str(too_many.value)
+
+
+def test_amount_captures_never_exceed_capturable() -> None:
+    order = example_order()
+    request = CaptureRequest(
+        merchant_id="merchant-1",
+        order_id="order-1001",
+        shipment_id="a1",
+        amount=EXAMPLE_ORDER_TOTAL + 1,
+    )
+    with pytest.raises(OverCaptureError, match="still capturable"):
+        capture_rules.plan_capture(order, request, NOW)
+
+
+def test_registration_conflict_is_detected() -> None:
+    order = example_order()
+    detail = load_event("order-placed")["detail"]
+    capture_rules.ensure_same_registration(order, OrderPlacedDetail.model_validate(detail))
+    detail["shipping_amount"] = 0
+    with pytest.raises(OrderConflictError):
+        capture_rules.ensure_same_registration(order, OrderPlacedDetail.model_validate(detail))
+
+
+def test_everything_canceled_cancels_shipping_too() -> None:
+    order = example_order()
+    order = capture_rules.cancel_items(
+        order,
+        [ItemQuantity(item_id="line-1", quantity=3), ItemQuantity(item_id="line-2", quantity=2)],
+        NOW,
+    )
+    assert order.canceled_amount == EXAMPLE_ORDER_TOTAL
+    assert order.capturable_amount == 0
+
+
+# --- Properties over whole lifecycles -------------------------------------------------------
+
+line_strategy = st.builds(
+    lambda quantity, unit, discount_share, tax: {
+        "quantity": quantity,
+        "unit_amount": unit,
+        "discount_amount": min(discount_share, quantity * unit),
+        "tax_amount": tax,
+    },
+    quantity=st.integers(min_value=1, max_value=7),
+    unit=st.integers(min_value=0, max_value=100_000),
+    discount_share=st.integers(min_value=0, max_value=200_000),
+    tax=st.integers(min_value=0, max_value=50_000),
+)
+
+operation = st.tuples(
+    st.sampled_from(["ship", "cancel", "ship_all", "fail"]),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=4), st.integers(min_value=1, max_value=7)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(line_strategy, min_size=1, max_size=5),
+    shipping=st.integers(min_value=0, max_value=10_000),
+    currency=st.sampled_from(["JPY", "EUR", "KWD", "BHD", "OMR", "JOD"]),
+    operations=st.lists(operation, max_size=8),
+)
+def test_lifecycle_captures_exactly_total_less_canceled(
+    lines: list[dict[str, int]],
+    shipping: int,
+    currency: str,
+    operations: list[tuple[str, list[tuple[int, int]]]],
+) -> None:
+    detail = OrderPlacedDetail.model_validate(
+        {
+            "merchant_id": "m",
+            "order_id": "o",
+            "currency": currency,
+            "shipping_amount": shipping,
+            "items": [
+                {"item_id": f"i{n}", "sku": f"sku{n}", **line} for n, line in enumerate(lines)
+            ],
+            "payment": {
+                "provider": "sandbox",
+                "reference": "r",
+                "authorized_amount": 10**12,
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+        }
+    )
+    order = capture_rules.register_order(detail, NOW)
+    total = order.total
+    captured = []
+    for number, (kind, picks) in enumerate(operations):
+        wanted: dict[str, int] = {}
+        for index, quantity in picks:
+            line = order.lines[index % len(order.lines)]
+            wanted[line.item_id] = min(line.open_quantity, wanted.get(line.item_id, 0) + quantity)
+        items = [(item_id, q) for item_id, q in wanted.items() if q > 0]
+        if kind == "cancel":
+            if items:
+                order = capture_rules.cancel_items(
+                    order, [ItemQuantity(item_id=i, quantity=q) for i, q in items], NOW
+                )
+            continue
+        if kind != "ship_all" and not items:
+            continue
+        order, amount = ship(
+            order, f"s{number}", None if kind == "ship_all" else items, confirm=kind != "fail"
+        )
+        assert amount >= 0
+        captured.append(amount)
+        assert order.captured_amount + order.reserved_amount <= order.payment.authorized_amount
+        assert order.captured_amount <= total - order.canceled_amount
+    order, last = ship(order, "final")
+    captured.append(last)
+    if order.captured_amount or order.canceled_amount < total:
+        # Every unit is now shipped or canceled: captures add up to the cent.
+        assert sum(captured) == total - order.canceled_amount
+    assert order.capturable_amount == 0
+    assert all(line.open_quantity == 0 for line in order.lines)
