@@ -255,3 +255,18 @@ def test_handlers_run_as_lambda_invokes_them(runtime: Any) -> None:
     invalid = runtime.invoke("ValidateFunction", {"detail-type": "Order Shipped", "detail": {}})
     assert invalid.error_type == "InvalidEventError"
     assert "detail.merchant_id" in invalid.payload["errorMessage"]
+
+
+def test_redelivered_cancellation_cancels_once(runtime: Any) -> None:
+    assert not runtime.invoke("OrderEventsFunction", order_placed()).failed
+    cancel = items_canceled([{"item_id": "line-2", "quantity": 1}])
+    first = runtime.invoke("OrderEventsFunction", cancel)
+    again = runtime.invoke("OrderEventsFunction", cancel)
+    assert not first.failed and not again.failed
+    assert again.payload == first.payload
+    order = runtime.repository().get_order("merchant-1", "order-1001")
+    assert [line.canceled_quantity for line in order.lines] == [0, 1]
+    # A different event id is a different cancellation.
+    runtime.invoke("OrderEventsFunction", cancel | {"id": "another-event"})
+    order = runtime.repository().get_order("merchant-1", "order-1001")
+    assert [line.canceled_quantity for line in order.lines] == [0, 2]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.errors import InvalidEventError
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
@@ -46,6 +49,39 @@ def handle(
     )
 
 
+#: How long a delivered event id is remembered; EventBridge retries for at most 24 hours.
+EVENT_ID_MEMORY_SECONDS = 7 * 24 * 3600
+
+
+@cache
+def _handle_each_event_once() -> tuple[Callable[..., dict[str, Any]], Any]:
+    """``handle`` behind Powertools Idempotency keyed on the EventBridge event id.
+
+    EventBridge delivers at least once: registering twice is harmless, but canceling the same
+    units twice is not. Built on first use, so importing the module creates no client.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().table_name, key_attr="PK", sort_key_attr="SK"
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=EVENT_ID_MEMORY_SECONDS,
+    )
+    handle_once = idempotent_function(
+        data_keyword_argument="event", persistence_store=persistence, config=config
+    )(handle)
+    return handle_once, config
+
+
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, context)
+    handle_once, config = _handle_each_event_once()
+    config.register_lambda_context(context)
+    return handle_once(event=event, context=context)
