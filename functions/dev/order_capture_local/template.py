@@ -104,6 +104,20 @@ class Template:
         return self.functions.get(name)
 
 
+def table_arguments(table: TableSpec) -> dict[str, Any]:
+    """CreateTable arguments for a template table (keys, attributes, indexes)."""
+    properties = table.properties
+    arguments: dict[str, Any] = {
+        "TableName": table.name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if "GlobalSecondaryIndexes" in properties:
+        arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    return arguments
+
+
 def table_name_for(logical_id: str) -> str:
     return f"order-capture-{logical_id}"
 
@@ -116,10 +130,17 @@ class _Resolver:
     def ref(self, name: str) -> str:
         if name in self.parameters:
             return self.parameters[name]
-        if name == "AWS::Region":
-            return LOCAL_REGION
-        if name == "AWS::AccountId":
-            return LOCAL_ACCOUNT
+        pseudo = {
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "order-capture",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name == "AWS::Partition":
+            return "aws"
         resource = self.resources.get(name)
         if resource is None:
             raise ValueError(f"!Ref {name}: no such parameter or resource")
