@@ -80,17 +80,12 @@ def ledger_table() -> Iterator[str]:
     import boto3
     from moto import mock_aws
 
-    from order_capture_local.template import load_template
+    from order_capture_local.template import load_template, table_arguments
 
     template = load_template(ROOT / "template.yaml")
     table = next(iter(template.tables.values()))
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=table.name,
-            AttributeDefinitions=table.properties["AttributeDefinitions"],
-            KeySchema=table.properties["KeySchema"],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_arguments(table))
         yield table.name
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class Settings(BaseModel):
     table_name: str = Field(min_length=1)
     sandbox_provider_url: str | None = None
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    #: The Express capture state machine the HTTP API runs synchronously (ApiFunction only).
+    capture_workflow_arn: str | None = None
+    #: Provider credentials on AWS: Secrets Manager secrets named
+    #: ``{provider_secret_prefix}/{merchant_id}/{provider}`` (see adapters.credentials).
+    provider_secret_prefix: str | None = None
+    #: Local runs: the same credentials from a JSON file or an env var, instead of AWS.
+    provider_credentials_file: str | None = None
+    provider_credentials_json: SecretStr | None = None
+    provider_secret_max_age_seconds: int = Field(default=300, ge=0, le=3600)
 
 
 @cache
@@ -21,4 +30,9 @@ def settings() -> Settings:
         table_name=os.environ.get("TABLE_NAME", ""),
         sandbox_provider_url=os.environ.get("SANDBOX_PROVIDER_URL") or None,
         provider_timeout_seconds=float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10")),
+        capture_workflow_arn=os.environ.get("CAPTURE_WORKFLOW_ARN") or None,
+        provider_secret_prefix=os.environ.get("PROVIDER_SECRET_PREFIX") or None,
+        provider_credentials_file=os.environ.get("PROVIDER_CREDENTIALS_FILE") or None,
+        provider_credentials_json=os.environ.get("PROVIDER_CREDENTIALS_JSON") or None,
+        provider_secret_max_age_seconds=int(os.environ.get("PROVIDER_SECRET_MAX_AGE", "300")),
     )

@@ -106,6 +106,25 @@ class ProviderDeclinedError(ProviderError):
     reason = "provider_declined"
 
 
+class ProviderAuthorizationExpiredError(ProviderDeclinedError):
+    """The provider says the authorization can no longer be captured (expired or voided)."""
+
+    reason = "authorization_expired"
+
+
+class ProviderOverCaptureError(ProviderDeclinedError):
+    """The provider refused an amount above what the authorization (or capture) has left."""
+
+    reason = "over_capture"
+
+
+class ProviderLookupUnsupportedError(ProviderError):
+    """The provider's API cannot answer this lookup (e.g. no idempotency keys, or results only
+    by webhook): reconcile from the provider's dashboard or webhooks instead."""
+
+    reason = "lookup_unsupported"
+
+
 class ProviderNotConfiguredError(ProviderError):
     """No adapter or credentials for the order's provider: an operator must act."""
 

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import warnings
+from functools import cache
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+@cache
+def get_tracer() -> Tracer:
+    """The Tracer, built on first use: creating one imports the X-Ray SDK (and botocore with
+    it), which takes longer than ``import boto3`` plus a client (BENCHMARKS.md, cold start).
+    Built by the first invocation instead, importing a handler (Lambda's Init) stays cheap.
+    """
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+    return Tracer()
+
+
+def __getattr__(name: str) -> Tracer:
+    # `from order_capture.observability import tracer` keeps working, building it then.
+    if name == "tracer":
+        return get_tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Steps without business metrics of their own (Validate, ComputeAmount) would warn on every
 # invocation that there is nothing to publish; that is expected, not a problem.

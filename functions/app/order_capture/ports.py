@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from order_capture.models import Capture, CaptureLine, Model, Order
+from pydantic import model_validator
+
+from order_capture.models import Capture, CaptureLine, CaptureStatus, Model, Order
 
 
 class Clock(Protocol):
@@ -15,6 +17,30 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class WorkflowResult(Model):
+    """How a synchronous run of the capture state machine ended (StartSyncExecution)."""
+
+    status: Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class WorkflowStarter(Protocol):
+    """Runs the capture state machine to its end and returns how it ended. On AWS an Express
+    workflow started with StartSyncExecution; locally the runtime emulates that."""
+
+    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult: ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys of merchants, stored only as SHA-256 digests (a leak of the table leaks no key)."""
+
+    def merchant_for(self, key_digest: str) -> str | None: ...
+
+    def add(self, key_digest: str, merchant_id: str, created_at: datetime) -> None: ...
 
 
 class OrderRepository(Protocol):
@@ -57,10 +83,19 @@ class OrderRepository(Protocol):
         ...
 
     def settle_failure(
-        self, order: Order | None, expected_version: int | None, capture: Capture
+        self,
+        order: Order | None,
+        expected_version: int | None,
+        capture: Capture,
+        expected_status: CaptureStatus | None,
     ) -> bool:
         """Atomically store a failed (or requires_action) ``capture``, and ``order`` (its
-        reservation released) if given. False if the capture was already final."""
+        reservation released) if given. The stored capture must still be in
+        ``expected_status`` (None: not stored yet); False if it moved on."""
+        ...
+
+    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
+        """Captures still pending or requires_action, last touched before ``updated_before``."""
         ...
 
     def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
@@ -76,22 +111,98 @@ class ProviderCaptureRequest(Model):
     lines: list[CaptureLine]
     merchant_id: str
     order_id: str
+    #: The last capture of the authorization: the provider may release what remains (Stripe's
+    #: ``final_capture``). False keeps the rest capturable for later shipments.
+    final_capture: bool = False
+
+
+ProviderStatus = Literal["succeeded", "pending"]
 
 
 class ProviderCapture(Model):
     provider_reference: str
     amount: int
     currency: str
-    status: Literal["succeeded", "pending"]
+    #: ``pending``: the provider received the request and confirms later (Adyen, by webhook).
+    status: ProviderStatus
+    #: When the provider says the authorization stops being capturable (Stripe's
+    #: ``capture_before``), if it told us.
+    authorization_expires_at: datetime | None = None
+
+
+class ProviderRefundRequest(Model):
+    authorization_reference: str
+    #: The provider's reference of the capture being refunded (``ProviderCapture``).
+    capture_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+    merchant_id: str
+    order_id: str
+
+
+class ProviderRefund(Model):
+    provider_reference: str
+    capture_reference: str
+    amount: int
+    currency: str
+    status: ProviderStatus
+
+
+class ProviderCaptureLookup(Model):
+    """Find a capture by our idempotency key (after an unknown outcome) or by the provider's
+    reference. At least one of the two is given."""
+
+    authorization_reference: str
+    merchant_id: str
+    order_id: str
+    idempotency_key: str | None = None
+    provider_reference: str | None = None
+
+    @model_validator(mode="after")
+    def _names_a_capture(self) -> ProviderCaptureLookup:
+        if self.idempotency_key is None and self.provider_reference is None:
+            raise ValueError("give idempotency_key or provider_reference")
+        return self
+
+
+class ProviderReleaseRequest(Model):
+    """Give back what an authorization has not captured (final capture done, or void)."""
+
+    authorization_reference: str
+    #: What remains authorized and uncaptured, per the ledger: providers that void by amount
+    #: (Aplazame) need it; the others release whatever is left.
+    remaining_amount: int
+    currency: str
+    idempotency_key: str
+    merchant_id: str
+    order_id: str
+
+
+class ProviderRelease(Model):
+    authorization_reference: str
+    status: ProviderStatus
 
 
 class PaymentProvider(Protocol):
-    """A payment provider that captures authorized payments.
+    """A payment provider: captures authorized payments, refunds captures, finds them again
+    and releases what an authorization has left.
 
-    ``capture`` raises ProviderUnavailableError (nothing captured, safe to retry),
-    ProviderDeclinedError (refused, terminal) or CaptureOutcomeUnknownError (sent, no answer).
+    Every call raises ProviderUnavailableError (nothing done, safe to retry),
+    ProviderDeclinedError or a subclass (refused, terminal: expired authorization,
+    over-capture), ProviderNotConfiguredError (credentials) or CaptureOutcomeUnknownError (sent,
+    no answer: a retry is safe only with the same idempotency key).
     """
 
     name: str
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture: ...
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund: ...
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        """The capture, or None if the provider has no such capture. Raises
+        ProviderLookupUnsupportedError if the provider cannot answer this kind of lookup."""
+        ...
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease: ...

@@ -2,6 +2,9 @@
 
 order-capture local invoke <FunctionLogicalId> -e event.json
 order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
+order-capture local start-api [--port 3000] [--merchant merchant-1]
+order-capture keys create --merchant <id> [--table <LedgerTableName> | --local-url <url>]
+order-capture openapi [-o docs/openapi.json]
 """
 
 from __future__ import annotations
@@ -146,6 +149,88 @@ def _cmd_put_events(args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
+def _cmd_start_api(args: argparse.Namespace) -> int:
+    from order_capture_local.api_server import ApiServer, LocalApi  # noqa: PLC0415
+
+    with _runtime(args) as runtime:
+        api = LocalApi(runtime)
+        try:
+            server = ApiServer(api, port=args.port)
+        except OSError as error:
+            raise SystemExit(f"order-capture: cannot listen on port {args.port}: {error}") from None
+        api_key = api.create_api_key(args.merchant)
+        print(f"order-capture API on {server.url} (template {args.template})")
+        print(
+            f"  embedded AWS (moto), sandbox provider at {runtime.sandbox and runtime.sandbox.url}"
+        )
+        print(f"  Swagger UI: {server.url}/swagger")
+        print(f"API key of merchant {args.merchant} (shown once, lives as long as this process):")
+        print(f"  {api_key}")
+        print("Routes:")
+        for route in api.routes:
+            print(f"  {route.method:<6} {route.path}  -> {route.function_id}")
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            api.close()
+    return 0
+
+
+def _cmd_keys_create(args: argparse.Namespace) -> int:
+    if args.table:
+        from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
+        from order_capture.domain import merchant_api  # noqa: PLC0415
+        from order_capture.ports import SystemClock  # noqa: PLC0415
+
+        api_key = merchant_api.create_api_key(
+            DynamoDBApiKeyStore(args.table), args.merchant, SystemClock()
+        )
+    else:
+        api_key = _create_local_key(args.local_url, args.merchant)
+    print(api_key)
+    return 0
+
+
+def _create_local_key(base_url: str, merchant_id: str) -> str:
+    """Local state lives in the `start-api` process: ask it for the key."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    from order_capture_local.api_server import KEYS_PATH  # noqa: PLC0415
+
+    request = urllib.request.Request(
+        base_url.rstrip("/") + KEYS_PATH,
+        data=json.dumps({"merchant_id": merchant_id}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["api_key"])
+    except urllib.error.HTTPError as error:
+        raise SystemExit(f"order-capture: {error.read().decode(errors='replace')}") from None
+    except OSError as error:
+        raise SystemExit(
+            f"order-capture: no local API at {base_url} ({error}); start it with "
+            "`order-capture local start-api`, or pass --table for AWS"
+        ) from None
+
+
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    from order_capture_local.api_server import openapi_document  # noqa: PLC0415
+
+    document = openapi_document()
+    if args.output:
+        Path(args.output).write_text(document)
+    else:
+        print(document, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="order-capture",
@@ -184,6 +269,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(put_events)
     put_events.set_defaults(run=_cmd_put_events)
+
+    start_api = local_commands.add_parser(
+        "start-api", help="serve the template's API routes on loopback (like sam local start-api)"
+    )
+    start_api.add_argument("--port", "-p", type=int, default=3000)
+    start_api.add_argument(
+        "--merchant", default="merchant-1", help="merchant of the API key printed at start"
+    )
+    common(start_api)
+    start_api.set_defaults(run=_cmd_start_api)
+
+    keys = commands.add_parser("keys", help="API keys of merchants")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create_key = keys_commands.add_parser(
+        "create", help="create an API key for a merchant and print it (shown only once)"
+    )
+    create_key.add_argument("--merchant", required=True, help="the merchant id")
+    create_key.add_argument(
+        "--table", help="on AWS: the ledger table (stack output LedgerTableName)"
+    )
+    create_key.add_argument(
+        "--local-url",
+        default="http://127.0.0.1:3000",
+        help="locally: the running `order-capture local start-api` (default %(default)s)",
+    )
+    create_key.set_defaults(run=_cmd_keys_create)
+
+    openapi = commands.add_parser(
+        "openapi", help="print the API's OpenAPI document, generated from the code"
+    )
+    openapi.add_argument("--output", "-o", help="write it to this file (docs/openapi.json)")
+    openapi.set_defaults(run=_cmd_openapi)
     return parser
 
 

@@ -36,6 +36,7 @@ from order_capture_local.template import (
     RuleSpec,
     Template,
     load_template,
+    table_arguments,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -224,13 +225,7 @@ class LocalRuntime:
 
         dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
         for table in self.template.tables.values():
-            properties = table.properties
-            dynamodb.create_table(
-                TableName=table.name,
-                AttributeDefinitions=properties["AttributeDefinitions"],
-                KeySchema=properties["KeySchema"],
-                BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
-            )
+            dynamodb.create_table(**table_arguments(table))
         stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
         self.state_machine_arns: dict[str, str] = {}
         for machine in self.template.state_machines.values():

@@ -9,10 +9,20 @@ It keeps authorizations and captures in memory and behaves like a careful provid
   ``Idempotency-Key`` header: captures. The same key replays the first answer (header
   ``Idempotent-Replayed: true``); the same key with another body is ``409``. Over-capture is
   ``402 amount_exceeds_authorization``, an expired authorization ``402 authorization_expired``.
-* ``GET /captures``: every capture made (tests count them to prove "never twice").
+  A capture with ``"final": true`` releases what the authorization has left.
+* ``GET /captures``: every capture made (tests count them to prove "never twice");
+  ``GET /captures/{id}``: one capture with its refunds.
+* ``GET /authorizations/{id}/captures?idempotency_key=...``: the authorization's captures (each
+  carries the ``idempotency_key`` it was made with), optionally only the one made with that key.
+* ``POST /authorizations/{id}/captures/{capture_id}/refunds`` ``{"amount"}`` with an
+  ``Idempotency-Key``: refunds part of a capture; above what the capture has left is
+  ``402 amount_exceeds_capture``.
+* ``POST /authorizations/{id}/release`` with an ``Idempotency-Key``: gives back what is not
+  captured; later captures are ``402 authorization_released``.
 * ``POST /_faults`` ``{"kind", "count", "status", "delay_seconds"}``: the next ``count`` captures
   fail: ``unavailable`` (answers ``status``, default 503, captures nothing), ``decline``,
-  ``timeout_after_capture`` (captures, then answers only after ``delay_seconds``) or ``latency``.
+  ``expired_authorization`` (answers ``402 authorization_expired``), ``timeout_after_capture``
+  (captures, then answers only after ``delay_seconds``) or ``latency``.
 """
 
 from __future__ import annotations
@@ -21,12 +31,17 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 MAX_BODY_BYTES = 1_000_000
+FAULT_KINDS = frozenset(
+    {"unavailable", "decline", "expired_authorization", "timeout_after_capture", "latency"}
+)
 
 
 @dataclass
@@ -104,6 +119,17 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 self._send(200, list(state.captures))
             return
+        if len(parts) == 2 and parts[0] == "captures":
+            with state.lock:
+                capture = next((c for c in state.captures if c["id"] == parts[1]), None)
+            if capture is None:
+                self._send(404, _error("capture_not_found", parts[1]))
+            else:
+                self._send(200, capture)
+            return
+        if len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "captures":
+            self._list_captures(parts[1])
+            return
         if len(parts) == 2 and parts[0] == "authorizations":
             with state.lock:
                 authorization = state.authorizations.get(parts[1])
@@ -146,6 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._add_fault(body)
         elif len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "captures":
             self._capture(parts[1], body)
+        elif len(parts) == 5 and parts[0] == "authorizations" and parts[4] == "refunds":
+            self._once_with_key(
+                "refund", body, lambda: self._decide_refund(parts[1], parts[3], body)
+            )
+        elif len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "release":
+            self._once_with_key("release", body, lambda: self._decide_release(parts[1]))
         else:
             self._send(404, _error("not_found", self.path))
 
@@ -156,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             status=int(body.get("status", 503)),
             delay_seconds=float(body.get("delay_seconds", 0)),
         )
-        if fault.kind not in {"unavailable", "decline", "timeout_after_capture", "latency"}:
+        if fault.kind not in FAULT_KINDS:
             self._send(400, _error("invalid_request", f"unknown fault kind {fault.kind!r}"))
             return
         with self.server.state.lock:
@@ -212,8 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "decline":
             return 402, _error("card_declined", "injected decline")
         expires_at = authorization.get("expires_at")
-        if expires_at and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
+        if (fault and fault.kind == "expired_authorization") or (
+            expires_at and datetime.fromisoformat(expires_at) <= datetime.now(UTC)
+        ):
             return 402, _error("authorization_expired", f"expired at {expires_at}")
+        if authorization.get("released"):
+            return 402, _error("authorization_released", "the authorization was released")
         if authorization["captured_amount"] + amount > authorization["amount"]:
             remaining = authorization["amount"] - authorization["captured_amount"]
             return 402, _error("amount_exceeds_authorization", f"only {remaining} remains")
@@ -225,9 +261,104 @@ class _Handler(BaseHTTPRequestHandler):
             "currency": authorization["currency"],
             "status": "succeeded",
             "created": datetime.now(UTC).isoformat(),
+            "idempotency_key": self.headers.get("Idempotency-Key"),
+            "refunded_amount": 0,
+            "refunds": [],
         }
         state.captures.append(capture)
+        if body.get("final") is True:
+            authorization["released"] = True
         return 201, capture
+
+    # --- refunds, lookups, release --------------------------------------------------------------
+
+    def _list_captures(self, authorization_id: str) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        key = query.get("idempotency_key", [None])[0]
+        state = self.server.state
+        with state.lock:
+            if authorization_id not in state.authorizations:
+                self._send(404, _error("authorization_not_found", authorization_id))
+                return
+            captures = [
+                capture
+                for capture in state.captures
+                if capture["authorization_id"] == authorization_id
+                and (key is None or capture["idempotency_key"] == key)
+            ]
+        self._send(200, {"captures": captures})
+
+    def _once_with_key(
+        self, scope: str, body: dict[str, Any], decide: Callable[[], tuple[int, dict[str, Any]]]
+    ) -> None:
+        """Run ``decide`` once per Idempotency-Key (in ``scope``) and replay its answer."""
+        key = self.headers.get("Idempotency-Key")
+        if not key:
+            self._send(400, _error("idempotency_key_required", "send an Idempotency-Key header"))
+            return
+        state = self.server.state
+        with state.lock:
+            stored = state.replies.get(f"{scope}:{key}")
+            if stored is None:
+                status, reply = decide()
+                state.replies[f"{scope}:{key}"] = (body, status, reply)
+                replayed = False
+            elif stored[0] != body:
+                status, reply = 409, _error("idempotency_key_reused", "key used with another body")
+                replayed = False
+            else:
+                _, status, reply = stored
+                replayed = True
+        self._send(status, reply, {"Idempotent-Replayed": "true"} if replayed else None)
+
+    def _decide_refund(
+        self, authorization_id: str, capture_id: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Called with the state lock held."""
+        capture = next(
+            (
+                c
+                for c in self.server.state.captures
+                if c["id"] == capture_id and c["authorization_id"] == authorization_id
+            ),
+            None,
+        )
+        amount = body.get("amount")
+        if capture is None:
+            return 404, _error("capture_not_found", capture_id)
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return 400, _error("invalid_amount", "amount must be a positive integer")
+        remaining = capture["amount"] - capture["refunded_amount"]
+        if amount > remaining:
+            return 402, _error("amount_exceeds_capture", f"only {remaining} remains")
+        refund = {
+            "id": f"re_{uuid.uuid4().hex[:24]}",
+            "capture_id": capture_id,
+            "amount": amount,
+            "currency": capture["currency"],
+            "status": "succeeded",
+            "created": datetime.now(UTC).isoformat(),
+        }
+        capture["refunded_amount"] += amount
+        capture["refunds"].append(refund)
+        return 201, refund
+
+    def _decide_release(self, authorization_id: str) -> tuple[int, dict[str, Any]]:
+        """Called with the state lock held."""
+        authorization = self.server.state.authorizations.get(authorization_id)
+        if authorization is None:
+            return 404, _error("authorization_not_found", authorization_id)
+        released_amount = (
+            0
+            if authorization.get("released")
+            else (authorization["amount"] - authorization["captured_amount"])
+        )
+        authorization["released"] = True
+        return 200, {
+            "authorization_id": authorization_id,
+            "released_amount": released_amount,
+            "status": "succeeded",
+        }
 
 
 class SandboxServer(ThreadingHTTPServer):

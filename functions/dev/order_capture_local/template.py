@@ -160,7 +160,9 @@ class _Resolver:
                 return (
                     f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{table_name_for(name)}"
                 )
-        raise ValueError(f"!GetAtt {name}.{attribute} is not supported locally")
+        # Resources the local runtime does not emulate (queues, topics, alarms) still get a
+        # stable placeholder, so the rest of the template resolves.
+        return f"arn:aws:local:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}/{attribute}"
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):

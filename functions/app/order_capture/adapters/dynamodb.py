@@ -15,17 +15,21 @@ The order item holds one entry per line and running totals; it does not grow wit
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
-from order_capture.models import FINAL_CAPTURE_STATUSES, Capture, CaptureStatus, Model, Order
+from order_capture.models import Capture, CaptureStatus, Model, Order
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ORDER_SK = "ORDER"
+OPEN_STATUS = "open_status"
+OPEN_CAPTURES_INDEX = "OpenCaptures"
+OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 CAPTURE_PREFIX = "CAPTURE#"
 _RETRYABLE_CODES = frozenset(
     {
@@ -89,8 +93,8 @@ class DynamoDBOrderRepository:
 
     def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
         plain = {key: self._deserializer.deserialize(value) for key, value in item.items()}
-        plain.pop("PK", None)
-        plain.pop("SK", None)
+        for key_attribute in ("PK", "SK", OPEN_STATUS):
+            plain.pop(key_attribute, None)
         return cast(dict[str, Any], _to_plain(plain))
 
     def _order_key(self, merchant_id: str, order_id: str) -> dict[str, Any]:
@@ -106,11 +110,15 @@ class DynamoDBOrderRepository:
         return self._encode(order_pk(order.merchant_id, order.order_id), ORDER_SK, order)
 
     def _capture_item(self, capture: Capture) -> dict[str, Any]:
-        return self._encode(
+        item = self._encode(
             order_pk(capture.merchant_id, capture.order_id),
             CAPTURE_PREFIX + capture.capture_id,
             capture,
         )
+        if capture.status in OPEN_CAPTURE_STATUSES:
+            # The key of the sparse OpenCaptures index: only unsettled captures carry it.
+            item[OPEN_STATUS] = {"S": capture.status.value}
+        return item
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -172,6 +180,37 @@ class DynamoDBOrderRepository:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
+
+    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
+        """Captures still pending or requires_action, last touched before ``updated_before``."""
+        keys: list[dict[str, Any]] = []
+        for status in sorted(OPEN_CAPTURE_STATUSES):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": OPEN_CAPTURES_INDEX,
+                "KeyConditionExpression": "open_status = :status AND updated_at < :before",
+                "ExpressionAttributeValues": {
+                    ":status": {"S": status.value},
+                    ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
+                },
+            }
+            while True:
+                page = self._call("query", **kwargs)
+                keys.extend({"PK": item["PK"], "SK": item["SK"]} for item in page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        captures: list[Capture] = []
+        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
+            request: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                captures.extend(
+                    Capture.model_validate(self._decode(item))
+                    for item in response.get("Responses", {}).get(self.table_name, [])
+                )
+                request = response.get("UnprocessedKeys") or {}
+        return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
     # --- conditional writes ---------------------------------------------------------------------
 
@@ -252,12 +291,13 @@ class DynamoDBOrderRepository:
                         capture.merchant_id, capture.order_id, capture.capture_id
                     ),
                     "UpdateExpression": "SET #status = :captured, provider_reference = :ref, "
-                    "updated_at = :now",
-                    "ConditionExpression": "#status = :pending",
+                    "updated_at = :now REMOVE open_status",
+                    "ConditionExpression": "#status IN (:pending, :requires_action)",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
                         ":captured": {"S": CaptureStatus.CAPTURED.value},
                         ":pending": {"S": CaptureStatus.PENDING.value},
+                        ":requires_action": {"S": CaptureStatus.REQUIRES_ACTION.value},
                         ":ref": self._serializer.serialize(capture.provider_reference),
                         ":now": {"S": capture.updated_at.isoformat()},
                     },
@@ -282,25 +322,24 @@ class DynamoDBOrderRepository:
         return self._transact(items) is None
 
     def settle_failure(
-        self, order: Order | None, expected_version: int | None, capture: Capture
+        self,
+        order: Order | None,
+        expected_version: int | None,
+        capture: Capture,
+        expected_status: CaptureStatus | None,
     ) -> bool:
-        final = [status.value for status in FINAL_CAPTURE_STATUSES]
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": self._capture_item(capture),
-                    "ConditionExpression": "attribute_not_exists(PK) OR NOT #status IN "
-                    + "("
-                    + ", ".join(f":final{i}" for i in range(len(final)))
-                    + ")",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        f":final{i}": {"S": status} for i, status in enumerate(final)
-                    },
-                }
+        capture_put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": self._capture_item(capture),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        if expected_status is not None:
+            capture_put["ConditionExpression"] = "#status = :expected_status"
+            capture_put["ExpressionAttributeNames"] = {"#status": "status"}
+            capture_put["ExpressionAttributeValues"] = {
+                ":expected_status": {"S": expected_status.value}
             }
-        ]
+        items: list[dict[str, Any]] = [{"Put": capture_put}]
         if order is not None:
             items.append(
                 {

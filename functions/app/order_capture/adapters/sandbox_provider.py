@@ -2,32 +2,66 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
-    CaptureOutcomeUnknownError,
+    ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
-    ProviderUnavailableError,
+    ProviderError,
+    ProviderOverCaptureError,
 )
-from order_capture.ports import ProviderCapture, ProviderCaptureRequest
+from order_capture.ports import (
+    ProviderCapture,
+    ProviderCaptureLookup,
+    ProviderCaptureRequest,
+    ProviderRefund,
+    ProviderRefundRequest,
+    ProviderRelease,
+    ProviderReleaseRequest,
+)
 
 if TYPE_CHECKING:
     import httpx
+
+_EXPIRED_CODES = frozenset({"authorization_expired", "authorization_released"})
+_OVER_AMOUNT_CODES = frozenset({"amount_exceeds_authorization", "amount_exceeds_capture"})
+
+
+def classify_sandbox_error(status: int, body: dict[str, Any]) -> ProviderError | None:
+    """The sandbox answers ``{"error": {"code", "message"}}``."""
+    error = body.get("error")
+    if not isinstance(error, dict) or not 400 <= status < 500 or status in {408, 429}:
+        return None
+    code = str(error.get("code", "unknown"))
+    text = f"sandbox provider declined ({status} {code}): {error.get('message', '')}"
+    if code in _EXPIRED_CODES:
+        return ProviderAuthorizationExpiredError(text)
+    if code in _OVER_AMOUNT_CODES:
+        return ProviderOverCaptureError(text)
+    return ProviderDeclinedError(text)
 
 
 class SandboxProvider:
     name = "sandbox"
 
-    def __init__(self, base_url: str, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
-
-    @cached_property
-    def http(self) -> httpx.Client:
-        import httpx  # noqa: PLC0415 - only the capture step pays for importing httpx
-
-        return httpx.Client(base_url=self.base_url, timeout=self.timeout_seconds)
+        self.http = ProviderHttp(
+            "sandbox",
+            self.base_url,
+            headers={},
+            timeout_seconds=timeout_seconds,
+            classify=classify_sandbox_error,
+            transport=transport,
+        )
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
         body = {
@@ -35,44 +69,72 @@ class SandboxProvider:
             "currency": request.currency,
             "lines": [line.model_dump() for line in request.lines],
             "metadata": {"merchant_id": request.merchant_id, "order_id": request.order_id},
+            "final": request.final_capture,
         }
         answer = self._post(
-            f"/authorizations/{request.authorization_reference}/captures",
+            f"{_authorization_path(request.authorization_reference)}/captures",
             body,
             headers={"Idempotency-Key": request.idempotency_key},
         )
-        return ProviderCapture(
+        return _capture_from(answer)
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        answer = self._post(
+            f"{_authorization_path(request.authorization_reference)}/captures/"
+            f"{quote(request.capture_reference, safe='')}/refunds",
+            {"amount": request.amount},
+            headers={"Idempotency-Key": request.idempotency_key},
+        )
+        return ProviderRefund(
             provider_reference=answer["id"],
+            capture_reference=answer["capture_id"],
             amount=answer["amount"],
             currency=answer["currency"],
             status=answer["status"],
         )
 
-    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        import httpx  # noqa: PLC0415
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        if lookup.provider_reference is not None:
+            # Ask the authorization's list: a capture of another authorization is not ours.
+            params = {}
+        else:
+            params = {"idempotency_key": lookup.idempotency_key or ""}
+        answer = self.http.request(
+            "GET",
+            f"{_authorization_path(lookup.authorization_reference)}/captures",
+            params=params,
+            idempotent=True,
+        )
+        for capture in answer.get("captures") or []:
+            if lookup.provider_reference in {None, capture["id"]} and (
+                lookup.idempotency_key in {None, capture.get("idempotency_key")}
+            ):
+                return _capture_from(capture)
+        return None
 
-        try:
-            response = self.http.post(path, json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            # The request never left: nothing can have been captured.
-            raise ProviderUnavailableError(f"sandbox provider unreachable: {error}") from error
-        except httpx.TimeoutException as error:
-            raise CaptureOutcomeUnknownError(
-                f"sandbox provider did not answer in {self.timeout_seconds}s: {error}"
-            ) from error
-        except httpx.TransportError as error:
-            raise CaptureOutcomeUnknownError(
-                f"sandbox provider connection broke: {error}"
-            ) from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ProviderUnavailableError(
-                f"sandbox provider answered {response.status_code}: {response.text[:200]}"
-            )
-        payload: dict[str, Any] = response.json()
-        if response.status_code >= 400:
-            error_body = payload.get("error", {})
-            raise ProviderDeclinedError(
-                f"sandbox provider declined ({response.status_code} "
-                f"{error_body.get('code', 'unknown')}): {error_body.get('message', '')}"
-            )
-        return payload
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
+        self._post(
+            f"{_authorization_path(request.authorization_reference)}/release",
+            {},
+            headers={"Idempotency-Key": request.idempotency_key},
+        )
+        return ProviderRelease(
+            authorization_reference=request.authorization_reference, status="succeeded"
+        )
+
+    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        # Every sandbox write carries an Idempotency-Key: repeating it is safe.
+        return self.http.request("POST", path, json=body, headers=headers, idempotent=True)
+
+
+def _authorization_path(reference: str) -> str:
+    return f"/authorizations/{quote(reference, safe='')}"
+
+
+def _capture_from(answer: dict[str, Any]) -> ProviderCapture:
+    return ProviderCapture(
+        provider_reference=answer["id"],
+        amount=answer["amount"],
+        currency=answer["currency"],
+        status=answer["status"],
+    )

@@ -90,14 +90,20 @@ def execute_capture(
             lines=pending.lines,
             merchant_id=pending.merchant_id,
             order_id=pending.order_id,
+            # The shipment that closes the order lets the provider release the rest.
+            final_capture=plan.is_final,
         )
     )
     return pending.model_copy(update={"provider_reference": result.provider_reference})
 
 
 def record_capture(repository: OrderRepository, capture: Capture, now: datetime) -> Capture:
-    """Record step: the pending capture becomes captured, its reserved amount captured."""
-    if capture.status in FINAL_CAPTURE_STATUSES:
+    """Record step: the pending capture becomes captured, its reserved amount captured.
+
+    A ``requires_action`` capture (outcome unknown) is confirmed the same way once
+    reconciliation has found it at the provider.
+    """
+    if capture.status in {CaptureStatus.CAPTURED, CaptureStatus.FAILED}:
         return capture
     captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
     if not repository.confirm(captured):
@@ -117,11 +123,13 @@ def record_failure(
     message: str,
     execution_id: str | None,
     now: datetime,
+    reopen_requires_action: bool = False,
 ) -> FailureRecord:
     """RecordFailure step: whatever failed, the ledger says so and no reservation leaks.
 
     A reservation is released (its units become capturable again) unless the provider may
-    have captured it (outcome unknown): then the capture stays reserved as requires_action.
+    have captured it (outcome unknown): then the capture stays reserved as requires_action,
+    which only reconciliation (``reopen_requires_action``) settles.
     """
     failure = FailureReason(reason=error_reason, message=message, error=error_type)
     if request is None:
@@ -140,7 +148,14 @@ def record_failure(
         )
         repository.record_orphan_failure(execution_id or "unknown", record)
         return record
-    capture = _settle_failed_capture(repository, request, failure, execution_id, now)
+    capture = _settle_failed_capture(
+        repository,
+        request,
+        failure,
+        execution_id,
+        now,
+        reopen_requires_action=reopen_requires_action,
+    )
     return FailureRecord(
         merchant_id=request.merchant_id,
         order_id=request.order_id,
@@ -162,48 +177,78 @@ def _settle_failed_capture(
     failure: FailureReason,
     execution_id: str | None,
     now: datetime,
+    *,
+    reopen_requires_action: bool = False,
 ) -> Capture:
     outcome_unknown = failure.error == CaptureOutcomeUnknownError.__name__
     status = CaptureStatus.REQUIRES_ACTION if outcome_unknown else CaptureStatus.FAILED
+    settled_already = {CaptureStatus.CAPTURED, CaptureStatus.FAILED}
+    if not reopen_requires_action:
+        settled_already.add(CaptureStatus.REQUIRES_ACTION)
     for _ in range(MAX_ORDER_WRITE_ATTEMPTS):
         order, existing = repository.get_order_and_capture(
             request.merchant_id, request.order_id, request.capture_id
         )
-        if existing is not None and existing.status in FINAL_CAPTURE_STATUSES:
+        if existing is not None and existing.status in settled_already:
             return existing
         if existing is None:
-            failed = Capture(
-                capture_id=request.capture_id,
-                merchant_id=request.merchant_id,
-                order_id=request.order_id,
-                shipment_id=request.shipment_id,
-                amount=0,
-                currency=order.currency if order else "",
+            settled = _failure_before_reservation(
+                request,
+                order=order,
                 status=status,
-                provider=order.payment.provider if order else "",
-                trigger=request.trigger,
-                execution_id=execution_id,
                 failure=failure,
-                created_at=now,
-                updated_at=now,
+                execution_id=execution_id,
+                now=now,
             )
-            if repository.settle_failure(None, None, failed):
-                return failed
-            continue
-        settled = existing.model_copy(
-            update={"status": status, "failure": failure, "updated_at": now}
-        )
-        released = None
-        if status is CaptureStatus.FAILED and order is not None:
-            released = capture_rules.release(order, existing, now)
+            released = None
+        else:
+            settled = existing.model_copy(
+                update={"status": status, "failure": failure, "updated_at": now}
+            )
+            # Outcome unknown keeps the reservation: the provider may hold the money.
+            released = (
+                capture_rules.release(order, existing, now)
+                if status is CaptureStatus.FAILED and order is not None
+                else None
+            )
         try:
             if repository.settle_failure(
-                released, order.version if released and order else None, settled
+                released,
+                order.version if released is not None and order is not None else None,
+                settled,
+                existing.status if existing is not None else None,
             ):
                 return settled
         except OrderChangedError:
             continue
     raise OrderChangedError(f"order {request.order_id} kept changing while recording a failure")
+
+
+def _failure_before_reservation(
+    request: CaptureRequest,
+    *,
+    order: Order | None,
+    status: CaptureStatus,
+    failure: FailureReason,
+    execution_id: str | None,
+    now: datetime,
+) -> Capture:
+    """The ledger's record of a shipment that failed before anything was reserved."""
+    return Capture(
+        capture_id=request.capture_id,
+        merchant_id=request.merchant_id,
+        order_id=request.order_id,
+        shipment_id=request.shipment_id,
+        amount=0,
+        currency=order.currency if order else "",
+        status=status,
+        provider=order.payment.provider if order else "",
+        trigger=request.trigger,
+        execution_id=execution_id,
+        failure=failure,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def register_order(repository: OrderRepository, detail: OrderPlacedDetail, clock: Clock) -> Order:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, wraps
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.config import settings
 from order_capture.models import Model
-from order_capture.observability import logger, metrics, tracer
+from order_capture.observability import get_tracer, logger, metrics
 from order_capture.ports import OrderRepository
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
@@ -18,9 +18,23 @@ Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
 def lambda_entry(handler: Handler) -> Handler:
     """Wrap a handler in Logger (JSON, Lambda context), Tracer and Metrics, in that order."""
-    traced = tracer.capture_lambda_handler(handler, capture_response=False)
-    measured = metrics.log_metrics(traced)
+    measured = metrics.log_metrics(_traced_on_first_call(handler))
     return logger.inject_lambda_context(measured, clear_state=True)
+
+
+def _traced_on_first_call(handler: Handler) -> Handler:
+    """``tracer.capture_lambda_handler(handler)``, built at the first invocation rather than
+    at import, so that Lambda's Init phase does not import the X-Ray SDK (see get_tracer)."""
+
+    @cache
+    def traced() -> Handler:
+        return get_tracer().capture_lambda_handler(handler, capture_response=False)
+
+    @wraps(handler)
+    def invoke(event: dict[str, Any], context: LambdaContext) -> Any:
+        return traced()(event, context)
+
+    return invoke
 
 
 @cache

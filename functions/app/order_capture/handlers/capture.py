@@ -28,7 +28,10 @@ def handle(
     log_keys_of(validated.request, execution_id)
     capture = service.execute_capture(
         repository or default_repository(),
-        provider or provider_for(validated.order.payment.provider, settings()),
+        provider
+        or provider_for(
+            validated.order.payment.provider, settings(), merchant_id=validated.order.merchant_id
+        ),
         validated=validated,
         plan=plan,
         execution_id=execution_id,

@@ -1,0 +1,224 @@
+"""Adyen Checkout API (``/payments/{paymentPspReference}/...``), JSON, X-API-Key, Idempotency-Key.
+
+The authorization reference is the payment's ``pspReference``. Adyen answers every modification
+(capture, refund, cancel) with ``"status": "received"``: the outcome arrives later in a
+standard webhook (``CAPTURE`` / ``CAPTURE_FAILED``, ``REFUND`` / ``REFUND_FAILED``,
+``CANCELLATION``) whose ``originalReference`` is the payment and whose ``merchantReference`` is the
+``reference`` we sent: our idempotency key. Those webhooks are signed; ``verify_notification``
+checks the signature of one notification item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from order_capture.adapters.provider_http import ProviderHttp
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderLookupUnsupportedError,
+    ProviderNotConfiguredError,
+)
+from order_capture.ports import (
+    ProviderCapture,
+    ProviderCaptureLookup,
+    ProviderCaptureRequest,
+    ProviderRefund,
+    ProviderRefundRequest,
+    ProviderRelease,
+    ProviderReleaseRequest,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from order_capture.adapters.credentials import ProviderCredentials
+    from order_capture.models import CaptureLine
+
+#: Test platform. Live URLs carry the merchant's prefix
+#: (``https://{prefix}-checkout-live.adyenpayments.com/checkout/v71``): set ``base_url``.
+ADYEN_TEST_API = "https://checkout-test.adyen.com/v71"
+
+#: Error codes Adyen returns when the API key or merchant account is wrong for this call.
+_CONFIGURATION_ERROR_CODES = frozenset({"010", "901", "902", "903", "904", "905"})
+
+
+def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | None:
+    """Adyen answers ``{"status", "errorCode", "message", "errorType", "pspReference"}``.
+    Declines, over-captures and expired authorizations are not known at this point: they come
+    back as ``CAPTURE_FAILED`` webhooks."""
+    code = str(body.get("errorCode") or "")
+    if not code or status >= 500:
+        return None
+    text = f"adyen {status} {body.get('errorType', '')}/{code}: {body.get('message', '')}"
+    if status in {401, 403} or code in _CONFIGURATION_ERROR_CODES:
+        return ProviderNotConfiguredError(text)
+    if status in {400, 404, 422}:
+        return ProviderDeclinedError(text)
+    return None
+
+
+class AdyenProvider:
+    name = "adyen"
+
+    def __init__(
+        self,
+        credentials: ProviderCredentials,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not credentials.merchant_account:
+            raise ProviderNotConfiguredError("adyen credentials lack merchant_account")
+        self.merchant_account = credentials.merchant_account
+        self.http = ProviderHttp(
+            "adyen",
+            credentials.base_url or ADYEN_TEST_API,
+            headers={"X-API-Key": credentials.api_key.get_secret_value()},
+            timeout_seconds=timeout_seconds,
+            classify=classify_adyen_error,
+            transport=transport,
+        )
+
+    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        answer = self._modify(
+            request.authorization_reference,
+            "captures",
+            {
+                "merchantAccount": self.merchant_account,
+                "amount": {"value": request.amount, "currency": request.currency},
+                "reference": request.idempotency_key,
+                "lineItems": [line_item(line) for line in request.lines],
+            },
+            request.idempotency_key,
+        )
+        return ProviderCapture(
+            provider_reference=answer["pspReference"],
+            amount=request.amount,
+            currency=request.currency,
+            status="pending",
+        )
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        # Adyen refunds the payment (not a capture) by pspReference; the amount bounds it.
+        answer = self._modify(
+            request.authorization_reference,
+            "refunds",
+            {
+                "merchantAccount": self.merchant_account,
+                "amount": {"value": request.amount, "currency": request.currency},
+                "reference": request.idempotency_key,
+            },
+            request.idempotency_key,
+        )
+        return ProviderRefund(
+            provider_reference=answer["pspReference"],
+            capture_reference=request.capture_reference,
+            amount=request.amount,
+            currency=request.currency,
+            status="pending",
+        )
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        raise ProviderLookupUnsupportedError(
+            "adyen reports capture results only by webhook (CAPTURE / CAPTURE_FAILED)"
+        )
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
+        """Cancel the authorization: Adyen releases what has not been captured."""
+        if request.remaining_amount > 0:
+            self._modify(
+                request.authorization_reference,
+                "cancels",
+                {"merchantAccount": self.merchant_account, "reference": request.idempotency_key},
+                request.idempotency_key,
+            )
+        return ProviderRelease(
+            authorization_reference=request.authorization_reference,
+            status="pending" if request.remaining_amount > 0 else "succeeded",
+        )
+
+    def _modify(
+        self, psp_reference: str, operation: str, body: dict[str, Any], idempotency_key: str
+    ) -> dict[str, str]:
+        answer = self.http.request(
+            "POST",
+            f"/payments/{quote(psp_reference, safe='')}/{operation}",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+            idempotent=True,
+        )
+        if answer.get("status") != "received" or not answer.get("pspReference"):
+            # A 2xx that is not "received": Adyen may or may not have taken it.
+            raise CaptureOutcomeUnknownError(f"adyen {operation} answer unexpected: {answer}")
+        return {"pspReference": str(answer["pspReference"])}
+
+
+def line_item(line: CaptureLine) -> dict[str, Any]:
+    """An Adyen ``LineItem``: amounts are per unit, so a total that does not split evenly
+    over its units is sent as one unit of the whole line."""
+    quantity = line.quantity if line.quantity > 0 and line.amount % line.quantity == 0 else 1
+    return {
+        "id": line.item_id,
+        "description": line.item_id,
+        "quantity": quantity,
+        "amountIncludingTax": line.amount // quantity,
+    }
+
+
+# --- Webhook signatures ----------------------------------------------------------------------
+
+#: The fields of a standard notification item that Adyen signs, in order.
+_SIGNED_FIELDS = (
+    "pspReference",
+    "originalReference",
+    "merchantAccountCode",
+    "merchantReference",
+    "value",
+    "currency",
+    "eventCode",
+    "success",
+)
+
+
+def notification_signing_string(item: dict[str, Any]) -> str:
+    """``pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:
+    eventCode:success``, absent fields empty. Values are joined as they are: standard webhooks
+    do not escape ``:`` (that rule belongs to the old hosted payment pages' signatures)."""
+    amount = item.get("amount") or {}
+    values = {**item, "value": amount.get("value"), "currency": amount.get("currency")}
+    return ":".join(_text(values.get(name)) for name in _SIGNED_FIELDS)
+
+
+def notification_signature(item: dict[str, Any], hmac_key_hex: str) -> str:
+    """Base64 HMAC-SHA256 of the signing string under the hex-decoded key."""
+    try:
+        key = binascii.unhexlify(hmac_key_hex)
+    except (binascii.Error, ValueError) as error:
+        raise ProviderNotConfiguredError("the adyen webhook HMAC key is not hex") from error
+    digest = hmac.new(key, notification_signing_string(item).encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_notification(item: dict[str, Any], hmac_key_hex: str) -> bool:
+    """True if ``item`` (one ``NotificationRequestItem``) carries a valid
+    ``additionalData.hmacSignature``; compared in constant time."""
+    received = (item.get("additionalData") or {}).get("hmacSignature")
+    if not isinstance(received, str) or not received:
+        return False
+    expected = notification_signature(item, hmac_key_hex)
+    return hmac.compare_digest(expected.encode(), received.encode())
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        # Adyen's JSON sends "true"/"false" strings; a parsed bool must sign the same.
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,155 @@
+"""Aplazame (``https://api.aplazame.com``): captures, capture refunds and voids of an order.
+
+The authorization reference is the Aplazame order id (the ``mid`` the checkout was created
+with). Aplazame's API has no idempotency keys: a capture whose answer is lost cannot be
+replayed safely nor found again by our key (``find_capture`` needs the capture id), so a
+timeout after sending surfaces as CaptureOutcomeUnknownError for reconciliation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from order_capture.adapters.provider_http import ProviderHttp
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderLookupUnsupportedError,
+    ProviderOverCaptureError,
+)
+from order_capture.ports import (
+    ProviderCapture,
+    ProviderCaptureLookup,
+    ProviderCaptureRequest,
+    ProviderRefund,
+    ProviderRefundRequest,
+    ProviderRelease,
+    ProviderReleaseRequest,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from order_capture.adapters.credentials import ProviderCredentials
+
+APLAZAME_API = "https://api.aplazame.com"
+#: API version 1, JSON (Aplazame versions its API through the Accept header).
+APLAZAME_MEDIA_TYPE = "application/vnd.aplazame.v1+json"
+#: Aplazame lends in euros only; its capture objects carry no currency.
+APLAZAME_CURRENCY = "EUR"
+
+
+def classify_aplazame_error(status: int, body: dict[str, Any]) -> ProviderError | None:
+    """Aplazame answers ``{"error": {"type", "message", "fields"?}}``. An invalid ``amount``
+    (400, ApiValidationException) is an amount above what the order or capture has left;
+    403 is an operation refused for this order (not confirmed, not capturable), not bad
+    credentials (those are 401)."""
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return None
+    text = f"aplazame {status} {error.get('type', '')}: {error.get('message', '')}"
+    fields = error.get("fields")
+    if status == 400 and isinstance(fields, dict) and "amount" in fields:
+        return ProviderOverCaptureError(f"{text} (amount: {fields['amount']})")
+    if status in {400, 403, 404, 409}:
+        return ProviderDeclinedError(text)
+    return None
+
+
+class AplazameProvider:
+    name = "aplazame"
+
+    def __init__(
+        self,
+        credentials: ProviderCredentials,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = ProviderHttp(
+            "aplazame",
+            credentials.base_url or APLAZAME_API,
+            headers={
+                "Accept": APLAZAME_MEDIA_TYPE,
+                "Authorization": f"Bearer {credentials.api_key.get_secret_value()}",
+            },
+            timeout_seconds=timeout_seconds,
+            classify=classify_aplazame_error,
+            transport=transport,
+        )
+
+    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        answer = self.http.request(
+            "POST",
+            f"{_order_path(request.authorization_reference)}/captures",
+            json={"amount": request.amount},
+            idempotent=False,
+        )
+        return _capture_from(answer, request.currency)
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        capture_path = (
+            f"{_order_path(request.authorization_reference)}/captures/"
+            f"{quote(request.capture_reference, safe='')}"
+        )
+        answer = self.http.request(
+            "POST", f"{capture_path}/refunds", json={"amount": request.amount}, idempotent=False
+        )
+        refunds = [item for item in answer.get("refunds") or [] if isinstance(item, dict)]
+        if not refunds:
+            raise ProviderDeclinedError(f"aplazame answered a refund without refunds: {answer}")
+        # The answer is the capture with all its refunds; ours is the newest.
+        newest = max(refunds, key=lambda item: str(item.get("created", "")))
+        return ProviderRefund(
+            provider_reference=str(newest["id"]),
+            capture_reference=request.capture_reference,
+            amount=int(newest["amount"]),
+            currency=request.currency,
+            status="succeeded",
+        )
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        if lookup.provider_reference is None:
+            raise ProviderLookupUnsupportedError(
+                "aplazame captures carry no idempotency key: look them up by capture id"
+            )
+        answer = self.http.request(
+            "GET", f"{_order_path(lookup.authorization_reference)}/captures", idempotent=True
+        )
+        for item in answer.get("results") or []:
+            if isinstance(item, dict) and item.get("id") == lookup.provider_reference:
+                return _capture_from(item, APLAZAME_CURRENCY)
+        return None
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
+        """Void what the order has not captured (a partial void of the rest)."""
+        if request.remaining_amount > 0:
+            self.http.request(
+                "POST",
+                f"{_order_path(request.authorization_reference)}/void",
+                json={"amount": request.remaining_amount},
+                idempotent=False,
+            )
+        return ProviderRelease(
+            authorization_reference=request.authorization_reference, status="succeeded"
+        )
+
+
+def _order_path(order_id: str) -> str:
+    return f"/orders/{quote(order_id, safe='')}"
+
+
+def _capture_from(answer: dict[str, Any], currency: str) -> ProviderCapture:
+    try:
+        return ProviderCapture(
+            provider_reference=str(answer["id"]),
+            amount=int(answer["amount"]),
+            currency=currency,
+            status="succeeded",
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        # Aplazame said yes; what it captured is unclear: reconcile, never release.
+        raise CaptureOutcomeUnknownError(
+            f"aplazame capture answer unreadable ({error!r}): {answer}"
+        ) from error

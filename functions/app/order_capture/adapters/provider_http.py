@@ -1,0 +1,156 @@
+"""The HTTP plumbing every payment-provider adapter shares: one lazily created httpx client with
+a timeout on every call, and one mapping from transport failures and HTTP status codes to the
+service's provider errors.
+
+Adapters differ only in what a 4xx body means; they pass a ``classify`` function for that and
+fall back on the common mapping here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderNotConfiguredError,
+    ProviderUnavailableError,
+)
+
+#: Turns a provider's error answer (status, parsed body) into a specific error, or None to use
+#: the common mapping.
+ErrorClassifier = Callable[[int, dict[str, Any]], ProviderError | None]
+
+#: Provider bodies end up in error messages (ledger, events, logs): keep them short.
+MAX_ERROR_TEXT = 300
+
+
+def no_specific_errors(status: int, body: dict[str, Any]) -> ProviderError | None:
+    return None
+
+
+class ProviderHttp:
+    """An httpx client for one provider and one set of credentials.
+
+    ``headers`` carry the credentials: they are sent, never logged nor put in error messages.
+    ``transport`` lets tests plug in ``httpx.MockTransport``.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+        classify: ErrorClassifier = no_specific_errors,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self.timeout_seconds = timeout_seconds
+        self._classify = classify
+        self._transport = transport
+
+    @cached_property
+    def client(self) -> httpx.Client:
+        """Created on first use: steps that never call the provider never pay for it."""
+        return httpx.Client(
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=httpx.Timeout(self.timeout_seconds),
+            transport=self._transport,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON object body (``{}`` for an empty body).
+
+        ``idempotent``: repeating the call cannot do the thing twice (a GET, or a POST with an
+        idempotency key). A non-idempotent call that may have reached the provider and got no
+        clear answer raises CaptureOutcomeUnknownError rather than ProviderUnavailableError.
+        """
+        try:
+            response = self.client.request(
+                method, path, json=json, data=data, params=params, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise self._transport_error(method, path, error) from error
+        if not response.is_success:
+            raise self.error_for(response, method=method, idempotent=idempotent)
+        try:
+            return _json_object(response)
+        except ValueError as error:
+            # It said yes, but not in a way we can read: for a write we cannot tell what it did.
+            summary = f"{self.provider} {method} {path}: unreadable answer: {_short(response.text)}"
+            if method == "GET":
+                raise ProviderUnavailableError(summary) from error
+            raise CaptureOutcomeUnknownError(summary) from error
+
+    def _transport_error(
+        self, method: str, path: str, error: httpx.TransportError
+    ) -> ProviderError:
+        where = f"{self.provider} {method} {path}"
+        if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            # The request never left this process: nothing can have happened.
+            return ProviderUnavailableError(f"{where}: provider unreachable ({error!r})")
+        if method == "GET":
+            # A read that timed out changed nothing: retry it like any unavailability.
+            return ProviderUnavailableError(f"{where}: no answer ({error!r})")
+        return CaptureOutcomeUnknownError(
+            f"{where}: sent, but no answer within {self.timeout_seconds}s ({error!r})"
+        )
+
+    def error_for(
+        self, response: httpx.Response, *, method: str, idempotent: bool
+    ) -> ProviderError:
+        status = response.status_code
+        try:
+            body = _json_object(response)
+        except ValueError:
+            body = {}
+        specific = self._classify(status, body)
+        if specific is not None:
+            return specific
+        summary = f"{self.provider} {method} {response.request.url.path} answered {status}"
+        detail = _short(response.text)
+        if status in {401, 403}:
+            return ProviderNotConfiguredError(f"{summary}: credentials refused: {detail}")
+        if status in {429, 503}:
+            # Refused before doing anything (rate limit, maintenance).
+            return ProviderUnavailableError(f"{summary}: {detail}")
+        if status == 408 or status >= 500:
+            if idempotent or method == "GET":
+                return ProviderUnavailableError(f"{summary}: {detail}")
+            # No idempotency key: the provider may have acted before failing.
+            return CaptureOutcomeUnknownError(f"{summary}: {detail}")
+        return ProviderDeclinedError(f"{summary}: {detail}")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object; ValueError if it is something else."""
+    if not response.content:
+        return {}
+    payload = response.json()
+    if not isinstance(payload, dict):
+        raise ValueError("the answer is not a JSON object")
+    return payload
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."

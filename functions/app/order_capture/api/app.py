@@ -1,0 +1,281 @@
+"""ApiFunction: one Powertools resolver serving the three dialects (see the package doc).
+
+``handle`` is the request's gatekeeper before routing: body size, content type and the API key
+(in the dialect's scheme) are checked first, so an unauthenticated request learns nothing about
+routes or bodies. Errors of any kind become the dialect's error response, through one
+exception handler per kind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_capture.api import medusa, native, omnitron
+from order_capture.api.common import status_for
+from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
+from order_capture.api.problems import (
+    Dialect,
+    PayloadTooLargeError,
+    Problem,
+    RouteNotFoundError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    dialect_of,
+    invalid_request_from,
+)
+from order_capture.config import settings
+from order_capture.domain import merchant_api
+from order_capture.errors import InvalidEventError, OrderCaptureError
+from order_capture.handlers._wiring import default_repository, lambda_entry
+from order_capture.observability import logger
+from order_capture.ports import SystemClock, WorkflowStarter
+
+#: Requests above this are refused before parsing (API Gateway would allow 10 MB).
+MAX_BODY_BYTES = 256 * 1024
+JSON_MEDIA_TYPES = ("application/json", "application/vnd.aplazame.v1+json")
+#: Authorization scheme per dialect, as each seed API defines it.
+AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNITRON: "Token"}
+SWAGGER_PATH = "/swagger"
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(native.router)
+app.include_router(medusa.router)
+app.include_router(omnitron.router)
+app.configure_openapi(
+    title="order-capture API",
+    version="1.0.0",
+    summary="Captures of authorized payments in the Aplazame, Medusa and Omnitron dialects.",
+    description="Amounts are integers in the currency's minor units, except Omnitron's "
+    "decimal amounts. Every POST and PUT takes an `Idempotency-Key` header.",
+    security_schemes={
+        "bearer": HTTPBearer(description="`Authorization: Bearer <API key>` (native, Medusa)"),
+        "token": APIKey(
+            name="Authorization",
+            in_=APIKeyIn.header,
+            description="`Authorization: Token <API key>` (Omnitron)",
+        ),
+    },
+)
+app.enable_swagger(path=SWAGGER_PATH)
+
+_DIALECTS = {Dialect.NATIVE: native, Dialect.MEDUSA: medusa, Dialect.OMNITRON: omnitron}
+
+
+# --- Errors -> the dialect's response ----------------------------------------------------------
+
+
+def error_response(dialect: Dialect, error: OrderCaptureError) -> Response[str]:
+    module = _DIALECTS[dialect]
+    problem = Problem(error=error, status=status_for(error, module.STATUS_BY_ERROR))
+    headers = {}
+    if isinstance(error, UnauthorizedError):
+        headers["WWW-Authenticate"] = AUTH_SCHEME[dialect]
+    if problem.status >= 500:
+        logger.warning("request failed", extra={"reason": error.reason})
+    return Response(
+        status_code=problem.status,
+        content_type="application/json",
+        body=json.dumps(module.error_body(problem)),
+        headers=headers,
+    )
+
+
+def _current_dialect() -> Dialect:
+    return dialect_of(app.current_event.path)
+
+
+def _domain_error(error: OrderCaptureError) -> Response[str]:
+    return error_response(_current_dialect(), error)
+
+
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    return error_response(_current_dialect(), invalid_request_from(list(error.errors())))
+
+
+def _route_not_found(_: NotFoundError) -> Response[str]:
+    event = app.current_event
+    return error_response(
+        _current_dialect(),
+        RouteNotFoundError(f"no route {event.http_method} {event.path}", field="path"),
+    )
+
+
+app.exception_handler(OrderCaptureError)(_domain_error)
+app.exception_handler(RequestValidationError)(_invalid_request)
+app.not_found(_route_not_found)
+
+
+# --- The gate: size, content type, API key -----------------------------------------------------
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value) if value is not None else None
+    return None
+
+
+def _check_body(event: dict[str, Any]) -> None:
+    body = event.get("body")
+    if not body:
+        return
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(
+            f"body: {len(body)} bytes is over the limit of {MAX_BODY_BYTES}", field="body"
+        )
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise InvalidEventError("body: not UTF-8 text", field="body") from None
+    media_type = (_header(event, "Content-Type") or "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type: {media_type or 'none'} is not supported; send "
+            f"{' or '.join(JSON_MEDIA_TYPES)}",
+            field="Content-Type",
+        )
+
+
+def _authenticate(event: dict[str, Any], dialect: Dialect, dependencies: ApiDependencies) -> str:
+    """The merchant of the request's API key. The key itself never reaches a log line."""
+    scheme = AUTH_SCHEME[dialect]
+    credentials = _header(event, "Authorization")
+    if not credentials:
+        raise UnauthorizedError(
+            f"Authorization: send `Authorization: {scheme} <API key>`", credentials_given=False
+        )
+    given_scheme, _, api_key = credentials.strip().partition(" ")
+    merchant_id = None
+    if given_scheme.lower() == scheme.lower():
+        merchant_id = merchant_api.merchant_of(dependencies.api_keys, api_key.strip())
+    if merchant_id is None:
+        raise UnauthorizedError(
+            f"Authorization: not a valid `{scheme} <API key>`", credentials_given=True
+        )
+    return merchant_id
+
+
+def _normalized(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with Aplazame's JSON media type spelled ``application/json``, which is what
+    the resolver's body parser understands."""
+    media_type = _header(event, "Content-Type")
+    if media_type is None or not media_type.lower().startswith(JSON_MEDIA_TYPES[1]):
+        return event
+    headers = {k: v for k, v in event["headers"].items() if k.lower() != "content-type"}
+    multi = {
+        k: v
+        for k, v in (event.get("multiValueHeaders") or {}).items()
+        if k.lower() != "content-type"
+    }
+    headers["Content-Type"] = "application/json"
+    multi["Content-Type"] = ["application/json"]
+    return event | {"headers": headers, "multiValueHeaders": multi}
+
+
+def _proxy_response(response: Response[str]) -> dict[str, Any]:
+    """An API Gateway proxy response for a request refused before routing."""
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers.items():
+        headers[name] = value if isinstance(value, list) else [value]
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": headers,
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def _fingerprint(event: dict[str, Any]) -> dict[str, Any]:
+    body = event.get("body") or None
+    try:
+        parsed_body = json.loads(body) if body else None
+    except ValueError:
+        parsed_body = body
+    return {
+        "method": event.get("httpMethod"),
+        "path": event.get("path"),
+        "query": event.get("queryStringParameters") or {},
+        "body": parsed_body,
+    }
+
+
+def handle(
+    event: dict[str, Any],
+    context: LambdaContext,
+    dependencies: ApiDependencies | None = None,
+) -> dict[str, Any]:
+    """Authenticate and check the request, then route it."""
+    path = str(event.get("path") or "/")
+    dialect = dialect_of(path)
+    if event.get("httpMethod") == "GET" and path == SWAGGER_PATH:
+        return app.resolve(event, context)
+    dependencies = dependencies or default_dependencies()
+    try:
+        _check_body(event)
+        merchant_id = _authenticate(event, dialect, dependencies)
+    except OrderCaptureError as error:
+        return _proxy_response(error_response(dialect, error))
+    logger.append_keys(merchant_id=merchant_id)
+    app.context[REQUEST_CONTEXT_KEY] = RequestContext(
+        merchant_id=merchant_id,
+        dependencies=dependencies,
+        lambda_context=context,
+        fingerprint=_fingerprint(event),
+    )
+    return app.resolve(_normalized(event), context)
+
+
+# --- Wiring --------------------------------------------------------------------------------------
+
+_installed_workflow: list[WorkflowStarter] = []
+
+
+def install_workflow_starter(workflow: WorkflowStarter | None) -> None:
+    """Replace the StartSyncExecution adapter. The local runtime does (moto has no
+    StartSyncExecution); on AWS nothing calls this."""
+    _installed_workflow.clear()
+    if workflow is not None:
+        _installed_workflow.append(workflow)
+    default_dependencies.cache_clear()
+
+
+@cache
+def default_dependencies() -> ApiDependencies:
+    """Collaborators for Lambda, built on the first request (not at import)."""
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+        DynamoDBPersistenceLayer,
+    )
+
+    from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
+    from order_capture.adapters.stepfunctions import StepFunctionsWorkflowStarter  # noqa: PLC0415
+
+    table_name = settings().table_name
+    workflow = (
+        _installed_workflow[0]
+        if _installed_workflow
+        else StepFunctionsWorkflowStarter(settings().capture_workflow_arn or "")
+    )
+    return ApiDependencies(
+        repository=default_repository(),
+        api_keys=DynamoDBApiKeyStore(table_name),
+        workflow=workflow,
+        clock=SystemClock(),
+        idempotency_store=DynamoDBPersistenceLayer(
+            table_name=table_name, key_attr="PK", sort_key_attr="SK"
+        ),
+    )
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context)

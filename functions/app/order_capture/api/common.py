@@ -1,0 +1,52 @@
+"""Pieces every dialect's routes share: parameter types, error status lookup, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from pydantic import BaseModel, ConfigDict
+
+from order_capture.errors import OrderCaptureError
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+OrderIdPath = Annotated[
+    str, Path(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=128, description="Order ID.")
+]
+IdempotencyKeyHeader = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Unique per request; a retry with the same key gets the first response.",
+    ),
+]
+
+
+class ApiModel(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+def status_for(error: OrderCaptureError, statuses: Mapping[type[OrderCaptureError], int]) -> int:
+    """The status of the most specific class of ``error`` in ``statuses`` (500 if none)."""
+    for error_class in type(error).__mro__:
+        if error_class in statuses:
+            return statuses[error_class]
+    return 500
+
+
+def json_text(model: BaseModel | Mapping[str, Any]) -> str:
+    if isinstance(model, BaseModel):
+        return model.model_dump_json()
+    return json.dumps(model, separators=(",", ":"))

@@ -1,0 +1,102 @@
+"""Idempotency-Key on every POST and PUT, with Powertools Idempotency on the ledger table.
+
+The key is scoped to the merchant (two merchants may pick the same key) and bound to the
+request's method, path, query and body: a retry gets the first response again (with
+``Idempotent-Replayed: true``), the same key on a different request is refused. Failed requests
+(any error) are not stored, so a client may fix its request and retry with the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from pydantic import BaseModel
+
+from order_capture.api.context import RequestContext
+from order_capture.api.problems import IdempotencyInProgressError, IdempotencyKeyReusedError
+
+#: How long a response is replayed for a retried key.
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class StoredResponse(BaseModel):
+    """What is stored under an Idempotency-Key: the response, body as the JSON text sent."""
+
+    status_code: int
+    body: str
+    replayed: bool = False
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "replayed": True}
+
+
+def idempotent_response(
+    request: RequestContext,
+    idempotency_key: str,
+    respond: Callable[[], StoredResponse],
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    """``respond()`` once per (merchant, Idempotency-Key); its stored response on retries."""
+    config = IdempotencyConfig(
+        event_key_jmespath="[merchant_id, idempotency_key]",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        response_hook=_mark_replayed,
+    )
+    config.register_lambda_context(request.lambda_context)
+
+    def run(idempotent_request: dict[str, Any]) -> dict[str, Any]:
+        return respond().model_dump()
+
+    run_once = cast(
+        Callable[..., dict[str, Any]],
+        idempotent_function(
+            run,
+            data_keyword_argument="idempotent_request",
+            persistence_store=request.dependencies.idempotency_store,
+            config=config,
+            key_prefix="api",
+        ),
+    )
+
+    try:
+        stored = StoredResponse.model_validate(
+            run_once(
+                idempotent_request={
+                    "merchant_id": request.merchant_id,
+                    "idempotency_key": idempotency_key,
+                    "request": request.fingerprint,
+                }
+            )
+        )
+    except IdempotencyValidationError:
+        raise IdempotencyKeyReusedError(
+            "Idempotency-Key: this key was already used for a different request (method, path "
+            "or body); use a new key for a new request",
+            field="Idempotency-Key",
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise IdempotencyInProgressError(
+            "Idempotency-Key: the first request with this key is still in progress; retry later",
+            field="Idempotency-Key",
+        ) from None
+    response_headers = dict(headers or {})
+    if stored.replayed:
+        response_headers[REPLAYED_HEADER] = "true"
+    return Response(
+        status_code=stored.status_code,
+        content_type="application/json",
+        body=stored.body,
+        headers=response_headers,
+    )

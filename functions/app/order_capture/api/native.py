@@ -1,0 +1,455 @@
+"""The native dialect: Aplazame's captures API (amounts in minor units), plus orders.
+
+Routes (``Authorization: Bearer <key>``; bodies ``application/json`` or
+``application/vnd.aplazame.v1+json``)::
+
+    GET  /orders/{order_id}/captures               -> {"remaining_capture_amount", "results"}
+    POST /orders/{order_id}/captures               {"amount"} | {"items"} -> capture + remaining
+    GET  /orders/{order_id}/captures/{capture_id}  -> capture
+    PUT  /orders/{order_id}                        Order Placed detail -> order
+    GET  /orders/{order_id}                        -> order
+    POST /orders/{order_id}/cancellations          {"items"} -> order
+
+Mapping (ours -> Aplazame's capture object)::
+
+    capture_id                -> id
+    amount                    -> amount            (minor units)
+    created_at                -> created
+    (no refunds yet)          -> refunds [], refunded_amount 0
+    amount - refunded         -> remaining_amount  (what is left to refund)
+    capturable, capped by the authorization -> remaining_capture_amount
+    status, currency, shipment_id, lines -> status, currency, shipment_id, items  (our extras)
+
+Errors: ``{"error": {"type", "message", "field"}}`` with 400 (invalid request), 401, 404, 409
+(invalid state: nothing left to capture, units already shipped, order registered differently,
+idempotency key in progress), 413, 415, 422 (over-capture, idempotency key reused), 402
+(provider declined) and 503 (retry later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import Field, model_validator
+
+from order_capture import errors
+from order_capture.api import problems
+from order_capture.api.common import (
+    IDENTIFIER_PATTERN,
+    ApiModel,
+    IdempotencyKeyHeader,
+    OrderIdPath,
+    ResponseModel,
+    json_text,
+)
+from order_capture.api.context import request_context
+from order_capture.api.idempotency import StoredResponse, idempotent_response
+from order_capture.domain import merchant_api
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    Identifier,
+    ItemQuantity,
+    Order,
+    OrderPlacedDetail,
+)
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
+TAGS = ["Native (Aplazame)"]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
+
+# --- Bodies in ---------------------------------------------------------------------------------
+
+PositiveMinorUnits = Annotated[int, Field(ge=1, le=10**15, strict=True)]
+ItemList = Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
+
+
+def _unique(items: list[ItemQuantity] | None) -> None:
+    seen: set[str] = set()
+    for position, item in enumerate(items or []):
+        if item.item_id in seen:
+            raise ValueError(f"items[{position}].item_id {item.item_id!r} appears more than once")
+        seen.add(item.item_id)
+
+
+class CaptureIn(ApiModel):
+    """Capture an amount (Aplazame's ``{"amount"}``) or given items, not both."""
+
+    amount: PositiveMinorUnits | None = Field(
+        default=None, description="Amount to capture, in minor units."
+    )
+    items: ItemList | None = Field(default=None, description="Units of order lines to capture.")
+
+    @model_validator(mode="after")
+    def _amount_or_items(self) -> CaptureIn:
+        if (self.amount is None) == (self.items is None):
+            raise ValueError("give either amount or items, not both and not neither")
+        _unique(self.items)
+        return self
+
+
+class CancellationIn(ApiModel):
+    items: ItemList
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> CancellationIn:
+        _unique(self.items)
+        return self
+
+
+class OrderIn(OrderPlacedDetail):
+    """The `Order Placed` detail; ``merchant_id`` and ``order_id`` come from the key and the
+    path, and may be left out (if given they must match)."""
+
+    merchant_id: Identifier | None = None  # type: ignore[assignment]
+    order_id: Identifier | None = None  # type: ignore[assignment]
+
+
+# --- Bodies out --------------------------------------------------------------------------------
+
+
+class CaptureItemOut(ResponseModel):
+    item_id: str
+    quantity: int
+    amount: int
+
+
+class CaptureOut(ResponseModel):
+    id: str = Field(description="Capture ID.")
+    amount: int = Field(description="Captured amount, in minor units.")
+    created: datetime
+    refunds: list[dict[str, Any]]
+    refunded_amount: int
+    remaining_amount: int = Field(description="What is left to refund of this capture.")
+    status: str
+    currency: str
+    shipment_id: str
+    items: list[CaptureItemOut]
+    shipping_amount: int
+    failure_reason: str | None = None
+
+
+class CaptureCreatedOut(CaptureOut):
+    remaining_capture_amount: int
+
+
+class CaptureListOut(ResponseModel):
+    remaining_capture_amount: int
+    results: list[CaptureOut]
+
+
+class OrderLineOut(ResponseModel):
+    item_id: str
+    sku: str
+    quantity: int
+    unit_amount: int
+    discount_amount: int
+    tax_amount: int
+    total_amount: int
+    shipped_quantity: int
+    canceled_quantity: int
+
+
+class OrderOut(ResponseModel):
+    id: str
+    status: str = Field(description="authorized, partially_captured, captured or canceled.")
+    currency: str
+    total_amount: int
+    shipping_amount: int
+    authorized_amount: int
+    captured_amount: int
+    pending_amount: int = Field(description="Reserved by captures still in progress.")
+    canceled_amount: int
+    refunded_amount: int
+    remaining_capture_amount: int
+    capture_count: int
+    authorization_expires_at: datetime
+    items: list[OrderLineOut]
+    created: datetime
+    updated: datetime
+
+
+class ErrorDetail(ResponseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(ResponseModel):
+    error: ErrorDetail
+
+
+# --- Mapping -----------------------------------------------------------------------------------
+
+
+def capture_out(capture: Capture) -> CaptureOut:
+    refunded = 0  # refunds are not part of this service yet
+    return CaptureOut(
+        id=capture.capture_id,
+        amount=capture.amount,
+        created=capture.created_at,
+        refunds=[],
+        refunded_amount=refunded,
+        remaining_amount=capture.amount - refunded,
+        status=capture.status.value,
+        currency=capture.currency,
+        shipment_id=capture.shipment_id,
+        items=[CaptureItemOut(**line.model_dump()) for line in capture.lines],
+        shipping_amount=capture.shipping_amount,
+        failure_reason=capture.failure.reason if capture.failure else None,
+    )
+
+
+def order_status(order: Order) -> str:
+    if all(line.canceled_quantity == line.quantity for line in order.lines):
+        return "canceled"
+    if order.captured_amount == 0:
+        return "authorized"
+    if merchant_api.remaining_capture_amount(order) == 0 and order.reserved_amount == 0:
+        return "captured"
+    return "partially_captured"
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.order_id,
+        status=order_status(order),
+        currency=order.currency,
+        total_amount=order.total,
+        shipping_amount=order.shipping_amount,
+        authorized_amount=order.payment.authorized_amount,
+        captured_amount=order.captured_amount,
+        pending_amount=order.reserved_amount,
+        canceled_amount=order.canceled_amount,
+        refunded_amount=order.refunded_amount,
+        remaining_capture_amount=merchant_api.remaining_capture_amount(order),
+        capture_count=order.capture_count,
+        authorization_expires_at=order.payment.expires_at,
+        items=[
+            OrderLineOut(
+                item_id=line.item_id,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                discount_amount=line.discount_amount,
+                tax_amount=line.tax_amount,
+                total_amount=line.line_total,
+                shipped_quantity=line.shipped_quantity,
+                canceled_quantity=line.canceled_quantity,
+            )
+            for line in order.lines
+        ],
+        created=order.created_at,
+        updated=order.updated_at,
+    )
+
+
+def order_placed_detail(merchant_id: str, order_id: str, body: OrderIn) -> OrderPlacedDetail:
+    """The `Order Placed` detail a PUT stands for; ids from the key and the path."""
+    if body.order_id is not None and body.order_id != order_id:
+        raise errors.InvalidEventError(
+            "order_id: must be the order id of the path", field="order_id"
+        )
+    if body.merchant_id is not None and body.merchant_id != merchant_id:
+        raise errors.InvalidEventError(
+            "merchant_id: must be the merchant of the API key", field="merchant_id"
+        )
+    return OrderPlacedDetail.model_validate(
+        body.model_dump() | {"merchant_id": merchant_id, "order_id": order_id}
+    )
+
+
+STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
+    errors.InvalidEventError: 400,
+    problems.UnauthorizedError: 401,
+    errors.ProviderDeclinedError: 402,
+    errors.OrderNotFoundError: 404,
+    problems.RouteNotFoundError: 404,
+    errors.InvalidStateError: 409,
+    errors.AuthorizationExpiredError: 409,
+    problems.PayloadTooLargeError: 413,
+    problems.UnsupportedMediaTypeError: 415,
+    errors.OverCaptureError: 422,
+    problems.IdempotencyKeyReusedError: 422,
+    errors.ProviderError: 502,
+    errors.OrderChangedError: 503,
+    errors.ProviderUnavailableError: 503,
+    errors.CaptureOutcomeUnknownError: 503,
+    errors.LedgerUnavailableError: 503,
+}
+
+
+def error_body(problem: problems.Problem) -> dict[str, Any]:
+    detail = ErrorDetail(type=problem.reason, message=problem.message, field=problem.field)
+    return ErrorOut(error=detail).model_dump()
+
+
+ERROR_RESPONSES: dict[int, Any] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"model": ErrorOut}},
+    }
+    for status, description in {
+        400: "Invalid request (the body says which field).",
+        401: "Missing or unknown API key.",
+        404: "No such order or capture for this merchant.",
+        409: "The order's state does not allow it (e.g. nothing left to capture).",
+        415: "Unsupported content type.",
+        422: "Over-capture, or Idempotency-Key reused for a different request.",
+    }.items()
+}
+
+
+def _responses(model: type[ResponseModel], description: str) -> dict[int, Any]:
+    return {
+        200: {"description": description, "content": {"application/json": {"model": model}}},
+        **ERROR_RESPONSES,
+    }
+
+
+# --- Routes ------------------------------------------------------------------------------------
+
+CaptureIdPath = Annotated[
+    str,
+    Path(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=128, description="Capture ID."),
+]
+
+
+@router.get(
+    "/orders/<order_id>/captures",
+    summary="Captures of an order",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(CaptureListOut, "The order's captures."),
+)
+def list_captures(order_id: OrderIdPath) -> CaptureListOut:
+    request = request_context(router)
+    order, captures = merchant_api.order_with_captures(
+        request.dependencies.repository, request.merchant_id, order_id
+    )
+    return CaptureListOut(
+        remaining_capture_amount=merchant_api.remaining_capture_amount(order),
+        results=[capture_out(capture) for capture in captures],
+    )
+
+
+@router.post(
+    "/orders/<order_id>/captures",
+    summary="Request a capture",
+    description="Capture an amount or items through the capture state machine.",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(CaptureCreatedOut, "The new capture."),
+)
+def create_capture(
+    order_id: OrderIdPath, body: CaptureIn, idempotency_key: IdempotencyKeyHeader
+) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+
+    def respond() -> StoredResponse:
+        order, capture = merchant_api.capture(
+            dependencies.repository,
+            dependencies.workflow,
+            CaptureRequest(
+                merchant_id=request.merchant_id,
+                order_id=order_id,
+                shipment_id=merchant_api.api_shipment_id(request.merchant_id, idempotency_key),
+                items=body.items,
+                amount=body.amount,
+                trigger="api",
+            ),
+            dependencies.clock,
+        )
+        created = CaptureCreatedOut(
+            **capture_out(capture).model_dump(),
+            remaining_capture_amount=merchant_api.remaining_capture_amount(order),
+        )
+        return StoredResponse(status_code=200, body=json_text(created))
+
+    return idempotent_response(request, idempotency_key, respond)
+
+
+@router.get(
+    "/orders/<order_id>/captures/<capture_id>",
+    summary="A capture",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(CaptureOut, "The capture."),
+)
+def get_capture(order_id: OrderIdPath, capture_id: CaptureIdPath) -> CaptureOut:
+    request = request_context(router)
+    _, capture = merchant_api.order_and_capture(
+        request.dependencies.repository, request.merchant_id, order_id, capture_id
+    )
+    return capture_out(capture)
+
+
+@router.put(
+    "/orders/<order_id>",
+    summary="Register an order",
+    description="The body is the `Order Placed` event's detail. Registering the same order "
+    "again changes nothing; different content is 409.",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(OrderOut, "The registered order."),
+)
+def put_order(
+    order_id: OrderIdPath, body: OrderIn, idempotency_key: IdempotencyKeyHeader
+) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+
+    def respond() -> StoredResponse:
+        detail = order_placed_detail(request.merchant_id, order_id, body)
+        order = merchant_api.register_order(
+            dependencies.repository, request.merchant_id, detail, dependencies.clock
+        )
+        return StoredResponse(status_code=200, body=json_text(order_out(order)))
+
+    return idempotent_response(request, idempotency_key, respond)
+
+
+@router.get(
+    "/orders/<order_id>",
+    summary="An order",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(OrderOut, "The order."),
+)
+def get_order(order_id: OrderIdPath) -> OrderOut:
+    request = request_context(router)
+    return order_out(
+        merchant_api.require_order(request.dependencies.repository, request.merchant_id, order_id)
+    )
+
+
+@router.post(
+    "/orders/<order_id>/cancellations",
+    summary="Cancel items",
+    description="Canceled units leave what the order will capture.",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(OrderOut, "The order after the cancellation."),
+)
+def cancel_items(
+    order_id: OrderIdPath, body: CancellationIn, idempotency_key: IdempotencyKeyHeader
+) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+
+    def respond() -> StoredResponse:
+        order = merchant_api.cancel_items(
+            dependencies.repository,
+            request.merchant_id,
+            order_id,
+            body.items,
+            dependencies.clock,
+        )
+        return StoredResponse(status_code=200, body=json_text(order_out(order)))
+
+    return idempotent_response(request, idempotency_key, respond)

@@ -1,0 +1,115 @@
+"""What can go wrong with an API request, independent of the dialect that reports it.
+
+The API's own errors join the service's one hierarchy (``order_capture.errors``); each dialect
+module maps an error class to its status code and body. :func:`problem_from` turns any error
+into a :class:`Problem`, the dialect-neutral description the dialects render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from order_capture.errors import InvalidEventError, InvalidStateError, OrderCaptureError
+from order_capture.parsing import field_path
+
+
+class Dialect(StrEnum):
+    NATIVE = "native"
+    MEDUSA = "medusa"
+    OMNITRON = "omnitron"
+
+
+def dialect_of(path: str) -> Dialect:
+    """Which dialect a request path speaks (the routes of each dialect have their own prefix)."""
+    if path.startswith("/admin/"):
+        return Dialect.MEDUSA
+    if path.startswith("/api/"):
+        return Dialect.OMNITRON
+    return Dialect.NATIVE
+
+
+# --- The API's own errors ---------------------------------------------------------------------
+
+
+class UnauthorizedError(OrderCaptureError):
+    """No API key, a malformed Authorization header, or a key we do not know."""
+
+    reason = "unauthorized"
+
+    def __init__(self, message: str, *, credentials_given: bool) -> None:
+        super().__init__(message, field="Authorization")
+        self.credentials_given = credentials_given
+
+
+class PayloadTooLargeError(InvalidEventError):
+    reason = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(InvalidEventError):
+    reason = "unsupported_media_type"
+
+
+class RouteNotFoundError(OrderCaptureError):
+    reason = "route_not_found"
+
+
+class IdempotencyKeyReusedError(InvalidEventError):
+    """The Idempotency-Key was used before for a different request (method, path or body)."""
+
+    reason = "idempotency_key_reused"
+
+
+class IdempotencyInProgressError(InvalidStateError):
+    """The first request with this Idempotency-Key is still running."""
+
+    reason = "idempotency_in_progress"
+
+
+# --- The neutral description ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    error: OrderCaptureError
+    status: int
+
+    @property
+    def reason(self) -> str:
+        return self.error.reason
+
+    @property
+    def message(self) -> str:
+        return self.error.message
+
+    @property
+    def field(self) -> str | None:
+        return self.error.field
+
+
+def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEventError:
+    """Powertools' request validation errors as one InvalidEventError naming the first field.
+
+    Locations come as ``("body", "items", 0, "quantity")``, ``("header", "idempotency-key")``
+    or ``("body", 17)`` for malformed JSON at character 17.
+    """
+    problems = []
+    for detail in validation_errors:
+        location = tuple(detail.get("loc", ()))
+        source, rest = (location[0], location[1:]) if location else ("body", ())
+        if detail.get("type") == "json_invalid":
+            context = detail.get("ctx") or {}
+            problems.append(
+                ("body", f"body: malformed JSON ({context.get('error', 'decode error')})")
+            )
+            continue
+        if source == "header" and rest:
+            name = "-".join(part.capitalize() for part in str(rest[0]).split("-"))
+            problems.append((name, f"{name} header: {detail.get('msg')}"))
+            continue
+        path = field_path(tuple(rest)) if rest else str(source)
+        problems.append((path, f"{path}: {detail.get('msg')}"))
+    if not problems:
+        return InvalidEventError("the request is invalid", field="(root)")
+    return InvalidEventError("; ".join(text for _, text in problems), field=problems[0][0])

@@ -1,0 +1,229 @@
+"""Use cases of the HTTP API: a merchant's orders and captures, captures through the workflow,
+and the merchant's API keys. Pure over the ports (no boto3, no HTTP).
+
+Every read is scoped by the merchant of the API key: the ledger keys orders by merchant, so a
+key of merchant A looking for merchant B's order finds nothing (404), never B's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from order_capture import errors
+from order_capture.domain import capture_rules, service
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    InvalidStateError,
+    OrderCaptureError,
+    OrderNotFoundError,
+)
+from order_capture.models import (
+    FINAL_CAPTURE_STATUSES,
+    Capture,
+    CaptureRequest,
+    CaptureStatus,
+    FailureReason,
+    ItemQuantity,
+    Order,
+    OrderItemsCanceledDetail,
+    OrderPlacedDetail,
+    capture_id_for,
+)
+from order_capture.ports import ApiKeyStore, Clock, OrderRepository, WorkflowStarter
+
+#: Prefix of every API key, so a leaked key is recognisable (secret scanners, log filters).
+API_KEY_PREFIX = "oc_"
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+def api_key_digest(api_key: str) -> str:
+    """What the ledger stores of a key: its SHA-256. Keys are 256 random bits, so a plain
+    (unsalted, fast) hash is enough; there is no dictionary to attack."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def create_api_key(store: ApiKeyStore, merchant_id: str, clock: Clock) -> str:
+    """A new key for ``merchant_id``; the caller shows it once, the ledger keeps its digest."""
+    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    store.add(api_key_digest(api_key), merchant_id, clock.now())
+    return api_key
+
+
+def merchant_of(store: ApiKeyStore, api_key: str) -> str | None:
+    """The merchant a key belongs to, or None for an unknown key."""
+    if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 256:
+        return None
+    return store.merchant_for(api_key_digest(api_key))
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+
+def require_order(repository: OrderRepository, merchant_id: str, order_id: str) -> Order:
+    order = repository.get_order(merchant_id, order_id)
+    if order is None:
+        raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
+    return order
+
+
+def order_with_captures(
+    repository: OrderRepository, merchant_id: str, order_id: str
+) -> tuple[Order, list[Capture]]:
+    order = require_order(repository, merchant_id, order_id)
+    return order, repository.list_captures(merchant_id, order_id)
+
+
+def order_and_capture(
+    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+) -> tuple[Order, Capture]:
+    order, capture = repository.get_order_and_capture(merchant_id, order_id, capture_id)
+    if order is None:
+        raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
+    if capture is None:
+        raise OrderNotFoundError(
+            f"capture {capture_id} of order {order_id} not found", field="capture_id"
+        )
+    return order, capture
+
+
+def remaining_capture_amount(order: Order) -> int:
+    """What can still be captured: the order's open value, and never beyond the authorization."""
+    authorized_left = (
+        order.payment.authorized_amount - order.captured_amount - order.reserved_amount
+    )
+    return max(0, min(order.capturable_amount, authorized_left))
+
+
+# --- Writes ----------------------------------------------------------------------------------
+
+
+def register_order(
+    repository: OrderRepository, merchant_id: str, detail: OrderPlacedDetail, clock: Clock
+) -> Order:
+    """`PUT /orders/{id}`: the `Order Placed` use case, for the key's merchant only."""
+    if detail.merchant_id != merchant_id:
+        raise errors.InvalidEventError(
+            "merchant_id: must be the merchant of the API key", field="merchant_id"
+        )
+    return service.register_order(repository, detail, clock)
+
+
+def cancel_items(
+    repository: OrderRepository,
+    merchant_id: str,
+    order_id: str,
+    items: list[ItemQuantity],
+    clock: Clock,
+) -> Order:
+    require_order(repository, merchant_id, order_id)
+    detail = OrderItemsCanceledDetail(merchant_id=merchant_id, order_id=order_id, items=items)
+    return service.cancel_items(repository, detail, clock)
+
+
+def api_shipment_id(merchant_id: str, idempotency_key: str) -> str:
+    """The shipment id of an API capture, derived from its Idempotency-Key: a retry whose
+    idempotency record is gone still lands on the same capture id, and the state machine's
+    duplicate check returns the first result instead of capturing again."""
+    digest = hashlib.sha256(f"{merchant_id}\x1f{idempotency_key}".encode()).hexdigest()
+    return f"api-{digest[:32]}"
+
+
+def capture(
+    repository: OrderRepository,
+    workflow: WorkflowStarter,
+    request: CaptureRequest,
+    clock: Clock,
+) -> tuple[Order, Capture]:
+    """An API capture: checked against the order first (fast, precise errors, nothing written
+    when it cannot succeed), then run through the capture state machine, which stays the only
+    writer of captures and the authority when requests race."""
+    order, earlier = repository.get_order_and_capture(
+        request.merchant_id, request.order_id, request.capture_id
+    )
+    if order is None:
+        raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
+    if earlier is None or earlier.status not in FINAL_CAPTURE_STATUSES:
+        plan = capture_rules.plan_capture(order, request, clock.now())
+        if plan.nothing_to_capture:
+            raise InvalidStateError(
+                f"order {request.order_id} has nothing left to capture", field="order_id"
+            )
+    result = workflow.run(
+        {"capture_request": request.model_dump(mode="json")},
+        name=f"api-{request.capture_id[:24]}-{uuid.uuid4().hex[:12]}",
+    )
+    if result.status == "SUCCEEDED" and isinstance(result.output, dict):
+        if result.output.get("nothing_to_capture") is True:
+            raise InvalidStateError(
+                f"order {request.order_id} has nothing left to capture", field="order_id"
+            )
+        captured = Capture.model_validate(result.output)
+    else:
+        # The workflow ended in its failure path: RecordFailure wrote why into the ledger.
+        stored = repository.get_capture(request.merchant_id, request.order_id, request.capture_id)
+        if stored is None or stored.failure is None:
+            raise CaptureOutcomeUnknownError(
+                f"the capture workflow ended {result.status} ({result.error}); "
+                f"capture {request.capture_id} needs reconciliation"
+            )
+        captured = stored
+    if captured.status is CaptureStatus.FAILED and captured.failure is not None:
+        raise error_from_failure(captured.failure)
+    return require_order(repository, request.merchant_id, request.order_id), captured
+
+
+def error_from_failure(failure: FailureReason) -> OrderCaptureError:
+    """The exception a failed capture recorded, rebuilt from its class name (the ASL error)."""
+    error_class = getattr(errors, failure.error, None)
+    if isinstance(error_class, type) and issubclass(error_class, OrderCaptureError):
+        return error_class(failure.message)
+    return CaptureOutcomeUnknownError(f"{failure.error}: {failure.message}")
+
+
+def capture_whole_lines(
+    repository: OrderRepository,
+    workflow: WorkflowStarter,
+    *,
+    merchant_id: str,
+    order_id: str,
+    item_ids: list[str],
+    shipment_id: str,
+    clock: Clock,
+) -> tuple[Order, Capture]:
+    """Capture every open unit (neither shipped nor canceled) of the lines ``item_ids``."""
+    order, earlier = repository.get_order_and_capture(
+        merchant_id, order_id, capture_id_for(merchant_id, order_id, shipment_id)
+    )
+    if order is None:
+        raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
+    items: list[ItemQuantity] | None = None  # a retry: the workflow returns the first result
+    if earlier is None or earlier.status not in FINAL_CAPTURE_STATUSES:
+        items = [
+            _open_units_of(order, position, item_id) for position, item_id in enumerate(item_ids)
+        ]
+    request = CaptureRequest(
+        merchant_id=merchant_id,
+        order_id=order_id,
+        shipment_id=shipment_id,
+        items=items,
+        trigger="api",
+    )
+    return capture(repository, workflow, request, clock)
+
+
+def _open_units_of(order: Order, position: int, item_id: str) -> ItemQuantity:
+    line = order.line(item_id)
+    field = f"items[{position}].item_id"
+    if line is None:
+        raise errors.InvalidEventError(
+            f"{field}: {item_id!r} is not an item of order {order.order_id}", field=field
+        )
+    if line.open_quantity == 0:
+        raise InvalidStateError(
+            f"{field}: every unit of {item_id!r} is already captured or canceled", field=field
+        )
+    return ItemQuantity(item_id=item_id, quantity=line.open_quantity)

@@ -1,0 +1,96 @@
+"""Reconciliation: settle captures the pipeline left pending or requires_action.
+
+A capture stays open when its execution died between reserving and recording (a crash, a
+timeout after the provider captured, Record failing past its retries). Reconciliation asks the
+provider, by the capture id it was sent as idempotency key, what became of it:
+
+* captured there   -> confirmed in the ledger (reserved -> captured), as Record would have;
+* unknown there    -> released and recorded as failed (its units can ship again);
+* still pending    -> left open (asynchronous providers confirm later);
+* no answer        -> left open, counted, tried again on the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from order_capture.domain import service
+from order_capture.errors import ProviderError
+from order_capture.models import Capture, CaptureRequest, Model
+from order_capture.ports import OrderRepository, PaymentProvider, ProviderCaptureLookup
+
+#: Captures younger than this are probably still in flight in their own execution.
+DEFAULT_GRACE = timedelta(minutes=15)
+
+
+class ReconciliationReport(Model):
+    examined: int = 0
+    confirmed: int = 0
+    released: int = 0
+    still_open: int = 0
+    unanswered: int = 0
+    amount_mismatches: int = 0
+
+
+def reconcile_open_captures(
+    repository: OrderRepository,
+    provider_for_capture: Callable[[Capture], PaymentProvider],
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> ReconciliationReport:
+    counts = ReconciliationReport().model_dump()
+    for capture in repository.list_open_captures(now - grace):
+        counts["examined"] += 1
+        outcome = _reconcile(repository, provider_for_capture, capture, now)
+        counts[outcome] += 1
+    return ReconciliationReport(**counts)
+
+
+def _reconcile(
+    repository: OrderRepository,
+    provider_for_capture: Callable[[Capture], PaymentProvider],
+    capture: Capture,
+    now: datetime,
+) -> str:
+    order = repository.get_order(capture.merchant_id, capture.order_id)
+    if order is None:
+        return "still_open"
+    try:
+        found = provider_for_capture(capture).find_capture(
+            ProviderCaptureLookup(
+                authorization_reference=order.payment.reference,
+                merchant_id=capture.merchant_id,
+                order_id=capture.order_id,
+                idempotency_key=capture.capture_id,
+                provider_reference=capture.provider_reference,
+            )
+        )
+    except ProviderError:
+        return "unanswered"
+    if found is None:
+        service.record_failure(
+            repository,
+            request=CaptureRequest(
+                merchant_id=capture.merchant_id,
+                order_id=capture.order_id,
+                shipment_id=capture.shipment_id,
+                trigger=capture.trigger,
+            ),
+            error_type="CaptureNotFoundAtProvider",
+            error_reason="not_captured",
+            message="reconciliation: the provider has no capture with this idempotency key",
+            execution_id=capture.execution_id,
+            now=now,
+            reopen_requires_action=True,
+        )
+        return "released"
+    if found.status == "pending":
+        return "still_open"
+    if found.amount != capture.amount:
+        # Never guess with money: a person looks at it (the capture stays requires_action).
+        return "amount_mismatches"
+    service.record_capture(
+        repository, capture.model_copy(update={"provider_reference": found.provider_reference}), now
+    )
+    return "confirmed"

@@ -1,0 +1,40 @@
+"""The request budget of one capture (issue 6), from the benchmark's own counting: counts only,
+never times, so it holds on any machine."""
+
+from __future__ import annotations
+
+from order_capture_local.bench import (
+    MAX_DYNAMODB_REQUESTS,
+    MAX_PUT_EVENTS,
+    Bench,
+    Run,
+    order_placed,
+    order_shipped,
+)
+from order_capture_local.runtime import LocalRuntime
+
+
+def _capture_after(bench: Bench, order_id: str, earlier_captures: int) -> Run:
+    bench.register(order_placed(order_id, lines=2, quantity=earlier_captures + 1))
+    one_of_each = [("line-1", 1), ("line-2", 1)]
+    for number in range(earlier_captures):
+        bench.capture_directly(order_shipped(order_id, f"earlier-{number}", one_of_each))
+    return bench.deliver(order_shipped(order_id, "measured", one_of_each))
+
+
+def test_a_capture_stays_within_the_request_budget(runtime: LocalRuntime) -> None:
+    bench = Bench(runtime)
+
+    # Given an order with no earlier capture, and one with ten
+    first = _capture_after(bench, "order-fresh", earlier_captures=0)
+    later = _capture_after(bench, "order-ten-earlier", earlier_captures=10)
+
+    # Then each shipment captures once, within the budget
+    for run in (first, later):
+        assert run.report.status == "SUCCEEDED"
+        assert 1 <= run.ledger_requests <= MAX_DYNAMODB_REQUESTS
+        assert run.requests["EventBridge.PutEvents"] == MAX_PUT_EVENTS
+        assert run.provider_captures == 1
+    # And the requests do not grow with the order's history
+    assert first.requests == later.requests
+    assert first.ledger_requests == later.ledger_requests

@@ -1,0 +1,571 @@
+"""Contract tests: each adapter against request/response shapes recorded from the providers'
+public API docs, through ``httpx.MockTransport`` (no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from order_capture.adapters.adyen import AdyenProvider
+from order_capture.adapters.aplazame import AplazameProvider
+from order_capture.adapters.credentials import ProviderCredentials
+from order_capture.adapters.stripe import StripeProvider, metadata_key
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    ProviderAuthorizationExpiredError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderLookupUnsupportedError,
+    ProviderNotConfiguredError,
+    ProviderOverCaptureError,
+    ProviderUnavailableError,
+)
+from order_capture.models import CaptureLine
+from order_capture.ports import (
+    ProviderCaptureLookup,
+    ProviderCaptureRequest,
+    ProviderRefundRequest,
+    ProviderReleaseRequest,
+)
+from unit.provider_recorder import Recorder, form_body, json_body
+
+KEY = "6b1f0c6a2f2e5d7a9c3b4e8f1a2d3c4b"  # a capture id, as the service makes them
+SECRET = "sk_test_not_a_real_key"
+
+
+def capture_request(reference: str, amount: int = 10050, **extra: Any) -> ProviderCaptureRequest:
+    return ProviderCaptureRequest(
+        authorization_reference=reference,
+        amount=amount,
+        currency="EUR",
+        idempotency_key=KEY,
+        lines=[
+            CaptureLine(item_id="sku-1", quantity=2, amount=8000),
+            CaptureLine(item_id="sku-2", quantity=3, amount=2050),
+        ],
+        merchant_id="m-1",
+        order_id="o-1",
+        **extra,
+    )
+
+
+def refund_request(reference: str, capture_reference: str, amount: int) -> ProviderRefundRequest:
+    return ProviderRefundRequest(
+        authorization_reference=reference,
+        capture_reference=capture_reference,
+        amount=amount,
+        currency="EUR",
+        idempotency_key=f"refund-{KEY}",
+        merchant_id="m-1",
+        order_id="o-1",
+    )
+
+
+def release_request(reference: str, remaining: int) -> ProviderReleaseRequest:
+    return ProviderReleaseRequest(
+        authorization_reference=reference,
+        remaining_amount=remaining,
+        currency="EUR",
+        idempotency_key=f"release-{KEY}",
+        merchant_id="m-1",
+        order_id="o-1",
+    )
+
+
+def lookup(reference: str, **by: str) -> ProviderCaptureLookup:
+    return ProviderCaptureLookup(
+        authorization_reference=reference, merchant_id="m-1", order_id="o-1", **by
+    )
+
+
+# --- Aplazame ---------------------------------------------------------------------------------
+
+APLAZAME_CAPTURE = {  # POST /orders/:orderId/captures, Aplazame docs "Request capture"
+    "remaining_capture_amount": 49970,
+    "amount": 10050,
+    "id": "cf04aa87a6364f14b164e48a84e99936",
+    "created": "2019-06-21T16:51:19.494155+02:00",
+    "refunds": [],
+    "refunded_amount": 0,
+    "remaining_amount": 10050,
+}
+
+
+def aplazame(recorder: Recorder) -> AplazameProvider:
+    return AplazameProvider(ProviderCredentials(api_key=SECRET), 5, recorder.transport)
+
+
+def test_aplazame_capture_posts_the_amount_with_version_and_bearer_key() -> None:
+    recorder = Recorder().answer(200, APLAZAME_CAPTURE)
+
+    capture = aplazame(recorder).capture(capture_request("order 42"))
+
+    sent = recorder.last
+    assert (sent.method, sent.url.raw_path) == ("POST", b"/orders/order%2042/captures")
+    assert str(sent.url).startswith("https://api.aplazame.com/")
+    assert sent.headers["Accept"] == "application/vnd.aplazame.v1+json"
+    assert sent.headers["Authorization"] == f"Bearer {SECRET}"
+    assert json_body(sent) == {"amount": 10050}
+    assert capture.provider_reference == "cf04aa87a6364f14b164e48a84e99936"
+    assert (capture.amount, capture.currency, capture.status) == (10050, "EUR", "succeeded")
+
+
+def test_aplazame_refund_targets_the_capture_and_returns_the_newest_refund() -> None:
+    recorder = Recorder().answer(
+        200,
+        {  # POST /orders/:orderId/captures/:captureId/refunds, Aplazame docs
+            "amount": 70070,
+            "id": "cf04aa87a6364f14b164e48a84e99936",
+            "created": "2019-06-21T16:51:19.494155+02:00",
+            "refunds": [
+                {"id": "older", "amount": 100, "created": "2019-06-21T16:50:00+02:00"},
+                {
+                    "id": "db654bf752a84b7eaf6fcb7ab5801f60",
+                    "amount": 10050,
+                    "pending_amount": 60020,
+                    "created": "2019-06-21T16:52:07.733892+02:00",
+                },
+            ],
+            "refunded_amount": 10150,
+            "remaining_amount": 59920,
+        },
+    )
+
+    refund = aplazame(recorder).refund(refund_request("o-42", "cf04aa87", 10050))
+
+    assert recorder.last.url.path == "/orders/o-42/captures/cf04aa87/refunds"
+    assert json_body(recorder.last) == {"amount": 10050}
+    assert (refund.provider_reference, refund.amount) == ("db654bf752a84b7eaf6fcb7ab5801f60", 10050)
+
+
+def test_aplazame_finds_a_capture_by_its_id_in_the_order_captures() -> None:
+    recorder = Recorder().answer(
+        200, {"remaining_capture_amount": 0, "results": [APLAZAME_CAPTURE]}
+    )
+    provider = aplazame(recorder)
+
+    found = provider.find_capture(lookup("o-42", provider_reference=APLAZAME_CAPTURE["id"]))
+
+    assert (recorder.last.method, recorder.last.url.path) == ("GET", "/orders/o-42/captures")
+    assert found is not None and found.amount == 10050
+    recorder.answer(200, {"remaining_capture_amount": 0, "results": [APLAZAME_CAPTURE]})
+    assert provider.find_capture(lookup("o-42", provider_reference="other")) is None
+
+
+def test_aplazame_cannot_look_up_by_idempotency_key() -> None:
+    recorder = Recorder()
+    with pytest.raises(ProviderLookupUnsupportedError):
+        aplazame(recorder).find_capture(lookup("o-42", idempotency_key=KEY))
+    assert recorder.requests == []
+
+
+def test_aplazame_release_voids_the_remaining_amount_and_skips_when_nothing_remains() -> None:
+    recorder = Recorder().answer(200, {"remaining_amount": 0, "results": []})
+    provider = aplazame(recorder)
+
+    provider.release(release_request("o-42", 4000))
+    provider.release(release_request("o-42", 0))
+
+    assert len(recorder.requests) == 1
+    assert recorder.last.url.path == "/orders/o-42/void"
+    assert json_body(recorder.last) == {"amount": 4000}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            400,
+            {
+                "error": {
+                    "fields": {"amount": ["exceeds"]},
+                    "message": "API validation error",
+                    "type": "ApiValidationException",
+                }
+            },
+            ProviderOverCaptureError,
+        ),
+        (
+            400,
+            {"error": {"message": "API validation error", "type": "ApiValidationException"}},
+            ProviderDeclinedError,
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "message": "Authentication credentials were not provided.",
+                    "type": "UnauthorizedException",
+                }
+            },
+            ProviderNotConfiguredError,
+        ),
+        (
+            403,
+            {"error": {"message": "Forbidden", "type": "ForbiddenException"}},
+            ProviderDeclinedError,
+        ),
+        (
+            404,
+            {
+                "error": {
+                    "fields": {"order__id": "145000006"},
+                    "message": "Object not found",
+                    "type": "ObjectNotFoundException",
+                }
+            },
+            ProviderDeclinedError,
+        ),
+        (429, {}, ProviderUnavailableError),
+        (503, {}, ProviderUnavailableError),
+        # No idempotency key at Aplazame: a 500 after sending may have captured.
+        (500, {}, CaptureOutcomeUnknownError),
+        (408, {}, CaptureOutcomeUnknownError),
+    ],
+)
+def test_aplazame_error_mapping(
+    status: int, body: dict[str, Any], error: type[ProviderError]
+) -> None:
+    with pytest.raises(error) as raised:
+        aplazame(Recorder().answer(status, body)).capture(capture_request("o-42"))
+    assert type(raised.value) is error
+    assert SECRET not in str(raised.value)
+
+
+# --- Stripe -----------------------------------------------------------------------------------
+
+CAPTURE_BEFORE = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+def stripe_intent(**changes: Any) -> dict[str, Any]:
+    """A PaymentIntent as Stripe's capture answers it (docs "Capture a PaymentIntent"),
+    with ``latest_charge`` expanded."""
+    intent = {
+        "id": "pi_3MrPBM2eZvKYlo2C1TEMacFD",
+        "object": "payment_intent",
+        "amount": 20000,
+        "amount_capturable": 9950,
+        "amount_received": 10050,
+        "currency": "eur",
+        "status": "requires_capture",
+        "capture_method": "manual",
+        "metadata": {},
+        "latest_charge": {
+            "id": "ch_3MrPBM2eZvKYlo2C1",
+            "object": "charge",
+            "payment_method_details": {"card": {"capture_before": CAPTURE_BEFORE}, "type": "card"},
+        },
+    }
+    return {**intent, **changes}
+
+
+def stripe(recorder: Recorder) -> StripeProvider:
+    return StripeProvider(ProviderCredentials(api_key=SECRET), 5, recorder.transport)
+
+
+def test_stripe_capture_is_form_encoded_with_idempotency_key_and_partial_by_default() -> None:
+    recorder = Recorder().answer(200, stripe_intent())
+
+    capture = stripe(recorder).capture(capture_request("pi_3MrPBM2eZvKYlo2C1TEMacFD"))
+
+    sent = recorder.last
+    assert sent.method == "POST"
+    assert str(sent.url) == (
+        "https://api.stripe.com/v1/payment_intents/pi_3MrPBM2eZvKYlo2C1TEMacFD/capture"
+    )
+    assert sent.headers["Authorization"] == f"Bearer {SECRET}"
+    assert sent.headers["Idempotency-Key"] == KEY
+    assert sent.headers["Stripe-Version"]
+    assert form_body(sent) == {
+        "amount_to_capture": "10050",
+        "final_capture": "false",
+        f"metadata[capture_{KEY}]": "10050",
+        "expand[]": "latest_charge",
+    }
+    assert capture.provider_reference == "pi_3MrPBM2eZvKYlo2C1TEMacFD"
+    assert (capture.amount, capture.currency, capture.status) == (10050, "EUR", "succeeded")
+    assert capture.authorization_expires_at == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_stripe_last_capture_is_final() -> None:
+    recorder = Recorder().answer(200, stripe_intent(status="succeeded", amount_capturable=0))
+
+    stripe(recorder).capture(capture_request("pi_1", final_capture=True))
+
+    assert form_body(recorder.last)["final_capture"] == "true"
+
+
+def test_stripe_refund_is_against_the_payment_intent() -> None:
+    recorder = Recorder().answer(
+        200,
+        {
+            "id": "re_1Nispe2eZvKYlo2Cd31jOCgZ",
+            "object": "refund",
+            "amount": 1000,
+            "currency": "eur",
+            "payment_intent": "pi_1",
+            "status": "succeeded",
+        },
+    )
+
+    refund = stripe(recorder).refund(refund_request("pi_1", "pi_1", 1000))
+
+    assert (recorder.last.method, recorder.last.url.path) == ("POST", "/v1/refunds")
+    assert recorder.last.headers["Idempotency-Key"] == f"refund-{KEY}"
+    assert form_body(recorder.last) == {
+        "payment_intent": "pi_1",
+        "amount": "1000",
+        "metadata[order_id]": "o-1",
+        "metadata[merchant_id]": "m-1",
+    }
+    assert (refund.provider_reference, refund.status) == (
+        "re_1Nispe2eZvKYlo2Cd31jOCgZ",
+        "succeeded",
+    )
+
+
+def test_stripe_finds_a_capture_by_our_key_in_the_intent_metadata() -> None:
+    intent = stripe_intent(metadata={metadata_key(KEY): "10050"})
+    recorder = Recorder().answer(200, intent).answer(200, stripe_intent())
+    provider = stripe(recorder)
+
+    found = provider.find_capture(lookup("pi_1", idempotency_key=KEY))
+    missing = provider.find_capture(lookup("pi_1", idempotency_key=KEY))
+
+    assert recorder.last.method == "GET"
+    assert recorder.last.url.params["expand[]"] == "latest_charge"
+    assert found is not None and (found.amount, found.currency) == (10050, "EUR")
+    assert missing is None
+
+
+def test_stripe_release_cancels_the_intent() -> None:
+    recorder = Recorder().answer(200, stripe_intent(status="canceled"))
+
+    stripe(recorder).release(release_request("pi_1", 9950))
+
+    assert recorder.last.url.path == "/v1/payment_intents/pi_1/cancel"
+    assert recorder.last.headers["Idempotency-Key"] == f"release-{KEY}"
+
+
+def test_stripe_metadata_keys_fit_forty_characters() -> None:
+    assert len(metadata_key("x" * 200)) == 40
+    assert metadata_key("x" * 200) != metadata_key("y" * 200)
+
+
+def stripe_error(type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"type": type_, "code": code, "message": f"{code} happened", **extra}}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            400,
+            stripe_error("invalid_request_error", "charge_expired_for_capture"),
+            ProviderAuthorizationExpiredError,
+        ),
+        (
+            400,
+            stripe_error(
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
+                payment_intent={
+                    "id": "pi_1",
+                    "status": "canceled",
+                    "cancellation_reason": "automatic",
+                },
+            ),
+            ProviderAuthorizationExpiredError,
+        ),
+        (
+            400,
+            stripe_error(
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
+                payment_intent={"id": "pi_1", "status": "succeeded"},
+            ),
+            ProviderDeclinedError,
+        ),
+        (400, stripe_error("invalid_request_error", "amount_too_large"), ProviderOverCaptureError),
+        (
+            402,
+            stripe_error("card_error", "card_declined", decline_code="generic_decline"),
+            ProviderDeclinedError,
+        ),
+        (
+            409,
+            stripe_error("invalid_request_error", "idempotency_key_in_use"),
+            ProviderUnavailableError,
+        ),
+        (400, stripe_error("idempotency_error", None), ProviderDeclinedError),
+        (401, stripe_error("invalid_request_error", None), ProviderNotConfiguredError),
+        (429, stripe_error("invalid_request_error", "rate_limit"), ProviderUnavailableError),
+        # The request carries an Idempotency-Key: repeating it after a 500 is safe.
+        (500, stripe_error("api_error", None), ProviderUnavailableError),
+    ],
+)
+def test_stripe_error_mapping(
+    status: int, body: dict[str, Any], error: type[ProviderError]
+) -> None:
+    with pytest.raises(error) as raised:
+        stripe(Recorder().answer(status, body)).capture(capture_request("pi_1"))
+    assert type(raised.value) is error
+    assert SECRET not in str(raised.value)
+
+
+# --- Adyen ------------------------------------------------------------------------------------
+
+ADYEN_RECEIVED = {  # POST /payments/{paymentPspReference}/captures, Adyen API explorer
+    "merchantAccount": "ShopECOM",
+    "paymentPspReference": "993617894903480A",
+    "pspReference": "QJCMPCBQPXKHGXX6",
+    "reference": KEY,
+    "status": "received",
+    "amount": {"currency": "EUR", "value": 10050},
+}
+
+
+def adyen(recorder: Recorder) -> AdyenProvider:
+    credentials = ProviderCredentials(api_key=SECRET, merchant_account="ShopECOM")
+    return AdyenProvider(credentials, 5, recorder.transport)
+
+
+def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pending() -> None:
+    recorder = Recorder().answer(201, ADYEN_RECEIVED)
+
+    capture = adyen(recorder).capture(capture_request("993617894903480A"))
+
+    sent = recorder.last
+    assert sent.method == "POST"
+    assert str(sent.url) == "https://checkout-test.adyen.com/v71/payments/993617894903480A/captures"
+    assert sent.headers["X-API-Key"] == SECRET
+    assert sent.headers["Idempotency-Key"] == KEY
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json_body(sent) == {
+        "merchantAccount": "ShopECOM",
+        "amount": {"value": 10050, "currency": "EUR"},
+        "reference": KEY,
+        "lineItems": [
+            {"id": "sku-1", "description": "sku-1", "quantity": 2, "amountIncludingTax": 4000},
+            # 2050 does not split over 3 units: one unit of the whole line.
+            {"id": "sku-2", "description": "sku-2", "quantity": 1, "amountIncludingTax": 2050},
+        ],
+    }
+    assert (capture.provider_reference, capture.status) == ("QJCMPCBQPXKHGXX6", "pending")
+
+
+def test_adyen_refund_and_release_are_received_modifications() -> None:
+    recorder = (
+        Recorder()
+        .answer(201, {**ADYEN_RECEIVED, "pspReference": "REFUND0000000001"})
+        .answer(201, {**ADYEN_RECEIVED, "pspReference": "CANCEL0000000001"})
+    )
+    provider = adyen(recorder)
+
+    refund = provider.refund(refund_request("993617894903480A", "QJCMPCBQPXKHGXX6", 500))
+    release = provider.release(release_request("993617894903480A", 9950))
+
+    refund_sent, cancel_sent = recorder.requests
+    assert refund_sent.url.path == "/v71/payments/993617894903480A/refunds"
+    assert json_body(refund_sent) == {
+        "merchantAccount": "ShopECOM",
+        "amount": {"value": 500, "currency": "EUR"},
+        "reference": f"refund-{KEY}",
+    }
+    assert cancel_sent.url.path == "/v71/payments/993617894903480A/cancels"
+    assert cancel_sent.headers["Idempotency-Key"] == f"release-{KEY}"
+    assert (refund.provider_reference, refund.status) == ("REFUND0000000001", "pending")
+    assert release.status == "pending"
+
+
+def test_adyen_lookup_is_by_webhook_only() -> None:
+    with pytest.raises(ProviderLookupUnsupportedError):
+        adyen(Recorder()).find_capture(lookup("993617894903480A", idempotency_key=KEY))
+
+
+def test_adyen_needs_a_merchant_account() -> None:
+    with pytest.raises(ProviderNotConfiguredError):
+        AdyenProvider(ProviderCredentials(api_key=SECRET))
+
+
+def adyen_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "errorCode": code,
+        "message": message,
+        "errorType": "validation",
+        "pspReference": "8816178914079738",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            422,
+            adyen_error(422, "167", "Original pspReference required for this operation"),
+            ProviderDeclinedError,
+        ),
+        (403, adyen_error(403, "901", "Invalid Merchant Account"), ProviderNotConfiguredError),
+        (401, {}, ProviderNotConfiguredError),
+        (429, {}, ProviderUnavailableError),
+        (500, adyen_error(500, "000", "Unknown error"), ProviderUnavailableError),
+    ],
+)
+def test_adyen_error_mapping(status: int, body: dict[str, Any], error: type[ProviderError]) -> None:
+    with pytest.raises(error) as raised:
+        adyen(Recorder().answer(status, body)).capture(capture_request("993617894903480A"))
+    assert type(raised.value) is error
+
+
+def test_adyen_answer_other_than_received_is_an_unknown_outcome() -> None:
+    with pytest.raises(CaptureOutcomeUnknownError):
+        adyen(Recorder().answer(200, {"status": "weird"})).capture(capture_request("9936"))
+
+
+# --- What every adapter shares: transport failures --------------------------------------------
+
+ADAPTERS = [aplazame, stripe, adyen]
+
+
+@pytest.mark.parametrize("make", ADAPTERS)
+def test_a_connection_that_never_opened_is_retryable(make: Any) -> None:
+    recorder = Recorder().fail(httpx.ConnectError("refused"))
+    with pytest.raises(ProviderUnavailableError):
+        make(recorder).capture(capture_request("ref-1"))
+
+
+@pytest.mark.parametrize("make", ADAPTERS)
+def test_a_capture_sent_without_answer_has_an_unknown_outcome(make: Any) -> None:
+    recorder = Recorder().fail(httpx.ReadTimeout("no answer"))
+    with pytest.raises(CaptureOutcomeUnknownError):
+        make(recorder).capture(capture_request("ref-1"))
+
+
+def test_a_lookup_that_timed_out_is_retryable() -> None:
+    recorder = Recorder().fail(httpx.ReadTimeout("no answer"))
+    with pytest.raises(ProviderUnavailableError):
+        stripe(recorder).find_capture(lookup("pi_1", idempotency_key=KEY))
+
+
+@pytest.mark.parametrize("make", ADAPTERS)
+def test_every_call_has_a_timeout(make: Any) -> None:
+    recorder = Recorder().answer(500, {})
+    with pytest.raises(ProviderError):
+        make(recorder).capture(capture_request("ref-1"))
+    assert recorder.last.extensions["timeout"] == {
+        "connect": 5,
+        "read": 5,
+        "write": 5,
+        "pool": 5,
+    }
+
+
+def test_a_success_that_is_not_json_is_an_unknown_outcome_for_a_capture() -> None:
+    recorder = Recorder()
+    recorder.responses.append(httpx.Response(200, content=b"<html>ok</html>"))
+    with pytest.raises(CaptureOutcomeUnknownError):
+        stripe(recorder).capture(capture_request("pi_1"))
