@@ -146,3 +146,19 @@ class LedgerUnavailableError(OrderCaptureError):
 
     reason = "ledger_unavailable"
     retryable = True
+
+
+def proves_nothing_was_captured(error_type: str) -> bool:
+    """Whether a step failing with ``error_type`` proves the provider captured nothing.
+
+    Our own errors do (they are raised before the provider is called, or are the provider's
+    refusal), except an unknown outcome. Anything else (a Lambda crash or timeout, a runtime
+    error) may have struck after the provider captured: the reservation must then be kept
+    for reconciliation rather than released.
+    """
+    error_class = globals().get(error_type)
+    return (
+        isinstance(error_class, type)
+        and issubclass(error_class, OrderCaptureError)
+        and not issubclass(error_class, CaptureOutcomeUnknownError)
+    )

@@ -25,6 +25,8 @@ from order_capture import errors
 from order_capture_local.template import StateMachineSpec, Template, load_template
 
 TERMINAL_TYPES = {"Succeed", "Fail"}
+#: Error names Step Functions and the Lambda service raise themselves (crashes, timeouts).
+LAMBDA_AND_STATES_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.")
 KNOWN_TYPES = {"Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
 
 
@@ -82,7 +84,7 @@ def _check_error_names(name: str, state: dict[str, Any], where: str) -> list[str
         "order_capture.errors class"
         for clause in state.get("Retry", []) + state.get("Catch", [])
         for error_name in clause.get("ErrorEquals", [])
-        if not (error_name.startswith(("States.", "Lambda.")) or error_name in known)
+        if not (error_name.startswith(LAMBDA_AND_STATES_PREFIXES) or error_name in known)
     ]
 
 

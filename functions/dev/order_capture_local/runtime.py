@@ -53,6 +53,17 @@ _LOCAL_ENVIRONMENT = {
 }
 
 
+class LambdaCrash(Exception):  # noqa: N818 - named for what it simulates
+    """Raised by a fault hook to fail an invocation the way the Lambda service would report a
+    crash or timeout (``errorType`` ``Sandbox.Timedout``, ``Runtime.ExitError``...)."""
+
+    def __init__(
+        self, error_type: str = "Sandbox.Timedout", message: str = "Task timed out"
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 class LambdaContext:
     """The context object Lambda passes to a handler."""
 
@@ -158,7 +169,12 @@ class LocalRuntime:
         self._stack = ExitStack()
         self._execution_counter = 0
         self._lock = threading.Lock()
+        #: Called with the payload before a function's handler runs; raising fails the
+        #: invocation (fault injection: a crash before the function did anything).
         self.fault_hooks: dict[str, Callable[[Any], None]] = {}
+        #: Called with the payload and result after the handler ran; raising fails the
+        #: invocation although its work is done (a crash or timeout after the side effects).
+        self.after_hooks: dict[str, Callable[[Any, Any], None]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -271,21 +287,27 @@ class LocalRuntime:
             known = ", ".join(sorted(self.template.functions))
             raise KeyError(f"no function {function_id!r} in the template (known: {known})")
         payload = json.loads(json.dumps(event))
-        fault = self.fault_hooks.get(function_id)
+        before = self.fault_hooks.get(function_id)
+        after = self.after_hooks.get(function_id)
         try:
-            if fault is not None:
-                fault(payload)
+            if before is not None:
+                before(payload)
             result = self._handler_for(function)(payload, LambdaContext(function))
+            if after is not None:
+                after(payload, result)
             return Invocation(function_id, json.loads(json.dumps(result)))
         except Exception as error:
+            error_type = (
+                error.error_type if isinstance(error, LambdaCrash) else type(error).__name__
+            )
             return Invocation(
                 function_id,
                 {
-                    "errorType": type(error).__name__,
+                    "errorType": error_type,
                     "errorMessage": str(error),
                     "stackTrace": traceback.format_exception(error)[-5:],
                 },
-                error_type=type(error).__name__,
+                error_type=error_type,
             )
 
     def _dispatch_lambda(self, request: Any, **_: Any) -> Any:

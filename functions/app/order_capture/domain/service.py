@@ -6,10 +6,10 @@ from datetime import datetime
 
 from order_capture.domain import capture_rules
 from order_capture.errors import (
-    CaptureOutcomeUnknownError,
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
+    proves_nothing_was_captured,
 )
 from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
@@ -127,9 +127,10 @@ def record_failure(
 ) -> FailureRecord:
     """RecordFailure step: whatever failed, the ledger says so and no reservation leaks.
 
-    A reservation is released (its units become capturable again) unless the provider may
-    have captured it (outcome unknown): then the capture stays reserved as requires_action,
-    which only reconciliation (``reopen_requires_action``) settles.
+    A reservation is released (its units become capturable again) only when the error proves
+    the provider captured nothing; otherwise (an unknown outcome, a crash or timeout of the
+    Capture step) the capture stays reserved as requires_action, which only reconciliation
+    (``reopen_requires_action``) settles.
     """
     failure = FailureReason(reason=error_reason, message=message, error=error_type)
     if request is None:
@@ -180,7 +181,7 @@ def _settle_failed_capture(
     *,
     reopen_requires_action: bool = False,
 ) -> Capture:
-    outcome_unknown = failure.error == CaptureOutcomeUnknownError.__name__
+    outcome_unknown = not proves_nothing_was_captured(failure.error)
     status = CaptureStatus.REQUIRES_ACTION if outcome_unknown else CaptureStatus.FAILED
     settled_already = {CaptureStatus.CAPTURED, CaptureStatus.FAILED}
     if not reopen_requires_action:
@@ -192,10 +193,11 @@ def _settle_failed_capture(
         if existing is not None and existing.status in settled_already:
             return existing
         if existing is None:
+            # Nothing was reserved, so nothing was sent to the provider: a plain failure.
             settled = _failure_before_reservation(
                 request,
                 order=order,
-                status=status,
+                status=CaptureStatus.FAILED,
                 failure=failure,
                 execution_id=execution_id,
                 now=now,

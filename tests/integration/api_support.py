@@ -1,0 +1,115 @@
+"""Fixtures of the HTTP API tests: template.yaml's API served on loopback by the local
+runtime (moto, the real state machine, the sandbox provider), and clients per merchant."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from order_capture_local.api_server import ApiServer, LocalApi
+from order_capture_local.runtime import LocalRuntime
+from tests.factories import load_event
+
+
+@dataclass
+class LocalApiUnderTest:
+    runtime: LocalRuntime
+    api: LocalApi
+    server: ApiServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def merchant(self, prefix: str = "merchant") -> Merchant:
+        merchant_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        return Merchant(self, merchant_id, self.api.create_api_key(merchant_id))
+
+
+@dataclass
+class Merchant:
+    """A merchant with its own API key, and a client that sends it in a dialect's scheme."""
+
+    api: LocalApiUnderTest
+    merchant_id: str
+    api_key: str
+
+    def client(self, scheme: str = "Bearer") -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api.url,
+            headers={"Authorization": f"{scheme} {self.api_key}"},
+            timeout=60,
+        )
+
+    def put_order(self, detail: dict[str, Any], key: str | None = None) -> httpx.Response:
+        with self.client() as client:
+            return client.put(
+                f"/orders/{detail['order_id']}",
+                json=detail,
+                headers={"Idempotency-Key": key or uuid.uuid4().hex},
+            )
+
+    def place(self, **overrides: Any) -> dict[str, Any]:
+        """Register a new order (events/order-placed.json unless overridden); its detail."""
+        detail = order_detail(self.merchant_id, **overrides)
+        response = self.put_order(detail)
+        assert response.status_code == 200, response.text
+        return detail
+
+
+def order_detail(merchant_id: str, **overrides: Any) -> dict[str, Any]:
+    detail = copy.deepcopy(load_event("order-placed")["detail"])
+    detail["merchant_id"] = merchant_id
+    detail["order_id"] = f"order-{uuid.uuid4().hex[:10]}"
+    detail["payment"]["reference"] = f"auth_{detail['order_id']}"
+    payment = overrides.pop("payment", {})
+    detail["payment"].update(payment)
+    detail.update(overrides)
+    return detail
+
+
+def seed_order(merchant_id: str) -> dict[str, Any]:
+    """The figures of Aplazame's capture documentation: an order of 70070."""
+    return order_detail(
+        merchant_id,
+        currency="EUR",
+        items=[{"item_id": "1", "sku": "SOFA-3", "quantity": 1, "unit_amount": 70070}],
+        shipping_amount=0,
+        payment={"authorized_amount": 70070},
+    )
+
+
+def idempotency_key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+def ledger_items(api: LocalApiUnderTest, merchant_id: str) -> list[dict[str, Any]]:
+    return [item for item in api.runtime.ledger() if f"#{merchant_id}#" in item["PK"]]
+
+
+@pytest.fixture(scope="module")
+def local_api() -> Iterator[LocalApiUnderTest]:
+    with LocalRuntime() as runtime:
+        api = LocalApi(runtime)
+        server = ApiServer(api, port=0, access_log=False).start()
+        try:
+            yield LocalApiUnderTest(runtime, api, server)
+        finally:
+            server.stop()
+            api.close()
+
+
+@pytest.fixture
+def merchant(local_api: LocalApiUnderTest) -> Merchant:
+    return local_api.merchant()
+
+
+def body_text(response: httpx.Response) -> str:
+    return json.dumps(response.json())

@@ -1,0 +1,120 @@
+"""The Medusa dialect: POST /admin/orders/{id}/capture returns Medusa's Order."""
+
+from __future__ import annotations
+
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    idempotency_key,
+    ledger_items,
+    local_api,
+    merchant,
+)
+
+__all__ = ["local_api", "merchant"]  # fixtures
+
+
+def test_capture_everything_returns_medusas_order(merchant: Merchant) -> None:
+    detail = merchant.place()
+    with merchant.client() as client:
+        response = client.post(
+            f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
+        )
+    assert response.status_code == 200, response.text
+    order = response.json()["order"]
+    lines = detail["items"]
+    subtotal = sum(line["quantity"] * line["unit_amount"] for line in lines)
+    discount = sum(line["discount_amount"] for line in lines)
+    tax = sum(line["tax_amount"] for line in lines)
+    total = subtotal - discount + tax + detail["shipping_amount"]
+    assert order["id"] == detail["order_id"]
+    assert order["currency_code"] == "eur"
+    assert (order["subtotal"], order["discount_total"], order["tax_total"]) == (
+        subtotal,
+        discount,
+        tax,
+    )
+    assert order["shipping_total"] == detail["shipping_amount"]
+    assert order["total"] == order["paid_total"] == order["refundable_amount"] == total
+    assert order["refunded_total"] == 0
+    assert order["status"] == "completed"
+    assert order["payment_status"] == "captured"
+    assert order["fulfillment_status"] == "shipped"
+    assert [item["id"] for item in order["items"]] == [line["item_id"] for line in lines]
+    assert order["items"][0]["unit_price"] == lines[0]["unit_amount"]
+    assert order["payments"][0]["amount"] == detail["payment"]["authorized_amount"]
+    assert order["payments"][0]["captured_at"] is not None
+
+
+def test_expand_and_fields_choose_what_is_returned(merchant: Merchant) -> None:
+    detail = merchant.place()
+    with merchant.client() as client:
+        response = client.post(
+            f"/admin/orders/{detail['order_id']}/capture",
+            params={"expand": "payments", "fields": "status,paid_total"},
+            headers=idempotency_key(),
+        )
+    assert response.status_code == 200, response.text
+    order = response.json()["order"]
+    assert set(order) == {"id", "status", "paid_total", "payments"}
+
+
+def test_unknown_expand_is_400_and_captures_nothing(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    detail = merchant.place()
+    before = ledger_items(local_api, merchant.merchant_id)
+    with merchant.client() as client:
+        response = client.post(
+            f"/admin/orders/{detail['order_id']}/capture",
+            params={"expand": "customer"},
+            headers=idempotency_key(),
+        )
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid_data" and response.json()["field"] == "expand"
+    assert ledger_items(local_api, merchant.merchant_id) == before
+
+
+def test_nothing_left_to_capture_is_409_invalid_state(merchant: Merchant) -> None:
+    detail = merchant.place()
+    path = f"/admin/orders/{detail['order_id']}/capture"
+    with merchant.client() as client:
+        assert client.post(path, headers=idempotency_key()).status_code == 200
+        again = client.post(path, headers=idempotency_key())
+    assert again.status_code == 409
+    assert again.json()["code"] == "invalid_state_error"
+    assert again.json()["type"] == "conflict"
+    assert "nothing left to capture" in again.json()["message"]
+
+
+def test_over_capture_is_422_invalid_request(merchant: Merchant) -> None:
+    # An order whose authorization is below its total cannot be captured whole
+    detail = merchant.place(payment={"authorized_amount": 5000})
+    with merchant.client() as client:
+        response = client.post(
+            f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request_error"
+
+
+def test_not_found_and_unauthorized_in_medusas_shape(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    import httpx
+
+    with merchant.client() as client:
+        missing = client.post("/admin/orders/order_missing/capture", headers=idempotency_key())
+        no_key = client.post("/admin/orders/order_missing/capture")
+    with httpx.Client(base_url=local_api.url) as anonymous:
+        unauthorized = anonymous.post(
+            "/admin/orders/order_missing/capture", headers=idempotency_key()
+        )
+    assert missing.status_code == 404 and missing.json()["type"] == "not_found"
+    assert no_key.status_code == 400 and no_key.json()["field"] == "Idempotency-Key"
+    assert unauthorized.status_code == 401
+    assert unauthorized.json() == {
+        "type": "unauthorized",
+        "message": "Unauthorized",
+        "field": "Authorization",
+    }

@@ -1,0 +1,136 @@
+"""The Omnitron dialect: POST /api/v1/capture-order/ with decimal amounts and Token auth."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import httpx
+
+from order_capture.money import to_decimal
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    idempotency_key,
+    ledger_items,
+    local_api,
+    merchant,
+)
+
+__all__ = ["local_api", "merchant"]  # fixtures
+
+# An Omnitron shop registers its order items with their pk as item_id.
+KWD_ITEMS = [
+    {
+        "item_id": "101",
+        "sku": "OUD-50",
+        "quantity": 1,
+        "unit_amount": 12345,
+        "tax_amount": 0,
+        "discount_amount": 0,
+    },
+    {
+        "item_id": "102",
+        "sku": "BAKHOOR",
+        "quantity": 2,
+        "unit_amount": 2500,
+        "tax_amount": 0,
+        "discount_amount": 1,
+    },
+]
+
+
+def capture_order(merchant: Merchant, body: object, scheme: str = "Token") -> httpx.Response:
+    with merchant.client(scheme=scheme) as client:
+        return client.post("/api/v1/capture-order/", json=body, headers=idempotency_key())
+
+
+def test_capture_items_returns_the_order_with_exact_decimals(merchant: Merchant) -> None:
+    # Given an order in a currency with three decimals
+    detail = merchant.place(
+        currency="KWD", items=KWD_ITEMS, shipping_amount=750, payment={"authorized_amount": 20089}
+    )
+    number = detail["order_id"]
+    # When one item is captured, then the other
+    first = capture_order(
+        merchant, {"order": number, "order_items": [{"pk": 101, "attributes": {}}]}
+    )
+    second = capture_order(merchant, {"order": number, "order_items": [{"pk": 102}]})
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    # Then amounts are JSON numbers written with KWD's three decimals, never through a float
+    total = 12345 + 2 * 2500 - 1 + 750
+    assert f'"amount":{to_decimal(total, "KWD")}' in first.text
+    assert '"amount":18.094' in first.text
+    order = first.json(parse_float=Decimal)
+    assert order["number"] == number
+    assert order["currency"] == "kwd"
+    assert order["amount"] == Decimal("18.094")
+    assert order["shipping_amount"] == Decimal("0.750")
+    assert order["discount_amount"] == Decimal("0.001")
+    assert order["status"] == "450" and order["is_send"] is False
+    assert order["extra_field"]["captured_amount"] == Decimal("13.095")  # item 101 + shipping
+    final = second.json(parse_float=Decimal)
+    assert final["status"] == "500" and final["is_send"] is True
+    assert final["extra_field"]["captured_amount"] == final["amount"]
+    assert final["extra_field"]["remaining_capture_amount"] == Decimal("0.000")
+
+
+def test_zero_decimal_currency(merchant: Merchant) -> None:
+    detail = merchant.place(
+        currency="JPY",
+        items=[{"item_id": "7", "sku": "TEA", "quantity": 3, "unit_amount": 1200}],
+        shipping_amount=500,
+        payment={"authorized_amount": 4100},
+    )
+    response = capture_order(merchant, {"order": detail["order_id"], "order_items": [{"pk": 7}]})
+    assert response.status_code == 200, response.text
+    assert '"amount":4100,' in response.text and response.json()["currency"] == "jpy"
+
+
+def test_errors_in_omnitrons_shapes(local_api: LocalApiUnderTest, merchant: Merchant) -> None:
+    detail = merchant.place(currency="KWD", items=KWD_ITEMS, payment={"authorized_amount": 20000})
+    number = detail["order_id"]
+    before = ledger_items(local_api, merchant.merchant_id)
+    unknown_item = capture_order(merchant, {"order": number, "order_items": [{"pk": 999}]})
+    wrong_type = capture_order(merchant, {"order": number, "order_items": [{"pk": "101"}]})
+    empty = capture_order(merchant, {"order": number, "order_items": []})
+    missing_order = capture_order(merchant, {"order": "nope", "order_items": [{"pk": 101}]})
+    assert ledger_items(local_api, merchant.merchant_id) == before
+    assert unknown_item.status_code == 400
+    assert list(unknown_item.json()) == ["order_items[0].pk"]
+    assert wrong_type.status_code == 400 and "order_items[0].pk" in wrong_type.json()
+    assert empty.status_code == 400 and "order_items" in empty.json()
+    assert missing_order.status_code == 404
+    assert missing_order.json() == {
+        "detail": "order nope not found",
+        "code": "order_not_found",
+    }
+    assert capture_order(merchant, {"order": number, "order_items": [{"pk": 101}]}).is_success
+    twice = capture_order(merchant, {"order": number, "order_items": [{"pk": 101}]})
+    assert twice.status_code == 409 and twice.json()["code"] == "invalid_state"
+
+
+def test_401_bodies_are_detail_and_code(local_api: LocalApiUnderTest, merchant: Merchant) -> None:
+    body = {"order": "any", "order_items": [{"pk": 1}]}
+    with httpx.Client(base_url=local_api.url) as anonymous:
+        missing = anonymous.post("/api/v1/capture-order/", json=body, headers=idempotency_key())
+        invalid = anonymous.post(
+            "/api/v1/capture-order/",
+            json=body,
+            headers=idempotency_key() | {"Authorization": f"Token oc_{uuid.uuid4().hex}"},
+        )
+    bearer = capture_order(merchant, body, scheme="Bearer")
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }
+    assert invalid.status_code == bearer.status_code == 401
+    assert (
+        invalid.json()
+        == bearer.json()
+        == {
+            "detail": "Invalid token.",
+            "code": "authentication_failed",
+        }
+    )
