@@ -112,5 +112,6 @@ def runtime(sandbox: Any) -> Iterator[Any]:
     """template.yaml running locally: moto, the real ASL, handlers in-process, the sandbox."""
     from order_capture_local.runtime import LocalRuntime
 
-    with LocalRuntime(sandbox=sandbox) as local:
+    # Retry intervals shrunk 50x: the attempts are the same, the suite is not slowed by them.
+    with LocalRuntime(sandbox=sandbox, retry_time_scale=0.02) as local:
         yield local

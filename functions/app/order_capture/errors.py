@@ -72,6 +72,12 @@ class OverCaptureError(InvalidStateError):
     reason = "over_capture"
 
 
+class OverRefundError(InvalidStateError):
+    """The refund would exceed what the capture has left to refund."""
+
+    reason = "over_refund"
+
+
 class AuthorizationExpiredError(OrderCaptureError):
     reason = "authorization_expired"
 
@@ -129,6 +135,12 @@ class ProviderNotConfiguredError(ProviderError):
     """No adapter or credentials for the order's provider: an operator must act."""
 
     reason = "provider_not_configured"
+
+
+class CaptureNotFoundAtProviderError(ProviderError):
+    """Reconciliation asked the provider, which has no capture under our idempotency key."""
+
+    reason = "not_captured"
 
 
 class CaptureOutcomeUnknownError(ProviderError):

@@ -157,11 +157,15 @@ class LocalRuntime:
         parameter_overrides: dict[str, str] | None = None,
         log_level: str = "WARNING",
         sandbox: SandboxServer | None = None,
+        retry_time_scale: float = 1.0,
     ) -> None:
         self.template_path = template_path
         self.parameter_overrides = dict(parameter_overrides or {})
         self.log_level = log_level
         self.sandbox = sandbox
+        #: Multiplies the ASL Retry intervals moto sleeps through (1.0 = as on AWS). Tests and
+        #: the fault campaign shrink them; the number and order of attempts stay the same.
+        self.retry_time_scale = retry_time_scale
         self.template: Template
         self.request_counts: Counter[str] = Counter()
         self.emitted_events: list[dict[str, Any]] = []
@@ -207,6 +211,8 @@ class LocalRuntime:
         self._stack.enter_context(
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
+        if self.retry_time_scale != 1.0:
+            self._scale_retry_intervals()
         boto3.setup_default_session(region_name=LOCAL_REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
@@ -215,6 +221,20 @@ class LocalRuntime:
         self._configure_handler_logging()
         self._create_resources()
         self.request_counts.clear()
+
+    def _scale_retry_intervals(self) -> None:
+        from types import SimpleNamespace  # noqa: PLC0415
+
+        from moto.stepfunctions.parser.asl.component.common.retry import (  # noqa: PLC0415
+            retrier_decl,
+        )
+
+        real_time = retrier_decl.time  # type: ignore[attr-defined]
+        scale = self.retry_time_scale
+        retrier_decl.time = SimpleNamespace(  # type: ignore[attr-defined,assignment]
+            sleep=lambda seconds: real_time.sleep(seconds * scale)
+        )
+        self._stack.callback(setattr, retrier_decl, "time", real_time)
 
     def _environment(self) -> dict[str, str]:
         environment = dict(_LOCAL_ENVIRONMENT)

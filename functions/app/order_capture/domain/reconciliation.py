@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from order_capture.domain import service
-from order_capture.errors import ProviderError
+from order_capture.errors import CaptureNotFoundAtProviderError, ProviderError
 from order_capture.models import Capture, CaptureRequest, Model
 from order_capture.ports import OrderRepository, PaymentProvider, ProviderCaptureLookup
 
@@ -77,8 +77,8 @@ def _reconcile(
                 shipment_id=capture.shipment_id,
                 trigger=capture.trigger,
             ),
-            error_type="CaptureNotFoundAtProvider",
-            error_reason="not_captured",
+            error_type=CaptureNotFoundAtProviderError.__name__,
+            error_reason=CaptureNotFoundAtProviderError.reason,
             message="reconciliation: the provider has no capture with this idempotency key",
             execution_id=capture.execution_id,
             now=now,

@@ -1,0 +1,179 @@
+"""A fault at every boundary ends captured-and-recorded or released-and-recorded, never lost.
+
+Crashes are injected where Lambda would report them (``Sandbox.Timedout`` after the function
+did its work, or before), the provider misbehaves through the sandbox's faults, and whatever
+the retries cannot settle, reconciliation does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from order_capture_local.runtime import LambdaCrash, LocalRuntime
+from order_capture_local.sandbox import SandboxServer
+from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
+from tests.statemachine.test_capture_workflow import CAPTURED_PATH, captures, order_item
+
+
+def crash(times: int) -> Callable[..., None]:
+    """A hook that crashes the first ``times`` invocations it sees."""
+    seen = []
+
+    def hook(*_: Any) -> None:
+        seen.append(1)
+        if len(seen) <= times:
+            raise LambdaCrash("Sandbox.Timedout")
+
+    return hook
+
+
+def settled_once(runtime: LocalRuntime, sandbox: SandboxServer) -> None:
+    """The end state every crash must reach: captured once, recorded once, nothing reserved."""
+    (capture,) = captures(runtime)
+    assert capture["status"] == "captured"
+    assert [c["amount"] for c in sandbox.state.captures] == [EXAMPLE_ORDER_TOTAL]
+    order = order_item(runtime)
+    assert (order["captured_amount"], order["reserved_amount"]) == (EXAMPLE_ORDER_TOTAL, 0)
+
+
+def reconcile(runtime: LocalRuntime) -> dict[str, Any]:
+    invocation = runtime.invoke("ReconcileFunction", {"grace_seconds": 0})
+    assert not invocation.failed, invocation.payload
+    return dict(invocation.payload)
+
+
+def ship_once(runtime: LocalRuntime) -> Any:
+    runtime.put_events([order_placed()])
+    (delivery,) = runtime.put_events([order_shipped("shipment-1")])
+    return delivery.executions[0]
+
+
+@pytest.mark.parametrize(
+    "function", ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
+)
+def test_a_crash_before_a_step_runs_is_retried(
+    runtime: LocalRuntime, sandbox: SandboxServer, function: str
+) -> None:
+    runtime.fault_hooks[function] = crash(1)
+    execution = ship_once(runtime)
+    assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
+    settled_once(runtime, sandbox)
+
+
+@pytest.mark.parametrize("function", ["CaptureFunction", "RecordFunction"])
+def test_a_crash_after_a_step_did_its_work_is_retried_without_repeating_it(
+    runtime: LocalRuntime, sandbox: SandboxServer, function: str
+) -> None:
+    # Capture: the provider captured, then the function timed out; the retry finds its own
+    # reservation and replays the provider call with the same key. Record: the ledger was
+    # confirmed, then the function died; the retry sees it confirmed.
+    runtime.after_hooks[function] = crash(1)
+    execution = ship_once(runtime)
+    assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
+    settled_once(runtime, sandbox)
+
+
+def test_capture_crashing_after_the_provider_every_time_is_kept_and_reconciled(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    runtime.after_hooks["CaptureFunction"] = crash(100)
+    execution = ship_once(runtime)
+    assert execution.status == "FAILED"
+    assert execution.states[-3:] == ["RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    (capture,) = captures(runtime)
+    # The provider holds the money: the reservation is kept, not released.
+    assert capture["status"] == "requires_action"
+    assert order_item(runtime)["reserved_amount"] == EXAMPLE_ORDER_TOTAL
+    report = reconcile(runtime)
+    assert (report["examined"], report["confirmed"]) == (1, 1)
+    settled_once(runtime, sandbox)
+
+
+def test_record_failing_past_its_retries_leaves_a_pending_capture_for_reconciliation(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    runtime.fault_hooks["RecordFunction"] = crash(100)
+    execution = ship_once(runtime)
+    assert (execution.status, execution.error) == ("FAILED", "CaptureNotRecorded")
+    (capture,) = captures(runtime)
+    assert capture["status"] == "pending"
+    assert reconcile(runtime)["confirmed"] == 1
+    settled_once(runtime, sandbox)
+
+
+def test_a_reservation_the_provider_never_saw_is_released_by_reconciliation(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    # The Capture function dies after reserving but before calling the provider, every time.
+    runtime.fault_hooks["CaptureFunction"] = crash(0)
+    original = runtime._handler_for(runtime.template.functions["CaptureFunction"])
+
+    def reserve_then_die(payload: Any) -> None:
+        from order_capture.adapters.sandbox_provider import SandboxProvider
+
+        class DeadProvider(SandboxProvider):
+            def capture(self, request: Any) -> Any:
+                raise LambdaCrash("Sandbox.Timedout")
+
+        from order_capture.handlers import capture
+
+        capture.handle(payload, None, provider=DeadProvider(sandbox.url))  # type: ignore[arg-type]
+
+    runtime.fault_hooks["CaptureFunction"] = reserve_then_die
+    execution = ship_once(runtime)
+    assert execution.status == "FAILED"
+    assert captures(runtime)[0]["status"] == "requires_action"
+    assert sandbox.state.captures == []
+    report = reconcile(runtime)
+    assert report["released"] == 1
+    (capture,) = captures(runtime)
+    assert capture["status"] == "failed"
+    assert capture["failure"]["reason"] == "not_captured"
+    order = order_item(runtime)
+    assert (order["reserved_amount"], order["captured_amount"]) == (0, 0)
+    assert original is not None
+    # The units ship again under a new shipment.
+    runtime.fault_hooks.clear()
+    (again,) = runtime.put_events([order_shipped("shipment-2")])
+    assert again.executions[0].output["amount"] == EXAMPLE_ORDER_TOTAL
+
+
+@pytest.fixture
+def impatient_runtime(sandbox: SandboxServer) -> Iterator[LocalRuntime]:
+    with LocalRuntime(
+        sandbox=sandbox,
+        retry_time_scale=0.02,
+        parameter_overrides={"ProviderTimeoutSeconds": "0.3"},
+    ) as local:
+        yield local
+
+
+def test_provider_timeout_after_capturing_is_retried_with_the_same_key(
+    impatient_runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault("timeout_after_capture", count=1, delay_seconds=0.6)
+    execution = ship_once(impatient_runtime)
+    assert execution.status == "SUCCEEDED"
+    errors = [
+        e["lambdaFunctionFailedEventDetails"]["error"]
+        for e in impatient_runtime.history(execution.arn)
+        if e["type"] == "LambdaFunctionFailed"
+    ]
+    assert errors == ["CaptureOutcomeUnknownError"]
+    settled_once(impatient_runtime, sandbox)
+
+
+def test_provider_timing_out_every_time_ends_requires_action_then_reconciles(
+    impatient_runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault("timeout_after_capture", count=4, delay_seconds=0.6)
+    execution = ship_once(impatient_runtime)
+    assert execution.status == "FAILED"
+    (capture,) = captures(impatient_runtime)
+    assert capture["status"] == "requires_action"
+    assert capture["failure"]["reason"] == "outcome_unknown"
+    assert reconcile(impatient_runtime)["confirmed"] == 1
+    settled_once(impatient_runtime, sandbox)
