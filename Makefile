@@ -2,6 +2,7 @@
 #   make run    capture an order end to end on the embedded AWS (moto) and the sandbox provider
 #   make test   every check: lint, types, template, state machine, build, tests
 #   make bench  the benchmark (writes BENCHMARKS.md)
+#   make chaos  the fault campaign: 2,000 shipments under faults, all-zero outcome figures
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .ONESHELL:
@@ -22,7 +23,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean
+.PHONY: chaos help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -84,6 +85,11 @@ test: lint typecheck validate-template validate-asl build pytest
 
 bench: setup
 	$(BIN)/python -m order_capture_local.bench
+
+CHAOS_SHIPMENTS ?= 2000
+CHAOS_SEED ?= 7
+chaos: setup
+	$(BIN)/python -m order_capture_local.chaos --shipments $(CHAOS_SHIPMENTS) --seed $(CHAOS_SEED)
 
 deploy: build
 	$(SAM) deploy --guided

@@ -40,6 +40,8 @@ def test_openapi_document_is_valid_and_covers_every_route() -> None:
     assert set(document["paths"]) == {
         "/orders/{order_id}/captures",
         "/orders/{order_id}/captures/{capture_id}",
+        "/orders/{order_id}/captures/{capture_id}/refunds",
+        "/webhooks/{provider}",
         "/orders/{order_id}",
         "/orders/{order_id}/cancellations",
         "/admin/orders/{id}/capture",

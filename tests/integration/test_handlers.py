@@ -38,7 +38,7 @@ def run_until_capture(
     validated = validate.handle(event, context, repository=repository)
     plan = compute_amount.handle({"validated": validated}, context, clock=clock)
     captured = capture.handle(
-        {"validated": validated, "plan": plan, "execution_id": "exec-1"},
+        {"planned": plan, "execution_id": "exec-1"},
         context,
         repository=repository,
         provider=SandboxProvider(sandbox.url),
@@ -133,13 +133,13 @@ def test_capture_retry_reuses_the_reservation_and_the_key(
     clock: FixedClock,
     sandbox: SandboxServer,
 ) -> None:
-    validated, plan, first = run_until_capture(
+    _validated, plan, first = run_until_capture(
         repository, lambda_context, clock, sandbox, order_shipped("s1")
     )
     # The step runs again with the same input (as after a timeout): no second reservation,
     # and the provider replays its first answer for the same idempotency key.
     second = capture.handle(
-        {"validated": validated, "plan": plan, "execution_id": "exec-1"},
+        {"planned": plan, "execution_id": "exec-1"},
         lambda_context,
         repository=repository,
         provider=SandboxProvider(sandbox.url),
@@ -172,7 +172,7 @@ def test_capture_with_a_stale_plan_raises_order_changed(
     )
     with pytest.raises(OrderChangedError):
         capture.handle(
-            {"validated": validated, "plan": plan},
+            {"planned": plan},
             lambda_context,
             repository=repository,
             provider=SandboxProvider(sandbox.url),
@@ -193,7 +193,7 @@ def test_failure_after_reservation_releases_it(
     plan = compute_amount.handle({"validated": validated}, lambda_context, clock=clock)
     with pytest.raises(ProviderDeclinedError, match="card_declined"):
         capture.handle(
-            {"validated": validated, "plan": plan},
+            {"planned": plan},
             lambda_context,
             repository=repository,
             provider=SandboxProvider(sandbox.url),
@@ -203,7 +203,7 @@ def test_failure_after_reservation_releases_it(
         "Error": "ProviderDeclinedError",
         "Cause": '{"errorMessage": "declined", "errorType": "ProviderDeclinedError"}',
     }
-    state = order_shipped("s1") | {"validated": validated, "plan": plan, "error": error}
+    state = order_shipped("s1") | {"validated": plan, "error": error}
     failure = record.handle_failure(
         {"state": state, "execution_id": "exec-1"},
         lambda_context,
@@ -235,11 +235,11 @@ def test_outcome_unknown_keeps_the_reservation_as_requires_action(
     clock: FixedClock,
     sandbox: SandboxServer,
 ) -> None:
-    validated, plan, _ = run_until_capture(
+    _validated, plan, _ = run_until_capture(
         repository, lambda_context, clock, sandbox, order_shipped("s1")
     )
     error = {"Error": "CaptureOutcomeUnknownError", "Cause": "timeout"}
-    state = order_shipped("s1") | {"validated": validated, "plan": plan, "error": error}
+    state = order_shipped("s1") | {"validated": plan, "error": error}
     failure = record.handle_failure(
         {"state": state}, lambda_context, repository=repository, clock=clock
     )

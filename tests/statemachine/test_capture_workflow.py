@@ -15,6 +15,8 @@ CAPTURED_PATH = [
     "ComputeAmount",
     "AnythingToCapture?",
     "Capture",
+    # Added with asynchronous confirmation: a capture the provider only received stops here.
+    "ConfirmedAtProvider?",
     "Record",
     "EmitCaptured",
     "Captured",

@@ -150,6 +150,14 @@ class CaptureOutcomeUnknownError(ProviderError):
     retryable = True
 
 
+class CaptureNotYetRecordedError(OrderCaptureError):
+    """A provider's webhook names one of our captures before the ledger noted it as awaiting
+    the provider (the Capture step is still writing): the provider must deliver it again.
+    Not retried by the state machine (it never raises it): the provider retries."""
+
+    reason = "capture_not_yet_recorded"
+
+
 # --- Infrastructure --------------------------------------------------------------------------
 
 

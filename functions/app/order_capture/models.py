@@ -237,6 +237,41 @@ class Capture(Model):
     trigger: Trigger
     execution_id: str | None = None
     failure: FailureReason | None = None
+    #: What the provider answered the capture request: ``pending`` means it received it and
+    #: confirms later (Adyen, by webhook); the state machine then leaves the capture pending.
+    status_at_provider: Literal["succeeded", "pending"] | None = None
+    #: Refunds the provider confirmed, and refunds sent but not yet confirmed (reserved, so
+    #: that concurrent refunds never add up to more than the capture). See domain.refunds.
+    refunded_amount: int = 0
+    refund_pending_amount: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def refundable_amount(self) -> int:
+        """What may still be refunded: the amount less refunds made or in flight."""
+        return self.amount - self.refunded_amount - self.refund_pending_amount
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+
+
+class Refund(Model):
+    """One refund of a capture. Its id is derived from the request's Idempotency-Key, and is
+    the idempotency key sent to the provider: a retried request finds this refund again."""
+
+    refund_id: str
+    merchant_id: str
+    order_id: str
+    capture_id: str
+    amount: int
+    currency: str
+    status: RefundStatus
+    provider_reference: str | None = None
+    failure: FailureReason | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -283,11 +318,24 @@ class CapturePlan(Model):
     capture_id: str
     amount: int
     currency: str
+    #: The order's payment provider, which the Capture step calls.
+    provider: str
     lines: list[CaptureLine]
     shipping_amount: int
     expected_version: int
+    #: Closes every unit of the order: captures exactly what remains.
     is_final: bool
+    #: Also tells the provider this is the last capture (it may release the rest).
+    releases_authorization: bool = False
     nothing_to_capture: bool
+
+
+class PlannedCapture(Model):
+    """ComputeAmount's output, replacing Validate's in the state: the request and its plan,
+    without the order snapshot (the Capture step reads the order again)."""
+
+    request: CaptureRequest
+    plan: CapturePlan
 
 
 class FailureRecord(Model):

@@ -26,6 +26,24 @@ def get_tracer() -> Tracer:
     return Tracer()
 
 
+def add_metric_by(dimension: str, value_of_dimension: str, name: str, value: float) -> None:
+    """One metric under one extra dimension (amounts per currency, failures per reason),
+    published on its own so the dimension does not stick to the invocation's other metrics.
+    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' ``single_metric`` does not."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled  # noqa: PLC0415
+
+    if is_metrics_disabled():
+        return
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name=dimension, value=value_of_dimension)
+
+
 def __getattr__(name: str) -> Tracer:
     # `from order_capture.observability import tracer` keeps working, building it then.
     if name == "tracer":

@@ -7,7 +7,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import model_validator
 
-from order_capture.models import Capture, CaptureLine, CaptureStatus, Model, Order
+from order_capture.models import Capture, CaptureLine, CaptureStatus, Model, Order, Refund
 
 
 class Clock(Protocol):
@@ -100,6 +100,40 @@ class OrderRepository(Protocol):
 
     def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
         """Keep a failure that names no order (an event too broken to say whose it is)."""
+        ...
+
+    def await_provider(self, capture: Capture) -> None:
+        """Note that the provider received pending ``capture`` and confirms it later: store its
+        ``provider_reference``, and make it findable by merchant and capture id alone (what a
+        provider's webhook names) for ``find_capture``."""
+        ...
+
+    def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
+        """A capture noted by ``await_provider``, without knowing its order."""
+        ...
+
+    def list_refunds(
+        self, merchant_id: str, order_id: str, capture_id: str | None = None
+    ) -> list[Refund]:
+        """The refunds of one capture, or of every capture of the order, oldest first."""
+        ...
+
+    def reserve_refund(self, capture: Capture, refund: Refund) -> Refund | None:
+        """Atomically store the new pending ``refund`` and add its amount to the capture's
+        ``refund_pending_amount``, if the stored capture is still captured with the refund
+        totals of ``capture`` (raises OrderChangedError otherwise). Returns None on success,
+        or the refund already stored under that id (nothing is written then)."""
+        ...
+
+    def confirm_refund(self, refund: Refund) -> bool:
+        """Atomically mark a pending refund refunded and move its amount from the capture's
+        pending to its refunded amount and into the order's refunded amount. False if the
+        refund was not pending."""
+        ...
+
+    def fail_refund(self, refund: Refund) -> bool:
+        """Atomically mark a pending refund failed (``refund.failure``) and give its amount back
+        to what the capture can refund. False if the refund was not pending."""
         ...
 
 
@@ -206,3 +240,16 @@ class PaymentProvider(Protocol):
         ...
 
     def release(self, request: ProviderReleaseRequest) -> ProviderRelease: ...
+
+
+class PaymentProviders(Protocol):
+    """Finds the adapter of an order's provider, with the merchant's credentials (the API
+    calls providers directly for refunds, not through the state machine)."""
+
+    def provider(self, name: str, merchant_id: str) -> PaymentProvider: ...
+
+
+class WebhookKeys(Protocol):
+    """The key a merchant's provider signs its webhooks with (Adyen: the HMAC key, hex)."""
+
+    def webhook_hmac_key(self, merchant_id: str, provider: str) -> str | None: ...

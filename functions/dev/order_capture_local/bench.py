@@ -383,10 +383,10 @@ class Bench:
             return result
 
         validated = timed("ValidateFunction", normalize_event(shipped))
-        plan = timed("ComputeAmountFunction", {"validated": validated})
-        if plan["nothing_to_capture"]:
+        planned = timed("ComputeAmountFunction", {"validated": validated})
+        if planned["plan"]["nothing_to_capture"]:
             raise RuntimeError(f"nothing to capture for {shipped['detail']}")
-        capture_input = {"validated": validated, "plan": plan, "execution_id": "bench-seed"}
+        capture_input = {"planned": planned, "execution_id": "bench-seed"}
         capture = timed("CaptureFunction", capture_input)
         timed("RecordFunction", {"capture": capture})
         return timings

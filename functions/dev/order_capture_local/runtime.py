@@ -173,6 +173,7 @@ class LocalRuntime:
         self._stack = ExitStack()
         self._execution_counter = 0
         self._lock = threading.Lock()
+        self._dynamodb_lock = threading.Lock()
         #: Called with the payload before a function's handler runs; raising fails the
         #: invocation (fault injection: a crash before the function did anything).
         self.fault_hooks: dict[str, Callable[[Any], None]] = {}
@@ -205,9 +206,10 @@ class LocalRuntime:
         from botocore.handlers import BUILTIN_HANDLERS  # noqa: PLC0415
         from moto import mock_aws  # noqa: PLC0415
 
-        hook = ("before-send.lambda.Invoke", self._dispatch_lambda)
-        BUILTIN_HANDLERS.insert(0, hook)
-        self._stack.callback(BUILTIN_HANDLERS.remove, hook)
+        _install_request_router(BUILTIN_HANDLERS)
+        global _ACTIVE_RUNTIME  # noqa: PLW0603 - one embedded AWS per process, like moto's
+        _ACTIVE_RUNTIME = self
+        self._stack.callback(_deactivate, self)
         self._stack.enter_context(
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
@@ -491,6 +493,49 @@ class LocalRuntime:
         from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
         return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
+
+
+_ACTIVE_RUNTIME: LocalRuntime | None = None
+
+
+def _deactivate(runtime: LocalRuntime) -> None:
+    global _ACTIVE_RUNTIME  # noqa: PLW0603
+    if _ACTIVE_RUNTIME is runtime:
+        _ACTIVE_RUNTIME = None
+
+
+def _route_request(request: Any, **kwargs: Any) -> Any:
+    """Stands in for moto's botocore stubber (the one ``before-send`` handler answering AWS
+    requests) while a runtime is active:
+
+    * Lambda ``Invoke`` of a template function runs its handler in-process;
+    * DynamoDB requests are served one at a time: DynamoDB applies each request (a condition
+      and its write, a whole transaction) atomically, moto's in-memory tables do not when
+      executions run in parallel threads;
+    * everything else goes to moto as usual.
+    """
+    from moto.core.models import botocore_stubber  # noqa: PLC0415
+
+    runtime = _ACTIVE_RUNTIME
+    if runtime is None:
+        return botocore_stubber(request=request, **kwargs)
+    event_name = kwargs.get("event_name", "")
+    if event_name == "before-send.lambda.Invoke":
+        return runtime._dispatch_lambda(request)
+    if event_name.startswith("before-send.dynamodb."):
+        with runtime._dynamodb_lock:
+            return botocore_stubber(request=request, **kwargs)
+    return botocore_stubber(request=request, **kwargs)
+
+
+def _install_request_router(builtin_handlers: list[Any]) -> None:
+    """Replace moto's stubber by :func:`_route_request` in botocore's built-in handlers, so
+    that every session created from now on answers through it (once per process)."""
+    from moto.core.models import botocore_stubber  # noqa: PLC0415
+
+    for index, entry in enumerate(builtin_handlers):
+        if entry[1] is botocore_stubber:
+            builtin_handlers[index] = (entry[0], _route_request, *entry[2:])
 
 
 @contextmanager

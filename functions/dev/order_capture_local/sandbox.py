@@ -22,26 +22,44 @@ It keeps authorizations and captures in memory and behaves like a careful provid
 * ``POST /_faults`` ``{"kind", "count", "status", "delay_seconds"}``: the next ``count`` captures
   fail: ``unavailable`` (answers ``status``, default 503, captures nothing), ``decline``,
   ``expired_authorization`` (answers ``402 authorization_expired``), ``timeout_after_capture``
-  (captures, then answers only after ``delay_seconds``) or ``latency``.
+  (captures, then answers only after ``delay_seconds``) or ``latency``. With
+  ``"operation": "refund"`` the fault strikes the next refunds instead (``unavailable`` or
+  ``decline``).
+* Asynchronous confirmation, like Adyen: fault ``async`` (or ``async_failed``) makes the next
+  captures answer ``"status": "pending"`` ("received"), then POST an Adyen-shaped, HMAC-signed
+  ``CAPTURE`` (or ``CAPTURE_FAILED``) notification to ``webhook_url?merchant_id=<merchant>``
+  after ``delay_seconds`` (``SandboxServer.configure_webhook``, or ``POST /_webhook``
+  ``{"url", "hmac_key"}``), retried until it is answered ``[accepted]``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 MAX_BODY_BYTES = 1_000_000
+ASYNC_FAULT_KINDS = frozenset({"async", "async_failed"})
 FAULT_KINDS = frozenset(
     {"unavailable", "decline", "expired_authorization", "timeout_after_capture", "latency"}
+    | ASYNC_FAULT_KINDS
 )
+#: The merchant account the sandbox's notifications name (Adyen's ``merchantAccountCode``).
+SANDBOX_MERCHANT_ACCOUNT = "SandboxECOM"
+WEBHOOK_ATTEMPTS = 20
 
 
 @dataclass
@@ -50,6 +68,8 @@ class Fault:
     count: int
     status: int = 503
     delay_seconds: float = 0.0
+    #: Which calls the fault strikes: ``capture`` or ``refund``.
+    operation: str = "capture"
 
 
 @dataclass
@@ -59,16 +79,19 @@ class SandboxState:
     #: idempotency key -> (request body, status, response body)
     replies: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    #: How many times each fault kind has struck (the fault campaign reports them).
+    faults_served: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take_fault(self) -> Fault | None:
+    def take_fault(self, operation: str = "capture") -> Fault | None:
         with self.lock:
-            if not self.faults:
+            fault = next((f for f in self.faults if f.operation == operation), None)
+            if fault is None:
                 return None
-            fault = self.faults[0]
+            self.faults_served[fault.kind] += 1
             fault.count -= 1
             if fault.count <= 0:
-                self.faults.pop(0)
+                self.faults.remove(fault)
             return fault
 
 
@@ -170,11 +193,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, _error("invalid_request", "body must be a JSON object"))
         elif parts == ["_faults"]:
             self._add_fault(body)
+        elif parts == ["_webhook"]:
+            self.server.configure_webhook(str(body.get("url")), str(body.get("hmac_key")))
+            self._send(200, {"url": self.server.webhook_url})
         elif len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "captures":
             self._capture(parts[1], body)
         elif len(parts) == 5 and parts[0] == "authorizations" and parts[4] == "refunds":
+            fault = self.server.state.take_fault("refund")
+            if fault and fault.kind == "unavailable":
+                self._send(fault.status, _error("unavailable", "injected fault"))
+                return
             self._once_with_key(
-                "refund", body, lambda: self._decide_refund(parts[1], parts[3], body)
+                "refund", body, lambda: self._decide_refund(parts[1], parts[3], body, fault)
             )
         elif len(parts) == 3 and parts[0] == "authorizations" and parts[2] == "release":
             self._once_with_key("release", body, lambda: self._decide_release(parts[1]))
@@ -187,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             count=int(body.get("count", 1)),
             status=int(body.get("status", 503)),
             delay_seconds=float(body.get("delay_seconds", 0)),
+            operation=str(body.get("operation", "capture")),
         )
         if fault.kind not in FAULT_KINDS:
             self._send(400, _error("invalid_request", f"unknown fault kind {fault.kind!r}"))
@@ -209,6 +240,16 @@ class _Handler(BaseHTTPRequestHandler):
         status, reply, replayed = self._capture_once(authorization_id, key, body, fault)
         if fault and fault.kind == "timeout_after_capture":
             time.sleep(fault.delay_seconds)
+        if fault and fault.kind in ASYNC_FAULT_KINDS and status == 201 and not replayed:
+            with self.server.state.lock:
+                reply["status"] = "pending"  # received; the outcome follows by webhook
+            metadata = body.get("metadata") or {}
+            threading.Thread(
+                target=self.server.notify_capture,
+                args=(reply, str(metadata.get("merchant_id", "")), fault),
+                name="sandbox-webhook",
+                daemon=True,
+            ).start()
         self._send(status, reply, {"Idempotent-Replayed": "true"} if replayed else None)
 
     def _capture_once(
@@ -312,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, reply, {"Idempotent-Replayed": "true"} if replayed else None)
 
     def _decide_refund(
-        self, authorization_id: str, capture_id: str, body: dict[str, Any]
+        self, authorization_id: str, capture_id: str, body: dict[str, Any], fault: Fault | None
     ) -> tuple[int, dict[str, Any]]:
         """Called with the state lock held."""
         capture = next(
@@ -328,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, _error("capture_not_found", capture_id)
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             return 400, _error("invalid_amount", "amount must be a positive integer")
+        if fault and fault.kind == "decline":
+            return 402, _error("refund_declined", "injected decline")
         remaining = capture["amount"] - capture["refunded_amount"]
         if amount > remaining:
             return 402, _error("amount_exceeds_capture", f"only {remaining} remains")
@@ -361,6 +404,37 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
 
+def sign_notification(item: dict[str, Any], hmac_key_hex: str) -> str:
+    """Adyen's HMAC of a notification item: base64 HMAC-SHA256, under the hex-decoded key, of
+    pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:
+    eventCode:success."""
+    amount = item.get("amount") or {}
+    fields = [
+        item.get("pspReference"),
+        item.get("originalReference"),
+        item.get("merchantAccountCode"),
+        item.get("merchantReference"),
+        amount.get("value"),
+        amount.get("currency"),
+        item.get("eventCode"),
+        item.get("success"),
+    ]
+    signing_string = ":".join("" if value is None else str(value) for value in fields)
+    digest = hmac.new(bytes.fromhex(hmac_key_hex), signing_string.encode(), hashlib.sha256)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def _post_accepted(url: str, payload: bytes) -> bool:
+    request = urllib.request.Request(
+        url, data=payload, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return b"[accepted]" in response.read()
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -368,6 +442,46 @@ class SandboxServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.state = SandboxState()
         self._thread: threading.Thread | None = None
+        #: Where asynchronous outcomes are notified, and the hex HMAC key that signs them.
+        self.webhook_url: str | None = None
+        self.webhook_hmac_key: str | None = None
+
+    def configure_webhook(self, url: str, hmac_key: str) -> None:
+        self.webhook_url = url
+        self.webhook_hmac_key = hmac_key
+
+    def notify_capture(self, capture: dict[str, Any], merchant_id: str, fault: Fault) -> None:
+        """Decide an asynchronous capture, then tell the webhook as Adyen would."""
+        time.sleep(fault.delay_seconds or 0.2)
+        succeeded = fault.kind == "async"
+        with self.state.lock:
+            capture["status"] = "succeeded" if succeeded else "failed"
+            if not succeeded:
+                self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
+                    capture["amount"]
+                )
+        if not self.webhook_url or not self.webhook_hmac_key:
+            return
+        item = {
+            "pspReference": capture["id"],
+            "originalReference": capture["authorization_id"],
+            "merchantAccountCode": SANDBOX_MERCHANT_ACCOUNT,
+            "merchantReference": capture["idempotency_key"],
+            "amount": {"value": capture["amount"], "currency": capture["currency"]},
+            "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
+            "success": "true" if succeeded else "false",
+            "reason": "" if succeeded else "Insufficient balance on payment",
+            "eventDate": datetime.now(UTC).isoformat(),
+        }
+        item["additionalData"] = {"hmacSignature": sign_notification(item, self.webhook_hmac_key)}
+        payload = json.dumps(
+            {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
+        )
+        url = f"{self.webhook_url}?{urlencode({'merchant_id': merchant_id})}"
+        for _ in range(WEBHOOK_ATTEMPTS):
+            if _post_accepted(url, payload.encode()):
+                return
+            time.sleep(0.2)  # like Adyen, retry until the endpoint accepts
 
     @property
     def url(self) -> str:
@@ -392,10 +506,15 @@ class SandboxServer(ThreadingHTTPServer):
             )
 
     def add_fault(
-        self, kind: str, count: int = 1, status: int = 503, delay_seconds: float = 0
+        self,
+        kind: str,
+        count: int = 1,
+        status: int = 503,
+        delay_seconds: float = 0,
+        operation: str = "capture",
     ) -> None:
         with self.state.lock:
-            self.state.faults.append(Fault(kind, count, status, delay_seconds))
+            self.state.faults.append(Fault(kind, count, status, delay_seconds, operation))
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.serve_forever, name="sandbox", daemon=True)

@@ -7,10 +7,16 @@ PK                                        SK                  item
 ========================================  ==================  ==============================
 ``ORDER#<merchant_id>#<order_id>``        ``ORDER``           the order, its lines, totals
 ``ORDER#<merchant_id>#<order_id>``        ``CAPTURE#<id>``    one capture (pending/final)
+``ORDER#<merchant_id>#<order_id>``        ``REFUND#<c>#<id>`` one refund of capture ``c``
+``CAPTURE_REF#<merchant_id>#<capture_id>``  ``CAPTURE``         order of a capture a provider
+                                                              confirms later (its webhook)
 ``EXECUTION#<execution id>``              ``FAILURE``         a failure naming no order
 ========================================  ==================  ==============================
 
 The order item holds one entry per line and running totals; it does not grow with captures.
+Likewise a capture item holds only its refund totals (``refunded_amount``,
+``refund_pending_amount``): each refund is an item of its own, so no item grows with refunds
+and a refund is written with a plain conditional Put instead of rewriting a list.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
-from order_capture.models import Capture, CaptureStatus, Model, Order
+from order_capture.models import Capture, CaptureStatus, Model, Order, Refund, RefundStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,6 +37,7 @@ OPEN_STATUS = "open_status"
 OPEN_CAPTURES_INDEX = "OpenCaptures"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 CAPTURE_PREFIX = "CAPTURE#"
+REFUND_PREFIX = "REFUND#"
 _RETRYABLE_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -291,7 +298,7 @@ class DynamoDBOrderRepository:
                         capture.merchant_id, capture.order_id, capture.capture_id
                     ),
                     "UpdateExpression": "SET #status = :captured, provider_reference = :ref, "
-                    "updated_at = :now REMOVE open_status",
+                    "status_at_provider = :at_provider, updated_at = :now REMOVE open_status",
                     "ConditionExpression": "#status IN (:pending, :requires_action)",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
@@ -299,6 +306,7 @@ class DynamoDBOrderRepository:
                         ":pending": {"S": CaptureStatus.PENDING.value},
                         ":requires_action": {"S": CaptureStatus.REQUIRES_ACTION.value},
                         ":ref": self._serializer.serialize(capture.provider_reference),
+                        ":at_provider": self._serializer.serialize(capture.status_at_provider),
                         ":now": {"S": capture.updated_at.isoformat()},
                     },
                 }
@@ -363,6 +371,225 @@ class DynamoDBOrderRepository:
             "put_item",
             TableName=self.table_name,
             Item=self._encode(f"EXECUTION#{execution_id}", "FAILURE", failure),
+        )
+
+    # --- captures the provider confirms later --------------------------------------------------
+
+    def _capture_ref_key(self, merchant_id: str, capture_id: str) -> dict[str, Any]:
+        return {"PK": {"S": f"CAPTURE_REF#{merchant_id}#{capture_id}"}, "SK": {"S": "CAPTURE"}}
+
+    def await_provider(self, capture: Capture) -> None:
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_key(
+                        capture.merchant_id, capture.order_id, capture.capture_id
+                    ),
+                    "UpdateExpression": "SET provider_reference = :ref, "
+                    "status_at_provider = :at_provider",
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":ref": self._serializer.serialize(capture.provider_reference),
+                        ":at_provider": self._serializer.serialize(capture.status_at_provider),
+                        ":pending": {"S": CaptureStatus.PENDING.value},
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        **self._capture_ref_key(capture.merchant_id, capture.capture_id),
+                        "order_id": {"S": capture.order_id},
+                    },
+                }
+            },
+        ]
+        # A capture no longer pending was settled already: nothing left to note.
+        self._transact(items)
+
+    def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=self._capture_ref_key(merchant_id, capture_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        return self.get_capture(merchant_id, item["order_id"]["S"], capture_id)
+
+    # --- refunds ---------------------------------------------------------------------------------
+
+    def _refund_key(self, refund: Refund) -> dict[str, Any]:
+        return {
+            "PK": {"S": order_pk(refund.merchant_id, refund.order_id)},
+            "SK": {"S": f"{REFUND_PREFIX}{refund.capture_id}#{refund.refund_id}"},
+        }
+
+    def list_refunds(
+        self, merchant_id: str, order_id: str, capture_id: str | None = None
+    ) -> list[Refund]:
+        prefix = REFUND_PREFIX + (f"{capture_id}#" if capture_id is not None else "")
+        refunds: list[Refund] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": order_pk(merchant_id, order_id)},
+                ":prefix": {"S": prefix},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            refunds.extend(Refund.model_validate(self._decode(i)) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(refunds, key=lambda refund: (refund.created_at, refund.refund_id))
+
+    def reserve_refund(self, capture: Capture, refund: Refund) -> Refund | None:
+        # The capture's refund totals as read are the condition: DynamoDB conditions cannot
+        # add, so "amount - refunded - pending >= refund" is checked by the caller on exactly
+        # the totals this write requires to be still stored.
+        conditions = ["#status = :captured"]
+        values: dict[str, Any] = {
+            ":captured": {"S": CaptureStatus.CAPTURED.value},
+            ":pending_after": {"N": str(capture.refund_pending_amount + refund.amount)},
+        }
+        for attribute, expected in (
+            ("refunded_amount", capture.refunded_amount),
+            ("refund_pending_amount", capture.refund_pending_amount),
+        ):
+            values[f":{attribute}"] = {"N": str(expected)}
+            # Captures stored before refunds existed lack the attributes: absent means 0.
+            absent = f" OR attribute_not_exists({attribute})" if expected == 0 else ""
+            conditions.append(f"({attribute} = :{attribute}{absent})")
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._encode(
+                        order_pk(refund.merchant_id, refund.order_id),
+                        f"{REFUND_PREFIX}{refund.capture_id}#{refund.refund_id}",
+                        refund,
+                    ),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_key(
+                        capture.merchant_id, capture.order_id, capture.capture_id
+                    ),
+                    "UpdateExpression": "SET refund_pending_amount = :pending_after",
+                    "ConditionExpression": " AND ".join(conditions),
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+        ]
+        reasons = self._transact(items)
+        if reasons is None:
+            return None
+        refund_reason, capture_reason = reasons
+        if refund_reason.get("Code") == "ConditionalCheckFailed":
+            old = refund_reason.get("Item")
+            if old:
+                return Refund.model_validate(self._decode(old))
+            refunds = self.list_refunds(refund.merchant_id, refund.order_id, refund.capture_id)
+            stored = next((r for r in refunds if r.refund_id == refund.refund_id), None)
+            if stored is not None:
+                return stored
+        if capture_reason.get("Code") == "ConditionalCheckFailed":
+            raise OrderChangedError(f"capture {capture.capture_id} changed while refunding")
+        raise LedgerUnavailableError(f"refund {refund.refund_id} was canceled: {reasons}")
+
+    def _settle_refund(
+        self, refund: Refund, refund_set: str, values: dict[str, Any], totals: list[dict[str, Any]]
+    ) -> bool:
+        """The pending refund updated with ``refund_set``, and the ``totals`` updates, at once."""
+        refund_update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": self._refund_key(refund),
+                "UpdateExpression": f"SET #status = :status, updated_at = :now, {refund_set}",
+                "ConditionExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":status": {"S": refund.status.value},
+                    ":pending": {"S": RefundStatus.PENDING.value},
+                    ":now": {"S": refund.updated_at.isoformat()},
+                    **values,
+                },
+            }
+        }
+        return self._transact([refund_update, *totals]) is None
+
+    def confirm_refund(self, refund: Refund) -> bool:
+        # ADD is commutative (as in confirm): no read of the capture or order is needed, and
+        # the refund's status condition makes it count once. The order's version moves so that
+        # a read-modify-write of the order (cancellations) cannot write back a stale total.
+        amount, minus = {"N": str(refund.amount)}, {"N": str(-refund.amount)}
+        return self._settle_refund(
+            refund,
+            "provider_reference = :ref",
+            {":ref": self._serializer.serialize(refund.provider_reference)},
+            [
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": self._capture_key(
+                            refund.merchant_id, refund.order_id, refund.capture_id
+                        ),
+                        "UpdateExpression": "ADD refunded_amount :amount, "
+                        "refund_pending_amount :minus",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {":amount": amount, ":minus": minus},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": self._order_key(refund.merchant_id, refund.order_id),
+                        "UpdateExpression": "ADD refunded_amount :amount, version :one "
+                        "SET updated_at = :now",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {
+                            ":amount": amount,
+                            ":one": {"N": "1"},
+                            ":now": {"S": refund.updated_at.isoformat()},
+                        },
+                    }
+                },
+            ],
+        )
+
+    def fail_refund(self, refund: Refund) -> bool:
+        failure = refund.failure.model_dump(mode="json") if refund.failure else None
+        return self._settle_refund(
+            refund,
+            "failure = :failure",
+            {":failure": self._serializer.serialize(failure)},
+            [
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": self._capture_key(
+                            refund.merchant_id, refund.order_id, refund.capture_id
+                        ),
+                        "UpdateExpression": "ADD refund_pending_amount :minus",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {":minus": {"N": str(-refund.amount)}},
+                    }
+                }
+            ],
         )
 
     # --- plumbing ------------------------------------------------------------------------------

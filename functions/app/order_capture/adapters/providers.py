@@ -46,6 +46,30 @@ def provider_for(
     return _adapter(name, store.credentials(merchant_id, name), settings.provider_timeout_seconds)
 
 
+class ConfiguredProviders:
+    """PaymentProviders as ``settings`` configure them (see ``provider_for``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def provider(self, name: str, merchant_id: str) -> PaymentProvider:
+        return provider_for(name, self.settings, merchant_id=merchant_id)
+
+    def webhook_hmac_key(self, merchant_id: str, provider: str) -> str | None:
+        """From the same credentials as the calls (``webhook_hmac_key``); None if unset."""
+        settings = self.settings
+        store = _default_store(
+            settings.provider_secret_prefix,
+            settings.provider_credentials_file,
+            settings.provider_credentials_json.get_secret_value()
+            if settings.provider_credentials_json
+            else None,
+            settings.provider_secret_max_age_seconds,
+        )
+        key = store.credentials(merchant_id, provider).webhook_hmac_key
+        return key.get_secret_value() if key is not None else None
+
+
 @lru_cache(maxsize=4)
 def _default_store(
     secret_prefix: str | None,

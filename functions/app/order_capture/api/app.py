@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.api import medusa, native, omnitron
+from order_capture.api import medusa, native, omnitron, webhooks
 from order_capture.api.common import status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
 from order_capture.api.problems import (
@@ -50,6 +50,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(native.router)
 app.include_router(medusa.router)
 app.include_router(omnitron.router)
+app.include_router(webhooks.router)
 app.configure_openapi(
     title="order-capture API",
     version="1.0.0",
@@ -222,10 +223,14 @@ def handle(
     dependencies = dependencies or default_dependencies()
     try:
         _check_body(event)
-        merchant_id = _authenticate(event, dialect, dependencies)
+        # A provider's webhook has no API key: it proves itself by the signature of every
+        # notification, which the webhook route checks (api/webhooks.py).
+        is_webhook = path.startswith(webhooks.PATH_PREFIX)
+        merchant_id = "" if is_webhook else _authenticate(event, dialect, dependencies)
     except OrderCaptureError as error:
         return _proxy_response(error_response(dialect, error))
-    logger.append_keys(merchant_id=merchant_id)
+    if merchant_id:
+        logger.append_keys(merchant_id=merchant_id)
     app.context[REQUEST_CONTEXT_KEY] = RequestContext(
         merchant_id=merchant_id,
         dependencies=dependencies,
@@ -257,6 +262,7 @@ def default_dependencies() -> ApiDependencies:
     )
 
     from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
+    from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
     from order_capture.adapters.stepfunctions import StepFunctionsWorkflowStarter  # noqa: PLC0415
 
     table_name = settings().table_name
@@ -273,6 +279,8 @@ def default_dependencies() -> ApiDependencies:
         idempotency_store=DynamoDBPersistenceLayer(
             table_name=table_name, key_attr="PK", sort_key_attr="SK"
         ),
+        providers=ConfiguredProviders(settings()),
+        webhook_keys=ConfiguredProviders(settings()),
     )
 
 

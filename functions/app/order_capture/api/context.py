@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     )
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from order_capture.ports import ApiKeyStore, Clock, OrderRepository, WorkflowStarter
+    from order_capture.ports import (
+        ApiKeyStore,
+        Clock,
+        OrderRepository,
+        PaymentProviders,
+        WebhookKeys,
+        WorkflowStarter,
+    )
 
 REQUEST_CONTEXT_KEY = "order_capture_request"
 
@@ -29,6 +36,10 @@ class ApiDependencies:
     workflow: WorkflowStarter
     clock: Clock
     idempotency_store: BasePersistenceLayer
+    #: Refunds call the provider from the API; None where nothing is configured to do that.
+    providers: PaymentProviders | None = None
+    #: Webhook routes verify the provider's signature with these; None: every webhook is refused.
+    webhook_keys: WebhookKeys | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Routes (``Authorization: Bearer <key>``; bodies ``application/json`` or
     GET  /orders/{order_id}/captures               -> {"remaining_capture_amount", "results"}
     POST /orders/{order_id}/captures               {"amount"} | {"items"} -> capture + remaining
     GET  /orders/{order_id}/captures/{capture_id}  -> capture
+    POST /orders/{order_id}/captures/{capture_id}/refunds  {"amount"} -> capture + refund
     PUT  /orders/{order_id}                        Order Placed detail -> order
     GET  /orders/{order_id}                        -> order
     POST /orders/{order_id}/cancellations          {"items"} -> order
@@ -15,14 +16,16 @@ Mapping (ours -> Aplazame's capture object)::
     capture_id                -> id
     amount                    -> amount            (minor units)
     created_at                -> created
-    (no refunds yet)          -> refunds [], refunded_amount 0
-    amount - refunded         -> remaining_amount  (what is left to refund)
+    refunds made or pending   -> refunds [{id, amount, created, status}]
+    refunded_amount           -> refunded_amount   (confirmed by the provider)
+    amount - refunded - pending -> remaining_amount  (what is left to refund)
     capturable, capped by the authorization -> remaining_capture_amount
     status, currency, shipment_id, lines -> status, currency, shipment_id, items  (our extras)
 
 Errors: ``{"error": {"type", "message", "field"}}`` with 400 (invalid request), 401, 404, 409
 (invalid state: nothing left to capture, units already shipped, order registered differently,
-idempotency key in progress), 413, 415, 422 (over-capture, idempotency key reused), 402
+idempotency key in progress), 413, 415, 422 (over-capture, over-refund, idempotency key
+reused), 402
 (provider declined) and 503 (retry later).
 """
 
@@ -48,7 +51,7 @@ from order_capture.api.common import (
 )
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
-from order_capture.domain import merchant_api
+from order_capture.domain import merchant_api, refunds
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -56,6 +59,7 @@ from order_capture.models import (
     ItemQuantity,
     Order,
     OrderPlacedDetail,
+    Refund,
 )
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
@@ -92,6 +96,12 @@ class CaptureIn(ApiModel):
         return self
 
 
+class RefundIn(ApiModel):
+    amount: PositiveMinorUnits = Field(
+        description="Amount to refund, in minor units; at most the capture's remaining_amount."
+    )
+
+
 class CancellationIn(ApiModel):
     items: ItemList
 
@@ -118,12 +128,19 @@ class CaptureItemOut(ResponseModel):
     amount: int
 
 
+class RefundOut(ResponseModel):
+    id: str = Field(description="Refund ID.")
+    amount: int = Field(description="Refunded amount, in minor units.")
+    created: datetime
+    status: str = Field(description="refunded, or pending until the provider confirms it.")
+
+
 class CaptureOut(ResponseModel):
     id: str = Field(description="Capture ID.")
     amount: int = Field(description="Captured amount, in minor units.")
     created: datetime
-    refunds: list[dict[str, Any]]
-    refunded_amount: int
+    refunds: list[RefundOut]
+    refunded_amount: int = Field(description="Refunds the provider confirmed, in minor units.")
     remaining_amount: int = Field(description="What is left to refund of this capture.")
     status: str
     currency: str
@@ -135,6 +152,12 @@ class CaptureOut(ResponseModel):
 
 class CaptureCreatedOut(CaptureOut):
     remaining_capture_amount: int
+
+
+class RefundCreatedOut(CaptureOut):
+    """The capture after the refund, and the refund itself."""
+
+    refund: RefundOut
 
 
 class CaptureListOut(ResponseModel):
@@ -186,15 +209,23 @@ class ErrorOut(ResponseModel):
 # --- Mapping -----------------------------------------------------------------------------------
 
 
-def capture_out(capture: Capture) -> CaptureOut:
-    refunded = 0  # refunds are not part of this service yet
+def refund_out(refund: Refund) -> RefundOut:
+    return RefundOut(
+        id=refund.refund_id,
+        amount=refund.amount,
+        created=refund.created_at,
+        status=refund.status.value,
+    )
+
+
+def capture_out(capture: Capture, capture_refunds: list[Refund] | None = None) -> CaptureOut:
     return CaptureOut(
         id=capture.capture_id,
         amount=capture.amount,
         created=capture.created_at,
-        refunds=[],
-        refunded_amount=refunded,
-        remaining_amount=capture.amount - refunded,
+        refunds=[refund_out(r) for r in refunds.visible_refunds(capture_refunds or [])],
+        refunded_amount=capture.refunded_amount,
+        remaining_amount=capture.refundable_amount,
         status=capture.status.value,
         currency=capture.currency,
         shipment_id=capture.shipment_id,
@@ -274,12 +305,14 @@ STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
     problems.PayloadTooLargeError: 413,
     problems.UnsupportedMediaTypeError: 415,
     errors.OverCaptureError: 422,
+    errors.OverRefundError: 422,
     problems.IdempotencyKeyReusedError: 422,
     errors.ProviderError: 502,
     errors.OrderChangedError: 503,
     errors.ProviderUnavailableError: 503,
     errors.CaptureOutcomeUnknownError: 503,
     errors.LedgerUnavailableError: 503,
+    errors.CaptureNotYetRecordedError: 503,
 }
 
 
@@ -299,7 +332,7 @@ ERROR_RESPONSES: dict[int, Any] = {
         404: "No such order or capture for this merchant.",
         409: "The order's state does not allow it (e.g. nothing left to capture).",
         415: "Unsupported content type.",
-        422: "Over-capture, or Idempotency-Key reused for a different request.",
+        422: "Over-capture or over-refund, or Idempotency-Key reused for another request.",
     }.items()
 }
 
@@ -328,12 +361,12 @@ CaptureIdPath = Annotated[
 )
 def list_captures(order_id: OrderIdPath) -> CaptureListOut:
     request = request_context(router)
-    order, captures = merchant_api.order_with_captures(
-        request.dependencies.repository, request.merchant_id, order_id
-    )
+    repository = request.dependencies.repository
+    order, captures = merchant_api.order_with_captures(repository, request.merchant_id, order_id)
+    by_capture = refunds.refunds_by_capture(repository, request.merchant_id, order_id)
     return CaptureListOut(
         remaining_capture_amount=merchant_api.remaining_capture_amount(order),
-        results=[capture_out(capture) for capture in captures],
+        results=[capture_out(capture, by_capture[capture.capture_id]) for capture in captures],
     )
 
 
@@ -383,10 +416,53 @@ def create_capture(
 )
 def get_capture(order_id: OrderIdPath, capture_id: CaptureIdPath) -> CaptureOut:
     request = request_context(router)
+    repository = request.dependencies.repository
     _, capture = merchant_api.order_and_capture(
-        request.dependencies.repository, request.merchant_id, order_id, capture_id
+        repository, request.merchant_id, order_id, capture_id
     )
-    return capture_out(capture)
+    return capture_out(capture, repository.list_refunds(request.merchant_id, order_id, capture_id))
+
+
+@router.post(
+    "/orders/<order_id>/captures/<capture_id>/refunds",
+    summary="Refund a capture",
+    description="Refund part or all of what a capture has left (its `remaining_amount`) at "
+    "the payment provider. A retry with the same `Idempotency-Key` never refunds twice.",
+    tags=TAGS,
+    security=SECURITY,
+    responses=_responses(RefundCreatedOut, "The capture after the refund, and the refund."),
+)
+def refund_capture(
+    order_id: OrderIdPath,
+    capture_id: CaptureIdPath,
+    body: RefundIn,
+    idempotency_key: IdempotencyKeyHeader,
+) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+
+    def respond() -> StoredResponse:
+        if dependencies.providers is None:
+            raise errors.ProviderNotConfiguredError("no payment providers are configured")
+        _, capture, refund = refunds.refund_capture(
+            dependencies.repository,
+            dependencies.providers,
+            merchant_id=request.merchant_id,
+            order_id=order_id,
+            capture_id=capture_id,
+            amount=body.amount,
+            idempotency_key=idempotency_key,
+            clock=dependencies.clock,
+        )
+        capture_refunds = dependencies.repository.list_refunds(
+            request.merchant_id, order_id, capture_id
+        )
+        created = RefundCreatedOut(
+            **capture_out(capture, capture_refunds).model_dump(), refund=refund_out(refund)
+        )
+        return StoredResponse(status_code=200, body=json_text(created))
+
+    return idempotent_response(request, idempotency_key, respond)
 
 
 @router.put(

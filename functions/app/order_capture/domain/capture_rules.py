@@ -180,10 +180,14 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         capture_id=request.capture_id,
         amount=amount,
         currency=order.currency,
+        provider=order.payment.provider,
         lines=lines,
         shipping_amount=shipping_amount,
         expected_version=order.version,
         is_final=is_final,
+        # Letting the provider release the rest of the authorization is only safe when no
+        # other capture of the order is still in flight (it would then be refused).
+        releases_authorization=is_final and order.reserved_amount == 0,
         nothing_to_capture=amount == 0,
     )
 
@@ -274,6 +278,20 @@ def release(order: Order, capture: Capture, now: datetime) -> Order:
             "shipping_claimed": order.shipping_claimed and capture.shipping_amount == 0,
             "version": order.version + 1,
             "updated_at": now,
+        }
+    )
+
+
+def reverse(order: Order, capture: Capture, now: datetime) -> Order:
+    """``order`` once the provider reports that a capture it had confirmed failed after all
+    (Adyen's ``CAPTURE_FAILED`` after ``CAPTURE``): the money was not captured, and its units
+    are capturable again, like a released reservation."""
+    released = release(order, capture, now)
+    return released.model_copy(
+        update={
+            "reserved_amount": order.reserved_amount,
+            "captured_amount": order.captured_amount - capture.amount,
+            "capture_count": order.capture_count - 1,
         }
     )
 

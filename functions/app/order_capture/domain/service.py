@@ -14,7 +14,6 @@ from order_capture.errors import (
 from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
     Capture,
-    CapturePlan,
     CaptureRequest,
     CaptureStatus,
     FailureReason,
@@ -22,6 +21,7 @@ from order_capture.models import (
     Order,
     OrderItemsCanceledDetail,
     OrderPlacedDetail,
+    PlannedCapture,
     ValidatedCapture,
 )
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, ProviderCaptureRequest
@@ -47,17 +47,31 @@ def execute_capture(
     repository: OrderRepository,
     provider: PaymentProvider,
     *,
-    validated: ValidatedCapture,
-    plan: CapturePlan,
+    planned: PlannedCapture,
     execution_id: str | None,
     now: datetime,
 ) -> Capture:
     """Capture step: reserve in the ledger, then ask the provider, with one idempotency key.
 
-    A retry of this step (provider unavailable, Lambda error) finds its own pending capture
-    and repeats the provider call with the same key instead of reserving twice.
+    The order is read again here rather than carried in the execution's state (an order of a
+    thousand lines would crowd Step Functions' 256 KB state); the plan holds only if the order
+    is still at the version it was made from. A retry of this step (provider unavailable, a
+    crash) finds its own pending capture and repeats the provider call with the same key
+    instead of reserving twice.
     """
-    request, order = validated.request, validated.order
+    request, plan = planned.request, planned.plan
+    order, existing = repository.get_order_and_capture(
+        request.merchant_id, request.order_id, plan.capture_id
+    )
+    if order is None:
+        raise OrderNotFoundError(
+            f"order {request.order_id} of merchant {request.merchant_id} is no longer registered"
+        )
+    if existing is None and order.version != plan.expected_version:
+        raise OrderChangedError(
+            f"order {request.order_id} moved from version {plan.expected_version} to "
+            f"{order.version} since the plan was made"
+        )
     pending = Capture(
         capture_id=plan.capture_id,
         merchant_id=request.merchant_id,
@@ -74,9 +88,10 @@ def execute_capture(
         created_at=now,
         updated_at=now,
     )
-    existing = repository.reserve(
-        capture_rules.reserve(order, plan, now), plan.expected_version, pending
-    )
+    if existing is None:
+        existing = repository.reserve(
+            capture_rules.reserve(order, plan, now), plan.expected_version, pending
+        )
     if existing is not None:
         if existing.status in FINAL_CAPTURE_STATUSES:
             return existing  # a duplicate that raced past Validate: its result stands
@@ -91,10 +106,20 @@ def execute_capture(
             merchant_id=pending.merchant_id,
             order_id=pending.order_id,
             # The shipment that closes the order lets the provider release the rest.
-            final_capture=plan.is_final,
+            final_capture=plan.releases_authorization,
         )
     )
-    return pending.model_copy(update={"provider_reference": result.provider_reference})
+    sent = pending.model_copy(
+        update={
+            "provider_reference": result.provider_reference,
+            "status_at_provider": result.status,
+        }
+    )
+    if result.status == "pending":
+        # Confirmed later by the provider's webhook, which names the capture by our idempotency
+        # key: the ledger must know the provider's reference and where the capture lives.
+        repository.await_provider(sent)
+    return sent
 
 
 def record_capture(repository: OrderRepository, capture: Capture, now: datetime) -> Capture:
@@ -105,6 +130,8 @@ def record_capture(repository: OrderRepository, capture: Capture, now: datetime)
     """
     if capture.status in {CaptureStatus.CAPTURED, CaptureStatus.FAILED}:
         return capture
+    if capture.status_at_provider == "pending":
+        return capture  # received, not captured: the provider's webhook confirms it
     captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
     if not repository.confirm(captured):
         stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)

@@ -10,7 +10,7 @@ from order_capture.adapters.providers import provider_for
 from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.models import CapturePlan, ValidatedCapture
+from order_capture.models import PlannedCapture
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
 
@@ -22,18 +22,14 @@ def handle(
     provider: PaymentProvider | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
-    validated = parse_as(ValidatedCapture, event.get("validated"), prefix="validated")
-    plan = parse_as(CapturePlan, event.get("plan"), prefix="plan")
+    planned = parse_as(PlannedCapture, event.get("planned"), prefix="planned")
     execution_id = event.get("execution_id")
-    log_keys_of(validated.request, execution_id)
+    log_keys_of(planned.request, execution_id)
     capture = service.execute_capture(
         repository or default_repository(),
         provider
-        or provider_for(
-            validated.order.payment.provider, settings(), merchant_id=validated.order.merchant_id
-        ),
-        validated=validated,
-        plan=plan,
+        or provider_for(planned.plan.provider, settings(), merchant_id=planned.request.merchant_id),
+        planned=planned,
         execution_id=execution_id,
         now=(clock or SystemClock()).now(),
     )

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import capture_rules
 from order_capture.handlers._wiring import dump, lambda_entry, log_keys_of
-from order_capture.models import ValidatedCapture
+from order_capture.models import PlannedCapture, ValidatedCapture
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, SystemClock
 
@@ -21,7 +21,7 @@ def handle(
     plan = capture_rules.plan_capture(
         validated.order, validated.request, (clock or SystemClock()).now()
     )
-    return dump(plan)
+    return dump(PlannedCapture(request=validated.request, plan=plan))
 
 
 @lambda_entry

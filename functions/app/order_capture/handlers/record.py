@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -14,7 +14,7 @@ from order_capture.domain import service
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.handlers.validate import capture_request_from
 from order_capture.models import Capture, CaptureRequest, OrderShippedDetail
-from order_capture.observability import logger, metrics
+from order_capture.observability import add_metric_by, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, SystemClock
 
@@ -32,13 +32,7 @@ def handle_success(
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.
-    with single_metric(
-        name="CapturedAmount",
-        unit=MetricUnit.Count,
-        value=recorded.amount,
-        default_dimensions=metrics.default_dimensions,
-    ) as amount_metric:
-        amount_metric.add_dimension(name="Currency", value=recorded.currency)
+    add_metric_by("Currency", recorded.currency, "CapturedAmount", recorded.amount)
     logger.info(
         "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
     )
@@ -111,13 +105,7 @@ def handle_failure(
         now=(clock or SystemClock()).now(),
     )
     metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
-    with single_metric(
-        name="CaptureFailuresByReason",
-        unit=MetricUnit.Count,
-        value=1,
-        default_dimensions=metrics.default_dimensions,
-    ) as reason_metric:
-        reason_metric.add_dimension(name="Reason", value=failure.reason)
+    add_metric_by("Reason", failure.reason, "CaptureFailuresByReason", 1)
     logger.warning("capture failed", extra={"reason": failure.reason, "error": error_type})
     return dump(failure)
 

@@ -1,0 +1,126 @@
+"""Provider webhooks: ``POST /webhooks/{provider}?merchant_id=<id>``.
+
+A provider calls this route, not a merchant: there is no API key. Each notification item must
+carry a valid signature under the merchant's webhook key (Adyen: ``additionalData.hmacSignature``,
+HMAC-SHA256 under the hex ``webhook_hmac_key`` of the merchant's credentials); one forged or
+unsigned item refuses the whole call with 401 and nothing changes. The merchant is named in the
+URL because the key is per merchant and must be known before anything in the body is trusted:
+configure the webhook URL per merchant account in the provider's dashboard.
+
+Accepted calls answer ``[accepted]`` (what Adyen expects); capture outcomes settle the ledger
+(see ``domain.provider_webhooks``), other events are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from order_capture.adapters.adyen import verify_notification
+from order_capture.api.common import IDENTIFIER_PATTERN
+from order_capture.api.context import request_context
+from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
+from order_capture.domain import provider_webhooks
+from order_capture.errors import CaptureNotYetRecordedError, ProviderNotConfiguredError
+from order_capture.observability import logger
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
+PATH_PREFIX = "/webhooks/"
+TAGS = ["Provider webhooks"]
+#: Providers whose webhooks come as Adyen-style signed notification items. The sandbox speaks
+#: Adyen's format so that a local run shows asynchronous confirmation end to end.
+ADYEN_FORMAT_PROVIDERS = frozenset({"adyen", "sandbox"})
+ACCEPTED = "[accepted]"
+#: Our capture ids (``models.capture_id_for``): 32 hex digits.
+OUR_CAPTURE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class NotificationItem(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    NotificationRequestItem: dict[str, Any]
+
+
+class Notification(BaseModel):
+    """Adyen's standard webhook body: ``{"live", "notificationItems": [...]}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    live: str | bool | None = None
+    notificationItems: Annotated[list[NotificationItem], Field(min_length=1, max_length=100)]  # noqa: N815 - Adyen's name
+
+
+ProviderPath = Annotated[
+    str, Path(pattern=r"^[a-z]+$", max_length=32, description="The payment provider.")
+]
+MerchantQuery = Annotated[
+    str,
+    Query(
+        pattern=IDENTIFIER_PATTERN,
+        min_length=1,
+        max_length=128,
+        description="The merchant whose webhook key signs the notifications.",
+    ),
+]
+
+
+@router.post(
+    "/webhooks/<provider>",
+    summary="Provider webhook",
+    description="Signed notifications of a payment provider (Adyen standard webhooks). "
+    "Answers `[accepted]`; a forged or unsigned notification is 401 and changes nothing.",
+    tags=TAGS,
+    responses={
+        202: {"description": "Accepted", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        401: {"description": "Missing or invalid signature."},
+    },
+)
+def provider_webhook(
+    provider: ProviderPath, merchant_id: MerchantQuery, body: Notification
+) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+    if provider not in ADYEN_FORMAT_PROVIDERS:
+        raise RouteNotFoundError(f"no webhooks for provider {provider!r}", field="provider")
+    items = [wrapper.NotificationRequestItem for wrapper in body.notificationItems]
+    try:
+        key = (
+            dependencies.webhook_keys.webhook_hmac_key(merchant_id, provider)
+            if dependencies.webhook_keys is not None
+            else None
+        )
+    except ProviderNotConfiguredError:
+        key = None
+    if key is None or not all(verify_notification(item, key) for item in items):
+        logger.warning("webhook refused", extra={"provider": provider, "merchant_id": merchant_id})
+        raise UnauthorizedError(
+            "hmacSignature: missing or invalid for this merchant's webhook key",
+            credentials_given=True,
+        )
+    now = dependencies.clock.now()
+    for item in items:
+        notification = provider_webhooks.capture_notification(item)
+        if notification is None:
+            continue
+        settled = provider_webhooks.settle_capture(
+            dependencies.repository, merchant_id, notification, now
+        )
+        if settled is None and OUR_CAPTURE_ID.match(notification.capture_id):
+            # Not [accepted]: the provider delivers it again (settling is idempotent).
+            raise CaptureNotYetRecordedError(
+                f"capture {notification.capture_id} is not awaiting the provider yet; retry"
+            )
+        logger.info(
+            "capture notification",
+            extra={
+                "event": notification.event,
+                "capture_id": notification.capture_id,
+                "status": settled.status.value if settled else "unknown_capture",
+            },
+        )
+    return Response(status_code=202, content_type="text/plain", body=ACCEPTED)

@@ -1,0 +1,247 @@
+"""Refunds against a capture: the rules (pure) and the use case over the ports.
+
+A refund follows the pattern of a capture: reserve its amount in the ledger first (a conditional
+write on the capture's refund totals, so two concurrent refunds can never add up to more than
+the capture), then ask the provider with one idempotency key, then confirm or release:
+
+* the provider refunded: the refund becomes ``refunded``, its amount moves to the capture's and
+  the order's ``refunded_amount``;
+* the provider refused (``ProviderDeclinedError``): the refund becomes ``failed`` and its amount
+  is refundable again; a retry of the request gets the same refusal;
+* no answer, or nothing sent (unavailable, outcome unknown, not configured): the refund stays
+  ``pending`` and reserved. A retry with the same Idempotency-Key finds it and asks the provider
+  again with the same key, so the money leaves at most once;
+* the provider answered "received" (Adyen): the refund stays ``pending`` until its webhook.
+
+The refund id is derived from the merchant, the capture and the request's Idempotency-Key, and
+it is the idempotency key sent to the provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime
+
+from order_capture.domain.merchant_api import error_from_failure
+from order_capture.errors import (
+    InvalidEventError,
+    InvalidStateError,
+    OrderChangedError,
+    OrderNotFoundError,
+    OverRefundError,
+    ProviderDeclinedError,
+)
+from order_capture.models import (
+    Capture,
+    CaptureStatus,
+    FailureReason,
+    Order,
+    Refund,
+    RefundStatus,
+)
+from order_capture.ports import (
+    Clock,
+    OrderRepository,
+    PaymentProviders,
+    ProviderRefundRequest,
+)
+
+#: How often reserving a refund is tried while other refunds of the capture move its totals.
+MAX_RESERVE_ATTEMPTS = 8
+
+
+# --- Rules (pure) --------------------------------------------------------------------------------
+
+
+def refund_id_for(merchant_id: str, capture_id: str, idempotency_key: str) -> str:
+    """The refund a request stands for: the same key on the same capture is the same refund."""
+    digest = hashlib.sha256(f"{merchant_id}\x1f{capture_id}\x1f{idempotency_key}".encode())
+    return digest.hexdigest()[:32]
+
+
+def check_refundable(capture: Capture, amount: int) -> None:
+    """Raise unless ``amount`` can be refunded from ``capture`` now."""
+    if capture.status is not CaptureStatus.CAPTURED or capture.provider_reference is None:
+        raise InvalidStateError(
+            f"capture_id: capture {capture.capture_id} is {capture.status.value}; "
+            "only a captured capture can be refunded",
+            field="capture_id",
+        )
+    if amount > capture.refundable_amount:
+        raise OverRefundError(
+            f"amount: {amount} is more than the {capture.refundable_amount} capture "
+            f"{capture.capture_id} has left to refund",
+            field="amount",
+        )
+
+
+def new_refund(capture: Capture, refund_id: str, amount: int, now: datetime) -> Refund:
+    return Refund(
+        refund_id=refund_id,
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=amount,
+        currency=capture.currency,
+        status=RefundStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def same_request(refund: Refund, amount: int) -> Refund:
+    """An earlier refund found under the request's key must be for the same amount."""
+    if refund.amount != amount:
+        raise InvalidEventError(
+            f"Idempotency-Key: this key already refunded {refund.amount}, not {amount}; use a "
+            "new key for a new refund",
+            field="Idempotency-Key",
+        )
+    return refund
+
+
+def visible_refunds(refunds: list[Refund]) -> list[Refund]:
+    """The refunds a capture shows: made or in flight (a refused refund moved no money)."""
+    return [refund for refund in refunds if refund.status is not RefundStatus.FAILED]
+
+
+# --- Use cases -----------------------------------------------------------------------------------
+
+
+def refunds_by_capture(
+    repository: OrderRepository, merchant_id: str, order_id: str
+) -> dict[str, list[Refund]]:
+    grouped: dict[str, list[Refund]] = defaultdict(list)
+    for refund in repository.list_refunds(merchant_id, order_id):
+        grouped[refund.capture_id].append(refund)
+    return grouped
+
+
+def refund_capture(
+    repository: OrderRepository,
+    providers: PaymentProviders,
+    *,
+    merchant_id: str,
+    order_id: str,
+    capture_id: str,
+    amount: int,
+    idempotency_key: str,
+    clock: Clock,
+) -> tuple[Order, Capture, Refund]:
+    """Refund ``amount`` of a capture (see the module doc). Returns the order and the capture
+    as the ledger holds them afterwards, and the refund."""
+    refund_id = refund_id_for(merchant_id, capture_id, idempotency_key)
+    order, capture, refund = _reserve(
+        repository,
+        merchant_id=merchant_id,
+        order_id=order_id,
+        capture_id=capture_id,
+        refund_id=refund_id,
+        amount=amount,
+        now=clock.now(),
+    )
+    refund = _settle_at_provider(
+        repository, providers, order=order, capture=capture, refund=refund, now=clock.now()
+    )
+    order, capture = _read(repository, merchant_id, order_id, capture_id)
+    return order, capture, refund
+
+
+def _read(
+    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+) -> tuple[Order, Capture]:
+    order, capture = repository.get_order_and_capture(merchant_id, order_id, capture_id)
+    if order is None:
+        raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
+    if capture is None:
+        raise OrderNotFoundError(
+            f"capture {capture_id} of order {order_id} not found", field="capture_id"
+        )
+    return order, capture
+
+
+def _stored(repository: OrderRepository, refund: Refund) -> Refund | None:
+    refunds = repository.list_refunds(refund.merchant_id, refund.order_id, refund.capture_id)
+    return next((stored for stored in refunds if stored.refund_id == refund.refund_id), None)
+
+
+def _reserve(
+    repository: OrderRepository,
+    *,
+    merchant_id: str,
+    order_id: str,
+    capture_id: str,
+    refund_id: str,
+    amount: int,
+    now: datetime,
+) -> tuple[Order, Capture, Refund]:
+    for _ in range(MAX_RESERVE_ATTEMPTS):
+        order, capture = _read(repository, merchant_id, order_id, capture_id)
+        refund = new_refund(capture, refund_id, amount, now)
+        earlier = _stored(repository, refund)
+        if earlier is not None:
+            return order, capture, same_request(earlier, amount)
+        check_refundable(capture, amount)
+        try:
+            stored = repository.reserve_refund(capture, refund)
+        except OrderChangedError:
+            continue  # another refund of this capture moved its totals: check again
+        return order, capture, refund if stored is None else same_request(stored, amount)
+    raise OrderChangedError(f"capture {capture_id} kept changing while reserving a refund")
+
+
+def _settle_at_provider(
+    repository: OrderRepository,
+    providers: PaymentProviders,
+    *,
+    order: Order,
+    capture: Capture,
+    refund: Refund,
+    now: datetime,
+) -> Refund:
+    if refund.status is RefundStatus.FAILED and refund.failure is not None:
+        raise error_from_failure(refund.failure)
+    if refund.status is not RefundStatus.PENDING:
+        return refund
+    provider = providers.provider(order.payment.provider, order.merchant_id)
+    try:
+        answer = provider.refund(
+            ProviderRefundRequest(
+                authorization_reference=order.payment.reference,
+                capture_reference=capture.provider_reference or "",
+                amount=refund.amount,
+                currency=refund.currency,
+                idempotency_key=refund.refund_id,
+                merchant_id=order.merchant_id,
+                order_id=order.order_id,
+            )
+        )
+    except ProviderDeclinedError as error:
+        failed = refund.model_copy(
+            update={
+                "status": RefundStatus.FAILED,
+                "failure": FailureReason(
+                    reason=error.reason, message=error.message, error=type(error).__name__
+                ),
+                "updated_at": now,
+            }
+        )
+        repository.fail_refund(failed)
+        raise
+    if answer.status == "pending":
+        # Received, not done (Adyen): the amount stays reserved until the provider confirms.
+        return refund.model_copy(update={"provider_reference": answer.provider_reference})
+    refunded = refund.model_copy(
+        update={
+            "status": RefundStatus.REFUNDED,
+            "provider_reference": answer.provider_reference,
+            "updated_at": now,
+        }
+    )
+    if not repository.confirm_refund(refunded):
+        stored = _stored(repository, refund)
+        if stored is None:
+            raise InvalidStateError(f"refund {refund.refund_id} vanished from the ledger")
+        return stored
+    return refunded

@@ -1,0 +1,164 @@
+"""Refunds in the DynamoDB ledger (moto): reservations race safely, totals add up once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from order_capture.domain import capture_rules, refunds, service
+from order_capture.errors import OverRefundError
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    OrderPlacedDetail,
+    PlannedCapture,
+    Refund,
+)
+from order_capture.ports import (
+    ProviderCapture,
+    ProviderCaptureRequest,
+    ProviderRefund,
+    ProviderRefundRequest,
+)
+from tests.conftest import FixedClock
+from tests.factories import order_placed
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class RecordingProvider:
+    """A provider that captures and refunds whatever it is asked, once per idempotency key."""
+
+    name = "sandbox"
+
+    def __init__(self) -> None:
+        self.refunds: dict[str, int] = {}
+
+    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        return ProviderCapture(
+            provider_reference=f"cap-{request.idempotency_key}",
+            amount=request.amount,
+            currency=request.currency,
+            status="succeeded",
+        )
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        self.refunds.setdefault(request.idempotency_key, request.amount)
+        return ProviderRefund(
+            provider_reference=f"re-{request.idempotency_key}",
+            capture_reference=request.capture_reference,
+            amount=request.amount,
+            currency=request.currency,
+            status="succeeded",
+        )
+
+    def provider(self, name: str, merchant_id: str) -> RecordingProvider:
+        return self
+
+
+class RefundRacingRepository:
+    """The ledger, with another refund of ``amount`` reserved and confirmed just before the
+    first reservation of this one: what a concurrent request does between read and write."""
+
+    def __init__(self, repository: Any, provider: RecordingProvider, amount: int) -> None:
+        self.repository = repository
+        self.provider = provider
+        self.amount = amount
+        self.raced = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.repository, name)
+
+    def reserve_refund(self, capture: Capture, refund: Refund) -> Refund | None:
+        if not self.raced:
+            self.raced = True
+            refunds.refund_capture(
+                self.repository,
+                self.provider,
+                merchant_id=capture.merchant_id,
+                order_id=capture.order_id,
+                capture_id=capture.capture_id,
+                amount=self.amount,
+                idempotency_key="the-other-request",
+                clock=FixedClock(NOW),
+            )
+        result: Refund | None = self.repository.reserve_refund(capture, refund)
+        return result
+
+
+@pytest.fixture
+def capture(repository: Any) -> Capture:
+    """A captured 5000 of the example order."""
+    detail = OrderPlacedDetail.model_validate(order_placed()["detail"])
+    service.register_order(repository, detail, FixedClock(NOW))
+    request = CaptureRequest(
+        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
+    )
+    validated = service.load_for_capture(repository, request)
+    plan = capture_rules.plan_capture(validated.order, request, NOW)
+    pending = service.execute_capture(
+        repository,
+        RecordingProvider(),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=None,
+        now=NOW,
+    )
+    return service.record_capture(repository, pending, NOW)
+
+
+def refund(repository: Any, provider: Any, capture: Capture, amount: int, key: str) -> Any:
+    return refunds.refund_capture(
+        repository,
+        provider,
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=amount,
+        idempotency_key=key,
+        clock=FixedClock(NOW),
+    )
+
+
+def test_a_refund_that_lost_the_race_is_checked_again_and_refused(
+    repository: Any, capture: Capture
+) -> None:
+    # Given another request refunds 3000 between this request's read and its write
+    provider = RecordingProvider()
+    racing = RefundRacingRepository(repository, provider, amount=3000)
+    # When this request tries 3000 too (fine against what it read: 5000 left)
+    with pytest.raises(OverRefundError) as refused:
+        refund(racing, provider, capture, 3000, "this-request")
+    # Then its conditional write failed, it read again, and only 2000 was left
+    assert refused.value.field == "amount" and "2000" in refused.value.message
+    assert list(provider.refunds.values()) == [3000]
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert (stored.refunded_amount, stored.refund_pending_amount) == (3000, 0)
+
+
+def test_a_lost_race_that_still_fits_is_reserved_on_the_new_totals(
+    repository: Any, capture: Capture
+) -> None:
+    provider = RecordingProvider()
+    racing = RefundRacingRepository(repository, provider, amount=3000)
+    _, after, made = refund(racing, provider, capture, 2000, "this-request")
+    assert made.status.value == "refunded"
+    assert (after.refunded_amount, after.refund_pending_amount, after.refundable_amount) == (
+        5000,
+        0,
+        0,
+    )
+    order = repository.get_order(capture.merchant_id, capture.order_id)
+    assert order.refunded_amount == 5000
+    assert sorted(provider.refunds.values()) == [2000, 3000]
+    stored = repository.list_refunds(capture.merchant_id, capture.order_id)
+    assert sorted(r.amount for r in stored) == [2000, 3000]
+
+
+def test_confirming_a_refund_twice_counts_it_once(repository: Any, capture: Capture) -> None:
+    provider = RecordingProvider()
+    _, _, made = refund(repository, provider, capture, 1200, "k")
+    assert repository.confirm_refund(made) is False
+    order = repository.get_order(capture.merchant_id, capture.order_id)
+    assert order.refunded_amount == 1200
