@@ -89,7 +89,8 @@ bench: setup
 CHAOS_SHIPMENTS ?= 2000
 CHAOS_SEED ?= 7
 chaos: setup
-	$(BIN)/python -m order_capture_local.chaos --shipments $(CHAOS_SHIPMENTS) --seed $(CHAOS_SEED)
+	$(BIN)/python -m order_capture_local.chaos --shipments $(CHAOS_SHIPMENTS) --seed $(CHAOS_SEED) \
+		--report docs/fault-campaign.md
 
 deploy: build
 	$(SAM) deploy --guided

@@ -94,6 +94,10 @@ class OrderRepository(Protocol):
         ``expected_status`` (None: not stored yet); False if it moved on."""
         ...
 
+    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
+        """Orders with money still to capture whose authorization expires before ``moment``."""
+        ...
+
     def list_open_captures(self, updated_before: datetime) -> list[Capture]:
         """Captures still pending or requires_action, last touched before ``updated_before``."""
         ...
@@ -135,6 +139,12 @@ class OrderRepository(Protocol):
         """Atomically mark a pending refund failed (``refund.failure``) and give its amount back
         to what the capture can refund. False if the refund was not pending."""
         ...
+
+
+class EventPublisher(Protocol):
+    """Publishes the service's own events (source ``order-capture``) on the bus."""
+
+    def publish(self, detail_type: str, details: list[Model]) -> None: ...
 
 
 class ProviderCaptureRequest(Model):

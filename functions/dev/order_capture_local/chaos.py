@@ -29,6 +29,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from order_capture_local.runtime import LambdaCrash, LocalRuntime
@@ -332,13 +333,11 @@ def render(report: dict[str, Any], seconds: float) -> str:
         ("provider captures", report["provider captures"]),
         ("distinct execution paths", report["paths taken"]),
     ]
-    width = max(len(name) for name, _ in rows) + 2
     lines = ["| figure | value |", "| --- | ---: |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     lines += ["", "| must be zero | value |", "| --- | ---: |"]
     lines += [f"| {name} | {report['outcome'][name]} |" for name in OUTCOME_FIGURES]
     lines += ["", f"{seconds:.0f} s, seed {report.get('seed')}"]
-    del width
     return "\n".join(lines)
 
 
@@ -361,11 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--wave", type=int, default=12, help="executions started at once")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--report", help="also write the table (Markdown) to this file")
     args = parser.parse_args(argv)
     started = time.monotonic()
     report = run_campaign(args.shipments, args.seed, args.wave)
     elapsed = time.monotonic() - started
-    print(json.dumps(report, indent=2) if args.json else render(report, elapsed))
+    table = render(report, elapsed)
+    print(json.dumps(report, indent=2) if args.json else table)
+    if args.report:
+        command = f"make chaos CHAOS_SHIPMENTS={args.shipments} CHAOS_SEED={args.seed}"
+        Path(args.report).write_text(f"# Fault campaign\n\nWritten by `{command}`.\n\n{table}\n")
     return 1 if any(report["outcome"].values()) else 0
 
 

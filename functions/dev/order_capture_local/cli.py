@@ -113,6 +113,11 @@ def _cmd_put_events(args: argparse.Namespace) -> int:
     events = _read_events([Path(path) for path in args.event])
     with _runtime(args) as runtime:
         deliveries = runtime.put_events(events)
+        reconciliation = (
+            runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload
+            if args.reconcile
+            else None
+        )
         ledger = runtime.ledger()
         emitted = list(runtime.emitted_events)
     if args.json:
@@ -130,6 +135,8 @@ def _cmd_put_events(args: argparse.Namespace) -> int:
             ],
             "emitted": emitted,
         }
+        if reconciliation is not None:
+            report["reconciliation"] = reconciliation
         if args.ledger:
             report["ledger"] = ledger
         print(json.dumps(report, indent=2))
@@ -138,6 +145,8 @@ def _cmd_put_events(args: argparse.Namespace) -> int:
             _print_delivery(delivery)
         for event in emitted:
             print(f"== emitted {event['detail-type']}: {json.dumps(event['detail'])}")
+        if reconciliation is not None:
+            print(f"== reconciliation: {json.dumps(reconciliation)}")
         _print_captures(ledger)
         if args.ledger:
             print(json.dumps(ledger, indent=2))
@@ -220,6 +229,20 @@ def _create_local_key(base_url: str, merchant_id: str) -> str:
         ) from None
 
 
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    """On AWS: settle the open captures of the ledger table now (what the schedule does)."""
+    import os  # noqa: PLC0415
+
+    from order_capture.config import settings  # noqa: PLC0415
+    from order_capture.handlers import reconcile  # noqa: PLC0415
+
+    os.environ["TABLE_NAME"] = args.table
+    settings.cache_clear()
+    report = reconcile.handle({"grace_seconds": args.grace_seconds}, None)  # type: ignore[arg-type]
+    print(json.dumps(report, indent=2))
+    return 1 if report["unanswered"] or report["amount_mismatches"] else 0
+
+
 def _cmd_openapi(args: argparse.Namespace) -> int:
     from order_capture_local.api_server import openapi_document  # noqa: PLC0415
 
@@ -267,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     put_events.add_argument(
         "--strict", action="store_true", help="exit 1 if any execution or invocation failed"
     )
+    put_events.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="then run reconciliation (ReconcileFunction) over every open capture",
+    )
     common(put_events)
     put_events.set_defaults(run=_cmd_put_events)
 
@@ -295,6 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="locally: the running `order-capture local start-api` (default %(default)s)",
     )
     create_key.set_defaults(run=_cmd_keys_create)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="on AWS: settle pending / requires_action captures now"
+    )
+    reconcile.add_argument("--table", required=True, help="the ledger table (LedgerTableName)")
+    reconcile.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=900,
+        help="leave captures younger than this to their own execution (default %(default)s)",
+    )
+    reconcile.set_defaults(run=_cmd_reconcile)
 
     openapi = commands.add_parser(
         "openapi", help="print the API's OpenAPI document, generated from the code"

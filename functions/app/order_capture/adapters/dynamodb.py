@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 ORDER_SK = "ORDER"
 OPEN_STATUS = "open_status"
+OPEN_ORDER = "open_order"
+AUTHORIZATION_EXPIRES_AT = "authorization_expires_at"
+OPEN_ORDERS_INDEX = "OpenOrdersByExpiry"
 OPEN_CAPTURES_INDEX = "OpenCaptures"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 CAPTURE_PREFIX = "CAPTURE#"
@@ -51,6 +54,13 @@ _RETRYABLE_CODES = frozenset(
 
 def order_pk(merchant_id: str, order_id: str) -> str:
     return f"ORDER#{merchant_id}#{order_id}"
+
+
+def _utc_text(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, so that index keys sort as the instants they name."""
+    from datetime import UTC  # noqa: PLC0415
+
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _to_plain(value: Any) -> Any:
@@ -100,7 +110,7 @@ class DynamoDBOrderRepository:
 
     def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
         plain = {key: self._deserializer.deserialize(value) for key, value in item.items()}
-        for key_attribute in ("PK", "SK", OPEN_STATUS):
+        for key_attribute in ("PK", "SK", OPEN_STATUS, OPEN_ORDER, AUTHORIZATION_EXPIRES_AT):
             plain.pop(key_attribute, None)
         return cast(dict[str, Any], _to_plain(plain))
 
@@ -114,7 +124,13 @@ class DynamoDBOrderRepository:
         }
 
     def _order_item(self, order: Order) -> dict[str, Any]:
-        return self._encode(order_pk(order.merchant_id, order.order_id), ORDER_SK, order)
+        item = self._encode(order_pk(order.merchant_id, order.order_id), ORDER_SK, order)
+        if order.capturable_amount > 0 or order.reserved_amount > 0:
+            # The keys of the sparse OpenOrdersByExpiry index: only orders with money still
+            # to capture carry them, so the expiry sweep reads just those.
+            item[OPEN_ORDER] = {"S": "open"}
+            item[AUTHORIZATION_EXPIRES_AT] = {"S": _utc_text(order.payment.expires_at)}
+        return item
 
     def _capture_item(self, capture: Capture) -> dict[str, Any]:
         item = self._encode(
@@ -218,6 +234,36 @@ class DynamoDBOrderRepository:
                 )
                 request = response.get("UnprocessedKeys") or {}
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
+
+    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
+        """Orders with money still to capture whose authorization expires before ``moment``."""
+        keys: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": OPEN_ORDERS_INDEX,
+            "KeyConditionExpression": "open_order = :open AND authorization_expires_at < :before",
+            "ExpressionAttributeValues": {
+                ":open": {"S": "open"},
+                ":before": {"S": _utc_text(moment)},
+            },
+        }
+        while True:
+            page = self._call("query", **kwargs)
+            keys.extend({"PK": item["PK"], "SK": item["SK"]} for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        orders: list[Order] = []
+        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
+            request: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                orders.extend(
+                    Order.model_validate(self._decode(item))
+                    for item in response.get("Responses", {}).get(self.table_name, [])
+                )
+                request = response.get("UnprocessedKeys") or {}
+        return sorted(orders, key=lambda order: (order.payment.expires_at, order.order_id))
 
     # --- conditional writes ---------------------------------------------------------------------
 

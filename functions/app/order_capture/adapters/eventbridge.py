@@ -1,0 +1,46 @@
+"""The service's own events on EventBridge (the only module that talks to EventBridge)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from order_capture.errors import LedgerUnavailableError
+from order_capture.models import Model
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+SOURCE = "order-capture"
+#: PutEvents takes at most 10 entries per call.
+BATCH = 10
+
+
+class EventBridgePublisher:
+    def __init__(self, bus_name: str, client: EventBridgeClient | None = None) -> None:
+        self.bus_name = bus_name
+        self._client = client
+
+    @cached_property
+    def client(self) -> EventBridgeClient:
+        if self._client is not None:
+            return self._client
+        import boto3  # noqa: PLC0415
+
+        return boto3.client("events")
+
+    def publish(self, detail_type: str, details: list[Model]) -> None:
+        entries: list[Any] = [
+            {
+                "Source": SOURCE,
+                "DetailType": detail_type,
+                "Detail": detail.model_dump_json(),
+                "EventBusName": self.bus_name,
+            }
+            for detail in details
+        ]
+        for start in range(0, len(entries), BATCH):
+            response = self.client.put_events(Entries=entries[start : start + BATCH])
+            if response.get("FailedEntryCount"):
+                # Retried by the scheduler: a warning lost is worse than a warning twice.
+                raise LedgerUnavailableError(f"EventBridge refused {detail_type} events")

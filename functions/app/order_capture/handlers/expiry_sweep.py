@@ -1,0 +1,56 @@
+"""ExpirySweep: on a schedule, warn about authorizations about to expire uncaptured."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_capture.domain.expiry import sweep_expiring_authorizations
+from order_capture.handlers._wiring import default_repository, lambda_entry
+from order_capture.observability import add_metric_by, logger, metrics
+from order_capture.ports import Clock, EventPublisher, OrderRepository, SystemClock
+
+DEFAULT_MARGIN_HOURS = 24
+
+
+def _default_publisher() -> EventPublisher:
+    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
+
+    return EventBridgePublisher(os.environ.get("EVENT_BUS_NAME", "default"))
+
+
+def handle(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repository: OrderRepository | None = None,
+    publisher: EventPublisher | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    hours = float(os.environ.get("AUTHORIZATION_EXPIRY_MARGIN_HOURS", DEFAULT_MARGIN_HOURS))
+    if isinstance(event, dict) and "margin_hours" in event:
+        hours = float(event["margin_hours"])
+    warnings = sweep_expiring_authorizations(
+        repository or default_repository(),
+        publisher or _default_publisher(),
+        (clock or SystemClock()).now(),
+        timedelta(hours=hours),
+    )
+    metrics.add_metric(name="ExpiringAuthorizations", unit=MetricUnit.Count, value=len(warnings))
+    for kind in ("unshipped", "shipped_uncaptured"):
+        count = sum(1 for warning in warnings if warning.kind == kind)
+        if count:
+            add_metric_by("Kind", kind, "ExpiringAuthorizationsByKind", count)
+    logger.info("expiry sweep finished", extra={"expiring": len(warnings)})
+    return {
+        "expiring": len(warnings),
+        "orders": [warning.model_dump(mode="json") for warning in warnings],
+    }
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context)
