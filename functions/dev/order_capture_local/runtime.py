@@ -314,7 +314,10 @@ class LocalRuntime:
         try:
             if before is not None:
                 before(payload)
-            result = self._handler_for(function)(payload, LambdaContext(function))
+            try:
+                result = self._handler_for(function)(payload, LambdaContext(function))
+            finally:
+                _drop_unpublished_metrics()
             if after is not None:
                 after(payload, result)
             return Invocation(function_id, json.loads(json.dumps(result)))
@@ -493,6 +496,18 @@ class LocalRuntime:
         from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
         return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
+
+
+def _drop_unpublished_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED, Powertools keeps metrics in memory instead of
+    publishing them at the end of each invocation, and prints them once 100 accumulate. On
+    Lambda every invocation flushes; locally nothing must reach stdout (the CLI's report)."""
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled  # noqa: PLC0415
+
+    from order_capture.observability import metrics  # noqa: PLC0415
+
+    if is_metrics_disabled():
+        metrics.clear_metrics()
 
 
 _ACTIVE_RUNTIME: LocalRuntime | None = None

@@ -172,98 +172,87 @@ class DynamoDBOrderRepository:
             self._order_key(merchant_id, order_id),
             self._capture_key(merchant_id, order_id, capture_id),
         ]
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         order: Order | None = None
         capture: Capture | None = None
-        while request:
-            response = self._call("batch_get_item", RequestItems=request)
-            for item in response.get("Responses", {}).get(self.table_name, []):
-                if item["SK"]["S"] == ORDER_SK:
-                    order = Order.model_validate(self._decode(item))
-                else:
-                    capture = Capture.model_validate(self._decode(item))
-            request = response.get("UnprocessedKeys") or {}
+        for item in self._batch_get(keys, consistent=True):
+            if item["SK"]["S"] == ORDER_SK:
+                order = Order.model_validate(self._decode(item))
+            else:
+                capture = Capture.model_validate(self._decode(item))
         return order, capture
 
     def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]:
-        captures: list[Capture] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
                 ":pk": {"S": order_pk(merchant_id, order_id)},
                 ":prefix": {"S": CAPTURE_PREFIX},
             },
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._call("query", **kwargs)
-            captures.extend(Capture.model_validate(self._decode(i)) for i in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            ConsistentRead=True,
+        )
+        captures = [Capture.model_validate(self._decode(item)) for item in items]
         return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
 
     def list_open_captures(self, updated_before: datetime) -> list[Capture]:
         """Captures still pending or requires_action, last touched before ``updated_before``."""
-        keys: list[dict[str, Any]] = []
-        for status in sorted(OPEN_CAPTURE_STATUSES):
-            kwargs: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": OPEN_CAPTURES_INDEX,
-                "KeyConditionExpression": "open_status = :status AND updated_at < :before",
-                "ExpressionAttributeValues": {
+        keys = [
+            item
+            for status in sorted(OPEN_CAPTURE_STATUSES)
+            for item in self._query_all(
+                IndexName=OPEN_CAPTURES_INDEX,
+                KeyConditionExpression="open_status = :status AND updated_at < :before",
+                ExpressionAttributeValues={
                     ":status": {"S": status.value},
                     ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
                 },
-            }
-            while True:
-                page = self._call("query", **kwargs)
-                keys.extend({"PK": item["PK"], "SK": item["SK"]} for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        captures: list[Capture] = []
-        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
-            request: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
-            while request:
-                response = self._call("batch_get_item", RequestItems=request)
-                captures.extend(
-                    Capture.model_validate(self._decode(item))
-                    for item in response.get("Responses", {}).get(self.table_name, [])
-                )
-                request = response.get("UnprocessedKeys") or {}
+            )
+        ]
+        captures = [Capture.model_validate(self._decode(item)) for item in self._batch_get(keys)]
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
     def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
         """Orders with money still to capture whose authorization expires before ``moment``."""
-        keys: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": OPEN_ORDERS_INDEX,
-            "KeyConditionExpression": "open_order = :open AND authorization_expires_at < :before",
-            "ExpressionAttributeValues": {
+        keys = self._query_all(
+            IndexName=OPEN_ORDERS_INDEX,
+            KeyConditionExpression="open_order = :open AND authorization_expires_at < :before",
+            ExpressionAttributeValues={
                 ":open": {"S": "open"},
                 ":before": {"S": _utc_text(moment)},
             },
-        }
+        )
+        orders = [Order.model_validate(self._decode(item)) for item in self._batch_get(keys)]
+        return sorted(orders, key=lambda order: (order.payment.expires_at, order.order_id))
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item a Query matches, page after page."""
+        items: list[dict[str, Any]] = []
+        kwargs["TableName"] = self.table_name
         while True:
             page = self._call("query", **kwargs)
-            keys.extend({"PK": item["PK"], "SK": item["SK"]} for item in page["Items"])
+            items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
-                break
+                return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        orders: list[Order] = []
-        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
-            request: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+
+    def _batch_get(
+        self, keys: list[dict[str, Any]], consistent: bool = False
+    ) -> list[dict[str, Any]]:
+        """The items under ``keys`` (any extra attributes of a key are ignored), 100 a request,
+        retrying what DynamoDB leaves unprocessed."""
+        items: list[dict[str, Any]] = []
+        plain_keys = [{"PK": key["PK"], "SK": key["SK"]} for key in keys]
+        for start in range(0, len(plain_keys), 100):  # BatchGetItem takes 100 keys at most
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": plain_keys[start : start + 100],
+                    "ConsistentRead": consistent,
+                }
+            }
             while request:
                 response = self._call("batch_get_item", RequestItems=request)
-                orders.extend(
-                    Order.model_validate(self._decode(item))
-                    for item in response.get("Responses", {}).get(self.table_name, [])
-                )
+                items.extend(response.get("Responses", {}).get(self.table_name, []))
                 request = response.get("UnprocessedKeys") or {}
-        return sorted(orders, key=lambda order: (order.payment.expires_at, order.order_id))
+        return items
 
     # --- conditional writes ---------------------------------------------------------------------
 
@@ -480,22 +469,15 @@ class DynamoDBOrderRepository:
         self, merchant_id: str, order_id: str, capture_id: str | None = None
     ) -> list[Refund]:
         prefix = REFUND_PREFIX + (f"{capture_id}#" if capture_id is not None else "")
-        refunds: list[Refund] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
                 ":pk": {"S": order_pk(merchant_id, order_id)},
                 ":prefix": {"S": prefix},
             },
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._call("query", **kwargs)
-            refunds.extend(Refund.model_validate(self._decode(i)) for i in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            ConsistentRead=True,
+        )
+        refunds = [Refund.model_validate(self._decode(item)) for item in items]
         return sorted(refunds, key=lambda refund: (refund.created_at, refund.refund_id))
 
     def reserve_refund(self, capture: Capture, refund: Refund) -> Refund | None:
