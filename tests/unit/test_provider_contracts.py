@@ -15,6 +15,7 @@ from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.adapters.stripe import StripeProvider, metadata_key
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
+    OutcomeUnknownNotRetryableError,
     ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
     ProviderError,
@@ -22,6 +23,7 @@ from order_capture.errors import (
     ProviderNotConfiguredError,
     ProviderOverCaptureError,
     ProviderUnavailableError,
+    proves_nothing_was_captured,
 )
 from order_capture.models import CaptureLine
 from order_capture.ports import (
@@ -222,8 +224,9 @@ def test_aplazame_release_voids_the_remaining_amount_and_skips_when_nothing_rema
         (429, {}, ProviderUnavailableError),
         (503, {}, ProviderUnavailableError),
         # No idempotency key at Aplazame: a 500 after sending may have captured.
-        (500, {}, CaptureOutcomeUnknownError),
-        (408, {}, CaptureOutcomeUnknownError),
+        # Aplazame's captures take no idempotency key: a lost answer must not be retried.
+        (500, {}, OutcomeUnknownNotRetryableError),
+        (408, {}, OutcomeUnknownNotRetryableError),
     ],
 )
 def test_aplazame_error_mapping(
@@ -538,11 +541,23 @@ def test_a_connection_that_never_opened_is_retryable(make: Any) -> None:
         make(recorder).capture(capture_request("ref-1"))
 
 
-@pytest.mark.parametrize("make", ADAPTERS)
-def test_a_capture_sent_without_answer_has_an_unknown_outcome(make: Any) -> None:
+@pytest.mark.parametrize(
+    ("make", "unknown_outcome"),
+    [
+        # No idempotency key: retrying could capture twice, so it is not retryable.
+        (aplazame, OutcomeUnknownNotRetryableError),
+        # Idempotency-Key sent: the state machine retries with the same key.
+        (stripe, CaptureOutcomeUnknownError),
+        (adyen, CaptureOutcomeUnknownError),
+    ],
+)
+def test_a_capture_sent_without_answer_has_an_unknown_outcome(
+    make: Any, unknown_outcome: type[Exception]
+) -> None:
     recorder = Recorder().fail(httpx.ReadTimeout("no answer"))
-    with pytest.raises(CaptureOutcomeUnknownError):
+    with pytest.raises(unknown_outcome):
         make(recorder).capture(capture_request("ref-1"))
+    assert not proves_nothing_was_captured(unknown_outcome.__name__)
 
 
 def test_a_lookup_that_timed_out_is_retryable() -> None:

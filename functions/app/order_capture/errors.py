@@ -137,6 +137,14 @@ class ProviderNotConfiguredError(ProviderError):
     reason = "provider_not_configured"
 
 
+class OutcomeUnknownNotRetryableError(ProviderError):
+    """Sent to a provider that takes no idempotency key (Aplazame's captures), and no clear
+    answer came back. Repeating the request could capture twice, so it is not retried: the
+    capture stays reserved as requires_action until reconciliation or a person settles it."""
+
+    reason = "outcome_unknown"
+
+
 class CaptureNotFoundAtProviderError(ProviderError):
     """Reconciliation asked the provider, which has no capture under our idempotency key."""
 
@@ -180,5 +188,7 @@ def proves_nothing_was_captured(error_type: str) -> bool:
     return (
         isinstance(error_class, type)
         and issubclass(error_class, OrderCaptureError)
-        and not issubclass(error_class, CaptureOutcomeUnknownError)
+        and not issubclass(
+            error_class, CaptureOutcomeUnknownError | OutcomeUnknownNotRetryableError
+        )
     )

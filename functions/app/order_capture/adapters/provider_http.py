@@ -16,6 +16,7 @@ import httpx
 
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
+    OutcomeUnknownNotRetryableError,
     ProviderDeclinedError,
     ProviderError,
     ProviderNotConfiguredError,
@@ -90,7 +91,7 @@ class ProviderHttp:
                 method, path, json=json, data=data, params=params, headers=headers
             )
         except httpx.TransportError as error:
-            raise self._transport_error(method, path, error) from error
+            raise self._transport_error(method, path, error, idempotent=idempotent) from error
         if not response.is_success:
             raise self.error_for(response, method=method, idempotent=idempotent)
         try:
@@ -100,10 +101,10 @@ class ProviderHttp:
             summary = f"{self.provider} {method} {path}: unreadable answer: {_short(response.text)}"
             if method == "GET":
                 raise ProviderUnavailableError(summary) from error
-            raise CaptureOutcomeUnknownError(summary) from error
+            raise _outcome_unknown(summary, idempotent=idempotent) from error
 
     def _transport_error(
-        self, method: str, path: str, error: httpx.TransportError
+        self, method: str, path: str, error: httpx.TransportError, *, idempotent: bool
     ) -> ProviderError:
         where = f"{self.provider} {method} {path}"
         if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -112,8 +113,9 @@ class ProviderHttp:
         if method == "GET":
             # A read that timed out changed nothing: retry it like any unavailability.
             return ProviderUnavailableError(f"{where}: no answer ({error!r})")
-        return CaptureOutcomeUnknownError(
-            f"{where}: sent, but no answer within {self.timeout_seconds}s ({error!r})"
+        return _outcome_unknown(
+            f"{where}: sent, but no answer within {self.timeout_seconds}s ({error!r})",
+            idempotent=idempotent,
         )
 
     def error_for(
@@ -138,8 +140,15 @@ class ProviderHttp:
             if idempotent or method == "GET":
                 return ProviderUnavailableError(f"{summary}: {detail}")
             # No idempotency key: the provider may have acted before failing.
-            return CaptureOutcomeUnknownError(f"{summary}: {detail}")
+            return _outcome_unknown(f"{summary}: {detail}", idempotent=False)
         return ProviderDeclinedError(f"{summary}: {detail}")
+
+
+def _outcome_unknown(message: str, *, idempotent: bool) -> ProviderError:
+    """A write that may have happened: retryable only if repeating it cannot do it twice."""
+    if idempotent:
+        return CaptureOutcomeUnknownError(message)
+    return OutcomeUnknownNotRetryableError(message)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
