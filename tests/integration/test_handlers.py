@@ -36,7 +36,7 @@ def run_until_capture(
     repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, event: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     validated = validate.handle(event, context, repository=repository)
-    plan = compute_amount.handle({"validated": validated}, context, clock=clock)
+    plan = compute_amount.handle(validated, context, clock=clock)
     captured = capture.handle(
         {"planned": plan, "execution_id": "exec-1"},
         context,
@@ -162,7 +162,7 @@ def test_capture_with_a_stale_plan_raises_order_changed(
         lambda_context,
         repository=repository,
     )
-    plan = compute_amount.handle({"validated": validated}, lambda_context, clock=clock)
+    plan = compute_amount.handle(validated, lambda_context, clock=clock)
     run_until_capture(
         repository,
         lambda_context,
@@ -190,7 +190,7 @@ def test_failure_after_reservation_releases_it(
 ) -> None:
     sandbox.add_fault("decline")
     validated = validate.handle(order_shipped("s1"), lambda_context, repository=repository)
-    plan = compute_amount.handle({"validated": validated}, lambda_context, clock=clock)
+    plan = compute_amount.handle(validated, lambda_context, clock=clock)
     with pytest.raises(ProviderDeclinedError, match="card_declined"):
         capture.handle(
             {"planned": plan},
@@ -251,7 +251,7 @@ def test_handlers_run_as_lambda_invokes_them(runtime: Any) -> None:
     placed = runtime.invoke("OrderEventsFunction", order_placed())
     assert not placed.failed
     shipped = runtime.invoke("ValidateFunction", order_shipped("s1"))
-    assert shipped.payload["order"]["order_id"] == "order-1001"
+    assert shipped.payload["validated"]["order"]["order_id"] == "order-1001"
     invalid = runtime.invoke("ValidateFunction", {"detail-type": "Order Shipped", "detail": {}})
     assert invalid.error_type == "InvalidEventError"
     assert "detail.merchant_id" in invalid.payload["errorMessage"]

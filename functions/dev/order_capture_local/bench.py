@@ -383,7 +383,7 @@ class Bench:
             return result
 
         validated = timed("ValidateFunction", normalize_event(shipped))
-        planned = timed("ComputeAmountFunction", {"validated": validated})
+        planned = timed("ComputeAmountFunction", validated)
         if planned["plan"]["nothing_to_capture"]:
             raise RuntimeError(f"nothing to capture for {shipped['detail']}")
         capture_input = {"planned": planned, "execution_id": "bench-seed"}

@@ -22,9 +22,13 @@ class OrderShippedEvent(EventBridgeModel):
 
 
 def capture_request_from(event: Any) -> CaptureRequest:
-    """An `Order Shipped` EventBridge event, or an API capture (``{"capture_request": ...}``)."""
+    """An `Order Shipped` EventBridge event, an API capture (``{"capture_request": ...}``), or
+    the state of an execution sent back to plan again (``{"validated": {"request": ...}}``)."""
     if not isinstance(event, dict):
         raise InvalidEventError("the event must be a JSON object", field="(root)")
+    validated = event.get("validated")
+    if isinstance(validated, dict) and "request" in validated:
+        return parse_as(CaptureRequest, validated["request"], prefix="validated.request")
     if "capture_request" in event:
         return parse_as(CaptureRequest, event["capture_request"], prefix="capture_request")
     if event.get("detail-type") != ORDER_SHIPPED:
@@ -47,7 +51,15 @@ def handle(
 ) -> dict[str, Any]:
     request = capture_request_from(event)
     log_keys_of(request)
-    return dump(service.load_for_capture(repository or default_repository(), request))
+    validated = service.load_for_capture(repository or default_repository(), request)
+    # This output becomes the whole state (the event is no longer needed: the request holds
+    # all of it), and order lines leave out their zero counters: together that keeps a
+    # 1,000-line order well inside Step Functions' 256 KB state.
+    state = dump(validated)
+    state["order"]["lines"] = [
+        line.model_dump(mode="json", exclude_defaults=True) for line in validated.order.lines
+    ]
+    return {"validated": state}
 
 
 @lambda_entry
