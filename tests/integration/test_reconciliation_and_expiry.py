@@ -36,78 +36,57 @@ def register(
     return service.register_order(repository, detail, clock)
 
 
-def reserve_only(repository: Any, clock: FixedClock, shipment_id: str = "s1") -> Any:
-    """Reserve a capture as a Capture step would, then stop (as if it crashed)."""
+def captured_but_not_recorded(repository: Any, clock: FixedClock, sandbox: SandboxServer) -> None:
+    """An order whose Capture step reserved and captured at the provider, after which its
+    execution died before Record: the capture stays pending in the ledger."""
+    register(repository, clock, sandbox)
     order = repository.get_order("merchant-1", "order-1001")
-    request = CaptureRequest(
-        merchant_id="merchant-1", order_id="order-1001", shipment_id=shipment_id
-    )
+    request = CaptureRequest(merchant_id="merchant-1", order_id="order-1001", shipment_id="s1")
     plan = capture_rules.plan_capture(order, request, clock.now())
-    return PlannedCapture(request=request, plan=plan)
+    service.execute_capture(
+        repository,
+        SandboxProvider(sandbox.url),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-1",
+        now=clock.now(),
+    )
+
+
+def reconcile_at(
+    repository: Any, sandbox: SandboxServer, moment: Any, provider: type = SandboxProvider
+) -> Any:
+    return reconcile_open_captures(repository, lambda _: provider(sandbox.url), moment)
 
 
 def test_a_capture_the_provider_made_is_confirmed(
     repository: Any, clock: FixedClock, sandbox: SandboxServer
 ) -> None:
-    register(repository, clock, sandbox)
-    planned = reserve_only(repository, clock)
-    # The Capture step reserved and captured, then its execution died before Record.
-    service.execute_capture(
-        repository,
-        SandboxProvider(sandbox.url),
-        planned=planned,
-        execution_id="exec-1",
-        now=clock.now(),
-    )
-    report = reconcile_open_captures(
-        repository, lambda _: SandboxProvider(sandbox.url), clock.now() + timedelta(hours=1)
-    )
+    captured_but_not_recorded(repository, clock, sandbox)
+    report = reconcile_at(repository, sandbox, clock.now() + timedelta(hours=1))
     assert (report.examined, report.confirmed) == (1, 1)
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.captured_amount, order.reserved_amount) == (EXAMPLE_ORDER_TOTAL, 0)
     # A second run finds nothing left open.
-    again = reconcile_open_captures(
-        repository, lambda _: SandboxProvider(sandbox.url), clock.now() + timedelta(hours=1)
-    )
-    assert again.examined == 0
+    assert reconcile_at(repository, sandbox, clock.now() + timedelta(hours=1)).examined == 0
 
 
 def test_young_captures_are_left_to_their_execution(
     repository: Any, clock: FixedClock, sandbox: SandboxServer
 ) -> None:
-    register(repository, clock, sandbox)
-    service.execute_capture(
-        repository,
-        SandboxProvider(sandbox.url),
-        planned=reserve_only(repository, clock),
-        execution_id=None,
-        now=clock.now(),
-    )
-    report = reconcile_open_captures(
-        repository, lambda _: SandboxProvider(sandbox.url), clock.now() + timedelta(minutes=5)
-    )
-    assert report.examined == 0
+    captured_but_not_recorded(repository, clock, sandbox)
+    assert reconcile_at(repository, sandbox, clock.now() + timedelta(minutes=5)).examined == 0
 
 
 def test_an_unreachable_provider_leaves_the_capture_open(
     repository: Any, clock: FixedClock, sandbox: SandboxServer
 ) -> None:
-    register(repository, clock, sandbox)
-    service.execute_capture(
-        repository,
-        SandboxProvider(sandbox.url),
-        planned=reserve_only(repository, clock),
-        execution_id=None,
-        now=clock.now(),
-    )
+    captured_but_not_recorded(repository, clock, sandbox)
 
     class Unreachable(SandboxProvider):
         def find_capture(self, lookup: Any) -> Any:
             raise ProviderUnavailableError("down")
 
-    report = reconcile_open_captures(
-        repository, lambda _: Unreachable(sandbox.url), clock.now() + timedelta(hours=1)
-    )
+    report = reconcile_at(repository, sandbox, clock.now() + timedelta(hours=1), Unreachable)
     assert (report.unanswered, report.confirmed, report.released) == (1, 0, 0)
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
 
