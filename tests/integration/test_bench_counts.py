@@ -8,6 +8,7 @@ from order_capture_local.bench import (
     MAX_PUT_EVENTS,
     Bench,
     Run,
+    measure_api,
     order_placed,
     order_shipped,
 )
@@ -38,3 +39,35 @@ def test_a_capture_stays_within_the_request_budget(runtime: LocalRuntime) -> Non
     # And the requests do not grow with the order's history
     assert first.requests == later.requests
     assert first.ledger_requests == later.ledger_requests
+
+
+def test_an_api_capture_is_counted_end_to_end_and_its_replay_starts_nothing(
+    runtime: LocalRuntime,
+) -> None:
+    bench = Bench(runtime)
+
+    # When an API capture is posted, replayed with its Idempotency-Key, then one by amount
+    capture, replay, by_amount = measure_api(bench)
+
+    # Then each capture runs one Express execution whose steps stay within the budget
+    for run in (capture, by_amount):
+        assert run.status_code == 200
+        assert not run.replayed
+        assert run.execution is not None
+        assert run.execution.report.status == "SUCCEEDED"
+        assert run.requests["SFN.StartSyncExecution"] == 1
+        assert 1 <= run.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS
+        assert run.requests["EventBridge.PutEvents"] == MAX_PUT_EVENTS
+        assert run.provider_captures == 1
+        # And the API key and the idempotency record are counted apart from the ledger
+        assert run.api_key_requests == 1
+        assert sum(run.idempotency_requests.values()) >= 1
+    # And the replay answers from the idempotency record alone
+    assert replay.status_code == 200
+    assert replay.replayed
+    assert replay.execution is None
+    assert replay.ledger_requests == 0
+    assert replay.provider_captures == 0
+    assert "SFN.StartSyncExecution" not in replay.requests
+    assert "EventBridge.PutEvents" not in replay.requests
+    assert sum(replay.idempotency_requests.values()) >= 1

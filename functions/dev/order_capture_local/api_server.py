@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from order_capture.ports import WorkflowResult
-from order_capture_local.runtime import LocalRuntime
+from order_capture_local.runtime import ExecutionReport, LocalRuntime
 from order_capture_local.template import LOCAL_ACCOUNT, LOCAL_REGION, _CfnLoader
 
 API_FUNCTION = "ApiFunction"
@@ -55,9 +55,14 @@ class LocalWorkflowStarter:
         self.runtime = runtime
         self.machine_id = machine_id
 
-    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
+    def execute(self, execution_input: dict[str, Any], name: str) -> ExecutionReport:
+        """One execution to its end, reported as the runtime sees it (the benchmark records
+        these)."""
         arn = self.runtime.start_execution(self.machine_id, execution_input, name=name)
-        report = self.runtime.wait_for(arn)
+        return self.runtime.wait_for(arn)
+
+    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
+        report = self.execute(execution_input, name)
         status = (
             report.status if report.status in {"SUCCEEDED", "TIMED_OUT", "ABORTED"} else "FAILED"
         )

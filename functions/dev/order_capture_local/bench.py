@@ -30,11 +30,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from order_capture_local.api_server import LocalApi, LocalWorkflowStarter
 from order_capture_local.runtime import (
     PROJECT_ROOT,
     ExecutionReport,
@@ -58,6 +59,8 @@ DYNAMODB_ITEM_LIMIT = 400 * 1024
 STATE_PAYLOAD_LIMIT = 256 * 1024
 #: Powertools Idempotency's partition key in the shared table: ``idempotency#<function name>``.
 IDEMPOTENCY_PK_PREFIX = "idempotency#"
+#: API keys in the shared table (adapters/api_keys.py): read once per API request.
+API_KEY_PK_PREFIX = "APIKEY#"
 
 
 # --- prices ---------------------------------------------------------------------------------
@@ -235,6 +238,8 @@ class Run:
     capacity: Capacity
     largest_item: int
     put_event_chunks: int
+    #: API key lookups (API requests only): counted apart from the ledger's capture requests.
+    api_key_requests: int = 0
 
     @property
     def dynamodb_requests(self) -> int:
@@ -266,6 +271,21 @@ def largest_payload_of(history: list[dict[str, Any]]) -> int:
     return largest
 
 
+@dataclass
+class Recording:
+    """What one measured action did: AWS requests (the runtime's counts, ``SFN.*``
+    included), DynamoDB requests with their items, item sizes around it."""
+
+    requests: Counter[str]
+    calls: list[DynamoDBCall]
+    before: dict[tuple[str, str], int]
+    after: dict[tuple[str, str], int]
+    indexed: set[tuple[str, str]]
+    provider_captures: int
+    emitted: list[dict[str, Any]]
+    seconds: float
+
+
 class Bench:
     """One local runtime, shared by every scenario, with a DynamoDB recorder on it."""
 
@@ -286,7 +306,8 @@ class Bench:
         self.sandbox = runtime.sandbox
         assert self.sandbox is not None
 
-    def measure(self, start: Callable[[], ExecutionReport]) -> Run:
+    def record[T](self, action: Callable[[], T]) -> tuple[T, Recording]:
+        """Run ``action`` with every AWS request and DynamoDB item it touches recorded."""
         runtime = self.runtime
         before = ledger_sizes(runtime)
         indexed_before = indexed_keys(runtime)
@@ -298,30 +319,46 @@ class Bench:
         self.recorder.active = True
         started = time.perf_counter()
         try:
-            report = start()
+            result = action()
         finally:
             seconds = time.perf_counter() - started
             self.recorder.active = False
-        requests = Counter(
-            {k: v for k, v in runtime.request_counts.items() if not k.startswith("SFN.")}
+        recording = Recording(
+            requests=Counter(runtime.request_counts),
+            calls=list(self.recorder.calls),
+            before=before,
+            after=ledger_sizes(runtime),
+            indexed=indexed_before | indexed_keys(runtime),
+            provider_captures=len(self.sandbox.state.captures) - captures_before,
+            emitted=runtime.emitted_events[emitted_before:],
+            seconds=seconds,
         )
-        calls = list(self.recorder.calls)
-        after = ledger_sizes(runtime)
-        indexed = indexed_before | indexed_keys(runtime)
-        history = runtime.history(report.arn)
+        return result, recording
+
+    def measure(self, start: Callable[[], ExecutionReport]) -> Run:
+        report, recording = self.record(start)
+        return self.run_of(report, recording)
+
+    def run_of(self, report: ExecutionReport, recording: Recording) -> Run:
+        """One execution's figures; the requests are the recording's, without the runtime's
+        own Step Functions calls (``SFN.*``: starting and polling executions)."""
+        calls, before, after = recording.calls, recording.before, recording.after
+        history = self.runtime.history(report.arn)
         transitions, retries = transitions_of(history)
-        emitted = runtime.emitted_events[emitted_before:]
         return Run(
             report=report,
-            requests=requests,
-            ledger_requests=sum(1 for call in calls if not self.is_idempotency(call)),
-            other_table_requests=sum(1 for call in calls if self.is_idempotency(call)),
-            provider_captures=len(self.sandbox.state.captures) - captures_before,
-            seconds=seconds,
+            requests=Counter(
+                {k: v for k, v in recording.requests.items() if not k.startswith("SFN.")}
+            ),
+            ledger_requests=sum(1 for call in calls if self.kind_of(call) == "ledger"),
+            other_table_requests=sum(1 for call in calls if self.kind_of(call) == "idempotency"),
+            api_key_requests=sum(1 for call in calls if self.kind_of(call) == "api key"),
+            provider_captures=recording.provider_captures,
+            seconds=recording.seconds,
             transitions=transitions,
             retries=retries,
             largest_payload=largest_payload_of(history),
-            capacity=capacity_of(calls, before, after, indexed),
+            capacity=capacity_of(calls, before, after, recording.indexed),
             largest_item=max(
                 (
                     max(before.get((pk, sk), 0), after.get((pk, sk), 0))
@@ -331,15 +368,64 @@ class Bench:
                 default=0,
             ),
             put_event_chunks=sum(
-                math.ceil(len(json.dumps(event["detail"]).encode()) / 65536) for event in emitted
+                math.ceil(len(json.dumps(event["detail"]).encode()) / 65536)
+                for event in recording.emitted
             ),
         )
 
-    def is_idempotency(self, call: DynamoDBCall) -> bool:
-        """Powertools Idempotency records (``PK`` ``idempotency#<function>``) or another
-        table's items: counted apart from the ledger's capture requests."""
-        return call.table != self.ledger_table or any(
+    def kind_of(self, call: DynamoDBCall) -> str:
+        """``idempotency``: Powertools Idempotency records (``PK`` ``idempotency#<function>``)
+        or another table's items; ``api key``: an API key lookup; ``ledger``: orders and
+        captures, the requests the capture budget counts."""
+        if call.table != self.ledger_table or any(
             pk.startswith(IDEMPOTENCY_PK_PREFIX) for _, pk, _ in call.items
+        ):
+            return "idempotency"
+        if call.items and all(pk.startswith(API_KEY_PK_PREFIX) for _, pk, _ in call.items):
+            return "api key"
+        return "ledger"
+
+    def is_idempotency(self, call: DynamoDBCall) -> bool:
+        return self.kind_of(call) == "idempotency"
+
+    def watch(self, client: Any) -> None:
+        """Count and record the requests of a client built from another boto3 session."""
+        client.meta.events.register("before-call", self._count)
+        client.meta.events.register("before-parameter-build.dynamodb", self.recorder)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.runtime.request_counts[f"{model.service_model.service_id}.{model.name}"] += 1
+
+    def api_run(
+        self,
+        label: str,
+        response: Any,
+        recording: Recording,
+        starter: RecordingWorkflowStarter,
+    ) -> ApiRun:
+        calls = recording.calls
+        requests = Counter(
+            {k: v for k, v in recording.requests.items() if not k.startswith("SFN.")}
+        )
+        if starter.executions:
+            requests["SFN.StartSyncExecution"] = len(starter.executions)
+        if len(starter.executions) > 1:
+            raise RuntimeError(f"{label}: {len(starter.executions)} executions for one request")
+        execution = self.run_of(starter.executions[0][0], recording) if starter.executions else None
+        return ApiRun(
+            label=label,
+            status_code=response.status,
+            replayed=response.header("Idempotent-Replayed") == "true",
+            requests=requests,
+            ledger_requests=sum(1 for call in calls if self.kind_of(call) == "ledger"),
+            workflow_ledger_requests=sum(count for _, count in starter.executions),
+            api_key_requests=sum(1 for call in calls if self.kind_of(call) == "api key"),
+            idempotency_requests=Counter(
+                call.operation for call in calls if self.kind_of(call) == "idempotency"
+            ),
+            provider_captures=recording.provider_captures,
+            capacity=capacity_of(calls, recording.before, recording.after, recording.indexed),
+            execution=execution,
         )
 
     def deliver(self, event: dict[str, Any]) -> Run:
@@ -510,6 +596,108 @@ def measure_paths(bench: Bench) -> list[PathResult]:
     return results
 
 
+# --- API captures ------------------------------------------------------------------------------
+
+
+class RecordingWorkflowStarter(LocalWorkflowStarter):
+    """The local runtime's StartSyncExecution (``api_server``), remembering each execution
+    and how many of the recorded DynamoDB requests were made inside it."""
+
+    def __init__(self, bench: Bench) -> None:
+        super().__init__(bench.runtime)
+        self.recorder = bench.recorder
+        #: (execution, DynamoDB requests made while it ran)
+        self.executions: list[tuple[ExecutionReport, int]] = []
+
+    def execute(self, execution_input: dict[str, Any], name: str) -> ExecutionReport:
+        first = len(self.recorder.calls)
+        report = super().execute(execution_input, name)
+        self.executions.append((report, len(self.recorder.calls) - first))
+        return report
+
+
+@dataclass
+class ApiRun:
+    """One HTTP request to ApiFunction, end to end: the API function's own requests (API key,
+    idempotency record, reads around the workflow) and the Express execution's."""
+
+    label: str
+    status_code: int
+    replayed: bool
+    #: By service and operation; the runtime's StartExecution and polling replaced by the one
+    #: ``SFN.StartSyncExecution`` ApiFunction makes on AWS.
+    requests: Counter[str]
+    ledger_requests: int
+    #: Of ``ledger_requests``, those made by the state machine's steps.
+    workflow_ledger_requests: int
+    api_key_requests: int
+    #: Powertools Idempotency's requests on its records, by operation.
+    idempotency_requests: Counter[str]
+    provider_captures: int
+    capacity: Capacity
+    #: The Express execution, when one ran (its requests are the whole HTTP request's).
+    execution: Run | None
+
+    @property
+    def api_ledger_requests(self) -> int:
+        return self.ledger_requests - self.workflow_ledger_requests
+
+    @property
+    def transitions(self) -> int:
+        return self.execution.transitions if self.execution is not None else 0
+
+
+def measure_api(bench: Bench) -> list[ApiRun]:
+    """``POST /orders/{order_id}/captures`` through ApiFunction as API Gateway invokes it
+    (``LocalApi``), by items and by amount, and the items request replayed with its
+    Idempotency-Key."""
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+        DynamoDBPersistenceLayer,
+    )
+
+    from order_capture.api.app import (  # noqa: PLC0415
+        default_dependencies,
+        install_workflow_starter,
+    )
+
+    api = LocalApi(bench.runtime)
+    starter = RecordingWorkflowStarter(bench)
+    install_workflow_starter(starter)
+    try:
+        store = default_dependencies().idempotency_store
+        # Powertools builds its DynamoDB client from a session of its own, which carries
+        # neither the runtime's request counter nor the recorder: hook them onto it.
+        if isinstance(store, DynamoDBPersistenceLayer):
+            bench.watch(store.client)
+        bench.register(order_placed("order-api", lines=2, quantity=2))
+        api_key = api.create_api_key("merchant-bench")
+
+        def post(label: str, key: str, body: dict[str, Any]) -> ApiRun:
+            headers = {
+                "Authorization": f"Bearer {api_key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": key,
+            }
+            starter.executions.clear()
+            response, recording = bench.record(
+                lambda: api.request("POST", "/orders/order-api/captures", headers, json.dumps(body))
+            )
+            if response.status != 200:
+                raise RuntimeError(f"{label}: HTTP {response.status} {response.body[:300]!r}")
+            return bench.api_run(label, response, recording, starter)
+
+        items = {
+            "items": [{"item_id": "line-1", "quantity": 1}, {"item_id": "line-2", "quantity": 1}]
+        }
+        return [
+            post("API capture by items", "bench-api-items", items),
+            post("replay (same Idempotency-Key and body)", "bench-api-items", items),
+            post("API capture by amount", "bench-api-amount", {"amount": 1000}),
+        ]
+    finally:
+        api.close()
+
+
 @dataclass
 class ScaleResult:
     label: str
@@ -641,13 +829,14 @@ COLD_START_NOTES = [
     "Tracer is now built by the first invocation (`observability.get_tracer`, "
     "`_wiring.lambda_entry`); what remains at Init is Powertools Logger/Metrics, pydantic "
     "and the models.",
-    "- *Ready* shows that with tracing on, the X-Ray SDK still costs ~1.0-1.2x the baseline "
-    "at the first invocation: ComputeAmount (no AWS client) is at ~1.7x for the SDK alone. "
+    "- *Ready* shows that with tracing on, the X-Ray SDK still costs ~0.9-1.3x the baseline "
+    "at the first invocation: ComputeAmount (no AWS client) is at ~1.5-1.7x for the SDK alone. "
     "Lambda's active tracing records each invocation without the SDK, so a function that "
     "calls nothing (ComputeAmount) could skip the Powertools Tracer; not changed here because "
     "it changes the traces.",
-    "- ApiFunction (the HTTP API, in progress, not a step handler): `order_capture.api` "
-    "imports Powertools Idempotency's DynamoDB layer at module level, which imports boto3 "
+    "- ApiFunction (the HTTP API, not a step handler): `order_capture.api.idempotency` "
+    "imports `aws_lambda_powertools.utilities.idempotency`, whose package imports its "
+    "DynamoDB persistence layer at module level, which imports boto3 "
     "(~0.4 s), and Powertools' OpenAPI models (~0.3 s).",
 ]
 
@@ -879,13 +1068,13 @@ def invoked_functions(runtime: LocalRuntime, run: Run) -> list[str]:
 @dataclass
 class Results:
     paths: list[PathResult]
+    api: list[ApiRun]
     lines: list[ScaleResult]
     history: list[ScaleResult]
     warm: WarmResult
     cold: ColdResult | None
     package: PackageResult
     costs: dict[str, Cost]
-    api_module_present: bool
     seconds: float
 
 
@@ -921,17 +1110,60 @@ def _count_row(label: str, run: Run) -> str:
     )
 
 
+def _api_row(run: ApiRun) -> str:
+    idempotency = sum(run.idempotency_requests.values())
+    return (
+        f"| {run.label} | {run.status_code}{' (replayed)' if run.replayed else ''} | "
+        f"{run.ledger_requests} ({run.api_ledger_requests} + {run.workflow_ledger_requests}) | "
+        f"{run.api_key_requests} | {idempotency} ({_fmt_requests(run.idempotency_requests)}) | "
+        f"{run.provider_captures} | {run.requests['EventBridge.PutEvents']} | "
+        f"{run.requests['SFN.StartSyncExecution']} | {run.transitions} | "
+        f"{run.capacity.rru:g} / {run.capacity.wru:g} | {_fmt_requests(run.requests)} |"
+    )
+
+
+def render_api(results: Results) -> list[str]:
+    if not results.api:
+        return []
+    capture, replay = results.api[0], results.api[1]
+    return [
+        "### API capture (`POST /orders/{order_id}/captures`)",
+        "",
+        "The HTTP request handed to ApiFunction as API Gateway would (`LocalApi`), with an "
+        "`Idempotency-Key`; the Express state machine run by the local StartSyncExecution "
+        "(StartExecution and polling, counted as the one `SFN.StartSyncExecution` ApiFunction "
+        "makes on AWS). Ledger requests are shown as *ApiFunction's own + the workflow's*; API "
+        "key lookups and Powertools Idempotency's records are counted apart. Not counted: the "
+        "API Gateway request and the ApiFunction invocation itself.",
+        "",
+        "| Request | HTTP | DynamoDB (ledger) | API key reads | Idempotency records "
+        "| Provider captures | PutEvents | Executions | State transitions | RRU / WRU "
+        "| All requests |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[_api_row(run) for run in results.api],
+        "",
+        f"- Budget (≤ {MAX_DYNAMODB_REQUESTS} DynamoDB requests, idempotency counted apart): "
+        f"{_ok(capture.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS)} for the workflow "
+        f"({capture.workflow_ledger_requests}, as a shipment capture); "
+        f"{_ok(capture.ledger_requests <= MAX_DYNAMODB_REQUESTS)} for the whole API capture "
+        f"({capture.ledger_requests} ledger + {capture.api_key_requests} API key). Measured "
+        f"cause: ApiFunction reads the order and the capture before starting the workflow "
+        "(`BatchGetItem`: precise errors, and nothing started when the capture cannot "
+        "succeed) and reads the order again after it (`GetItem`) to answer with the "
+        "remaining capture amount; the API key lookup is one more `GetItem`. Returning the "
+        "order's totals in the workflow's output would save the second read; not changed here.",
+        f"- A replay (same key and body) answers from the idempotency record: "
+        f"{replay.api_key_requests} API key read and {sum(replay.idempotency_requests.values())} "
+        f"idempotency request ({_fmt_requests(replay.idempotency_requests)}; the conditional "
+        "put fails and returns the stored response), no ledger request, no execution, no "
+        "provider call, no PutEvents.",
+        "",
+    ]
+
+
 def render_requests(results: Results) -> list[str]:
     capture = results.paths[0].run
     api = next(p.run for p in results.paths if p.name.startswith("API"))
-    api_note = (
-        "An HTTP API package (`order_capture.api`) exists, but its own requests (idempotency "
-        "records, `StartSyncExecution`) are not measured yet: the API-shaped row above is the "
-        "workflow part of an API capture only."
-        if results.api_module_present
-        else "The HTTP API is not built yet, so an API capture is **not measured yet**; the row "
-        "above is the workflow part of one (Validate's `capture_request` input, trigger `api`)."
-    )
     return [
         "## AWS requests per capture",
         "",
@@ -943,21 +1175,28 @@ def render_requests(results: Results) -> list[str]:
         "| PutEvents | Lambda invokes | State transitions | All requests |",
         "|---|---|---|---|---|---|---|---|",
         _count_row("shipment (`Order Shipped`)", capture),
-        _count_row("API-shaped (workflow only)", api),
-        "",
-        api_note,
+        _count_row("API-shaped (workflow only, Standard machine)", api),
         "",
         f"Budget (≤ {MAX_DYNAMODB_REQUESTS} DynamoDB requests, ≤ {MAX_PROVIDER_CALLS} provider "
         f"call, ≤ {MAX_PUT_EVENTS} PutEvents): {_ok(_budget_met(capture))} for a shipment "
-        "capture. The three DynamoDB requests are the floor for a safe capture: one read "
-        "(`BatchGetItem` of the order and the shipment's capture), one conditional reserve "
-        "(`TransactWriteItems`: order version check + new pending capture), one confirm "
-        "(`TransactWriteItems`: capture pending→captured + order totals).",
+        f"capture ({_fmt_requests(_dynamodb_of(capture.requests))}). Validate reads the "
+        "order and the shipment's capture (`BatchGetItem`); Capture reads them again "
+        "(`BatchGetItem`: the state no longer carries the order's lines) and reserves "
+        "(`TransactWriteItems`: order version check + new pending capture); Record confirms "
+        "(`TransactWriteItems`: capture pending→captured + order totals). The floor for a "
+        "safe capture is three (one read, one conditional reserve, one confirm); the fourth, "
+        "Capture's re-read, is what keeping the order out of the state costs (it lets a "
+        "1,000-line order capture within Step Functions' 256 KB).",
         "",
         f"Request units for this capture: {capture.capacity.rru:g} RRU, "
         f"{capture.capacity.wru:g} WRU (transactional writes cost 2 WRU per KB per item).",
         "",
+        *render_api(results),
     ]
+
+
+def _dynamodb_of(requests: Counter[str]) -> Counter[str]:
+    return Counter({k: v for k, v in requests.items() if k.startswith("DynamoDB.")})
 
 
 def render_scaling(results: Results) -> list[str]:
@@ -1070,7 +1309,11 @@ def render_cost(results: Results) -> list[str]:
         + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
         + f" (Capture includes ~300 ms at the provider); an Express execution billed at "
         f"{ASSUMED_EXPRESS_SECONDS:g} s. Not included: CloudWatch Logs, X-Ray traces, the "
-        "provider's fees, data transfer.",
+        "provider's fees, data transfer. The API capture row is the whole HTTP request "
+        "(ApiFunction invocation at the default "
+        f"{ASSUMED_DEFAULT_LAMBDA_MS} ms, its API key and idempotency requests included; "
+        "its orchestration is the Express column) without API Gateway's own price "
+        "($3.50 per million REST requests).",
         "",
         "| Per 1M | Orchestration Standard | Orchestration Express | Lambda requests "
         "| Lambda duration | DynamoDB | PutEvents | **Total Standard** | **Total Express** |",
@@ -1196,6 +1439,7 @@ def render_summary_table(results: Results) -> list[str]:
             f"{capture.provider_captures} / {capture.requests['EventBridge.PutEvents']}",
         ),
         ("State transitions (capture path)", str(capture.transitions)),
+        *_api_summary_rows(results),
         (
             "Requests flat over 0/10/100 earlier captures",
             _ok(len({_fmt_requests(row.first.requests) for row in results.history}) == 1),
@@ -1211,6 +1455,31 @@ def render_summary_table(results: Results) -> list[str]:
         worst = max(init for name, (init, _) in cold.handlers.items() if name in cold.steps)
         rows.append(("Worst step handler Init / baseline", f"{worst / cold.baseline_seconds:.2f}x"))
     return ["| Figure | Value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
+
+
+def _api_summary_rows(results: Results) -> list[tuple[str, str]]:
+    if not results.api:
+        return [("API capture", "not measured")]
+    capture, replay = results.api[0], results.api[1]
+    idempotency = sum(capture.idempotency_requests.values())
+    return [
+        (
+            "DynamoDB requests per API capture",
+            f"{capture.ledger_requests} ledger ({capture.api_ledger_requests} ApiFunction + "
+            f"{capture.workflow_ledger_requests} workflow) + {capture.api_key_requests} API key "
+            f"+ {idempotency} idempotency; {capture.provider_captures} provider capture, "
+            f"{capture.requests['EventBridge.PutEvents']} PutEvents, "
+            f"{capture.transitions} transitions",
+        ),
+        (
+            "API replay (same Idempotency-Key)",
+            f"HTTP {replay.status_code}{', replayed' if replay.replayed else ''}: "
+            f"{replay.ledger_requests} ledger + {replay.api_key_requests} API key + "
+            f"{sum(replay.idempotency_requests.values())} idempotency, "
+            f"{replay.requests['SFN.StartSyncExecution']} executions, "
+            f"{replay.provider_captures} provider captures",
+        ),
+    ]
 
 
 def render(results: Results) -> str:
@@ -1245,6 +1514,8 @@ def run_bench(args: argparse.Namespace) -> Results:
         bench = Bench(runtime)
         print("bench: paths ...", file=sys.stderr)
         paths = measure_paths(bench)
+        print("bench: API captures ...", file=sys.stderr)
+        api = measure_api(bench)
         # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
         # are measured while the table is still small.
         print("bench: warm invokes ...", file=sys.stderr)
@@ -1260,21 +1531,27 @@ def run_bench(args: argparse.Namespace) -> Results:
                 lines[1].first, invoked_functions(runtime, lines[1].first)
             ),
         }
+        api_capture = api[0].execution
+        if api_capture is not None:
+            # The whole HTTP request: ApiFunction (invoked by API Gateway, not a counted
+            # Lambda.Invoke) and its idempotency and API key requests included.
+            costs["API capture (2 lines, whole request)"] = cost_per_million(
+                replace(api_capture, requests=api_capture.requests + Counter({"Lambda.Invoke": 1})),
+                [*invoked_functions(runtime, api_capture), "ApiFunction"],
+            )
         print("bench: cold starts ...", file=sys.stderr)
         cold = measure_cold_starts(runtime, args.cold_runs) if args.cold_runs else None
         print("bench: package ...", file=sys.stderr)
         package = measure_package(runtime, build=not args.skip_build)
-    import importlib.util  # noqa: PLC0415
-
     return Results(
         paths=paths,
+        api=api,
         lines=lines,
         history=history,
         warm=warm,
         cold=cold,
         package=package,
         costs=costs,
-        api_module_present=importlib.util.find_spec("order_capture.api") is not None,
         seconds=time.perf_counter() - started,
     )
 
