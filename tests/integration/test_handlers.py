@@ -193,7 +193,7 @@ def test_failure_after_reservation_releases_it(
     plan = compute_amount.handle(validated, lambda_context, clock=clock)
     with pytest.raises(ProviderDeclinedError, match="card_declined"):
         capture.handle(
-            {"planned": plan},
+            {"planned": plan, "execution_id": "exec-1"},
             lambda_context,
             repository=repository,
             provider=SandboxProvider(sandbox.url),
@@ -241,7 +241,10 @@ def test_outcome_unknown_keeps_the_reservation_as_requires_action(
     error = {"Error": "CaptureOutcomeUnknownError", "Cause": "timeout"}
     state = order_shipped("s1") | {"validated": plan, "error": error}
     failure = record.handle_failure(
-        {"state": state}, lambda_context, repository=repository, clock=clock
+        {"state": state, "execution_id": "exec-1"},
+        lambda_context,
+        repository=repository,
+        clock=clock,
     )
     assert failure["status"] == "requires_action"
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
@@ -270,3 +273,55 @@ def test_redelivered_cancellation_cancels_once(runtime: Any) -> None:
     runtime.invoke("OrderEventsFunction", cancel | {"id": "another-event"})
     order = runtime.repository().get_order("merchant-1", "order-1001")
     assert [line.canceled_quantity for line in order.lines] == [0, 2]
+
+
+def test_a_twin_failing_never_releases_another_executions_reservation(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    # Execution A reserved and is calling the provider; its twin B (the same shipment,
+    # delivered twice) fails, e.g. because A holds the units it wanted.
+    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    error = {"Error": "InvalidStateError", "Cause": '{"errorMessage": "units taken"}'}
+    state = {"validated": plan, "error": error}
+    record.handle_failure(
+        {"state": state, "execution_id": "exec-twin"},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    (capture,) = repository.list_captures("merchant-1", "order-1001")
+    assert capture.status == "pending"
+    assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
+    # A finishes: captured once, as the provider did.
+    recorded = record.handle_success(
+        {"capture": capture.model_dump(mode="json")},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    assert recorded["status"] == "captured"
+
+
+def test_provider_unavailable_after_a_reservation_keeps_it_for_reconciliation(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    # An earlier attempt may have reached the provider before it became unavailable: only an
+    # explicit decline proves nothing was captured.
+    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    error = {"Error": "ProviderUnavailableError", "Cause": "{}"}
+    failure = record.handle_failure(
+        {"state": {"validated": plan, "error": error}, "execution_id": "exec-1"},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+    )
+    assert failure["status"] == "requires_action"
+    assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL

@@ -177,18 +177,17 @@ class LedgerUnavailableError(OrderCaptureError):
 
 
 def proves_nothing_was_captured(error_type: str) -> bool:
-    """Whether a step failing with ``error_type`` proves the provider captured nothing.
+    """Whether a step failing with ``error_type`` proves the provider holds no capture.
 
-    Our own errors do (they are raised before the provider is called, or are the provider's
-    refusal), except an unknown outcome. Anything else (a Lambda crash or timeout, a runtime
-    error) may have struck after the provider captured: the reservation must then be kept
-    for reconciliation rather than released.
+    Only the provider's own word does: its refusal (a decline, an expired authorization, an
+    over-capture) or, asked by reconciliation, that it has no capture under our key. With the
+    same idempotency key, a provider that had captured on an earlier
+    attempt would have answered with that capture instead. Anything else (unavailable after
+    retries, a ledger error, a Lambda crash or timeout, an unknown outcome) may follow an
+    earlier attempt that did reach the provider, so a reservation is then kept as
+    requires_action for reconciliation to settle by asking the provider.
     """
     error_class = globals().get(error_type)
-    return (
-        isinstance(error_class, type)
-        and issubclass(error_class, OrderCaptureError)
-        and not issubclass(
-            error_class, CaptureOutcomeUnknownError | OutcomeUnknownNotRetryableError
-        )
+    return isinstance(error_class, type) and issubclass(
+        error_class, ProviderDeclinedError | CaptureNotFoundAtProviderError
     )

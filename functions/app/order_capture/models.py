@@ -202,6 +202,8 @@ class CaptureStatus(StrEnum):
     REQUIRES_ACTION = "requires_action"
 
 
+#: Nothing more will happen to these: captured, or failed and released.
+SETTLED_CAPTURE_STATUSES = frozenset({CaptureStatus.CAPTURED, CaptureStatus.FAILED})
 FINAL_CAPTURE_STATUSES = frozenset(
     {CaptureStatus.CAPTURED, CaptureStatus.FAILED, CaptureStatus.REQUIRES_ACTION}
 )
@@ -236,6 +238,8 @@ class Capture(Model):
     provider_reference: str | None = None
     trigger: Trigger
     execution_id: str | None = None
+    #: Sent to the provider as its final capture (it may release the rest of the authorization).
+    releases_authorization: bool = False
     failure: FailureReason | None = None
     #: What the provider answered the capture request: ``pending`` means it received it and
     #: confirms later (Adyen, by webhook); the state machine then leaves the capture pending.

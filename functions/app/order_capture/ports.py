@@ -239,6 +239,9 @@ class PaymentProvider(Protocol):
     """
 
     name: str
+    #: Whether a capture sent again with the same idempotency key is answered with the first
+    #: one instead of capturing again.
+    idempotent_captures: bool
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture: ...
 

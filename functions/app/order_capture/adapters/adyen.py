@@ -66,6 +66,8 @@ def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | N
 
 class AdyenProvider:
     name = "adyen"
+    #: The capture request carries our Idempotency-Key: asking again cannot capture twice.
+    idempotent_captures = True
 
     def __init__(
         self,

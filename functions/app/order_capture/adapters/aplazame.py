@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
-    CaptureOutcomeUnknownError,
+    OutcomeUnknownNotRetryableError,
     ProviderDeclinedError,
     ProviderError,
     ProviderLookupUnsupportedError,
@@ -60,6 +60,8 @@ def classify_aplazame_error(status: int, body: dict[str, Any]) -> ProviderError 
 
 class AplazameProvider:
     name = "aplazame"
+    #: Aplazame's captures take no idempotency key: asking again could capture twice.
+    idempotent_captures = False
 
     def __init__(
         self,
@@ -149,7 +151,8 @@ def _capture_from(answer: dict[str, Any], currency: str) -> ProviderCapture:
             status="succeeded",
         )
     except (KeyError, TypeError, ValueError) as error:
-        # Aplazame said yes; what it captured is unclear: reconcile, never release.
-        raise CaptureOutcomeUnknownError(
+        # Aplazame said yes; what it captured is unclear: reconcile, never release, and never
+        # send it again (no idempotency key).
+        raise OutcomeUnknownNotRetryableError(
             f"aplazame capture answer unreadable ({error!r}): {answer}"
         ) from error

@@ -45,6 +45,8 @@ def classify_sandbox_error(status: int, body: dict[str, Any]) -> ProviderError |
 
 class SandboxProvider:
     name = "sandbox"
+    #: The capture request carries our Idempotency-Key: asking again cannot capture twice.
+    idempotent_captures = True
 
     def __init__(
         self,

@@ -85,6 +85,8 @@ def classify_stripe_error(status: int, body: dict[str, Any]) -> ProviderError | 
 
 class StripeProvider:
     name = "stripe"
+    #: The capture request carries our Idempotency-Key: asking again cannot capture twice.
+    idempotent_captures = True
 
     def __init__(
         self,

@@ -91,6 +91,13 @@ def _reconcile(
         # Never guess with money: a person looks at it (the capture stays requires_action).
         return "amount_mismatches"
     service.record_capture(
-        repository, capture.model_copy(update={"provider_reference": found.provider_reference}), now
+        repository,
+        capture.model_copy(
+            update={
+                "provider_reference": found.provider_reference,
+                "status_at_provider": "succeeded",
+            }
+        ),
+        now,
     )
     return "confirmed"

@@ -9,10 +9,12 @@ from order_capture.errors import (
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
+    OutcomeUnknownNotRetryableError,
     proves_nothing_was_captured,
 )
 from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
+    SETTLED_CAPTURE_STATUSES,
     Capture,
     CaptureRequest,
     CaptureStatus,
@@ -85,6 +87,7 @@ def execute_capture(
         provider=order.payment.provider,
         trigger=request.trigger,
         execution_id=execution_id,
+        releases_authorization=plan.releases_authorization,
         created_at=now,
         updated_at=now,
     )
@@ -93,9 +96,17 @@ def execute_capture(
             capture_rules.reserve(order, plan, now), plan.expected_version, pending
         )
     if existing is not None:
-        if existing.status in FINAL_CAPTURE_STATUSES:
+        if existing.status in SETTLED_CAPTURE_STATUSES:
             return existing  # a duplicate that raced past Validate: its result stands
-        pending = existing  # our own earlier attempt (or a twin execution): same key, same amount
+        # Our own earlier attempt, or a twin execution of the same shipment: the same key and
+        # amount. Asking again is safe only where the provider deduplicates by that key; a
+        # provider without idempotency keys may already have captured it.
+        if not provider.idempotent_captures:
+            raise OutcomeUnknownNotRetryableError(
+                f"capture {existing.capture_id} may already have been sent to "
+                f"{provider.name}, which takes no idempotency key: not sending it again"
+            )
+        pending = existing
     result = provider.capture(
         ProviderCaptureRequest(
             authorization_reference=order.payment.reference,
@@ -105,8 +116,9 @@ def execute_capture(
             lines=pending.lines,
             merchant_id=pending.merchant_id,
             order_id=pending.order_id,
-            # The shipment that closes the order lets the provider release the rest.
-            final_capture=plan.releases_authorization,
+            # The shipment that closes the order lets the provider release the rest; as
+            # stored, so a twin sends exactly what the first attempt sent under this key.
+            final_capture=pending.releases_authorization,
         )
     )
     sent = pending.model_copy(
@@ -128,8 +140,13 @@ def record_capture(repository: OrderRepository, capture: Capture, now: datetime)
     A ``requires_action`` capture (outcome unknown) is confirmed the same way once
     reconciliation has found it at the provider.
     """
-    if capture.status in {CaptureStatus.CAPTURED, CaptureStatus.FAILED}:
+    if capture.status in SETTLED_CAPTURE_STATUSES:
         return capture
+    if (
+        capture.status is CaptureStatus.REQUIRES_ACTION
+        and capture.status_at_provider != "succeeded"
+    ):
+        return capture  # only the provider's own word settles an unknown outcome
     if capture.status_at_provider == "pending":
         return capture  # received, not captured: the provider's webhook confirms it
     captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
@@ -218,6 +235,14 @@ def _settle_failed_capture(
             request.merchant_id, request.order_id, request.capture_id
         )
         if existing is not None and existing.status in settled_already:
+            return existing
+        if (
+            existing is not None
+            and existing.status is CaptureStatus.PENDING
+            and existing.execution_id != execution_id
+        ):
+            # Another execution of the same shipment reserved it and may be capturing right
+            # now: its own Record or RecordFailure, or reconciliation, settles it.
             return existing
         if existing is None:
             # Nothing was reserved, so nothing was sent to the provider: a plain failure.
