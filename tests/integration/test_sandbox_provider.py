@@ -32,7 +32,12 @@ def provider(sandbox: Any) -> SandboxProvider:
     sandbox.authorize(
         AUTHORIZATION, 10_000, "EUR", (datetime.now(UTC) + timedelta(days=7)).isoformat()
     )
-    return SandboxProvider(sandbox.url, timeout_seconds=0.5)
+    # Generous: a loaded CI machine must not turn an answer into a timeout. The timeout test
+    # makes the sandbox answer later than this on purpose.
+    return SandboxProvider(sandbox.url, timeout_seconds=PROVIDER_TIMEOUT_SECONDS)
+
+
+PROVIDER_TIMEOUT_SECONDS = 3.0
 
 
 def capture(provider: SandboxProvider, amount: int, key: str, **extra: Any) -> Any:
@@ -166,7 +171,7 @@ def test_expired_authorization_is_its_own_terminal_error(
 def test_timeout_after_capture_is_an_unknown_outcome_and_the_retry_replays(
     provider: SandboxProvider, sandbox: Any
 ) -> None:
-    sandbox.add_fault("timeout_after_capture", delay_seconds=1.0)
+    sandbox.add_fault("timeout_after_capture", delay_seconds=PROVIDER_TIMEOUT_SECONDS + 1.0)
 
     with pytest.raises(CaptureOutcomeUnknownError):
         capture(provider, 4_000, "cap-1")

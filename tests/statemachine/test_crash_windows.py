@@ -146,7 +146,7 @@ def impatient_runtime(sandbox: SandboxServer) -> Iterator[LocalRuntime]:
     with LocalRuntime(
         sandbox=sandbox,
         retry_time_scale=0.02,
-        parameter_overrides={"ProviderTimeoutSeconds": "0.3"},
+        parameter_overrides={"ProviderTimeoutSeconds": "1.0"},
     ) as local:
         yield local
 
@@ -154,7 +154,7 @@ def impatient_runtime(sandbox: SandboxServer) -> Iterator[LocalRuntime]:
 def test_provider_timeout_after_capturing_is_retried_with_the_same_key(
     impatient_runtime: LocalRuntime, sandbox: SandboxServer
 ) -> None:
-    sandbox.add_fault("timeout_after_capture", count=1, delay_seconds=0.6)
+    sandbox.add_fault("timeout_after_capture", count=1, delay_seconds=1.6)
     execution = ship_once(impatient_runtime)
     assert execution.status == "SUCCEEDED"
     errors = [
@@ -169,7 +169,7 @@ def test_provider_timeout_after_capturing_is_retried_with_the_same_key(
 def test_provider_timing_out_every_time_ends_requires_action_then_reconciles(
     impatient_runtime: LocalRuntime, sandbox: SandboxServer
 ) -> None:
-    sandbox.add_fault("timeout_after_capture", count=4, delay_seconds=0.6)
+    sandbox.add_fault("timeout_after_capture", count=4, delay_seconds=1.6)
     execution = ship_once(impatient_runtime)
     assert execution.status == "FAILED"
     (capture,) = captures(impatient_runtime)
