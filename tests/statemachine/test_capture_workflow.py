@@ -205,3 +205,21 @@ def test_concurrent_shipments_of_one_order_never_overlap(
     assert sum(c["amount"] for c in sandbox.state.captures) == EXAMPLE_ORDER_TOTAL
     order = order_item(runtime)
     assert [line["shipped_quantity"] for line in order["lines"]] == [3, 2]
+
+
+def test_a_shipment_that_failed_before_its_order_existed_captures_when_redelivered(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    # Order Shipped overtakes Order Placed by longer than Validate's retries wait.
+    early = ship(runtime, "shipment-1")
+    assert early.status == "FAILED"
+    (failed,) = captures(runtime)
+    assert (failed["status"], failed["failure"]["reason"]) == ("failed", "order_not_found")
+    place(runtime)
+    # Nothing was reserved or sent: the redelivered shipment is tried afresh, not a duplicate.
+    again = ship(runtime, "shipment-1")
+    assert again.status == "SUCCEEDED"
+    assert again.states == CAPTURED_PATH
+    (captured,) = captures(runtime)
+    assert (captured["status"], captured["amount"]) == ("captured", EXAMPLE_ORDER_TOTAL)
+    assert len(sandbox.state.captures) == 1

@@ -280,6 +280,16 @@ class Refund(Model):
     updated_at: datetime
 
 
+def failed_before_reservation(capture: Capture) -> bool:
+    """A failure recorded before anything was reserved or sent to the provider (the order was
+    not registered yet, the event was invalid): the same shipment may be tried again."""
+    return (
+        capture.status is CaptureStatus.FAILED
+        and capture.amount == 0
+        and capture.provider_reference is None
+    )
+
+
 _CAPTURE_ID_NAMESPACE = uuid.UUID("6f1b8f7e-5f64-4c8e-9a51-3a8d2a0b7c11")
 
 

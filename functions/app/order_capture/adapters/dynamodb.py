@@ -300,7 +300,15 @@ class DynamoDBOrderRepository:
                 "Put": {
                     "TableName": self.table_name,
                     "Item": self._capture_item(capture),
-                    "ConditionExpression": "attribute_not_exists(PK)",
+                    # New, or replacing a failure recorded before anything was reserved
+                    # (models.failed_before_reservation): never over a live or settled capture.
+                    "ConditionExpression": "attribute_not_exists(PK) OR "
+                    "(#status = :failed AND amount = :zero)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":failed": {"S": CaptureStatus.FAILED.value},
+                        ":zero": {"N": "0"},
+                    },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             },

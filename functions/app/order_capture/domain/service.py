@@ -25,6 +25,7 @@ from order_capture.models import (
     OrderPlacedDetail,
     PlannedCapture,
     ValidatedCapture,
+    failed_before_reservation,
 )
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, ProviderCaptureRequest
 
@@ -41,7 +42,13 @@ def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> Va
         raise OrderNotFoundError(
             f"order {request.order_id} of merchant {request.merchant_id} is not registered"
         )
-    duplicate = existing if existing and existing.status in FINAL_CAPTURE_STATUSES else None
+    duplicate = (
+        existing
+        if existing
+        and existing.status in FINAL_CAPTURE_STATUSES
+        and not failed_before_reservation(existing)
+        else None
+    )
     return ValidatedCapture(request=request, order=order, duplicate_of=duplicate)
 
 
@@ -69,6 +76,8 @@ def execute_capture(
         raise OrderNotFoundError(
             f"order {request.order_id} of merchant {request.merchant_id} is no longer registered"
         )
+    if existing is not None and failed_before_reservation(existing):
+        existing = None  # an earlier attempt that never reserved: this one may (see reserve)
     if existing is None and order.version != plan.expected_version:
         raise OrderChangedError(
             f"order {request.order_id} moved from version {plan.expected_version} to "
