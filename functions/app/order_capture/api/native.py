@@ -294,26 +294,8 @@ def order_placed_detail(merchant_id: str, order_id: str, body: OrderIn) -> Order
     )
 
 
-STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
-    errors.InvalidEventError: 400,
-    problems.UnauthorizedError: 401,
-    errors.ProviderDeclinedError: 402,
-    errors.OrderNotFoundError: 404,
-    problems.RouteNotFoundError: 404,
-    errors.InvalidStateError: 409,
-    errors.AuthorizationExpiredError: 409,
-    problems.PayloadTooLargeError: 413,
-    problems.UnsupportedMediaTypeError: 415,
-    errors.OverCaptureError: 422,
-    errors.OverRefundError: 422,
-    problems.IdempotencyKeyReusedError: 422,
-    errors.ProviderError: 502,
-    errors.OrderChangedError: 503,
-    errors.ProviderUnavailableError: 503,
-    errors.CaptureOutcomeUnknownError: 503,
-    errors.LedgerUnavailableError: 503,
-    errors.CaptureNotYetRecordedError: 503,
-}
+#: HTTP status per error, shared with the Omnitron dialect (Medusa has its own).
+STATUS_BY_ERROR = problems.STATUS_BY_ERROR
 
 
 def error_body(problem: problems.Problem) -> dict[str, Any]:

@@ -44,7 +44,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field, WithJsonSchema, model_validator
 
-from order_capture import errors
 from order_capture.api import problems
 from order_capture.api.common import ApiModel, IdempotencyKeyHeader, ResponseModel
 from order_capture.api.context import request_context
@@ -197,24 +196,9 @@ def in_their_terms(text: str) -> str:
     return text
 
 
-STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
-    errors.InvalidEventError: 400,
-    problems.UnauthorizedError: 401,
-    errors.ProviderDeclinedError: 402,
-    errors.OrderNotFoundError: 404,
-    problems.RouteNotFoundError: 404,
-    errors.InvalidStateError: 409,
-    errors.AuthorizationExpiredError: 409,
-    problems.PayloadTooLargeError: 413,
-    problems.UnsupportedMediaTypeError: 415,
-    errors.OverCaptureError: 422,
-    problems.IdempotencyKeyReusedError: 422,
-    errors.ProviderError: 502,
-    errors.OrderChangedError: 503,
-    errors.ProviderUnavailableError: 503,
-    errors.CaptureOutcomeUnknownError: 503,
-    errors.LedgerUnavailableError: 503,
-}
+#: HTTP status per error: the native API's (errors only the native routes raise, such as
+#: over-refunds, never reach this dialect).
+STATUS_BY_ERROR = problems.STATUS_BY_ERROR
 
 
 def error_body(problem: problems.Problem) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from order_capture import errors
 from order_capture.errors import InvalidEventError, InvalidStateError, OrderCaptureError
 from order_capture.parsing import field_path
 
@@ -113,3 +114,26 @@ def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEven
     if not problems:
         return InvalidEventError("the request is invalid", field="(root)")
     return InvalidEventError("; ".join(text for _, text in problems), field=problems[0][0])
+
+
+#: HTTP status per error for the native and Omnitron dialects (Medusa maps its own).
+STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
+    errors.InvalidEventError: 400,
+    UnauthorizedError: 401,
+    errors.ProviderDeclinedError: 402,
+    errors.OrderNotFoundError: 404,
+    RouteNotFoundError: 404,
+    errors.InvalidStateError: 409,
+    errors.AuthorizationExpiredError: 409,
+    PayloadTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
+    errors.OverCaptureError: 422,
+    errors.OverRefundError: 422,
+    IdempotencyKeyReusedError: 422,
+    errors.ProviderError: 502,
+    errors.OrderChangedError: 503,
+    errors.ProviderUnavailableError: 503,
+    errors.CaptureOutcomeUnknownError: 503,
+    errors.LedgerUnavailableError: 503,
+    errors.CaptureNotYetRecordedError: 503,
+}
