@@ -67,8 +67,9 @@ validate-template: setup $(SAM)
 
 validate-asl: setup $(ASL_VALIDATOR)
 	$(BIN)/python -m order_capture_local.asl_lint template.yaml
-	$(BIN)/python -m order_capture_local.asl_lint template.yaml --substituted > $(TOOLS)/capture.asl.json
-	$(ASL_VALIDATOR) --json-path $(TOOLS)/capture.asl.json
+	for definition in $$($(BIN)/python -m order_capture_local.asl_lint template.yaml --substituted $(TOOLS)/asl); do \
+		$(ASL_VALIDATOR) --json-path $$definition || exit 1; \
+	done
 
 # requirements.txt (what sam build installs) is exported from the lock file; a test fails if
 # it drifts.

@@ -1,80 +1,44 @@
 """Asynchronous confirmation end to end on the local runtime: the sandbox answers "received"
-(like Adyen), the capture stays pending, and its signed webhook confirms or fails it."""
+(like Adyen), the capture stays pending while the confirmation workflow waits with a task
+token, and the signed webhook settles the ledger and completes that wait."""
 
 from __future__ import annotations
 
-import json
 import secrets
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from order_capture.adapters.adyen import notification_signature
-from order_capture_local.runtime import LocalRuntime
-from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key, seed_order
+from tests.integration.api_support import LocalApiUnderTest, Merchant
+from tests.integration.async_support import (
+    capture_asynchronously,
+    confirmation_execution,
+    events_about,
+    order_totals,
+    post_webhook,
+    signed_notification,
+    signed_webhook_api,
+    wait_for_status,
+    webhook_merchant,
+)
 
-HMAC_KEY = secrets.token_hex(32)
+CONFIRMED_PATH = ["AwaitProviderConfirmation", "EmitCaptured", "Captured"]
+DECLINED_PATH = ["AwaitProviderConfirmation", "RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
 
 
 @pytest.fixture(scope="module")
 def async_api() -> Iterator[LocalApiUnderTest]:
-    """The API on the local runtime, with a merchant whose sandbox webhooks are signed."""
-    from order_capture_local.api_server import ApiServer, LocalApi
-
-    merchant_id = f"merchant-async-{uuid.uuid4().hex[:8]}"
-    credentials = {merchant_id: {"sandbox": {"api_key": "unused", "webhook_hmac_key": HMAC_KEY}}}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PROVIDER_CREDENTIALS_JSON", json.dumps(credentials))
-        with LocalRuntime() as runtime:
-            api = LocalApi(runtime)
-            server = ApiServer(api, port=0, access_log=False).start()
-            assert runtime.sandbox is not None
-            runtime.sandbox.configure_webhook(f"{server.url}/webhooks/sandbox", HMAC_KEY)
-            under_test = LocalApiUnderTest(runtime, api, server)
-            under_test.merchant_id = merchant_id  # type: ignore[attr-defined]
-            try:
-                yield under_test
-            finally:
-                server.stop()
-                api.close()
+    with signed_webhook_api() as api:
+        yield api
 
 
 @pytest.fixture
 def merchant(async_api: LocalApiUnderTest) -> Merchant:
-    merchant_id = async_api.merchant_id  # type: ignore[attr-defined]
-    return Merchant(async_api, merchant_id, async_api.api.create_api_key(merchant_id))
-
-
-def capture_asynchronously(
-    api: LocalApiUnderTest, merchant: Merchant, kind: str
-) -> tuple[str, dict[str, Any]]:
-    detail = seed_order(merchant.merchant_id)
-    assert merchant.put_order(detail).status_code == 200
-    assert api.runtime.sandbox is not None
-    api.runtime.sandbox.add_fault(kind, delay_seconds=0.3)
-    with merchant.client() as client:
-        response = client.post(
-            f"/orders/{detail['order_id']}/captures",
-            json={"amount": 10050},
-            headers=idempotency_key(),
-        )
-    assert response.status_code == 200, response.text
-    return detail["order_id"], response.json()
-
-
-def wait_for_status(merchant: Merchant, order_id: str, capture_id: str, status: str) -> None:
-    deadline = time.monotonic() + 20
-    with merchant.client() as client:
-        while time.monotonic() < deadline:
-            current = client.get(f"/orders/{order_id}/captures/{capture_id}").json()["status"]
-            if current == status:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"capture {capture_id} never became {status} (last: {current})")
+    return webhook_merchant(async_api)
 
 
 def test_received_capture_stays_pending_until_the_webhook_confirms_it(
@@ -87,9 +51,12 @@ def test_received_capture_stays_pending_until_the_webhook_confirms_it(
     assert capture["remaining_capture_amount"] == 70070 - 10050
     # And once the sandbox's signed CAPTURE webhook arrives, it is captured
     wait_for_status(merchant, order_id, capture["id"], "captured")
-    with merchant.client() as client:
-        order = client.get(f"/orders/{order_id}").json()
-    assert (order["captured_amount"], order["pending_amount"]) == (10050, 0)
+    assert order_totals(merchant, order_id) == (10050, 0)
+    # And the webhook completed the confirmation workflow's wait, which announced it once
+    confirmation = confirmation_execution(async_api, capture["id"])
+    assert (confirmation.status, confirmation.states) == ("SUCCEEDED", CONFIRMED_PATH)
+    assert (confirmation.output["status"], confirmation.output["amount"]) == ("captured", 10050)
+    assert events_about(async_api, capture["id"]) == ["Payment Captured"]
 
 
 def test_capture_failed_webhook_fails_the_capture_and_releases_the_reservation(
@@ -104,29 +71,20 @@ def test_capture_failed_webhook_fails_the_capture_and_releases_the_reservation(
     assert (order["captured_amount"], order["pending_amount"]) == (0, 0)
     assert order["remaining_capture_amount"] == 70070
     assert failed["failure_reason"] == "provider_declined"
-
-
-def signed_notification(
-    capture_id: str, event: str, success: str, key: str = HMAC_KEY, **changes: Any
-) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pspReference": "psp-late",
-        "originalReference": "auth",
-        "merchantAccountCode": "SandboxECOM",
-        "merchantReference": capture_id,
-        "amount": {"value": 10050, "currency": "EUR"},
-        "eventCode": event,
-        "success": success,
-        "reason": "late failure",
-    }
-    item["additionalData"] = {"hmacSignature": notification_signature(item, key)}
-    item.update(changes)
-    return {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
-
-
-def post_webhook(api: LocalApiUnderTest, merchant_id: str, body: Any) -> httpx.Response:
-    with httpx.Client(base_url=api.url, timeout=30) as client:
-        return client.post("/webhooks/sandbox", params={"merchant_id": merchant_id}, json=body)
+    # The wait failed with ProviderDeclinedError, and the failure was announced with its reason
+    confirmation = confirmation_execution(async_api, capture["id"])
+    assert (confirmation.status, confirmation.states) == ("FAILED", DECLINED_PATH)
+    assert events_about(async_api, capture["id"]) == ["Payment Capture Failed"]
+    (announced,) = [
+        e["detail"]
+        for e in async_api.runtime.emitted_events
+        if e["detail"].get("capture_id") == capture["id"]
+    ]
+    assert (announced["reason"], announced["error"]) == (
+        "provider_declined",
+        "ProviderDeclinedError",
+    )
+    assert "CAPTURE_FAILED" in announced["message"]
 
 
 def test_a_late_failure_after_success_reverses_the_capture(
@@ -146,6 +104,56 @@ def test_a_late_failure_after_success_reverses_the_capture(
     assert reversed_capture["status"] == "failed"
     assert (order["captured_amount"], order["capture_count"]) == (0, 0)
     assert order["remaining_capture_amount"] == 70070
+    # Nothing waits any more, so the webhook announced the reversal itself, once, even when
+    # the provider repeats the notification
+    repeated = post_webhook(
+        async_api,
+        merchant.merchant_id,
+        signed_notification(capture["id"], "CAPTURE_FAILED", "true"),
+    )
+    assert repeated.status_code == 202
+    assert events_about(async_api, capture["id"]) == ["Payment Captured", "Payment Capture Failed"]
+
+
+def test_a_repeated_capture_notification_changes_and_announces_nothing_more(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    order_id, capture = capture_asynchronously(async_api, merchant, "async")
+    wait_for_status(merchant, order_id, capture["id"], "captured")
+    assert confirmation_execution(async_api, capture["id"]).status == "SUCCEEDED"
+    for _ in range(2):
+        response = post_webhook(
+            async_api, merchant.merchant_id, signed_notification(capture["id"], "CAPTURE", "true")
+        )
+        assert (response.status_code, response.text) == (202, "[accepted]")
+    assert order_totals(merchant, order_id) == (10050, 0)
+    assert events_about(async_api, capture["id"]) == ["Payment Captured"]
+
+
+def test_a_webhook_faster_than_the_wait_is_not_missed(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    """The webhook settles the capture before the confirmation workflow has noted its task
+    token: AwaitConfirmation finds the capture settled and completes its own wait."""
+    runtime = async_api.runtime
+    settled = threading.Event()
+
+    def after_the_webhook(payload: Any) -> None:
+        capture_id = payload["capture"]["capture_id"]
+        order_id = payload["capture"]["order_id"]
+        wait_for_status(merchant, order_id, capture_id, "captured")
+        settled.set()
+
+    runtime.fault_hooks["AwaitConfirmationFunction"] = after_the_webhook
+    try:
+        order_id, capture = capture_asynchronously(async_api, merchant, "async", delay_seconds=0)
+        confirmation = confirmation_execution(async_api, capture["id"])
+    finally:
+        runtime.fault_hooks.pop("AwaitConfirmationFunction")
+    assert settled.is_set()
+    assert (confirmation.status, confirmation.states) == ("SUCCEEDED", CONFIRMED_PATH)
+    assert order_totals(merchant, order_id) == (10050, 0)
+    assert events_about(async_api, capture["id"]) == ["Payment Captured"]
 
 
 def test_forged_or_unsigned_webhooks_are_refused_and_change_nothing(
@@ -186,3 +194,82 @@ def test_a_capture_not_yet_noted_is_not_accepted_so_the_provider_retries(
     assert ours_not_yet.status_code == 503
     assert ours_not_yet.json()["error"]["type"] == "capture_not_yet_recorded"
     assert (foreign.status_code, foreign.text) == (202, "[accepted]")
+
+
+def refund_received(
+    api: LocalApiUnderTest, merchant: Merchant, kind: str
+) -> tuple[str, str, dict[str, Any]]:
+    """A synchronous capture of 10050, then a refund of 3000 the sandbox only receives and
+    decides (``kind``) by webhook: (order id, capture id, the API's answer)."""
+    order_id, capture = capture_asynchronously(api, merchant, "latency", delay_seconds=0)
+    assert capture["status"] == "captured"
+    assert api.runtime.sandbox is not None
+    api.runtime.sandbox.add_fault(kind, delay_seconds=0.3, operation="refund")
+    with merchant.client() as client:
+        response = client.post(
+            f"/orders/{order_id}/captures/{capture['id']}/refunds",
+            json={"amount": 3000},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert response.status_code == 200, response.text
+    return order_id, capture["id"], response.json()
+
+
+def wait_for_capture(
+    merchant: Merchant, order_id: str, capture_id: str, until: Callable[[Any], bool]
+) -> Any:
+    """The capture (as the API shows it) once ``until`` holds for it."""
+    deadline = time.monotonic() + 20
+    with merchant.client() as client:
+        while time.monotonic() < deadline:
+            capture = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
+            if until(capture):
+                return capture
+            time.sleep(0.05)
+    raise AssertionError(f"capture {capture_id} never got there: {capture}")
+
+
+def test_a_refund_the_provider_confirms_later_stays_reserved_until_its_webhook(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    order_id, capture_id, answer = refund_received(async_api, merchant, "async")
+    # Received, not done: the amount is reserved, not refunded
+    assert answer["refund"]["status"] == "pending"
+    assert (answer["refunded_amount"], answer["remaining_amount"]) == (0, 7050)
+    # The signed REFUND webhook makes it refunded, on the capture and the order
+    settled = wait_for_capture(
+        merchant,
+        order_id,
+        capture_id,
+        lambda c: [r["status"] for r in c["refunds"]] == ["refunded"],
+    )
+    assert (settled["refunded_amount"], settled["remaining_amount"]) == (3000, 7050)
+    with merchant.client() as client:
+        assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 3000
+    # A repeated notification changes nothing
+    notification = signed_notification(answer["refund"]["id"], "REFUND", "true")
+    repeated = post_webhook(async_api, merchant.merchant_id, notification)
+    assert (repeated.status_code, repeated.text) == (202, "[accepted]")
+    with merchant.client() as client:
+        again = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
+        assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 3000
+    assert (again["refunded_amount"], again["remaining_amount"]) == (3000, 7050)
+
+
+def test_a_refund_the_provider_fails_later_is_refundable_again(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    order_id, capture_id, answer = refund_received(async_api, merchant, "async_failed")
+    assert answer["refund"]["status"] == "pending"
+    # A failed refund is not listed; its reservation is given back
+    failed = wait_for_capture(merchant, order_id, capture_id, lambda c: not c["refunds"])
+    assert (failed["refunded_amount"], failed["remaining_amount"]) == (0, 10050)
+    (stored,) = [
+        item
+        for item in async_api.runtime.ledger()
+        if item["SK"].startswith(f"REFUND#{capture_id}#")
+    ]
+    assert (stored["status"], stored["failure"]["reason"]) == ("failed", "provider_declined")
+    assert "Refund rejected" in stored["failure"]["message"]
+    with merchant.client() as client:
+        assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 0

@@ -1,9 +1,17 @@
-"""The state machine with a provider that confirms later: it stops awaiting the webhook."""
+"""The state machine with a provider that confirms later: it hands the pending capture to the
+confirmation workflow, which waits with a task token noted in the ledger."""
 
 from __future__ import annotations
 
+import json
+import time
+
+import pytest
+
+from order_capture_local.cli import main
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
+from tests.conftest import ROOT
 from tests.factories import order_placed, order_shipped
 
 AWAITING_PATH = [
@@ -13,6 +21,7 @@ AWAITING_PATH = [
     "AnythingToCapture?",
     "Capture",
     "ConfirmedAtProvider?",
+    "AwaitProviderConfirmation",
     "AwaitingProviderConfirmation",
 ]
 
@@ -37,3 +46,41 @@ def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
     assert capture["provider_reference"] == execution.output["provider_reference"]
     order = next(i for i in runtime.ledger() if i["SK"] == "ORDER")
     assert (order["captured_amount"], order["reserved_amount"]) == (0, execution.output["amount"])
+    # And the confirmation workflow, named after the capture, waits with its task token noted
+    waiting = runtime.execution_arn("ConfirmationStateMachine", capture["capture_id"])
+    assert runtime.wait_for_state(waiting, "AwaitProviderConfirmation")
+    token = wait_for_token(runtime, capture["merchant_id"], capture["capture_id"])
+    ended = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+    assert not [event for event in runtime.history(waiting) if event["type"] in ended]
+    assert len(token) > 20
+
+
+def wait_for_token(runtime: LocalRuntime, merchant_id: str, capture_id: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        token = runtime.repository().confirmation_token(merchant_id, capture_id)
+        if token:
+            return str(token)
+        time.sleep(0.02)
+    raise AssertionError(f"no task token noted for {capture_id}")
+
+
+def test_the_local_cli_shows_a_capture_confirmed_asynchronously(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's local run: the sandbox answers "received", then confirms by signed
+    webhook to the local API, which completes the confirmation workflow's wait."""
+    events = [str(ROOT / "events" / name) for name in ("order-placed.json", "order-shipped-1.json")]
+    arguments = ["local", "put-events", "-e", events[0], "-e", events[1]]
+    exit_code = main([*arguments, "--sandbox-fault", "async", "--json", "--strict"])
+    report = json.loads(capsys.readouterr().out)
+    assert exit_code == 0
+    shipped = report["deliveries"][1]["executions"][0]
+    assert shipped["states"] == AWAITING_PATH
+    (confirmation,) = report["confirmations"]
+    assert (confirmation["status"], confirmation["states"]) == (
+        "SUCCEEDED",
+        ["AwaitProviderConfirmation", "EmitCaptured", "Captured"],
+    )
+    (captured,) = [e["detail"] for e in report["emitted"] if e["detail-type"] == "Payment Captured"]
+    assert (captured["capture_id"], captured["status"]) == (confirmation["execution"], "captured")

@@ -20,6 +20,8 @@ class Settings(BaseModel):
     provider_credentials_file: str | None = None
     provider_credentials_json: SecretStr | None = None
     provider_secret_max_age_seconds: int = Field(default=300, ge=0, le=3600)
+    #: Where the service's own events go (``Payment Captured``...).
+    event_bus_name: str = Field(default="default", min_length=1)
 
 
 @cache
@@ -35,4 +37,5 @@ def settings() -> Settings:
         provider_credentials_file=os.environ.get("PROVIDER_CREDENTIALS_FILE") or None,
         provider_credentials_json=os.environ.get("PROVIDER_CREDENTIALS_JSON") or None,
         provider_secret_max_age_seconds=int(os.environ.get("PROVIDER_SECRET_MAX_AGE", "300")),
+        event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
     )

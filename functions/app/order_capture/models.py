@@ -256,6 +256,15 @@ class Capture(Model):
         """What may still be refunded: the amount less refunds made or in flight."""
         return self.amount - self.refunded_amount - self.refund_pending_amount
 
+    def request(self) -> CaptureRequest:
+        """The request this capture answers (its id derives from the same three ids)."""
+        return CaptureRequest(
+            merchant_id=self.merchant_id,
+            order_id=self.order_id,
+            shipment_id=self.shipment_id,
+            trigger=self.trigger,
+        )
+
 
 class RefundStatus(StrEnum):
     PENDING = "pending"
@@ -366,3 +375,22 @@ class FailureRecord(Model):
     error: str
     message: str
     execution_id: str | None
+
+    @classmethod
+    def of(
+        cls, capture: Capture, failure: FailureReason, execution_id: str | None
+    ) -> FailureRecord:
+        """The record of ``failure`` for the capture (as stored after it)."""
+        return cls(
+            merchant_id=capture.merchant_id,
+            order_id=capture.order_id,
+            shipment_id=capture.shipment_id,
+            capture_id=capture.capture_id,
+            amount=capture.amount,
+            currency=capture.currency,
+            status=capture.status,
+            reason=failure.reason,
+            error=failure.error,
+            message=failure.message,
+            execution_id=execution_id,
+        )

@@ -116,6 +116,17 @@ class OrderRepository(Protocol):
         """A capture noted by ``await_provider``, without knowing its order."""
         ...
 
+    def await_confirmation(self, capture: Capture, task_token: str) -> bool:
+        """Atomically note the task token of the workflow waiting for the provider to confirm
+        ``capture``, if the stored capture is still pending. False if it was settled already
+        (the provider's webhook came first)."""
+        ...
+
+    def confirmation_token(self, merchant_id: str, capture_id: str) -> str | None:
+        """The task token noted by ``await_confirmation``, read consistently; None if no
+        workflow waits for this capture (yet)."""
+        ...
+
     def list_refunds(
         self, merchant_id: str, order_id: str, capture_id: str | None = None
     ) -> list[Refund]:
@@ -135,9 +146,34 @@ class OrderRepository(Protocol):
         refund was not pending."""
         ...
 
+    def await_refund(self, refund: Refund) -> None:
+        """Note that the provider received pending ``refund`` and confirms it later: store its
+        ``provider_reference`` and make it findable by merchant and refund id alone (what a
+        provider's webhook names) for ``find_refund``."""
+        ...
+
+    def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
+        """A refund noted by ``await_refund``, without knowing its order or capture."""
+        ...
+
     def fail_refund(self, refund: Refund) -> bool:
         """Atomically mark a pending refund failed (``refund.failure``) and give its amount back
         to what the capture can refund. False if the refund was not pending."""
+        ...
+
+
+class ConfirmationWaiters(Protocol):
+    """Completes the workflow task that waits for a provider's confirmation (Step Functions
+    SendTaskSuccess / SendTaskFailure with the task token)."""
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        """Complete the wait with the captured ``capture``. False if nothing waits on the
+        token any more (the wait timed out or was completed before)."""
+        ...
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        """Fail the wait with ``error`` (an exception class name of ``errors``). False if
+        nothing waits on the token any more."""
         ...
 
 

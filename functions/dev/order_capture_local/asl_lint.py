@@ -5,10 +5,11 @@
 For every ``AWS::Serverless::StateMachine`` in the template: the file parses; ``StartAt`` and
 every ``Next``/``Default``/``Catch`` target exist; every state is reachable from ``StartAt``;
 every non-terminal state says where to go; every ``${Var}`` has a ``DefinitionSubstitutions``
-entry and every entry is used; every ``ErrorEquals`` name is ``States.*``, ``Lambda.*`` or a
-class of ``order_capture.errors``; every Lambda task resource is a function of the template.
-JSON-schema validation of the substituted definition is left to ``asl-validator`` (npm);
-``--substituted`` prints the definition with substitutions applied for it.
+entry and every entry is used; every ``ErrorEquals`` name is ``States.*``, ``Lambda.*``,
+``StepFunctions.*`` or a class of ``order_capture.errors``; every Lambda task resource is a
+function of the template. JSON-schema validation of the substituted definitions is left to
+``asl-validator`` (npm); ``--substituted DIR`` writes them there for it, one
+``<LogicalId>.asl.json`` per state machine, and prints their paths.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from order_capture_local.template import StateMachineSpec, Template, load_templa
 
 TERMINAL_TYPES = {"Succeed", "Fail"}
 #: Error names Step Functions and the Lambda service raise themselves (crashes, timeouts).
-LAMBDA_AND_STATES_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.")
+LAMBDA_AND_STATES_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.", "StepFunctions.")
 KNOWN_TYPES = {"Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
 
 
@@ -80,8 +81,8 @@ def _check_state(name: str, state: dict[str, Any], states: dict[str, Any], where
 def _check_error_names(name: str, state: dict[str, Any], where: str) -> list[str]:
     known = _error_names()
     return [
-        f"{where}.{name}: ErrorEquals {error_name!r} is neither States.*, Lambda.* nor an "
-        "order_capture.errors class"
+        f"{where}.{name}: ErrorEquals {error_name!r} is neither States.*, Lambda.*, "
+        "StepFunctions.* nor an order_capture.errors class"
         for clause in state.get("Retry", []) + state.get("Catch", [])
         for error_name in clause.get("ErrorEquals", [])
         if not (error_name.startswith(LAMBDA_AND_STATES_PREFIXES) or error_name in known)
@@ -139,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("template", type=Path)
     parser.add_argument(
         "--substituted",
-        action="store_true",
-        help="print the first state machine's substituted definition",
+        type=Path,
+        metavar="DIR",
+        help="write each state machine's substituted definition to DIR and print the paths",
     )
     args = parser.parse_args(argv)
     template = load_template(args.template)
     if args.substituted:
-        print(next(iter(template.state_machines.values())).definition())
+        args.substituted.mkdir(parents=True, exist_ok=True)
+        for machine in template.state_machines.values():
+            path = args.substituted / f"{machine.logical_id}.asl.json"
+            path.write_text(machine.definition())
+            print(path)
         return 0
     problems = [
         problem

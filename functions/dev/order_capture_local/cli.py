@@ -2,6 +2,7 @@
 
 order-capture local invoke <FunctionLogicalId> -e event.json
 order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
+                               [--sandbox-fault KIND ...]
 order-capture local start-api [--port 3000] [--merchant merchant-1]
 order-capture keys create --merchant <id> [--table <LedgerTableName> | --local-url <url>]
 order-capture openapi [-o docs/openapi.json]
@@ -11,11 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from order_capture_local.runtime import DEFAULT_TEMPLATE, Delivery, LocalRuntime
+from order_capture_local.runtime import DEFAULT_TEMPLATE, Delivery, ExecutionReport, LocalRuntime
+from order_capture_local.sandbox import ASYNC_FAULT_KINDS
+
+CONFIRMATION_MACHINE = "ConfirmationStateMachine"
 
 
 def _read_events(paths: list[Path]) -> list[dict[str, Any]]:
@@ -109,53 +118,139 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     return 1 if invocation.failed else 0
 
 
-def _cmd_put_events(args: argparse.Namespace) -> int:
-    events = _read_events([Path(path) for path in args.event])
-    with _runtime(args) as runtime:
+@contextmanager
+def _signed_sandbox_webhooks(merchant_ids: set[str]) -> Iterator[str]:
+    """A fresh webhook HMAC key for the sandbox provider of ``merchant_ids``, given to the
+    runtime's credentials as PROVIDER_CREDENTIALS_JSON for as long as the block runs."""
+    key = secrets.token_hex(32)
+    credentials = {
+        merchant_id: {"sandbox": {"api_key": "local", "webhook_hmac_key": key}}
+        for merchant_id in merchant_ids
+    }
+    saved = os.environ.get("PROVIDER_CREDENTIALS_JSON")
+    os.environ["PROVIDER_CREDENTIALS_JSON"] = json.dumps(credentials)
+    try:
+        yield key
+    finally:
+        if saved is None:
+            os.environ.pop("PROVIDER_CREDENTIALS_JSON", None)
+        else:
+            os.environ["PROVIDER_CREDENTIALS_JSON"] = saved
+
+
+def _serve_webhooks(stack: ExitStack, runtime: LocalRuntime, hmac_key: str) -> None:
+    """Serve the API on a free loopback port and point the sandbox's webhooks at it."""
+    from order_capture_local.api_server import ApiServer, LocalApi  # noqa: PLC0415
+
+    api = LocalApi(runtime)
+    stack.callback(api.close)
+    server = ApiServer(api, port=0, access_log=False).start()
+    stack.callback(server.stop)
+    assert runtime.sandbox is not None
+    runtime.sandbox.configure_webhook(f"{server.url}/webhooks/sandbox", hmac_key)
+
+
+def _confirmations(runtime: LocalRuntime, deliveries: list[Delivery]) -> list[ExecutionReport]:
+    """The confirmation workflows the deliveries started, once each has ended."""
+    return [
+        runtime.wait_for(
+            runtime.execution_arn(CONFIRMATION_MACHINE, execution.output["capture_id"])
+        )
+        for delivery in deliveries
+        for execution in delivery.executions
+        if execution.states[-1:] == ["AwaitingProviderConfirmation"]
+    ]
+
+
+@dataclass
+class _PutEventsRun:
+    """What ``put-events`` saw, to report."""
+
+    deliveries: list[Delivery]
+    confirmations: list[ExecutionReport]
+    reconciliation: Any
+    ledger: list[dict[str, Any]]
+    emitted: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> bool:
+        executions = [e for d in self.deliveries for e in d.executions] + self.confirmations
+        return any(e.status != "SUCCEEDED" for e in executions) or any(
+            invocation.failed for d in self.deliveries for invocation in d.invocations
+        )
+
+
+def _put_events(args: argparse.Namespace, events: list[dict[str, Any]]) -> _PutEventsRun:
+    faults: list[str] = args.sandbox_fault or []
+    with ExitStack() as stack:
+        hmac_key = None
+        if ASYNC_FAULT_KINDS.intersection(faults):
+            merchants = {str(e.get("detail", {}).get("merchant_id")) for e in events}
+            hmac_key = stack.enter_context(_signed_sandbox_webhooks(merchants))
+        runtime = stack.enter_context(_runtime(args))
+        if hmac_key is not None:
+            _serve_webhooks(stack, runtime, hmac_key)
+        assert runtime.sandbox is not None
+        for kind in faults:
+            runtime.sandbox.add_fault(kind, delay_seconds=1 if kind in ASYNC_FAULT_KINDS else 0)
         deliveries = runtime.put_events(events)
+        confirmations = _confirmations(runtime, deliveries)
         reconciliation = (
             runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload
             if args.reconcile
             else None
         )
-        ledger = runtime.ledger()
-        emitted = list(runtime.emitted_events)
-    if args.json:
-        report: dict[str, Any] = {
-            "deliveries": [
-                {
-                    "event": delivery.event,
-                    "executions": [execution.to_dict() for execution in delivery.executions],
-                    "invocations": [
-                        {"function": i.function, "error": i.error_type, "result": i.payload}
-                        for i in delivery.invocations
-                    ],
-                }
-                for delivery in deliveries
-            ],
-            "emitted": emitted,
-        }
-        if reconciliation is not None:
-            report["reconciliation"] = reconciliation
-        if args.ledger:
-            report["ledger"] = ledger
-        print(json.dumps(report, indent=2))
-    else:
-        for delivery in deliveries:
-            _print_delivery(delivery)
-        for event in emitted:
-            print(f"== emitted {event['detail-type']}: {json.dumps(event['detail'])}")
-        if reconciliation is not None:
-            print(f"== reconciliation: {json.dumps(reconciliation)}")
-        _print_captures(ledger)
-        if args.ledger:
-            print(json.dumps(ledger, indent=2))
-    failed = any(
-        execution.status != "SUCCEEDED"
-        for delivery in deliveries
-        for execution in delivery.executions
-    ) or any(invocation.failed for delivery in deliveries for invocation in delivery.invocations)
-    return 1 if failed and args.strict else 0
+        return _PutEventsRun(
+            deliveries,
+            confirmations,
+            reconciliation,
+            runtime.ledger(),
+            list(runtime.emitted_events),
+        )
+
+
+def _print_json_report(run: _PutEventsRun, with_ledger: bool) -> None:
+    report: dict[str, Any] = {
+        "deliveries": [
+            {
+                "event": delivery.event,
+                "executions": [execution.to_dict() for execution in delivery.executions],
+                "invocations": [
+                    {"function": i.function, "error": i.error_type, "result": i.payload}
+                    for i in delivery.invocations
+                ],
+            }
+            for delivery in run.deliveries
+        ],
+        "confirmations": [execution.to_dict() for execution in run.confirmations],
+        "emitted": run.emitted,
+    }
+    if run.reconciliation is not None:
+        report["reconciliation"] = run.reconciliation
+    if with_ledger:
+        report["ledger"] = run.ledger
+    print(json.dumps(report, indent=2))
+
+
+def _print_text_report(run: _PutEventsRun, with_ledger: bool) -> None:
+    for delivery in run.deliveries:
+        _print_delivery(delivery)
+    for execution in run.confirmations:
+        print(f"== confirmation {execution.name}: {execution.status}")
+        print(f"      states: {' -> '.join(execution.states)}")
+    for event in run.emitted:
+        print(f"== emitted {event['detail-type']}: {json.dumps(event['detail'])}")
+    if run.reconciliation is not None:
+        print(f"== reconciliation: {json.dumps(run.reconciliation)}")
+    _print_captures(run.ledger)
+    if with_ledger:
+        print(json.dumps(run.ledger, indent=2))
+
+
+def _cmd_put_events(args: argparse.Namespace) -> int:
+    run = _put_events(args, _read_events([Path(path) for path in args.event]))
+    (_print_json_report if args.json else _print_text_report)(run, args.ledger)
+    return 1 if run.failed and args.strict else 0
 
 
 def _cmd_start_api(args: argparse.Namespace) -> int:
@@ -289,6 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
     put_events.add_argument("--json", action="store_true", help="machine-readable output")
     put_events.add_argument(
         "--strict", action="store_true", help="exit 1 if any execution or invocation failed"
+    )
+    put_events.add_argument(
+        "--sandbox-fault",
+        action="append",
+        metavar="KIND",
+        help="make the sandbox's next capture misbehave (repeatable, one capture each): "
+        "unavailable, decline, expired_authorization, timeout_after_capture, latency, or async "
+        "/ async_failed (answer 'received', then confirm / fail by signed webhook a second "
+        "later; the local API serves the webhook and the confirmation workflows are shown)",
     )
     put_events.add_argument(
         "--reconcile",

@@ -23,13 +23,14 @@ It keeps authorizations and captures in memory and behaves like a careful provid
   fail: ``unavailable`` (answers ``status``, default 503, captures nothing), ``decline``,
   ``expired_authorization`` (answers ``402 authorization_expired``), ``timeout_after_capture``
   (captures, then answers only after ``delay_seconds``) or ``latency``. With
-  ``"operation": "refund"`` the fault strikes the next refunds instead (``unavailable`` or
-  ``decline``).
+  ``"operation": "refund"`` the fault strikes the next refunds instead (``unavailable``,
+  ``decline``, ``async`` or ``async_failed``).
 * Asynchronous confirmation, like Adyen: fault ``async`` (or ``async_failed``) makes the next
   captures answer ``"status": "pending"`` ("received"), then POST an Adyen-shaped, HMAC-signed
   ``CAPTURE`` (or ``CAPTURE_FAILED``) notification to ``webhook_url?merchant_id=<merchant>``
   after ``delay_seconds`` (``SandboxServer.configure_webhook``, or ``POST /_webhook``
-  ``{"url", "hmac_key"}``), retried until it is answered ``[accepted]``.
+  ``{"url", "hmac_key"}``), retried until it is answered ``[accepted]``. For refunds the
+  notification is ``REFUND`` with ``success`` true or false, as Adyen sends it.
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
             "status": "succeeded",
             "created": datetime.now(UTC).isoformat(),
             "idempotency_key": self.headers.get("Idempotency-Key"),
+            "metadata": body.get("metadata") or {},
             "refunded_amount": 0,
             "refunds": [],
         }
@@ -381,9 +383,18 @@ class _Handler(BaseHTTPRequestHandler):
             "currency": capture["currency"],
             "status": "succeeded",
             "created": datetime.now(UTC).isoformat(),
+            "idempotency_key": self.headers.get("Idempotency-Key"),
         }
         capture["refunded_amount"] += amount
         capture["refunds"].append(refund)
+        if fault and fault.kind in ASYNC_FAULT_KINDS:
+            refund["status"] = "pending"  # received; the outcome follows by webhook
+            threading.Thread(
+                target=self.server.notify_refund,
+                args=(refund, capture, fault),
+                name="sandbox-webhook",
+                daemon=True,
+            ).start()
         return 201, refund
 
     def _decide_release(self, authorization_id: str) -> tuple[int, dict[str, Any]]:
@@ -460,17 +471,48 @@ class SandboxServer(ThreadingHTTPServer):
                 self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
                     capture["amount"]
                 )
+        self._notify(
+            {
+                "pspReference": capture["id"],
+                "originalReference": capture["authorization_id"],
+                "merchantReference": capture["idempotency_key"],
+                "amount": {"value": capture["amount"], "currency": capture["currency"]},
+                "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
+                "success": "true" if succeeded else "false",
+                "reason": "" if succeeded else "Insufficient balance on payment",
+            },
+            merchant_id,
+        )
+
+    def notify_refund(self, refund: dict[str, Any], capture: dict[str, Any], fault: Fault) -> None:
+        """Decide an asynchronous refund, then tell the webhook as Adyen would: ``REFUND``
+        with ``success`` true, or false when it failed."""
+        time.sleep(fault.delay_seconds or 0.2)
+        succeeded = fault.kind == "async"
+        with self.state.lock:
+            refund["status"] = "succeeded" if succeeded else "failed"
+            if not succeeded:
+                capture["refunded_amount"] -= refund["amount"]
+        self._notify(
+            {
+                "pspReference": refund["id"],
+                "originalReference": capture["authorization_id"],
+                "merchantReference": refund["idempotency_key"],
+                "amount": {"value": refund["amount"], "currency": refund["currency"]},
+                "eventCode": "REFUND",
+                "success": "true" if succeeded else "false",
+                "reason": "" if succeeded else "Refund rejected by the issuer",
+            },
+            str(capture["metadata"].get("merchant_id", "")),
+        )
+
+    def _notify(self, item: dict[str, Any], merchant_id: str) -> None:
+        """POST one signed notification item to the webhook, retrying until it is accepted."""
         if not self.webhook_url or not self.webhook_hmac_key:
             return
         item = {
-            "pspReference": capture["id"],
-            "originalReference": capture["authorization_id"],
+            **item,
             "merchantAccountCode": SANDBOX_MERCHANT_ACCOUNT,
-            "merchantReference": capture["idempotency_key"],
-            "amount": {"value": capture["amount"], "currency": capture["currency"]},
-            "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
-            "success": "true" if succeeded else "false",
-            "reason": "" if succeeded else "Insufficient balance on payment",
             "eventDate": datetime.now(UTC).isoformat(),
         }
         item["additionalData"] = {"hmacSignature": sign_notification(item, self.webhook_hmac_key)}

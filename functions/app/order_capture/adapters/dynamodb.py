@@ -465,6 +465,47 @@ class DynamoDBOrderRepository:
             return None
         return self.get_capture(merchant_id, item["order_id"]["S"], capture_id)
 
+    def await_confirmation(self, capture: Capture, task_token: str) -> bool:
+        # The token lives on the CAPTURE_REF item, which no capture write replaces (a failed
+        # capture is Put whole); the condition on the capture in the same transaction orders
+        # this against the webhook's settling write.
+        items = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_key(
+                        capture.merchant_id, capture.order_id, capture.capture_id
+                    ),
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":pending": {"S": CaptureStatus.PENDING.value}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_ref_key(capture.merchant_id, capture.capture_id),
+                    "UpdateExpression": "SET confirmation_token = :token, order_id = :order",
+                    "ExpressionAttributeValues": {
+                        ":token": {"S": task_token},
+                        ":order": {"S": capture.order_id},
+                    },
+                }
+            },
+        ]
+        return self._transact(items) is None
+
+    def confirmation_token(self, merchant_id: str, capture_id: str) -> str | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=self._capture_ref_key(merchant_id, capture_id),
+            ConsistentRead=True,
+            ProjectionExpression="confirmation_token",
+        )
+        token = response.get("Item", {}).get("confirmation_token", {}).get("S")
+        return str(token) if token else None
+
     # --- refunds ---------------------------------------------------------------------------------
 
     def _refund_key(self, refund: Refund) -> dict[str, Any]:
@@ -472,6 +513,53 @@ class DynamoDBOrderRepository:
             "PK": {"S": order_pk(refund.merchant_id, refund.order_id)},
             "SK": {"S": f"{REFUND_PREFIX}{refund.capture_id}#{refund.refund_id}"},
         }
+
+    def _refund_ref_key(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
+        return {"PK": {"S": f"REFUND_REF#{merchant_id}#{refund_id}"}, "SK": {"S": "REFUND"}}
+
+    def await_refund(self, refund: Refund) -> None:
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._refund_key(refund),
+                    "UpdateExpression": "SET provider_reference = :ref",
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":ref": self._serializer.serialize(refund.provider_reference),
+                        ":pending": {"S": RefundStatus.PENDING.value},
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        **self._refund_ref_key(refund.merchant_id, refund.refund_id),
+                        "order_id": {"S": refund.order_id},
+                        "capture_id": {"S": refund.capture_id},
+                    },
+                }
+            },
+        ]
+        # A refund no longer pending was settled already: nothing left to note.
+        self._transact(items)
+
+    def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=self._refund_ref_key(merchant_id, refund_id),
+            ConsistentRead=True,
+        )
+        pointer = response.get("Item")
+        if not pointer:
+            return None
+        refunds = self.list_refunds(
+            merchant_id, pointer["order_id"]["S"], pointer["capture_id"]["S"]
+        )
+        return next((refund for refund in refunds if refund.refund_id == refund_id), None)
 
     def list_refunds(
         self, merchant_id: str, order_id: str, capture_id: str | None = None

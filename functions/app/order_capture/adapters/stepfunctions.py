@@ -1,8 +1,11 @@
-"""The capture workflow on AWS: an Express state machine run with StartSyncExecution.
+"""Step Functions: the capture workflow the API runs, and the waits for provider confirmations.
 
 The HTTP API needs the capture's outcome in its response, and an Express workflow started
 synchronously returns it (up to five minutes), running the same definition as the Standard
 workflow that shipments start.
+
+A capture the provider confirms later is waited for by the Standard confirmation workflow
+(``statemachine/confirmation.asl.json``) with a task token; the webhook completes that task.
 """
 
 from __future__ import annotations
@@ -12,26 +15,71 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from order_capture.errors import LedgerUnavailableError
+from order_capture.models import Capture
 from order_capture.ports import WorkflowResult
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
-class StepFunctionsWorkflowStarter:
-    """WorkflowStarter over StartSyncExecution; the boto3 client is created on first use."""
+#: What Step Functions answers for a token nothing waits on any more: the task timed out, was
+#: completed already, or its execution ended.
+_NOT_WAITING = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
-    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
-        self.state_machine_arn = state_machine_arn
+
+class _StepFunctionsClient:
+    """The boto3 client, created on first use (imported lazily to keep cold starts short)."""
+
+    def __init__(self, client: SFNClient | None = None) -> None:
         self._client = client
 
     @cached_property
     def client(self) -> SFNClient:
         if self._client is not None:
             return self._client
-        import boto3  # noqa: PLC0415 - imported on first use to keep cold starts short
+        import boto3  # noqa: PLC0415
 
         return boto3.client("stepfunctions")
+
+
+class StepFunctionsConfirmationWaiters(_StepFunctionsClient):
+    """ConfirmationWaiters over SendTaskSuccess / SendTaskFailure."""
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        return self._send(
+            lambda: self.client.send_task_success(
+                taskToken=task_token, output=capture.model_dump_json()
+            )
+        )
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return self._send(
+            lambda: self.client.send_task_failure(taskToken=task_token, error=error, cause=cause)
+        )
+
+    @staticmethod
+    def _send(call: Any) -> bool:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        try:
+            call()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _NOT_WAITING:
+                return False
+            # Throttling or a service fault: the caller fails, and the provider redelivers.
+            raise LedgerUnavailableError(
+                f"completing the confirmation wait failed: {code}"
+            ) from error
+        return True
+
+
+class StepFunctionsWorkflowStarter(_StepFunctionsClient):
+    """WorkflowStarter over StartSyncExecution; the boto3 client is created on first use."""
+
+    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
+        super().__init__(client)
+        self.state_machine_arn = state_machine_arn
 
     def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
         from botocore.exceptions import ClientError  # noqa: PLC0415

@@ -262,8 +262,12 @@ def default_dependencies() -> ApiDependencies:
     )
 
     from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
+    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
     from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
-    from order_capture.adapters.stepfunctions import StepFunctionsWorkflowStarter  # noqa: PLC0415
+    from order_capture.adapters.stepfunctions import (  # noqa: PLC0415
+        StepFunctionsConfirmationWaiters,
+        StepFunctionsWorkflowStarter,
+    )
 
     table_name = settings().table_name
     workflow = (
@@ -276,6 +280,8 @@ def default_dependencies() -> ApiDependencies:
         api_keys=DynamoDBApiKeyStore(table_name),
         workflow=workflow,
         clock=SystemClock(),
+        confirmation_waiters=StepFunctionsConfirmationWaiters(),
+        publisher=EventBridgePublisher(settings().event_bus_name),
         idempotency_store=DynamoDBPersistenceLayer(
             table_name=table_name, key_attr="PK", sort_key_attr="SK"
         ),

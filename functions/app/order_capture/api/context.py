@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from order_capture.ports import (
         ApiKeyStore,
         Clock,
+        ConfirmationWaiters,
+        EventPublisher,
         OrderRepository,
         PaymentProviders,
         WebhookKeys,
@@ -36,6 +38,10 @@ class ApiDependencies:
     workflow: WorkflowStarter
     clock: Clock
     idempotency_store: BasePersistenceLayer
+    #: Webhooks complete the workflows waiting for a provider's confirmation...
+    confirmation_waiters: ConfirmationWaiters
+    #: ...and announce what changed when none waits any more.
+    publisher: EventPublisher
     #: Refunds call the provider from the API; None where nothing is configured to do that.
     providers: PaymentProviders | None = None
     #: Webhook routes verify the provider's signature with these; None: every webhook is refused.

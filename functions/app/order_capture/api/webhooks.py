@@ -8,7 +8,8 @@ URL because the key is per merchant and must be known before anything in the bod
 configure the webhook URL per merchant account in the provider's dashboard.
 
 Accepted calls answer ``[accepted]`` (what Adyen expects); capture outcomes settle the ledger
-(see ``domain.provider_webhooks``), other events are acknowledged and ignored.
+and complete the confirmation workflow waiting for them, refund outcomes settle pending refunds
+(see ``domain.provider_webhooks``); other events are acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ TAGS = ["Provider webhooks"]
 #: Adyen's format so that a local run shows asynchronous confirmation end to end.
 ADYEN_FORMAT_PROVIDERS = frozenset({"adyen", "sandbox"})
 ACCEPTED = "[accepted]"
-#: Our capture ids (``models.capture_id_for``): 32 hex digits.
-OUR_CAPTURE_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Our capture and refund ids (``models.capture_id_for``, ``refunds.refund_id_for``): 32 hex
+#: digits.
+OUR_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class NotificationItem(BaseModel):
@@ -104,23 +106,28 @@ def provider_webhook(
         )
     now = dependencies.clock.now()
     for item in items:
-        notification = provider_webhooks.capture_notification(item)
+        notification = provider_webhooks.notification_of(item)
         if notification is None:
             continue
-        settled = provider_webhooks.settle_capture(
-            dependencies.repository, merchant_id, notification, now
+        settled = provider_webhooks.apply_notification(
+            dependencies.repository,
+            dependencies.confirmation_waiters,
+            dependencies.publisher,
+            merchant_id=merchant_id,
+            notification=notification,
+            now=now,
         )
-        if settled is None and OUR_CAPTURE_ID.match(notification.capture_id):
+        if settled is None and OUR_ID.match(notification.reference):
             # Not [accepted]: the provider delivers it again (settling is idempotent).
             raise CaptureNotYetRecordedError(
-                f"capture {notification.capture_id} is not awaiting the provider yet; retry"
+                f"{notification.reference} is not awaiting the provider yet; retry"
             )
         logger.info(
-            "capture notification",
+            "provider notification",
             extra={
                 "event": notification.event,
-                "capture_id": notification.capture_id,
-                "status": settled.status.value if settled else "unknown_capture",
+                "reference": notification.reference,
+                "status": settled.status.value if settled else "unknown_reference",
             },
         )
     return Response(status_code=202, content_type="text/plain", body=ACCEPTED)

@@ -6,6 +6,13 @@ with ``success: false``) fails it and releases the reservation. A failure that a
 success reverses the capture: it becomes ``failed`` and the order's captured amount shrinks.
 Notifications may repeat and arrive in any order; each outcome is applied at most once by the
 conditional writes behind ``record_capture``, ``record_failure`` and the reversal.
+
+Meanwhile the confirmation workflow waits with a task token (``await_confirmation``). The
+webhook settles the ledger first, then completes that wait (``apply_notification``), and the
+workflow announces the outcome (``Payment Captured`` / ``Payment Capture Failed``). Whichever of
+the two comes second completes the wait, so neither order of arrival leaves it waiting. When
+nothing waits any more (the wait timed out, or a late failure reverses a capture), the webhook
+announces the change itself.
 """
 
 from __future__ import annotations
@@ -14,52 +21,137 @@ from datetime import datetime
 from typing import Any, Literal
 
 from order_capture.domain import capture_rules, service
-from order_capture.errors import OrderChangedError, ProviderDeclinedError
-from order_capture.models import Capture, CaptureRequest, CaptureStatus, FailureReason, Model
-from order_capture.ports import OrderRepository
+from order_capture.errors import InvalidStateError, OrderChangedError, ProviderDeclinedError
+from order_capture.models import (
+    Capture,
+    CaptureStatus,
+    FailureReason,
+    FailureRecord,
+    Model,
+    Refund,
+    RefundStatus,
+)
+from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
+
+PAYMENT_CAPTURED = "Payment Captured"
+PAYMENT_CAPTURE_FAILED = "Payment Capture Failed"
 
 CAPTURE_EVENTS = frozenset({"CAPTURE", "CAPTURE_FAILED"})
+REFUND_EVENTS = frozenset({"REFUND", "REFUND_FAILED"})
+#: The events that report success (when ``success`` is true); the others report failure.
+SUCCESS_EVENTS = frozenset({"CAPTURE", "REFUND"})
 
 
-class CaptureNotification(Model):
-    """What one notification item says about one of our captures."""
+class ProviderNotification(Model):
+    """What one notification item says about one of our captures or refunds."""
 
-    event: Literal["CAPTURE", "CAPTURE_FAILED"]
+    event: Literal["CAPTURE", "CAPTURE_FAILED", "REFUND", "REFUND_FAILED"]
     succeeded: bool
-    #: ``merchantReference``: the reference we sent, our capture id (the idempotency key).
-    capture_id: str
-    #: ``pspReference``: the provider's reference of the capture.
+    #: ``merchantReference``: the reference we sent, our capture or refund id (the
+    #: idempotency key).
+    reference: str
+    #: ``pspReference``: the provider's reference of the capture or refund.
     provider_reference: str
     reason: str
 
+    @property
+    def about_refund(self) -> bool:
+        return self.event in REFUND_EVENTS
 
-def capture_notification(item: dict[str, Any]) -> CaptureNotification | None:
-    """The capture outcome a ``NotificationRequestItem`` reports; None for other events."""
+
+def notification_of(item: dict[str, Any]) -> ProviderNotification | None:
+    """The capture or refund outcome a ``NotificationRequestItem`` reports; None for other
+    events."""
     event = item.get("eventCode")
-    capture_id = item.get("merchantReference")
-    if event not in CAPTURE_EVENTS or not isinstance(capture_id, str) or not capture_id:
+    reference = item.get("merchantReference")
+    if event not in CAPTURE_EVENTS | REFUND_EVENTS:
+        return None
+    if not isinstance(reference, str) or not reference:
         return None
     success = str(item.get("success", "")).lower() == "true"
-    return CaptureNotification(
+    return ProviderNotification(
         event=event,
-        succeeded=event == "CAPTURE" and success,
-        capture_id=capture_id,
+        succeeded=event in SUCCESS_EVENTS and success,
+        reference=reference,
         provider_reference=str(item.get("pspReference") or ""),
         reason=str(item.get("reason") or event),
     )
 
 
-def settle_capture(
+def apply_notification(
     repository: OrderRepository,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    *,
     merchant_id: str,
-    notification: CaptureNotification,
+    notification: ProviderNotification,
     now: datetime,
-) -> Capture | None:
-    """Apply ``notification`` to the merchant's capture; None if the ledger does not know it
-    (a capture made outside this service)."""
-    capture = repository.find_capture(merchant_id, notification.capture_id)
+) -> Capture | Refund | None:
+    """Settle the merchant's capture (or refund) as ``notification`` says; for a capture, then
+    complete the workflow that waits for it, or announce the change if none waits. None if the
+    ledger does not know it (one made outside this service, or not noted as awaiting the
+    provider yet)."""
+    if notification.about_refund:
+        return settle_refund(repository, merchant_id, notification, now)
+    capture = repository.find_capture(merchant_id, notification.reference)
     if capture is None:
         return None
+    settled = settle_capture(repository, capture, notification, now)
+    # Read after settling: a token noted before the settling write is seen here; one noted
+    # after it cannot be (the capture is no longer pending), and its waiter completes itself.
+    task_token = repository.confirmation_token(merchant_id, capture.capture_id)
+    if task_token is None:
+        return settled
+    # Always try, also for a repeated notification: the first delivery may have settled the
+    # ledger and failed before completing the wait.
+    if not complete_wait(waiters, task_token, settled) and settled.status != capture.status:
+        announce(publisher, settled)
+    return settled
+
+
+def await_confirmation(
+    repository: OrderRepository, waiters: ConfirmationWaiters, capture: Capture, task_token: str
+) -> Capture:
+    """AwaitProviderConfirmation: note the task token beside the pending capture for the
+    webhook; if the webhook settled the capture already, complete the wait at once."""
+    if repository.await_confirmation(capture, task_token):
+        return capture
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    if stored is None:
+        raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
+    complete_wait(waiters, task_token, stored)
+    return stored
+
+
+def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Capture) -> bool:
+    """Complete the confirmation wait with the settled ``capture``; False if nothing waits."""
+    if capture.status is CaptureStatus.CAPTURED:
+        return waiters.succeed(task_token, capture)
+    if capture.status is CaptureStatus.FAILED:
+        message = capture.failure.message if capture.failure else ProviderDeclinedError.reason
+        return waiters.fail(task_token, ProviderDeclinedError.__name__, message)
+    raise InvalidStateError(f"capture {capture.capture_id} is {capture.status}, not settled")
+
+
+def announce(publisher: EventPublisher, capture: Capture) -> None:
+    """The event the confirmation workflow would have sent for this settled capture."""
+    if capture.status is CaptureStatus.CAPTURED:
+        publisher.publish(PAYMENT_CAPTURED, [capture])
+        return
+    failure = capture.failure or FailureReason(
+        reason=ProviderDeclinedError.reason, message="", error=ProviderDeclinedError.__name__
+    )
+    record = FailureRecord.of(capture, failure, capture.execution_id)
+    publisher.publish(PAYMENT_CAPTURE_FAILED, [record])
+
+
+def settle_capture(
+    repository: OrderRepository,
+    capture: Capture,
+    notification: ProviderNotification,
+    now: datetime,
+) -> Capture:
+    """Apply ``notification`` to ``capture`` in the ledger; the capture as stored after."""
     if notification.succeeded:
         confirmed = capture.model_copy(
             update={
@@ -75,12 +167,7 @@ def settle_capture(
         return capture
     service.record_failure(
         repository,
-        request=CaptureRequest(
-            merchant_id=capture.merchant_id,
-            order_id=capture.order_id,
-            shipment_id=capture.shipment_id,
-            trigger=capture.trigger,
-        ),
+        request=capture.request(),
         error_type=ProviderDeclinedError.__name__,
         error_reason=ProviderDeclinedError.reason,
         message=message,
@@ -88,7 +175,8 @@ def settle_capture(
         now=now,
         reopen_requires_action=True,
     )
-    return repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    return stored or capture
 
 
 def reverse_capture(
@@ -119,3 +207,43 @@ def reverse_capture(
         break  # no longer captured: someone reversed it already
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     return stored or capture
+
+
+def settle_refund(
+    repository: OrderRepository,
+    merchant_id: str,
+    notification: ProviderNotification,
+    now: datetime,
+) -> Refund | None:
+    """Apply a ``REFUND`` / ``REFUND_FAILED`` notification to the merchant's pending refund:
+    refunded (the capture's and order's refunded totals grow), or failed (its amount is
+    refundable again). A settled refund stays as it is; None if the ledger does not know it."""
+    refund = repository.find_refund(merchant_id, notification.reference)
+    if refund is None or refund.status is not RefundStatus.PENDING:
+        return refund
+    provider_reference = notification.provider_reference or refund.provider_reference
+    if notification.succeeded:
+        refunded = refund.model_copy(
+            update={
+                "status": RefundStatus.REFUNDED,
+                "provider_reference": provider_reference,
+                "updated_at": now,
+            }
+        )
+        settled = repository.confirm_refund(refunded)
+        outcome = refunded
+    else:
+        failure = FailureReason(
+            reason=ProviderDeclinedError.reason,
+            message=f"the provider reported {notification.event}: {notification.reason}",
+            error=ProviderDeclinedError.__name__,
+        )
+        failed = refund.model_copy(
+            update={"status": RefundStatus.FAILED, "failure": failure, "updated_at": now}
+        )
+        settled = repository.fail_refund(failed)
+        outcome = failed
+    if settled:
+        return outcome
+    # Settled meanwhile by a repeated notification: what the ledger holds now.
+    return repository.find_refund(merchant_id, notification.reference) or refund

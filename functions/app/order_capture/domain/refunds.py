@@ -230,8 +230,11 @@ def _settle_at_provider(
         repository.fail_refund(failed)
         raise
     if answer.status == "pending":
-        # Received, not done (Adyen): the amount stays reserved until the provider confirms.
-        return refund.model_copy(update={"provider_reference": answer.provider_reference})
+        # Received, not done (Adyen): the amount stays reserved until the provider's webhook
+        # confirms or fails it, which names the refund by our idempotency key.
+        received = refund.model_copy(update={"provider_reference": answer.provider_reference})
+        repository.await_refund(received)
+        return received
     refunded = refund.model_copy(
         update={
             "status": RefundStatus.REFUNDED,

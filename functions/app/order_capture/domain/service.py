@@ -210,19 +210,7 @@ def record_failure(
         now,
         reopen_requires_action=reopen_requires_action,
     )
-    return FailureRecord(
-        merchant_id=request.merchant_id,
-        order_id=request.order_id,
-        shipment_id=request.shipment_id,
-        capture_id=request.capture_id,
-        amount=capture.amount,
-        currency=capture.currency,
-        status=capture.status,
-        reason=error_reason,
-        error=error_type,
-        message=message,
-        execution_id=execution_id,
-    )
+    return FailureRecord.of(capture, failure, execution_id)
 
 
 def _settle_failed_capture(

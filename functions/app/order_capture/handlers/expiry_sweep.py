@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from order_capture.config import settings
 from order_capture.domain.expiry import sweep_expiring_authorizations
 from order_capture.handlers._wiring import default_repository, lambda_entry
 from order_capture.observability import add_metric_by, logger, metrics
@@ -20,7 +21,7 @@ DEFAULT_MARGIN_HOURS = 24
 def _default_publisher() -> EventPublisher:
     from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
 
-    return EventBridgePublisher(os.environ.get("EVENT_BUS_NAME", "default"))
+    return EventBridgePublisher(settings().event_bus_name)
 
 
 def handle(

@@ -54,6 +54,9 @@ def _request_of(state: dict[str, Any]) -> CaptureRequest | None:
     validated = state.get("validated")
     if isinstance(validated, dict) and "request" in validated:
         return CaptureRequest.model_validate(validated["request"])
+    if isinstance(state.get("capture"), dict):
+        # The confirmation workflow: the capture the provider failed to confirm.
+        return parse_as(Capture, state["capture"], prefix="capture").request()
     try:
         return capture_request_from(state)
     except errors.InvalidEventError:

@@ -1,0 +1,61 @@
+"""AwaitProviderConfirmation: note the workflow's task token beside a capture the provider
+received and confirms later, so that its webhook can complete the wait."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from order_capture.domain import provider_webhooks
+from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.models import Capture, Model
+from order_capture.observability import logger
+from order_capture.parsing import parse_as
+from order_capture.ports import ConfirmationWaiters, OrderRepository
+
+
+class AwaitConfirmationEvent(Model):
+    """The Payload of the ``lambda:invoke.waitForTaskToken`` task."""
+
+    capture: Capture
+    #: ``$$.Task.Token``: what SendTaskSuccess / SendTaskFailure name the wait by.
+    task_token: str = Field(min_length=1, max_length=1024)
+
+
+@cache
+def default_waiters() -> ConfirmationWaiters:
+    from order_capture.adapters.stepfunctions import (  # noqa: PLC0415
+        StepFunctionsConfirmationWaiters,
+    )
+
+    return StepFunctionsConfirmationWaiters()
+
+
+def handle(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repository: OrderRepository | None = None,
+    waiters: ConfirmationWaiters | None = None,
+) -> dict[str, Any]:
+    awaiting = parse_as(AwaitConfirmationEvent, event)
+    log_keys_of(awaiting.capture, awaiting.capture.execution_id)
+    capture = provider_webhooks.await_confirmation(
+        repository or default_repository(),
+        waiters or default_waiters(),
+        awaiting.capture,
+        awaiting.task_token,
+    )
+    logger.info(
+        "awaiting provider confirmation",
+        extra={"capture_id": capture.capture_id, "status": capture.status.value},
+    )
+    # Step Functions ignores this result: only the task token completes the task.
+    return dump(capture)
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context)
