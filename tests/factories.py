@@ -20,12 +20,12 @@ def order_placed(
     merchant_id: str = "merchant-1",
     **detail_overrides: Any,
 ) -> dict[str, Any]:
-    """events/order-placed.json for another order; ``authorized_amount`` and ``expires_at``
-    override the payment's, anything else the detail's fields."""
+    """events/order-placed.json for another order; ``authorized_amount``, ``expires_at`` and
+    ``provider`` override the payment's, anything else the detail's fields."""
     event = load_event("order-placed")
     payment_overrides = {
         key: detail_overrides.pop(key)
-        for key in ("authorized_amount", "expires_at")
+        for key in ("authorized_amount", "expires_at", "provider")
         if key in detail_overrides
     }
     detail = copy.deepcopy(event["detail"]) | {"order_id": order_id, "merchant_id": merchant_id}

@@ -260,3 +260,31 @@ def test_only_a_captured_capture_can_be_refunded(
     response = refund(merchant, detail["order_id"], failed["id"], 100)
     assert response.status_code == 409
     assert response.json()["error"]["field"] == "capture_id"
+
+
+def test_a_refund_left_pending_is_sent_again_by_reconciliation_once(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    """The provider was unreachable and the client never retried: the Reconcile schedule asks
+    again with the same idempotency key, and the money leaves once."""
+    order_id, capture = captured(merchant)
+    sandbox = local_api.runtime.sandbox
+    assert sandbox is not None
+    sandbox.add_fault("unavailable", operation="refund")
+    assert refund(merchant, order_id, capture["id"], 4000).status_code == 503
+    reconciled = local_api.runtime.invoke("ReconcileFunction", {"grace_seconds": 0})
+    assert not reconciled.failed, reconciled.payload
+    refunds_report = reconciled.payload["refunds"]
+    assert refunds_report["refunded"] >= 1
+    with merchant.client() as client:
+        after = client.get(f"/orders/{order_id}/captures/{capture['id']}").json()
+        order = client.get(f"/orders/{order_id}").json()
+    assert [r["status"] for r in after["refunds"]] == ["refunded"]
+    assert (after["refunded_amount"], after["remaining_amount"]) == (4000, 6050)
+    assert order["refunded_amount"] == 4000
+    provider_id = provider_capture_id(local_api, merchant.merchant_id, capture["id"])
+    assert provider_refunds(local_api, provider_id) == [4000]
+    # Settled: the next run does not see it again
+    again = local_api.runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload
+    assert provider_refunds(local_api, provider_id) == [4000]
+    assert again["refunds"]["refunded"] == 0

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from order_capture.adapters.aplazame import AplazameProvider
+from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.adapters.sandbox_provider import SandboxProvider
 from order_capture.domain import capture_rules, service
 from order_capture.domain.expiry import sweep_expiring_authorizations
 from order_capture.domain.reconciliation import reconcile_open_captures
-from order_capture.errors import ProviderUnavailableError
+from order_capture.errors import OutcomeUnknownNotRetryableError, ProviderUnavailableError
 from order_capture.handlers import expiry_sweep
-from order_capture.models import CaptureRequest, Model, OrderPlacedDetail, PlannedCapture
+from order_capture.models import (
+    CaptureRequest,
+    Model,
+    OrderPlacedDetail,
+    PlannedCapture,
+    capture_id_for,
+)
 from order_capture_local.sandbox import SandboxServer
 from tests.conftest import FixedClock
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
@@ -144,3 +154,77 @@ def test_expiry_sweep_handler_publishes_on_eventbridge(
     assert [entry["DetailType"] for entry in sent] == ["Authorization Expiring"]
     assert sent[0]["Source"] == "order-capture"
     assert '"kind":"unshipped"' in sent[0]["Detail"]
+
+
+class FakeAplazame:
+    """Aplazame's captures endpoints over httpx.MockTransport: POST captures (the second one
+    captures and then times out, as a lost answer), GET lists them."""
+
+    def __init__(self) -> None:
+        self.captures: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"results": self.captures})
+        amount = json.loads(request.content)["amount"]
+        self.captures.append({"id": f"cap-{len(self.captures) + 1}", "amount": amount})
+        if len(self.captures) == 2:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(201, json=self.captures[-1])
+
+    def provider(self) -> AplazameProvider:
+        credentials = ProviderCredentials(api_key="test-key")
+        return AplazameProvider(credentials, 5, httpx.MockTransport(self))
+
+
+def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: FixedClock) -> None:
+    """Aplazame takes no idempotency key: after a capture whose answer was lost, reconciliation
+    finds it as the one capture at Aplazame the ledger does not know, and confirms it."""
+    aplazame = FakeAplazame()
+    register(repository, clock, provider="aplazame")
+    amounts = []
+    for shipment, items in (("s1", [{"item_id": "line-1", "quantity": 1}]), ("s2", None)):
+        request = CaptureRequest(
+            merchant_id="merchant-1",
+            order_id="order-1001",
+            shipment_id=shipment,
+            items=items,
+        )
+        order = repository.get_order("merchant-1", "order-1001")
+        plan = capture_rules.plan_capture(order, request, clock.now())
+        amounts.append(plan.amount)
+        planned = PlannedCapture(request=request, plan=plan)
+        try:
+            pending = service.execute_capture(
+                repository,
+                aplazame.provider(),
+                planned=planned,
+                execution_id=shipment,
+                now=clock.now(),
+            )
+            service.record_capture(repository, pending, clock.now())
+        except OutcomeUnknownNotRetryableError as error:
+            service.record_failure(
+                repository,
+                request=request,
+                error_type=type(error).__name__,
+                error_reason=error.reason,
+                message=str(error),
+                execution_id=shipment,
+                now=clock.now(),
+            )
+    stuck = repository.get_capture(
+        "merchant-1", "order-1001", capture_id_for("merchant-1", "order-1001", "s2")
+    )
+    assert (stuck.status.value, stuck.provider_reference) == ("requires_action", None)
+
+    report = reconcile_open_captures(
+        repository, lambda _: aplazame.provider(), clock.now() + timedelta(hours=1)
+    )
+
+    assert (report.examined, report.confirmed) == (1, 1)
+    settled = repository.get_capture("merchant-1", "order-1001", stuck.capture_id)
+    assert (settled.status.value, settled.provider_reference) == ("captured", "cap-2")
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.captured_amount, order.reserved_amount) == (sum(amounts), 0)
+    assert [c["amount"] for c in aplazame.captures] == amounts

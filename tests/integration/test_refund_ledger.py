@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from order_capture.domain import capture_rules, refunds, service
-from order_capture.errors import OverRefundError
+from order_capture.errors import OverRefundError, ProviderUnavailableError
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -32,6 +32,7 @@ class RecordingProvider:
     """A provider that captures and refunds whatever it is asked, once per idempotency key."""
 
     name = "sandbox"
+    idempotent_captures = True
 
     def __init__(self) -> None:
         self.refunds: dict[str, int] = {}
@@ -162,3 +163,64 @@ def test_confirming_a_refund_twice_counts_it_once(repository: Any, capture: Capt
     assert repository.confirm_refund(made) is False
     order = repository.get_order(capture.merchant_id, capture.order_id)
     assert order.refunded_amount == 1200
+
+
+class UnreachableProvider(RecordingProvider):
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        raise ProviderUnavailableError("connection refused")
+
+
+class ReceivingProvider(RecordingProvider):
+    """Answers refunds "received" (Adyen): the outcome comes by webhook."""
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        self.refunds[request.idempotency_key] = request.amount
+        return ProviderRefund(
+            provider_reference=f"re-{request.idempotency_key}",
+            capture_reference=request.capture_reference,
+            amount=request.amount,
+            currency=request.currency,
+            status="pending",
+        )
+
+
+def reconcile_refunds(repository: Any, provider: Any) -> refunds.RefundReconciliationReport:
+    return refunds.reconcile_open_refunds(
+        repository, provider, NOW + timedelta(hours=1), timedelta(minutes=15)
+    )
+
+
+def test_reconciliation_sends_a_pending_refund_again_only_with_idempotency_keys(
+    repository: Any, capture: Capture
+) -> None:
+    with pytest.raises(ProviderUnavailableError):
+        refund(repository, UnreachableProvider(), capture, 2000, "k-1")
+    # A provider without idempotency keys might have refunded: never sent again
+    without_keys = RecordingProvider()
+    without_keys.idempotent_captures = False
+    report = reconcile_refunds(repository, without_keys)
+    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert without_keys.refunds == {}
+    # With keys it is sent again, once, and the ledger settles
+    with_keys = RecordingProvider()
+    report = reconcile_refunds(repository, with_keys)
+    assert report == refunds.RefundReconciliationReport(examined=1, refunded=1)
+    assert list(with_keys.refunds.values()) == [2000]
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert (stored.refunded_amount, stored.refund_pending_amount) == (2000, 0)
+    assert reconcile_refunds(repository, with_keys).examined == 0
+
+
+def test_a_refund_the_provider_received_waits_for_its_webhook(
+    repository: Any, capture: Capture
+) -> None:
+    receiving = ReceivingProvider()
+    _, _, received = refund(repository, receiving, capture, 1500, "k-2")
+    assert (received.status.value, received.provider_reference) == (
+        "pending",
+        f"re-{received.refund_id}",
+    )
+    assert repository.find_refund(capture.merchant_id, received.refund_id) == received
+    report = reconcile_refunds(repository, receiving)
+    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert list(receiving.refunds.values()) == [1500]

@@ -152,6 +152,39 @@ def test_provider_decline_records_failure_and_releases_the_reservation(
     assert retry.output["amount"] == EXAMPLE_ORDER_TOTAL
 
 
+def test_an_authorization_the_provider_says_expired_fails_and_releases_the_reservation(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    sandbox.add_fault("expired_authorization", count=1)
+    execution = ship(runtime, "shipment-1")
+    assert (execution.status, execution.error) == ("FAILED", "CaptureFailed")
+    assert execution.states[-3:] == ["RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    failures = [
+        event["lambdaFunctionFailedEventDetails"]["error"]
+        for event in runtime.history(execution.arn)
+        if event["type"] == "LambdaFunctionFailed"
+    ]
+    # Terminal: not retried, so the provider was asked once
+    assert failures == ["ProviderAuthorizationExpiredError"]
+    (capture,) = captures(runtime)
+    assert (capture["status"], capture["failure"]["reason"]) == ("failed", "authorization_expired")
+    assert order_item(runtime)["reserved_amount"] == 0
+    assert sandbox.state.captures == []
+
+
+def test_a_slow_provider_within_the_timeout_captures_once(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    place(runtime)
+    sandbox.add_fault("latency", count=1, delay_seconds=0.5)
+    execution = ship(runtime, "shipment-1")
+    assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
+    assert not [e for e in runtime.history(execution.arn) if e["type"] == "LambdaFunctionFailed"]
+    assert [c["amount"] for c in sandbox.state.captures] == [EXAMPLE_ORDER_TOTAL]
+    assert order_item(runtime)["captured_amount"] == EXAMPLE_ORDER_TOTAL
+
+
 def test_invalid_event_fails_in_validate_naming_the_field(runtime: LocalRuntime) -> None:
     place(runtime)
     execution = ship(runtime, "shipment-bad", [{"item_id": "line-1", "quantity": 0}])

@@ -164,6 +164,49 @@ def test_aplazame_cannot_look_up_by_idempotency_key() -> None:
     assert recorder.requests == []
 
 
+def aplazame_captures(*amounts_by_id: tuple[str, int]) -> dict[str, Any]:
+    """GET /orders/:orderId/captures with captures of these ids and amounts."""
+    results = [{**APLAZAME_CAPTURE, "id": id_, "amount": amount} for id_, amount in amounts_by_id]
+    return {"remaining_capture_amount": 0, "results": results}
+
+
+def by_elimination(amount: int, *known: str) -> ProviderCaptureLookup:
+    return ProviderCaptureLookup(
+        authorization_reference="o-42",
+        merchant_id="m-1",
+        order_id="o-1",
+        idempotency_key=KEY,
+        amount=amount,
+        known_references=list(known),
+    )
+
+
+def test_aplazame_finds_a_capture_of_unknown_outcome_by_elimination() -> None:
+    recorder = Recorder().answer(200, aplazame_captures(("cap-a", 5000), ("cap-b", 10050)))
+    found = aplazame(recorder).find_capture(by_elimination(10050, "cap-a"))
+    assert (recorder.last.method, recorder.last.url.path) == ("GET", "/orders/o-42/captures")
+    assert found is not None
+    assert (found.provider_reference, found.amount) == ("cap-b", 10050)
+
+
+def test_aplazame_without_an_unknown_capture_says_nothing_was_captured() -> None:
+    recorder = Recorder().answer(200, aplazame_captures(("cap-a", 5000)))
+    assert aplazame(recorder).find_capture(by_elimination(10050, "cap-a")) is None
+
+
+@pytest.mark.parametrize(
+    "captures",
+    [
+        [("cap-a", 5000), ("cap-b", 10050), ("cap-c", 10050)],  # two candidates
+        [("cap-a", 5000), ("cap-b", 9999)],  # one, of another amount
+    ],
+)
+def test_aplazame_never_guesses_between_unknown_captures(captures: list[tuple[str, int]]) -> None:
+    recorder = Recorder().answer(200, aplazame_captures(*captures))
+    with pytest.raises(ProviderLookupUnsupportedError, match="for a person to decide"):
+        aplazame(recorder).find_capture(by_elimination(10050, "cap-a"))
+
+
 def test_aplazame_release_voids_the_remaining_amount_and_skips_when_nothing_remains() -> None:
     recorder = Recorder().answer(200, {"remaining_amount": 0, "results": []})
     provider = aplazame(recorder)

@@ -146,6 +146,10 @@ class OrderRepository(Protocol):
         refund was not pending."""
         ...
 
+    def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
+        """Refunds still pending, last touched before ``updated_before``."""
+        ...
+
     def await_refund(self, refund: Refund) -> None:
         """Note that the provider received pending ``refund`` and confirms it later: store its
         ``provider_reference`` and make it findable by merchant and refund id alone (what a
@@ -238,6 +242,11 @@ class ProviderCaptureLookup(Model):
     order_id: str
     idempotency_key: str | None = None
     provider_reference: str | None = None
+    #: For providers without idempotency keys (Aplazame), which can only find a capture of
+    #: unknown outcome by elimination: its amount, and the provider references of every other
+    #: capture of the order the ledger holds.
+    amount: int | None = None
+    known_references: list[str] = []
 
     @model_validator(mode="after")
     def _names_a_capture(self) -> ProviderCaptureLookup:

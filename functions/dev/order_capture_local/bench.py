@@ -589,6 +589,12 @@ def measure_paths(bench: Bench) -> list[PathResult]:
         bench.deliver(order_shipped("order-paths", "unavailable", [("line-1", 1)])),
     )
     sandbox.state.faults.clear()
+    # No webhook is configured here: the confirmation workflow it starts keeps waiting.
+    sandbox.add_fault("async")
+    path(
+        "provider confirms later (capture workflow; the wait is the confirmation workflow's)",
+        bench.deliver(order_shipped("order-paths", "async", [("line-1", 1)])),
+    )
     path(
         "API-shaped capture (workflow only)",
         bench.start_directly(api_capture_input("order-paths", "api-1")),

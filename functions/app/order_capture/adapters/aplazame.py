@@ -112,17 +112,35 @@ class AplazameProvider:
         )
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
-        if lookup.provider_reference is None:
+        """By the capture id; or, for a capture of unknown outcome (sent, no answer), by
+        elimination, as Aplazame captures carry no key of ours: among the order's captures at
+        Aplazame, those the ledger does not know. None of them: nothing was captured. Exactly
+        one, of the amount sent: that is it. Anything else is ambiguous and left to a person
+        (raises ProviderLookupUnsupportedError)."""
+        if lookup.provider_reference is None and lookup.amount is None:
             raise ProviderLookupUnsupportedError(
-                "aplazame captures carry no idempotency key: look them up by capture id"
+                "aplazame captures carry no idempotency key: look them up by capture id, "
+                "or by elimination with the amount and the captures the ledger knows"
             )
         answer = self.http.request(
             "GET", f"{_order_path(lookup.authorization_reference)}/captures", idempotent=True
         )
-        for item in answer.get("results") or []:
-            if isinstance(item, dict) and item.get("id") == lookup.provider_reference:
-                return _capture_from(item, APLAZAME_CURRENCY)
-        return None
+        results = [item for item in answer.get("results") or [] if isinstance(item, dict)]
+        if lookup.provider_reference is not None:
+            for item in results:
+                if item.get("id") == lookup.provider_reference:
+                    return _capture_from(item, APLAZAME_CURRENCY)
+            return None
+        unknown = [item for item in results if item.get("id") not in lookup.known_references]
+        if not unknown:
+            return None
+        if len(unknown) == 1 and unknown[0].get("amount") == lookup.amount:
+            return _capture_from(unknown[0], APLAZAME_CURRENCY)
+        raise ProviderLookupUnsupportedError(
+            f"aplazame holds {len(unknown)} capture(s) the ledger does not know for this order "
+            f"(amounts {[item.get('amount') for item in unknown]}); "
+            f"which is {lookup.amount} is for a person to decide"
+        )
 
     def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
         """Void what the order has not captured (a partial void of the rest)."""

@@ -39,6 +39,8 @@ AUTHORIZATION_EXPIRES_AT = "authorization_expires_at"
 OPEN_ORDERS_INDEX = "OpenOrdersByExpiry"
 OPEN_CAPTURES_INDEX = "OpenCaptures"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
+#: ``open_status`` of a pending refund: the same sparse index, its own partition.
+OPEN_REFUND = "refund_pending"
 CAPTURE_PREFIX = "CAPTURE#"
 REFUND_PREFIX = "REFUND#"
 _RETRYABLE_CODES = frozenset(
@@ -209,6 +211,18 @@ class DynamoDBOrderRepository:
         ]
         captures = [Capture.model_validate(self._decode(item)) for item in self._batch_get(keys)]
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
+
+    def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
+        keys = self._query_all(
+            IndexName=OPEN_CAPTURES_INDEX,
+            KeyConditionExpression="open_status = :status AND updated_at < :before",
+            ExpressionAttributeValues={
+                ":status": {"S": OPEN_REFUND},
+                ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
+            },
+        )
+        refunds = [Refund.model_validate(self._decode(item)) for item in self._batch_get(keys)]
+        return sorted(refunds, key=lambda refund: (refund.updated_at, refund.refund_id))
 
     def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
         """Orders with money still to capture whose authorization expires before ``moment``."""
@@ -597,11 +611,15 @@ class DynamoDBOrderRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": self._encode(
-                        order_pk(refund.merchant_id, refund.order_id),
-                        f"{REFUND_PREFIX}{refund.capture_id}#{refund.refund_id}",
-                        refund,
-                    ),
+                    "Item": {
+                        **self._encode(
+                            order_pk(refund.merchant_id, refund.order_id),
+                            f"{REFUND_PREFIX}{refund.capture_id}#{refund.refund_id}",
+                            refund,
+                        ),
+                        # In the sparse OpenCaptures index until settled, for reconciliation.
+                        OPEN_STATUS: {"S": OPEN_REFUND},
+                    },
                     "ConditionExpression": "attribute_not_exists(PK)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -643,7 +661,8 @@ class DynamoDBOrderRepository:
             "Update": {
                 "TableName": self.table_name,
                 "Key": self._refund_key(refund),
-                "UpdateExpression": f"SET #status = :status, updated_at = :now, {refund_set}",
+                "UpdateExpression": f"SET #status = :status, updated_at = :now, {refund_set} "
+                "REMOVE open_status",
                 "ConditionExpression": "#status = :pending",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {

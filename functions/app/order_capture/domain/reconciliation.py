@@ -4,7 +4,9 @@ A capture stays open when its execution died between reserving and recording (a 
 timeout after the provider captured, Record failing past its retries). Reconciliation asks the
 provider, by the capture id it was sent as idempotency key, what became of it:
 
-* captured there   -> confirmed in the ledger (reserved -> captured), as Record would have;
+* captured there   -> confirmed in the ledger (reserved -> captured), as Record would have
+                      (a provider without idempotency keys, Aplazame, finds it by
+                      elimination: the one capture at the provider the ledger does not know);
 * unknown there    -> released and recorded as failed (its units can ship again);
 * still pending    -> left open (asynchronous providers confirm later);
 * no answer        -> left open, counted, tried again on the next run.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from order_capture.domain import service
 from order_capture.errors import CaptureNotFoundAtProviderError, ProviderError
@@ -47,6 +50,24 @@ def reconcile_open_captures(
     return ReconciliationReport(**counts)
 
 
+def _elimination_hints(
+    repository: OrderRepository, provider: PaymentProvider, capture: Capture
+) -> dict[str, Any]:
+    """What a provider without idempotency keys needs to find a capture by elimination: its
+    amount and the provider references of the order's other captures in the ledger."""
+    if provider.idempotent_captures or capture.provider_reference is not None:
+        return {}
+    others = repository.list_captures(capture.merchant_id, capture.order_id)
+    return {
+        "amount": capture.amount,
+        "known_references": sorted(
+            other.provider_reference
+            for other in others
+            if other.provider_reference is not None and other.capture_id != capture.capture_id
+        ),
+    }
+
+
 def _reconcile(
     repository: OrderRepository,
     provider_for_capture: Callable[[Capture], PaymentProvider],
@@ -57,13 +78,15 @@ def _reconcile(
     if order is None:
         return "still_open"
     try:
-        found = provider_for_capture(capture).find_capture(
+        provider = provider_for_capture(capture)
+        found = provider.find_capture(
             ProviderCaptureLookup(
                 authorization_reference=order.payment.reference,
                 merchant_id=capture.merchant_id,
                 order_id=capture.order_id,
                 idempotency_key=capture.capture_id,
                 provider_reference=capture.provider_reference,
+                **_elimination_hints(repository, provider, capture),
             )
         )
     except ProviderError:

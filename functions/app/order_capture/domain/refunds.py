@@ -11,7 +11,13 @@ the capture), then ask the provider with one idempotency key, then confirm or re
 * no answer, or nothing sent (unavailable, outcome unknown, not configured): the refund stays
   ``pending`` and reserved. A retry with the same Idempotency-Key finds it and asks the provider
   again with the same key, so the money leaves at most once;
-* the provider answered "received" (Adyen): the refund stays ``pending`` until its webhook.
+* the provider answered "received" (Adyen): the refund stays ``pending`` until its webhook
+  (``REFUND`` / ``REFUND_FAILED``, see ``provider_webhooks.settle_refund``).
+
+Reconciliation (``reconcile_open_refunds``, on the Reconcile schedule) asks again for a refund
+left pending without an answer when nobody retried the request, with the same idempotency key,
+if the provider takes idempotency keys; otherwise the refund stays pending and is counted for
+an operator (the provider may have refunded: sending it again could refund twice).
 
 The refund id is derived from the merchant, the capture and the request's Idempotency-Key, and
 it is the idempotency key sent to the provider.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from order_capture.domain.merchant_api import error_from_failure
 from order_capture.errors import (
@@ -31,11 +37,13 @@ from order_capture.errors import (
     OrderNotFoundError,
     OverRefundError,
     ProviderDeclinedError,
+    ProviderError,
 )
 from order_capture.models import (
     Capture,
     CaptureStatus,
     FailureReason,
+    Model,
     Order,
     Refund,
     RefundStatus,
@@ -141,7 +149,7 @@ def refund_capture(
         amount=amount,
         now=clock.now(),
     )
-    refund = _settle_at_provider(
+    refund = settle_at_provider(
         repository, providers, order=order, capture=capture, refund=refund, now=clock.now()
     )
     order, capture = _read(repository, merchant_id, order_id, capture_id)
@@ -191,7 +199,7 @@ def _reserve(
     raise OrderChangedError(f"capture {capture_id} kept changing while reserving a refund")
 
 
-def _settle_at_provider(
+def settle_at_provider(
     repository: OrderRepository,
     providers: PaymentProviders,
     *,
@@ -248,3 +256,49 @@ def _settle_at_provider(
             raise InvalidStateError(f"refund {refund.refund_id} vanished from the ledger")
         return stored
     return refunded
+
+
+class RefundReconciliationReport(Model):
+    examined: int = 0
+    refunded: int = 0
+    failed: int = 0
+    #: Received by the provider and awaiting its webhook, or not safe to send again.
+    still_open: int = 0
+    unanswered: int = 0
+
+
+def reconcile_open_refunds(
+    repository: OrderRepository,
+    providers: PaymentProviders,
+    now: datetime,
+    grace: timedelta,
+) -> RefundReconciliationReport:
+    """Settle refunds left pending longer than ``grace`` (see the module doc)."""
+    counts = RefundReconciliationReport().model_dump()
+    for refund in repository.list_open_refunds(now - grace):
+        counts["examined"] += 1
+        counts[_reconcile_refund(repository, providers, refund, now)] += 1
+    return RefundReconciliationReport(**counts)
+
+
+def _reconcile_refund(
+    repository: OrderRepository, providers: PaymentProviders, refund: Refund, now: datetime
+) -> str:
+    if refund.provider_reference is not None:
+        return "still_open"  # received: its webhook settles it
+    order, capture = repository.get_order_and_capture(
+        refund.merchant_id, refund.order_id, refund.capture_id
+    )
+    if order is None or capture is None:
+        return "still_open"
+    try:
+        if not providers.provider(order.payment.provider, order.merchant_id).idempotent_captures:
+            return "still_open"
+        settled = settle_at_provider(
+            repository, providers, order=order, capture=capture, refund=refund, now=now
+        )
+    except ProviderDeclinedError:
+        return "failed"
+    except ProviderError:
+        return "unanswered"
+    return "refunded" if settled.status is RefundStatus.REFUNDED else "still_open"

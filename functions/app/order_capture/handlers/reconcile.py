@@ -1,4 +1,5 @@
-"""Reconcile: on a schedule, settle captures left pending or requires_action."""
+"""Reconcile: on a schedule, settle captures left pending or requires_action, and refunds left
+pending."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.adapters.providers import provider_for
+from order_capture.adapters.providers import ConfiguredProviders, provider_for
 from order_capture.config import settings
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
+from order_capture.domain.refunds import reconcile_open_refunds
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry
 from order_capture.models import Capture
 from order_capture.observability import logger, metrics
-from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
+from order_capture.ports import (
+    Clock,
+    OrderRepository,
+    PaymentProvider,
+    PaymentProviders,
+    SystemClock,
+)
 
 
 def _provider_of(capture: Capture) -> PaymentProvider:
@@ -26,11 +34,15 @@ def handle(
     context: LambdaContext,
     repository: OrderRepository | None = None,
     clock: Clock | None = None,
+    providers: PaymentProviders | None = None,
 ) -> dict[str, Any]:
     grace_seconds = event.get("grace_seconds") if isinstance(event, dict) else None
     grace = timedelta(seconds=int(grace_seconds)) if grace_seconds is not None else DEFAULT_GRACE
-    report = reconcile_open_captures(
-        repository or default_repository(), _provider_of, (clock or SystemClock()).now(), grace
+    ledger = repository or default_repository()
+    now = (clock or SystemClock()).now()
+    report = reconcile_open_captures(ledger, _provider_of, now, grace)
+    refunds = reconcile_open_refunds(
+        ledger, providers or ConfiguredProviders(settings()), now, grace
     )
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
@@ -40,8 +52,17 @@ def handle(
         unit=MetricUnit.Count,
         value=report.still_open + report.unanswered + report.amount_mismatches,
     )
-    logger.info("reconciliation finished", extra=report.model_dump())
-    return dump(report)
+    metrics.add_metric(name="RefundsReconciled", unit=MetricUnit.Count, value=refunds.refunded)
+    # Alarmed on: refunds still pending after this run (awaiting a webhook, or unsafe to resend).
+    metrics.add_metric(
+        name="RefundsStillOpen",
+        unit=MetricUnit.Count,
+        value=refunds.still_open + refunds.unanswered,
+    )
+    logger.info(
+        "reconciliation finished", extra={**report.model_dump(), "refunds": refunds.model_dump()}
+    )
+    return {**dump(report), "refunds": dump(refunds)}
 
 
 @lambda_entry
