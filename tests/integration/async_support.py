@@ -24,7 +24,10 @@ CONFIRMATION_MACHINE = "ConfirmationStateMachine"
 
 @contextmanager
 def signed_webhook_api(
-    parameter_overrides: dict[str, str] | None = None, *, sandbox_calls_webhook: bool = True
+    parameter_overrides: dict[str, str] | None = None,
+    *,
+    sandbox_calls_webhook: bool = True,
+    retry_time_scale: float = 1.0,
 ) -> Iterator[LocalApiUnderTest]:
     """The API on the local runtime, with a merchant whose sandbox webhooks are signed; the
     sandbox calls the webhook unless told not to (a provider that never answers)."""
@@ -34,7 +37,9 @@ def signed_webhook_api(
     credentials = {merchant_id: {"sandbox": {"api_key": "unused", "webhook_hmac_key": HMAC_KEY}}}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PROVIDER_CREDENTIALS_JSON", json.dumps(credentials))
-        with LocalRuntime(parameter_overrides=parameter_overrides) as runtime:
+        with LocalRuntime(
+            parameter_overrides=parameter_overrides, retry_time_scale=retry_time_scale
+        ) as runtime:
             api = LocalApi(runtime)
             server = ApiServer(api, port=0, access_log=False).start()
             assert runtime.sandbox is not None

@@ -1,6 +1,7 @@
 """A provider that never confirms: the confirmation workflow gives up after
 ProviderConfirmationTimeoutSeconds, the capture stays reserved, and a late webhook still
-settles the ledger and announces the capture."""
+settles the ledger and announces the capture. Likewise for a capture whose answer was lost:
+it ends requires_action, and the provider's webhook settles and announces it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.api_support import LocalApiUnderTest, Merchant
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    idempotency_key,
+    ledger_items,
+    seed_order,
+)
 from tests.integration.async_support import (
     capture_asynchronously,
     confirmation_execution,
@@ -26,8 +33,11 @@ TIMEOUT_SECONDS = 1
 
 @pytest.fixture(scope="module")
 def silent_provider_api() -> Iterator[LocalApiUnderTest]:
-    overrides = {"ProviderConfirmationTimeoutSeconds": str(TIMEOUT_SECONDS)}
-    with signed_webhook_api(overrides, sandbox_calls_webhook=False) as api:
+    overrides = {
+        "ProviderConfirmationTimeoutSeconds": str(TIMEOUT_SECONDS),
+        "ProviderTimeoutSeconds": "1",
+    }
+    with signed_webhook_api(overrides, sandbox_calls_webhook=False, retry_time_scale=0.05) as api:
         yield api
 
 
@@ -58,3 +68,34 @@ def test_an_overdue_confirmation_keeps_the_reservation_and_a_late_webhook_settle
     wait_for_status(merchant, order_id, capture["id"], "captured")
     assert order_totals(merchant, order_id) == (10050, 0)
     assert events_about(api, capture["id"]) == ["Payment Captured"]
+
+
+def test_a_capture_whose_answer_was_lost_is_settled_by_its_webhook(
+    silent_provider_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    api = silent_provider_api
+    detail = seed_order(merchant.merchant_id)
+    assert merchant.put_order(detail).status_code == 200
+    assert api.runtime.sandbox is not None
+    # The provider captures but every answer is lost: the capture ends requires_action
+    api.runtime.sandbox.add_fault("timeout_after_capture", count=4, delay_seconds=1.6)
+    with merchant.client() as client:
+        client.post(
+            f"/orders/{detail['order_id']}/captures",
+            json={"amount": 10050},
+            headers=idempotency_key(),
+        )
+    (stuck,) = [
+        item
+        for item in ledger_items(api, merchant.merchant_id)
+        if item["SK"].startswith("CAPTURE#") and item["order_id"] == detail["order_id"]
+    ]
+    assert (stuck["status"], stuck.get("provider_reference")) == ("requires_action", None)
+    assert order_totals(merchant, detail["order_id"]) == (0, 10050)
+    # The provider's webhook names it by our key: found, captured, and announced
+    response = post_webhook(
+        api, merchant.merchant_id, signed_notification(stuck["capture_id"], "CAPTURE", "true")
+    )
+    assert (response.status_code, response.text) == (202, "[accepted]")
+    assert order_totals(merchant, detail["order_id"]) == (10050, 0)
+    assert events_about(api, stuck["capture_id"]) == ["Payment Capture Failed", "Payment Captured"]

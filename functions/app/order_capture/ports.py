@@ -70,7 +70,8 @@ class OrderRepository(Protocol):
         ...
 
     def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
-        """Atomically write the reserved ``order`` and the new pending ``capture``.
+        """Atomically write the reserved ``order`` and the new pending ``capture`` (findable
+        from then on by ``find_capture``).
 
         Returns None on success, or the capture already stored under that id (nothing is
         written then). Raises OrderChangedError if the order moved past ``expected_version``.
@@ -108,12 +109,12 @@ class OrderRepository(Protocol):
 
     def await_provider(self, capture: Capture) -> None:
         """Note that the provider received pending ``capture`` and confirms it later: store its
-        ``provider_reference``, and make it findable by merchant and capture id alone (what a
-        provider's webhook names) for ``find_capture``."""
+        ``provider_reference`` and ``status_at_provider``, if it is still pending."""
         ...
 
     def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
-        """A capture noted by ``await_provider``, without knowing its order."""
+        """A capture by merchant and capture id alone (what a provider's webhook names),
+        without knowing its order: ``reserve`` makes every capture findable."""
         ...
 
     def await_confirmation(self, capture: Capture, task_token: str) -> bool:

@@ -11,8 +11,9 @@ Meanwhile the confirmation workflow waits with a task token (``await_confirmatio
 webhook settles the ledger first, then completes that wait (``apply_notification``), and the
 workflow announces the outcome (``Payment Captured`` / ``Payment Capture Failed``). Whichever of
 the two comes second completes the wait, so neither order of arrival leaves it waiting. When
-nothing waits any more (the wait timed out, or a late failure reverses a capture), the webhook
-announces the change itself.
+nothing waits any more (the wait timed out, or a late failure reverses a capture), or nothing
+ever waited (the answer to the capture request was lost, so the capture was left
+``requires_action``), the webhook announces the change itself.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ def apply_notification(
     # after it cannot be (the capture is no longer pending), and its waiter completes itself.
     task_token = repository.confirmation_token(merchant_id, capture.capture_id)
     if task_token is None:
+        if capture.status is CaptureStatus.REQUIRES_ACTION and settled.status != capture.status:
+            # The capture request's answer was lost (no "received", so no confirmation
+            # workflow): its execution ended requires_action, and only this says the outcome.
+            announce(publisher, settled)
         return settled
     # Always try, also for a repeated notification: the first delivery may have settled the
     # ledger and failed before completing the wait.

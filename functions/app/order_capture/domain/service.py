@@ -137,8 +137,8 @@ def execute_capture(
         }
     )
     if result.status == "pending":
-        # Confirmed later by the provider's webhook, which names the capture by our idempotency
-        # key: the ledger must know the provider's reference and where the capture lives.
+        # Confirmed later by the provider's webhook (which names the capture by our idempotency
+        # key, findable since its reservation): note the provider's reference and its answer.
         repository.await_provider(sent)
     return sent
 
