@@ -232,7 +232,10 @@ class Campaign:
                     outcomes[key]["output"] = report.output
         runtime.fault_hooks.clear()
         runtime.after_hooks.clear()
-        reconciliation = runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload
+        reconciliation = dict(runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload)
+        # One flat table of figures: the refunds' counts under their own names.
+        refunds = reconciliation.pop("refunds", {})
+        reconciliation.update({f"refunds {name}": value for name, value in refunds.items()})
         return {"outcomes": outcomes, "reconciliation": reconciliation}
 
 
