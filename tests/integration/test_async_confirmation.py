@@ -273,3 +273,27 @@ def test_a_refund_the_provider_fails_later_is_refundable_again(
     assert "Refund rejected" in stored["failure"]["message"]
     with merchant.client() as client:
         assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 0
+
+
+def test_a_refund_the_provider_fails_after_confirming_it_is_reversed_once(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    order_id, capture_id, answer = refund_received(async_api, merchant, "async")
+    wait_for_capture(
+        merchant,
+        order_id,
+        capture_id,
+        lambda c: [r["status"] for r in c["refunds"]] == ["refunded"],
+    )
+    # Adyen's REFUND_FAILED after the refund: the money came back to the merchant
+    for _ in range(2):
+        response = post_webhook(
+            async_api,
+            merchant.merchant_id,
+            signed_notification(answer["refund"]["id"], "REFUND_FAILED", "true"),
+        )
+        assert (response.status_code, response.text) == (202, "[accepted]")
+    with merchant.client() as client:
+        after = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
+        assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 0
+    assert (after["refunds"], after["refunded_amount"], after["remaining_amount"]) == ([], 0, 10050)

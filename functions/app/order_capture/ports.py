@@ -161,6 +161,12 @@ class OrderRepository(Protocol):
         """A refund noted by ``await_refund``, without knowing its order or capture."""
         ...
 
+    def reverse_refund(self, refund: Refund) -> bool:
+        """Atomically mark a refunded refund failed (``refund.failure``: the provider failed it
+        after all) and take its amount back out of the capture's and the order's refunded
+        amounts. False if the refund was not refunded."""
+        ...
+
     def fail_refund(self, refund: Refund) -> bool:
         """Atomically mark a pending refund failed (``refund.failure``) and give its amount back
         to what the capture can refund. False if the refund was not pending."""

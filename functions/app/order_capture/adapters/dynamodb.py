@@ -656,20 +656,26 @@ class DynamoDBOrderRepository:
         raise LedgerUnavailableError(f"refund {refund.refund_id} was canceled: {reasons}")
 
     def _settle_refund(
-        self, refund: Refund, refund_set: str, values: dict[str, Any], totals: list[dict[str, Any]]
+        self,
+        refund: Refund,
+        refund_set: str,
+        values: dict[str, Any],
+        totals: list[dict[str, Any]],
+        expected: RefundStatus = RefundStatus.PENDING,
     ) -> bool:
-        """The pending refund updated with ``refund_set``, and the ``totals`` updates, at once."""
+        """The refund, still ``expected``, updated with ``refund_set``, and the ``totals``
+        updates, at once."""
         refund_update = {
             "Update": {
                 "TableName": self.table_name,
                 "Key": self._refund_key(refund),
                 "UpdateExpression": f"SET #status = :status, updated_at = :now, {refund_set} "
                 "REMOVE open_status",
-                "ConditionExpression": "#status = :pending",
+                "ConditionExpression": "#status = :expected",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {
                     ":status": {"S": refund.status.value},
-                    ":pending": {"S": RefundStatus.PENDING.value},
+                    ":expected": {"S": expected.value},
                     ":now": {"S": refund.updated_at.isoformat()},
                     **values,
                 },
@@ -677,43 +683,60 @@ class DynamoDBOrderRepository:
         }
         return self._transact([refund_update, *totals]) is None
 
+    def _refunded_totals(self, refund: Refund, delta: int, pending_delta: int) -> list[Any]:
+        """ADD ``delta`` to the capture's and the order's refunded amounts (and
+        ``pending_delta`` to the capture's pending one). ADD is commutative (as in confirm): no
+        read of the capture or order is needed, and the refund's status condition makes it
+        count once. The order's version moves so that a read-modify-write of the order
+        (cancellations) cannot write back a stale total."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._capture_key(
+                        refund.merchant_id, refund.order_id, refund.capture_id
+                    ),
+                    "UpdateExpression": "ADD refunded_amount :amount, "
+                    "refund_pending_amount :pending",
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": {
+                        ":amount": {"N": str(delta)},
+                        ":pending": {"N": str(pending_delta)},
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._order_key(refund.merchant_id, refund.order_id),
+                    "UpdateExpression": "ADD refunded_amount :amount, version :one "
+                    "SET updated_at = :now",
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": {
+                        ":amount": {"N": str(delta)},
+                        ":one": {"N": "1"},
+                        ":now": {"S": refund.updated_at.isoformat()},
+                    },
+                }
+            },
+        ]
+
     def confirm_refund(self, refund: Refund) -> bool:
-        # ADD is commutative (as in confirm): no read of the capture or order is needed, and
-        # the refund's status condition makes it count once. The order's version moves so that
-        # a read-modify-write of the order (cancellations) cannot write back a stale total.
-        amount, minus = {"N": str(refund.amount)}, {"N": str(-refund.amount)}
         return self._settle_refund(
             refund,
             "provider_reference = :ref",
             {":ref": self._serializer.serialize(refund.provider_reference)},
-            [
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": self._capture_key(
-                            refund.merchant_id, refund.order_id, refund.capture_id
-                        ),
-                        "UpdateExpression": "ADD refunded_amount :amount, "
-                        "refund_pending_amount :minus",
-                        "ConditionExpression": "attribute_exists(PK)",
-                        "ExpressionAttributeValues": {":amount": amount, ":minus": minus},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": self._order_key(refund.merchant_id, refund.order_id),
-                        "UpdateExpression": "ADD refunded_amount :amount, version :one "
-                        "SET updated_at = :now",
-                        "ConditionExpression": "attribute_exists(PK)",
-                        "ExpressionAttributeValues": {
-                            ":amount": amount,
-                            ":one": {"N": "1"},
-                            ":now": {"S": refund.updated_at.isoformat()},
-                        },
-                    }
-                },
-            ],
+            self._refunded_totals(refund, refund.amount, -refund.amount),
+        )
+
+    def reverse_refund(self, refund: Refund) -> bool:
+        failure = refund.failure.model_dump(mode="json") if refund.failure else None
+        return self._settle_refund(
+            refund,
+            "failure = :failure",
+            {":failure": self._serializer.serialize(failure)},
+            self._refunded_totals(refund, -refund.amount, 0),
+            expected=RefundStatus.REFUNDED,
         )
 
     def fail_refund(self, refund: Refund) -> bool:

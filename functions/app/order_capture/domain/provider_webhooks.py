@@ -220,12 +220,17 @@ def settle_refund(
     notification: ProviderNotification,
     now: datetime,
 ) -> Refund | None:
-    """Apply a ``REFUND`` / ``REFUND_FAILED`` notification to the merchant's pending refund:
-    refunded (the capture's and order's refunded totals grow), or failed (its amount is
-    refundable again). A settled refund stays as it is; None if the ledger does not know it."""
+    """Apply a ``REFUND`` / ``REFUND_FAILED`` notification to the merchant's refund: a pending
+    one becomes refunded (the capture's and order's refunded totals grow) or failed (its
+    amount is refundable again); a refunded one that the provider fails after all is reversed.
+    None if the ledger does not know it."""
     refund = repository.find_refund(merchant_id, notification.reference)
-    if refund is None or refund.status is not RefundStatus.PENDING:
+    if refund is None or refund.status is RefundStatus.FAILED:
         return refund
+    if refund.status is RefundStatus.REFUNDED:
+        if notification.succeeded:
+            return refund
+        return _reverse_refund(repository, refund, notification, now)
     provider_reference = notification.provider_reference or refund.provider_reference
     if notification.succeeded:
         refunded = refund.model_copy(
@@ -238,17 +243,32 @@ def settle_refund(
         settled = repository.confirm_refund(refunded)
         outcome = refunded
     else:
-        failure = FailureReason(
-            reason=ProviderDeclinedError.reason,
-            message=f"the provider reported {notification.event}: {notification.reason}",
-            error=ProviderDeclinedError.__name__,
-        )
-        failed = refund.model_copy(
-            update={"status": RefundStatus.FAILED, "failure": failure, "updated_at": now}
-        )
+        failed = _failed(refund, notification, now)
         settled = repository.fail_refund(failed)
         outcome = failed
     if settled:
         return outcome
     # Settled meanwhile by a repeated notification: what the ledger holds now.
     return repository.find_refund(merchant_id, notification.reference) or refund
+
+
+def _failed(refund: Refund, notification: ProviderNotification, now: datetime) -> Refund:
+    failure = FailureReason(
+        reason=ProviderDeclinedError.reason,
+        message=f"the provider reported {notification.event}: {notification.reason}",
+        error=ProviderDeclinedError.__name__,
+    )
+    return refund.model_copy(
+        update={"status": RefundStatus.FAILED, "failure": failure, "updated_at": now}
+    )
+
+
+def _reverse_refund(
+    repository: OrderRepository, refund: Refund, notification: ProviderNotification, now: datetime
+) -> Refund:
+    """A refund the provider failed after confirming it (Adyen ``REFUND_FAILED``: the money
+    came back): refunded -> failed, and the refunded totals shrink again."""
+    failed = _failed(refund, notification, now)
+    if repository.reverse_refund(failed):
+        return failed
+    return repository.find_refund(refund.merchant_id, refund.refund_id) or refund
