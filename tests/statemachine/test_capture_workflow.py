@@ -40,6 +40,15 @@ def captures(runtime: LocalRuntime) -> list[dict[str, Any]]:
     return [item for item in runtime.ledger() if item["SK"].startswith("CAPTURE#")]
 
 
+def lambda_failures(runtime: LocalRuntime, execution: Any) -> list[str]:
+    """The errors of the execution's failed Lambda tasks, in order (each one retried or caught)."""
+    return [
+        event["lambdaFunctionFailedEventDetails"]["error"]
+        for event in runtime.history(execution.arn)
+        if event["type"] == "LambdaFunctionFailed"
+    ]
+
+
 def order_item(runtime: LocalRuntime) -> dict[str, Any]:
     return next(item for item in runtime.ledger() if item["SK"] == "ORDER")
 
@@ -110,11 +119,7 @@ def test_provider_unavailable_is_retried_with_the_same_key(
     execution = ship(runtime, "shipment-1")
     assert execution.status == "SUCCEEDED"
     assert execution.states == CAPTURED_PATH
-    failures = [
-        event["lambdaFunctionFailedEventDetails"]["error"]
-        for event in runtime.history(execution.arn)
-        if event["type"] == "LambdaFunctionFailed"
-    ]
+    failures = lambda_failures(runtime, execution)
     assert failures == ["ProviderUnavailableError"]
     assert len(sandbox.state.captures) == 1
     assert sandbox.state.captures[0]["amount"] == EXAMPLE_ORDER_TOTAL
@@ -160,11 +165,7 @@ def test_an_authorization_the_provider_says_expired_fails_and_releases_the_reser
     execution = ship(runtime, "shipment-1")
     assert (execution.status, execution.error) == ("FAILED", "CaptureFailed")
     assert execution.states[-3:] == ["RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
-    failures = [
-        event["lambdaFunctionFailedEventDetails"]["error"]
-        for event in runtime.history(execution.arn)
-        if event["type"] == "LambdaFunctionFailed"
-    ]
+    failures = lambda_failures(runtime, execution)
     # Terminal: not retried, so the provider was asked once
     assert failures == ["ProviderAuthorizationExpiredError"]
     (capture,) = captures(runtime)
@@ -180,7 +181,7 @@ def test_a_slow_provider_within_the_timeout_captures_once(
     sandbox.add_fault("latency", count=1, delay_seconds=0.5)
     execution = ship(runtime, "shipment-1")
     assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
-    assert not [e for e in runtime.history(execution.arn) if e["type"] == "LambdaFunctionFailed"]
+    assert lambda_failures(runtime, execution) == []
     assert [c["amount"] for c in sandbox.state.captures] == [EXAMPLE_ORDER_TOTAL]
     assert order_item(runtime)["captured_amount"] == EXAMPLE_ORDER_TOTAL
 

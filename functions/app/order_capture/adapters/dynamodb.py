@@ -469,17 +469,20 @@ class DynamoDBOrderRepository:
                 raise
             # No longer pending: settled already (its webhook was faster), nothing to note.
 
-    def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
-        response = self._call(
-            "get_item",
-            TableName=self.table_name,
-            Key=self._capture_ref_key(merchant_id, capture_id),
-            ConsistentRead=True,
-        )
+    def _pointer(self, key: dict[str, Any], *attributes: str) -> list[str] | None:
+        """The string ``attributes`` of a pointer item (CAPTURE_REF, REFUND_REF), read
+        consistently; None if there is no such pointer."""
+        response = self._call("get_item", TableName=self.table_name, Key=key, ConsistentRead=True)
         item = response.get("Item")
         if not item:
             return None
-        return self.get_capture(merchant_id, item["order_id"]["S"], capture_id)
+        return [item[attribute]["S"] for attribute in attributes]
+
+    def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
+        pointer = self._pointer(self._capture_ref_key(merchant_id, capture_id), "order_id")
+        if pointer is None:
+            return None
+        return self.get_capture(merchant_id, pointer[0], capture_id)
 
     def await_confirmation(self, capture: Capture, task_token: str) -> bool:
         # The token lives on the CAPTURE_REF item, which no capture write replaces (a failed
@@ -563,18 +566,12 @@ class DynamoDBOrderRepository:
         self._transact(items)
 
     def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
-        response = self._call(
-            "get_item",
-            TableName=self.table_name,
-            Key=self._refund_ref_key(merchant_id, refund_id),
-            ConsistentRead=True,
+        pointer = self._pointer(
+            self._refund_ref_key(merchant_id, refund_id), "order_id", "capture_id"
         )
-        pointer = response.get("Item")
-        if not pointer:
+        if pointer is None:
             return None
-        refunds = self.list_refunds(
-            merchant_id, pointer["order_id"]["S"], pointer["capture_id"]["S"]
-        )
+        refunds = self.list_refunds(merchant_id, *pointer)
         return next((refund for refund in refunds if refund.refund_id == refund_id), None)
 
     def list_refunds(
