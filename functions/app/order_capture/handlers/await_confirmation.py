@@ -22,7 +22,7 @@ class AwaitConfirmationEvent(Model):
 
     capture: Capture
     #: ``$$.Task.Token``: what SendTaskSuccess / SendTaskFailure name the wait by.
-    task_token: str = Field(min_length=1, max_length=1024)
+    task_token: str = Field(min_length=1, max_length=2048)
 
 
 @cache
