@@ -157,18 +157,19 @@ def test_expiry_sweep_handler_publishes_on_eventbridge(
 
 
 class FakeAplazame:
-    """Aplazame's captures endpoints over httpx.MockTransport: POST captures (the second one
-    captures and then times out, as a lost answer), GET lists them."""
+    """Aplazame's captures endpoints over httpx.MockTransport: POST captures (those numbered in
+    ``lost`` capture and then time out, as a lost answer), GET lists them."""
 
-    def __init__(self) -> None:
+    def __init__(self, lost: frozenset[int] = frozenset({2})) -> None:
         self.captures: list[dict[str, Any]] = []
+        self.lost = lost
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             return httpx.Response(200, json={"results": self.captures})
         amount = json.loads(request.content)["amount"]
         self.captures.append({"id": f"cap-{len(self.captures) + 1}", "amount": amount})
-        if len(self.captures) == 2:
+        if len(self.captures) in self.lost:
             raise httpx.ReadTimeout("no answer", request=request)
         return httpx.Response(201, json=self.captures[-1])
 
@@ -177,18 +178,14 @@ class FakeAplazame:
         return AplazameProvider(credentials, 5, httpx.MockTransport(self))
 
 
-def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: FixedClock) -> None:
-    """Aplazame takes no idempotency key: after a capture whose answer was lost, reconciliation
-    finds it as the one capture at Aplazame the ledger does not know, and confirms it."""
-    aplazame = FakeAplazame()
+def ship_twice_at_aplazame(repository: Any, clock: FixedClock, aplazame: FakeAplazame) -> list[int]:
+    """Two shipments of the example order captured at (fake) Aplazame; an answer lost ends its
+    capture requires_action, as RecordFailure would. The amounts planned."""
     register(repository, clock, provider="aplazame")
     amounts = []
     for shipment, items in (("s1", [{"item_id": "line-1", "quantity": 1}]), ("s2", None)):
         request = CaptureRequest(
-            merchant_id="merchant-1",
-            order_id="order-1001",
-            shipment_id=shipment,
-            items=items,
+            merchant_id="merchant-1", order_id="order-1001", shipment_id=shipment, items=items
         )
         order = repository.get_order("merchant-1", "order-1001")
         plan = capture_rules.plan_capture(order, request, clock.now())
@@ -213,9 +210,20 @@ def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: 
                 execution_id=shipment,
                 now=clock.now(),
             )
-    stuck = repository.get_capture(
-        "merchant-1", "order-1001", capture_id_for("merchant-1", "order-1001", "s2")
-    )
+    return amounts
+
+
+def stored_capture(repository: Any, shipment_id: str) -> Any:
+    capture_id = capture_id_for("merchant-1", "order-1001", shipment_id)
+    return repository.get_capture("merchant-1", "order-1001", capture_id)
+
+
+def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: FixedClock) -> None:
+    """Aplazame takes no idempotency key: after a capture whose answer was lost, reconciliation
+    finds it as the one capture at Aplazame the ledger does not know, and confirms it."""
+    aplazame = FakeAplazame(lost=frozenset({2}))
+    amounts = ship_twice_at_aplazame(repository, clock, aplazame)
+    stuck = stored_capture(repository, "s2")
     assert (stuck.status.value, stuck.provider_reference) == ("requires_action", None)
 
     report = reconcile_open_captures(
@@ -223,8 +231,25 @@ def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: 
     )
 
     assert (report.examined, report.confirmed) == (1, 1)
-    settled = repository.get_capture("merchant-1", "order-1001", stuck.capture_id)
+    settled = stored_capture(repository, "s2")
     assert (settled.status.value, settled.provider_reference) == ("captured", "cap-2")
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.captured_amount, order.reserved_amount) == (sum(amounts), 0)
     assert [c["amount"] for c in aplazame.captures] == amounts
+
+
+def test_two_lost_aplazame_answers_are_never_told_apart_by_guessing(
+    repository: Any, clock: FixedClock
+) -> None:
+    aplazame = FakeAplazame(lost=frozenset({1, 2}))
+    amounts = ship_twice_at_aplazame(repository, clock, aplazame)
+
+    report = reconcile_open_captures(
+        repository, lambda _: aplazame.provider(), clock.now() + timedelta(hours=1)
+    )
+
+    # Either could be either: both stay reserved, requires_action, for a person
+    assert (report.examined, report.still_open, report.confirmed, report.released) == (2, 2, 0, 0)
+    assert {stored_capture(repository, s).status.value for s in ("s1", "s2")} == {"requires_action"}
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.captured_amount, order.reserved_amount) == (0, sum(amounts))

@@ -58,7 +58,7 @@ def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
 def wait_for_token(runtime: LocalRuntime, merchant_id: str, capture_id: str) -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        token = runtime.repository().confirmation_token(merchant_id, capture_id)
+        token = runtime.repository().confirmation_state(merchant_id, capture_id).task_token
         if token:
             return str(token)
         time.sleep(0.02)

@@ -88,3 +88,29 @@ def test_an_earlier_refund_under_the_key_must_be_for_the_same_amount() -> None:
     with pytest.raises(InvalidEventError) as refused:
         refunds.same_request(earlier, 501)
     assert refused.value.field == "Idempotency-Key"
+
+
+@given(
+    amounts_and_statuses=st.lists(
+        st.tuples(st.integers(1, 1000), st.sampled_from(list(RefundStatus))), max_size=8
+    ),
+    stale_refunded=st.integers(0, 5000),
+    stale_pending=st.integers(0, 5000),
+)
+def test_refund_totals_follow_the_refunds_listed_not_a_stale_capture_read(
+    amounts_and_statuses: list[tuple[int, RefundStatus]], stale_refunded: int, stale_pending: int
+) -> None:
+    """A response shows totals that agree with the refunds it lists, even when the capture
+    was read before (or after) a refund settled; without a listing, the capture's own."""
+    listed = [
+        refunds.new_refund(a_capture(), f"r-{index}", amount, NOW).model_copy(
+            update={"status": status}
+        )
+        for index, (amount, status) in enumerate(amounts_and_statuses)
+    ]
+    stale = a_capture(10_000, refunded_amount=stale_refunded, refund_pending_amount=stale_pending)
+    refunded, remaining = refunds.refund_totals(stale, listed)
+    shown = [r for r in listed if r.status is not RefundStatus.FAILED]
+    assert refunded == sum(r.amount for r in shown if r.status is RefundStatus.REFUNDED)
+    assert remaining == 10_000 - sum(r.amount for r in shown)
+    assert refunds.refund_totals(stale, None) == (stale_refunded, stale.refundable_amount)

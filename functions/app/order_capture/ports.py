@@ -43,6 +43,15 @@ class ApiKeyStore(Protocol):
     def add(self, key_digest: str, merchant_id: str, created_at: datetime) -> None: ...
 
 
+class ConfirmationState(Model):
+    """What the webhook needs to know besides the capture: who waits, what was announced."""
+
+    #: The confirmation workflow's task token; None if none waits (yet, or ever).
+    task_token: str | None = None
+    #: The capture status last announced (``Payment Captured`` / ``Payment Capture Failed``).
+    announced: CaptureStatus | None = None
+
+
 class OrderRepository(Protocol):
     """The ledger. Every write that guards money is conditional."""
 
@@ -123,9 +132,13 @@ class OrderRepository(Protocol):
         (the provider's webhook came first)."""
         ...
 
-    def confirmation_token(self, merchant_id: str, capture_id: str) -> str | None:
-        """The task token noted by ``await_confirmation``, read consistently; None if no
-        workflow waits for this capture (yet)."""
+    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
+        """The task token noted by ``await_confirmation`` and the last outcome announced for
+        the capture, read consistently."""
+        ...
+
+    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
+        """Note that the capture's ``status`` was announced (or is being, by its workflow)."""
         ...
 
     def list_refunds(

@@ -82,6 +82,15 @@ class LambdaContext:
 
 
 @dataclass(frozen=True)
+class AwsCall:
+    """One AWS API call a handler made: botocore's service name, operation and parameters."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Invocation:
     function: str
     payload: Any
@@ -173,6 +182,10 @@ class LocalRuntime:
         self._stack = ExitStack()
         self._execution_counter = 0
         self._lock = threading.Lock()
+        #: The AWS calls each function's handler made, as Lambda's role would be asked to allow
+        #: them (tests check the template's policies cover them).
+        self.calls_by_function: dict[str, list[AwsCall]] = {}
+        self._invoking = threading.local()
         self._dynamodb_lock = threading.Lock()
         #: Called with the payload before a function's handler runs; raising fails the
         #: invocation (fault injection: a crash before the function did anything).
@@ -222,6 +235,8 @@ class LocalRuntime:
         session = boto3.DEFAULT_SESSION
         assert session is not None
         session.events.register("before-call", self._count_request)
+        session.events.register("before-parameter-build", self._attribute_call)
+        _cold_containers()
         session.events.register("before-parameter-build.events.PutEvents", self._record_emitted)
         self._configure_handler_logging()
         self._create_resources()
@@ -355,6 +370,24 @@ class LocalRuntime:
     def _count_request(self, model: Any, **_: Any) -> None:
         self.request_counts[f"{model.service_model.service_id}.{model.name}"] += 1
 
+    def _attribute_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        function_id = getattr(self._invoking, "function_id", None)
+        if function_id is not None:
+            call = AwsCall(model.service_model.service_name, model.name, dict(params))
+            with self._lock:
+                self.calls_by_function.setdefault(function_id, []).append(call)
+
+    @contextmanager
+    def unattributed(self) -> Iterator[None]:
+        """AWS calls in this block are not the invoked function's own (the local stand-in for
+        StartSyncExecution drives an execution from the API function's thread)."""
+        function_id = getattr(self._invoking, "function_id", None)
+        self._invoking.function_id = None
+        try:
+            yield
+        finally:
+            self._invoking.function_id = function_id
+
     def _record_emitted(self, params: dict[str, Any], **_: Any) -> None:
         for entry in params.get("Entries", []):
             detail = entry.get("Detail", "{}")
@@ -386,6 +419,8 @@ class LocalRuntime:
         payload = json.loads(json.dumps(event))
         before = self.fault_hooks.get(function_id)
         after = self.after_hooks.get(function_id)
+        caller = getattr(self._invoking, "function_id", None)
+        self._invoking.function_id = function_id
         try:
             if before is not None:
                 before(payload)
@@ -409,6 +444,8 @@ class LocalRuntime:
                 },
                 error_type=error_type,
             )
+        finally:
+            self._invoking.function_id = caller
 
     def _dispatch_lambda(self, request: Any, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: PLC0415
@@ -592,6 +629,22 @@ class LocalRuntime:
         from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
         return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
+
+
+def _cold_containers() -> None:
+    """A new runtime starts with cold Lambda containers: the handlers' lazily built clients of
+    an earlier runtime (another embedded AWS, another botocore session without this runtime's
+    hooks) are dropped, so the next invocation builds them again."""
+    from order_capture.api import app  # noqa: PLC0415
+    from order_capture.handlers import _wiring, await_confirmation, order_events  # noqa: PLC0415
+
+    for cached in (
+        _wiring.default_repository,
+        await_confirmation.default_waiters,
+        order_events._handle_each_event_once,
+        app.default_dependencies,
+    ):
+        cached.cache_clear()
 
 
 def _drop_unpublished_metrics() -> None:

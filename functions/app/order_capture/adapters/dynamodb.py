@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
 from order_capture.models import Capture, CaptureStatus, Model, Order, Refund, RefundStatus
+from order_capture.ports import ConfirmationState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -514,18 +515,29 @@ class DynamoDBOrderRepository:
         ]
         return self._transact(items) is None
 
-    def confirmation_token(self, merchant_id: str, capture_id: str) -> str | None:
+    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
         response = self._call(
             "get_item",
             TableName=self.table_name,
             Key=self._capture_ref_key(merchant_id, capture_id),
             ConsistentRead=True,
-            ProjectionExpression="confirmation_token",
+            ProjectionExpression="confirmation_token, announced",
         )
-        token = response.get("Item", {}).get("confirmation_token", {}).get("S")
-        return str(token) if token else None
+        item = response.get("Item", {})
+        announced = item.get("announced", {}).get("S")
+        return ConfirmationState(
+            task_token=item.get("confirmation_token", {}).get("S"),
+            announced=CaptureStatus(announced) if announced else None,
+        )
 
-    # --- refunds ---------------------------------------------------------------------------------
+    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
+        self._call(
+            "update_item",
+            TableName=self.table_name,
+            Key=self._capture_ref_key(merchant_id, capture_id),
+            UpdateExpression="SET announced = :status",
+            ExpressionAttributeValues={":status": {"S": status.value}},
+        )
 
     def _refund_key(self, refund: Refund) -> dict[str, Any]:
         return {

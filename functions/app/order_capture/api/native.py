@@ -219,13 +219,14 @@ def refund_out(refund: Refund) -> RefundOut:
 
 
 def capture_out(capture: Capture, capture_refunds: list[Refund] | None = None) -> CaptureOut:
+    refunded_amount, remaining_amount = refunds.refund_totals(capture, capture_refunds)
     return CaptureOut(
         id=capture.capture_id,
         amount=capture.amount,
         created=capture.created_at,
         refunds=[refund_out(r) for r in refunds.visible_refunds(capture_refunds or [])],
-        refunded_amount=capture.refunded_amount,
-        remaining_amount=capture.refundable_amount,
+        refunded_amount=refunded_amount,
+        remaining_amount=remaining_amount,
         status=capture.status.value,
         currency=capture.currency,
         shipment_id=capture.shipment_id,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from order_capture.domain import capture_rules, service
 from order_capture.errors import InvalidStateError, OrderChangedError, ProviderDeclinedError
 from order_capture.models import (
+    SETTLED_CAPTURE_STATUSES,
     Capture,
     CaptureStatus,
     FailureReason,
@@ -100,17 +101,21 @@ def apply_notification(
     settled = settle_capture(repository, capture, notification, now)
     # Read after settling: a token noted before the settling write is seen here; one noted
     # after it cannot be (the capture is no longer pending), and its waiter completes itself.
-    task_token = repository.confirmation_token(merchant_id, capture.capture_id)
-    if task_token is None:
-        if capture.status is CaptureStatus.REQUIRES_ACTION and settled.status != capture.status:
-            # The capture request's answer was lost (no "received", so no confirmation
-            # workflow): its execution ended requires_action, and only this says the outcome.
-            announce(publisher, settled)
-        return settled
-    # Always try, also for a repeated notification: the first delivery may have settled the
-    # ledger and failed before completing the wait.
-    if not complete_wait(waiters, task_token, settled) and settled.status != capture.status:
+    state = repository.confirmation_state(merchant_id, capture.capture_id)
+    if state.task_token is not None:
+        # Always try, also for a repeated notification: the first delivery may have settled
+        # the ledger and failed before completing the wait.
+        if complete_wait(waiters, state.task_token, settled):
+            # The workflow announces it; a repeated notification must not.
+            repository.mark_announced(merchant_id, capture.capture_id, settled.status)
+            return settled
+    elif capture.status_at_provider == "pending":
+        return settled  # received, its wait not noted yet: the waiter completes itself
+    # Nothing waits any more (timed out, or a late reversal), or nothing ever waited (the
+    # capture request's answer was lost): announce each outcome once, until it has been.
+    if settled.status in SETTLED_CAPTURE_STATUSES and state.announced != settled.status:
         announce(publisher, settled)
+        repository.mark_announced(merchant_id, capture.capture_id, settled.status)
     return settled
 
 
@@ -181,6 +186,10 @@ def settle_capture(
         reopen_requires_action=True,
     )
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    if stored is not None and stored.status is CaptureStatus.CAPTURED:
+        # A success notification confirmed it meanwhile: the failure is the provider's later
+        # word, so it reverses the capture rather than being dropped.
+        return reverse_capture(repository, stored, message, now)
     return stored or capture
 
 
@@ -248,8 +257,12 @@ def settle_refund(
         outcome = failed
     if settled:
         return outcome
-    # Settled meanwhile by a repeated notification: what the ledger holds now.
-    return repository.find_refund(merchant_id, notification.reference) or refund
+    # Settled meanwhile by another notification: what the ledger holds now; a failure that
+    # lost the race to a success is the provider's later word and reverses it.
+    stored = repository.find_refund(merchant_id, notification.reference) or refund
+    if stored.status is RefundStatus.REFUNDED and not notification.succeeded:
+        return _reverse_refund(repository, stored, notification, now)
+    return stored
 
 
 def _failed(refund: Refund, notification: ProviderNotification, now: datetime) -> Refund:

@@ -20,7 +20,7 @@ from typing import Any
 
 from order_capture.domain import service
 from order_capture.errors import CaptureNotFoundAtProviderError, ProviderError
-from order_capture.models import Capture, CaptureRequest, Model
+from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
 from order_capture.ports import OrderRepository, PaymentProvider, ProviderCaptureLookup
 
 #: Captures younger than this are probably still in flight in their own execution.
@@ -50,20 +50,34 @@ def reconcile_open_captures(
     return ReconciliationReport(**counts)
 
 
+class _Ambiguous(Exception):  # noqa: N818 - a signal, not an error
+    """Elimination cannot tell which capture at the provider is which."""
+
+
 def _elimination_hints(
     repository: OrderRepository, provider: PaymentProvider, capture: Capture
 ) -> dict[str, Any]:
     """What a provider without idempotency keys needs to find a capture by elimination: its
-    amount and the provider references of the order's other captures in the ledger."""
+    amount and the provider references of the order's other captures in the ledger. Raises
+    _Ambiguous when another capture of the order may be at the provider without the ledger
+    knowing its reference (in flight, or itself of unknown outcome): then a capture found by
+    elimination could be that one."""
     if provider.idempotent_captures or capture.provider_reference is not None:
         return {}
-    others = repository.list_captures(capture.merchant_id, capture.order_id)
+    others = [
+        other
+        for other in repository.list_captures(capture.merchant_id, capture.order_id)
+        if other.capture_id != capture.capture_id
+    ]
+    if any(
+        other.provider_reference is None and other.status is not CaptureStatus.FAILED
+        for other in others
+    ):
+        raise _Ambiguous
     return {
         "amount": capture.amount,
         "known_references": sorted(
-            other.provider_reference
-            for other in others
-            if other.provider_reference is not None and other.capture_id != capture.capture_id
+            other.provider_reference for other in others if other.provider_reference is not None
         ),
     }
 
@@ -89,8 +103,8 @@ def _reconcile(
                 **_elimination_hints(repository, provider, capture),
             )
         )
-    except ProviderError:
-        return "unanswered"
+    except (_Ambiguous, ProviderError) as error:
+        return "still_open" if isinstance(error, _Ambiguous) else "unanswered"
     if found is None:
         service.record_failure(
             repository,

@@ -109,6 +109,17 @@ def same_request(refund: Refund, amount: int) -> Refund:
     return refund
 
 
+def refund_totals(capture: Capture, capture_refunds: list[Refund] | None) -> tuple[int, int]:
+    """The capture's refunded and still refundable amounts, from its refunds when they are
+    given: a response built from the capture and its refunds, read one after the other, then
+    agrees with itself even while a refund settles between the two reads."""
+    if capture_refunds is None:
+        return capture.refunded_amount, capture.refundable_amount
+    refunded = sum(r.amount for r in capture_refunds if r.status is RefundStatus.REFUNDED)
+    pending = sum(r.amount for r in capture_refunds if r.status is RefundStatus.PENDING)
+    return refunded, capture.amount - refunded - pending
+
+
 def visible_refunds(refunds: list[Refund]) -> list[Refund]:
     """The refunds a capture shows: made or in flight (a refused refund moved no money)."""
     return [refund for refund in refunds if refund.status is not RefundStatus.FAILED]

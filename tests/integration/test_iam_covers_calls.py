@@ -1,0 +1,216 @@
+"""The template's IAM policies allow every AWS call each function makes.
+
+The local runtime attributes each AWS request to the function whose handler made it (as
+Lambda's execution role would be asked). A tour of every trigger and path (events, the API in
+its routes, asynchronous confirmation and refunds by webhook, declines, reconciliation, the
+expiry sweep) collects them, and each call is checked against the function's policy statements
+in template.yaml: the action, and for DynamoDB the table or the named index.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from order_capture_local.runtime import AwsCall
+from order_capture_local.template import _CfnLoader
+from tests.conftest import ROOT
+from tests.factories import items_canceled, order_placed, order_shipped
+from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key
+from tests.integration.async_support import (
+    capture_asynchronously,
+    confirmation_execution,
+    signed_webhook_api,
+    wait_for_status,
+    webhook_merchant,
+)
+
+#: botocore service name -> IAM service prefix.
+IAM_PREFIX = {"dynamodb": "dynamodb", "stepfunctions": "states", "events": "events"}
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+#: SAM policy templates the functions use, as the actions they grant (on their resource).
+SAM_POLICY_TEMPLATES = {"EventBridgePutEventsPolicy": ["events:PutEvents"]}
+
+
+def required_permissions(call: AwsCall) -> list[tuple[str, str]]:
+    """(IAM action, resource) pairs a call needs; resource is ``table``, ``index/<name>`` or
+    ``any``."""
+    if call.service != "dynamodb":
+        prefix = IAM_PREFIX.get(call.service, call.service)
+        return [(f"{prefix}:{call.operation}", "any")]
+    if call.operation == "TransactWriteItems":
+        return [
+            (f"dynamodb:{TRANSACT_ACTIONS[next(iter(item))]}", "table")
+            for item in call.params["TransactItems"]
+        ]
+    if call.operation == "Query" and "IndexName" in call.params:
+        return [("dynamodb:Query", f"index/{call.params['IndexName']}")]
+    return [(f"dynamodb:{call.operation}", "table")]
+
+
+def granted_permissions(function_id: str) -> list[tuple[list[str], str]]:
+    """The function's policy statements as (actions, resource) with resource ``table``,
+    ``index/<name>``, ``any`` (``*``) or ``other``."""
+    template = yaml_template()
+    statements: list[tuple[list[str], str]] = []
+    for policy in template["Resources"][function_id]["Properties"].get("Policies", []):
+        for name, actions in SAM_POLICY_TEMPLATES.items():
+            if name in policy:
+                statements.append((actions, "other"))
+        for statement in policy.get("Statement", []):
+            resources = statement["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                statements.append((statement["Action"], _resource_kind(resource)))
+    return statements
+
+
+def _resource_kind(resource: Any) -> str:
+    if resource == "*":
+        return "any"
+    text = json.dumps(resource)
+    if "/index/" in text:
+        return "index/" + text.split("/index/", 1)[1].split('"', 1)[0]
+    if "LedgerTable" in text:
+        return "table"
+    return "other"
+
+
+def yaml_template() -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader))
+
+
+def missing_permissions(function_id: str, calls: list[AwsCall]) -> set[tuple[str, str]]:
+    granted = granted_permissions(function_id)
+    return {
+        (action, resource)
+        for call in calls
+        for action, resource in required_permissions(call)
+        if not any(
+            action in actions
+            and (grant in {resource, "any"} or (resource == "any" and grant == "other"))
+            for actions, grant in granted
+        )
+    }
+
+
+def test_the_checker_finds_a_missing_permission() -> None:
+    transaction = AwsCall(
+        "dynamodb",
+        "TransactWriteItems",
+        {"TransactItems": [{"ConditionCheck": {}}, {"Update": {}}]},
+    )
+    index_query = AwsCall("dynamodb", "Query", {"IndexName": "OpenCaptures"})
+    # AwaitConfirmation may ConditionCheck and Update the table, but query no index
+    assert missing_permissions("AwaitConfirmationFunction", [transaction]) == set()
+    assert missing_permissions("AwaitConfirmationFunction", [index_query]) == {
+        ("dynamodb:Query", "index/OpenCaptures")
+    }
+    # ComputeAmount may call nothing at all
+    assert missing_permissions("ComputeAmountFunction", [transaction]) == {
+        ("dynamodb:ConditionCheckItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
+    }
+
+
+@pytest.fixture(scope="module")
+def toured() -> Iterator[LocalApiUnderTest]:
+    """Every trigger and path once, on one runtime."""
+    with signed_webhook_api(retry_time_scale=0.02) as api:
+        tour(api, webhook_merchant(api))
+        yield api
+
+
+def tour(api: LocalApiUnderTest, merchant: Merchant) -> None:
+    runtime = api.runtime
+    sandbox = runtime.sandbox
+    assert sandbox is not None
+    # Events: register, ship (captured), cancel, and a declined shipment
+    runtime.put_events([order_placed("order-a"), order_placed("order-b")])
+    runtime.put_events([order_shipped("s-1", order_id="order-a")])
+    runtime.put_events([items_canceled([{"item_id": "line-1", "quantity": 1}], order_id="order-b")])
+    sandbox.add_fault("decline")
+    runtime.put_events([order_shipped("s-2", order_id="order-b")])
+    # The API: register, capture, read, refund
+    order_id, capture = capture_asynchronously(api, merchant, "latency", delay_seconds=0)
+    with merchant.client() as client:
+        for path in (f"/orders/{order_id}", f"/orders/{order_id}/captures"):
+            assert client.get(path).status_code == 200
+        refunded = client.post(
+            f"/orders/{order_id}/captures/{capture['id']}/refunds",
+            json={"amount": 1000},
+            headers=idempotency_key(),
+        )
+        assert refunded.status_code == 200, refunded.text
+        # A refund left pending for reconciliation
+        sandbox.add_fault("unavailable", operation="refund")
+        client.post(
+            f"/orders/{order_id}/captures/{capture['id']}/refunds",
+            json={"amount": 500},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    # Asynchronous confirmation and refunds, by webhook
+    async_order, async_capture = capture_asynchronously(api, merchant, "async")
+    wait_for_status(merchant, async_order, async_capture["id"], "captured")
+    assert confirmation_execution(api, async_capture["id"]).status == "SUCCEEDED"
+    sandbox.add_fault("async", delay_seconds=0.2, operation="refund")
+    with merchant.client() as client:
+        client.post(
+            f"/orders/{async_order}/captures/{async_capture['id']}/refunds",
+            json={"amount": 300},
+            headers=idempotency_key(),
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            refunds = client.get(f"/orders/{async_order}/captures/{async_capture['id']}").json()
+            if [r["status"] for r in refunds["refunds"]] == ["refunded"]:
+                break
+            time.sleep(0.05)
+    # The schedules
+    for function_id, event in (
+        ("ReconcileFunction", {"grace_seconds": 0}),
+        ("ExpirySweepFunction", {}),
+    ):
+        invocation = runtime.invoke(function_id, event)
+        assert not invocation.failed, invocation.payload
+
+
+def test_the_tour_reaches_every_function_that_calls_aws(toured: LocalApiUnderTest) -> None:
+    called = set(toured.runtime.calls_by_function)
+    assert called >= {
+        "ValidateFunction",
+        "CaptureFunction",
+        "RecordFunction",
+        "RecordFailureFunction",
+        "AwaitConfirmationFunction",
+        "OrderEventsFunction",
+        "ApiFunction",
+        "ReconcileFunction",
+        "ExpirySweepFunction",
+    }
+    assert "ComputeAmountFunction" not in called  # pure: it has no permissions at all
+    operations = {call.operation for calls in called_calls(toured) for call in calls}
+    assert {"SendTaskSuccess", "TransactWriteItems", "Query", "BatchGetItem"} <= operations
+
+
+def called_calls(api: LocalApiUnderTest) -> list[list[AwsCall]]:
+    return list(api.runtime.calls_by_function.values())
+
+
+def test_every_call_of_every_function_is_allowed_by_its_policy(toured: LocalApiUnderTest) -> None:
+    missing = {
+        function_id: sorted(missing_permissions(function_id, calls))
+        for function_id, calls in toured.runtime.calls_by_function.items()
+    }
+    assert {name: gaps for name, gaps in missing.items() if gaps} == {}
