@@ -63,19 +63,38 @@ def captured_but_not_recorded(repository: Any, clock: FixedClock, sandbox: Sandb
 
 
 def reconcile_at(
-    repository: Any, sandbox: SandboxServer, moment: Any, provider: type = SandboxProvider
+    repository: Any,
+    sandbox: SandboxServer,
+    moment: Any,
+    provider: type = SandboxProvider,
+    publisher: RecordingPublisher | None = None,
 ) -> Any:
-    return reconcile_open_captures(repository, lambda _: provider(sandbox.url), moment)
+    return reconcile_open_captures(
+        repository,
+        lambda _: provider(sandbox.url),
+        moment,
+        publisher=publisher or RecordingPublisher(),
+    )
 
 
 def test_a_capture_the_provider_made_is_confirmed(
     repository: Any, clock: FixedClock, sandbox: SandboxServer
 ) -> None:
     captured_but_not_recorded(repository, clock, sandbox)
-    report = reconcile_at(repository, sandbox, clock.now() + timedelta(hours=1))
+    publisher = RecordingPublisher()
+    report = reconcile_at(
+        repository, sandbox, clock.now() + timedelta(hours=1), publisher=publisher
+    )
     assert (report.examined, report.confirmed) == (1, 1)
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.captured_amount, order.reserved_amount) == (EXAMPLE_ORDER_TOTAL, 0)
+    # Its execution died before announcing it: reconciliation does
+    ((detail_type, (announced,)),) = publisher.published
+    assert (detail_type, announced.status.value, announced.amount) == (
+        "Payment Captured",
+        "captured",
+        EXAMPLE_ORDER_TOTAL,
+    )
     # A second run finds nothing left open.
     assert reconcile_at(repository, sandbox, clock.now() + timedelta(hours=1)).examined == 0
 
@@ -226,11 +245,18 @@ def test_a_lost_aplazame_answer_is_found_by_elimination(repository: Any, clock: 
     stuck = stored_capture(repository, "s2")
     assert (stuck.status.value, stuck.provider_reference) == ("requires_action", None)
 
+    publisher = RecordingPublisher()
     report = reconcile_open_captures(
-        repository, lambda _: aplazame.provider(), clock.now() + timedelta(hours=1)
+        repository,
+        lambda _: aplazame.provider(),
+        clock.now() + timedelta(hours=1),
+        publisher=publisher,
     )
 
     assert (report.examined, report.confirmed) == (1, 1)
+    assert [(kind, d.capture_id) for kind, (d,) in publisher.published] == [
+        ("Payment Captured", stuck.capture_id)
+    ]
     settled = stored_capture(repository, "s2")
     assert (settled.status.value, settled.provider_reference) == ("captured", "cap-2")
     order = repository.get_order("merchant-1", "order-1001")
@@ -244,9 +270,14 @@ def test_two_lost_aplazame_answers_are_never_told_apart_by_guessing(
     aplazame = FakeAplazame(lost=frozenset({1, 2}))
     amounts = ship_twice_at_aplazame(repository, clock, aplazame)
 
+    publisher = RecordingPublisher()
     report = reconcile_open_captures(
-        repository, lambda _: aplazame.provider(), clock.now() + timedelta(hours=1)
+        repository,
+        lambda _: aplazame.provider(),
+        clock.now() + timedelta(hours=1),
+        publisher=publisher,
     )
+    assert publisher.published == []
 
     # Either could be either: both stay reserved, requires_action, for a person
     assert (report.examined, report.still_open, report.confirmed, report.released) == (2, 2, 0, 0)

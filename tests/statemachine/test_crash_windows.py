@@ -127,11 +127,17 @@ def test_a_reservation_the_provider_never_saw_is_released_by_reconciliation(
     assert execution.status == "FAILED"
     assert captures(runtime)[0]["status"] == "requires_action"
     assert sandbox.state.captures == []
+    failures_before = [
+        e for e in runtime.emitted_events if e["detail-type"] == "Payment Capture Failed"
+    ]
     report = reconcile(runtime)
     assert report["released"] == 1
     (capture,) = captures(runtime)
     assert capture["status"] == "failed"
     assert capture["failure"]["reason"] == "not_captured"
+    # Reconciliation announces the release (the execution announced requires_action)
+    failures = [e for e in runtime.emitted_events if e["detail-type"] == "Payment Capture Failed"]
+    assert [e["detail"]["status"] for e in failures[len(failures_before) :]] == ["failed"]
     order = order_item(runtime)
     assert (order["reserved_amount"], order["captured_amount"]) == (0, 0)
     assert original is not None

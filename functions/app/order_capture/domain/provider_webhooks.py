@@ -22,21 +22,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from order_capture.domain import capture_rules, service
+from order_capture.domain.announcements import announce
 from order_capture.errors import InvalidStateError, OrderChangedError, ProviderDeclinedError
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
     CaptureStatus,
     FailureReason,
-    FailureRecord,
     Model,
     Refund,
     RefundStatus,
 )
 from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
-
-PAYMENT_CAPTURED = "Payment Captured"
-PAYMENT_CAPTURE_FAILED = "Payment Capture Failed"
 
 CAPTURE_EVENTS = frozenset({"CAPTURE", "CAPTURE_FAILED"})
 REFUND_EVENTS = frozenset({"REFUND", "REFUND_FAILED"})
@@ -141,18 +138,6 @@ def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Captur
         message = capture.failure.message if capture.failure else ProviderDeclinedError.reason
         return waiters.fail(task_token, ProviderDeclinedError.__name__, message)
     raise InvalidStateError(f"capture {capture.capture_id} is {capture.status}, not settled")
-
-
-def announce(publisher: EventPublisher, capture: Capture) -> None:
-    """The event the confirmation workflow would have sent for this settled capture."""
-    if capture.status is CaptureStatus.CAPTURED:
-        publisher.publish(PAYMENT_CAPTURED, [capture])
-        return
-    failure = capture.failure or FailureReason(
-        reason=ProviderDeclinedError.reason, message="", error=ProviderDeclinedError.__name__
-    )
-    record = FailureRecord.of(capture, failure, capture.execution_id)
-    publisher.publish(PAYMENT_CAPTURE_FAILED, [record])
 
 
 def settle_capture(

@@ -19,9 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from order_capture.domain import service
+from order_capture.domain.announcements import announce, announce_failure
 from order_capture.errors import CaptureNotFoundAtProviderError, ProviderError
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
-from order_capture.ports import OrderRepository, PaymentProvider, ProviderCaptureLookup
+from order_capture.ports import (
+    EventPublisher,
+    OrderRepository,
+    PaymentProvider,
+    ProviderCaptureLookup,
+)
 
 #: Captures younger than this are probably still in flight in their own execution.
 DEFAULT_GRACE = timedelta(minutes=15)
@@ -41,11 +47,15 @@ def reconcile_open_captures(
     provider_for_capture: Callable[[Capture], PaymentProvider],
     now: datetime,
     grace: timedelta = DEFAULT_GRACE,
+    *,
+    publisher: EventPublisher,
 ) -> ReconciliationReport:
+    """Settle the open captures older than ``grace``; each one settled is announced
+    (``Payment Captured`` / ``Payment Capture Failed``), as its execution could not."""
     counts = ReconciliationReport().model_dump()
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
-        outcome = _reconcile(repository, provider_for_capture, capture, now)
+        outcome = _reconcile(repository, provider_for_capture, capture, now, publisher)
         counts[outcome] += 1
     return ReconciliationReport(**counts)
 
@@ -87,6 +97,7 @@ def _reconcile(
     provider_for_capture: Callable[[Capture], PaymentProvider],
     capture: Capture,
     now: datetime,
+    publisher: EventPublisher,
 ) -> str:
     order = repository.get_order(capture.merchant_id, capture.order_id)
     if order is None:
@@ -106,7 +117,7 @@ def _reconcile(
     except (_Ambiguous, ProviderError) as error:
         return "still_open" if isinstance(error, _Ambiguous) else "unanswered"
     if found is None:
-        service.record_failure(
+        released = service.record_failure(
             repository,
             request=CaptureRequest(
                 merchant_id=capture.merchant_id,
@@ -121,13 +132,14 @@ def _reconcile(
             now=now,
             reopen_requires_action=True,
         )
+        announce_failure(publisher, released)
         return "released"
     if found.status == "pending":
         return "still_open"
     if found.amount != capture.amount:
         # Never guess with money: a person looks at it (the capture stays requires_action).
         return "amount_mismatches"
-    service.record_capture(
+    confirmed = service.record_capture(
         repository,
         capture.model_copy(
             update={
@@ -137,4 +149,5 @@ def _reconcile(
         ),
         now,
     )
+    announce(publisher, confirmed)
     return "confirmed"

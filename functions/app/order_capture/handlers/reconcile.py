@@ -18,11 +18,18 @@ from order_capture.models import Capture
 from order_capture.observability import logger, metrics
 from order_capture.ports import (
     Clock,
+    EventPublisher,
     OrderRepository,
     PaymentProvider,
     PaymentProviders,
     SystemClock,
 )
+
+
+def _default_publisher() -> EventPublisher:
+    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
+
+    return EventBridgePublisher(settings().event_bus_name)
 
 
 def _provider_of(capture: Capture) -> PaymentProvider:
@@ -32,15 +39,19 @@ def _provider_of(capture: Capture) -> PaymentProvider:
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
+    *,
     repository: OrderRepository | None = None,
     clock: Clock | None = None,
     providers: PaymentProviders | None = None,
+    publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:
     grace_seconds = event.get("grace_seconds") if isinstance(event, dict) else None
     grace = timedelta(seconds=int(grace_seconds)) if grace_seconds is not None else DEFAULT_GRACE
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
-    report = reconcile_open_captures(ledger, _provider_of, now, grace)
+    report = reconcile_open_captures(
+        ledger, _provider_of, now, grace, publisher=publisher or _default_publisher()
+    )
     refunds = reconcile_open_refunds(
         ledger, providers or ConfiguredProviders(settings()), now, grace
     )
