@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -92,15 +92,26 @@ def capture_asynchronously(
     return detail["order_id"], response.json()
 
 
-def wait_for_status(merchant: Merchant, order_id: str, capture_id: str, status: str) -> None:
+def wait_for_capture(
+    merchant: Merchant, order_id: str, capture_id: str, until: Callable[[Any], bool]
+) -> Any:
+    """The capture (as the API shows it) once ``until`` holds for it."""
     deadline = time.monotonic() + 20
     with merchant.client() as client:
         while time.monotonic() < deadline:
-            current = client.get(f"/orders/{order_id}/captures/{capture_id}").json()["status"]
-            if current == status:
-                return
+            capture = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
+            if until(capture):
+                return capture
             time.sleep(0.05)
-    raise AssertionError(f"capture {capture_id} never became {status} (last: {current})")
+    raise AssertionError(f"capture {capture_id} never got there: {capture}")
+
+
+def wait_for_status(merchant: Merchant, order_id: str, capture_id: str, status: str) -> None:
+    wait_for_capture(merchant, order_id, capture_id, lambda capture: capture["status"] == status)
+
+
+def refund_statuses(capture: Any) -> list[str]:
+    return [refund["status"] for refund in capture["refunds"]]
 
 
 def order_totals(merchant: Merchant, order_id: str) -> tuple[int, int]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,10 @@ from tests.integration.async_support import (
     events_about,
     order_totals,
     post_webhook,
+    refund_statuses,
     signed_notification,
     signed_webhook_api,
+    wait_for_capture,
     wait_for_status,
     webhook_merchant,
 )
@@ -215,20 +216,6 @@ def refund_received(
     return order_id, capture["id"], response.json()
 
 
-def wait_for_capture(
-    merchant: Merchant, order_id: str, capture_id: str, until: Callable[[Any], bool]
-) -> Any:
-    """The capture (as the API shows it) once ``until`` holds for it."""
-    deadline = time.monotonic() + 20
-    with merchant.client() as client:
-        while time.monotonic() < deadline:
-            capture = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
-            if until(capture):
-                return capture
-            time.sleep(0.05)
-    raise AssertionError(f"capture {capture_id} never got there: {capture}")
-
-
 def test_a_refund_the_provider_confirms_later_stays_reserved_until_its_webhook(
     async_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
@@ -241,7 +228,7 @@ def test_a_refund_the_provider_confirms_later_stays_reserved_until_its_webhook(
         merchant,
         order_id,
         capture_id,
-        lambda c: [r["status"] for r in c["refunds"]] == ["refunded"],
+        lambda c: refund_statuses(c) == ["refunded"],
     )
     assert (settled["refunded_amount"], settled["remaining_amount"]) == (3000, 7050)
     with merchant.client() as client:
@@ -283,7 +270,7 @@ def test_a_refund_the_provider_fails_after_confirming_it_is_reversed_once(
         merchant,
         order_id,
         capture_id,
-        lambda c: [r["status"] for r in c["refunds"]] == ["refunded"],
+        lambda c: refund_statuses(c) == ["refunded"],
     )
     # Adyen's REFUND_FAILED after the refund: the money came back to the merchant
     for _ in range(2):

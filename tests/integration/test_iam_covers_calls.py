@@ -10,7 +10,6 @@ in template.yaml: the action, and for DynamoDB the table or the named index.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,9 @@ from tests.integration.api_support import LocalApiUnderTest, Merchant, idempoten
 from tests.integration.async_support import (
     capture_asynchronously,
     confirmation_execution,
+    refund_statuses,
     signed_webhook_api,
+    wait_for_capture,
     wait_for_status,
     webhook_merchant,
 )
@@ -171,12 +172,9 @@ def tour(api: LocalApiUnderTest, merchant: Merchant) -> None:
             json={"amount": 300},
             headers=idempotency_key(),
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            refunds = client.get(f"/orders/{async_order}/captures/{async_capture['id']}").json()
-            if [r["status"] for r in refunds["refunds"]] == ["refunded"]:
-                break
-            time.sleep(0.05)
+    wait_for_capture(
+        merchant, async_order, async_capture["id"], lambda c: refund_statuses(c) == ["refunded"]
+    )
     # The schedules
     for function_id, event in (
         ("ReconcileFunction", {"grace_seconds": 0}),

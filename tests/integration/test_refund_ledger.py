@@ -17,46 +17,14 @@ from order_capture.models import (
     Refund,
 )
 from order_capture.ports import (
-    ProviderCapture,
-    ProviderCaptureRequest,
     ProviderRefund,
     ProviderRefundRequest,
 )
 from tests.conftest import FixedClock
 from tests.factories import order_placed
+from tests.fake_providers import ReceivingProvider, RecordingProvider
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-class RecordingProvider:
-    """A provider that captures and refunds whatever it is asked, once per idempotency key."""
-
-    name = "sandbox"
-    idempotent_captures = True
-
-    def __init__(self) -> None:
-        self.refunds: dict[str, int] = {}
-
-    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
-        return ProviderCapture(
-            provider_reference=f"cap-{request.idempotency_key}",
-            amount=request.amount,
-            currency=request.currency,
-            status="succeeded",
-        )
-
-    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
-        self.refunds.setdefault(request.idempotency_key, request.amount)
-        return ProviderRefund(
-            provider_reference=f"re-{request.idempotency_key}",
-            capture_reference=request.capture_reference,
-            amount=request.amount,
-            currency=request.currency,
-            status="succeeded",
-        )
-
-    def provider(self, name: str, merchant_id: str) -> RecordingProvider:
-        return self
 
 
 class RefundRacingRepository:
@@ -168,20 +136,6 @@ def test_confirming_a_refund_twice_counts_it_once(repository: Any, capture: Capt
 class UnreachableProvider(RecordingProvider):
     def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
         raise ProviderUnavailableError("connection refused")
-
-
-class ReceivingProvider(RecordingProvider):
-    """Answers refunds "received" (Adyen): the outcome comes by webhook."""
-
-    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
-        self.refunds[request.idempotency_key] = request.amount
-        return ProviderRefund(
-            provider_reference=f"re-{request.idempotency_key}",
-            capture_reference=request.capture_reference,
-            amount=request.amount,
-            currency=request.currency,
-            status="pending",
-        )
 
 
 def reconcile_refunds(repository: Any, provider: Any) -> refunds.RefundReconciliationReport:

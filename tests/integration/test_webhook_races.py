@@ -23,40 +23,12 @@ from order_capture.models import (
 from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureRequest,
-    ProviderRefund,
-    ProviderRefundRequest,
 )
 from tests.conftest import FixedClock
 from tests.factories import order_placed
+from tests.fake_providers import ReceivingProvider
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-class ReceivingProvider:
-    """Answers every capture and refund "received" (Adyen)."""
-
-    name = "adyen"
-    idempotent_captures = True
-
-    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
-        return ProviderCapture(
-            provider_reference=f"psp-{request.idempotency_key}",
-            amount=request.amount,
-            currency=request.currency,
-            status="pending",
-        )
-
-    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
-        return ProviderRefund(
-            provider_reference=f"psp-{request.idempotency_key}",
-            capture_reference=request.capture_reference,
-            amount=request.amount,
-            currency=request.currency,
-            status="pending",
-        )
-
-    def provider(self, name: str, merchant_id: str) -> ReceivingProvider:
-        return self
 
 
 class SuccessFirst:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from order_capture_local.runtime import DEFAULT_TEMPLATE, Delivery, ExecutionReport, LocalRuntime
+from order_capture_local.runtime import (
+    DEFAULT_TEMPLATE,
+    Delivery,
+    ExecutionReport,
+    LocalRuntime,
+    patched_environ,
+)
 from order_capture_local.sandbox import ASYNC_FAULT_KINDS
 
 CONFIRMATION_MACHINE = "ConfirmationStateMachine"
@@ -127,15 +132,8 @@ def _signed_sandbox_webhooks(merchant_ids: set[str]) -> Iterator[str]:
         merchant_id: {"sandbox": {"api_key": "local", "webhook_hmac_key": key}}
         for merchant_id in merchant_ids
     }
-    saved = os.environ.get("PROVIDER_CREDENTIALS_JSON")
-    os.environ["PROVIDER_CREDENTIALS_JSON"] = json.dumps(credentials)
-    try:
+    with patched_environ({"PROVIDER_CREDENTIALS_JSON": json.dumps(credentials)}):
         yield key
-    finally:
-        if saved is None:
-            os.environ.pop("PROVIDER_CREDENTIALS_JSON", None)
-        else:
-            os.environ["PROVIDER_CREDENTIALS_JSON"] = saved
 
 
 def _serve_webhooks(stack: ExitStack, runtime: LocalRuntime, hmac_key: str) -> None:

@@ -213,7 +213,7 @@ class LocalRuntime:
             self._stack.callback(self.sandbox.stop)
         self.parameter_overrides.setdefault("SandboxProviderUrl", self.sandbox.url)
         self.template = load_template(self.template_path, self.parameter_overrides)
-        self._stack.enter_context(_patched_environ(self._environment()))
+        self._stack.enter_context(patched_environ(self._environment()))
 
         import boto3  # noqa: PLC0415
         from botocore.handlers import BUILTIN_HANDLERS  # noqa: PLC0415
@@ -703,7 +703,8 @@ def _install_request_router(builtin_handlers: list[Any]) -> None:
 
 
 @contextmanager
-def _patched_environ(values: dict[str, str]) -> Iterator[None]:
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment (and the settings read again) for the block's length."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     from order_capture.config import settings  # noqa: PLC0415
