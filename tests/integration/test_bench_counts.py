@@ -3,15 +3,9 @@ never times, so it holds on any machine."""
 
 from __future__ import annotations
 
-from order_capture_local.bench import (
-    MAX_DYNAMODB_REQUESTS,
-    MAX_PUT_EVENTS,
-    Bench,
-    Run,
-    measure_api,
-    order_placed,
-    order_shipped,
-)
+from order_capture_local.bench.recording import Bench, Run
+from order_capture_local.bench.scenarios import measure_api, order_placed, order_shipped
+from order_capture_local.bench.targets import MAX_DYNAMODB_REQUESTS, MAX_PUT_EVENTS
 from order_capture_local.runtime import LocalRuntime
 
 

@@ -1,0 +1,103 @@
+"""``make bench``: run every scenario, print the summary, write BENCHMARKS.md when asked."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from order_capture_local.bench.cold import measure_cold_starts
+from order_capture_local.bench.cost import cost_per_million, invoked_functions
+from order_capture_local.bench.package import measure_package
+from order_capture_local.bench.recording import Bench
+from order_capture_local.bench.rendering import Results, render, render_summary_table
+from order_capture_local.bench.scenarios import (
+    measure_api,
+    measure_history,
+    measure_lines,
+    measure_paths,
+    measure_warm,
+)
+from order_capture_local.runtime import (
+    PROJECT_ROOT,
+    LocalRuntime,
+)
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def run_bench(args: argparse.Namespace) -> Results:
+    started = time.perf_counter()
+    # moto logs every failed execution (the failure paths measured on purpose) at ERROR.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with LocalRuntime(log_level="ERROR") as runtime:
+        bench = Bench(runtime)
+        print("bench: paths ...", file=sys.stderr)
+        paths = measure_paths(bench)
+        print("bench: API captures ...", file=sys.stderr)
+        api = measure_api(bench)
+        # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
+        # are measured while the table is still small.
+        print("bench: warm invokes ...", file=sys.stderr)
+        warm = measure_warm(bench, rounds=args.warm_rounds)
+        print("bench: scaling ...", file=sys.stderr)
+        lines = measure_lines(bench, (1, 100, 1000), shipments=3)
+        history = measure_history(bench, (0, 10, 100), shipments=3)
+        costs = {
+            "shipment capture (2 lines)": cost_per_million(
+                paths[0].run, invoked_functions(runtime, paths[0].run)
+            ),
+            "shipment capture (100 lines)": cost_per_million(
+                lines[1].first, invoked_functions(runtime, lines[1].first)
+            ),
+        }
+        api_capture = api[0].execution
+        if api_capture is not None:
+            # The whole HTTP request: ApiFunction (invoked by API Gateway, not a counted
+            # Lambda.Invoke) and its idempotency and API key requests included.
+            costs["API capture (2 lines, whole request)"] = cost_per_million(
+                replace(api_capture, requests=api_capture.requests + Counter({"Lambda.Invoke": 1})),
+                [*invoked_functions(runtime, api_capture), "ApiFunction"],
+            )
+        print("bench: cold starts ...", file=sys.stderr)
+        cold = measure_cold_starts(runtime, args.cold_runs) if args.cold_runs else None
+        print("bench: package ...", file=sys.stderr)
+        package = measure_package(runtime, build=not args.skip_build)
+    return Results(
+        paths=paths,
+        api=api,
+        lines=lines,
+        history=history,
+        warm=warm,
+        cold=cold,
+        package=package,
+        costs=costs,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(PROJECT_ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--cold-runs", type=int, default=10)
+    parser.add_argument("--warm-rounds", type=int, default=20)
+    parser.add_argument("--skip-build", action="store_true", help="measure .aws-sam/build as is")
+    args = parser.parse_args(argv)
+    # Handlers print what they would print on Lambda (EMF metrics when enabled); stdout is the
+    # summary's.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = run_bench(args)
+    report = render(results)
+    Path(args.output).write_text(report)
+    print("\n".join(render_summary_table(results)))
+    print(f"bench: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

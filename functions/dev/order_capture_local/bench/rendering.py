@@ -1,0 +1,468 @@
+"""BENCHMARKS.md: every figure beside its target."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from order_capture_local.bench.cold import COLD_START_NOTES, NO_AWS_CLIENT, ColdResult
+from order_capture_local.bench.cost import (
+    ASSUMED_DEFAULT_LAMBDA_MS,
+    ASSUMED_EXPRESS_SECONDS,
+    ASSUMED_LAMBDA_MS,
+    PRICES,
+    Cost,
+)
+from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
+from order_capture_local.bench.recording import ApiRun, Run
+from order_capture_local.bench.scenarios import PathResult, ScaleResult, WarmResult
+from order_capture_local.bench.targets import (
+    DYNAMODB_ITEM_LIMIT,
+    MAX_COLD_START_RATIO,
+    MAX_DYNAMODB_REQUESTS,
+    MAX_PROVIDER_CALLS,
+    MAX_PUT_EVENTS,
+    STATE_PAYLOAD_LIMIT,
+)
+
+# --- report --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    paths: list[PathResult]
+    api: list[ApiRun]
+    lines: list[ScaleResult]
+    history: list[ScaleResult]
+    warm: WarmResult
+    cold: ColdResult | None
+    package: PackageResult
+    costs: dict[str, Cost]
+    seconds: float
+
+
+def _fmt_requests(requests: Counter[str]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(requests.items()))
+
+
+def _ok(passed: bool) -> str:
+    return "met" if passed else "**missed**"
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.1f} KB"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB"
+
+
+def _budget_met(run: Run) -> bool:
+    return (
+        run.ledger_requests <= MAX_DYNAMODB_REQUESTS
+        and run.provider_captures <= MAX_PROVIDER_CALLS
+        and run.requests["EventBridge.PutEvents"] <= MAX_PUT_EVENTS
+    )
+
+
+def _count_row(label: str, run: Run) -> str:
+    return (
+        f"| {label} | {run.ledger_requests} | {run.other_table_requests} | "
+        f"{run.provider_captures} | {run.requests['EventBridge.PutEvents']} | "
+        f"{run.requests['Lambda.Invoke']} | {run.transitions} | {_fmt_requests(run.requests)} |"
+    )
+
+
+def _api_row(run: ApiRun) -> str:
+    idempotency = sum(run.idempotency_requests.values())
+    return (
+        f"| {run.label} | {run.status_code}{' (replayed)' if run.replayed else ''} | "
+        f"{run.ledger_requests} ({run.api_ledger_requests} + {run.workflow_ledger_requests}) | "
+        f"{run.api_key_requests} | {idempotency} ({_fmt_requests(run.idempotency_requests)}) | "
+        f"{run.provider_captures} | {run.requests['EventBridge.PutEvents']} | "
+        f"{run.requests['SFN.StartSyncExecution']} | {run.transitions} | "
+        f"{run.capacity.rru:g} / {run.capacity.wru:g} | {_fmt_requests(run.requests)} |"
+    )
+
+
+def render_api(results: Results) -> list[str]:
+    if not results.api:
+        return []
+    capture, replay = results.api[0], results.api[1]
+    return [
+        "### API capture (`POST /orders/{order_id}/captures`)",
+        "",
+        "The HTTP request handed to ApiFunction as API Gateway would (`LocalApi`), with an "
+        "`Idempotency-Key`; the Express state machine run by the local StartSyncExecution "
+        "(StartExecution and polling, counted as the one `SFN.StartSyncExecution` ApiFunction "
+        "makes on AWS). Ledger requests are shown as *ApiFunction's own + the workflow's*; API "
+        "key lookups and Powertools Idempotency's records are counted apart. Not counted: the "
+        "API Gateway request and the ApiFunction invocation itself.",
+        "",
+        "| Request | HTTP | DynamoDB (ledger) | API key reads | Idempotency records "
+        "| Provider captures | PutEvents | Executions | State transitions | RRU / WRU "
+        "| All requests |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[_api_row(run) for run in results.api],
+        "",
+        f"- Budget (≤ {MAX_DYNAMODB_REQUESTS} DynamoDB requests, idempotency counted apart): "
+        f"{_ok(capture.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS)} for the workflow "
+        f"({capture.workflow_ledger_requests}, as a shipment capture); "
+        f"{_ok(capture.ledger_requests <= MAX_DYNAMODB_REQUESTS)} for the whole API capture "
+        f"({capture.ledger_requests} ledger + {capture.api_key_requests} API key). Measured "
+        f"cause: ApiFunction reads the order and the capture before starting the workflow "
+        "(`BatchGetItem`: precise errors, and nothing started when the capture cannot "
+        "succeed) and reads the order again after it (`GetItem`) to answer with the "
+        "remaining capture amount; the API key lookup is one more `GetItem`. Returning the "
+        "order's totals in the workflow's output would save the second read; not changed here.",
+        f"- A replay (same key and body) answers from the idempotency record: "
+        f"{replay.api_key_requests} API key read and {sum(replay.idempotency_requests.values())} "
+        f"idempotency request ({_fmt_requests(replay.idempotency_requests)}; the conditional "
+        "put fails and returns the stored response), no ledger request, no execution, no "
+        "provider call, no PutEvents.",
+        "",
+    ]
+
+
+def render_requests(results: Results) -> list[str]:
+    capture = results.paths[0].run
+    api = next(p.run for p in results.paths if p.name.startswith("API"))
+    return [
+        "## AWS requests per capture",
+        "",
+        "Counted with botocore hooks on the embedded AWS while the real state machine ran; the "
+        "runtime's own Step Functions polling (`SFN.*`) is excluded. `Lambda.Invoke` and "
+        "`EventBridge.PutEvents` are the state machine's task calls.",
+        "",
+        "| Capture | DynamoDB (ledger) | DynamoDB (idempotency/other tables) | Provider captures "
+        "| PutEvents | Lambda invokes | State transitions | All requests |",
+        "|---|---|---|---|---|---|---|---|",
+        _count_row("shipment (`Order Shipped`)", capture),
+        _count_row("API-shaped (workflow only, Standard machine)", api),
+        "",
+        f"Budget (≤ {MAX_DYNAMODB_REQUESTS} DynamoDB requests, ≤ {MAX_PROVIDER_CALLS} provider "
+        f"call, ≤ {MAX_PUT_EVENTS} PutEvents): {_ok(_budget_met(capture))} for a shipment "
+        f"capture ({_fmt_requests(_dynamodb_of(capture.requests))}). Validate reads the "
+        "order and the shipment's capture (`BatchGetItem`); Capture reads them again "
+        "(`BatchGetItem`: the state no longer carries the order's lines) and reserves "
+        "(`TransactWriteItems`: order version check + new pending capture + its "
+        "`CAPTURE_REF` pointer); Record confirms "
+        "(`TransactWriteItems`: capture pending→captured + order totals). The floor for a "
+        "safe capture is three (one read, one conditional reserve, one confirm); the fourth, "
+        "Capture's re-read, is what keeping the order out of the state costs (it lets a "
+        "1,000-line order capture within Step Functions' 256 KB).",
+        "",
+        f"Request units for this capture: {capture.capacity.rru:g} RRU, "
+        f"{capture.capacity.wru:g} WRU (transactional writes cost 2 WRU per KB per item).",
+        "",
+        *render_api(results),
+    ]
+
+
+def _dynamodb_of(requests: Counter[str]) -> Counter[str]:
+    return Counter({k: v for k, v in requests.items() if k.startswith("DynamoDB.")})
+
+
+def render_scaling(results: Results) -> list[str]:
+    lines = [
+        "## Scaling",
+        "",
+        "Each row: the first measured capture's counts; time is the median of the measured "
+        "captures, as a ratio to the first row of its table (same run).",
+        "",
+    ]
+    for title, rows in (("Order size", results.lines), ("Earlier captures", results.history)):
+        base = rows[0].median_seconds
+        lines += [
+            f"| {title} | Status | DynamoDB requests | RRU | WRU | Provider | PutEvents "
+            "| Transitions | Largest item | Largest state payload | Time / first row |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            run = row.first
+            lines.append(
+                f"| {row.label} | {_status(run)} | {run.ledger_requests} | "
+                f"{run.capacity.rru:g} | "
+                f"{run.capacity.wru:g} | {run.provider_captures} | "
+                f"{run.requests['EventBridge.PutEvents']} | {run.transitions} | "
+                f"{_kib(run.largest_item)} | {_kib(run.largest_payload)} | "
+                f"{row.median_seconds / base:.2f}x |"
+            )
+        lines.append("")
+    flat = len({_fmt_requests(row.first.requests) for row in results.history}) == 1
+    all_runs = [run for row in results.lines + results.history for run in row.runs]
+    largest_item = max(run.largest_item for run in all_runs)
+    largest_payload = max(run.largest_payload for run in all_runs)
+    too_large = [
+        row.label for row in results.lines + results.history if _data_limit_exceeded(row.first)
+    ]
+    payload_note = (
+        f" — executions for {', '.join(too_large)} **failed with `States.DataLimitExceeded`**: "
+        "the state carries the whole order (every line, in Validate's `validated.order`) and "
+        "every captured line (`plan.lines`, `capture.lines`, `result.lines`); the size shown "
+        "is the largest payload Step Functions accepted before failing. An order's lines "
+        "belong in DynamoDB, not in the state: pass keys and the order version between steps"
+        if too_large
+        else ""
+    )
+    lines += [
+        f"- Requests flat as earlier captures grow: {_ok(flat)}.",
+        f"- Largest DynamoDB item: {largest_item:,} bytes ({_kib(largest_item)}; limit 400 KB): "
+        f"{_ok(largest_item < DYNAMODB_ITEM_LIMIT / 2)} (target: at most half the limit). The "
+        "order item holds every line and capture items their shipped lines; neither grows "
+        "with the number of captures.",
+        f"- Largest state payload: {largest_payload:,} bytes ({_kib(largest_payload)}; Step "
+        f"Functions limit 256 KB): {_ok(not too_large and largest_payload < STATE_PAYLOAD_LIMIT)}"
+        f"{payload_note}.",
+        "- Request units grow with the order's size: both the reserve and the confirm rewrite "
+        "the whole order item in a transaction (2 WRU per KB).",
+        "",
+    ]
+    return lines
+
+
+def _data_limit_exceeded(run: Run) -> bool:
+    return "DataLimitExceeded" in f"{run.report.error} {run.report.cause}"
+
+
+def _status(run: Run) -> str:
+    if run.report.status == "SUCCEEDED":
+        return "SUCCEEDED"
+    return f"**{run.report.status}** ({run.report.error})"
+
+
+def render_paths(results: Results) -> list[str]:
+    lines = [
+        "## State transitions per execution",
+        "",
+        "From each execution's history: every state entered plus every retry (both billed by "
+        "Standard workflows).",
+        "",
+        "| Path | Status | States entered | Retries | Transitions | Standard $ per 1M "
+        "| DynamoDB requests | Provider captures |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in results.paths:
+        run = path.run
+        standard = run.transitions * PRICES.standard_per_transition * 1_000_000
+        lines.append(
+            f"| {path.name} | {run.report.status} | {' → '.join(run.report.states)} | "
+            f"{run.retries} | {run.transitions} | ${standard:,.2f} | {run.ledger_requests} | "
+            f"{run.provider_captures} |"
+        )
+    return [*lines, ""]
+
+
+def render_cost(results: Results) -> list[str]:
+    p = PRICES
+    lines = [
+        "## Cost per 1,000,000 captures",
+        "",
+        "AWS list prices, us-east-1, as published in 2025 (no free tier): Step Functions "
+        f"Standard ${p.standard_per_transition * 1000:.3f} per 1,000 state transitions; Express "
+        f"${p.express_per_request * 1e6:.2f} per million requests + ${p.express_per_gb_second} "
+        "per GB-second (billed at ≥ 64 MB, 100 ms increments); Lambda arm64 "
+        f"${p.lambda_per_request * 1e6:.2f} per million requests + ${p.lambda_per_gb_second} per "
+        "GB-second; DynamoDB on-demand "
+        f"${p.dynamodb_per_wru * 1e6:.3f} per million WRU and ${p.dynamodb_per_rru * 1e6:.3f} per "
+        "million RRU (strongly consistent read: 1 RRU per 4 KB; write: 1 WRU per KB; "
+        "transactional write: 2 WRU per KB per item); EventBridge PutEvents "
+        f"${p.put_events_per_event * 1e6:.2f} per million events (64 KB chunks).",
+        "",
+        "Assumed, not counted: Lambda durations at 512 MB "
+        + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
+        + f" (Capture includes ~300 ms at the provider); an Express execution billed at "
+        f"{ASSUMED_EXPRESS_SECONDS:g} s. Not included: CloudWatch Logs, X-Ray traces, the "
+        "provider's fees, data transfer. The API capture row is the whole HTTP request "
+        "(ApiFunction invocation at the default "
+        f"{ASSUMED_DEFAULT_LAMBDA_MS} ms, its API key and idempotency requests included; "
+        "its orchestration is the Express column) without API Gateway's own price "
+        "($3.50 per million REST requests).",
+        "",
+        "| Per 1M | Orchestration Standard | Orchestration Express | Lambda requests "
+        "| Lambda duration | DynamoDB | PutEvents | **Total Standard** | **Total Express** |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, cost in results.costs.items():
+        lines.append(
+            f"| {label} | ${cost.standard:,.2f} | ${cost.express:,.2f} | "
+            f"${cost.lambda_requests:,.2f} | ${cost.lambda_duration:,.2f} | ${cost.dynamodb:,.2f} "
+            f"| ${cost.put_events:,.2f} | **${cost.total_standard:,.2f}** | "
+            f"**${cost.total_express:,.2f}** |"
+        )
+    return [*lines, ""]
+
+
+def render_workflow_choice(results: Results) -> list[str]:
+    cost = next(iter(results.costs.values()))
+    return [
+        "## Which workflow type for which trigger",
+        "",
+        f"- **`Order Shipped` events: Standard.** Orchestration costs "
+        f"${cost.standard:,.0f} per million captures against ${cost.express:,.2f} for Express "
+        f"(total ${cost.total_standard:,.0f} vs ${cost.total_express:,.0f}), i.e. "
+        f"${cost.standard / 1e6:.4f} per capture. For that we get exactly-once execution per "
+        "execution name (a redelivered event cannot start a second capture), a 90-day "
+        "execution history for audits and disputes, and retries with long backoff on a "
+        "provider outage without the 5-minute Express limit. Asynchronous Express is "
+        "at-least-once: the ledger's conditional writes would still prevent a double capture, "
+        "but the audit trail would live only in CloudWatch Logs (paid separately).",
+        "- **Synchronous API captures: Express** (`StartSyncExecution`). The caller waits for "
+        "the answer, which only Express can return synchronously; the execution is short "
+        "(seconds), the client retries with its idempotency key, and the orchestration cost is "
+        f"~${cost.express:,.2f} per million instead of ${cost.standard:,.0f}.",
+        "",
+    ]
+
+
+def render_cold(results: Results) -> list[str]:
+    cold = results.cold
+    if cold is None:
+        return ["## Cold start", "", "Not measured in this run (`--cold-runs 0`).", ""]
+    lines = [
+        "## Cold start",
+        "",
+        f"Fresh interpreter per sample, each function's Lambda environment from the template "
+        f"(tracing on, as deployed), median of {cold.runs} interleaved runs. Baseline: "
+        "`import boto3` + `boto3.client('dynamodb')`. *Init* is importing the handler module "
+        "(Lambda's Init phase); *ready* adds what the first invocation builds before doing "
+        "any work (the Tracer and its X-Ray SDK, the DynamoDB client, the provider's httpx "
+        "client), no network.",
+        "",
+        "| Function | Init / baseline | Target | Ready / baseline |",
+        "|---|---|---|---|",
+    ]
+    for function_id, (init, ready) in cold.handlers.items():
+        target = 0.75 if function_id in NO_AWS_CLIENT else MAX_COLD_START_RATIO
+        ratio = init / cold.baseline_seconds
+        verdict = (
+            f"≤ {target:g}x: {_ok(ratio <= target)}"
+            if function_id in cold.steps
+            else "not a step handler"
+        )
+        lines.append(
+            f"| {function_id} | {ratio:.2f}x | {verdict} | {ready / cold.baseline_seconds:.2f}x |"
+        )
+    return [*lines, *COLD_START_NOTES, ""]
+
+
+def render_warm(results: Results) -> list[str]:
+    warm = results.warm
+    lines = [
+        "## Warm invoke",
+        "",
+        "Median warm in-process invocation on the embedded AWS (moto), as a ratio to a bare "
+        "moto `GetItem` in the same run. Capture includes the sandbox provider's HTTP round "
+        "trip on loopback.",
+        "",
+        "| Function | Warm invoke / moto GetItem |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {name} | {seconds / warm.baseline_seconds:.1f}x |"
+        for name, seconds in warm.handlers.items()
+    ]
+    return [*lines, ""]
+
+
+def render_package(results: Results) -> list[str]:
+    package = results.package
+    lines = ["## Package", "", f"Source: {package.note}.", ""]
+    if not package.sizes:
+        return [*lines, ""]
+    lines += ["| Function | Unzipped |", "|---|---|"]
+    lines += [f"| {name} | {_mib(size)} |" for name, size in package.sizes.items()]
+    total = sum(size for _, size in package.breakdown)
+    sdk = sum(size for name, size in package.breakdown if name in SDK_DIRECTORIES)
+    top = ", ".join(f"{name} {_mib(size)}" for name, size in package.breakdown[:6])
+    has_moto = any(name == "moto" for name, _ in package.breakdown)
+    lines += [
+        "",
+        f"Zipped: {_mib(package.zipped)} per function (all share one `CodeUri`). Largest parts: "
+        f"{top}. boto3 + botocore + s3transfer: {_mib(sdk)}, {sdk / total:.0%} of the artifact"
+        + (
+            " — they dominate, and boto3 is already in the Lambda Python runtime; botocore "
+            "would stay anyway as a dependency of aws-xray-sdk. Dependency set unchanged here."
+            if sdk / total > 0.4
+            else "."
+        )
+        + f" Dev dependencies (moto) in the artifact: {'**yes**' if has_moto else 'none'}.",
+        "",
+    ]
+    return lines
+
+
+def render_summary_table(results: Results) -> list[str]:
+    capture = results.paths[0].run
+    cost = next(iter(results.costs.values()))
+    all_runs = [run for row in results.lines + results.history for run in row.runs]
+    rows = [
+        ("DynamoDB requests per shipment capture", f"{capture.ledger_requests} (≤ 4)"),
+        (
+            "Provider captures / PutEvents per capture",
+            f"{capture.provider_captures} / {capture.requests['EventBridge.PutEvents']}",
+        ),
+        ("State transitions (capture path)", str(capture.transitions)),
+        *_api_summary_rows(results),
+        (
+            "Requests flat over 0/10/100 earlier captures",
+            _ok(len({_fmt_requests(row.first.requests) for row in results.history}) == 1),
+        ),
+        ("Largest DynamoDB item (1,000 lines)", _kib(max(r.largest_item for r in all_runs))),
+        ("Largest state payload", _kib(max(r.largest_payload for r in all_runs))),
+        ("1,000-line order capture", _status(results.lines[-1].first)),
+        ("Cost per 1M captures, Standard", f"${cost.total_standard:,.2f}"),
+        ("Cost per 1M captures, Express", f"${cost.total_express:,.2f}"),
+    ]
+    if results.cold is not None:
+        cold = results.cold
+        worst = max(init for name, (init, _) in cold.handlers.items() if name in cold.steps)
+        rows.append(("Worst step handler Init / baseline", f"{worst / cold.baseline_seconds:.2f}x"))
+    return ["| Figure | Value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
+
+
+def _api_summary_rows(results: Results) -> list[tuple[str, str]]:
+    if not results.api:
+        return [("API capture", "not measured")]
+    capture, replay = results.api[0], results.api[1]
+    idempotency = sum(capture.idempotency_requests.values())
+    return [
+        (
+            "DynamoDB requests per API capture",
+            f"{capture.ledger_requests} ledger ({capture.api_ledger_requests} ApiFunction + "
+            f"{capture.workflow_ledger_requests} workflow) + {capture.api_key_requests} API key "
+            f"+ {idempotency} idempotency; {capture.provider_captures} provider capture, "
+            f"{capture.requests['EventBridge.PutEvents']} PutEvents, "
+            f"{capture.transitions} transitions",
+        ),
+        (
+            "API replay (same Idempotency-Key)",
+            f"HTTP {replay.status_code}{', replayed' if replay.replayed else ''}: "
+            f"{replay.ledger_requests} ledger + {replay.api_key_requests} API key + "
+            f"{sum(replay.idempotency_requests.values())} idempotency, "
+            f"{replay.requests['SFN.StartSyncExecution']} executions, "
+            f"{replay.provider_captures} provider captures",
+        ),
+    ]
+
+
+def render(results: Results) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` ({stamp}, {results.seconds:.0f} s). Counts are "
+        "deterministic; times are ratios to baselines measured in the same run.",
+        "",
+        *render_summary_table(results),
+        *render_requests(results),
+        *render_scaling(results),
+        *render_paths(results),
+        *render_cost(results),
+        *render_workflow_choice(results),
+        *render_cold(results),
+        *render_warm(results),
+        *render_package(results),
+    ]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,16 @@
+"""What `make bench` holds the service to: the targets each figure is shown beside."""
+
+from __future__ import annotations
+
+# --- targets (issue 6) -------------------------------------------------------------------------
+
+MAX_DYNAMODB_REQUESTS = 4
+MAX_PROVIDER_CALLS = 1
+MAX_PUT_EVENTS = 1
+MAX_COLD_START_RATIO = 1.5
+DYNAMODB_ITEM_LIMIT = 400 * 1024
+STATE_PAYLOAD_LIMIT = 256 * 1024
+#: Powertools Idempotency's partition key in the shared table: ``idempotency#<function name>``.
+IDEMPOTENCY_PK_PREFIX = "idempotency#"
+#: API keys in the shared table (adapters/api_keys.py): read once per API request.
+API_KEY_PK_PREFIX = "APIKEY#"
