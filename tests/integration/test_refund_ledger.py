@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from order_capture.adapters.aplazame import AplazameProvider
+from order_capture.adapters.credentials import ProviderCredentials
+from order_capture.api.common import status_for
+from order_capture.api.problems import STATUS_BY_ERROR
 from order_capture.domain import capture_rules, refunds, service
-from order_capture.errors import OverRefundError, ProviderUnavailableError
+from order_capture.errors import (
+    OutcomeUnknownNotRetryableError,
+    OverRefundError,
+    ProviderUnavailableError,
+)
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -20,7 +30,7 @@ from order_capture.ports import (
     ProviderRefund,
     ProviderRefundRequest,
 )
-from tests.conftest import FixedClock
+from tests.conftest import ROOT, FixedClock
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
 
@@ -178,3 +188,52 @@ def test_a_refund_the_provider_received_waits_for_its_webhook(
     report = reconcile_refunds(repository, receiving)
     assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
     assert list(receiving.refunds.values()) == [1500]
+
+
+class FakeAplazameRefunds:
+    """Aplazame's refunds endpoint over httpx.MockTransport: every refund is made; the first
+    one's answer is lost (a read timeout after Aplazame refunded)."""
+
+    def __init__(self) -> None:
+        self.refunds: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.refunds.append(json.loads(request.content)["amount"])
+        if len(self.refunds) == 1:
+            raise httpx.ReadTimeout("no answer", request=request)
+        refunds_made = [
+            {"id": f"re-{n}", "amount": amount, "created": f"2026-11-24T12:00:0{n}"}
+            for n, amount in enumerate(self.refunds)
+        ]
+        return httpx.Response(200, json={"id": "cap", "refunds": refunds_made})
+
+    def provider(self, name: str, merchant_id: str) -> AplazameProvider:
+        credentials = ProviderCredentials(api_key="test-key")
+        return AplazameProvider(credentials, 5, httpx.MockTransport(self))
+
+
+def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
+    repository: Any, capture: Capture
+) -> None:
+    """Aplazame takes no idempotency key: a retry of a refund whose answer was lost must not
+    refund again (it stays pending, reserved, for an operator), and says so."""
+    aplazame = FakeAplazameRefunds()
+    with pytest.raises(OutcomeUnknownNotRetryableError):
+        refund(repository, aplazame, capture, 1000, "k-lost")
+    # The client retries with the same key, as it is told to
+    with pytest.raises(OutcomeUnknownNotRetryableError) as retried:
+        refund(repository, aplazame, capture, 1000, "k-lost")
+    assert "not sent again" in retried.value.message
+    assert aplazame.refunds == [1000]
+    (pending,) = repository.list_refunds(capture.merchant_id, capture.order_id)
+    assert (pending.status.value, pending.amount) == ("pending", 1000)
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert (stored.refunded_amount, stored.refund_pending_amount) == (0, 1000)
+    # Reconciliation leaves it for an operator too
+    report = reconcile_refunds(repository, aplazame)
+    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert aplazame.refunds == [1000]
+    # The API tells the client the outcome is unknown and not retried (502, as README says)
+    assert status_for(retried.value, STATUS_BY_ERROR) == 502
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "502 outcome unknown and not repeatable" in readme

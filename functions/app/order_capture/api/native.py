@@ -26,7 +26,8 @@ Errors: ``{"error": {"type", "message", "field"}}`` with 400 (invalid request), 
 (invalid state: nothing left to capture, units already shipped, order registered differently,
 idempotency key in progress), 413, 415, 422 (over-capture, over-refund, idempotency key
 reused), 402
-(provider declined) and 503 (retry later).
+(provider declined), 502 (outcome unknown at a provider without idempotency keys: not sent
+again) and 503 (retry later with the same key).
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ the capture), then ask the provider with one idempotency key, then confirm or re
   is refundable again; a retry of the request gets the same refusal;
 * no answer, or nothing sent (unavailable, outcome unknown, not configured): the refund stays
   ``pending`` and reserved. A retry with the same Idempotency-Key finds it and asks the provider
-  again with the same key, so the money leaves at most once;
+  again with the same key, so the money leaves at most once, if the provider takes idempotency
+  keys. A provider that takes none (Aplazame) may have refunded already: the retry sends
+  nothing and answers ``OutcomeUnknownNotRetryableError`` again; the refund stays pending for
+  an operator (``RefundsRequiringActionAlarm``);
 * the provider answered "received" (Adyen): the refund stays ``pending`` until its webhook
   (``REFUND`` / ``REFUND_FAILED``, see ``provider_webhooks.settle_refund``).
 
@@ -35,6 +38,7 @@ from order_capture.errors import (
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
+    OutcomeUnknownNotRetryableError,
     OverRefundError,
     ProviderDeclinedError,
     ProviderError,
@@ -151,7 +155,7 @@ def refund_capture(
     """Refund ``amount`` of a capture (see the module doc). Returns the order and the capture
     as the ledger holds them afterwards, and the refund."""
     refund_id = refund_id_for(merchant_id, capture_id, idempotency_key)
-    order, capture, refund = _reserve(
+    order, capture, refund, reserved_now = _reserve(
         repository,
         merchant_id=merchant_id,
         order_id=order_id,
@@ -161,7 +165,13 @@ def refund_capture(
         now=clock.now(),
     )
     refund = settle_at_provider(
-        repository, providers, order=order, capture=capture, refund=refund, now=clock.now()
+        repository,
+        providers,
+        order=order,
+        capture=capture,
+        refund=refund,
+        now=clock.now(),
+        sent_before=not reserved_now,
     )
     order, capture = _read(repository, merchant_id, order_id, capture_id)
     return order, capture, refund
@@ -194,19 +204,23 @@ def _reserve(
     refund_id: str,
     amount: int,
     now: datetime,
-) -> tuple[Order, Capture, Refund]:
+) -> tuple[Order, Capture, Refund, bool]:
+    """The refund of the request, and whether this call reserved it (False: an earlier or a
+    concurrent request with the same key did, and may have sent it)."""
     for _ in range(MAX_RESERVE_ATTEMPTS):
         order, capture = _read(repository, merchant_id, order_id, capture_id)
         refund = new_refund(capture, refund_id, amount, now)
         earlier = _stored(repository, refund)
         if earlier is not None:
-            return order, capture, same_request(earlier, amount)
+            return order, capture, same_request(earlier, amount), False
         check_refundable(capture, amount)
         try:
             stored = repository.reserve_refund(capture, refund)
         except OrderChangedError:
             continue  # another refund of this capture moved its totals: check again
-        return order, capture, refund if stored is None else same_request(stored, amount)
+        if stored is None:
+            return order, capture, refund, True
+        return order, capture, same_request(stored, amount), False
     raise OrderChangedError(f"capture {capture_id} kept changing while reserving a refund")
 
 
@@ -218,12 +232,24 @@ def settle_at_provider(
     capture: Capture,
     refund: Refund,
     now: datetime,
+    sent_before: bool = True,
 ) -> Refund:
+    """Ask the provider for a pending ``refund`` and settle the ledger with its answer.
+
+    ``sent_before``: the refund may have been sent already (it was found pending, not reserved
+    now). It is then sent again only to a provider that takes idempotency keys.
+    """
     if refund.status is RefundStatus.FAILED and refund.failure is not None:
         raise error_from_failure(refund.failure)
     if refund.status is not RefundStatus.PENDING:
         return refund
     provider = providers.provider(order.payment.provider, order.merchant_id)
+    if sent_before and not provider.idempotent_captures:
+        raise OutcomeUnknownNotRetryableError(
+            f"refund {refund.refund_id} may already have been sent to {provider.name}, which "
+            "takes no idempotency key, and its answer was lost: it is not sent again; it stays "
+            "pending (reserved) until an operator settles it with the provider"
+        )
     try:
         answer = provider.refund(
             ProviderRefundRequest(
