@@ -13,7 +13,7 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
@@ -32,6 +32,7 @@ from order_capture.api.problems import (
     dialect_of,
     invalid_request_from,
 )
+from order_capture.api.resolver import PerRequestRestResolver
 from order_capture.config import settings
 from order_capture.domain import merchant_api
 from order_capture.errors import InvalidEventError, OrderCaptureError
@@ -46,7 +47,7 @@ JSON_MEDIA_TYPES = ("application/json", "application/vnd.aplazame.v1+json")
 AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNITRON: "Token"}
 SWAGGER_PATH = "/swagger"
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = PerRequestRestResolver(enable_validation=True)
 app.include_router(native.router)
 app.include_router(medusa.router)
 app.include_router(omnitron.router)
