@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
 
+from order_capture_local import moto_corrections
 from order_capture_local.sandbox import SandboxServer
 from order_capture_local.template import (
     LOCAL_ACCOUNT,
@@ -228,9 +229,7 @@ class LocalRuntime:
         )
         if self.retry_time_scale != 1.0:
             self._scale_retry_intervals()
-        self._pass_task_failure_cause()
-        self._name_start_execution_parameters()
-        self._end_task_tokens_with_their_tasks()
+        moto_corrections.apply(self._patch)
         boto3.setup_default_session(region_name=LOCAL_REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
@@ -255,74 +254,10 @@ class LocalRuntime:
             retrier_decl, "time", SimpleNamespace(sleep=lambda s: real_time.sleep(s * scale))
         )
 
-    def _name_start_execution_parameters(self) -> None:
-        """moto's port of the ASL interpreter leaves out the step that maps a service task's
-        parameters onto the API's member names (``StateMachineArn`` -> ``stateMachineArn``
-        for ``states:startExecution``); without it every such task fails. Map them by the
-        botocore shape, as Step Functions does."""
-        import botocore.session  # noqa: PLC0415
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: PLC0415
-            state_task_service_sfn,
-        )
-
-        service_class = state_task_service_sfn.StateTaskServiceSfn
-        original = service_class._normalise_parameters
-        service_model = botocore.session.get_session().get_service_model("stepfunctions")
-
-        def normalise(
-            task: Any,
-            parameters: dict[str, Any],
-            boto_service_name: str | None = None,
-            service_action_name: str | None = None,
-        ) -> None:
-            original(task, parameters, boto_service_name, service_action_name)
-            action = task.resource.api_action
-            operation = service_model.operation_model(action[:1].upper() + action[1:])
-            task._to_boto_request(parameters, operation.input_shape)
-
-        self._patch(service_class, "_normalise_parameters", normalise)
-
     def _patch(self, owner: object, name: str, replacement: object) -> None:
         """Set ``owner.name`` while the runtime runs; the original comes back on exit."""
         self._stack.callback(setattr, owner, name, getattr(owner, name))
         setattr(owner, name, replacement)
-
-    def _end_task_tokens_with_their_tasks(self) -> None:
-        """On AWS a task token is good for one SendTaskSuccess/SendTaskFailure while its task
-        waits; after that, or once the task timed out, the call fails with TaskTimedOut.
-        moto 5.2 accepts a token forever; refuse it as AWS does."""
-        from moto.stepfunctions.parser.api import TaskTimedOut  # noqa: PLC0415
-        from moto.stepfunctions.parser.asl.eval.callback import callback  # noqa: PLC0415
-
-        manager = callback.CallbackPoolManager
-        original = manager.notify
-
-        def notify(pool: Any, callback_id: str, outcome: Any) -> bool:
-            endpoint = pool.get(callback_id)
-            if endpoint is not None and endpoint._notify_event.is_set():
-                raise TaskTimedOut(
-                    "Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut"
-                )
-            return bool(original(pool, callback_id, outcome))
-
-        self._patch(manager, "notify", notify)
-
-    def _pass_task_failure_cause(self) -> None:
-        """moto's SendTaskFailure response handler drops ``cause`` (moto 5.2); pass it on to
-        its backend as AWS does, so a failed wait carries the provider's message."""
-        from moto.stepfunctions.responses import StepFunctionResponse  # noqa: PLC0415
-
-        def send_task_failure(response: Any) -> Any:
-            response.stepfunction_backend.send_task_failure(
-                response._get_param("taskToken"),
-                error=response._get_param("error"),
-                cause=response._get_param("cause"),
-            )
-            from moto.core.responses import EmptyResult  # noqa: PLC0415
-
-            return EmptyResult()
-
-        self._patch(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     def _environment(self) -> dict[str, str]:
         environment = dict(_LOCAL_ENVIRONMENT)
