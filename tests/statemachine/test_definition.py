@@ -39,6 +39,20 @@ def test_the_shipped_definition_has_no_problems() -> None:
         ),
         (lambda d: d.update(StartAt="Missing"), "StartAt 'Missing'"),
         (lambda d: d["States"]["AnythingToCapture?"].update(Choices=[]), "needs Choices"),
+        (
+            lambda d: d["States"]["Capture"]["Retry"][1]["ErrorEquals"].append("Lambda.Unknown"),
+            "Retry[1] lists 'Lambda.Unknown', which an earlier retrier already matches",
+        ),
+        (
+            lambda d: d["States"]["Capture"]["Retry"][0]["ErrorEquals"].append("States.Timeout"),
+            "retries States.Timeout without TimeoutSeconds",
+        ),
+        (
+            lambda d: d["States"]["ComputeAmount"]["Retry"][0]["ErrorEquals"].remove(
+                "Sandbox.Timedout"
+            ),
+            "does not retry Sandbox.Timedout",
+        ),
     ],
 )
 def test_checker_catches_broken_definitions(breakage: Any, problem: str) -> None:
@@ -46,6 +60,25 @@ def test_checker_catches_broken_definitions(breakage: Any, problem: str) -> None
     breakage(broken)
     problems = check_states(broken["States"], broken["StartAt"], "Capture")
     assert any(problem in found for found in problems), problems
+
+
+def test_defect_16_6_dead_retrier_entries_and_an_untimed_states_timeout_are_gone() -> None:
+    """Capture's second retrier repeated three Lambda errors the first one matches, and
+    retried States.Timeout although Capture sets no TimeoutSeconds."""
+    capture = definition()["States"]["Capture"]
+    first, *later = capture["Retry"]
+    assert "TimeoutSeconds" not in capture
+    for retrier in later:
+        assert not set(retrier["ErrorEquals"]) & set(first["ErrorEquals"])
+        assert "States.Timeout" not in retrier["ErrorEquals"]
+
+
+def test_a_timed_task_may_retry_states_timeout() -> None:
+    timed = copy.deepcopy(definition())
+    capture = timed["States"]["Capture"]
+    capture["TimeoutSeconds"] = 40
+    capture["Retry"][1]["ErrorEquals"].append("States.Timeout")
+    assert check_states(timed["States"], timed["StartAt"], "Capture") == []
 
 
 def test_every_failure_of_a_lambda_step_is_caught_or_retried() -> None:

@@ -7,9 +7,15 @@ every ``Next``/``Default``/``Catch`` target exist; every state is reachable from
 every non-terminal state says where to go; every ``${Var}`` has a ``DefinitionSubstitutions``
 entry and every entry is used; every ``ErrorEquals`` name is ``States.*``, ``Lambda.*``,
 ``StepFunctions.*`` or a class of ``order_capture.errors``; every Lambda task resource is a
-function of the template. JSON-schema validation of the substituted definitions is left to
-``asl-validator`` (npm); ``--substituted DIR`` writes them there for it, one
-``<LogicalId>.asl.json`` per state machine, and prints their paths.
+function of the template. Retriers: no error name is listed where an earlier retrier of the
+same state already matches it (Step Functions uses the first match: a later entry is dead);
+``States.Timeout`` is retried only by a task that sets ``TimeoutSeconds`` (otherwise it never
+happens); every Lambda task retries each of :data:`LAMBDA_SERVICE_ERRORS` (the one copy of the
+Lambda error list: the definitions repeat it, this checks each repetition).
+
+JSON-schema validation of the substituted definitions is left to ``asl-validator`` (npm);
+``--substituted DIR`` writes them there for it, one ``<LogicalId>.asl.json`` per state
+machine, and prints their paths.
 """
 
 from __future__ import annotations
@@ -29,6 +35,19 @@ TERMINAL_TYPES = {"Succeed", "Fail"}
 #: Error names Step Functions and the Lambda service raise themselves (crashes, timeouts).
 LAMBDA_AND_STATES_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.", "StepFunctions.")
 KNOWN_TYPES = {"Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
+#: What a Lambda invocation can fail with that is not the function's answer: the Lambda
+#: service's transient errors and a crashed or timed-out sandbox. Safe to retry for every
+#: step of ours (each is idempotent). Every Lambda task of a definition retries this list.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "Runtime.ExitError",
+)
+_LAMBDA_RESOURCE = re.compile(r"^\$\{\w+FunctionArn\}$|^arn:aws:states:::lambda:invoke")
 
 
 def _error_names() -> set[str]:
@@ -70,6 +89,7 @@ def _check_state(name: str, state: dict[str, Any], states: dict[str, Any], where
     if kind in TERMINAL_TYPES and "Next" in state:
         problems.append(f"{where}.{name}: a {kind} state cannot have Next")
     problems += _check_error_names(name, state, where)
+    problems += _check_retriers(name, state, where)
     for index, branch in enumerate(state.get("Branches", [])):
         problems += check_states(branch["States"], branch["StartAt"], f"{where}.{name}[{index}]")
     processor = state.get("ItemProcessor") or state.get("Iterator")
@@ -87,6 +107,32 @@ def _check_error_names(name: str, state: dict[str, Any], where: str) -> list[str
         for error_name in clause.get("ErrorEquals", [])
         if not (error_name.startswith(LAMBDA_AND_STATES_PREFIXES) or error_name in known)
     ]
+
+
+def _check_retriers(name: str, state: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    matched: set[str] = set()
+    for index, retrier in enumerate(state.get("Retry", [])):
+        for error_name in retrier.get("ErrorEquals", []):
+            if error_name in matched or "States.ALL" in matched:
+                problems.append(
+                    f"{where}.{name}: Retry[{index}] lists {error_name!r}, which an earlier "
+                    "retrier already matches (dead entry)"
+                )
+        matched.update(retrier.get("ErrorEquals", []))
+    timeout_set = "TimeoutSeconds" in state or "TimeoutSecondsPath" in state
+    if "States.Timeout" in matched and not timeout_set:
+        problems.append(
+            f"{where}.{name}: retries States.Timeout without TimeoutSeconds (it never happens)"
+        )
+    if state.get("Type") == "Task" and _LAMBDA_RESOURCE.match(str(state.get("Resource", ""))):
+        missing = [error for error in LAMBDA_SERVICE_ERRORS if error not in matched]
+        if missing and "States.ALL" not in matched:
+            problems.append(
+                f"{where}.{name}: a Lambda task that does not retry {', '.join(missing)} "
+                "(LAMBDA_SERVICE_ERRORS)"
+            )
+    return problems
 
 
 def check_states(states: dict[str, Any], start_at: str, where: str) -> list[str]:
