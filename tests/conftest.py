@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT, FakeLambdaContext, FixedClock
 
 # Tests never reach AWS: placeholder credentials and a fixed region, before boto3 is imported.
 os.environ.update(
@@ -43,30 +41,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
-class FixedClock:
-    def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
-
-
-class FakeLambdaContext:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    memory_limit_in_mb = 512
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture

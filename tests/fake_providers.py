@@ -3,11 +3,16 @@ HTTP, and keep what they were asked to refund."""
 
 from __future__ import annotations
 
+from order_capture.errors import ProviderLookupUnsupportedError
 from order_capture.ports import (
+    PaymentProvider,
     ProviderCapture,
+    ProviderCaptureLookup,
     ProviderCaptureRequest,
     ProviderRefund,
     ProviderRefundRequest,
+    ProviderRelease,
+    ProviderReleaseRequest,
     ProviderStatus,
 )
 
@@ -41,7 +46,15 @@ class RecordingProvider:
             status=self.answer,
         )
 
-    def provider(self, name: str, merchant_id: str) -> RecordingProvider:
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        raise ProviderLookupUnsupportedError("the recording provider keeps no captures")
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
+        return ProviderRelease(
+            authorization_reference=request.authorization_reference, status=self.answer
+        )
+
+    def provider(self, name: str, merchant_id: str) -> PaymentProvider:
         return self
 
 

@@ -65,7 +65,7 @@ class Merchant:
 
 
 def order_detail(merchant_id: str, **overrides: Any) -> dict[str, Any]:
-    detail = copy.deepcopy(load_event("order-placed")["detail"])
+    detail: dict[str, Any] = copy.deepcopy(load_event("order-placed")["detail"])
     detail["merchant_id"] = merchant_id
     detail["order_id"] = f"order-{uuid.uuid4().hex[:10]}"
     detail["payment"]["reference"] = f"auth_{detail['order_id']}"

@@ -98,4 +98,4 @@ def test_api_honours_its_schema(local_api: LocalApiUnderTest, mode: GenerationMo
     api_key = _fuzz_merchant(local_api)
     schema = schemathesis.openapi.from_dict(json.loads(openapi_document()))
     for result in schema.get_all_operations():
-        _fuzz(result.ok(), mode, local_api.url, api_key)
+        _fuzz(result.ok(), mode, local_api.url, api_key)  # type: ignore[union-attr]

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from order_capture.errors import InvalidEventError, OrderCaptureError
 from order_capture.handlers import order_events, record, validate
-from tests.conftest import FakeLambdaContext, FixedClock
 from tests.factories import items_canceled, order_placed, order_shipped
+from tests.support import FakeLambdaContext, FixedClock
 
 json_scalars = st.one_of(
     st.none(),
@@ -54,7 +54,8 @@ def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
             target.pop(key, None)
         else:
             target[key] = draw(json_values)
-    return event | {"detail": detail}
+    mutated: dict[str, Any] = event | {"detail": detail}
+    return mutated
 
 
 @settings(
@@ -66,12 +67,11 @@ def test_malformed_events_fail_by_name_and_write_nothing(
 ) -> None:
     context = FakeLambdaContext()
     before = _ledger(repository)
-    handler = validate.handle if event["detail-type"] == "Order Shipped" else order_events.handle
     try:
-        if handler is validate.handle:
-            handler(event, context, repository=repository)
+        if event["detail-type"] == "Order Shipped":
+            validate.handle(event, context, repository=repository)
         else:
-            handler(event, context, repository=repository, clock=clock)
+            order_events.handle(event, context, repository=repository, clock=clock)
     except InvalidEventError as error:
         assert error.field, "the error names the field"
         assert _ledger(repository) == before, "an invalid event wrote to the ledger"

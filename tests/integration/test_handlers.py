@@ -16,8 +16,8 @@ from order_capture.errors import (
 )
 from order_capture.handlers import capture, compute_amount, order_events, record, validate
 from order_capture_local.sandbox import SandboxServer
-from tests.conftest import FixedClock
 from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
+from tests.support import FixedClock
 
 
 @pytest.fixture

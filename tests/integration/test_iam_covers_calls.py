@@ -18,7 +18,6 @@ import pytest
 
 from order_capture_local.runtime import AwsCall
 from order_capture_local.template import _CfnLoader
-from tests.conftest import ROOT
 from tests.factories import items_canceled, order_placed, order_shipped
 from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key
 from tests.integration.async_support import (
@@ -30,6 +29,7 @@ from tests.integration.async_support import (
     wait_for_status,
     webhook_merchant,
 )
+from tests.support import ROOT
 
 #: botocore service name -> IAM service prefix.
 IAM_PREFIX = {"dynamodb": "dynamodb", "stepfunctions": "states", "events": "events"}

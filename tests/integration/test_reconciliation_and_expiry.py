@@ -25,13 +25,13 @@ from order_capture.models import (
     capture_id_for,
 )
 from order_capture_local.sandbox import SandboxServer
-from tests.conftest import FixedClock
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
+from tests.support import FixedClock
 
 
 class RecordingPublisher:
     def __init__(self) -> None:
-        self.published: list[tuple[str, list[Model]]] = []
+        self.published: list[tuple[str, list[Any]]] = []
 
     def publish(self, detail_type: str, details: list[Model]) -> None:
         self.published.append((detail_type, details))

@@ -30,9 +30,9 @@ from order_capture.ports import (
     ProviderRefund,
     ProviderRefundRequest,
 )
-from tests.conftest import ROOT, FixedClock
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
+from tests.support import ROOT, FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

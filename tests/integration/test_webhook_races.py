@@ -24,9 +24,9 @@ from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureRequest,
 )
-from tests.conftest import FixedClock
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider
+from tests.support import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -158,7 +158,8 @@ class NoWaiters:
     def succeed(self, task_token: str, capture: Capture) -> bool:
         raise AssertionError("nothing waits for a capture whose answer was lost")
 
-    fail = succeed  # type: ignore[assignment]
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        raise AssertionError("nothing waits for a capture whose answer was lost")
 
 
 def test_an_announcement_that_failed_is_made_when_the_provider_delivers_again(

@@ -11,8 +11,8 @@ import pytest
 from order_capture_local.cli import main
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
-from tests.conftest import ROOT
 from tests.factories import order_placed, order_shipped
+from tests.support import ROOT
 
 AWAITING_PATH = [
     "Validate",

@@ -10,7 +10,7 @@ import pytest
 
 from order_capture.handlers.order_events import OrderItemsCanceledEvent, OrderPlacedEvent
 from order_capture.handlers.validate import OrderShippedEvent
-from order_capture.models import Capture, FailureRecord
+from order_capture.models import Capture, FailureRecord, Model
 from order_capture_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,10 @@ EVENT_MODELS = {
     "Order Shipped": OrderShippedEvent,
     "Order Items Canceled": OrderItemsCanceledEvent,
 }
-EMITTED_MODELS = {"Payment Captured": Capture, "Payment Capture Failed": FailureRecord}
+EMITTED_MODELS: dict[str, type[Model]] = {
+    "Payment Captured": Capture,
+    "Payment Capture Failed": FailureRecord,
+}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
@@ -76,7 +79,7 @@ def test_dev_tools_are_not_deployed() -> None:
 def unscopable(action: str) -> bool:
     """True if IAM defines no resource type for ``action`` (cfn-lint's copy of the AWS
     service authorization reference)."""
-    import cfnlint
+    import cfnlint  # type: ignore[import-untyped]
 
     policies = json.loads(
         (Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text()

@@ -32,7 +32,7 @@ from order_capture.ports import (
     ProviderRefundRequest,
     ProviderReleaseRequest,
 )
-from unit.provider_recorder import Recorder, form_body, json_body
+from tests.unit.provider_recorder import Recorder, form_body, json_body
 
 KEY = "6b1f0c6a2f2e5d7a9c3b4e8f1a2d3c4b"  # a capture id, as the service makes them
 SECRET = "sk_test_not_a_real_key"
@@ -149,7 +149,7 @@ def test_aplazame_finds_a_capture_by_its_id_in_the_order_captures() -> None:
     )
     provider = aplazame(recorder)
 
-    found = provider.find_capture(lookup("o-42", provider_reference=APLAZAME_CAPTURE["id"]))
+    found = provider.find_capture(lookup("o-42", provider_reference=str(APLAZAME_CAPTURE["id"])))
 
     assert (recorder.last.method, recorder.last.url.path) == ("GET", "/orders/o-42/captures")
     assert found is not None and found.amount == 10050

@@ -34,7 +34,7 @@ DOCUMENT = {
 
 
 def settings(**values: object) -> Settings:
-    return Settings(table_name="ledger", **values)  # type: ignore[arg-type]
+    return Settings(table_name="ledger", **values)
 
 
 @pytest.fixture
