@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
+from order_capture.api.app import install_workflow_starter
+from order_capture.models import CaptureRequest, ItemQuantity
 from order_capture.money import to_decimal
+from order_capture.ports import WorkflowResult
+from order_capture_local.api_server import LocalWorkflowStarter
 from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,
@@ -134,3 +139,58 @@ def test_401_bodies_are_detail_and_code(local_api: LocalApiUnderTest, merchant: 
             "code": "authentication_failed",
         }
     )
+
+
+class CaptureRacingWorkflow:
+    """The API's workflow, with another request capturing ``item_ids`` first, between the
+    route's check of the order and the start of the first workflow: a race the route loses."""
+
+    def __init__(self, inner: Any, merchant_id: str, order_id: str, item_ids: list[str]) -> None:
+        self.inner = inner
+        self.race = CaptureRequest(
+            merchant_id=merchant_id,
+            order_id=order_id,
+            shipment_id="racing-shipment",
+            items=[ItemQuantity(item_id=item_id, quantity=1) for item_id in item_ids],
+            trigger="api",
+        )
+        self.raced = False
+
+    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
+        if not self.raced:
+            self.raced = True
+            won = self.inner.run({"capture_request": self.race.model_dump(mode="json")}, "race")
+            assert won.status == "SUCCEEDED", won
+        result: WorkflowResult = self.inner.run(execution_input, name)
+        return result
+
+
+def test_defect_2_a_retry_of_a_lost_race_captures_only_what_was_asked(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    detail = merchant.place(currency="KWD", items=KWD_ITEMS, payment={"authorized_amount": 20089})
+    number = detail["order_id"]
+    body = {"order": number, "order_items": [{"pk": 101}]}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    racing = CaptureRacingWorkflow(
+        LocalWorkflowStarter(local_api.runtime), merchant.merchant_id, number, ["101"]
+    )
+    install_workflow_starter(racing)
+    try:
+        with merchant.client(scheme="Token") as client:
+            lost = client.post("/api/v1/capture-order/", json=body, headers=key)
+            retried = client.post("/api/v1/capture-order/", json=body, headers=key)
+    finally:
+        install_workflow_starter(LocalWorkflowStarter(local_api.runtime))
+    # The first request lost pk 101 to the other one: 409
+    assert lost.status_code == 409, lost.text
+    # The retry answers as the first time, and never captures pk 102, which nobody asked for
+    assert (retried.status_code, retried.json()["code"]) == (409, lost.json()["code"])
+    assert "'101'" in retried.json()["detail"]
+    order = local_api.runtime.repository().get_order(merchant.merchant_id, number)
+    assert [(line.item_id, line.shipped_quantity) for line in order.lines] == [
+        ("101", 1),
+        ("102", 0),
+    ]
+    # The racing capture alone: pk 101 and the shipping
+    assert order.captured_amount == 12345 + detail["shipping_amount"]

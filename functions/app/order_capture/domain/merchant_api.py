@@ -30,6 +30,7 @@ from order_capture.models import (
     OrderItemsCanceledDetail,
     OrderPlacedDetail,
     capture_id_for,
+    failed_before_reservation,
 )
 from order_capture.ports import ApiKeyStore, Clock, OrderRepository, WorkflowStarter
 
@@ -194,14 +195,29 @@ def capture_whole_lines(
     shipment_id: str,
     clock: Clock,
 ) -> tuple[Order, Capture]:
-    """Capture every open unit (neither shipped nor canceled) of the lines ``item_ids``."""
+    """Capture every open unit (neither shipped nor canceled) of the lines ``item_ids``.
+
+    A retry of a request whose capture is final asks for the units that capture took (the
+    workflow then answers with the first result); any other retry (nothing was reserved the
+    first time, e.g. it lost a race for its units) asks again for exactly ``item_ids``, never
+    for "everything open".
+    """
     order, earlier = repository.get_order_and_capture(
         merchant_id, order_id, capture_id_for(merchant_id, order_id, shipment_id)
     )
     if order is None:
         raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
-    items: list[ItemQuantity] | None = None  # a retry: the workflow returns the first result
-    if earlier is None or earlier.status not in FINAL_CAPTURE_STATUSES:
+    if (
+        earlier is not None
+        and earlier.status in FINAL_CAPTURE_STATUSES
+        and not failed_before_reservation(earlier)
+        and earlier.lines
+    ):
+        # A retry: its units are no longer open (it took them); the workflow returns it.
+        items = [
+            ItemQuantity(item_id=line.item_id, quantity=line.quantity) for line in earlier.lines
+        ]
+    else:
         items = [
             _open_units_of(order, position, item_id) for position, item_id in enumerate(item_ids)
         ]
