@@ -221,6 +221,9 @@ class ProviderCaptureRequest(Model):
 
 
 ProviderStatus = Literal["succeeded", "pending"]
+#: A capture's status at the provider; ``failed``: received, then failed (Adyen's
+#: ``CAPTURE_FAILED``), as a lookup or a replayed answer may report.
+ProviderCaptureStatus = Literal["succeeded", "pending", "failed"]
 
 
 class ProviderCapture(Model):
@@ -228,7 +231,7 @@ class ProviderCapture(Model):
     amount: int
     currency: str
     #: ``pending``: the provider received the request and confirms later (Adyen, by webhook).
-    status: ProviderStatus
+    status: ProviderCaptureStatus
     #: When the provider says the authorization stops being capturable (Stripe's
     #: ``capture_before``), if it told us.
     authorization_expires_at: datetime | None = None

@@ -8,8 +8,13 @@ provider, by the capture id it was sent as idempotency key, what became of it:
                       (a provider without idempotency keys, Aplazame, finds it by
                       elimination: the one capture at the provider the ledger does not know);
 * unknown there    -> released and recorded as failed (its units can ship again);
+* failed there     -> released and recorded as failed (ProviderDeclinedError): the provider
+                      received it, then failed it, and its webhook never came;
 * still pending    -> left open (asynchronous providers confirm later);
 * no answer        -> left open, counted, tried again on the next run.
+
+Each capture is settled on its own: whatever goes wrong with one (an answer nobody foresaw, a
+bug) is counted in ``errors`` and handed to ``on_error``, and the others are still settled.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from typing import Any
 
 from order_capture.domain import service
 from order_capture.domain.announcements import announce, announce_failure
-from order_capture.errors import CaptureNotFoundAtProviderError, ProviderError
+from order_capture.errors import (
+    CaptureNotFoundAtProviderError,
+    ProviderDeclinedError,
+    ProviderError,
+)
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
 from order_capture.ports import (
     EventPublisher,
@@ -40,6 +49,8 @@ class ReconciliationReport(Model):
     still_open: int = 0
     unanswered: int = 0
     amount_mismatches: int = 0
+    #: Captures whose settling raised: left as they were, for the next run (and alarmed).
+    errors: int = 0
 
 
 def reconcile_open_captures(
@@ -49,13 +60,19 @@ def reconcile_open_captures(
     grace: timedelta = DEFAULT_GRACE,
     *,
     publisher: EventPublisher,
+    on_error: Callable[[Capture, Exception], None] | None = None,
 ) -> ReconciliationReport:
     """Settle the open captures older than ``grace``; each one settled is announced
     (``Payment Captured`` / ``Payment Capture Failed``), as its execution could not."""
     counts = ReconciliationReport().model_dump()
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
-        outcome = _reconcile(repository, provider_for_capture, capture, now, publisher)
+        try:
+            outcome = _reconcile(repository, provider_for_capture, capture, now, publisher)
+        except Exception as error:  # one capture must not stop the others
+            outcome = "errors"
+            if on_error is not None:
+                on_error(capture, error)
         counts[outcome] += 1
     return ReconciliationReport(**counts)
 
@@ -116,7 +133,13 @@ def _reconcile(
         )
     except (_Ambiguous, ProviderError) as error:
         return "still_open" if isinstance(error, _Ambiguous) else "unanswered"
-    if found is None:
+    if found is None or found.status == "failed":
+        cause = CaptureNotFoundAtProviderError if found is None else ProviderDeclinedError
+        message = (
+            "reconciliation: the provider has no capture with this idempotency key"
+            if found is None
+            else f"reconciliation: the provider failed capture {found.provider_reference}"
+        )
         released = service.record_failure(
             repository,
             request=CaptureRequest(
@@ -125,9 +148,9 @@ def _reconcile(
                 shipment_id=capture.shipment_id,
                 trigger=capture.trigger,
             ),
-            error_type=CaptureNotFoundAtProviderError.__name__,
-            error_reason=CaptureNotFoundAtProviderError.reason,
-            message="reconciliation: the provider has no capture with this idempotency key",
+            error_type=cause.__name__,
+            error_reason=cause.reason,
+            message=message,
             execution_id=capture.execution_id,
             now=now,
             reopen_requires_action=True,

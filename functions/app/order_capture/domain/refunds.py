@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from order_capture.domain.merchant_api import error_from_failure
@@ -302,6 +303,8 @@ class RefundReconciliationReport(Model):
     #: Received by the provider and awaiting its webhook, or not safe to send again.
     still_open: int = 0
     unanswered: int = 0
+    #: Refunds whose settling raised: left as they were, for the next run (and alarmed).
+    errors: int = 0
 
 
 def reconcile_open_refunds(
@@ -309,12 +312,20 @@ def reconcile_open_refunds(
     providers: PaymentProviders,
     now: datetime,
     grace: timedelta,
+    on_error: Callable[[Refund, Exception], None] | None = None,
 ) -> RefundReconciliationReport:
-    """Settle refunds left pending longer than ``grace`` (see the module doc)."""
+    """Settle refunds left pending longer than ``grace`` (see the module doc); one that
+    raises is counted in ``errors`` and handed to ``on_error``, and the others go on."""
     counts = RefundReconciliationReport().model_dump()
     for refund in repository.list_open_refunds(now - grace):
         counts["examined"] += 1
-        counts[_reconcile_refund(repository, providers, refund, now)] += 1
+        try:
+            outcome = _reconcile_refund(repository, providers, refund, now)
+        except Exception as error:  # one refund must not stop the others
+            outcome = "errors"
+            if on_error is not None:
+                on_error(refund, error)
+        counts[outcome] += 1
     return RefundReconciliationReport(**counts)
 
 

@@ -10,6 +10,7 @@ from order_capture.errors import (
     OrderChangedError,
     OrderNotFoundError,
     OutcomeUnknownNotRetryableError,
+    ProviderDeclinedError,
     proves_nothing_was_captured,
 )
 from order_capture.models import (
@@ -130,6 +131,11 @@ def execute_capture(
             final_capture=pending.releases_authorization,
         )
     )
+    if result.status == "failed":
+        # A repeated request answered with the outcome of the first: the provider failed it.
+        raise ProviderDeclinedError(
+            f"{provider.name} failed capture {pending.capture_id} ({result.provider_reference})"
+        )
     sent = pending.model_copy(
         update={
             "provider_reference": result.provider_reference,

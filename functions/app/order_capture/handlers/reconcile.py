@@ -14,7 +14,7 @@ from order_capture.config import settings
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refunds import reconcile_open_refunds
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry
-from order_capture.models import Capture
+from order_capture.models import Capture, Refund
 from order_capture.observability import logger, metrics
 from order_capture.ports import (
     Clock,
@@ -36,6 +36,22 @@ def _provider_of(capture: Capture) -> PaymentProvider:
     return provider_for(capture.provider, settings(), merchant_id=capture.merchant_id)
 
 
+def _log_capture_error(capture: Capture, error: Exception) -> None:
+    logger.exception(
+        "reconciliation could not settle a capture",
+        extra={"capture_id": capture.capture_id, "order_id": capture.order_id},
+        exc_info=error,
+    )
+
+
+def _log_refund_error(refund: Refund, error: Exception) -> None:
+    logger.exception(
+        "reconciliation could not settle a refund",
+        extra={"refund_id": refund.refund_id, "order_id": refund.order_id},
+        exc_info=error,
+    )
+
+
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
@@ -50,10 +66,21 @@ def handle(
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
     report = reconcile_open_captures(
-        ledger, _provider_of, now, grace, publisher=publisher or _default_publisher()
+        ledger,
+        _provider_of,
+        now,
+        grace,
+        publisher=publisher or _default_publisher(),
+        on_error=_log_capture_error,
     )
     refunds = reconcile_open_refunds(
-        ledger, providers or ConfiguredProviders(settings()), now, grace
+        ledger, providers or ConfiguredProviders(settings()), now, grace, _log_refund_error
+    )
+    # Alarmed on: captures and refunds whose settling raised (left for the next run).
+    metrics.add_metric(
+        name="ReconciliationErrors",
+        unit=MetricUnit.Count,
+        value=report.errors + refunds.errors,
     )
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
