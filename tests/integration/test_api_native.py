@@ -227,15 +227,15 @@ def test_malformed_requests_are_4xx_with_a_reason(merchant: Merchant) -> None:
             content=b'{"amount": 1, "pad": "' + b"x" * 300_000 + b'"}',
             headers=idempotency_key() | {"Content-Type": "application/json"},
         )
-        no_key = client.post(path, json={"amount": 1})
+        bad_key = client.post(path, json={"amount": 1}, headers={"Idempotency-Key": "a b"})
         not_json_object = client.post(path, json=[1, 2], headers=idempotency_key())
     assert malformed.status_code == 400 and malformed.json()["error"]["field"] == "body"
     assert "malformed JSON" in malformed.json()["error"]["message"]
     assert wrong_type.status_code == 415
     assert wrong_type.json()["error"]["field"] == "Content-Type"
     assert oversized.status_code == 413
-    assert no_key.status_code == 400
-    assert no_key.json()["error"]["field"] == "Idempotency-Key"
+    assert bad_key.status_code == 400
+    assert bad_key.json()["error"]["field"] == "Idempotency-Key"
     assert not_json_object.status_code == 400
 
 

@@ -57,7 +57,9 @@ app.configure_openapi(
     version="1.0.0",
     summary="Captures of authorized payments in the Aplazame, Medusa and Omnitron dialects.",
     description="Amounts are integers in the currency's minor units, except Omnitron's "
-    "decimal amounts. Every POST and PUT takes an `Idempotency-Key` header.",
+    "decimal amounts. Every POST and PUT takes an optional `Idempotency-Key` header: sent, a "
+    "retry with it gets the first response; not sent, each route is safe by its meaning "
+    "(see each route).",
     security_schemes={
         "bearer": HTTPBearer(description="`Authorization: Bearer <API key>` (native, Medusa)"),
         "token": APIKey(

@@ -17,13 +17,14 @@ OrderIdPath = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=128, description="Order ID.")
 ]
 IdempotencyKeyHeader = Annotated[
-    str,
+    str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
-        description="Unique per request; a retry with the same key gets the first response.",
+        description="Optional, as at Stripe. Sent: a retry with the same key gets the first "
+        "response and never acts twice. Not sent: the request is a new one (see each route).",
     ),
 ]
 

@@ -1,9 +1,12 @@
-"""Idempotency-Key on every POST and PUT, with Powertools Idempotency on the ledger table.
+"""Idempotency-Key on every POST and PUT, optional (as at Stripe), with Powertools Idempotency
+on the ledger table.
 
-The key is scoped to the merchant (two merchants may pick the same key) and bound to the
-request's method, path, query and body: a retry gets the first response again (with
-``Idempotent-Replayed: true``), the same key on a different request is refused. Failed requests
-(any error) are not stored, so a client may fix its request and retry with the same key.
+A request without a key is simply run: it is a new request each time, and each route is safe
+by its meaning (see README, Idempotency). When a key is sent, it is scoped to the merchant (two
+merchants may pick the same key) and bound to the request's method, path, query and body: a
+retry gets the first response again (with ``Idempotent-Replayed: true``), the same key on a
+different request is refused. Failed requests (any error) are not stored, so a client may fix
+its request and retry with the same key.
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 def idempotent_response(
     request: RequestContext,
-    idempotency_key: str,
+    idempotency_key: str | None,
     respond: Callable[[], StoredResponse],
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
-    """``respond()`` once per (merchant, Idempotency-Key); its stored response on retries."""
+    """``respond()`` once per (merchant, Idempotency-Key); its stored response on retries.
+    Without a key, ``respond()`` every time."""
+    if idempotency_key is None:
+        return _response(respond(), headers or {})
     config = IdempotencyConfig(
         event_key_jmespath="[merchant_id, idempotency_key]",
         payload_validation_jmespath="request",
@@ -94,9 +100,13 @@ def idempotent_response(
     response_headers = dict(headers or {})
     if stored.replayed:
         response_headers[REPLAYED_HEADER] = "true"
+    return _response(stored, response_headers)
+
+
+def _response(stored: StoredResponse, headers: dict[str, str]) -> Response[str]:
     return Response(
         status_code=stored.status_code,
         content_type="application/json",
         body=stored.body,
-        headers=response_headers,
+        headers=headers,
     )

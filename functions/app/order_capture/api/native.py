@@ -32,6 +32,7 @@ again) and 503 (retry later with the same key).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -357,13 +358,14 @@ def list_captures(order_id: OrderIdPath) -> CaptureListOut:
 @router.post(
     "/orders/<order_id>/captures",
     summary="Request a capture",
-    description="Capture an amount or items through the capture state machine.",
+    description="Capture an amount or items through the capture state machine. Without an "
+    "`Idempotency-Key` each request is a new capture, as at Aplazame.",
     tags=TAGS,
     security=SECURITY,
     responses=_responses(CaptureCreatedOut, "The new capture."),
 )
 def create_capture(
-    order_id: OrderIdPath, body: CaptureIn, idempotency_key: IdempotencyKeyHeader
+    order_id: OrderIdPath, body: CaptureIn, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[str]:
     request = request_context(router)
     dependencies = request.dependencies
@@ -411,7 +413,8 @@ def get_capture(order_id: OrderIdPath, capture_id: CaptureIdPath) -> CaptureOut:
     "/orders/<order_id>/captures/<capture_id>/refunds",
     summary="Refund a capture",
     description="Refund part or all of what a capture has left (its `remaining_amount`) at "
-    "the payment provider. A retry with the same `Idempotency-Key` never refunds twice.",
+    "the payment provider. A retry with the same `Idempotency-Key` never refunds twice; without "
+    "a key each request is a new refund.",
     tags=TAGS,
     security=SECURITY,
     responses=_responses(RefundCreatedOut, "The capture after the refund, and the refund."),
@@ -420,7 +423,7 @@ def refund_capture(
     order_id: OrderIdPath,
     capture_id: CaptureIdPath,
     body: RefundIn,
-    idempotency_key: IdempotencyKeyHeader,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[str]:
     request = request_context(router)
     dependencies = request.dependencies
@@ -435,7 +438,8 @@ def refund_capture(
             order_id=order_id,
             capture_id=capture_id,
             amount=body.amount,
-            idempotency_key=idempotency_key,
+            # Without a key the refund is a new one (as at Aplazame): a key of its own.
+            idempotency_key=idempotency_key or uuid.uuid4().hex,
             clock=dependencies.clock,
         )
         capture_refunds = dependencies.repository.list_refunds(
@@ -453,13 +457,13 @@ def refund_capture(
     "/orders/<order_id>",
     summary="Register an order",
     description="The body is the `Order Placed` event's detail. Registering the same order "
-    "again changes nothing; different content is 409.",
+    "again changes nothing (with or without an `Idempotency-Key`); different content is 409.",
     tags=TAGS,
     security=SECURITY,
     responses=_responses(OrderOut, "The registered order."),
 )
 def put_order(
-    order_id: OrderIdPath, body: OrderIn, idempotency_key: IdempotencyKeyHeader
+    order_id: OrderIdPath, body: OrderIn, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[str]:
     request = request_context(router)
     dependencies = request.dependencies
@@ -491,13 +495,14 @@ def get_order(order_id: OrderIdPath) -> OrderOut:
 @router.post(
     "/orders/<order_id>/cancellations",
     summary="Cancel items",
-    description="Canceled units leave what the order will capture.",
+    description="Canceled units leave what the order will capture. Without an "
+    "`Idempotency-Key` each request is a new cancellation.",
     tags=TAGS,
     security=SECURITY,
     responses=_responses(OrderOut, "The order after the cancellation."),
 )
 def cancel_items(
-    order_id: OrderIdPath, body: CancellationIn, idempotency_key: IdempotencyKeyHeader
+    order_id: OrderIdPath, body: CancellationIn, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[str]:
     request = request_context(router)
     dependencies = request.dependencies

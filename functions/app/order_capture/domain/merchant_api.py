@@ -125,10 +125,13 @@ def cancel_items(
     return service.cancel_items(repository, detail, clock)
 
 
-def api_shipment_id(merchant_id: str, idempotency_key: str) -> str:
+def api_shipment_id(merchant_id: str, idempotency_key: str | None) -> str:
     """The shipment id of an API capture, derived from its Idempotency-Key: a retry whose
     idempotency record is gone still lands on the same capture id, and the state machine's
-    duplicate check returns the first result instead of capturing again."""
+    duplicate check returns the first result instead of capturing again. Without a key the
+    request is a new capture: a shipment id of its own."""
+    if idempotency_key is None:
+        return f"api-{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{merchant_id}\x1f{idempotency_key}".encode()).hexdigest()
     return f"api-{digest[:32]}"
 
