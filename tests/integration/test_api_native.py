@@ -289,3 +289,34 @@ def test_authentication_is_required_in_the_bearer_scheme(
         assert response.json()["error"]["type"] == "unauthorized"
         assert response.headers["WWW-Authenticate"] == "Bearer"
     assert unknown_route.status_code == 403  # API Gateway's answer for an unknown resource
+
+
+def test_defect_3_a_cancellation_of_units_paid_by_an_amount_capture_is_409(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    detail = merchant.place()
+    order_id = detail["order_id"]
+    with merchant.client() as client:
+        whole = client.post(
+            f"/orders/{order_id}/captures", json={"amount": 10171}, headers=idempotency_key()
+        )
+        assert whole.status_code == 200, whole.text
+        before = ledger_items(local_api, merchant.merchant_id)
+        canceled = client.post(
+            f"/orders/{order_id}/cancellations",
+            json={
+                "items": [
+                    {"item_id": "line-1", "quantity": 3},
+                    {"item_id": "line-2", "quantity": 2},
+                ]
+            },
+            headers=idempotency_key(),
+        )
+        order = client.get(f"/orders/{order_id}").json()
+    assert canceled.status_code == 409, canceled.text
+    error = canceled.json()["error"]
+    assert error["field"] == "items"
+    assert "'line-1'" in error["message"] and "'line-2'" in error["message"]
+    assert ledger_items(local_api, merchant.merchant_id) == before
+    assert (order["captured_amount"], order["canceled_amount"]) == (10171, 0)
+    assert order["remaining_capture_amount"] == 0

@@ -9,6 +9,7 @@ import pytest
 from order_capture.adapters.sandbox_provider import SandboxProvider
 from order_capture.errors import (
     InvalidEventError,
+    InvalidStateError,
     OrderChangedError,
     OrderConflictError,
     OrderNotFoundError,
@@ -325,3 +326,39 @@ def test_provider_unavailable_after_a_reservation_keeps_it_for_reconciliation(
     )
     assert failure["status"] == "requires_action"
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
+
+
+def test_defect_3_order_items_canceled_never_takes_money_captured_by_amount(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    # Given an API capture of 9000 of the 10171 order (by amount, not tied to lines)
+    request = {
+        "merchant_id": "merchant-1",
+        "order_id": "order-1001",
+        "shipment_id": "api-1",
+        "amount": 9000,
+        "trigger": "api",
+    }
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, {"capture_request": request}
+    )
+    record.handle_success({"capture": captured}, lambda_context, repository=repository, clock=clock)
+    before = repository.get_order("merchant-1", "order-1001")
+    assert before.captured_amount == 9000
+    # When the shop cancels line-1 (worth 6651; only 1171 is uncaptured)
+    with pytest.raises(InvalidStateError) as refused:
+        order_events.handle(
+            items_canceled([{"item_id": "line-1", "quantity": 3}]),
+            lambda_context,
+            repository=repository,
+            clock=clock,
+        )
+    # Then it is refused, naming the units, and the order is unchanged
+    assert refused.value.field == "items" and "'line-1'" in refused.value.message
+    after = repository.get_order("merchant-1", "order-1001")
+    assert after == before
+    assert after.captured_amount <= after.total - after.canceled_amount

@@ -242,3 +242,126 @@ def test_lifecycle_captures_exactly_total_less_canceled(
         assert sum(captured) == total - order.canceled_amount
     assert order.capturable_amount == 0
     assert all(line.open_quantity == 0 for line in order.lines)
+
+
+def capture_amount(order: Order, shipment_id: str, amount: int) -> Order:
+    """An API capture of ``amount`` (not tied to lines), planned, reserved and confirmed."""
+    request = CaptureRequest(
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        shipment_id=shipment_id,
+        amount=amount,
+        trigger="api",
+    )
+    plan = capture_rules.plan_capture(order, request, NOW)
+    capture = Capture(
+        capture_id=plan.capture_id,
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        shipment_id=shipment_id,
+        amount=plan.amount,
+        currency=plan.currency,
+        status=CaptureStatus.PENDING,
+        provider="sandbox",
+        trigger="api",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return capture_rules.confirm(capture_rules.reserve(order, plan, NOW), capture, NOW)
+
+
+@pytest.mark.parametrize(
+    ("captured", "items"),
+    [
+        (EXAMPLE_ORDER_TOTAL, [("line-1", 3), ("line-2", 2)]),  # the whole order, every unit
+        (9000, [("line-1", 3)]),  # line-1 is worth 6651; only 1171 is uncaptured
+    ],
+)
+def test_defect_3_canceling_units_already_paid_by_an_amount_capture_is_refused(
+    captured: int, items: list[tuple[str, int]]
+) -> None:
+    order = capture_amount(example_order(), "api-1", captured)
+    with pytest.raises(InvalidStateError) as refused:
+        capture_rules.cancel_items(
+            order, [ItemQuantity(item_id=i, quantity=q) for i, q in items], NOW
+        )
+    assert refused.value.field == "items"
+    assert all(repr(item_id) in refused.value.message for item_id, _ in items)
+    assert f"only {EXAMPLE_ORDER_TOTAL - captured} of order" in refused.value.message
+
+
+def test_defect_3_canceling_what_is_still_uncaptured_is_allowed() -> None:
+    # line-2's first unit is worth 1250 + 263 of its tax: more than the 1171 left uncaptured
+    order = capture_amount(example_order(), "api-1", 9000)
+    with pytest.raises(InvalidStateError):
+        capture_rules.cancel_items(order, [ItemQuantity(item_id="line-2", quantity=1)], NOW)
+    # After a capture of 5000, all of line-2 (3025) is still uncaptured
+    order = capture_amount(example_order(), "api-1", 5000)
+    order = capture_rules.cancel_items(order, [ItemQuantity(item_id="line-2", quantity=2)], NOW)
+    assert order.canceled_amount == 3025
+    assert order.captured_amount <= order.total - order.canceled_amount
+    assert order.capturable_amount == EXAMPLE_ORDER_TOTAL - 3025 - 5000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("amount"), st.integers(min_value=1, max_value=EXAMPLE_ORDER_TOTAL)),
+            st.tuples(
+                st.just("cancel"),
+                st.tuples(st.sampled_from(["line-1", "line-2"]), st.integers(1, 3)),
+            ),
+            st.tuples(
+                st.just("ship"), st.tuples(st.sampled_from(["line-1", "line-2"]), st.integers(1, 3))
+            ),
+        ),
+        max_size=10,
+    )
+)
+def test_defect_3_cancellations_never_take_captured_money(
+    operations: list[tuple[str, object]],
+) -> None:
+    """Amount captures, item captures and cancellations in any order: a cancellation goes
+    through exactly when what it takes is uncaptured, and captures never exceed what the
+    order is worth (total - canceled), so nothing captured is left unaccounted for."""
+    order = example_order()
+    for number, (kind, argument) in enumerate(operations):
+        if kind == "amount":
+            assert isinstance(argument, int)
+            amount = min(argument, order.capturable_amount)
+            if amount > 0:
+                order = capture_amount(order, f"a{number}", amount)
+        else:
+            assert isinstance(argument, tuple)
+            item_id, quantity = argument
+            line = order.line(item_id)
+            assert line is not None
+            quantity = min(quantity, line.open_quantity)
+            if quantity == 0:
+                continue
+            if kind == "ship":
+                order, _ = ship(order, f"s{number}", [(item_id, quantity)])
+                continue
+            before = order
+            uncaptured = order.capturable_amount
+            try:
+                order = capture_rules.cancel_items(
+                    order, [ItemQuantity(item_id=item_id, quantity=quantity)], NOW
+                )
+            except InvalidStateError:
+                taken = (
+                    capture_rules.cancel_items(
+                        before.model_copy(update={"captured_amount": 0}),
+                        [ItemQuantity(item_id=item_id, quantity=quantity)],
+                        NOW,
+                    ).canceled_amount
+                    - before.canceled_amount
+                )
+                assert taken > uncaptured
+                continue
+            assert order.canceled_amount - before.canceled_amount <= uncaptured
+        assert order.captured_amount + order.reserved_amount <= order.total - order.canceled_amount
+        assert order.capturable_amount >= 0
+    order, _ = ship(order, "final")
+    assert order.captured_amount == order.total - order.canceled_amount

@@ -123,10 +123,19 @@ def _resolve_lines(order: Order, items: Iterable[ItemQuantity]) -> list[tuple[in
 
 
 def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Order:
-    """Cancel units that are neither shipped nor canceled; their value leaves the order."""
+    """Cancel units that are neither shipped nor canceled; their value leaves the order.
+
+    A cancellation never takes money already captured (or being captured): captures by
+    amount are not tied to lines, so units still open may already be paid for. If what the
+    units are worth is more than the order has uncaptured, the cancellation is refused
+    (InvalidStateError naming the units) and nothing changes; money captured is given back by
+    a refund of a capture, not by a cancellation. So captures never exceed the order's total
+    less canceled, and the last shipment captures exactly what remains.
+    """
+    resolved = _resolve_lines(order, items)
     lines = list(order.lines)
     canceled_value = 0
-    for index, quantity in _resolve_lines(order, items):
+    for index, quantity in resolved:
         line = lines[index]
         value = claim_value(line, quantity)
         canceled_value += value
@@ -141,6 +150,7 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
     shipping_canceled = everything_canceled and not order.shipping_claimed
     if shipping_canceled and not order.shipping_canceled:
         canceled_value += order.shipping_amount
+    _check_cancellation_leaves_captures_covered(order, resolved, canceled_value)
     return order.model_copy(
         update={
             "lines": lines,
@@ -149,6 +159,24 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
             "version": order.version + 1,
             "updated_at": now,
         }
+    )
+
+
+def _check_cancellation_leaves_captures_covered(
+    order: Order, resolved: list[tuple[int, int]], canceled_value: int
+) -> None:
+    uncaptured = order.capturable_amount
+    if canceled_value <= uncaptured:
+        return
+    units = ", ".join(
+        f"{quantity} x {order.lines[index].item_id!r}" for index, quantity in resolved
+    )
+    taken = order.captured_amount + order.reserved_amount
+    raise InvalidStateError(
+        f"items: canceling {units} takes {canceled_value}, but only {uncaptured} of order "
+        f"{order.order_id} is uncaptured ({taken} is captured or being captured): "
+        "nothing was canceled; give captured money back with a refund of the capture",
+        field="items",
     )
 
 
