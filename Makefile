@@ -23,7 +23,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean
+.PHONY: chaos help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -79,7 +79,16 @@ requirements: $(UV)
 build: setup $(SAM)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --parallel --cached
 
-pytest: setup
+# Medusa's own client and response types (npm, pinned by tests/medusa/package-lock.json), which
+# tests/integration/test_client_medusa.py drives.
+MEDUSA_CLIENT := tests/medusa/node_modules/.package-lock.json
+$(MEDUSA_CLIENT): tests/medusa/package.json tests/medusa/package-lock.json
+	npm ci --prefix tests/medusa --silent --no-audit --no-fund
+	touch $@
+
+medusa-client: $(MEDUSA_CLIENT)
+
+pytest: setup $(MEDUSA_CLIENT)
 	$(BIN)/pytest --cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
 
 test: lint typecheck validate-template validate-asl build pytest
@@ -97,4 +106,4 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+	rm -rf $(VENV) $(TOOLS) tests/medusa/node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,
@@ -67,7 +69,7 @@ def test_unknown_expand_is_400_and_captures_nothing(
     with merchant.client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture",
-            params={"expand": "customer"},
+            params={"expand": "cart"},
             headers=idempotency_key(),
         )
     assert response.status_code == 400
@@ -116,3 +118,54 @@ def test_not_found_and_unauthorized_in_medusas_shape(
         "message": "Unauthorized",
         "field": "Authorization",
     }
+
+
+def test_x_medusa_access_token_authenticates_like_bearer(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    detail = merchant.place()
+    path = f"/admin/orders/{detail['order_id']}/capture"
+    with httpx.Client(base_url=local_api.url) as client:
+        unknown = client.post(path, headers={"x-medusa-access-token": "oc_unknown"})
+        captured = client.post(path, headers={"x-medusa-access-token": merchant.api_key})
+    assert unknown.status_code == 401 and unknown.json()["type"] == "unauthorized"
+    assert captured.status_code == 200, captured.text
+
+
+def test_shop_references_are_stored_echoed_and_part_of_the_registration(
+    merchant: Merchant,
+) -> None:
+    references = {
+        "customer_id": "cus_1",
+        "email": "buyer@example.com",
+        "display_id": 7,
+        "region_id": "reg_eu",
+        "metadata": {"note": "gift", "weight": 0.5},
+    }
+    detail = merchant.place(**references)
+    with merchant.client() as client:
+        order = client.post(f"/admin/orders/{detail['order_id']}/capture").json()["order"]
+    assert {key: order[key] for key in references} == references
+    assert order["customer"]["email"] == "buyer@example.com"
+    assert merchant.put_order(detail).status_code == 200  # the same registration again
+    changed = merchant.put_order(detail | {"email": "other@example.com"})
+    assert changed.status_code == 409
+    invalid = merchant.put_order(detail | {"order_id": "o-2", "email": "not an email"})
+    assert invalid.status_code == 400 and invalid.json()["error"]["field"] == "email"
+    too_big = merchant.put_order(detail | {"order_id": "o-3", "metadata": {"x": "y" * 3000}})
+    assert too_big.status_code == 400 and too_big.json()["error"]["field"] == "metadata"
+
+
+def test_unknown_shop_references_default_to_values_of_their_type(merchant: Merchant) -> None:
+    detail = merchant.place()
+    with merchant.client() as client:
+        order = client.post(f"/admin/orders/{detail['order_id']}/capture").json()["order"]
+    assert (order["display_id"], order["customer_id"], order["email"], order["region_id"]) == (
+        0,
+        "",
+        "",
+        "",
+    )
+    assert order["metadata"] is None
+    for relation in ("claims", "discounts", "returns", "shipping_methods", "swaps", "gift_cards"):
+        assert order[relation] == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from order_capture.api.medusa import medusa_order
+from order_capture.api.medusa_order import medusa_order
 from order_capture.api.omnitron import omnitron_order
 from tests.integration.api_support import (
     LocalApiUnderTest,

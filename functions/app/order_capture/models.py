@@ -5,10 +5,11 @@ Amounts are ``int`` minor units of the order's currency everywhere in this modul
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -74,6 +75,31 @@ class OrderLineIn(Model):
         return self
 
 
+#: Bound on a shop's metadata (JSON text), which is stored with the order and echoed.
+MAX_METADATA_CHARACTERS = 2048
+
+
+def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, separators=(",", ":")))
+    if size > MAX_METADATA_CHARACTERS:
+        raise ValueError(f"{size} characters of JSON; at most {MAX_METADATA_CHARACTERS}")
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class ShopReferences(Model):
+    """What the shop knows of an order and order-capture only stores and echoes (Medusa's
+    Order carries them): never used to decide a capture."""
+
+    customer_id: Identifier | None = None
+    email: Email | None = None
+    display_id: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)] | None = None
+    region_id: Identifier | None = None
+
+
 class PaymentIn(Model):
     provider: ProviderName
     reference: Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -81,13 +107,14 @@ class PaymentIn(Model):
     expires_at: AwareDatetime
 
 
-class OrderPlacedDetail(Model):
+class OrderPlacedDetail(ShopReferences):
     merchant_id: Identifier
     order_id: Identifier
     currency: CurrencyCode
     items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
     shipping_amount: MinorUnits = 0
     payment: PaymentIn
+    metadata: Metadata | None = None
 
     @model_validator(mode="after")
     def _unique_items(self) -> OrderPlacedDetail:
@@ -163,7 +190,7 @@ class Authorization(Model):
     expires_at: datetime
 
 
-class Order(Model):
+class Order(ShopReferences):
     merchant_id: str
     order_id: str
     currency: str
@@ -181,6 +208,12 @@ class Order(Model):
     version: int = 0
     created_at: datetime
     updated_at: datetime
+    #: The shop's metadata as JSON text: stored as given (DynamoDB refuses binary floats).
+    metadata_json: str | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        return None if self.metadata_json is None else dict(json.loads(self.metadata_json))
 
     @property
     def total(self) -> int:

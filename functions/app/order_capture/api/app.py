@@ -45,6 +45,8 @@ MAX_BODY_BYTES = 256 * 1024
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.aplazame.v1+json")
 #: Authorization scheme per dialect, as each seed API defines it.
 AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNITRON: "Token"}
+#: Medusa v1's admin API token header; Medusa routes take it as well as `Authorization: Bearer`.
+MEDUSA_TOKEN_HEADER = "x-medusa-access-token"  # noqa: S105  # a header name, not a secret
 SWAGGER_PATH = "/swagger"
 
 app = PerRequestRestResolver(enable_validation=True)
@@ -62,6 +64,11 @@ app.configure_openapi(
     "(see each route).",
     security_schemes={
         "bearer": HTTPBearer(description="`Authorization: Bearer <API key>` (native, Medusa)"),
+        "medusa_token": APIKey(
+            name=MEDUSA_TOKEN_HEADER,
+            in_=APIKeyIn.header,
+            description="`x-medusa-access-token: <API key>` (Medusa; what medusa-js sends)",
+        ),
         "token": APIKey(
             name="Authorization",
             in_=APIKeyIn.header,
@@ -154,6 +161,16 @@ def _authenticate(event: dict[str, Any], dialect: Dialect, dependencies: ApiDepe
     """The merchant of the request's API key. The key itself never reaches a log line."""
     scheme = AUTH_SCHEME[dialect]
     credentials = _header(event, "Authorization")
+    medusa_token = _header(event, MEDUSA_TOKEN_HEADER) if dialect is Dialect.MEDUSA else None
+    if medusa_token is not None:
+        # Medusa v1's admin API token, what medusa-js sends for its `apiKey` (with a session's
+        # `Authorization: Bearer <JWT>` beside it in a browser that logged in).
+        merchant_id = merchant_api.merchant_of(dependencies.api_keys, medusa_token.strip())
+        if merchant_id is None:
+            raise UnauthorizedError(
+                f"{MEDUSA_TOKEN_HEADER}: not a valid API key", credentials_given=True
+            )
+        return merchant_id
     if not credentials:
         raise UnauthorizedError(
             f"Authorization: send `Authorization: {scheme} <API key>`", credentials_given=False

@@ -1,35 +1,13 @@
 """The Medusa dialect: ``POST /admin/orders/{id}/capture`` ("Capture an Order's Payments").
 
 Captures everything the order still has to capture (through the capture state machine) and
-returns ``{"order": Order}`` in Medusa's Order shape. ``Authorization: Bearer <key>``.
+returns ``{"order": Order}`` in Medusa's Order shape (api/medusa_order.py, with its mapping).
+Authenticated as Medusa v1's admin API is: ``x-medusa-access-token: <key>`` (what medusa-js
+sends for its ``apiKey``) or ``Authorization: Bearer <key>``.
 
-Query: ``expand`` (comma-separated relations: ``items``, ``payments``, ``refunds``,
-``fulfillments``, ``returns``; default all of them) and ``fields`` (comma-separated order fields;
-default all; ``id`` always included), as Medusa's ``getRetrieveConfig`` does.
-
-Mapping (ours -> Medusa's Order; amounts stay integer minor units)::
-
-    order_id                     -> id
-    currency (EUR)               -> currency_code (eur)
-    sum(quantity x unit_amount)  -> subtotal
-    sum(line discounts)          -> discount_total, raw_discount_total
-    sum(line taxes)              -> tax_total
-    shipping_amount              -> shipping_total
-    order total                  -> total  (= subtotal - discount + tax + shipping)
-    captured_amount              -> paid_total
-    refunded_amount              -> refunded_total
-    captured - refunded          -> refundable_amount
-    the authorization            -> payments[0] (provider_id, amount = authorized_amount,
-                                    captured_at = last capture)
-    lines                        -> items (title = sku, unit_price, fulfilled/shipped_quantity,
-                                    metadata.canceled_quantity)
-    every unit canceled          -> status canceled, fulfillment_status canceled,
-                                    payment_status canceled
-    units shipped                -> fulfillment_status partially_shipped | shipped
-    captured_amount > 0          -> payment_status captured (else awaiting);
-                                    status completed when nothing is left to capture
-    what order-capture does not know (customer, addresses, region, cart, display_id, email,
-    tax_rate, ...) -> null
+Query: ``expand`` (comma-separated relations; default all of them) and ``fields``
+(comma-separated order fields; default all; ``id`` always included), as Medusa's
+``getRetrieveConfig`` does.
 
 Errors: ``{"type", "code", "message", "field"}`` as Medusa's error handler writes them: 400
 ``invalid_data``, 401 ``unauthorized``, 404 ``not_found``, 409 ``conflict`` /
@@ -39,13 +17,11 @@ Errors: ``{"type", "code", "message", "field"}`` as Medusa's error handler write
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import Field
 
 from order_capture import errors
 from order_capture.api import problems
@@ -57,96 +33,14 @@ from order_capture.api.common import (
 )
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
-from order_capture.domain import merchant_api
-from order_capture.models import Capture, CaptureRequest, CaptureStatus, Order
+from order_capture.api.medusa_order import RELATIONS, SCALAR_FIELDS, MedusaOrder, medusa_order
+from order_capture.domain import merchant_api, refunds
+from order_capture.models import CaptureRequest
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 TAGS = ["Medusa"]
 
 # --- Bodies out --------------------------------------------------------------------------------
-
-
-class LineItem(ResponseModel):
-    id: str
-    order_id: str
-    title: str
-    description: str | None
-    quantity: int
-    unit_price: int
-    fulfilled_quantity: int
-    shipped_quantity: int
-    returned_quantity: int
-    subtotal: int
-    discount_total: int
-    tax_total: int
-    total: int
-    original_total: int
-    refundable: int
-    created_at: datetime
-    updated_at: datetime
-    metadata: dict[str, Any]
-
-
-class Payment(ResponseModel):
-    id: str
-    order_id: str
-    amount: int
-    currency_code: str
-    amount_refunded: int
-    provider_id: str
-    data: dict[str, Any]
-    captured_at: datetime | None
-    canceled_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    idempotency_key: str | None
-    metadata: dict[str, Any] | None
-
-
-class MedusaOrder(ResponseModel):
-    """Medusa's Order. Every field is optional in the response because ``fields`` and
-    ``expand`` choose which are returned."""
-
-    id: str
-    display_id: int | None = None
-    cart_id: str | None = None
-    customer_id: str | None = None
-    email: str | None = None
-    billing_address_id: str | None = None
-    shipping_address_id: str | None = None
-    region_id: str | None = None
-    tax_rate: int | None = None
-    draft_order_id: str | None = None
-    canceled_at: datetime | None = None
-    no_notification: bool | None = None
-    external_id: str | None = None
-    sales_channel_id: str | None = None
-    shipping_total: int | None = None
-    raw_discount_total: int | None = None
-    discount_total: int | None = None
-    tax_total: int | None = None
-    refunded_total: int | None = None
-    total: int | None = None
-    subtotal: int | None = None
-    paid_total: int | None = None
-    refundable_amount: int | None = None
-    gift_card_total: int | None = None
-    gift_card_tax_total: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    status: str | None = Field(
-        default=None, description="pending, completed, archived, canceled or requires_action."
-    )
-    fulfillment_status: str | None = None
-    payment_status: str | None = None
-    currency_code: str | None = None
-    idempotency_key: str | None = None
-    metadata: dict[str, Any] | None = None
-    items: list[LineItem] | None = None
-    payments: list[Payment] | None = None
-    refunds: list[dict[str, Any]] | None = None
-    fulfillments: list[dict[str, Any]] | None = None
-    returns: list[dict[str, Any]] | None = None
 
 
 class OrderResponse(ResponseModel):
@@ -158,111 +52,6 @@ class MedusaError(ResponseModel):
     message: str
     code: str | None = None
     field: str | None = None
-
-
-RELATIONS = ("items", "payments", "refunds", "fulfillments", "returns")
-SCALAR_FIELDS = tuple(name for name in MedusaOrder.model_fields if name not in RELATIONS)
-
-
-# --- Mapping -----------------------------------------------------------------------------------
-
-
-def _statuses(order: Order, captures: list[Capture]) -> tuple[str, str, str]:
-    """(status, fulfillment_status, payment_status) of ``order``."""
-    if all(line.canceled_quantity == line.quantity for line in order.lines):
-        return "canceled", "canceled", "canceled"
-    if any(capture.status is CaptureStatus.REQUIRES_ACTION for capture in captures):
-        return "requires_action", "requires_action", "requires_action"
-    open_units = sum(line.open_quantity for line in order.lines)
-    shipped_units = sum(line.shipped_quantity for line in order.lines)
-    fulfillment = (
-        "not_fulfilled"
-        if shipped_units == 0
-        else "shipped"
-        if open_units == 0
-        else "partially_shipped"
-    )
-    payment = "captured" if order.captured_amount > 0 else "awaiting"
-    if order.refunded_amount:
-        refunded_all = order.refunded_amount >= order.captured_amount
-        payment = "refunded" if refunded_all else "partially_refunded"
-    nothing_left = merchant_api.remaining_capture_amount(order) == 0
-    status = "completed" if nothing_left and order.captured_amount > 0 else "pending"
-    return status, fulfillment, payment
-
-
-def medusa_order(order: Order, captures: list[Capture]) -> MedusaOrder:
-    status, fulfillment_status, payment_status = _statuses(order, captures)
-    currency_code = order.currency.lower()
-    subtotal = sum(line.quantity * line.unit_amount for line in order.lines)
-    discount_total = sum(line.discount_amount for line in order.lines)
-    tax_total = sum(line.tax_amount for line in order.lines)
-    captured = [c for c in captures if c.status is CaptureStatus.CAPTURED]
-    return MedusaOrder(
-        id=order.order_id,
-        canceled_at=order.updated_at if status == "canceled" else None,
-        shipping_total=order.shipping_amount,
-        raw_discount_total=discount_total,
-        discount_total=discount_total,
-        tax_total=tax_total,
-        refunded_total=order.refunded_amount,
-        total=order.total,
-        subtotal=subtotal,
-        paid_total=order.captured_amount,
-        refundable_amount=order.captured_amount - order.refunded_amount,
-        gift_card_total=0,
-        gift_card_tax_total=0,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        status=status,
-        fulfillment_status=fulfillment_status,
-        payment_status=payment_status,
-        currency_code=currency_code,
-        metadata={"merchant_id": order.merchant_id},
-        items=[
-            LineItem(
-                id=line.item_id,
-                order_id=order.order_id,
-                title=line.sku,
-                description=None,
-                quantity=line.quantity,
-                unit_price=line.unit_amount,
-                fulfilled_quantity=line.shipped_quantity,
-                shipped_quantity=line.shipped_quantity,
-                returned_quantity=0,
-                subtotal=line.quantity * line.unit_amount,
-                discount_total=line.discount_amount,
-                tax_total=line.tax_amount,
-                total=line.line_total,
-                original_total=line.quantity * line.unit_amount + line.tax_amount,
-                refundable=line.closed_value if line.shipped_quantity else 0,
-                created_at=order.created_at,
-                updated_at=order.updated_at,
-                metadata={"sku": line.sku, "canceled_quantity": line.canceled_quantity},
-            )
-            for line in order.lines
-        ],
-        payments=[
-            Payment(
-                id=order.payment.reference,
-                order_id=order.order_id,
-                amount=order.payment.authorized_amount,
-                currency_code=currency_code,
-                amount_refunded=order.refunded_amount,
-                provider_id=order.payment.provider,
-                data={"captures": [capture.capture_id for capture in captured]},
-                captured_at=max((c.updated_at for c in captured), default=None),
-                canceled_at=None,
-                created_at=order.created_at,
-                updated_at=order.updated_at,
-                idempotency_key=None,
-                metadata=None,
-            )
-        ],
-        refunds=[],
-        fulfillments=[],
-        returns=[],
-    )
 
 
 def _selection(value: str | None, known: tuple[str, ...], name: str) -> list[str] | None:
@@ -349,7 +138,7 @@ OrderIdPath = Annotated[
     description="Captures everything the order still has to capture. Safe without an "
     "`Idempotency-Key`: a repeat finds nothing left to capture (409).",
     tags=TAGS,
-    security=[{"bearer": []}],
+    security=[{"bearer": []}, {"medusa_token": []}],
     responses={
         200: {"description": "OK", "content": {"application/json": {"model": OrderResponse}}},
         **ERROR_RESPONSES,
@@ -382,7 +171,9 @@ def capture_order(
         order, captures = merchant_api.order_with_captures(
             dependencies.repository, request.merchant_id, id
         )
-        body = {"order": select(medusa_order(order, captures), expand, fields)}
+        by_capture = refunds.refunds_by_capture(dependencies.repository, request.merchant_id, id)
+        order_refunds = [refund for each in by_capture.values() for refund in each]
+        body = {"order": select(medusa_order(order, captures, order_refunds), expand, fields)}
         return StoredResponse(status_code=200, body=json_text(body))
 
     return idempotent_response(request, idempotency_key, respond)

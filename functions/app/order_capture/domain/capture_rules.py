@@ -17,6 +17,7 @@ How a shipment is valued
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from order_capture.models import (
     Order,
     OrderLine,
     OrderPlacedDetail,
+    ShopReferences,
 )
 from order_capture.money import cumulative_unit_share
 
@@ -64,6 +66,8 @@ def claim_value(line: OrderLine, quantity: int) -> int:
 def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
     """A new order from an `Order Placed` event."""
     return Order(
+        **detail.model_dump(include=set(ShopReferences.model_fields)),
+        metadata_json=None if detail.metadata is None else json.dumps(detail.metadata),
         merchant_id=detail.merchant_id,
         order_id=detail.order_id,
         currency=detail.currency,
@@ -78,11 +82,21 @@ def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
 def same_registration(existing: Order, detail: OrderPlacedDetail) -> bool:
     """Whether ``detail`` registers exactly ``existing`` (a redelivered `Order Placed`)."""
     fresh = register_order(detail, existing.created_at)
-    return (fresh.lines, fresh.shipping_amount, fresh.payment, fresh.currency) == (
+    shop_fields = set(ShopReferences.model_fields)
+    return (
+        fresh.lines,
+        fresh.shipping_amount,
+        fresh.payment,
+        fresh.currency,
+        fresh.model_dump(include=shop_fields),
+        fresh.metadata,
+    ) == (
         [_definition(line) for line in existing.lines],
         existing.shipping_amount,
         existing.payment,
         existing.currency,
+        existing.model_dump(include=shop_fields),
+        existing.metadata,
     )
 
 

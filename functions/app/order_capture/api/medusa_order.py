@@ -1,0 +1,518 @@
+"""Medusa's ``Order`` as ``@medusajs/client-types`` declares ``AdminOrdersRes`` (Medusa v1).
+
+The default response (no ``expand``, no ``fields``) type-checks as ``AdminOrdersRes`` under
+``tsc --strict`` (tests/integration/test_client_medusa.py compiles it): every field the type
+requires has a value of its declared type, ``null`` only where the type allows it.
+
+Mapping (ours -> Medusa's; amounts stay integer minor units)::
+
+    order_id                     -> id
+    display_id, customer_id, email, region_id, metadata
+                                 -> as the shop registered them (Order Placed / PUT); when it
+                                    did not: 0, "", "", "" and null
+    currency (EUR)               -> currency_code (eur)
+    sum(quantity x unit_amount)  -> subtotal
+    sum(line discounts)          -> discount_total, raw_discount_total
+    sum(line taxes)              -> tax_total
+    shipping_amount              -> shipping_total
+    order total                  -> total  (= subtotal - discount + tax + shipping)
+    captured_amount              -> paid_total
+    refunded_amount              -> refunded_total; refunds made -> refunds
+    captured - refunded          -> refundable_amount
+    the authorization            -> payments[0] (provider_id, amount = authorized_amount,
+                                    captured_at = last capture)
+    lines                        -> items (title = sku, unit_price, fulfilled/shipped_quantity,
+                                    metadata.canceled_quantity); variant and product stand for
+                                    the SKU (their id, title and sku are the SKU)
+    each shipment that captured lines -> fulfillments (id = shipment id, items, shipped_at)
+    customer_id, email           -> customer
+    region_id, currency, provider -> region
+    every unit canceled          -> status canceled, fulfillment_status canceled,
+                                    payment_status canceled
+    units shipped                -> fulfillment_status partially_shipped | shipped
+    captured_amount > 0          -> payment_status captured (else awaiting);
+                                    status completed when nothing is left to capture
+    what order-capture does not hold (addresses, cart, claims, discounts, gift cards,
+    returns, shipping methods, swaps, tax lines) -> empty arrays; objects the type requires
+    (billing_address, shipping_address) -> an address with every field null
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from order_capture.api.common import ResponseModel
+from order_capture.domain import merchant_api
+from order_capture.models import Capture, CaptureStatus, Order, Refund, RefundStatus
+
+OrderStatus = Literal["pending", "completed", "archived", "canceled", "requires_action"]
+FulfillmentStatus = Literal[
+    "not_fulfilled",
+    "partially_fulfilled",
+    "fulfilled",
+    "partially_shipped",
+    "shipped",
+    "partially_returned",
+    "returned",
+    "canceled",
+    "requires_action",
+]
+PaymentStatus = Literal[
+    "not_paid",
+    "awaiting",
+    "captured",
+    "partially_refunded",
+    "refunded",
+    "canceled",
+    "requires_action",
+]
+
+
+class Stamped(ResponseModel):
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, Any] | None = None
+
+
+class Address(Stamped):
+    id: str
+    customer_id: str | None = None
+    company: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    address_1: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    province: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    deleted_at: datetime | None = None
+
+
+class Customer(Stamped):
+    id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    billing_address_id: str | None = None
+    phone: str | None = None
+    has_account: bool = False
+    deleted_at: datetime | None = None
+
+
+class Provider(ResponseModel):
+    id: str
+    is_installed: bool = True
+
+
+class Region(Stamped):
+    id: str
+    name: str
+    currency_code: str
+    tax_rate: int = 0
+    tax_code: str | None = None
+    gift_cards_taxable: bool = False
+    automatic_taxes: bool = False
+    tax_provider_id: str | None = None
+    payment_providers: list[Provider]
+    fulfillment_providers: list[Provider] = []
+    deleted_at: datetime | None = None
+
+
+class ShippingProfile(Stamped):
+    id: str
+    name: str
+    type: Literal["default", "gift_card", "custom"] = "default"
+    deleted_at: datetime | None = None
+
+
+class Product(Stamped):
+    id: str
+    title: str
+    subtitle: str | None = None
+    description: str | None = None
+    handle: str | None = None
+    is_giftcard: bool = False
+    status: Literal["draft", "proposed", "published", "rejected"] = "published"
+    thumbnail: str | None = None
+    profile_id: str = ""
+    profiles: list[ShippingProfile] = []
+    weight: int | None = None
+    length: int | None = None
+    height: int | None = None
+    width: int | None = None
+    hs_code: str | None = None
+    origin_country: str | None = None
+    mid_code: str | None = None
+    material: str | None = None
+    collection_id: str | None = None
+    type_id: str | None = None
+    discountable: bool = True
+    external_id: str | None = None
+    deleted_at: datetime | None = None
+
+
+class ProductVariant(Stamped):
+    id: str
+    title: str
+    product_id: str
+    product: Product
+    sku: str | None
+    barcode: str | None = None
+    ean: str | None = None
+    upc: str | None = None
+    variant_rank: int | None = None
+    inventory_quantity: int = 0
+    allow_backorder: bool = False
+    manage_inventory: bool = False
+    hs_code: str | None = None
+    origin_country: str | None = None
+    mid_code: str | None = None
+    material: str | None = None
+    weight: int | None = None
+    length: int | None = None
+    height: int | None = None
+    width: int | None = None
+    deleted_at: datetime | None = None
+
+
+class LineItem(Stamped):
+    id: str
+    cart_id: str | None = None
+    order_id: str | None
+    swap_id: str | None = None
+    claim_order_id: str | None = None
+    tax_lines: list[dict[str, Any]] = []
+    adjustments: list[dict[str, Any]] = []
+    original_item_id: str | None = None
+    order_edit_id: str | None = None
+    title: str
+    description: str | None = None
+    thumbnail: str | None = None
+    is_return: bool = False
+    is_giftcard: bool = False
+    should_merge: bool = True
+    allow_discounts: bool = True
+    has_shipping: bool | None = None
+    unit_price: int
+    variant_id: str | None
+    variant: ProductVariant
+    quantity: int
+    fulfilled_quantity: int | None
+    returned_quantity: int | None
+    shipped_quantity: int | None
+    refundable: int
+    subtotal: int
+    tax_total: int
+    total: int
+    original_total: int
+    original_tax_total: int
+    discount_total: int
+    raw_discount_total: int
+    gift_card_total: int = 0
+    includes_tax: bool = False
+
+
+class Payment(Stamped):
+    id: str
+    swap_id: str | None = None
+    cart_id: str | None = None
+    order_id: str | None
+    amount: int
+    currency_code: str
+    amount_refunded: int
+    provider_id: str
+    data: dict[str, Any]
+    captured_at: datetime | None
+    canceled_at: datetime | None = None
+    idempotency_key: str | None = None
+
+
+class FulfillmentItem(ResponseModel):
+    fulfillment_id: str
+    item_id: str
+    quantity: int
+
+
+class Fulfillment(Stamped):
+    id: str
+    claim_order_id: str | None = None
+    swap_id: str | None = None
+    order_id: str | None
+    provider_id: str
+    location_id: str | None = None
+    items: list[FulfillmentItem]
+    tracking_links: list[dict[str, Any]] = []
+    tracking_numbers: list[str] = []
+    data: dict[str, Any]
+    shipped_at: datetime | None
+    no_notification: bool | None = None
+    canceled_at: datetime | None = None
+    idempotency_key: str | None = None
+
+
+class MedusaRefund(Stamped):
+    id: str
+    order_id: str | None
+    payment_id: str | None
+    amount: int
+    note: str | None = None
+    reason: Literal["discount", "return", "swap", "claim", "other"] = "other"
+    idempotency_key: str | None = None
+
+
+class MedusaOrder(ResponseModel):
+    """Medusa's Order. Every field but ``id`` is optional in the model because ``fields`` and
+    ``expand`` choose which are returned; the default answer carries them all."""
+
+    id: str
+    status: OrderStatus | None = None
+    fulfillment_status: FulfillmentStatus | None = None
+    payment_status: PaymentStatus | None = None
+    display_id: int | None = None
+    cart_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    billing_address_id: str | None = None
+    shipping_address_id: str | None = None
+    region_id: str | None = None
+    currency_code: str | None = None
+    tax_rate: int | None = None
+    draft_order_id: str | None = None
+    canceled_at: datetime | None = None
+    no_notification: bool | None = None
+    idempotency_key: str | None = None
+    external_id: str | None = None
+    sales_channel_id: str | None = None
+    shipping_total: int | None = None
+    shipping_tax_total: int | None = None
+    raw_discount_total: int | None = None
+    discount_total: int | None = None
+    tax_total: int | None = None
+    item_tax_total: int | None = None
+    refunded_total: int | None = None
+    total: int | None = None
+    subtotal: int | None = None
+    paid_total: int | None = None
+    refundable_amount: int | None = None
+    gift_card_total: int | None = None
+    gift_card_tax_total: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+    # Relations (``expand``).
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    customer: Customer | None = None
+    region: Region | None = None
+    items: list[LineItem] | None = None
+    payments: list[Payment] | None = None
+    fulfillments: list[Fulfillment] | None = None
+    refunds: list[MedusaRefund] | None = None
+    returns: list[dict[str, Any]] | None = None
+    claims: list[dict[str, Any]] | None = None
+    discounts: list[dict[str, Any]] | None = None
+    gift_cards: list[dict[str, Any]] | None = None
+    gift_card_transactions: list[dict[str, Any]] | None = None
+    shipping_methods: list[dict[str, Any]] | None = None
+    swaps: list[dict[str, Any]] | None = None
+
+
+RELATIONS = (
+    "billing_address",
+    "shipping_address",
+    "customer",
+    "region",
+    "items",
+    "payments",
+    "fulfillments",
+    "refunds",
+    "returns",
+    "claims",
+    "discounts",
+    "gift_cards",
+    "gift_card_transactions",
+    "shipping_methods",
+    "swaps",
+)
+SCALAR_FIELDS = tuple(name for name in MedusaOrder.model_fields if name not in RELATIONS)
+
+
+# --- Mapping -----------------------------------------------------------------------------------
+
+
+def _statuses(
+    order: Order, captures: list[Capture]
+) -> tuple[OrderStatus, FulfillmentStatus, PaymentStatus]:
+    """(status, fulfillment_status, payment_status) of ``order``."""
+    if all(line.canceled_quantity == line.quantity for line in order.lines):
+        return "canceled", "canceled", "canceled"
+    if any(capture.status is CaptureStatus.REQUIRES_ACTION for capture in captures):
+        return "requires_action", "requires_action", "requires_action"
+    open_units = sum(line.open_quantity for line in order.lines)
+    shipped_units = sum(line.shipped_quantity for line in order.lines)
+    fulfillment: FulfillmentStatus = (
+        "not_fulfilled"
+        if shipped_units == 0
+        else "shipped"
+        if open_units == 0
+        else "partially_shipped"
+    )
+    payment: PaymentStatus = "captured" if order.captured_amount > 0 else "awaiting"
+    if order.refunded_amount:
+        refunded_all = order.refunded_amount >= order.captured_amount
+        payment = "refunded" if refunded_all else "partially_refunded"
+    nothing_left = merchant_api.remaining_capture_amount(order) == 0
+    status: OrderStatus = "completed" if nothing_left and order.captured_amount > 0 else "pending"
+    return status, fulfillment, payment
+
+
+def _line_items(order: Order) -> list[LineItem]:
+    stamps = {"created_at": order.created_at, "updated_at": order.updated_at}
+    items = []
+    for line in order.lines:
+        gross = line.quantity * line.unit_amount
+        product = Product(id=line.sku, title=line.sku, **stamps)
+        variant = ProductVariant(
+            id=line.sku, title=line.sku, product_id=line.sku, product=product, sku=line.sku,
+            **stamps,
+        )  # fmt: skip
+        items.append(
+            LineItem(
+                id=line.item_id,
+                order_id=order.order_id,
+                title=line.sku,
+                unit_price=line.unit_amount,
+                variant_id=line.sku,
+                variant=variant,
+                quantity=line.quantity,
+                fulfilled_quantity=line.shipped_quantity,
+                shipped_quantity=line.shipped_quantity,
+                returned_quantity=0,
+                refundable=line.closed_value if line.shipped_quantity else 0,
+                subtotal=gross,
+                discount_total=line.discount_amount,
+                raw_discount_total=line.discount_amount,
+                tax_total=line.tax_amount,
+                original_tax_total=line.tax_amount,
+                total=line.line_total,
+                original_total=gross + line.tax_amount,
+                metadata={"sku": line.sku, "canceled_quantity": line.canceled_quantity},
+                **stamps,
+            )
+        )
+    return items
+
+
+def _fulfillments(order: Order, captures: list[Capture]) -> list[Fulfillment]:
+    """One fulfillment per shipment that captured (or is capturing) order lines."""
+    return [
+        Fulfillment(
+            id=capture.shipment_id,
+            order_id=order.order_id,
+            provider_id="order-capture",
+            items=[
+                FulfillmentItem(
+                    fulfillment_id=capture.shipment_id, item_id=line.item_id, quantity=line.quantity
+                )
+                for line in capture.lines
+            ],
+            data={"capture_id": capture.capture_id, "capture_status": capture.status.value},
+            shipped_at=capture.created_at,
+            created_at=capture.created_at,
+            updated_at=capture.updated_at,
+        )
+        for capture in captures
+        if capture.lines and capture.status is not CaptureStatus.FAILED
+    ]
+
+
+def _refunds(order: Order, refunds: list[Refund]) -> list[MedusaRefund]:
+    return [
+        MedusaRefund(
+            id=refund.refund_id,
+            order_id=order.order_id,
+            payment_id=order.payment.reference,
+            amount=refund.amount,
+            created_at=refund.created_at,
+            updated_at=refund.updated_at,
+        )
+        for refund in refunds
+        if refund.status is RefundStatus.REFUNDED
+    ]
+
+
+def medusa_order(
+    order: Order, captures: list[Capture], refunds: list[Refund] | None = None
+) -> MedusaOrder:
+    status, fulfillment_status, payment_status = _statuses(order, captures)
+    currency_code = order.currency.lower()
+    stamps = {"created_at": order.created_at, "updated_at": order.updated_at}
+    discount_total = sum(line.discount_amount for line in order.lines)
+    tax_total = sum(line.tax_amount for line in order.lines)
+    captured = [c for c in captures if c.status is CaptureStatus.CAPTURED]
+    customer_id = order.customer_id or ""
+    region_id = order.region_id or ""
+    empty_address = Address(id="", customer_id=order.customer_id, **stamps)
+    return MedusaOrder(
+        id=order.order_id,
+        status=status,
+        fulfillment_status=fulfillment_status,
+        payment_status=payment_status,
+        display_id=order.display_id or 0,
+        customer_id=customer_id,
+        email=order.email or "",
+        region_id=region_id,
+        currency_code=currency_code,
+        canceled_at=order.updated_at if status == "canceled" else None,
+        shipping_total=order.shipping_amount,
+        shipping_tax_total=0,
+        raw_discount_total=discount_total,
+        discount_total=discount_total,
+        tax_total=tax_total,
+        item_tax_total=tax_total,
+        refunded_total=order.refunded_amount,
+        total=order.total,
+        subtotal=sum(line.quantity * line.unit_amount for line in order.lines),
+        paid_total=order.captured_amount,
+        refundable_amount=order.captured_amount - order.refunded_amount,
+        gift_card_total=0,
+        gift_card_tax_total=0,
+        metadata=order.metadata,
+        billing_address=empty_address,
+        shipping_address=empty_address,
+        customer=Customer(id=customer_id, email=order.email or "", **stamps),
+        region=Region(
+            id=region_id,
+            name=region_id,
+            currency_code=currency_code,
+            payment_providers=[Provider(id=order.payment.provider)],
+            **stamps,
+        ),
+        items=_line_items(order),
+        payments=[
+            Payment(
+                id=order.payment.reference,
+                order_id=order.order_id,
+                amount=order.payment.authorized_amount,
+                currency_code=currency_code,
+                amount_refunded=order.refunded_amount,
+                provider_id=order.payment.provider,
+                data={"captures": [capture.capture_id for capture in captured]},
+                captured_at=max((c.updated_at for c in captured), default=None),
+                **stamps,
+            )
+        ],
+        fulfillments=_fulfillments(order, captures),
+        refunds=_refunds(order, refunds or []),
+        returns=[],
+        claims=[],
+        discounts=[],
+        gift_cards=[],
+        gift_card_transactions=[],
+        shipping_methods=[],
+        swaps=[],
+        **stamps,
+    )
