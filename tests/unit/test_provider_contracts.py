@@ -496,8 +496,9 @@ def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pendi
         "reference": KEY,
         "lineItems": [
             {"id": "sku-1", "description": "sku-1", "quantity": 2, "amountIncludingTax": 4000},
-            # 2050 does not split over 3 units: one unit of the whole line.
-            {"id": "sku-2", "description": "sku-2", "quantity": 1, "amountIncludingTax": 2050},
+            # 2050 does not split evenly over 3 units: 2 x 683 + 1 x 684, true quantities.
+            {"id": "sku-2", "description": "sku-2", "quantity": 2, "amountIncludingTax": 683},
+            {"id": "sku-2", "description": "sku-2", "quantity": 1, "amountIncludingTax": 684},
         ],
     }
     assert (capture.provider_reference, capture.status) == ("QJCMPCBQPXKHGXX6", "pending")

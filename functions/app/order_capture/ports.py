@@ -213,6 +213,8 @@ class ProviderCaptureRequest(Model):
     currency: str
     idempotency_key: str
     lines: list[CaptureLine]
+    #: The order's shipping, when this capture claims it (its first capture of items).
+    shipping_amount: int = 0
     merchant_id: str
     order_id: str
     #: The last capture of the authorization: the provider may release what remains (Stripe's

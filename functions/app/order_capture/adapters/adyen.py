@@ -34,12 +34,12 @@ from order_capture.ports import (
     ProviderRelease,
     ProviderReleaseRequest,
 )
+from order_capture.provider_units import ADYEN
 
 if TYPE_CHECKING:
     import httpx
 
     from order_capture.adapters.credentials import ProviderCredentials
-    from order_capture.models import CaptureLine
 
 #: Test platform. Live URLs carry the merchant's prefix
 #: (``https://{prefix}-checkout-live.adyenpayments.com/checkout/v71``): set ``base_url``.
@@ -88,16 +88,15 @@ class AdyenProvider:
         )
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        body: dict[str, Any] = {
+            "merchantAccount": self.merchant_account,
+            "amount": adyen_amount(request.amount, request.currency),
+            "reference": request.idempotency_key,
+        }
+        if items := line_items(request):
+            body["lineItems"] = items
         answer = self._modify(
-            request.authorization_reference,
-            "captures",
-            {
-                "merchantAccount": self.merchant_account,
-                "amount": {"value": request.amount, "currency": request.currency},
-                "reference": request.idempotency_key,
-                "lineItems": [line_item(line) for line in request.lines],
-            },
-            request.idempotency_key,
+            request.authorization_reference, "captures", body, request.idempotency_key
         )
         return ProviderCapture(
             provider_reference=answer["pspReference"],
@@ -113,7 +112,7 @@ class AdyenProvider:
             "refunds",
             {
                 "merchantAccount": self.merchant_account,
-                "amount": {"value": request.amount, "currency": request.currency},
+                "amount": adyen_amount(request.amount, request.currency),
                 "reference": request.idempotency_key,
             },
             request.idempotency_key,
@@ -161,16 +160,64 @@ class AdyenProvider:
         return {"pspReference": str(answer["pspReference"])}
 
 
-def line_item(line: CaptureLine) -> dict[str, Any]:
-    """An Adyen ``LineItem``: amounts are per unit, so a total that does not split evenly
-    over its units is sent as one unit of the whole line."""
-    quantity = line.quantity if line.quantity > 0 and line.amount % line.quantity == 0 else 1
-    return {
-        "id": line.item_id,
-        "description": line.item_id,
-        "quantity": quantity,
-        "amountIncludingTax": line.amount // quantity,
-    }
+def adyen_amount(amount: int, currency: str) -> dict[str, Any]:
+    """An Adyen ``Amount``: the value in Adyen's units of ``currency`` (CLP in centavos, IDR in
+    whole rupiah; see :mod:`provider_units`)."""
+    return {"value": ADYEN.to_provider(amount, currency), "currency": currency}
+
+
+#: Ids of the lines that make the items add up to the amount (Adyen requires the sum).
+SHIPPING_LINE_ID = "shipping"
+ROUNDING_LINE_ID = "rounding"
+
+
+def line_items(request: ProviderCaptureRequest) -> list[dict[str, Any]]:
+    """The capture's ``lineItems``, adding up to its amount exactly, as open-invoice methods
+    (Klarna and others) require: each item line with its true quantity (a total that does not
+    split evenly over its units becomes two lines, of the lower and of the higher unit amount),
+    the order's shipping when this capture claims it, and a rounding line for what the
+    provider's granularity moved (see ``capture_rules.in_provider_steps``)."""
+    currency = request.currency
+    if not request.lines and not request.shipping_amount:
+        return []  # a capture by amount (the API's): nothing to itemize
+    step = ADYEN.granularity(currency)
+    items: list[dict[str, Any]] = []
+    for line in request.lines:
+        items.extend(
+            _unit_lines(line.item_id, line.quantity, _floor_value(line.amount, step, currency))
+        )
+    if request.shipping_amount:
+        items.extend(
+            _unit_lines(SHIPPING_LINE_ID, 1, _floor_value(request.shipping_amount, step, currency))
+        )
+    listed = sum(item["quantity"] * item["amountIncludingTax"] for item in items)
+    rounding = ADYEN.to_provider(request.amount, currency) - listed
+    if rounding:
+        items.extend(_unit_lines(ROUNDING_LINE_ID, 1, rounding))
+    return items
+
+
+def _floor_value(amount: int, step: int, currency: str) -> int:
+    """``amount`` in Adyen's units, down to a whole step (the rest goes to the rounding line)."""
+    return ADYEN.to_provider(amount - amount % step, currency)
+
+
+def _unit_lines(item_id: str, quantity: int, total: int) -> list[dict[str, Any]]:
+    """Lines of ``quantity`` units worth ``total`` (Adyen's amounts are per unit)."""
+    if quantity <= 0:
+        return []
+    unit, extra = divmod(total, quantity)
+    shares = [(quantity - extra, unit), (extra, unit + 1)]
+    return [
+        {
+            "id": item_id,
+            "description": item_id,
+            "quantity": units,
+            "amountIncludingTax": amount,
+        }
+        for units, amount in shares
+        if units
+    ]
 
 
 # --- Webhook signatures ----------------------------------------------------------------------

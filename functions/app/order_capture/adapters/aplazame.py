@@ -28,6 +28,7 @@ from order_capture.ports import (
     ProviderRelease,
     ProviderReleaseRequest,
 )
+from order_capture.provider_units import APLAZAME
 
 if TYPE_CHECKING:
     import httpx
@@ -85,7 +86,7 @@ class AplazameProvider:
         answer = self.http.request(
             "POST",
             f"{_order_path(request.authorization_reference)}/captures",
-            json={"amount": request.amount},
+            json={"amount": APLAZAME.to_provider(request.amount, request.currency)},
             idempotent=False,
         )
         return _capture_from(answer, request.currency)
@@ -96,7 +97,10 @@ class AplazameProvider:
             f"{quote(request.capture_reference, safe='')}"
         )
         answer = self.http.request(
-            "POST", f"{capture_path}/refunds", json={"amount": request.amount}, idempotent=False
+            "POST",
+            f"{capture_path}/refunds",
+            json={"amount": APLAZAME.to_provider(request.amount, request.currency)},
+            idempotent=False,
         )
         refunds = [item for item in answer.get("refunds") or [] if isinstance(item, dict)]
         if not refunds:
@@ -148,7 +152,7 @@ class AplazameProvider:
             self.http.request(
                 "POST",
                 f"{_order_path(request.authorization_reference)}/void",
-                json={"amount": request.remaining_amount},
+                json={"amount": APLAZAME.to_provider(request.remaining_amount, request.currency)},
                 idempotent=False,
             )
         return ProviderRelease(

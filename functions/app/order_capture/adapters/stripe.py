@@ -35,6 +35,7 @@ from order_capture.ports import (
     ProviderReleaseRequest,
     ProviderStatus,
 )
+from order_capture.provider_units import STRIPE
 
 if TYPE_CHECKING:
     import httpx
@@ -107,11 +108,13 @@ class StripeProvider:
         )
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        stripe_amount = STRIPE.to_provider(request.amount, request.currency)
         form = {
-            "amount_to_capture": str(request.amount),
+            "amount_to_capture": str(stripe_amount),
             # Without final_capture=false the first partial capture releases the rest.
             "final_capture": "true" if request.final_capture else "false",
-            f"metadata[{metadata_key(request.idempotency_key)}]": str(request.amount),
+            # In Stripe's units, like every amount the intent shows.
+            f"metadata[{metadata_key(request.idempotency_key)}]": str(stripe_amount),
             "expand[]": "latest_charge",
         }
         intent = self.http.request(
@@ -136,7 +139,7 @@ class StripeProvider:
             "/v1/refunds",
             data={
                 "payment_intent": request.capture_reference,
-                "amount": str(request.amount),
+                "amount": str(STRIPE.to_provider(request.amount, request.currency)),
                 "metadata[order_id]": request.order_id,
                 "metadata[merchant_id]": request.merchant_id,
             },
@@ -148,11 +151,15 @@ class StripeProvider:
             raise ProviderDeclinedError(
                 f"stripe refund {refund.get('id')} {status}: {refund.get('failure_reason')}"
             )
+        currency = str(refund.get("currency") or request.currency).upper()
+        refunded = refund.get("amount")
         return ProviderRefund(
             provider_reference=str(refund["id"]),
             capture_reference=request.capture_reference,
-            amount=int(refund.get("amount", request.amount)),
-            currency=str(refund.get("currency") or request.currency).upper(),
+            amount=request.amount
+            if refunded is None
+            else STRIPE.from_provider(int(refunded), currency),
+            currency=currency,
             status="succeeded" if status == "succeeded" else "pending",
         )
 
@@ -173,10 +180,11 @@ class StripeProvider:
             amount = intent.get("amount_received") or None
             if amount is None:
                 return None
+        currency = str(intent.get("currency", "")).upper()
         return ProviderCapture(
             provider_reference=str(intent["id"]),
-            amount=int(amount),
-            currency=str(intent.get("currency", "")).upper(),
+            amount=STRIPE.from_provider(int(amount), currency),
+            currency=currency,
             status="succeeded",
             authorization_expires_at=capture_before(intent),
         )

@@ -13,6 +13,16 @@ How a shipment is valued
     cancellations and released (failed) captures come in, the claims of a line add up to its
     total exactly, and the shipment that closes the last unit claims exactly what remains.
     ``shipping_amount`` is claimed by the order's first capture of items.
+
+How a claim becomes money at a provider with a granularity
+    Some providers take a currency only in steps coarser than its minor unit (Stripe: KWD in
+    multiples of 10 fils; Adyen: IDR in whole rupiah; see :mod:`provider_units`). A claim then
+    moves ``R(C + claim) - R(C)``, where ``C`` is the value the order's units and shipping have
+    claimed so far and ``R`` rounds to the nearest step: the amounts telescope like the claims,
+    each is a whole number of steps, and since an order is registered only when its total is a
+    whole number of steps, the last one ends exactly on the total. (A released capture gives back
+    what it moved; later claims may then differ from their share by a step, never the total.)
+    With a step of 1 the amount is the claim.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from order_capture.models import (
     ShopReferences,
 )
 from order_capture.money import cumulative_unit_share
+from order_capture.provider_units import check_order_amounts, units_for
 
 
 def value_of_first_units(line: OrderLine, units: int) -> int:
@@ -64,8 +75,9 @@ def claim_value(line: OrderLine, quantity: int) -> int:
 
 
 def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
-    """A new order from an `Order Placed` event."""
-    return Order(
+    """A new order from an `Order Placed` event; refused (naming the field) when its provider
+    cannot take its currency, total or authorization."""
+    order = Order(
         **detail.model_dump(include=set(ShopReferences.model_fields)),
         metadata_json=None if detail.metadata is None else json.dumps(detail.metadata),
         merchant_id=detail.merchant_id,
@@ -77,6 +89,10 @@ def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
         created_at=now,
         updated_at=now,
     )
+    check_order_amounts(
+        order.payment.provider, order.currency, order.total, order.payment.authorized_amount
+    )
+    return order
 
 
 def same_registration(existing: Order, detail: OrderPlacedDetail) -> bool:
@@ -164,6 +180,7 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
     shipping_canceled = everything_canceled and not order.shipping_claimed
     if shipping_canceled and not order.shipping_canceled:
         canceled_value += order.shipping_amount
+    canceled_value = in_provider_steps(order, canceled_value)
     _check_cancellation_leaves_captures_covered(order, resolved, canceled_value)
     return order.model_copy(
         update={
@@ -197,6 +214,25 @@ def _check_cancellation_leaves_captures_covered(
 # --- Planning a capture -----------------------------------------------------------------------
 
 
+def claimed_value(order: Order) -> int:
+    """``C``: the value the order's closed units and its claimed or canceled shipping hold."""
+    shipping = order.shipping_amount if order.shipping_claimed or order.shipping_canceled else 0
+    return sum(line.closed_value for line in order.lines) + shipping
+
+
+def in_provider_steps(order: Order, claim: int) -> int:
+    """What claiming ``claim`` more of ``order``'s value moves at its provider:
+    ``R(C + claim) - R(C)`` (see the module docstring); ``claim`` itself for a step of 1."""
+    step = units_for(order.payment.provider).granularity(order.currency)
+    before = claimed_value(order)
+    return _nearest_step(before + claim, step) - _nearest_step(before, step)
+
+
+def _nearest_step(value: int, step: int) -> int:
+    """``value`` rounded to the nearest multiple of ``step``, halves up."""
+    return (value + step // 2) // step * step
+
+
 def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> CapturePlan:
     """What ``request`` captures from ``order`` as it is now, or why it cannot."""
     if now >= order.payment.expires_at:
@@ -206,6 +242,7 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         )
     capturable = order.capturable_amount
     if request.amount is not None:
+        units_for(order.payment.provider).check(request.amount, order.currency)
         lines: list[CaptureLine] = []
         shipping_amount = 0
         amount = request.amount
@@ -213,7 +250,7 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
     else:
         lines, shipping_amount = _claims_for_items(order, request.items)
         is_final = bool(lines) and _closes_every_unit(order, lines)
-        value = sum(line.amount for line in lines) + shipping_amount
+        value = in_provider_steps(order, sum(line.amount for line in lines) + shipping_amount)
         # The shipment closing the last unit captures exactly what remains; earlier ones never
         # more than remains (amount captures through the API may have taken some already).
         amount = max(0, capturable if is_final else min(value, capturable))

@@ -59,6 +59,7 @@ from order_capture.ports import (
     PaymentProviders,
     ProviderRefundRequest,
 )
+from order_capture.provider_units import units_for
 
 #: How often reserving a refund is tried while other refunds of the capture move its totals.
 MAX_RESERVE_ATTEMPTS = 8
@@ -81,6 +82,7 @@ def check_refundable(capture: Capture, amount: int) -> None:
             "only a captured capture can be refunded",
             field="capture_id",
         )
+    units_for(capture.provider).check(amount, capture.currency)
     if amount > capture.refundable_amount:
         raise OverRefundError(
             f"amount: {amount} is more than the {capture.refundable_amount} capture "

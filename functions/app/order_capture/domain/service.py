@@ -124,6 +124,7 @@ def execute_capture(
             currency=pending.currency,
             idempotency_key=pending.capture_id,
             lines=pending.lines,
+            shipping_amount=pending.shipping_amount,
             merchant_id=pending.merchant_id,
             order_id=pending.order_id,
             # The shipment that closes the order lets the provider release the rest; as

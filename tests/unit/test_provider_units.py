@@ -1,0 +1,372 @@
+"""Each provider's units: exact conversion both ways, refusal of what a provider cannot take
+(at registration, naming the field), and whole order lifecycles planned in the provider's
+granularity that add up to the order's total in its units and in ours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from order_capture.adapters.adyen import AdyenProvider, line_items
+from order_capture.adapters.aplazame import AplazameProvider
+from order_capture.adapters.credentials import ProviderCredentials
+from order_capture.adapters.stripe import StripeProvider
+from order_capture.domain import capture_rules
+from order_capture.domain.refunds import check_refundable
+from order_capture.errors import InvalidAmountError, UnsupportedCurrencyError
+from order_capture.models import (
+    Capture,
+    CaptureLine,
+    CaptureRequest,
+    CaptureStatus,
+    ItemQuantity,
+    Order,
+    OrderPlacedDetail,
+)
+from order_capture.ports import (
+    ProviderCaptureLookup,
+    ProviderCaptureRequest,
+    ProviderRefundRequest,
+)
+from order_capture.provider_units import ADYEN, APLAZAME, STRIPE, ProviderUnits, units_for
+from unit.provider_recorder import Recorder, form_body, json_body
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+PROVIDERS = {"stripe": STRIPE, "adyen": ADYEN, "aplazame": APLAZAME}
+
+
+def capture_request(currency: str, amount: int, **extra: Any) -> ProviderCaptureRequest:
+    return ProviderCaptureRequest(
+        authorization_reference="ref-1",
+        amount=amount,
+        currency=currency,
+        idempotency_key="key-1",
+        lines=extra.pop("lines", [CaptureLine(item_id="i1", quantity=1, amount=amount)]),
+        merchant_id="m-1",
+        order_id="o-1",
+        **extra,
+    )
+
+
+def refund_request(currency: str, amount: int) -> ProviderRefundRequest:
+    return ProviderRefundRequest(
+        authorization_reference="ref-1",
+        capture_reference="ref-1",
+        amount=amount,
+        currency=currency,
+        idempotency_key="refund-1",
+        merchant_id="m-1",
+        order_id="o-1",
+    )
+
+
+def adyen(recorder: Recorder) -> AdyenProvider:
+    credentials = ProviderCredentials(api_key="k", merchant_account="Shop")
+    return AdyenProvider(credentials, 5, recorder.transport)
+
+
+def stripe(recorder: Recorder) -> StripeProvider:
+    return StripeProvider(ProviderCredentials(api_key="sk_test_x"), 5, recorder.transport)
+
+
+RECEIVED = {"status": "received", "pspReference": "P1"}
+
+
+def stripe_intent(currency: str, amount: int) -> dict[str, Any]:
+    return {"id": "ref-1", "object": "payment_intent", "status": "succeeded",
+            "currency": currency.lower(), "amount_received": amount}  # fmt: skip
+
+
+# --- Adyen's exponents ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "ours", "adyens"),
+    [
+        ("CLP", 5000, 500000),  # ISO 0 decimals, Adyen 2
+        ("ISK", 1234, 123400),  # ISO 0 decimals, Adyen 2
+        ("IDR", 1500000, 15000),  # ISO 2 decimals, Adyen 0
+        ("CVE", 250000, 2500),  # ISO 2 decimals, Adyen 0
+        ("EUR", 10050, 10050),
+        ("KWD", 12345, 12345),
+        ("JPY", 500, 500),
+    ],
+)
+def test_defect_11_adyen_amounts_are_in_adyens_exponent(
+    currency: str, ours: int, adyens: int
+) -> None:
+    recorder = Recorder().answer(201, RECEIVED).answer(201, RECEIVED)
+    provider = adyen(recorder)
+
+    provider.capture(capture_request(currency, ours))
+    assert json_body(recorder.last)["amount"] == {"value": adyens, "currency": currency}
+    assert (
+        sum(i["quantity"] * i["amountIncludingTax"] for i in json_body(recorder.last)["lineItems"])
+        == adyens
+    )
+    provider.refund(refund_request(currency, ours))
+    assert json_body(recorder.last)["amount"] == {"value": adyens, "currency": currency}
+    assert ADYEN.from_provider(adyens, currency) == ours
+
+
+def test_defect_11_adyen_refuses_what_it_cannot_represent_before_sending() -> None:
+    recorder = Recorder()
+    with pytest.raises(InvalidAmountError, match="multiples of 100"):
+        adyen(recorder).capture(capture_request("IDR", 1550))
+    assert recorder.requests == []
+
+
+# --- Stripe's units -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "ours", "stripes"),
+    [
+        ("ISK", 1234, 123400),  # two-decimal at Stripe, in multiples of 100
+        ("MGA", 150000, 1500),  # zero-decimal at Stripe, ISO two
+        ("KWD", 12340, 12340),  # three decimals, last digit 0
+        ("HUF", 105050, 105050),  # two-decimal for charges, as ISO
+        ("TWD", 99999, 99999),
+        ("JPY", 500, 500),
+    ],
+)
+def test_defect_11_stripe_amounts_are_in_stripes_units(
+    currency: str, ours: int, stripes: int
+) -> None:
+    recorder = Recorder().answer(200, stripe_intent(currency, stripes))
+    recorder.answer(200, {"id": "re_1", "object": "refund", "status": "succeeded",
+                          "amount": stripes, "currency": currency.lower()})  # fmt: skip
+    provider = stripe(recorder)
+
+    capture = provider.capture(capture_request(currency, ours))
+    assert form_body(recorder.last)["amount_to_capture"] == str(stripes)
+    assert capture.amount == ours
+    refund = provider.refund(refund_request(currency, ours))
+    assert form_body(recorder.last)["amount"] == str(stripes)
+    assert refund.amount == ours
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount"),
+    [("KWD", 12345), ("BHD", 1), ("JOD", 999), ("OMR", 5), ("TND", 1001), ("MGA", 150)],
+)
+def test_defect_11_stripe_refuses_amounts_it_cannot_take(currency: str, amount: int) -> None:
+    recorder = Recorder()
+    with pytest.raises(InvalidAmountError):
+        stripe(recorder).capture(capture_request(currency, amount))
+    assert recorder.requests == []
+
+
+def test_defect_11_stripe_lookup_reads_stripes_units_back() -> None:
+    recorder = Recorder().answer(200, stripe_intent("ISK", 123400) | {"metadata": {}})
+    found = stripe(recorder).find_capture(
+        ProviderCaptureLookup(
+            authorization_reference="ref-1", merchant_id="m-1", order_id="o-1",
+            provider_reference="ref-1",
+        )
+    )  # fmt: skip
+    assert found is not None and found.amount == 1234
+
+
+def test_defect_11_aplazame_takes_euros_only() -> None:
+    recorder = Recorder()
+    provider = AplazameProvider(ProviderCredentials(api_key="k"), 5, recorder.transport)
+    with pytest.raises(UnsupportedCurrencyError) as refused:
+        provider.capture(capture_request("USD", 1000))
+    assert refused.value.field == "currency"
+    assert recorder.requests == []
+
+
+# --- Refused at registration, with the field named --------------------------------------------
+
+
+def detail(provider: str, currency: str, **changes: Any) -> OrderPlacedDetail:
+    body: dict[str, Any] = {
+        "merchant_id": "m",
+        "order_id": "o",
+        "currency": currency,
+        "items": [{"item_id": "a", "sku": "A", "quantity": 3, "unit_amount": 1000}],
+        "shipping_amount": 0,
+        "payment": {
+            "provider": provider,
+            "reference": "r",
+            "authorized_amount": 3000,
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    }
+    payment = {key: changes.pop(key) for key in ("authorized_amount",) if key in changes}
+    body |= changes
+    body["payment"] |= payment
+    return OrderPlacedDetail.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("provider", "currency", "changes", "field"),
+    [
+        ("aplazame", "USD", {}, "currency"),
+        ("stripe", "KWD", {"authorized_amount": 3010, "shipping_amount": 5}, "items"),
+        ("stripe", "KWD", {"authorized_amount": 3005}, "payment.authorized_amount"),
+        ("stripe", "MGA", {"shipping_amount": 50, "authorized_amount": 3100}, "items"),
+        ("adyen", "IDR", {"shipping_amount": 1, "authorized_amount": 3100}, "items"),
+        ("stripe", "IQD", {}, "currency"),
+    ],
+)
+def test_defect_11_an_order_its_provider_cannot_take_is_refused_at_registration(
+    provider: str, currency: str, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises((InvalidAmountError, UnsupportedCurrencyError)) as refused:
+        capture_rules.register_order(detail(provider, currency, **changes), NOW)
+    assert refused.value.field == field
+    assert field.rsplit(".", maxsplit=1)[-1] in refused.value.message
+
+
+def test_defect_11_capture_and_refund_by_amount_must_be_representable() -> None:
+    order = capture_rules.register_order(detail("stripe", "KWD"), NOW)
+    request = CaptureRequest(merchant_id="m", order_id="o", shipment_id="s", amount=1005)
+    with pytest.raises(InvalidAmountError) as refused:
+        capture_rules.plan_capture(order, request, NOW)
+    assert refused.value.field == "amount"
+    captured = Capture(
+        capture_id="c", merchant_id="m", order_id="o", shipment_id="s", amount=3000,
+        currency="KWD", status=CaptureStatus.CAPTURED, provider="stripe",
+        provider_reference="pi", trigger="api", created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+    with pytest.raises(InvalidAmountError) as refund_refused:
+        check_refundable(captured, 15)
+    assert refund_refused.value.field == "amount"
+    check_refundable(captured, 10)
+
+
+def test_exact_inverses_for_every_supported_currency() -> None:
+    for units in (STRIPE, ADYEN, APLAZAME, units_for("sandbox")):
+        for currency in units.currencies:
+            step = units.granularity(currency)
+            for amount in (0, step, 7 * step, 123_456 * step):
+                value = units.to_provider(amount, currency)
+                assert units.from_provider(value, currency) == amount
+            if step > 1:
+                with pytest.raises(InvalidAmountError):
+                    units.to_provider(step + 1, currency)
+
+
+# --- Whole lifecycles, every currency of every provider ------------------------------------
+
+
+def _provider_and_currency() -> st.SearchStrategy[tuple[ProviderUnits, str]]:
+    return st.sampled_from(list(PROVIDERS.values())).flatmap(
+        lambda units: st.tuples(st.just(units), st.sampled_from(sorted(units.currencies)))
+    )
+
+
+line_strategy = st.fixed_dictionaries(
+    {
+        "quantity": st.integers(min_value=1, max_value=6),
+        "unit_amount": st.integers(min_value=0, max_value=50_000),
+        "tax_amount": st.integers(min_value=0, max_value=9_999),
+    }
+)
+operation = st.tuples(
+    st.sampled_from(["ship", "cancel", "fail", "ship_all"]),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=3), st.integers(min_value=1, max_value=6)),
+        min_size=1,
+        max_size=3,
+    ),
+)
+
+
+def _ship(
+    order: Order, shipment: str, items: list[tuple[str, int]] | None, *, fail: bool
+) -> tuple[Order, Capture | None]:
+    request = CaptureRequest(
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        shipment_id=shipment,
+        items=None if items is None else [ItemQuantity(item_id=i, quantity=q) for i, q in items],
+    )
+    plan = capture_rules.plan_capture(order, request, NOW)
+    capture = Capture(
+        capture_id=plan.capture_id, merchant_id=order.merchant_id, order_id=order.order_id,
+        shipment_id=shipment, amount=plan.amount, currency=plan.currency,
+        status=CaptureStatus.PENDING, lines=plan.lines, shipping_amount=plan.shipping_amount,
+        provider=order.payment.provider, trigger="event", created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+    reserved = capture_rules.reserve(order, plan, NOW)
+    if fail:
+        return capture_rules.release(reserved, capture, NOW), None
+    return capture_rules.confirm(reserved, capture, NOW), capture
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    chosen=_provider_and_currency(),
+    lines=st.lists(line_strategy, min_size=1, max_size=4),
+    shipping=st.integers(min_value=0, max_value=5_000),
+    operations=st.lists(operation, max_size=7),
+)
+def test_defect_11_every_lifecycle_adds_up_in_the_providers_units_and_ours(
+    chosen: tuple[ProviderUnits, str],
+    lines: list[dict[str, int]],
+    shipping: int,
+    operations: list[tuple[str, list[tuple[int, int]]]],
+) -> None:
+    units, currency = chosen
+    step = units.granularity(currency)
+    items = [{"item_id": f"i{n}", "sku": f"S{n}", **line} for n, line in enumerate(lines)]
+    subtotal = sum(i["quantity"] * i["unit_amount"] + i["tax_amount"] for i in items)
+    shipping += -(subtotal + shipping) % step  # a total the provider can take
+    order = capture_rules.register_order(
+        OrderPlacedDetail.model_validate(
+            {
+                "merchant_id": "m", "order_id": "o", "currency": currency, "items": items,
+                "shipping_amount": shipping,
+                "payment": {"provider": units.provider, "reference": "r",
+                            "authorized_amount": 10**12, "expires_at": "2099-01-01T00:00:00Z"},
+            }
+        ),
+        NOW,
+    )  # fmt: skip
+    total = order.total
+    captures: list[Capture] = []
+    for number, (kind, picks) in enumerate([*operations, ("ship_all", [])]):
+        wanted: dict[str, int] = {}
+        for index, quantity in picks:
+            line = order.lines[index % len(order.lines)]
+            wanted[line.item_id] = min(line.open_quantity, wanted.get(line.item_id, 0) + quantity)
+        chosen_items = [(i, q) for i, q in wanted.items() if q > 0]
+        if kind == "cancel":
+            if chosen_items:
+                order = capture_rules.cancel_items(
+                    order, [ItemQuantity(item_id=i, quantity=q) for i, q in chosen_items], NOW
+                )
+                assert order.canceled_amount % step == 0
+            continue
+        if kind != "ship_all" and not chosen_items:
+            continue
+        order, capture = _ship(
+            order, f"s{number}", None if kind == "ship_all" else chosen_items, fail=kind == "fail"
+        )
+        if capture is not None and capture.amount:
+            captures.append(capture)
+            assert capture.amount % step == 0
+            if units is ADYEN:
+                request = capture_request(
+                    currency, capture.amount, lines=capture.lines,
+                    shipping_amount=capture.shipping_amount,
+                )  # fmt: skip
+                listed = line_items(request)
+                assert sum(i["quantity"] * i["amountIncludingTax"] for i in listed) == (
+                    units.to_provider(capture.amount, currency)
+                )
+    assert order.capturable_amount == 0
+    captured = sum(c.amount for c in captures)
+    assert captured + order.canceled_amount == total
+    in_provider = sum(units.to_provider(c.amount, currency) for c in captures)
+    assert in_provider == units.to_provider(captured, currency)
+    assert in_provider + units.to_provider(order.canceled_amount, currency) == (
+        units.to_provider(total, currency)
+    )
