@@ -33,7 +33,7 @@ from order_capture.ports import (
     ProviderRefundRequest,
 )
 from order_capture.provider_units import ADYEN, APLAZAME, STRIPE, ProviderUnits, units_for
-from unit.provider_recorder import Recorder, form_body, json_body
+from tests.unit.provider_recorder import Recorder, form_body, json_body
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PROVIDERS = {"stripe": STRIPE, "adyen": ADYEN, "aplazame": APLAZAME}
@@ -316,8 +316,8 @@ def test_defect_11_every_lifecycle_adds_up_in_the_providers_units_and_ours(
 ) -> None:
     units, currency = chosen
     step = units.granularity(currency)
+    subtotal = sum(line["quantity"] * line["unit_amount"] + line["tax_amount"] for line in lines)
     items = [{"item_id": f"i{n}", "sku": f"S{n}", **line} for n, line in enumerate(lines)]
-    subtotal = sum(i["quantity"] * i["unit_amount"] + i["tax_amount"] for i in items)
     shipping += -(subtotal + shipping) % step  # a total the provider can take
     order = capture_rules.register_order(
         OrderPlacedDetail.model_validate(
