@@ -203,6 +203,9 @@ class Order(ShopReferences):
     refunded_amount: int = 0
     shipping_claimed: bool = False
     shipping_canceled: bool = False
+    #: What the provider's steps (see provider_units) added to, or took from, the value of the
+    #: units and shipping claimed so far: their claims moved that value plus this much money.
+    step_rounding: int = 0
     capture_count: int = 0
     #: Bumped by every write that changes what is capturable; guards conditional writes.
     version: int = 0

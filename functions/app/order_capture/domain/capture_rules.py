@@ -16,13 +16,14 @@ How a shipment is valued
 
 How a claim becomes money at a provider with a granularity
     Some providers take a currency only in steps coarser than its minor unit (Stripe: KWD in
-    multiples of 10 fils; Adyen: IDR in whole rupiah; see :mod:`provider_units`). A claim then
-    moves ``R(C + claim) - R(C)``, where ``C`` is the value the order's units and shipping have
-    claimed so far and ``R`` rounds to the nearest step: the amounts telescope like the claims,
-    each is a whole number of steps, and since an order is registered only when its total is a
-    whole number of steps, the last one ends exactly on the total. (A released capture gives back
-    what it moved; later claims may then differ from their share by a step, never the total.)
-    With a step of 1 the amount is the claim.
+    multiples of 10 fils; Adyen: IDR in whole rupiah; see :mod:`provider_units`). The order
+    keeps ``step_rounding``: what its item claims moved beyond (or short of) their value, so
+    the money they hold is ``C + step_rounding``, ``C`` being the value claimed so far. A claim
+    then moves ``R(C + claim) - (C + step_rounding)``, ``R`` rounding to the nearest step: a
+    whole number of steps that brings the money held to the rounded value claimed. A released
+    capture gives back its money and its value, so the next claim corrects for it, and since an
+    order is registered only when its total is a whole number of steps, the last claim ends
+    exactly on the total. With a step of 1 the amount is the claim.
 """
 
 from __future__ import annotations
@@ -180,13 +181,15 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
     shipping_canceled = everything_canceled and not order.shipping_claimed
     if shipping_canceled and not order.shipping_canceled:
         canceled_value += order.shipping_amount
-    canceled_value = in_provider_steps(order, canceled_value)
+    claimed = canceled_value
+    canceled_value = max(0, in_provider_steps(order, claimed))
     _check_cancellation_leaves_captures_covered(order, resolved, canceled_value)
     return order.model_copy(
         update={
             "lines": lines,
             "canceled_amount": order.canceled_amount + canceled_value,
             "shipping_canceled": order.shipping_canceled or shipping_canceled,
+            "step_rounding": order.step_rounding + canceled_value - claimed,
             "version": order.version + 1,
             "updated_at": now,
         }
@@ -221,11 +224,16 @@ def claimed_value(order: Order) -> int:
 
 
 def in_provider_steps(order: Order, claim: int) -> int:
-    """What claiming ``claim`` more of ``order``'s value moves at its provider:
-    ``R(C + claim) - R(C)`` (see the module docstring); ``claim`` itself for a step of 1."""
+    """The money that claiming ``claim`` more of ``order``'s value moves at its provider:
+    ``R(C + claim) - (C + step_rounding)`` (see the module docstring); ``claim`` itself for
+    a step of 1."""
     step = units_for(order.payment.provider).granularity(order.currency)
     before = claimed_value(order)
-    return _nearest_step(before + claim, step) - _nearest_step(before, step)
+    return _nearest_step(before + claim, step) - before - order.step_rounding
+
+
+def _value_of(lines: list[CaptureLine], shipping_amount: int) -> int:
+    return sum(line.amount for line in lines) + shipping_amount
 
 
 def _nearest_step(value: int, step: int) -> int:
@@ -250,7 +258,7 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
     else:
         lines, shipping_amount = _claims_for_items(order, request.items)
         is_final = bool(lines) and _closes_every_unit(order, lines)
-        value = in_provider_steps(order, sum(line.amount for line in lines) + shipping_amount)
+        value = in_provider_steps(order, _value_of(lines, shipping_amount))
         # The shipment closing the last unit captures exactly what remains; earlier ones never
         # more than remains (amount captures through the API may have taken some already).
         amount = max(0, capturable if is_final else min(value, capturable))
@@ -331,11 +339,19 @@ def reserve(order: Order, plan: CapturePlan, now: datetime) -> Order:
         update={
             "lines": lines,
             "reserved_amount": order.reserved_amount + plan.amount,
+            "step_rounding": order.step_rounding + _rounding_of(plan.amount, plan),
             "shipping_claimed": order.shipping_claimed or plan.shipping_amount > 0,
             "version": order.version + 1,
             "updated_at": now,
         }
     )
+
+
+def _rounding_of(amount: int, claim: CapturePlan | Capture) -> int:
+    """What a capture of items moved beyond their value (captures by amount claim no value)."""
+    if not claim.lines and not claim.shipping_amount:
+        return 0
+    return amount - _value_of(claim.lines, claim.shipping_amount)
 
 
 def release(order: Order, capture: Capture, now: datetime) -> Order:
@@ -354,6 +370,7 @@ def release(order: Order, capture: Capture, now: datetime) -> Order:
         update={
             "lines": lines,
             "reserved_amount": order.reserved_amount - capture.amount,
+            "step_rounding": order.step_rounding - _rounding_of(capture.amount, capture),
             "shipping_claimed": order.shipping_claimed and capture.shipping_amount == 0,
             "version": order.version + 1,
             "updated_at": now,
