@@ -24,9 +24,16 @@ from pydantic import (
 from order_capture.errors import UnsupportedCurrencyError
 from order_capture.money import currency_exponent
 
+#: The limits of what the service accepts (README "Limits"): every order within them captures.
+MAX_ORDER_LINES = 1000
+MAX_ID_LENGTH = 128
+
 # Identifiers end up inside DynamoDB keys joined with '#', so '#' and whitespace are refused.
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    str,
+    StringConstraints(
+        min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+    ),
 ]
 # Bounded so that sums of amounts and quantities stay far inside DynamoDB's 38-digit numbers
 # and every provider's limits; 10^15 minor units is more than any single order carries.
@@ -60,9 +67,24 @@ class Model(BaseModel):
 # --- Event contract (detail of EventBridge events with source `orders`) ----------------------
 
 
+def _check_utf8_length(text: str) -> str:
+    size = len(text.encode())
+    if size > MAX_ID_LENGTH:
+        raise ValueError(f"at most {MAX_ID_LENGTH} bytes in UTF-8, got {size}")
+    return text
+
+
+# Free text, bounded in bytes: 1,000 lines of the longest ids and skus fit one ledger item.
+Sku = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(_check_utf8_length),
+]
+
+
 class OrderLineIn(Model):
     item_id: Identifier
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    sku: Sku
     quantity: Quantity
     unit_amount: MinorUnits
     discount_amount: MinorUnits = 0
@@ -111,7 +133,7 @@ class OrderPlacedDetail(ShopReferences):
     merchant_id: Identifier
     order_id: Identifier
     currency: CurrencyCode
-    items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
+    items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=MAX_ORDER_LINES)]
     shipping_amount: MinorUnits = 0
     payment: PaymentIn
     metadata: Metadata | None = None
@@ -131,7 +153,7 @@ class OrderShippedDetail(Model):
     merchant_id: Identifier
     order_id: Identifier
     shipment_id: Identifier
-    items: Annotated[list[ItemQuantity], Field(max_length=1000)] | None = None
+    items: Annotated[list[ItemQuantity], Field(max_length=MAX_ORDER_LINES)] | None = None
 
     @model_validator(mode="after")
     def _unique_items(self) -> OrderShippedDetail:
@@ -142,7 +164,7 @@ class OrderShippedDetail(Model):
 class OrderItemsCanceledDetail(Model):
     merchant_id: Identifier
     order_id: Identifier
-    items: Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
+    items: Annotated[list[ItemQuantity], Field(min_length=1, max_length=MAX_ORDER_LINES)]
 
     @model_validator(mode="after")
     def _unique_items(self) -> OrderItemsCanceledDetail:
@@ -268,7 +290,10 @@ class Capture(Model):
     amount: int
     currency: str
     status: CaptureStatus
-    lines: list[CaptureLine] = []
+    #: Left out of every dump (a workflow's state, events, task results): a capture of 1,000
+    #: lines with long item ids would not fit Step Functions' 256 KB state. The ledger keeps
+    #: them (the adapter stores them apart) and the API shows them.
+    lines: Annotated[list[CaptureLine], Field(exclude=True)] = []
     shipping_amount: int = 0
     provider: str
     provider_reference: str | None = None

@@ -33,6 +33,7 @@ def apply(patch: Patch) -> None:
     pass_task_failure_cause(patch)
     name_start_execution_parameters(patch)
     end_task_tokens_with_their_tasks(patch)
+    make_data_limit_terminal(patch)
 
 
 def name_start_execution_parameters(patch: Patch) -> None:
@@ -99,3 +100,31 @@ def pass_task_failure_cause(patch: Patch) -> None:
         return EmptyResult()
 
     patch(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
+def make_data_limit_terminal(patch: Patch) -> None:
+    """On AWS ``States.DataLimitExceeded`` (a state over 256 KB) is terminal: ``States.ALL``
+    neither retries nor catches it, so the execution fails without its failure path.
+    moto's ``States.ALL`` matches it; make it match as AWS does, so that a test whose
+    state outgrows the limit fails here as it would there."""
+    from moto.stepfunctions.parser.asl.component.common.error_name import (  # noqa: PLC0415
+        error_equals_decl,
+        states_error_name,
+        states_error_name_type,
+    )
+
+    declaration = error_equals_decl.ErrorEqualsDecl
+    original = declaration._eval_body
+    data_limit = states_error_name.StatesErrorName(
+        typ=states_error_name_type.StatesErrorNameType.StatesStatesDataLimitExceeded
+    )
+
+    def eval_body(decl: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        if error_name == data_limit and data_limit not in decl.error_names:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(decl, env)
+
+    patch(declaration, "_eval_body", eval_body)

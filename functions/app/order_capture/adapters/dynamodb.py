@@ -141,6 +141,10 @@ class DynamoDBOrderRepository:
             CAPTURE_PREFIX + capture.capture_id,
             capture,
         )
+        if capture.lines:  # left out of the model's dumps (see Capture.lines), not of the ledger
+            item["lines"] = self._serializer.serialize(
+                [line.model_dump() for line in capture.lines]
+            )
         if capture.status in OPEN_CAPTURE_STATUSES:
             # The key of the sparse OpenCaptures index: only unsettled captures carry it.
             item[OPEN_STATUS] = {"S": capture.status.value}

@@ -130,7 +130,7 @@ def _definition(line: OrderLine) -> OrderLine:
     )
 
 
-def _resolve_lines(order: Order, items: Iterable[ItemQuantity]) -> list[tuple[int, int]]:
+def resolve_lines(order: Order, items: Iterable[ItemQuantity]) -> list[tuple[int, int]]:
     """(line index, quantity) for ``items``; errors name the item and say why."""
     index_of = {line.item_id: index for index, line in enumerate(order.lines)}
     resolved = []
@@ -163,7 +163,7 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
     a refund of a capture, not by a cancellation. So captures never exceed the order's total
     less canceled, and the last shipment captures exactly what remains.
     """
-    resolved = _resolve_lines(order, items)
+    resolved = resolve_lines(order, items)
     lines = list(order.lines)
     canceled_value = 0
     for index, quantity in resolved:
@@ -294,7 +294,7 @@ def _claims_for_items(
             quantity=quantity,
             amount=claim_value(order.lines[index], quantity),
         )
-        for index, quantity in _resolve_lines(order, items)
+        for index, quantity in resolve_lines(order, items)
     ]
     shipping = order.shipping_amount if claims and not order.shipping_claimed else 0
     return claims, shipping

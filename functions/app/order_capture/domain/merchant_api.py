@@ -177,7 +177,14 @@ def capture(
         captured = stored
     if captured.status is CaptureStatus.FAILED and captured.failure is not None:
         raise error_from_failure(captured.failure)
-    return require_order(repository, request.merchant_id, request.order_id), captured
+    # The workflow's output leaves the capture's lines out (Capture.lines): the order and
+    # the capture as the ledger holds them now, in one read.
+    order, stored = repository.get_order_and_capture(
+        request.merchant_id, request.order_id, request.capture_id
+    )
+    if order is None:
+        raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
+    return order, stored or captured
 
 
 def error_from_failure(failure: FailureReason) -> OrderCaptureError:

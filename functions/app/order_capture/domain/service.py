@@ -29,6 +29,7 @@ from order_capture.models import (
     failed_before_reservation,
 )
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, ProviderCaptureRequest
+from order_capture.workflow_state import StatePlanned
 
 #: How often a read-modify-write of an order is tried before giving up on contention.
 MAX_ORDER_WRITE_ATTEMPTS = 8
@@ -53,11 +54,27 @@ def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> Va
     return ValidatedCapture(request=request, order=order, duplicate_of=duplicate)
 
 
+def _read_for_capture(
+    repository: OrderRepository, planned: PlannedCapture | StatePlanned
+) -> tuple[Order, Capture | None, PlannedCapture]:
+    """The order and the shipment's capture as stored, and the plan named by the order."""
+    ids = planned.request
+    order, existing = repository.get_order_and_capture(
+        ids.merchant_id, ids.order_id, planned.plan.capture_id
+    )
+    if order is None:
+        raise OrderNotFoundError(
+            f"order {ids.order_id} of merchant {ids.merchant_id} is no longer registered"
+        )
+    named = planned.named(order) if isinstance(planned, StatePlanned) else planned
+    return order, existing, named
+
+
 def execute_capture(
     repository: OrderRepository,
     provider: PaymentProvider,
     *,
-    planned: PlannedCapture,
+    planned: PlannedCapture | StatePlanned,
     execution_id: str | None,
     now: datetime,
 ) -> Capture:
@@ -67,16 +84,11 @@ def execute_capture(
     thousand lines would crowd Step Functions' 256 KB state); the plan holds only if the order
     is still at the version it was made from. A retry of this step (provider unavailable, a
     crash) finds its own pending capture and repeats the provider call with the same key
-    instead of reserving twice.
+    instead of reserving twice. A plan from the state names lines by position: the order
+    read here names them (its catalog never changes).
     """
-    request, plan = planned.request, planned.plan
-    order, existing = repository.get_order_and_capture(
-        request.merchant_id, request.order_id, plan.capture_id
-    )
-    if order is None:
-        raise OrderNotFoundError(
-            f"order {request.order_id} of merchant {request.merchant_id} is no longer registered"
-        )
+    order, existing, named = _read_for_capture(repository, planned)
+    request, plan = named.request, named.plan
     if existing is not None and failed_before_reservation(existing):
         existing = None  # an earlier attempt that never reserved: this one may (see reserve)
     if existing is None and order.version != plan.expected_version:

@@ -10,9 +10,9 @@ from order_capture.adapters.providers import provider_for
 from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.models import PlannedCapture
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
+from order_capture.workflow_state import StatePlanned
 
 
 def handle(
@@ -22,7 +22,7 @@ def handle(
     provider: PaymentProvider | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
-    planned = parse_as(PlannedCapture, event.get("planned"), prefix="planned")
+    planned = parse_as(StatePlanned, event.get("planned"), prefix="planned")
     execution_id = event.get("execution_id")
     log_keys_of(planned.request, execution_id)
     capture = service.execute_capture(

@@ -8,20 +8,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import capture_rules
 from order_capture.handlers._wiring import dump, lambda_entry, log_keys_of
-from order_capture.models import PlannedCapture, ValidatedCapture
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, SystemClock
+from order_capture.workflow_state import StatePlanned, StateValidated, state_plan
 
 
 def handle(
     event: dict[str, Any], context: LambdaContext, clock: Clock | None = None
 ) -> dict[str, Any]:
-    validated = parse_as(ValidatedCapture, event.get("validated"), prefix="validated")
+    validated = parse_as(StateValidated, event.get("validated"), prefix="validated")
     log_keys_of(validated.request)
+    # Planned on the order's figures, lines named by position (see workflow_state).
     plan = capture_rules.plan_capture(
-        validated.order, validated.request, (clock or SystemClock()).now()
+        validated.order.planning_order(),
+        validated.request.positional(),
+        (clock or SystemClock()).now(),
     )
-    return dump(PlannedCapture(request=validated.request, plan=plan))
+    return dump(StatePlanned(request=validated.request, plan=state_plan(plan)))
 
 
 @lambda_entry

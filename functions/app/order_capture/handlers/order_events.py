@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.errors import InvalidEventError
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.handlers._wiring import default_repository, lambda_entry, log_keys_of
 from order_capture.models import OrderItemsCanceledDetail, OrderPlacedDetail
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, SystemClock
+from order_capture.workflow_state import order_summary
 
 
 class OrderPlacedEvent(EventBridgeModel):
@@ -38,11 +39,11 @@ def handle(
     if detail_type == "Order Placed":
         placed = parse_as(OrderPlacedEvent, event).detail
         log_keys_of(placed)
-        return dump(service.register_order(repository, placed, clock))
+        return order_summary(service.register_order(repository, placed, clock))
     if detail_type == "Order Items Canceled":
         canceled = parse_as(OrderItemsCanceledEvent, event).detail
         log_keys_of(canceled)
-        return dump(service.cancel_items(repository, canceled, clock))
+        return order_summary(service.cancel_items(repository, canceled, clock))
     raise InvalidEventError(
         f"detail-type: expected 'Order Placed' or 'Order Items Canceled', got {detail_type!r}",
         field="detail-type",

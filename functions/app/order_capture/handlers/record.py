@@ -17,6 +17,7 @@ from order_capture.models import Capture, CaptureRequest, OrderShippedDetail
 from order_capture.observability import add_metric_by, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, SystemClock
+from order_capture.workflow_state import StateRequest
 
 
 def handle_success(
@@ -53,14 +54,16 @@ def _request_of(state: dict[str, Any]) -> CaptureRequest | None:
     """Whose capture failed, as far as the (possibly invalid) input says."""
     validated = state.get("validated")
     if isinstance(validated, dict) and "request" in validated:
-        return CaptureRequest.model_validate(validated["request"])
+        return StateRequest.model_validate(validated["request"]).identity()
     if isinstance(state.get("capture"), dict):
         # The confirmation workflow: the capture the provider failed to confirm.
         return parse_as(Capture, state["capture"], prefix="capture").request()
     try:
-        return capture_request_from(state)
+        request = capture_request_from(state)
     except errors.InvalidEventError:
         pass
+    else:
+        return request.identity() if isinstance(request, StateRequest) else request
     # The event is invalid, but if it still says whose shipment it is, record it there.
     detail = state.get("detail")
     if not isinstance(detail, dict):

@@ -13,6 +13,12 @@ from order_capture.handlers._wiring import default_repository, dump, lambda_entr
 from order_capture.models import CaptureRequest, OrderShippedDetail
 from order_capture.parsing import parse_as
 from order_capture.ports import OrderRepository
+from order_capture.workflow_state import (
+    StateRequest,
+    StateValidated,
+    figures_of,
+    state_request,
+)
 
 ORDER_SHIPPED = "Order Shipped"
 
@@ -21,14 +27,15 @@ class OrderShippedEvent(EventBridgeModel):
     detail: OrderShippedDetail
 
 
-def capture_request_from(event: Any) -> CaptureRequest:
+def capture_request_from(event: Any) -> CaptureRequest | StateRequest:
     """An `Order Shipped` EventBridge event, an API capture (``{"capture_request": ...}``), or
-    the state of an execution sent back to plan again (``{"validated": {"request": ...}}``)."""
+    the state of an execution sent back to plan again (``{"validated": {"request": ...}}``,
+    items by line position)."""
     if not isinstance(event, dict):
         raise InvalidEventError("the event must be a JSON object", field="(root)")
     validated = event.get("validated")
     if isinstance(validated, dict) and "request" in validated:
-        return parse_as(CaptureRequest, validated["request"], prefix="validated.request")
+        return parse_as(StateRequest, validated["request"], prefix="validated.request")
     if "capture_request" in event:
         return parse_as(CaptureRequest, event["capture_request"], prefix="capture_request")
     if event.get("detail-type") != ORDER_SHIPPED:
@@ -51,15 +58,25 @@ def handle(
 ) -> dict[str, Any]:
     request = capture_request_from(event)
     log_keys_of(request)
-    validated = service.load_for_capture(repository or default_repository(), request)
+    identity = request.identity() if isinstance(request, StateRequest) else request
+    validated = service.load_for_capture(repository or default_repository(), identity)
     # This output becomes the whole state (the event is no longer needed: the request holds
-    # all of it), and order lines leave out their zero counters: together that keeps a
-    # 1,000-line order well inside Step Functions' 256 KB state.
-    state = dump(validated)
-    state["order"]["lines"] = [
-        line.model_dump(mode="json", exclude_defaults=True) for line in validated.order.lines
-    ]
-    return {"validated": state}
+    # all of it). It names lines by position and carries only their numbers, whatever the
+    # ids (see workflow_state). A shipment settled already is not planned again: its items
+    # are not resolved against units it closed itself.
+    duplicate = validated.duplicate_of
+    if duplicate is not None:
+        positional = StateRequest(**identity.model_dump(exclude={"items"}))
+    elif isinstance(request, StateRequest):
+        positional = request
+    else:
+        positional = state_request(request, validated.order)
+    state = StateValidated(
+        request=positional,
+        order=figures_of(validated.order),
+        duplicate_of=duplicate,
+    )
+    return {"validated": dump(state)}
 
 
 @lambda_entry
