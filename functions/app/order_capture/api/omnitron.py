@@ -42,7 +42,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import Field, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from order_capture.api import problems
 from order_capture.api.common import ApiModel, IdempotencyKeyHeader, ResponseModel
@@ -58,12 +58,19 @@ TAGS = ["Omnitron"]
 # --- Bodies in ---------------------------------------------------------------------------------
 
 
-class CaptureOrderItem(ApiModel):
+class DrfModel(ApiModel):
+    """Omnitron is a Django REST framework API: its serializers ignore fields they do not
+    declare, so an extra field in a body is no error here either."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CaptureOrderItem(DrfModel):
     pk: Annotated[int, Field(ge=1, le=2**63 - 1, strict=True, description="Order Item ID")]
     attributes: dict[str, Any] = Field(default_factory=dict, description="Order item attributes")
 
 
-class CaptureOrder(ApiModel):
+class CaptureOrder(DrfModel):
     order: Identifier | Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)] = Field(
         description="Order Number"
     )
@@ -106,7 +113,8 @@ class OmnitronOrder(ResponseModel):
     shipping_refund_amount: DecimalAmount
     is_send: bool
     payment_option_slug: str | None
-    cancel_status: str | None
+    #: Left out when there is none: seed 004's enum has no null (nullable does not extend it).
+    cancel_status: str | None = None
     extra_field: dict[str, Any]
     created_date: datetime
     modified_date: datetime
@@ -184,13 +192,13 @@ def json_with_exact_decimals(value: Any) -> str:
 
 
 _OUR_FIELD_TO_THEIRS = (
-    (re.compile(r"^items\[(\d+)\]\.(item_id|quantity)"), r"order_items[\1].pk"),
-    (re.compile(r"^order_id\b"), "order"),
+    (re.compile(r"(?<![\w.\[])items\[(\d+)\]\.(item_id|quantity)\b"), r"order_items[\1].pk"),
+    (re.compile(r"\border_id\b"), "order"),
 )
 
 
 def in_their_terms(text: str) -> str:
-    """A field path (or a message starting with one) in Omnitron's names."""
+    """Field paths (in a field name or a message) in the request's own names."""
     for pattern, replacement in _OUR_FIELD_TO_THEIRS:
         text = pattern.sub(replacement, text)
     return text
@@ -213,7 +221,7 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
     if problem.status == 400:
         field = in_their_terms(problem.field or "non_field_errors")
         return {field: [in_their_terms(problem.message)]}
-    return ErrorDetail(detail=problem.message, code=problem.reason).model_dump()
+    return ErrorDetail(detail=in_their_terms(problem.message), code=problem.reason).model_dump()
 
 
 def _error_response(description: str, model: Any) -> OpenAPIResponse:
@@ -252,7 +260,7 @@ def capture_order(
             shipment_id=merchant_api.api_shipment_id(request.merchant_id, idempotency_key),
             clock=dependencies.clock,
         )
-        text = json_with_exact_decimals(omnitron_order(order).model_dump())
+        text = json_with_exact_decimals(omnitron_order(order).model_dump(exclude_none=True))
         return StoredResponse(status_code=200, body=text)
 
     return idempotent_response(request, idempotency_key, respond)
