@@ -1,29 +1,14 @@
-"""Logger, Tracer and Metrics, configured once from POWERTOOLS_* settings (template Globals)."""
+"""Logger and Metrics, configured once from POWERTOOLS_* settings (template Globals). Traces:
+``tracing`` (without the X-Ray SDK)."""
 
 from __future__ import annotations
 
 import warnings
-from functools import cache
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
-
 logger = Logger()
 metrics = Metrics()
-
-
-@cache
-def get_tracer() -> Tracer:
-    """The Tracer, built on first use: creating one imports the X-Ray SDK (and botocore with
-    it), which takes longer than ``import boto3`` plus a client (BENCHMARKS.md, cold start).
-    Built by the first invocation instead, importing a handler (Lambda's Init) stays cheap.
-    """
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415
-
-    return Tracer()
 
 
 def add_metric_by(dimension: str, value_of_dimension: str, name: str, value: float) -> None:
@@ -42,13 +27,6 @@ def add_metric_by(dimension: str, value_of_dimension: str, name: str, value: flo
         default_dimensions=metrics.default_dimensions,
     ) as metric:
         metric.add_dimension(name=dimension, value=value_of_dimension)
-
-
-def __getattr__(name: str) -> Tracer:
-    # `from order_capture.observability import tracer` keeps working, building it then.
-    if name == "tracer":
-        return get_tracer()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Steps without business metrics of their own (Validate, ComputeAmount) would warn on every

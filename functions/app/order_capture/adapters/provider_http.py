@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from order_capture import tracing
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
     OutcomeUnknownNotRetryableError,
@@ -86,12 +87,17 @@ class ProviderHttp:
         idempotency key). A non-idempotent call that may have reached the provider and got no
         clear answer raises CaptureOutcomeUnknownError rather than ProviderUnavailableError.
         """
-        try:
-            response = self.client.request(
-                method, path, json=json, data=data, params=params, headers=headers
-            )
-        except httpx.TransportError as error:
-            raise self._transport_error(method, path, error, idempotent=idempotent) from error
+        with tracing.subsegment(
+            self.provider, namespace="remote", provider=self.provider, operation=f"{method} {path}"
+        ) as traced:
+            try:
+                response = self.client.request(
+                    method, path, json=json, data=data, params=params, headers=headers
+                )
+            except httpx.TransportError as error:
+                raise self._transport_error(method, path, error, idempotent=idempotent) from error
+            if traced is not None:
+                traced.http_status = response.status_code
         if not response.is_success:
             raise self.error_for(response, method=method, idempotent=idempotent)
         try:

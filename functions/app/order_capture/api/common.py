@@ -32,11 +32,12 @@ IdempotencyKeyHeader = Annotated[
 class ApiModel(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use (see models.Model): each route builds only its own models.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ResponseModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 def status_for(error: OrderCaptureError, statuses: Mapping[type[OrderCaptureError], int]) -> int:

@@ -8,33 +8,26 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from order_capture import tracing
 from order_capture.config import settings
 from order_capture.models import Model
-from order_capture.observability import get_tracer, logger, metrics
+from order_capture.observability import logger, metrics
 from order_capture.ports import OrderRepository
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
 
 def lambda_entry(handler: Handler) -> Handler:
-    """Wrap a handler in Logger (JSON, Lambda context), Tracer and Metrics, in that order."""
-    measured = metrics.log_metrics(_traced_on_first_call(handler))
-    return logger.inject_lambda_context(measured, clear_state=True)
-
-
-def _traced_on_first_call(handler: Handler) -> Handler:
-    """``tracer.capture_lambda_handler(handler)``, built at the first invocation rather than
-    at import, so that Lambda's Init phase does not import the X-Ray SDK (see get_tracer)."""
-
-    @cache
-    def traced() -> Handler:
-        return get_tracer().capture_lambda_handler(handler, capture_response=False)
+    """Wrap a handler in Logger (JSON, Lambda context), Metrics and a traced ``handler``
+    subsegment (``tracing``: annotated with the ids ``log_keys_of`` puts on the logs)."""
+    name = f"## {handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}"
 
     @wraps(handler)
-    def invoke(event: dict[str, Any], context: LambdaContext) -> Any:
-        return traced()(event, context)
+    def traced(event: dict[str, Any], context: LambdaContext) -> Any:
+        with tracing.subsegment(name):
+            return handler(event, context)
 
-    return invoke
+    return logger.inject_lambda_context(metrics.log_metrics(traced), clear_state=True)
 
 
 @cache
@@ -50,6 +43,7 @@ def log_keys_of(model: Model | None, execution_id: str | None = None) -> None:
     if model is not None:
         keys = model.model_dump(include={"merchant_id", "order_id", "shipment_id"})
         logger.append_keys(**{key: value for key, value in keys.items() if value is not None})
+        tracing.annotate(**keys)
     if execution_id:
         logger.set_correlation_id(execution_id)
 

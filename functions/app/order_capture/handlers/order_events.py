@@ -6,24 +6,23 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.errors import InvalidEventError
 from order_capture.handlers._wiring import default_repository, lambda_entry, log_keys_of
-from order_capture.models import OrderItemsCanceledDetail, OrderPlacedDetail
+from order_capture.models import EventBridgeEnvelope, OrderItemsCanceledDetail, OrderPlacedDetail
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, SystemClock
 from order_capture.workflow_state import order_summary
 
 
-class OrderPlacedEvent(EventBridgeModel):
+class OrderPlacedEvent(EventBridgeEnvelope):
     detail: OrderPlacedDetail
 
 
-class OrderItemsCanceledEvent(EventBridgeModel):
+class OrderItemsCanceledEvent(EventBridgeEnvelope):
     detail: OrderItemsCanceledDetail
 
 

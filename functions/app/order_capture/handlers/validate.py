@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import service
 from order_capture.errors import InvalidEventError
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.models import CaptureRequest, OrderShippedDetail
+from order_capture.models import CaptureRequest, EventBridgeEnvelope, OrderShippedDetail
 from order_capture.parsing import parse_as
 from order_capture.ports import OrderRepository
 from order_capture.workflow_state import (
@@ -23,7 +22,7 @@ from order_capture.workflow_state import (
 ORDER_SHIPPED = "Order Shipped"
 
 
-class OrderShippedEvent(EventBridgeModel):
+class OrderShippedEvent(EventBridgeEnvelope):
     detail: OrderShippedDetail
 
 
