@@ -74,7 +74,7 @@ validate-asl: setup $(ASL_VALIDATOR)
 # requirements.txt (what sam build installs) is exported from the lock file; a test fails if
 # it drifts.
 requirements: $(UV)
-	$(UV) export --no-dev --no-hashes --no-emit-project --frozen --quiet -o functions/app/requirements.txt
+	$(UV) export --no-dev --no-hashes --no-emit-project --frozen --quiet -o functions/layer/requirements.txt
 
 build: setup $(SAM)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --parallel --cached

@@ -22,7 +22,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from order_capture.adapters.adyen import verify_notification
 from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
 from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
@@ -98,6 +97,9 @@ def provider_webhook(
         )
     except ProviderNotConfiguredError:
         key = None
+    # Imported here: the Adyen adapter brings httpx, which no other route's cold start needs.
+    from order_capture.adapters.adyen import verify_notification  # noqa: PLC0415
+
     if key is None or not all(verify_notification(item, key) for item in items):
         logger.warning("webhook refused", extra={"provider": provider, "merchant_id": merchant_id})
         raise UnauthorizedError(
