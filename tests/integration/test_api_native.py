@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+
+import pytest
 
 from order_capture.domain.capture_rules import value_of_first_units
 from order_capture.models import OrderLine
@@ -16,6 +19,7 @@ from tests.integration.api_support import (
     order_detail,
     seed_order,
 )
+from tests.integration.test_input_limits import REFUSED as LIMITS_REFUSED
 
 __all__ = ["local_api", "merchant"]  # fixtures
 
@@ -320,3 +324,17 @@ def test_defect_3_a_cancellation_of_units_paid_by_an_amount_capture_is_409(
     assert ledger_items(local_api, merchant.merchant_id) == before
     assert (order["captured_amount"], order["canceled_amount"]) == (10171, 0)
     assert order["remaining_capture_amount"] == 0
+
+
+@pytest.mark.parametrize("case", list(LIMITS_REFUSED))
+def test_defect_8_put_order_past_a_limit_is_400_naming_the_field(
+    case: str, merchant: Merchant
+) -> None:
+    event, field = LIMITS_REFUSED[case]
+    detail = copy.deepcopy(event["detail"]) | {
+        "merchant_id": merchant.merchant_id,
+        "order_id": order_detail(merchant.merchant_id)["order_id"],
+    }
+    response = merchant.put_order(detail)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == field

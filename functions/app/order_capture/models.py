@@ -6,8 +6,9 @@ Amounts are ``int`` minor units of the order's currency everywhere in this modul
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -15,9 +16,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -38,6 +42,9 @@ Identifier = Annotated[
 # Bounded so that sums of amounts and quantities stay far inside DynamoDB's 38-digit numbers
 # and every provider's limits; 10^15 minor units is more than any single order carries.
 MinorUnits = Annotated[int, Field(ge=0, le=10**15, strict=True)]
+#: The largest amount a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER, 2^53 - 1);
+#: line and order totals stay within it, and DynamoDB's 38 digits hold it with room to spare.
+MAX_EXACT_MINOR_UNITS = 2**53 - 1
 Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 
@@ -49,6 +56,49 @@ def _check_currency(code: str) -> str:
         # A ValueError, so pydantic reports it against the field like any other problem.
         raise ValueError(error.message) from None
     return code
+
+
+#: The earliest instant an authorization may expire at: the Unix epoch (anything earlier is a
+#: mistake, often a number of seconds read as a date).
+EARLIEST_EXPIRY = datetime(1970, 1, 1, tzinfo=UTC)
+_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_text_only(value: Any) -> Any:
+    """Only an ISO 8601 date-time string (or a datetime): pydantic would read a number, or a
+    string of digits, as seconds since the epoch, which no sender means by an expiry."""
+    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
+        raise ValueError(
+            "must be an ISO 8601 date-time with an offset, such as 2026-12-31T23:59:59Z"
+        )
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string with an offset, not a number")
+    return value
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    """The instant must exist in UTC (9999-12-31T23:59:59-23:59 does not: it is in year 10000),
+    since the ledger keeps and compares it in UTC."""
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1970 to 9999 in UTC") from None
+    if in_utc < EARLIEST_EXPIRY:
+        raise ValueError("is outside the years 1970 to 9999 in UTC")
+    return value
+
+
+ExpiryTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_representable_in_utc)
+]
+
+
+def _check_exact(total: int, what: str) -> None:
+    if total > MAX_EXACT_MINOR_UNITS:
+        raise ValueError(
+            f"{what} {total} is more than {MAX_EXACT_MINOR_UNITS} (2^53 - 1), the largest amount "
+            "every client reads exactly"
+        )
 
 
 CurrencyCode = Annotated[
@@ -96,6 +146,10 @@ class OrderLineIn(Model):
     def _discount_within_line(self) -> OrderLineIn:
         if self.discount_amount > self.quantity * self.unit_amount:
             raise ValueError("discount_amount exceeds quantity x unit_amount")
+        _check_exact(
+            self.quantity * self.unit_amount + self.tax_amount,
+            "quantity x unit_amount + tax_amount",
+        )
         return self
 
 
@@ -127,8 +181,8 @@ class ShopReferences(Model):
 class PaymentIn(Model):
     provider: ProviderName
     reference: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    authorized_amount: MinorUnits
-    expires_at: AwareDatetime
+    authorized_amount: Annotated[int, Field(ge=1, le=10**15, strict=True)]
+    expires_at: ExpiryTime
 
 
 class OrderPlacedDetail(ShopReferences):
@@ -144,6 +198,25 @@ class OrderPlacedDetail(ShopReferences):
     def _unique_items(self) -> OrderPlacedDetail:
         _check_unique_item_ids([item.item_id for item in self.items])
         return self
+
+    @field_validator("items")
+    @classmethod
+    def _items_total_exact(cls, items: list[OrderLineIn]) -> list[OrderLineIn]:
+        _check_exact(sum(_line_total(item) for item in items), "the items' total")
+        return items
+
+    @field_validator("shipping_amount")
+    @classmethod
+    def _order_total_exact(cls, shipping_amount: int, info: ValidationInfo) -> int:
+        items = info.data.get("items")
+        if items is not None:
+            total = sum(_line_total(item) for item in items) + shipping_amount
+            _check_exact(total, "the order's total with shipping")
+        return shipping_amount
+
+
+def _line_total(line: OrderLineIn) -> int:
+    return line.quantity * line.unit_amount - line.discount_amount + line.tax_amount
 
 
 class ItemQuantity(Model):
