@@ -33,7 +33,12 @@ from order_capture.models import (
     Refund,
     RefundStatus,
 )
-from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
+from order_capture.ports import (
+    ConfirmationState,
+    ConfirmationWaiters,
+    EventPublisher,
+    OrderRepository,
+)
 
 CAPTURE_EVENTS = frozenset({"CAPTURE", "CAPTURE_FAILED"})
 REFUND_EVENTS = frozenset({"REFUND", "REFUND_FAILED"})
@@ -99,21 +104,33 @@ def apply_notification(
     # Read after settling: a token noted before the settling write is seen here; one noted
     # after it cannot be (the capture is no longer pending), and its waiter completes itself.
     state = repository.confirmation_state(merchant_id, capture.capture_id)
-    if state.task_token is not None:
-        # Always try, also for a repeated notification: the first delivery may have settled
-        # the ledger and failed before completing the wait.
-        if complete_wait(waiters, state.task_token, settled):
-            # The workflow announces it; a repeated notification must not.
-            repository.mark_announced(merchant_id, capture.capture_id, settled.status)
-            return settled
-    elif capture.status_at_provider == "pending":
+    if state.task_token is None and capture.status_at_provider == "pending":
         return settled  # received, its wait not noted yet: the waiter completes itself
-    # Nothing waits any more (timed out, or a late reversal), or nothing ever waited (the
-    # capture request's answer was lost): announce each outcome once, until it has been.
-    if settled.status in SETTLED_CAPTURE_STATUSES and state.announced != settled.status:
-        announce(publisher, settled)
-        repository.mark_announced(merchant_id, capture.capture_id, settled.status)
+    make_known(repository, waiters, publisher, settled, state)
     return settled
+
+
+def make_known(
+    repository: OrderRepository,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    settled: Capture,
+    state: ConfirmationState | None = None,
+) -> None:
+    """Make the outcome of ``settled`` known once, whoever settled it (a webhook,
+    reconciliation): complete the confirmation workflow waiting for it, which announces it;
+    or, when nothing waits any more (timed out, a late reversal) or nothing ever waited (the
+    capture request's answer was lost), announce it here. The ``announced`` marker makes a
+    second call (a repeated notification, a later run) announce nothing more."""
+    if state is None:
+        state = repository.confirmation_state(settled.merchant_id, settled.capture_id)
+    if settled.status not in SETTLED_CAPTURE_STATUSES or state.announced == settled.status:
+        return
+    # Try the wait also for a repeated notification: the first delivery may have settled the
+    # ledger and failed before completing it (the marker is written only after).
+    if state.task_token is None or not complete_wait(waiters, state.task_token, settled):
+        announce(publisher, settled)
+    repository.mark_announced(settled.merchant_id, settled.capture_id, settled.status)
 
 
 def await_confirmation(
@@ -126,6 +143,11 @@ def await_confirmation(
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     if stored is None:
         raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
+    # The webhook came first and left the announcing to this wait's workflow: marked before
+    # the wait is completed, so a repeated notification meanwhile announces nothing (if this
+    # function dies in between, the task is retried and completes the wait).
+    if stored.status in SETTLED_CAPTURE_STATUSES:
+        repository.mark_announced(stored.merchant_id, stored.capture_id, stored.status)
     complete_wait(waiters, task_token, stored)
     return stored
 

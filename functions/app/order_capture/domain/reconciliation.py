@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from order_capture.domain import service
-from order_capture.domain.announcements import announce, announce_failure
+from order_capture.domain.provider_webhooks import make_known
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     ProviderDeclinedError,
@@ -32,6 +32,7 @@ from order_capture.errors import (
 )
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
 from order_capture.ports import (
+    ConfirmationWaiters,
     EventPublisher,
     OrderRepository,
     PaymentProvider,
@@ -60,21 +61,45 @@ def reconcile_open_captures(
     grace: timedelta = DEFAULT_GRACE,
     *,
     publisher: EventPublisher,
+    waiters: ConfirmationWaiters | None = None,
     on_error: Callable[[Capture, Exception], None] | None = None,
 ) -> ReconciliationReport:
-    """Settle the open captures older than ``grace``; each one settled is announced
-    (``Payment Captured`` / ``Payment Capture Failed``), as its execution could not."""
+    """Settle the open captures older than ``grace``; each one settled is made known once
+    (``provider_webhooks.make_known``): the confirmation workflow still waiting for it is
+    completed and announces it, else it is announced here (``Payment Captured`` /
+    ``Payment Capture Failed``), as its execution could not."""
+    waiters = waiters or _NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
         try:
-            outcome = _reconcile(repository, provider_for_capture, capture, now, publisher)
+            outcome = _reconcile(
+                repository,
+                provider_for_capture,
+                capture,
+                now,
+                publisher=publisher,
+                waiters=waiters,
+            )
         except Exception as error:  # one capture must not stop the others
             outcome = "errors"
             if on_error is not None:
                 on_error(capture, error)
         counts[outcome] += 1
     return ReconciliationReport(**counts)
+
+
+class _NobodyWaits:
+    """No confirmation workflow can be completed (tests, tools): every outcome is announced."""
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False
+
+
+_NOBODY_WAITS = _NobodyWaits()
 
 
 class _Ambiguous(Exception):  # noqa: N818 - a signal, not an error
@@ -114,7 +139,9 @@ def _reconcile(
     provider_for_capture: Callable[[Capture], PaymentProvider],
     capture: Capture,
     now: datetime,
+    *,
     publisher: EventPublisher,
+    waiters: ConfirmationWaiters,
 ) -> str:
     order = repository.get_order(capture.merchant_id, capture.order_id)
     if order is None:
@@ -140,7 +167,7 @@ def _reconcile(
             if found is None
             else f"reconciliation: the provider failed capture {found.provider_reference}"
         )
-        released = service.record_failure(
+        service.record_failure(
             repository,
             request=CaptureRequest(
                 merchant_id=capture.merchant_id,
@@ -155,7 +182,9 @@ def _reconcile(
             now=now,
             reopen_requires_action=True,
         )
-        announce_failure(publisher, released)
+        released = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+        if released is not None:
+            make_known(repository, waiters, publisher, released)
         return "released"
     if found.status == "pending":
         return "still_open"
@@ -172,5 +201,5 @@ def _reconcile(
         ),
         now,
     )
-    announce(publisher, confirmed)
+    make_known(repository, waiters, publisher, confirmed)
     return "confirmed"

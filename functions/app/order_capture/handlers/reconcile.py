@@ -14,10 +14,12 @@ from order_capture.config import settings
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refunds import reconcile_open_refunds
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry
+from order_capture.handlers.await_confirmation import default_waiters
 from order_capture.models import Capture, Refund
 from order_capture.observability import logger, metrics
 from order_capture.ports import (
     Clock,
+    ConfirmationWaiters,
     EventPublisher,
     OrderRepository,
     PaymentProvider,
@@ -60,6 +62,7 @@ def handle(
     clock: Clock | None = None,
     providers: PaymentProviders | None = None,
     publisher: EventPublisher | None = None,
+    waiters: ConfirmationWaiters | None = None,
 ) -> dict[str, Any]:
     grace_seconds = event.get("grace_seconds") if isinstance(event, dict) else None
     grace = timedelta(seconds=int(grace_seconds)) if grace_seconds is not None else DEFAULT_GRACE
@@ -71,6 +74,7 @@ def handle(
         now,
         grace,
         publisher=publisher or _default_publisher(),
+        waiters=waiters or default_waiters(),
         on_error=_log_capture_error,
     )
     refunds = reconcile_open_refunds(
