@@ -114,8 +114,50 @@ class HttpResponse:
 
 
 def _gateway_error(status: int, message: str) -> HttpResponse:
+    """A plain error of the local server itself (not one API Gateway would answer)."""
     body = json.dumps({"message": message}).encode()
     return HttpResponse(status, [("Content-Type", "application/json")], body)
+
+
+#: API Gateway's response type for each error the local API answers itself.
+GATEWAY_RESPONSE_TYPES = {
+    403: "MISSING_AUTHENTICATION_TOKEN",
+    413: "REQUEST_TOO_LARGE",
+    429: "THROTTLED",
+    502: "INTEGRATION_FAILURE",
+    504: "INTEGRATION_TIMEOUT",
+}
+
+
+@dataclass(frozen=True)
+class GatewayResponses:
+    """The API's ``GatewayResponses`` (template.yaml), rendered as API Gateway renders them."""
+
+    responses: dict[str, Any]
+
+    @classmethod
+    def from_template(cls, template_path: Path) -> GatewayResponses:
+        document = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+        for resource in document["Resources"].values():
+            if resource.get("Type") == "AWS::Serverless::Api":
+                return cls(dict(resource["Properties"].get("GatewayResponses") or {}))
+        return cls({})
+
+    def error(self, status: int, message: str) -> HttpResponse:
+        response_type = GATEWAY_RESPONSE_TYPES.get(status, f"DEFAULT_{status // 100}XX")
+        spec = self.responses.get(response_type) or self.responses.get(f"DEFAULT_{status // 100}XX")
+        if spec is None:  # API Gateway's own default body
+            return _gateway_error(status, message)
+        template = str(spec["ResponseTemplates"]["application/json"])
+        body = (
+            template.replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.message", message)
+            .replace("$context.error.responseType", response_type)
+        )
+        headers = [("Content-Type", "application/json")]
+        for name, value in (spec.get("ResponseParameters", {}).get("Headers") or {}).items():
+            headers.append((name, str(value).strip("'")))  # static values are quoted
+        return HttpResponse(int(spec.get("StatusCode", status)), headers, body.encode())
 
 
 class LocalApi:
@@ -126,6 +168,7 @@ class LocalApi:
 
         self.runtime = runtime
         self.routes = api_routes(runtime.template_path)
+        self.gateway_responses = GatewayResponses.from_template(runtime.template_path)
         install_workflow_starter(LocalWorkflowStarter(runtime))
 
     def close(self) -> None:
@@ -161,7 +204,7 @@ class LocalApi:
                 break
         else:
             # What API Gateway answers for a method and path it has no resource for.
-            return _gateway_error(403, "Missing Authentication Token")
+            return self.gateway_responses.error(403, "Missing Authentication Token")
         raw_body = body.encode() if isinstance(body, str) else body
         event = _proxy_event(
             method=method.upper(),
@@ -175,7 +218,7 @@ class LocalApi:
         self._play_checkout(route, event)
         invocation = self.runtime.invoke(route.function_id, event)
         if invocation.failed or not isinstance(invocation.payload, dict):
-            return _gateway_error(502, "Internal server error")
+            return self.gateway_responses.error(502, "Internal server error")
         return _http_response(invocation.payload)
 
     def _play_checkout(self, route: ApiRoute, event: dict[str, Any]) -> None:
@@ -268,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
-            self._send(_gateway_error(413, "Request Too Long"))
+            self._send(self.server.api.gateway_responses.error(413, "Request Too Long"))
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else None

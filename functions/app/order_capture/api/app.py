@@ -48,6 +48,9 @@ AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNIT
 #: Medusa v1's admin API token header; Medusa routes take it as well as `Authorization: Bearer`.
 MEDUSA_TOKEN_HEADER = "x-medusa-access-token"  # noqa: S105  # a header name, not a secret
 SWAGGER_PATH = "/swagger"
+#: Every answer of Aplazame's API names its version (seed 003).
+APLAZAME_MEDIA_TYPE_HEADER = "X-Aplazame-Media-Type"
+APLAZAME_MEDIA_TYPE = "aplazame.v1"
 
 app = PerRequestRestResolver(enable_validation=True)
 app.include_router(native.router)
@@ -237,9 +240,18 @@ def handle(
 ) -> dict[str, Any]:
     """Authenticate and check the request, then route it."""
     path = str(event.get("path") or "/")
-    dialect = dialect_of(path)
     if event.get("httpMethod") == "GET" and path == SWAGGER_PATH:
         return app.resolve(event, context)
+    return _with_dialect_headers(_handle(event, context, path, dependencies), path)
+
+
+def _handle(
+    event: dict[str, Any],
+    context: LambdaContext,
+    path: str,
+    dependencies: ApiDependencies | None,
+) -> dict[str, Any]:
+    dialect = dialect_of(path)
     dependencies = dependencies or default_dependencies()
     try:
         _check_body(event)
@@ -258,6 +270,15 @@ def handle(
         fingerprint=_fingerprint(event),
     )
     return app.resolve(_normalized(event), context)
+
+
+def _with_dialect_headers(response: dict[str, Any], path: str) -> dict[str, Any]:
+    """Headers a dialect's clients expect on every answer: Aplazame's media type (seed 003)."""
+    if dialect_of(path) is not Dialect.NATIVE or path.startswith(webhooks.PATH_PREFIX):
+        return response
+    headers = dict(response.get("multiValueHeaders") or {})
+    headers[APLAZAME_MEDIA_TYPE_HEADER] = [APLAZAME_MEDIA_TYPE]
+    return response | {"multiValueHeaders": headers}
 
 
 # --- Wiring --------------------------------------------------------------------------------------
