@@ -231,8 +231,12 @@ def test_aplazame_release_voids_the_remaining_amount_and_skips_when_nothing_rema
                     "type": "ApiValidationException",
                 }
             },
-            ProviderOverCaptureError,
+            # Aplazame documents no field as an over-capture signal: a refusal like any other.
+            ProviderDeclinedError,
         ),
+        # Our media type does not suit the key: an integration error for an operator.
+        (406, {}, ProviderNotConfiguredError),
+        (415, {"error": {"message": "Unsupported", "type": "x"}}, ProviderNotConfiguredError),
         (
             400,
             {"error": {"message": "API validation error", "type": "ApiValidationException"}},
@@ -431,7 +435,8 @@ def stripe_error(type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
             stripe_error(
                 "invalid_request_error",
                 "payment_intent_unexpected_state",
-                payment_intent={"id": "pi_1", "status": "succeeded"},
+                # Captured, but not under our key: someone else's capture.
+                payment_intent={"id": "pi_1", "status": "succeeded", "metadata": {}},
             ),
             ProviderDeclinedError,
         ),
@@ -446,11 +451,12 @@ def stripe_error(type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
             stripe_error("invalid_request_error", "idempotency_key_in_use"),
             ProviderUnavailableError,
         ),
-        (400, stripe_error("idempotency_error", None), ProviderDeclinedError),
+        # The key was used with other parameters: the first request may have run.
+        (400, stripe_error("idempotency_error", None), OutcomeUnknownNotRetryableError),
         (401, stripe_error("invalid_request_error", None), ProviderNotConfiguredError),
         (429, stripe_error("invalid_request_error", "rate_limit"), ProviderUnavailableError),
-        # The request carries an Idempotency-Key: repeating it after a 500 is safe.
-        (500, stripe_error("api_error", None), ProviderUnavailableError),
+        # Stripe stores a 500 as the key's answer: unknown, and asking again cannot settle it.
+        (500, stripe_error("api_error", None), OutcomeUnknownNotRetryableError),
     ],
 )
 def test_stripe_error_mapping(
@@ -559,7 +565,7 @@ def adyen_error(status: int, code: str, message: str) -> dict[str, Any]:
         (403, adyen_error(403, "901", "Invalid Merchant Account"), ProviderNotConfiguredError),
         (401, {}, ProviderNotConfiguredError),
         (429, {}, ProviderUnavailableError),
-        (500, adyen_error(500, "000", "Unknown error"), ProviderUnavailableError),
+        (500, adyen_error(500, "000", "Unknown error"), OutcomeUnknownNotRetryableError),
     ],
 )
 def test_adyen_error_mapping(status: int, body: dict[str, Any], error: type[ProviderError]) -> None:
@@ -628,3 +634,71 @@ def test_a_success_that_is_not_json_is_an_unknown_outcome_for_a_capture() -> Non
     recorder.responses.append(httpx.Response(200, content=b"<html>ok</html>"))
     with pytest.raises(CaptureOutcomeUnknownError):
         stripe(recorder).capture(capture_request("pi_1"))
+
+
+# --- Issue 11: what each provider's answer proves -----------------------------------------------
+
+
+def test_defect_11_stripe_already_captured_with_our_key_is_our_capture() -> None:
+    """``payment_intent_unexpected_state`` on an intent whose metadata holds our key: an
+    earlier attempt captured (Stripe had pruned the key); confirm, never release."""
+    ours = stripe_intent(metadata={metadata_key(KEY): "10050"}, status="requires_capture")
+    recorder = Recorder().answer(
+        400,
+        stripe_error(
+            "invalid_request_error", "payment_intent_unexpected_state", payment_intent=ours
+        ),
+    )
+    capture = stripe(recorder).capture(capture_request("pi_1"))
+    assert (capture.status, capture.amount) == ("succeeded", 10050)
+
+
+def test_defect_11_stripe_charge_already_captured_looks_up_the_intent_for_our_key() -> None:
+    recorder = Recorder().answer(
+        400, stripe_error("invalid_request_error", "charge_already_captured")
+    )
+    recorder.answer(200, stripe_intent(metadata={metadata_key(KEY): "10050"}, status="succeeded"))
+    capture = stripe(recorder).capture(capture_request("pi_1"))
+    assert recorder.last.method == "GET"
+    assert capture.status == "succeeded"
+
+
+def test_defect_11_stripe_already_captured_by_someone_else_stays_a_refusal() -> None:
+    recorder = Recorder().answer(
+        400,
+        stripe_error(
+            "invalid_request_error",
+            "payment_intent_unexpected_state",
+            payment_intent=stripe_intent(metadata={"capture_other": "1"}, status="succeeded"),
+        ),
+    )
+    with pytest.raises(ProviderDeclinedError):
+        stripe(recorder).capture(capture_request("pi_1"))
+
+
+@pytest.mark.parametrize(
+    ("make", "header", "value", "error"),
+    [
+        ("stripe", "Stripe-Should-Retry", "true", ProviderUnavailableError),
+        ("stripe", "Stripe-Should-Retry", "false", OutcomeUnknownNotRetryableError),
+        ("adyen", "Transient-Error", "true", ProviderUnavailableError),
+        ("adyen", "Transient-Error", "false", OutcomeUnknownNotRetryableError),
+    ],
+)
+def test_defect_11_a_5xx_is_retried_only_when_the_provider_says_so(
+    make: str, header: str, value: str, error: type[ProviderError]
+) -> None:
+    recorder = Recorder().answer(502, {}, **{header: value})
+    provider = stripe(recorder) if make == "stripe" else adyen(recorder)
+    with pytest.raises(error) as raised:
+        provider.capture(capture_request("pi_1"))
+    assert type(raised.value) is error
+    # Neither is a proof that nothing was captured: the reservation is kept either way.
+    assert not proves_nothing_was_captured(type(raised.value).__name__)
+
+
+def test_defect_11_aplazame_test_mode_keys_ask_for_the_sandbox_media_type() -> None:
+    recorder = Recorder().answer(200, APLAZAME_CAPTURE)
+    credentials = ProviderCredentials(api_key=SECRET, test_mode=True)
+    AplazameProvider(credentials, 5, recorder.transport).capture(capture_request("o-42"))
+    assert recorder.last.headers["Accept"] == "application/vnd.aplazame.sandbox.v1+json"

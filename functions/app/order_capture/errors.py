@@ -7,7 +7,7 @@ state machine's ``Retry`` matches it by name. Retryable and terminal errors are 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class OrderCaptureError(Exception):
@@ -97,6 +97,9 @@ class OrderChangedError(OrderCaptureError):
 
 class ProviderError(OrderCaptureError):
     reason = "provider_error"
+    #: The provider's parsed error answer, for the adapter that must read more of it (never
+    #: put in messages: it may be long).
+    provider_body: dict[str, Any] | None = None
 
 
 class ProviderUnavailableError(ProviderError):

@@ -84,6 +84,7 @@ class AdyenProvider:
             headers={"X-API-Key": credentials.api_key.get_secret_value()},
             timeout_seconds=timeout_seconds,
             classify=classify_adyen_error,
+            retry_header="Transient-Error",
             transport=transport,
         )
 

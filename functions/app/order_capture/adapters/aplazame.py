@@ -17,7 +17,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
     ProviderLookupUnsupportedError,
-    ProviderOverCaptureError,
+    ProviderNotConfiguredError,
 )
 from order_capture.ports import (
     ProviderCapture,
@@ -38,13 +38,28 @@ if TYPE_CHECKING:
 APLAZAME_API = "https://api.aplazame.com"
 #: API version 1, JSON (Aplazame versions its API through the Accept header).
 APLAZAME_MEDIA_TYPE = "application/vnd.aplazame.v1+json"
+#: What Aplazame's test-mode (sandbox) keys must ask for instead.
+APLAZAME_SANDBOX_MEDIA_TYPE = "application/vnd.aplazame.sandbox.v1+json"
 #: Aplazame lends in euros only; its capture objects carry no currency.
 APLAZAME_CURRENCY = "EUR"
 
 
 def classify_aplazame_error(status: int, body: dict[str, Any]) -> ProviderError | None:
-    """Aplazame answers ``{"error": {"type", "message", "fields"?}}``. An invalid ``amount``
-    (400, ApiValidationException) is an amount above what the order or capture has left;
+    if status in {406, 415}:
+        # Not Acceptable / Unsupported Media Type: our Accept or Content-Type does not suit the
+        # key (a sandbox key needs the sandbox media type): an integration error for an
+        # operator, not a refusal of this order.
+        return ProviderNotConfiguredError(
+            f"aplazame {status}: the API refused our media type (is test_mode set right for "
+            "this key?)"
+        )
+    return _classify_error_body(status, body)
+
+
+def _classify_error_body(status: int, body: dict[str, Any]) -> ProviderError | None:
+    """Aplazame answers ``{"error": {"type", "message", "fields"?}}``. A 400
+    (ApiValidationException) refuses the request, whichever fields it names: Aplazame documents
+    no field as meaning "more than the order has left", so none is read as an over-capture;
     403 is an operation refused for this order (not confirmed, not capturable), not bad
     credentials (those are 401)."""
     error = body.get("error")
@@ -52,8 +67,8 @@ def classify_aplazame_error(status: int, body: dict[str, Any]) -> ProviderError 
         return None
     text = f"aplazame {status} {error.get('type', '')}: {error.get('message', '')}"
     fields = error.get("fields")
-    if status == 400 and isinstance(fields, dict) and "amount" in fields:
-        return ProviderOverCaptureError(f"{text} (amount: {fields['amount']})")
+    if isinstance(fields, dict) and fields:
+        text = f"{text} (fields: {', '.join(sorted(map(str, fields)))})"
     if status in {400, 403, 404, 409}:
         return ProviderDeclinedError(text)
     return None
@@ -74,7 +89,9 @@ class AplazameProvider:
             "aplazame",
             credentials.base_url or APLAZAME_API,
             headers={
-                "Accept": APLAZAME_MEDIA_TYPE,
+                "Accept": APLAZAME_SANDBOX_MEDIA_TYPE
+                if credentials.test_mode
+                else APLAZAME_MEDIA_TYPE,
                 "Authorization": f"Bearer {credentials.api_key.get_secret_value()}",
             },
             timeout_seconds=timeout_seconds,

@@ -40,6 +40,10 @@ class ProviderHttp:
     """An httpx client for one provider and one set of credentials.
 
     ``headers`` carry the credentials: they are sent, never logged nor put in error messages.
+    ``retry_header``: for providers that store a 5xx as the final answer of an idempotency key
+    (Stripe, Adyen), the response header that says "true" when the write may be sent again
+    (``Stripe-Should-Retry``, Adyen's ``Transient-Error``); without it, a 5xx to a write is an
+    unknown outcome that asking again cannot settle.
     ``transport`` lets tests plug in ``httpx.MockTransport``.
     """
 
@@ -51,6 +55,7 @@ class ProviderHttp:
         headers: Mapping[str, str],
         timeout_seconds: float,
         classify: ErrorClassifier = no_specific_errors,
+        retry_header: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.provider = provider
@@ -58,6 +63,7 @@ class ProviderHttp:
         self._headers = dict(headers)
         self.timeout_seconds = timeout_seconds
         self._classify = classify
+        self._retry_header = retry_header
         self._transport = transport
 
     @cached_property
@@ -134,20 +140,36 @@ class ProviderHttp:
             body = {}
         specific = self._classify(status, body)
         if specific is not None:
+            specific.provider_body = body
             return specific
-        summary = f"{self.provider} {method} {response.request.url.path} answered {status}"
-        detail = _short(response.text)
+        message = (
+            f"{self.provider} {method} {response.request.url.path} answered {status}: "
+            f"{_short(response.text)}"
+        )
         if status in {401, 403}:
-            return ProviderNotConfiguredError(f"{summary}: credentials refused: {detail}")
-        if status in {429, 503}:
-            # Refused before doing anything (rate limit, maintenance).
-            return ProviderUnavailableError(f"{summary}: {detail}")
+            return ProviderNotConfiguredError(f"credentials refused: {message}")
+        if status == 429:
+            return ProviderUnavailableError(message)  # rate limited: refused before acting
         if status == 408 or status >= 500:
-            if idempotent or method == "GET":
-                return ProviderUnavailableError(f"{summary}: {detail}")
-            # No idempotency key: the provider may have acted before failing.
-            return _outcome_unknown(f"{summary}: {detail}", idempotent=False)
-        return ProviderDeclinedError(f"{summary}: {detail}")
+            return self._server_error(response, message, method=method, idempotent=idempotent)
+        return ProviderDeclinedError(message)
+
+    def _server_error(
+        self, response: httpx.Response, message: str, *, method: str, idempotent: bool
+    ) -> ProviderError:
+        if method == "GET":
+            return ProviderUnavailableError(message)  # a read changed nothing
+        if self._retry_header is not None and response.status_code >= 500:
+            if response.headers.get(self._retry_header, "").lower() == "true":
+                return ProviderUnavailableError(f"{message} ({self._retry_header}: true)")
+            # The provider keeps this answer for the key: a retry gets it again, and whether
+            # the write happened is for a lookup or the provider's webhook to tell.
+            return OutcomeUnknownNotRetryableError(message)
+        if response.status_code == 503 or idempotent:
+            # Maintenance refuses before acting; with an idempotency key a retry is safe.
+            return ProviderUnavailableError(message)
+        # No idempotency key: the provider may have acted before failing.
+        return _outcome_unknown(message, idempotent=False)
 
 
 def _outcome_unknown(message: str, *, idempotent: bool) -> ProviderError:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
+    OutcomeUnknownNotRetryableError,
     ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
     ProviderError,
@@ -56,6 +57,8 @@ _EXPIRY_CANCELLATION_REASONS = frozenset({"automatic", "expired"})
 _OVER_AMOUNT_CODES = frozenset({"amount_too_large", "charge_already_refunded"})
 #: Nothing done yet: another request with this key is still running, or Stripe is busy.
 _TRY_AGAIN_CODES = frozenset({"idempotency_key_in_use", "lock_timeout", "rate_limit"})
+#: The intent cannot be captured (again): if its metadata holds our key, our capture happened.
+_ALREADY_CAPTURED_CODES = frozenset({"payment_intent_unexpected_state", "charge_already_captured"})
 
 
 def classify_stripe_error(status: int, body: dict[str, Any]) -> ProviderError | None:
@@ -73,13 +76,21 @@ def classify_stripe_error(status: int, body: dict[str, Any]) -> ProviderError | 
         and intent.get("cancellation_reason") in _EXPIRY_CANCELLATION_REASONS
     ):
         return ProviderAuthorizationExpiredError(text)
+    return _classify_by_code(status, code, str(error.get("type") or ""), text)
+
+
+def _classify_by_code(status: int, code: str, type_: str, text: str) -> ProviderError | None:
     if code in _OVER_AMOUNT_CODES:
         return ProviderOverCaptureError(text)
     if code in _TRY_AGAIN_CODES:
         return ProviderUnavailableError(text)
+    if type_ == "idempotency_error":
+        # The key was used before with other parameters: that first request may have run, and
+        # asking again gets this answer again. Only a lookup (metadata) can tell.
+        return OutcomeUnknownNotRetryableError(text)
     if status in {400, 402, 404, 409}:
-        # Card errors, invalid requests (an intent in an unexpected state) and idempotency
-        # errors (the key was used with other parameters) are all terminal.
+        # Card errors and invalid requests (an intent in an unexpected state: see
+        # StripeProvider.capture for the one that means our capture happened) are terminal.
         return ProviderDeclinedError(text)
     return None
 
@@ -104,6 +115,7 @@ class StripeProvider:
             },
             timeout_seconds=timeout_seconds,
             classify=classify_stripe_error,
+            retry_header="Stripe-Should-Retry",
             transport=transport,
         )
 
@@ -117,13 +129,16 @@ class StripeProvider:
             f"metadata[{metadata_key(request.idempotency_key)}]": str(stripe_amount),
             "expand[]": "latest_charge",
         }
-        intent = self.http.request(
-            "POST",
-            f"{_intent_path(request.authorization_reference)}/capture",
-            data=form,
-            headers={"Idempotency-Key": request.idempotency_key},
-            idempotent=True,
-        )
+        try:
+            intent = self.http.request(
+                "POST",
+                f"{_intent_path(request.authorization_reference)}/capture",
+                data=form,
+                headers={"Idempotency-Key": request.idempotency_key},
+                idempotent=True,
+            )
+        except ProviderDeclinedError as refusal:
+            intent = self._captured_by_us(refusal, request)
         status = _capture_status(intent)
         return ProviderCapture(
             provider_reference=str(intent.get("id") or request.authorization_reference),
@@ -132,6 +147,32 @@ class StripeProvider:
             status=status,
             authorization_expires_at=capture_before(intent),
         )
+
+    def _captured_by_us(
+        self, refusal: ProviderDeclinedError, request: ProviderCaptureRequest
+    ) -> dict[str, Any]:
+        """The intent, if Stripe refused the capture because it was captured already and the
+        intent's metadata holds our key: then it was our capture (an earlier attempt whose
+        answer was lost, under a key Stripe had pruned), to confirm, never to release.
+        Otherwise the refusal stands."""
+        error = (refusal.provider_body or {}).get("error") or {}
+        if (
+            isinstance(refusal, ProviderAuthorizationExpiredError)
+            or error.get("code") not in _ALREADY_CAPTURED_CODES
+        ):
+            raise refusal
+        intent = error.get("payment_intent")
+        if not isinstance(intent, dict) or "metadata" not in intent:
+            intent = self.http.request(
+                "GET",
+                _intent_path(request.authorization_reference),
+                params={"expand[]": "latest_charge"},
+                idempotent=True,
+            )
+        ours = metadata_key(request.idempotency_key) in (intent.get("metadata") or {})
+        if not ours or intent.get("status") not in {"succeeded", "requires_capture"}:
+            raise refusal
+        return intent
 
     def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
         refund = self.http.request(
