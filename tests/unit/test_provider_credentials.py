@@ -64,10 +64,15 @@ def test_secrets_manager_credentials_are_read_per_merchant_and_provider(secrets:
 def test_missing_or_malformed_secrets_are_configuration_errors(secrets: object) -> None:
     store = SecretsManagerCredentials("order-capture/providers")
 
-    with pytest.raises(ProviderNotConfiguredError, match="m-2/stripe"):
+    with pytest.raises(
+        ProviderNotConfiguredError, match="stripe credentials of merchant m-2"
+    ) as missing:
         store.credentials("m-2", "stripe")
-    with pytest.raises(ProviderNotConfiguredError, match="not a JSON object"):
+    with pytest.raises(ProviderNotConfiguredError, match="not a JSON object") as malformed:
         store.credentials("m-1", "adyen")
+    # The messages reach the ledger, events and API answers: they never name the secret
+    for raised in (missing, malformed):
+        assert "order-capture/providers" not in raised.value.message
 
 
 def test_local_credentials_from_env_json_and_from_a_file(tmp_path: Path) -> None:

@@ -17,6 +17,9 @@ class OrderCaptureError(Exception):
     reason: ClassVar[str] = "error"
     #: Whether the state machine retries the step that raised it.
     retryable: ClassVar[bool] = False
+    #: True when this refusal is recorded in the ledger under the request's own id (a failed
+    #: capture or refund): from then on it is that request's answer (see api/idempotency.py).
+    recorded: bool = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

@@ -64,7 +64,7 @@ def _parse(value: Any, where: str) -> ProviderCredentials:
         problems = ", ".join(
             f"{'.'.join(map(str, item['loc']))}: {item['type']}" for item in error.errors()
         )
-        raise ProviderNotConfiguredError(f"{where} is not valid credentials ({problems})") from None
+        raise ProviderNotConfiguredError(f"{where}: not valid credentials ({problems})") from None
 
 
 class SecretsManagerCredentials:
@@ -88,15 +88,19 @@ class SecretsManagerCredentials:
         )
 
         name = secret_name(self.prefix, merchant_id, provider)
+        # Messages never name the secret (they reach the ledger, events and API answers); an
+        # operator finds it from the merchant and provider (README, Credentials on AWS).
+        what = f"the {provider} credentials of merchant {merchant_id}"
         try:
             value = self.secrets.get(name, transform="json", max_age=self.max_age_seconds)
         except GetParameterError as error:
             raise ProviderNotConfiguredError(
-                f"secret {name} could not be read ({type(error.__cause__).__name__})"
+                f"{what} could not be read ({type(error.__cause__).__name__}); an operator "
+                "must add them"
             ) from None
         except TransformParameterError:
-            raise ProviderNotConfiguredError(f"secret {name} is not a JSON object") from None
-        return _parse(value, f"secret {name}")
+            raise ProviderNotConfiguredError(f"{what} are not a JSON object") from None
+        return _parse(value, what)
 
 
 class LocalCredentials:

@@ -190,10 +190,13 @@ def _authenticate(event: dict[str, Any], dialect: Dialect, dependencies: ApiDepe
 
 
 def _normalized(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with Aplazame's JSON media type spelled ``application/json``, which is what
-    the resolver's body parser understands."""
+    """The event with its JSON media type spelled ``application/json``, which is the only
+    spelling the resolver's body parser understands: Aplazame's, and any other case (media
+    types are case-insensitive, RFC 9110 8.3.1; ``_check_body`` accepted it already)."""
     media_type = _header(event, "Content-Type")
-    if media_type is None or not media_type.lower().startswith(JSON_MEDIA_TYPES[1]):
+    if media_type is None or media_type == "application/json":
+        return event
+    if media_type.split(";")[0].strip().lower() not in JSON_MEDIA_TYPES:
         return event
     headers = {k: v for k, v in event["headers"].items() if k.lower() != "content-type"}
     multi = {

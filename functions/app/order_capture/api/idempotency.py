@@ -5,8 +5,16 @@ A request without a key is simply run: it is a new request each time, and each r
 by its meaning (see README, Idempotency). When a key is sent, it is scoped to the merchant (two
 merchants may pick the same key) and bound to the request's method, path, query and body: a
 retry gets the first response again (with ``Idempotent-Replayed: true``), the same key on a
-different request is refused. Failed requests (any error) are not stored, so a client may fix
-its request and retry with the same key.
+different request is refused.
+
+What is stored follows Stripe ("results are only saved if an API endpoint started
+executing"): a success, and a refusal recorded in the ledger under the request's own capture or
+refund (a provider's decline, a refusal found by the capture workflow: ``error.recorded``) with
+a 4xx status. That refusal is the key's answer from then on: the same request gets it again, a
+corrected request with the same key is 422 ``idempotency_key_reused`` (never the old refusal
+passed off as its answer). A refusal that wrote nothing (invalid, not found, nothing to capture
+or over-capture found before the workflow) and any 5xx (retry later) are not stored, so a
+client may fix its request, or retry it, with the same key.
 """
 
 from __future__ import annotations
@@ -24,7 +32,12 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from pydantic import BaseModel
 
 from order_capture.api.context import RequestContext
-from order_capture.api.problems import IdempotencyInProgressError, IdempotencyKeyReusedError
+from order_capture.api.problems import (
+    IdempotencyInProgressError,
+    IdempotencyKeyReusedError,
+    dialect_of,
+)
+from order_capture.errors import OrderCaptureError
 
 #: How long a response is replayed for a retried key.
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
@@ -63,7 +76,13 @@ def idempotent_response(
     config.register_lambda_context(request.lambda_context)
 
     def run(idempotent_request: dict[str, Any]) -> dict[str, Any]:
-        return respond().model_dump()
+        try:
+            return respond().model_dump()
+        except OrderCaptureError as error:
+            refusal = _recorded_refusal(request, error)
+            if refusal is None:
+                raise  # not stored: the key stays free for a fixed request or a retry
+            return refusal.model_dump()
 
     run_once = cast(
         Callable[..., dict[str, Any]],
@@ -101,6 +120,18 @@ def idempotent_response(
     if stored.replayed:
         response_headers[REPLAYED_HEADER] = "true"
     return _response(stored, response_headers)
+
+
+def _recorded_refusal(request: RequestContext, error: OrderCaptureError) -> StoredResponse | None:
+    """The dialect's answer to ``error`` if it is to be stored as the key's answer."""
+    if not error.recorded:
+        return None
+    from order_capture.api.app import error_response  # noqa: PLC0415 - app imports the routes
+
+    response = error_response(dialect_of(str(request.fingerprint.get("path") or "/")), error)
+    if response.status_code >= 500 or not isinstance(response.body, str):
+        return None
+    return StoredResponse(status_code=response.status_code, body=response.body)
 
 
 def _response(stored: StoredResponse, headers: dict[str, str]) -> Response[str]:

@@ -12,7 +12,9 @@ Query: ``expand`` (comma-separated relations; default all of them) and ``fields`
 Errors: ``{"type", "code", "message", "field"}`` as Medusa's error handler writes them: 400
 ``invalid_data``, 401 ``unauthorized``, 404 ``not_found``, 409 ``conflict`` /
 ``invalid_state_error`` (nothing left to capture), 422 ``payment_authorization_error`` /
-``invalid_request_error`` (over-capture, declined, expired), 500/503 ``unknown_error``.
+``invalid_request_error`` (over-capture, declined, expired), 502 ``unexpected_state`` with
+the reason as code (``provider_not_configured``, ``outcome_unknown``: the provider failed us),
+500/503 ``unknown_error``.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
     errors.AuthorizationExpiredError: 422,
     errors.ProviderDeclinedError: 422,
     problems.IdempotencyKeyReusedError: 422,
+    errors.ProviderError: 502,
     errors.OrderChangedError: 503,
     errors.ProviderUnavailableError: 503,
     errors.CaptureOutcomeUnknownError: 503,
@@ -110,6 +113,10 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
     )
     if problem.status == 422 and isinstance(problem.error, problems.IdempotencyKeyReusedError):
         error_type = "duplicate_error"
+    if problem.status == 502:
+        # The payment provider failed us (not configured, an answer lost): Medusa's
+        # unexpected_state, with our reason as the code so a client can tell which.
+        error_type, code = "unexpected_state", problem.reason
     message = "Unauthorized" if problem.status == 401 else problem.message
     return MedusaError(type=error_type, code=code, message=message, field=problem.field).model_dump(
         exclude_none=True

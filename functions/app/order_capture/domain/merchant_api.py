@@ -8,6 +8,7 @@ key of merchant A looking for merchant B's order finds nothing (404), never B's 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 
@@ -187,11 +188,20 @@ def capture(
     return order, stored or captured
 
 
+#: A message that starts with the field it is about (``amount: 500 exceeds ...``), as every
+#: error naming a field does; the field itself does not cross the state machine.
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]-]*): ")
+
+
 def error_from_failure(failure: FailureReason) -> OrderCaptureError:
-    """The exception a failed capture recorded, rebuilt from its class name (the ASL error)."""
+    """The exception a failed capture or refund recorded, rebuilt from its class name (the ASL
+    error), with the field its message names, and marked ``recorded``."""
     error_class = getattr(errors, failure.error, None)
     if isinstance(error_class, type) and issubclass(error_class, OrderCaptureError):
-        return error_class(failure.message)
+        named = _FIELD_PREFIX.match(failure.message)
+        error = error_class(failure.message, field=named.group(1) if named else None)
+        error.recorded = True
+        return error
     return CaptureOutcomeUnknownError(f"{failure.error}: {failure.message}")
 
 

@@ -276,6 +276,7 @@ def settle_at_provider(
             }
         )
         repository.fail_refund(failed)
+        error.recorded = True  # the refund's answer from now on
         raise
     if answer.status == "pending":
         # Received, not done (Adyen): the amount stays reserved until the provider's webhook
