@@ -20,6 +20,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
     ProviderLookupUnsupportedError,
+    ProviderMulticaptureUnavailableError,
     ProviderNotConfiguredError,
     ProviderOverCaptureError,
     ProviderUnavailableError,
@@ -316,10 +317,24 @@ def stripe(recorder: Recorder) -> StripeProvider:
     return StripeProvider(ProviderCredentials(api_key=SECRET), 5, recorder.transport)
 
 
+def multicapture_intent(status: str = "available", capturable: int = 20000) -> dict[str, Any]:
+    """The intent as a partial capture's check reads it (GET, ``latest_charge`` expanded)."""
+    card = {"capture_before": CAPTURE_BEFORE, "multicapture": {"status": status}}
+    charge = {"id": "ch_1", "object": "charge", "payment_method_details": {"card": card}}
+    return stripe_intent(amount_capturable=capturable, amount_received=0, latest_charge=charge)
+
+
+def partial_stripe(recorder: Recorder) -> StripeProvider:
+    """``stripe`` for a capture that is not the last: it reads the intent first (multicapture
+    available), then answers as queued."""
+    recorder.responses.insert(0, Recorder().answer(200, multicapture_intent()).responses[0])
+    return stripe(recorder)
+
+
 def test_stripe_capture_is_form_encoded_with_idempotency_key_and_partial_by_default() -> None:
     recorder = Recorder().answer(200, stripe_intent())
 
-    capture = stripe(recorder).capture(capture_request("pi_3MrPBM2eZvKYlo2C1TEMacFD"))
+    capture = partial_stripe(recorder).capture(capture_request("pi_3MrPBM2eZvKYlo2C1TEMacFD"))
 
     sent = recorder.last
     assert sent.method == "POST"
@@ -463,7 +478,7 @@ def test_stripe_error_mapping(
     status: int, body: dict[str, Any], error: type[ProviderError]
 ) -> None:
     with pytest.raises(error) as raised:
-        stripe(Recorder().answer(status, body)).capture(capture_request("pi_1"))
+        partial_stripe(Recorder().answer(status, body)).capture(capture_request("pi_1"))
     assert type(raised.value) is error
     assert SECRET not in str(raised.value)
 
@@ -581,7 +596,7 @@ def test_adyen_answer_other_than_received_is_an_unknown_outcome() -> None:
 
 # --- What every adapter shares: transport failures --------------------------------------------
 
-ADAPTERS = [aplazame, stripe, adyen]
+ADAPTERS = [aplazame, partial_stripe, adyen]
 
 
 @pytest.mark.parametrize("make", ADAPTERS)
@@ -597,7 +612,7 @@ def test_a_connection_that_never_opened_is_retryable(make: Any) -> None:
         # No idempotency key: retrying could capture twice, so it is not retryable.
         (aplazame, OutcomeUnknownNotRetryableError),
         # Idempotency-Key sent: the state machine retries with the same key.
-        (stripe, CaptureOutcomeUnknownError),
+        (partial_stripe, CaptureOutcomeUnknownError),
         (adyen, CaptureOutcomeUnknownError),
     ],
 )
@@ -633,7 +648,7 @@ def test_a_success_that_is_not_json_is_an_unknown_outcome_for_a_capture() -> Non
     recorder = Recorder()
     recorder.responses.append(httpx.Response(200, content=b"<html>ok</html>"))
     with pytest.raises(CaptureOutcomeUnknownError):
-        stripe(recorder).capture(capture_request("pi_1"))
+        partial_stripe(recorder).capture(capture_request("pi_1"))
 
 
 # --- Issue 11: what each provider's answer proves -----------------------------------------------
@@ -649,7 +664,7 @@ def test_defect_11_stripe_already_captured_with_our_key_is_our_capture() -> None
             "invalid_request_error", "payment_intent_unexpected_state", payment_intent=ours
         ),
     )
-    capture = stripe(recorder).capture(capture_request("pi_1"))
+    capture = partial_stripe(recorder).capture(capture_request("pi_1"))
     assert (capture.status, capture.amount) == ("succeeded", 10050)
 
 
@@ -658,7 +673,7 @@ def test_defect_11_stripe_charge_already_captured_looks_up_the_intent_for_our_ke
         400, stripe_error("invalid_request_error", "charge_already_captured")
     )
     recorder.answer(200, stripe_intent(metadata={metadata_key(KEY): "10050"}, status="succeeded"))
-    capture = stripe(recorder).capture(capture_request("pi_1"))
+    capture = partial_stripe(recorder).capture(capture_request("pi_1"))
     assert recorder.last.method == "GET"
     assert capture.status == "succeeded"
 
@@ -673,7 +688,7 @@ def test_defect_11_stripe_already_captured_by_someone_else_stays_a_refusal() -> 
         ),
     )
     with pytest.raises(ProviderDeclinedError):
-        stripe(recorder).capture(capture_request("pi_1"))
+        partial_stripe(recorder).capture(capture_request("pi_1"))
 
 
 @pytest.mark.parametrize(
@@ -689,7 +704,7 @@ def test_defect_11_a_5xx_is_retried_only_when_the_provider_says_so(
     make: str, header: str, value: str, error: type[ProviderError]
 ) -> None:
     recorder = Recorder().answer(502, {}, **{header: value})
-    provider = stripe(recorder) if make == "stripe" else adyen(recorder)
+    provider = partial_stripe(recorder) if make == "stripe" else adyen(recorder)
     with pytest.raises(error) as raised:
         provider.capture(capture_request("pi_1"))
     assert type(raised.value) is error
@@ -702,3 +717,30 @@ def test_defect_11_aplazame_test_mode_keys_ask_for_the_sandbox_media_type() -> N
     credentials = ProviderCredentials(api_key=SECRET, test_mode=True)
     AplazameProvider(credentials, 5, recorder.transport).capture(capture_request("o-42"))
     assert recorder.last.headers["Accept"] == "application/vnd.aplazame.sandbox.v1+json"
+
+
+def test_defect_11_stripe_partial_capture_needs_multicapture_and_keeps_the_rest() -> None:
+    recorder = Recorder().answer(200, multicapture_intent("available"))
+    recorder.answer(200, stripe_intent())
+    stripe(recorder).capture(capture_request("pi_1", amount=5000))
+    check, sent = recorder.requests
+    assert (check.method, check.url.params.get("expand[]")) == ("GET", "latest_charge")
+    assert form_body(sent)["final_capture"] == "false"
+
+
+def test_defect_11_stripe_without_multicapture_refuses_a_partial_capture_before_sending() -> None:
+    """Capturing part would release the rest: refused, nothing sent, nothing released; the
+    reservation is given back (a decline proves nothing was captured)."""
+    recorder = Recorder().answer(200, multicapture_intent("unavailable", capturable=20000))
+    with pytest.raises(ProviderMulticaptureUnavailableError) as refused:
+        stripe(recorder).capture(capture_request("pi_1", amount=5000))
+    assert [request.method for request in recorder.requests] == ["GET"]
+    assert proves_nothing_was_captured(type(refused.value).__name__)
+
+
+def test_defect_11_stripe_without_multicapture_captures_everything_left_in_one_go() -> None:
+    recorder = Recorder().answer(200, multicapture_intent("unavailable", capturable=10050))
+    recorder.answer(200, stripe_intent(status="succeeded", amount_capturable=0))
+    capture = stripe(recorder).capture(capture_request("pi_1", amount=10050))
+    assert form_body(recorder.last)["final_capture"] == "true"
+    assert capture.status == "succeeded"

@@ -142,7 +142,7 @@ def test_defect_11_stripe_amounts_are_in_stripes_units(
                           "amount": stripes, "currency": currency.lower()})  # fmt: skip
     provider = stripe(recorder)
 
-    capture = provider.capture(capture_request(currency, ours))
+    capture = provider.capture(capture_request(currency, ours, final_capture=True))
     assert form_body(recorder.last)["amount_to_capture"] == str(stripes)
     assert capture.amount == ours
     refund = provider.refund(refund_request(currency, ours))

@@ -130,6 +130,15 @@ class ProviderOverCaptureError(ProviderDeclinedError):
     reason = "over_capture"
 
 
+class ProviderMulticaptureUnavailableError(ProviderDeclinedError):
+    """The provider cannot capture this authorization in parts (Stripe: the card's
+    ``multicapture.status`` is not ``available``), and this capture is not the whole of what
+    remains: refused before anything was sent, so the rest of the authorization is kept. The
+    shipment's units stay capturable; a capture of everything that remains can still succeed."""
+
+    reason = "multicapture_unavailable"
+
+
 class ProviderLookupUnsupportedError(ProviderError):
     """The provider's API cannot answer this lookup (e.g. no idempotency keys, or results only
     by webhook): reconcile from the provider's dashboard or webhooks instead."""

@@ -23,6 +23,7 @@ from order_capture.errors import (
     ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
     ProviderError,
+    ProviderMulticaptureUnavailableError,
     ProviderOverCaptureError,
     ProviderUnavailableError,
 )
@@ -121,10 +122,12 @@ class StripeProvider:
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
         stripe_amount = STRIPE.to_provider(request.amount, request.currency)
+        final = request.final_capture or not self._keeps_the_rest(request, stripe_amount)
         form = {
             "amount_to_capture": str(stripe_amount),
-            # Without final_capture=false the first partial capture releases the rest.
-            "final_capture": "true" if request.final_capture else "false",
+            # Without final_capture=false a partial capture releases the rest; Stripe takes
+            # false only where multicapture is available (checked by _keeps_the_rest).
+            "final_capture": "true" if final else "false",
             # In Stripe's units, like every amount the intent shows.
             f"metadata[{metadata_key(request.idempotency_key)}]": str(stripe_amount),
             "expand[]": "latest_charge",
@@ -146,6 +149,31 @@ class StripeProvider:
             currency=str(intent.get("currency") or request.currency).upper(),
             status=status,
             authorization_expires_at=capture_before(intent),
+        )
+
+    def _keeps_the_rest(self, request: ProviderCaptureRequest, stripe_amount: int) -> bool:
+        """Whether a capture that is not the last can keep the rest capturable: it must be,
+        unless it takes everything the intent has left. Stripe says so on the charge:
+        ``latest_charge.payment_method_details.card.multicapture.status``. Without multicapture
+        a partial capture would release the rest and every later shipment would be refused, so
+        it is refused here instead, before anything is sent (ProviderMulticaptureUnavailable-
+        Error): nothing is captured, nothing released, and a capture of everything that
+        remains (the last shipment) still captures in one go."""
+        intent = self.http.request(
+            "GET",
+            _intent_path(request.authorization_reference),
+            params={"expand[]": "latest_charge"},
+            idempotent=True,
+        )
+        capturable = intent.get("amount_capturable")
+        if isinstance(capturable, int) and stripe_amount >= capturable:
+            return False  # everything left: nothing to keep
+        if multicapture_status(intent) == "available":
+            return True
+        raise ProviderMulticaptureUnavailableError(
+            f"stripe intent {intent.get('id')}: multicapture is "
+            f"{multicapture_status(intent) or 'not offered'}, so capturing {stripe_amount} of "
+            f"the {capturable} capturable would release the rest; nothing was sent"
         )
 
     def _captured_by_us(
@@ -259,6 +287,17 @@ def capture_before(intent: dict[str, Any]) -> datetime | None:
     card = (charge.get("payment_method_details") or {}).get("card") or {}
     deadline = card.get("capture_before")
     return datetime.fromtimestamp(int(deadline), UTC) if deadline is not None else None
+
+
+def multicapture_status(intent: dict[str, Any]) -> str | None:
+    """``latest_charge.payment_method_details.card.multicapture.status`` (``available`` or
+    ``unavailable``), if the charge is expanded and says."""
+    charge = intent.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    status = (card.get("multicapture") or {}).get("status")
+    return str(status) if status is not None else None
 
 
 def _capture_status(intent: dict[str, Any]) -> ProviderStatus:
