@@ -131,6 +131,8 @@ ERROR_RESPONSES: dict[int, Any] = {
         404: "Not Found Error",
         409: "Invalid State Error",
         422: "Invalid Request Error",
+        500: "Server Error",
+        503: "Retry later: provider or ledger unavailable, or the capture's outcome is unknown",
     }.items()
 }
 

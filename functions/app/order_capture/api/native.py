@@ -316,8 +316,13 @@ ERROR_RESPONSES: dict[int, Any] = {
         401: "Missing or unknown API key.",
         404: "No such order or capture for this merchant.",
         409: "The order's state does not allow it (e.g. nothing left to capture).",
+        402: "Declined by the payment provider.",
         415: "Unsupported content type.",
         422: "Over-capture or over-refund, or Idempotency-Key reused for another request.",
+        502: "Outcome unknown at a provider without idempotency keys: kept reserved for "
+        "reconciliation; a retry with the same key sends nothing.",
+        503: "Retry later with the same Idempotency-Key: provider or ledger unavailable, or "
+        "the capture's outcome is unknown (requires_action, kept reserved).",
     }.items()
 }
 

@@ -241,7 +241,12 @@ def _error_response(description: str, model: Any) -> OpenAPIResponse:
         401: _error_response("Unauthorized Access", ErrorDetail),
         404: _error_response("No such order for this merchant", ErrorDetail),
         409: _error_response("Nothing left to capture of these items", ErrorDetail),
+        402: _error_response("Declined by the payment provider", ErrorDetail),
         422: _error_response("Over-capture or Idempotency-Key reused", ErrorDetail),
+        502: _error_response(
+            "Outcome unknown, not repeatable: kept for reconciliation", ErrorDetail
+        ),
+        503: _error_response("Retry later; or the capture's outcome is unknown", ErrorDetail),
     },
 )
 def capture_order(

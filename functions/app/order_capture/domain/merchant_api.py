@@ -176,8 +176,7 @@ def capture(
                 f"capture {request.capture_id} needs reconciliation"
             )
         captured = stored
-    if captured.status is CaptureStatus.FAILED and captured.failure is not None:
-        raise error_from_failure(captured.failure)
+    _raise_unless_captured(captured)
     # The workflow's output leaves the capture's lines out (Capture.lines): the order and
     # the capture as the ledger holds them now, in one read.
     order, stored = repository.get_order_and_capture(
@@ -186,6 +185,22 @@ def capture(
     if order is None:
         raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
     return order, stored or captured
+
+
+def _raise_unless_captured(capture: Capture) -> None:
+    """The API's error for a capture that failed, or whose outcome is unknown: unknown is no
+    success, the provider may or may not hold the money (it stays reserved)."""
+    if capture.status is CaptureStatus.FAILED and capture.failure is not None:
+        raise error_from_failure(capture.failure)
+    if capture.status is CaptureStatus.REQUIRES_ACTION:
+        recorded = error_from_failure(capture.failure) if capture.failure else None
+        if isinstance(recorded, errors.OutcomeUnknownNotRetryableError):
+            raise recorded  # a retry must not send it again (502)
+        raise CaptureOutcomeUnknownError(
+            f"capture {capture.capture_id}: its outcome at the provider is unknown; the "
+            "amount stays reserved until reconciliation settles it; retry with the same "
+            "Idempotency-Key to learn the outcome"
+        )
 
 
 #: A message that starts with the field it is about (``amount: 500 exceeds ...``), as every
