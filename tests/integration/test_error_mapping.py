@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from order_capture.adapters.api_keys import DynamoDBApiKeyStore
 from order_capture.adapters.dynamodb import DynamoDBOrderRepository
 from order_capture.api.app import install_workflow_starter
 from order_capture.errors import LedgerUnavailableError
@@ -168,3 +169,6 @@ def test_defect_9_a_dynamodb_connection_error_is_ledger_unavailable() -> None:
     repository = DynamoDBOrderRepository("ledger", unreachable)
     with pytest.raises(LedgerUnavailableError):
         repository.get_order("merchant-1", "order-1001")
+    # The API's key lookup too (a 503 in the dialect, not a crash)
+    with pytest.raises(LedgerUnavailableError):
+        DynamoDBApiKeyStore("ledger", unreachable).merchant_for("0" * 64)

@@ -15,6 +15,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from order_capture.adapters.dynamodb import call_dynamodb
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -41,7 +43,9 @@ class DynamoDBApiKeyStore:
         return boto3.client("dynamodb")
 
     def merchant_for(self, key_digest: str) -> str | None:
-        response = self.client.get_item(
+        response = call_dynamodb(
+            self.client,
+            "get_item",
             TableName=self.table_name,
             Key={"PK": {"S": api_key_pk(key_digest)}, "SK": {"S": API_KEY_SK}},
             ProjectionExpression="merchant_id",
@@ -50,7 +54,9 @@ class DynamoDBApiKeyStore:
         return item["merchant_id"]["S"] if item else None
 
     def add(self, key_digest: str, merchant_id: str, created_at: datetime) -> None:
-        self.client.put_item(
+        call_dynamodb(
+            self.client,
+            "put_item",
             TableName=self.table_name,
             Item={
                 "PK": {"S": api_key_pk(key_digest)},

@@ -787,25 +787,27 @@ class DynamoDBOrderRepository:
         return None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        from botocore.exceptions import (  # noqa: PLC0415
-            ClientError,
-            HTTPClientError,
-        )
-        from botocore.exceptions import (  # noqa: PLC0415
-            ConnectionError as BotocoreConnectionError,
-        )
+        return call_dynamodb(self.client, operation, **kwargs)
 
-        try:
-            return cast(dict[str, Any], getattr(self.client, operation)(**kwargs))
-        except (BotocoreConnectionError, HTTPClientError) as error:
-            # Unreachable, timed out, connection dropped (after botocore's own retries): what
-            # the state machine retries as LedgerUnavailableError. Every write is conditional,
-            # so a retry of one that did land finds it done.
-            raise LedgerUnavailableError(
-                f"DynamoDB {operation} failed: {type(error).__name__}"
-            ) from error
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in _RETRYABLE_CODES:
-                raise LedgerUnavailableError(f"DynamoDB {operation} failed: {code}") from error
-            raise
+
+def call_dynamodb(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+    """``client.<operation>(**kwargs)``, with transient failures as LedgerUnavailableError."""
+    from botocore.exceptions import ClientError, HTTPClientError  # noqa: PLC0415
+    from botocore.exceptions import (  # noqa: PLC0415
+        ConnectionError as BotocoreConnectionError,
+    )
+
+    try:
+        return cast(dict[str, Any], getattr(client, operation)(**kwargs))
+    except (BotocoreConnectionError, HTTPClientError) as error:
+        # Unreachable, timed out, connection dropped (after botocore's own retries): what the
+        # state machine retries as LedgerUnavailableError. Every write is conditional, so a
+        # retry of one that did land finds it done.
+        raise LedgerUnavailableError(
+            f"DynamoDB {operation} failed: {type(error).__name__}"
+        ) from error
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _RETRYABLE_CODES:
+            raise LedgerUnavailableError(f"DynamoDB {operation} failed: {code}") from error
+        raise
