@@ -183,18 +183,16 @@ def test_forged_or_unsigned_webhooks_are_refused_and_change_nothing(
     assert after == before
 
 
-def test_a_capture_not_yet_noted_is_not_accepted_so_the_provider_retries(
+def test_a_reference_the_ledger_does_not_know_is_accepted_whatever_its_shape(
     async_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
-    ours_not_yet = post_webhook(
-        async_api, merchant.merchant_id, signed_notification(uuid.uuid4().hex, "CAPTURE", "true")
-    )
-    foreign = post_webhook(
-        async_api, merchant.merchant_id, signed_notification("shop-ref-17", "CAPTURE", "true")
-    )
-    assert ours_not_yet.status_code == 503
-    assert ours_not_yet.json()["error"]["type"] == "capture_not_yet_recorded"
-    assert (foreign.status_code, foreign.text) == (202, "[accepted]")
+    # Ours are in the ledger from their reservation: one it does not know is not ours (defect
+    # 10: one shaped like our ids used to be answered 503 forever)
+    for reference in (uuid.uuid4().hex, "shop-ref-17"):
+        response = post_webhook(
+            async_api, merchant.merchant_id, signed_notification(reference, "CAPTURE", "true")
+        )
+        assert (response.status_code, response.text) == (202, "[accepted]")
 
 
 def refund_received(

@@ -552,6 +552,13 @@ class DynamoDBOrderRepository:
     def _refund_ref_key(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
         return {"PK": {"S": f"REFUND_REF#{merchant_id}#{refund_id}"}, "SK": {"S": "REFUND"}}
 
+    def _refund_ref_item(self, refund: Refund) -> dict[str, Any]:
+        return {
+            **self._refund_ref_key(refund.merchant_id, refund.refund_id),
+            "order_id": {"S": refund.order_id},
+            "capture_id": {"S": refund.capture_id},
+        }
+
     def await_refund(self, refund: Refund) -> None:
         items = [
             {
@@ -567,16 +574,7 @@ class DynamoDBOrderRepository:
                     },
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": {
-                        **self._refund_ref_key(refund.merchant_id, refund.refund_id),
-                        "order_id": {"S": refund.order_id},
-                        "capture_id": {"S": refund.capture_id},
-                    },
-                }
-            },
+            {"Put": {"TableName": self.table_name, "Item": self._refund_ref_item(refund)}},
         ]
         # A refund no longer pending was settled already: nothing left to note.
         self._transact(items)
@@ -651,11 +649,15 @@ class DynamoDBOrderRepository:
                     "ExpressionAttributeValues": values,
                 }
             },
+            # Findable by merchant and refund id from the moment it is reserved, before the
+            # provider hears of it: a webhook naming a refund id without this pointer is not
+            # about one of ours (as CAPTURE_REF, written by reserve, is for captures).
+            {"Put": {"TableName": self.table_name, "Item": self._refund_ref_item(refund)}},
         ]
         reasons = self._transact(items)
         if reasons is None:
             return None
-        refund_reason, capture_reason = reasons
+        refund_reason, capture_reason = reasons[:2]
         if refund_reason.get("Code") == "ConditionalCheckFailed":
             old = refund_reason.get("Item")
             if old:

@@ -9,12 +9,13 @@ configure the webhook URL per merchant account in the provider's dashboard.
 
 Accepted calls answer ``[accepted]`` (what Adyen expects); capture outcomes settle the ledger
 and complete the confirmation workflow waiting for them, refund outcomes settle pending refunds
-(see ``domain.provider_webhooks``); other events are acknowledged and ignored.
+(see ``domain.provider_webhooks``); other events, and notifications about references the
+ledger does not know (not ours: ours are in it from their reservation), are acknowledged,
+logged and ignored.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -26,7 +27,7 @@ from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
 from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
 from order_capture.domain import provider_webhooks
-from order_capture.errors import CaptureNotYetRecordedError, ProviderNotConfiguredError
+from order_capture.errors import ProviderNotConfiguredError
 from order_capture.observability import logger
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
@@ -36,9 +37,6 @@ TAGS = ["Provider webhooks"]
 #: Adyen's format so that a local run shows asynchronous confirmation end to end.
 ADYEN_FORMAT_PROVIDERS = frozenset({"adyen", "sandbox"})
 ACCEPTED = "[accepted]"
-#: Our capture and refund ids (``models.capture_id_for``, ``refunds.refund_id_for``): 32 hex
-#: digits.
-OUR_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class NotificationItem(BaseModel):
@@ -119,17 +117,21 @@ def provider_webhook(
             notification=notification,
             now=now,
         )
-        if settled is None and OUR_ID.match(notification.reference):
-            # Not [accepted]: the provider delivers it again (settling is idempotent).
-            raise CaptureNotYetRecordedError(
-                f"{notification.reference} is not awaiting the provider yet; retry"
+        if settled is None:
+            # Every capture and refund of ours is in the ledger (CAPTURE_REF / REFUND_REF)
+            # from its reservation, before the provider hears of it: one the ledger does not
+            # know is not ours (made in the provider's dashboard, say), whatever its shape.
+            logger.info(
+                "provider notification about a reference that is not ours: ignored",
+                extra={"event": notification.event, "reference": notification.reference},
             )
+            continue
         logger.info(
             "provider notification",
             extra={
                 "event": notification.event,
                 "reference": notification.reference,
-                "status": settled.status.value if settled else "unknown_reference",
+                "status": settled.status.value,
             },
         )
     return Response(status_code=202, content_type="text/plain", body=ACCEPTED)

@@ -1,0 +1,96 @@
+"""Our refunds are in the ledger from their reservation on: a provider's webhook that comes
+before the provider's answer to the refund request finds the refund and settles it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from order_capture.domain import capture_rules, provider_webhooks, refunds, service
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    OrderPlacedDetail,
+    PlannedCapture,
+    RefundStatus,
+)
+from order_capture.ports import ProviderRefund, ProviderRefundRequest
+from tests.factories import order_placed
+from tests.fake_providers import ReceivingProvider, RecordingProvider
+from tests.support import FixedClock
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def capture(repository: Any) -> Capture:
+    """A captured 5000 of the example order."""
+    detail = OrderPlacedDetail.model_validate(order_placed()["detail"])
+    service.register_order(repository, detail, FixedClock(NOW))
+    request = CaptureRequest(
+        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
+    )
+    plan = capture_rules.plan_capture(
+        service.load_for_capture(repository, request).order, request, NOW
+    )
+    pending = service.execute_capture(
+        repository,
+        RecordingProvider(),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=None,
+        now=NOW,
+    )
+    return service.record_capture(repository, pending, NOW)
+
+
+class WebhookFasterThanTheAnswer(ReceivingProvider):
+    """Receives the refund, and its webhook reports it refunded before the answer is back."""
+
+    def __init__(self, repository: Any) -> None:
+        super().__init__()
+        self.repository = repository
+        self.settled: Any = None
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
+        answer = super().refund(request)
+        notification = provider_webhooks.ProviderNotification(
+            event="REFUND",
+            succeeded=True,
+            reference=request.idempotency_key,
+            provider_reference=answer.provider_reference,
+            reason="",
+        )
+        self.settled = provider_webhooks.apply_notification(
+            self.repository,
+            waiters=None,  # type: ignore[arg-type]  # a refund completes no wait
+            publisher=None,  # type: ignore[arg-type]  # nor is it announced
+            merchant_id=request.merchant_id,
+            notification=notification,
+            now=NOW,
+        )
+        return answer
+
+
+def test_defect_10_our_refund_is_known_before_the_provider_answers(
+    repository: Any, capture: Capture
+) -> None:
+    provider = WebhookFasterThanTheAnswer(repository)
+    refunds.refund_capture(
+        repository,
+        provider,
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=1200,
+        idempotency_key="k-early-webhook",
+        clock=FixedClock(NOW),
+    )
+    # The webhook found the refund (it is ours) and settled it
+    assert provider.settled is not None
+    assert provider.settled.status is RefundStatus.REFUNDED
+    (stored,) = repository.list_refunds(capture.merchant_id, capture.order_id)
+    assert stored.status is RefundStatus.REFUNDED
+    after = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert (after.refunded_amount, after.refund_pending_amount) == (1200, 0)
