@@ -157,6 +157,36 @@ def test_a_webhook_faster_than_the_wait_is_not_missed(
     assert events_about(async_api, capture["id"]) == ["Payment Captured"]
 
 
+def test_defect_webhook_before_the_wait_then_repeated_is_announced_once(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    """The webhook settled the capture before the wait was noted, so AwaitConfirmation
+    completed its own wait (the workflow announces); the provider repeating its notification
+    later must not announce the capture a second time."""
+    runtime = async_api.runtime
+
+    def after_the_webhook(payload: Any) -> None:
+        capture = payload["capture"]
+        wait_for_status(merchant, capture["order_id"], capture["capture_id"], "captured")
+
+    runtime.fault_hooks["AwaitConfirmationFunction"] = after_the_webhook
+    try:
+        _, capture = capture_asynchronously(async_api, merchant, "async", delay_seconds=0)
+        confirmation = confirmation_execution(async_api, capture["id"])
+    finally:
+        runtime.fault_hooks.pop("AwaitConfirmationFunction")
+    assert confirmation.status == "SUCCEEDED"
+
+    # When the provider repeats its notification
+    response = post_webhook(
+        async_api, merchant.merchant_id, signed_notification(capture["id"], "CAPTURE", "true")
+    )
+
+    # Then nothing more is announced
+    assert (response.status_code, response.text) == (202, "[accepted]")
+    assert events_about(async_api, capture["id"]) == ["Payment Captured"]
+
+
 def test_forged_or_unsigned_webhooks_are_refused_and_change_nothing(
     async_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
