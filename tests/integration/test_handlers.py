@@ -8,6 +8,7 @@ import pytest
 
 from order_capture.adapters.sandbox_provider import SandboxProvider
 from order_capture.errors import (
+    AnnouncementFailedError,
     InvalidEventError,
     InvalidStateError,
     OrderChangedError,
@@ -110,7 +111,11 @@ def test_capture_then_record_moves_reserved_to_captured(
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.reserved_amount, order.captured_amount) == (EXAMPLE_ORDER_TOTAL, 0)
     recorded = record.handle_success(
-        {"capture": captured}, lambda_context, repository=repository, clock=clock
+        {"capture": captured},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+        publisher=RecordingPublisher(),
     )
     assert recorded["status"] == "captured"
     order = repository.get_order("merchant-1", "order-1001")
@@ -121,7 +126,11 @@ def test_capture_then_record_moves_reserved_to_captured(
     )
     # Recording twice (a Lambda retry) changes nothing.
     again = record.handle_success(
-        {"capture": captured}, lambda_context, repository=repository, clock=clock
+        {"capture": captured},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+        publisher=RecordingPublisher(),
     )
     assert again["status"] == "captured"
     assert repository.get_order("merchant-1", "order-1001").captured_amount == EXAMPLE_ORDER_TOTAL
@@ -303,6 +312,7 @@ def test_a_twin_failing_never_releases_another_executions_reservation(
         lambda_context,
         repository=repository,
         clock=clock,
+        publisher=RecordingPublisher(),
     )
     assert recorded["status"] == "captured"
 
@@ -346,7 +356,13 @@ def test_defect_3_order_items_canceled_never_takes_money_captured_by_amount(
     _, _, captured = run_until_capture(
         repository, lambda_context, clock, sandbox, {"capture_request": request}
     )
-    record.handle_success({"capture": captured}, lambda_context, repository=repository, clock=clock)
+    record.handle_success(
+        {"capture": captured},
+        lambda_context,
+        repository=repository,
+        clock=clock,
+        publisher=RecordingPublisher(),
+    )
     before = repository.get_order("merchant-1", "order-1001")
     assert before.captured_amount == 9000
     # When the shop cancels line-1 (worth 6651; only 1171 is uncaptured)
@@ -362,3 +378,75 @@ def test_defect_3_order_items_canceled_never_takes_money_captured_by_amount(
     after = repository.get_order("merchant-1", "order-1001")
     assert after == before
     assert after.captured_amount <= after.total - after.canceled_amount
+
+
+class RecordingPublisher:
+    """EventPublisher that keeps what it was asked to send; fails the first ``failures``."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[tuple[str, list[Any]]] = []
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("EventBridge unreachable")
+        self.sent.append((detail_type, details))
+
+
+def test_record_announces_the_capture_it_confirms_once_and_again_after_a_failed_send(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    # Given EventBridge failing once
+    publisher = RecordingPublisher(failures=1)
+
+    # When Record confirms and the announcement fails
+    with pytest.raises(AnnouncementFailedError, match="is recorded"):
+        record.handle_success(
+            {"capture": captured}, lambda_context, repository, clock, publisher=publisher
+        )
+
+    # Then the ledger holds the capture confirmed, once
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.reserved_amount, order.captured_amount) == (0, EXAMPLE_ORDER_TOTAL)
+    # And Step Functions' retry confirms nothing twice and announces it
+    recorded = record.handle_success(
+        {"capture": captured}, lambda_context, repository, clock, publisher=publisher
+    )
+    assert repository.get_order("merchant-1", "order-1001").captured_amount == EXAMPLE_ORDER_TOTAL
+    ((detail_type, (announced,)),) = publisher.sent
+    assert detail_type == "Payment Captured"
+    assert announced.model_dump(mode="json") == recorded
+    assert recorded["status"] == "captured"
+
+
+def test_record_of_another_executions_capture_announces_nothing(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    record.handle_success(
+        {"capture": captured}, lambda_context, repository, clock, publisher=RecordingPublisher()
+    )
+    # A twin execution (the same shipment delivered twice) reaching Record for it
+    twin = RecordingPublisher()
+    record.handle_success(
+        {"capture": {**captured, "execution_id": "exec-twin"}},
+        lambda_context,
+        repository,
+        clock,
+        publisher=twin,
+    )
+    assert twin.sent == []

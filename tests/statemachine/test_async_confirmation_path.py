@@ -16,13 +16,11 @@ from tests.support import ROOT
 
 AWAITING_PATH = [
     "Validate",
-    "AlreadySettled?",
     "ComputeAmount",
     "AnythingToCapture?",
     "Capture",
     "ConfirmedAtProvider?",
     "AwaitProviderConfirmation",
-    "AwaitingProviderConfirmation",
 ]
 
 

@@ -11,15 +11,13 @@ from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
 
 CAPTURED_PATH = [
     "Validate",
-    "AlreadySettled?",
     "ComputeAmount",
     "AnythingToCapture?",
     "Capture",
     # Added with asynchronous confirmation: a capture the provider only received stops here.
     "ConfirmedAtProvider?",
+    # Record announces the capture itself (Payment Captured) and ends the execution.
     "Record",
-    "EmitCaptured",
-    "Captured",
 ]
 
 
@@ -90,7 +88,6 @@ def test_shipment_with_nothing_left_ends_as_nothing_to_capture(
     assert again.status == "SUCCEEDED"
     assert again.states == [
         "Validate",
-        "AlreadySettled?",
         "ComputeAmount",
         "AnythingToCapture?",
         "NothingToCapture",
@@ -105,7 +102,7 @@ def test_redelivered_shipment_returns_the_first_result(
     place(runtime)
     first = ship(runtime, "shipment-1")
     duplicate = ship(runtime, "shipment-1")
-    assert duplicate.states == ["Validate", "AlreadySettled?", "Duplicate"]
+    assert duplicate.states == ["Validate", "ComputeAmount", "AnythingToCapture?", "Duplicate"]
     assert duplicate.output == first.output
     assert len(sandbox.state.captures) == 1
     assert len(captures(runtime)) == 1
@@ -135,7 +132,6 @@ def test_provider_decline_records_failure_and_releases_the_reservation(
     assert execution.error == "CaptureFailed"
     assert execution.states == [
         "Validate",
-        "AlreadySettled?",
         "ComputeAmount",
         "AnythingToCapture?",
         "Capture",

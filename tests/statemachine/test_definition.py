@@ -32,7 +32,7 @@ def test_the_shipped_definition_has_no_problems() -> None:
     [
         (lambda d: d["States"]["Validate"].update(Next="Nowhere"), "goes to 'Nowhere'"),
         (lambda d: d["States"].update(Orphan={"Type": "Succeed"}), "Orphan: unreachable"),
-        (lambda d: d["States"]["Record"].pop("Next"), "neither Next nor End"),
+        (lambda d: d["States"]["Capture"].pop("Next"), "neither Next nor End"),
         (
             lambda d: d["States"]["Capture"]["Retry"][1]["ErrorEquals"].append("TypoError"),
             "'TypoError' is neither",

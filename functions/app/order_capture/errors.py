@@ -191,6 +191,14 @@ class LedgerUnavailableError(OrderCaptureError):
     retryable = True
 
 
+class AnnouncementFailedError(OrderCaptureError):
+    """A settled capture's event could not be sent (EventBridge refused or failed). The
+    ledger is right; the step is retried to announce it."""
+
+    reason = "announcement_failed"
+    retryable = True
+
+
 def proves_nothing_was_captured(error_type: str) -> bool:
     """Whether a step failing with ``error_type`` proves the provider holds no capture.
 

@@ -156,7 +156,9 @@ def _confirmations(runtime: LocalRuntime, deliveries: list[Delivery]) -> list[Ex
         )
         for delivery in deliveries
         for execution in delivery.executions
-        if execution.states[-1:] == ["AwaitingProviderConfirmation"]
+        # Ended handing the capture to the confirmation workflow (started now, or before).
+        if execution.states[-1:]
+        in (["AwaitProviderConfirmation"], ["AwaitingProviderConfirmation"])
     ]
 
 

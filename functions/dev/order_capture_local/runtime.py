@@ -571,10 +571,16 @@ def _cold_containers() -> None:
     an earlier runtime (another embedded AWS, another botocore session without this runtime's
     hooks) are dropped, so the next invocation builds them again."""
     from order_capture.api import app  # noqa: PLC0415
-    from order_capture.handlers import _wiring, await_confirmation, order_events  # noqa: PLC0415
+    from order_capture.handlers import (  # noqa: PLC0415
+        _wiring,
+        await_confirmation,
+        order_events,
+        record,
+    )
 
     for cached in (
         _wiring.default_repository,
+        record.default_publisher,
         await_confirmation.default_waiters,
         order_events._handle_each_event_once,
         app.default_dependencies,

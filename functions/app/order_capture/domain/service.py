@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from order_capture.domain import capture_rules
+from order_capture.domain.announcements import announce
 from order_capture.errors import (
+    AnnouncementFailedError,
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
@@ -28,7 +30,13 @@ from order_capture.models import (
     ValidatedCapture,
     failed_before_reservation,
 )
-from order_capture.ports import Clock, OrderRepository, PaymentProvider, ProviderCaptureRequest
+from order_capture.ports import (
+    Clock,
+    EventPublisher,
+    OrderRepository,
+    PaymentProvider,
+    ProviderCaptureRequest,
+)
 from order_capture.workflow_state import StatePlanned
 
 #: How often a read-modify-write of an order is tried before giving up on contention.
@@ -184,6 +192,30 @@ def record_capture(repository: OrderRepository, capture: Capture, now: datetime)
             raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
         return stored
     return captured
+
+
+def record_and_announce(
+    repository: OrderRepository, publisher: EventPublisher, capture: Capture, now: datetime
+) -> Capture:
+    """Record step: confirm the capture (``record_capture``), then announce it (``Payment
+    Captured``), in one step instead of two states.
+
+    The execution that made the capture announces it, also when a retry finds it confirmed
+    already (the first attempt may have failed before or while announcing): an announcement
+    is never lost, and repeated only if an attempt crashed after EventBridge took it (as a
+    separate PutEvents state would repeat it after a lost answer). A twin execution that
+    finds another execution's capture announces nothing.
+    """
+    recorded = record_capture(repository, capture, now)
+    if recorded.status is CaptureStatus.CAPTURED and recorded.execution_id == capture.execution_id:
+        try:
+            announce(publisher, recorded)
+        except Exception as error:
+            raise AnnouncementFailedError(
+                f"capture {recorded.capture_id} is recorded; Payment Captured was not sent: "
+                f"{type(error).__name__}"
+            ) from error
+    return recorded
 
 
 def record_failure(

@@ -18,6 +18,10 @@ def handle(
 ) -> dict[str, Any]:
     validated = parse_as(StateValidated, event.get("validated"), prefix="validated")
     log_keys_of(validated.request)
+    if validated.duplicate_of is not None:
+        # A redelivered shipment: its first result passes through to the one Choice after this
+        # step (AnythingToCapture?), which saves the workflow a Choice of its own.
+        return {"duplicate_of": dump(validated.duplicate_of)}
     # Planned on the order's figures, lines named by position (see workflow_state).
     plan = capture_rules.plan_capture(
         validated.order.planning_order(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,14 +11,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from order_capture import errors
+from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.handlers.validate import capture_request_from
 from order_capture.models import Capture, CaptureRequest, OrderShippedDetail
 from order_capture.observability import add_metric_by, logger, metrics
 from order_capture.parsing import parse_as
-from order_capture.ports import Clock, OrderRepository, SystemClock
+from order_capture.ports import Clock, EventPublisher, OrderRepository, SystemClock
 from order_capture.workflow_state import StateRequest
+
+
+@cache
+def default_publisher() -> EventPublisher:
+    """Payment Captured goes to the bus the template names; the client is built on first use."""
+    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
+
+    return EventBridgePublisher(settings().event_bus_name)
 
 
 def handle_success(
@@ -25,11 +35,15 @@ def handle_success(
     context: LambdaContext,
     repository: OrderRepository | None = None,
     clock: Clock | None = None,
+    publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:
     capture = parse_as(Capture, event.get("capture"), prefix="capture")
     log_keys_of(capture, capture.execution_id)
-    recorded = service.record_capture(
-        repository or default_repository(), capture, (clock or SystemClock()).now()
+    recorded = service.record_and_announce(
+        repository or default_repository(),
+        publisher or default_publisher(),
+        capture,
+        (clock or SystemClock()).now(),
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.
