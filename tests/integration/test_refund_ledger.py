@@ -191,21 +191,32 @@ def test_a_refund_the_provider_received_waits_for_its_webhook(
 
 
 class FakeAplazameRefunds:
-    """Aplazame's refunds endpoint over httpx.MockTransport: every refund is made; the first
-    one's answer is lost (a read timeout after Aplazame refunded)."""
+    """Aplazame's refunds over httpx.MockTransport: every refund is made, and the answer of
+    refund number ``lost`` is lost (a read timeout after Aplazame refunded).
+    ``GET /orders/{id}/captures`` lists the capture with its refunds (503 if not ``lists``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capture_reference: str, lists: bool = True, lost: int = 1) -> None:
+        self.capture_reference = capture_reference
+        self.lists = lists
+        self.lost = lost
         self.refunds: list[int] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.refunds.append(json.loads(request.content)["amount"])
-        if len(self.refunds) == 1:
-            raise httpx.ReadTimeout("no answer", request=request)
-        refunds_made = [
+    def made(self) -> list[dict[str, Any]]:
+        return [
             {"id": f"re-{n}", "amount": amount, "created": f"2026-11-24T12:00:0{n}"}
             for n, amount in enumerate(self.refunds)
         ]
-        return httpx.Response(200, json={"id": "cap", "refunds": refunds_made})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            if not self.lists:
+                return httpx.Response(503, json={"error": {"type": "unavailable"}})
+            listed = {"id": self.capture_reference, "amount": 5000, "refunds": self.made()}
+            return httpx.Response(200, json={"results": [listed]})
+        self.refunds.append(json.loads(request.content)["amount"])
+        if len(self.refunds) == self.lost:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200, json={"id": self.capture_reference, "refunds": self.made()})
 
     def provider(self, name: str, merchant_id: str) -> AplazameProvider:
         credentials = ProviderCredentials(api_key="test-key")
@@ -217,7 +228,8 @@ def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
 ) -> None:
     """Aplazame takes no idempotency key: a retry of a refund whose answer was lost must not
     refund again (it stays pending, reserved, for an operator), and says so."""
-    aplazame = FakeAplazameRefunds()
+    # Aplazame cannot be asked (its captures list is unavailable)
+    aplazame = FakeAplazameRefunds(str(capture.provider_reference), lists=False)
     with pytest.raises(OutcomeUnknownNotRetryableError):
         refund(repository, aplazame, capture, 1000, "k-lost")
     # The client retries with the same key, as it is told to
@@ -237,3 +249,34 @@ def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
     assert status_for(retried.value, STATUS_BY_ERROR) == 502
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "502 outcome unknown and not repeatable" in readme
+
+
+def test_defect_1_a_lost_aplazame_refund_is_found_by_lookup_never_sent_again(
+    repository: Any, capture: Capture
+) -> None:
+    """Aplazame lists a capture's refunds: the retry (or reconciliation) finds the refund whose
+    answer was lost, as the one the ledger does not know, and confirms it without sending."""
+    # An earlier refund of the capture, answered; the next one's answer is lost
+    aplazame = FakeAplazameRefunds(str(capture.provider_reference), lost=2)
+    _, _, earlier = refund(repository, aplazame, capture, 700, "k-earlier")
+    with pytest.raises(OutcomeUnknownNotRetryableError):
+        refund(repository, aplazame, capture, 1000, "k-lost")
+    _, after, found = refund(repository, aplazame, capture, 1000, "k-lost")
+    assert (found.status.value, found.provider_reference) == ("refunded", "re-1")
+    assert aplazame.refunds == [700, 1000]
+    assert (after.refunded_amount, after.refund_pending_amount) == (1700, 0)
+    assert earlier.provider_reference != found.provider_reference
+    assert reconcile_refunds(repository, aplazame).examined == 0
+
+
+def test_defect_1_reconciliation_finds_a_lost_aplazame_refund(
+    repository: Any, capture: Capture
+) -> None:
+    aplazame = FakeAplazameRefunds(str(capture.provider_reference))
+    with pytest.raises(OutcomeUnknownNotRetryableError):
+        refund(repository, aplazame, capture, 1000, "k-lost")
+    report = reconcile_refunds(repository, aplazame)
+    assert report == refunds.RefundReconciliationReport(examined=1, refunded=1)
+    assert aplazame.refunds == [1000]
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert (stored.refunded_amount, stored.refund_pending_amount) == (1000, 0)

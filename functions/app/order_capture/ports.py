@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import model_validator
 
@@ -256,6 +256,28 @@ class ProviderRefund(Model):
     amount: int
     currency: str
     status: ProviderStatus
+
+
+class ProviderRefundLookup(Model):
+    """Find a refund of unknown outcome at a provider without idempotency keys, by elimination:
+    among the capture's refunds at the provider, the one the ledger does not know."""
+
+    authorization_reference: str
+    capture_reference: str
+    amount: int
+    currency: str
+    #: The provider references of every other refund of the capture the ledger holds.
+    known_references: list[str] = []
+
+
+@runtime_checkable
+class RefundFinder(Protocol):
+    """A provider without idempotency keys whose API lists a capture's refunds (Aplazame)."""
+
+    def find_refund(self, lookup: ProviderRefundLookup) -> ProviderRefund | None:
+        """The one refund of the capture the ledger does not know, of ``lookup.amount``; None
+        if there is none. Raises ProviderLookupUnsupportedError when it cannot tell."""
+        ...
 
 
 class ProviderCaptureLookup(Model):

@@ -24,6 +24,7 @@ from order_capture.ports import (
     ProviderCaptureLookup,
     ProviderCaptureRequest,
     ProviderRefund,
+    ProviderRefundLookup,
     ProviderRefundRequest,
     ProviderRelease,
     ProviderReleaseRequest,
@@ -130,6 +131,38 @@ class AplazameProvider:
             amount=int(newest["amount"]),
             currency=request.currency,
             status="succeeded",
+        )
+
+    def find_refund(self, lookup: ProviderRefundLookup) -> ProviderRefund | None:
+        """A refund whose answer was lost, by elimination like a capture: among the capture's
+        refunds at Aplazame (``GET /orders/{id}/captures`` lists each capture with its refunds),
+        those the ledger does not know. None: nothing was refunded. Exactly one, of the amount
+        sent: that is it. Anything else is left to a person (ProviderLookupUnsupportedError)."""
+        answer = self.http.request(
+            "GET", f"{_order_path(lookup.authorization_reference)}/captures", idempotent=True
+        )
+        results = [item for item in answer.get("results") or [] if isinstance(item, dict)]
+        capture = next((c for c in results if c.get("id") == lookup.capture_reference), None)
+        if capture is None:
+            raise ProviderLookupUnsupportedError(
+                f"aplazame lists no capture {lookup.capture_reference} for this order"
+            )
+        refunds = [item for item in capture.get("refunds") or [] if isinstance(item, dict)]
+        unknown = [item for item in refunds if str(item.get("id")) not in lookup.known_references]
+        if not unknown:
+            return None
+        if len(unknown) == 1 and unknown[0].get("amount") == lookup.amount:
+            return ProviderRefund(
+                provider_reference=str(unknown[0]["id"]),
+                capture_reference=lookup.capture_reference,
+                amount=lookup.amount,
+                currency=lookup.currency,
+                status="succeeded",
+            )
+        raise ProviderLookupUnsupportedError(
+            f"aplazame holds {len(unknown)} refund(s) of capture {lookup.capture_reference} the "
+            f"ledger does not know (amounts {[item.get('amount') for item in unknown]}); which "
+            f"is {lookup.amount} is for a person to decide"
         )
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:

@@ -19,8 +19,10 @@ the capture), then ask the provider with one idempotency key, then confirm or re
 
 Reconciliation (``reconcile_open_refunds``, on the Reconcile schedule) asks again for a refund
 left pending without an answer when nobody retried the request, with the same idempotency key,
-if the provider takes idempotency keys; otherwise the refund stays pending and is counted for
-an operator (the provider may have refunded: sending it again could refund twice).
+if the provider takes idempotency keys; otherwise it never sends it again (the provider may
+have refunded: sending it again could refund twice) but looks it up where the provider lists a
+capture's refunds (Aplazame, by elimination, as the retry of the request does too), and else
+leaves it pending, counted for an operator.
 
 The refund id is derived from the merchant, the capture and the request's Idempotency-Key, and
 it is the idempotency key sent to the provider.
@@ -56,8 +58,12 @@ from order_capture.models import (
 from order_capture.ports import (
     Clock,
     OrderRepository,
+    PaymentProvider,
     PaymentProviders,
+    ProviderRefund,
+    ProviderRefundLookup,
     ProviderRefundRequest,
+    RefundFinder,
 )
 from order_capture.provider_units import units_for
 
@@ -248,11 +254,14 @@ def settle_at_provider(
         return refund
     provider = providers.provider(order.payment.provider, order.merchant_id)
     if sent_before and not provider.idempotent_captures:
-        raise OutcomeUnknownNotRetryableError(
-            f"refund {refund.refund_id} may already have been sent to {provider.name}, which "
-            "takes no idempotency key, and its answer was lost: it is not sent again; it stays "
-            "pending (reserved) until an operator settles it with the provider"
-        )
+        found = _find_at_provider(repository, provider, order=order, capture=capture, refund=refund)
+        if found is None:
+            raise OutcomeUnknownNotRetryableError(
+                f"refund {refund.refund_id} may already have been sent to {provider.name}, "
+                "which takes no idempotency key, and its answer was lost: it is not sent again; "
+                "it stays pending (reserved) until an operator settles it with the provider"
+            )
+        return _confirm_refunded(repository, refund, found.provider_reference, now)
     try:
         answer = provider.refund(
             ProviderRefundRequest(
@@ -284,10 +293,16 @@ def settle_at_provider(
         received = refund.model_copy(update={"provider_reference": answer.provider_reference})
         repository.await_refund(received)
         return received
+    return _confirm_refunded(repository, refund, answer.provider_reference, now)
+
+
+def _confirm_refunded(
+    repository: OrderRepository, refund: Refund, provider_reference: str, now: datetime
+) -> Refund:
     refunded = refund.model_copy(
         update={
             "status": RefundStatus.REFUNDED,
-            "provider_reference": answer.provider_reference,
+            "provider_reference": provider_reference,
             "updated_at": now,
         }
     )
@@ -297,6 +312,42 @@ def settle_at_provider(
             raise InvalidStateError(f"refund {refund.refund_id} vanished from the ledger")
         return stored
     return refunded
+
+
+def _find_at_provider(
+    repository: OrderRepository,
+    provider: PaymentProvider,
+    *,
+    order: Order,
+    capture: Capture,
+    refund: Refund,
+) -> ProviderRefund | None:
+    """The provider's refund of a pending ``refund`` that may have been sent without an
+    idempotency key, if the provider can list the capture's refunds and exactly one of them is
+    unknown to the ledger, of the refund's amount; None when it cannot tell (another refund of
+    the capture is also of unknown outcome, the lookup failed or is ambiguous) or finds none
+    (then it is still not sent again: a concurrent request may be sending it right now)."""
+    if not isinstance(provider, RefundFinder):
+        return None
+    others = [
+        other
+        for other in repository.list_refunds(refund.merchant_id, refund.order_id, refund.capture_id)
+        if other.refund_id != refund.refund_id
+    ]
+    if any(o.status is RefundStatus.PENDING and o.provider_reference is None for o in others):
+        return None  # two refunds of unknown outcome cannot be told apart
+    try:
+        return provider.find_refund(
+            ProviderRefundLookup(
+                authorization_reference=order.payment.reference,
+                capture_reference=capture.provider_reference or "",
+                amount=refund.amount,
+                currency=refund.currency,
+                known_references=[o.provider_reference for o in others if o.provider_reference],
+            )
+        )
+    except ProviderError:
+        return None
 
 
 class RefundReconciliationReport(Model):
@@ -343,13 +394,15 @@ def _reconcile_refund(
     if order is None or capture is None:
         return "still_open"
     try:
-        if not providers.provider(order.payment.provider, order.merchant_id).idempotent_captures:
-            return "still_open"
+        # Sent again only where the provider takes idempotency keys; elsewhere found by lookup
+        # if the provider can, or left pending for an operator.
         settled = settle_at_provider(
             repository, providers, order=order, capture=capture, refund=refund, now=now
         )
     except ProviderDeclinedError:
         return "failed"
+    except OutcomeUnknownNotRetryableError:
+        return "still_open"
     except ProviderError:
         return "unanswered"
     return "refunded" if settled.status is RefundStatus.REFUNDED else "still_open"
