@@ -22,6 +22,8 @@ class Settings(BaseModel):
     provider_secret_max_age_seconds: int = Field(default=300, ge=0, le=3600)
     #: Where the service's own events go (``Payment Captured``...).
     event_bus_name: str = Field(default="default", min_length=1)
+    #: Browser origins allowed to call the API (CORS); none by default (ApiFunction only).
+    cors_allowed_origins: tuple[str, ...] = ()
 
 
 @cache
@@ -38,4 +40,9 @@ def settings() -> Settings:
         provider_credentials_json=os.environ.get("PROVIDER_CREDENTIALS_JSON") or None,
         provider_secret_max_age_seconds=int(os.environ.get("PROVIDER_SECRET_MAX_AGE", "300")),
         event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
+        cors_allowed_origins=tuple(
+            origin.strip()
+            for origin in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",")
+            if origin.strip()
+        ),
     )

@@ -359,6 +359,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Access log on stderr, without headers (they carry API keys)."""
         if self.server.access_log:

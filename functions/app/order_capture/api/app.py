@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.api import medusa, native, omnitron, webhooks
+from order_capture.api import cors, medusa, native, omnitron, webhooks
 from order_capture.api.common import status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
 from order_capture.api.problems import (
@@ -243,9 +243,13 @@ def handle(
 ) -> dict[str, Any]:
     """Authenticate and check the request, then route it."""
     path = str(event.get("path") or "/")
+    origins = settings().cors_allowed_origins
+    if event.get("httpMethod") == "OPTIONS":
+        return cors.preflight(event, origins)
     if event.get("httpMethod") == "GET" and path == SWAGGER_PATH:
         return app.resolve(event, context)
-    return _with_dialect_headers(_handle(event, context, path, dependencies), path)
+    response = _with_dialect_headers(_handle(event, context, path, dependencies), path)
+    return cors.with_cors_headers(response, event, origins)
 
 
 def _handle(
