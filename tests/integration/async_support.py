@@ -82,12 +82,18 @@ def capture_asynchronously(
     assert merchant.put_order(detail).status_code == 200
     assert api.runtime.sandbox is not None
     api.runtime.sandbox.add_fault(kind, delay_seconds=delay_seconds)
-    with merchant.client() as client:
-        response = client.post(
-            f"/orders/{detail['order_id']}/captures",
-            json={"amount": 10050},
-            headers=idempotency_key(),
-        )
+    # The webhook is held until the API has answered: on a loaded machine the answer can take
+    # longer than ``delay_seconds``, and the test would see the outcome instead of "received".
+    api.runtime.sandbox.hold_webhooks()
+    try:
+        with merchant.client() as client:
+            response = client.post(
+                f"/orders/{detail['order_id']}/captures",
+                json={"amount": 10050},
+                headers=idempotency_key(),
+            )
+    finally:
+        api.runtime.sandbox.release_webhooks()
     assert response.status_code == 200, response.text
     return detail["order_id"], response.json()
 

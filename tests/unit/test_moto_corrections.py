@@ -28,5 +28,6 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "send_task_failure",
         "_normalise_parameters",
         "notify",
+        "_eval_body",
     ]
     assert all(hasattr(owner, name) for owner, name in patched)

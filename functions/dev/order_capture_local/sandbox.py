@@ -456,6 +456,16 @@ class SandboxServer(ThreadingHTTPServer):
         #: Where asynchronous outcomes are notified, and the hex HMAC key that signs them.
         self.webhook_url: str | None = None
         self.webhook_hmac_key: str | None = None
+        #: Cleared by ``hold_webhooks``: decided outcomes wait to be notified until released,
+        #: so a test can see what a caller sees before the provider's webhook, whatever the load.
+        self._webhooks_released = threading.Event()
+        self._webhooks_released.set()
+
+    def hold_webhooks(self) -> None:
+        self._webhooks_released.clear()
+
+    def release_webhooks(self) -> None:
+        self._webhooks_released.set()
 
     def configure_webhook(self, url: str, hmac_key: str) -> None:
         self.webhook_url = url
@@ -464,6 +474,7 @@ class SandboxServer(ThreadingHTTPServer):
     def notify_capture(self, capture: dict[str, Any], merchant_id: str, fault: Fault) -> None:
         """Decide an asynchronous capture, then tell the webhook as Adyen would."""
         time.sleep(fault.delay_seconds or 0.2)
+        self._webhooks_released.wait(timeout=60)
         succeeded = fault.kind == "async"
         with self.state.lock:
             capture["status"] = "succeeded" if succeeded else "failed"
@@ -488,6 +499,7 @@ class SandboxServer(ThreadingHTTPServer):
         """Decide an asynchronous refund, then tell the webhook as Adyen would: ``REFUND``
         with ``success`` true, or false when it failed."""
         time.sleep(fault.delay_seconds or 0.2)
+        self._webhooks_released.wait(timeout=60)
         succeeded = fault.kind == "async"
         with self.state.lock:
             refund["status"] = "succeeded" if succeeded else "failed"
