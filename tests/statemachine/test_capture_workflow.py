@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from order_capture.adapters.ledger_layout import orders_in
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
@@ -48,7 +49,9 @@ def lambda_failures(runtime: LocalRuntime, execution: Any) -> list[str]:
 
 
 def order_item(runtime: LocalRuntime) -> dict[str, Any]:
-    return next(item for item in runtime.ledger() if item["SK"] == "ORDER")
+    """The order as its ledger items describe it (header, catalog, line counters)."""
+    (order,) = orders_in(runtime.ledger())
+    return order.model_dump(mode="json")
 
 
 def test_two_shipments_capture_the_order_total(

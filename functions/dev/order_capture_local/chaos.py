@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from order_capture.adapters.ledger_layout import orders_in
 from order_capture_local.runtime import LambdaCrash, LocalRuntime
 
 CURRENCIES = ["EUR", "USD", "JPY", "KWD", "BHD", "GBP"]
@@ -252,7 +253,7 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
     sandbox = runtime.sandbox
     assert sandbox is not None
     ledger = runtime.ledger()
-    orders = {item["order_id"]: item for item in ledger if item["SK"] == "ORDER"}
+    orders = {order.order_id: order.model_dump(mode="json") for order in orders_in(ledger)}
     captures = [item for item in ledger if item["SK"].startswith("CAPTURE#")]
     provider_captures = list(sandbox.state.captures)
     by_key = Counter(capture["idempotency_key"] for capture in provider_captures)

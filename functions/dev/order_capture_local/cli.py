@@ -87,7 +87,13 @@ def _print_delivery(delivery: Delivery) -> None:
 
 
 def _print_captures(ledger: list[dict[str, Any]]) -> None:
-    orders = {item["PK"]: item for item in ledger if item["SK"] == "ORDER"}
+    from order_capture.adapters.dynamodb import order_pk  # noqa: PLC0415
+    from order_capture.adapters.ledger_layout import orders_in  # noqa: PLC0415
+
+    orders = {
+        order_pk(order.merchant_id, order.order_id): order.model_dump(mode="json")
+        for order in orders_in(ledger)
+    }
     for pk, order in orders.items():
         captures = [
             item for item in ledger if item["PK"] == pk and item["SK"].startswith("CAPTURE#")

@@ -2,21 +2,26 @@
 
 One table, keys ``PK``/``SK``:
 
-========================================  ==================  ==============================
-PK                                        SK                  item
-========================================  ==================  ==============================
-``ORDER#<merchant_id>#<order_id>``        ``ORDER``           the order, its lines, totals
-``ORDER#<merchant_id>#<order_id>``        ``CAPTURE#<id>``    one capture (pending/final)
-``ORDER#<merchant_id>#<order_id>``        ``REFUND#<c>#<id>`` one refund of capture ``c``
-``CAPTURE_REF#<merchant_id>#<capture_id>``  ``CAPTURE``         order of a capture a provider
-                                                              confirms later (its webhook)
-``EXECUTION#<execution id>``              ``FAILURE``         a failure naming no order
-========================================  ==================  ==============================
+========================================  ======================  ==========================
+PK                                        SK                      item
+========================================  ======================  ==========================
+``ORDER#<merchant_id>#<order_id>``        ``ORDER``               the order's header, totals
+``ORDER#<merchant_id>#<order_id>``        ``LINES``               its lines as registered
+``ORDER#<merchant_id>#<order_id>``        ``LINE_COUNTERS``       units shipped/canceled
+``ORDER#<merchant_id>#<order_id>``        ``CAPTURE#<id>``        one capture (pending/final)
+``ORDER#<merchant_id>#<order_id>``        ``CAPTURE_LINES#<id>``  that capture's lines
+``ORDER#<merchant_id>#<order_id>``        ``REFUND#<c>#<id>``     one refund of capture ``c``
+``CAPTURE_REF#<merchant_id>#<capture_id>``  ``CAPTURE``             order of a capture a provider
+                                                                  confirms later (its webhook)
+``EXECUTION#<execution id>``              ``FAILURE``             a failure naming no order
+========================================  ======================  ==========================
 
-The order item holds one entry per line and running totals; it does not grow with captures.
-Likewise a capture item holds only its refund totals (``refunded_amount``,
-``refund_pending_amount``): each refund is an item of its own, so no item grows with refunds
-and a refund is written with a plain conditional Put instead of rewriting a list.
+How an order and a capture's lines spread over items (so that what a capture rewrites stays
+small whatever the order's size) is ``ledger_layout``'s. No item grows with captures. A capture
+item holds only its refund totals (``refunded_amount``, ``refund_pending_amount``): each refund
+is an item of its own, so no item grows with refunds and a refund is written with a plain
+conditional Put instead of rewriting a list. The sparse indexes' keys are sharded
+(``ledger_layout.INDEX_SHARDS``): their readers query every shard.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+from order_capture.adapters import ledger_layout as layout
+from order_capture.adapters.ledger_layout import (
+    CAPTURE_LINES_PREFIX,
+    COUNTERS_SK,
+    LINE_COUNT,
+    LINES_SK,
+    ORDER_SK,
+)
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
 from order_capture.models import Capture, CaptureStatus, Model, Order, Refund, RefundStatus
 from order_capture.ports import ConfirmationState
@@ -33,7 +46,6 @@ from order_capture.ports import ConfirmationState
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ORDER_SK = "ORDER"
 OPEN_STATUS = "open_status"
 OPEN_ORDER = "open_order"
 AUTHORIZATION_EXPIRES_AT = "authorization_expires_at"
@@ -106,34 +118,58 @@ class DynamoDBOrderRepository:
 
     # --- encoding ------------------------------------------------------------------------
 
-    def _encode(self, pk: str, sk: str, model: Model) -> dict[str, Any]:
-        body = model.model_dump(mode="json")
+    def _encode(self, pk: str, sk: str, model: Model | dict[str, Any]) -> dict[str, Any]:
+        body = model if isinstance(model, dict) else model.model_dump(mode="json")
         item = {"PK": pk, "SK": sk, **body}
         return {key: self._serializer.serialize(value) for key, value in item.items()}
 
-    def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
         plain = {key: self._deserializer.deserialize(value) for key, value in item.items()}
-        for key_attribute in ("PK", "SK", OPEN_STATUS, OPEN_ORDER, AUTHORIZATION_EXPIRES_AT):
-            plain.pop(key_attribute, None)
         return cast(dict[str, Any], _to_plain(plain))
 
+    def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
+        plain = self._plain(item)
+        for attribute in (
+            "PK",
+            "SK",
+            OPEN_STATUS,
+            OPEN_ORDER,
+            AUTHORIZATION_EXPIRES_AT,
+            LINE_COUNT,
+        ):
+            plain.pop(attribute, None)
+        return plain
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"PK": {"S": pk}, "SK": {"S": sk}}
+
     def _order_key(self, merchant_id: str, order_id: str) -> dict[str, Any]:
-        return {"PK": {"S": order_pk(merchant_id, order_id)}, "SK": {"S": ORDER_SK}}
+        return self._key(order_pk(merchant_id, order_id), ORDER_SK)
+
+    def _order_keys(self, merchant_id: str, order_id: str) -> list[dict[str, Any]]:
+        """The three items of an order (see ledger_layout)."""
+        pk = order_pk(merchant_id, order_id)
+        return [self._key(pk, sk) for sk in (ORDER_SK, LINES_SK, COUNTERS_SK)]
 
     def _capture_key(self, merchant_id: str, order_id: str, capture_id: str) -> dict[str, Any]:
-        return {
-            "PK": {"S": order_pk(merchant_id, order_id)},
-            "SK": {"S": CAPTURE_PREFIX + capture_id},
-        }
+        return self._key(order_pk(merchant_id, order_id), CAPTURE_PREFIX + capture_id)
 
     def _order_item(self, order: Order) -> dict[str, Any]:
-        item = self._encode(order_pk(order.merchant_id, order.order_id), ORDER_SK, order)
+        """The order's header item (its catalog and counters are items of their own)."""
+        pk = order_pk(order.merchant_id, order.order_id)
+        item = self._encode(pk, ORDER_SK, layout.order_header(order))
         if order.capturable_amount > 0 or order.reserved_amount > 0:
             # The keys of the sparse OpenOrdersByExpiry index: only orders with money still
             # to capture carry them, so the expiry sweep reads just those.
-            item[OPEN_ORDER] = {"S": "open"}
+            item[OPEN_ORDER] = {"S": layout.sharded("open", pk)}
             item[AUTHORIZATION_EXPIRES_AT] = {"S": _utc_text(order.payment.expires_at)}
         return item
+
+    def _counters_put(self, order: Order) -> dict[str, Any]:
+        """The Put of the order's line counters (its header's condition guards it)."""
+        pk = order_pk(order.merchant_id, order.order_id)
+        item = self._encode(pk, COUNTERS_SK, layout.order_counters(order))
+        return {"Put": {"TableName": self.table_name, "Item": item}}
 
     def _capture_item(self, capture: Capture) -> dict[str, Any]:
         item = self._encode(
@@ -141,26 +177,64 @@ class DynamoDBOrderRepository:
             CAPTURE_PREFIX + capture.capture_id,
             capture,
         )
-        if capture.lines:  # left out of the model's dumps (see Capture.lines), not of the ledger
-            item["lines"] = self._serializer.serialize(
-                [line.model_dump() for line in capture.lines]
-            )
+        if capture.lines:
+            # Its lines are an item of their own, written by reserve (see ledger_layout).
+            item[LINE_COUNT] = {"N": str(len(capture.lines))}
         if capture.status in OPEN_CAPTURE_STATUSES:
             # The key of the sparse OpenCaptures index: only unsettled captures carry it.
-            item[OPEN_STATUS] = {"S": capture.status.value}
+            item[OPEN_STATUS] = {"S": layout.sharded(capture.status.value, capture.capture_id)}
         return item
+
+    def _capture_lines_put(self, order: Order, capture: Capture) -> dict[str, Any]:
+        pk = order_pk(capture.merchant_id, capture.order_id)
+        item = self._encode(
+            pk, CAPTURE_LINES_PREFIX + capture.capture_id, layout.capture_lines(capture, order)
+        )
+        return {"Put": {"TableName": self.table_name, "Item": item}}
 
     # --- reads ------------------------------------------------------------------------------
 
+    def _assemble(
+        self, items: list[dict[str, Any]], consistent: bool = True
+    ) -> tuple[dict[str, Order], list[Capture]]:
+        """The orders (by PK) and captures that ``items`` hold, each capture with its lines
+        (read here if ``items`` lacks them or its order's catalog)."""
+        plain = {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
+        missing = [
+            key
+            for (pk, sk), item in plain.items()
+            if sk.startswith(CAPTURE_PREFIX) and LINE_COUNT in item
+            for key in ((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]), (pk, LINES_SK))
+            if key not in plain
+        ]
+        if missing:
+            extra = self._batch_get([self._key(*key) for key in dict.fromkeys(missing)], consistent)
+            plain.update({(item["PK"]["S"], item["SK"]["S"]): item for item in extra})
+        orders = {
+            pk: layout.order_from(
+                self._decode(item),
+                self._plain(plain[(pk, LINES_SK)]),
+                self._plain(plain[(pk, COUNTERS_SK)]),
+            )
+            for (pk, sk), item in plain.items()
+            if sk == ORDER_SK and (pk, LINES_SK) in plain and (pk, COUNTERS_SK) in plain
+        }
+        captures = []
+        for (pk, sk), item in plain.items():
+            if not sk.startswith(CAPTURE_PREFIX):
+                continue
+            capture = self._decode(item)
+            stored = plain.get((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]))
+            if stored is not None and LINE_COUNT in item:
+                capture["lines"] = layout.lines_of(
+                    self._plain(stored), self._plain(plain[(pk, LINES_SK)])
+                )
+            captures.append(Capture.model_validate(capture))
+        return orders, captures
+
     def get_order(self, merchant_id: str, order_id: str) -> Order | None:
-        response = self._call(
-            "get_item",
-            TableName=self.table_name,
-            Key=self._order_key(merchant_id, order_id),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Order.model_validate(self._decode(item)) if item else None
+        orders, _ = self._assemble(self._batch_get(self._order_keys(merchant_id, order_id), True))
+        return orders.get(order_pk(merchant_id, order_id))
 
     def get_capture(self, merchant_id: str, order_id: str, capture_id: str) -> Capture | None:
         response = self._call(
@@ -170,23 +244,22 @@ class DynamoDBOrderRepository:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return Capture.model_validate(self._decode(item)) if item else None
+        if not item:
+            return None
+        _, captures = self._assemble([item])
+        return captures[0]
 
     def get_order_and_capture(
         self, merchant_id: str, order_id: str, capture_id: str
     ) -> tuple[Order | None, Capture | None]:
+        pk = order_pk(merchant_id, order_id)
         keys = [
-            self._order_key(merchant_id, order_id),
+            *self._order_keys(merchant_id, order_id),
             self._capture_key(merchant_id, order_id, capture_id),
+            self._key(pk, CAPTURE_LINES_PREFIX + capture_id),
         ]
-        order: Order | None = None
-        capture: Capture | None = None
-        for item in self._batch_get(keys, consistent=True):
-            if item["SK"]["S"] == ORDER_SK:
-                order = Order.model_validate(self._decode(item))
-            else:
-                capture = Capture.model_validate(self._decode(item))
-        return order, capture
+        orders, captures = self._assemble(self._batch_get(keys, consistent=True))
+        return orders.get(pk), captures[0] if captures else None
 
     def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]:
         items = self._query_all(
@@ -197,50 +270,56 @@ class DynamoDBOrderRepository:
             },
             ConsistentRead=True,
         )
-        captures = [Capture.model_validate(self._decode(item)) for item in items]
+        _, captures = self._assemble(items)
         return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
+
+    def _open_items(self, value: str, updated_before: datetime) -> list[dict[str, Any]]:
+        """The keys under every shard of ``open_status = value`` touched before the moment."""
+        return [
+            item
+            for shard in layout.every_shard(value)
+            for item in self._query_all(
+                IndexName=OPEN_CAPTURES_INDEX,
+                KeyConditionExpression="open_status = :status AND updated_at < :before",
+                ExpressionAttributeValues={
+                    ":status": {"S": shard},
+                    ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
+                },
+            )
+        ]
 
     def list_open_captures(self, updated_before: datetime) -> list[Capture]:
         """Captures still pending or requires_action, last touched before ``updated_before``."""
         keys = [
             item
             for status in sorted(OPEN_CAPTURE_STATUSES)
-            for item in self._query_all(
-                IndexName=OPEN_CAPTURES_INDEX,
-                KeyConditionExpression="open_status = :status AND updated_at < :before",
-                ExpressionAttributeValues={
-                    ":status": {"S": status.value},
-                    ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
-                },
-            )
+            for item in self._open_items(status.value, updated_before)
         ]
-        captures = [Capture.model_validate(self._decode(item)) for item in self._batch_get(keys)]
+        _, captures = self._assemble(self._batch_get(keys), consistent=False)
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
     def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
-        keys = self._query_all(
-            IndexName=OPEN_CAPTURES_INDEX,
-            KeyConditionExpression="open_status = :status AND updated_at < :before",
-            ExpressionAttributeValues={
-                ":status": {"S": OPEN_REFUND},
-                ":before": {"S": updated_before.isoformat().replace("+00:00", "Z")},
-            },
-        )
+        keys = self._open_items(OPEN_REFUND, updated_before)
         refunds = [Refund.model_validate(self._decode(item)) for item in self._batch_get(keys)]
         return sorted(refunds, key=lambda refund: (refund.updated_at, refund.refund_id))
 
     def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
         """Orders with money still to capture whose authorization expires before ``moment``."""
-        keys = self._query_all(
-            IndexName=OPEN_ORDERS_INDEX,
-            KeyConditionExpression="open_order = :open AND authorization_expires_at < :before",
-            ExpressionAttributeValues={
-                ":open": {"S": "open"},
-                ":before": {"S": _utc_text(moment)},
-            },
-        )
-        orders = [Order.model_validate(self._decode(item)) for item in self._batch_get(keys)]
-        return sorted(orders, key=lambda order: (order.payment.expires_at, order.order_id))
+        keys = [
+            self._key(item["PK"]["S"], sk)
+            for shard in layout.every_shard("open")
+            for item in self._query_all(
+                IndexName=OPEN_ORDERS_INDEX,
+                KeyConditionExpression="open_order = :open AND authorization_expires_at < :before",
+                ExpressionAttributeValues={
+                    ":open": {"S": shard},
+                    ":before": {"S": _utc_text(moment)},
+                },
+            )
+            for sk in (ORDER_SK, LINES_SK, COUNTERS_SK)
+        ]
+        orders, _ = self._assemble(self._batch_get(keys), consistent=False)
+        return sorted(orders.values(), key=lambda order: (order.payment.expires_at, order.order_id))
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         """Every item a Query matches, page after page."""
@@ -276,45 +355,56 @@ class DynamoDBOrderRepository:
     # --- conditional writes ---------------------------------------------------------------------
 
     def create_order(self, order: Order) -> Order | None:
-        try:
-            self._call(
-                "put_item",
-                TableName=self.table_name,
-                Item=self._order_item(order),
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as error:
-            old = getattr(error, "response", {}).get("Item")
-            if old:
-                return Order.model_validate(self._decode(old))
-            return self.get_order(order.merchant_id, order.order_id)
-        return None
+        pk = order_pk(order.merchant_id, order.order_id)
+        header = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self._order_item(order),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+        catalog = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self._encode(pk, LINES_SK, layout.order_catalog(order)),
+            }
+        }
+        # The catalog and counters are written only with a header that did not exist.
+        reasons = self._transact([header, catalog, self._counters_put(order)])
+        if reasons is None:
+            return None
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            existing = self.get_order(order.merchant_id, order.order_id)
+            if existing is not None:
+                return existing
+        raise LedgerUnavailableError(f"registration of {order.order_id} was canceled: {reasons}")
+
+    def _header_put(self, order: Order, expected_version: int) -> dict[str, Any]:
+        """The Put of the order's header, if it is still at ``expected_version``."""
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self._order_item(order),
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        }
 
     def replace_order(self, order: Order, expected_version: int) -> None:
-        try:
-            self._call(
-                "put_item",
-                TableName=self.table_name,
-                Item=self._order_item(order),
-                ConditionExpression="version = :expected",
-                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
+        reasons = self._transact(
+            [self._header_put(order, expected_version), self._counters_put(order)]
+        )
+        if reasons is None:
+            return
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
             raise OrderChangedError(
                 f"order {order.order_id} changed since version {expected_version}"
-            ) from None
+            )
+        raise LedgerUnavailableError(f"write of order {order.order_id} was canceled: {reasons}")
 
     def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
         items = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": self._order_item(order),
-                    "ConditionExpression": "version = :expected",
-                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                }
-            },
+            self._header_put(order, expected_version),
             {
                 "Put": {
                     "TableName": self.table_name,
@@ -344,6 +434,10 @@ class DynamoDBOrderRepository:
                 }
             },
         ]
+        if capture.lines:
+            # Units shipped: the line counters and the capture's lines (an amount capture
+            # changes neither).
+            items += [self._counters_put(order), self._capture_lines_put(order, capture)]
         reasons = self._transact(items)
         if reasons is None:
             return None
@@ -351,7 +445,7 @@ class DynamoDBOrderRepository:
         if capture_reason.get("Code") == "ConditionalCheckFailed":
             old = capture_reason.get("Item")
             if old:
-                return Capture.model_validate(self._decode(old))
+                return self._assemble([old])[1][0]
             stored = self.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
             if stored is not None:
                 return stored
@@ -423,16 +517,9 @@ class DynamoDBOrderRepository:
             }
         items: list[dict[str, Any]] = [{"Put": capture_put}]
         if order is not None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": self._order_item(order),
-                        "ConditionExpression": "version = :expected",
-                        "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                    }
-                }
-            )
+            items.append(self._header_put(order, expected_version or 0))
+            if capture.lines:  # its units given back
+                items.append(self._counters_put(order))
         reasons = self._transact(items)
         if reasons is None:
             return True
@@ -631,7 +718,7 @@ class DynamoDBOrderRepository:
                             refund,
                         ),
                         # In the sparse OpenCaptures index until settled, for reconciliation.
-                        OPEN_STATUS: {"S": OPEN_REFUND},
+                        OPEN_STATUS: {"S": layout.sharded(OPEN_REFUND, refund.refund_id)},
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",

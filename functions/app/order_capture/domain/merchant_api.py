@@ -177,14 +177,15 @@ def capture(
             )
         captured = stored
     _raise_unless_captured(captured)
-    # The workflow's output leaves the capture's lines out (Capture.lines): the order and
-    # the capture as the ledger holds them now, in one read.
+    # The workflow's output leaves the capture's lines out (Capture.lines): the order as it
+    # is now and the capture's lines, in one read. The capture answered is the workflow's
+    # (a provider's webhook may have settled it since; the capture's GET tells that).
     order, stored = repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
     )
     if order is None:
         raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
-    return order, stored or captured
+    return order, captured.model_copy(update={"lines": stored.lines if stored else []})
 
 
 def _raise_unless_captured(capture: Capture) -> None:

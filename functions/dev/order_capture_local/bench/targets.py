@@ -10,6 +10,8 @@ MAX_PUT_EVENTS = 1
 MAX_COLD_START_RATIO = 1.5
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 STATE_PAYLOAD_LIMIT = 256 * 1024
+#: Issue 15: a 1,000-line capture, whatever its ids (tests/statemachine/test_large_orders.py).
+MAX_WRU_PER_LARGE_CAPTURE = 100
 #: Powertools Idempotency's partition key in the shared table: ``idempotency#<function name>``.
 IDEMPOTENCY_PK_PREFIX = "idempotency#"
 #: API keys in the shared table (adapters/api_keys.py): read once per API request.

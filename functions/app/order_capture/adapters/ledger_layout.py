@@ -1,0 +1,125 @@
+"""How an order and a capture's lines are laid out over ledger items (plain values; the
+DynamoDB adapter serializes them). Pure: no boto3 here.
+
+An order is three items, so that what every capture rewrites stays small whatever the order's
+size (DynamoDB bills a write by the whole item, twice in a transaction):
+
+- ``ORDER``: the header: payment, totals, ``version`` (every conditional write's guard) and the
+  expiry index's keys. A few hundred bytes; reserve, confirm, refunds and cancellations
+  write it.
+- ``LINES``: the catalog: each line's item id, sku, quantity and amounts, as registered.
+  Written once, by registration; read, never rewritten.
+- ``LINE_COUNTERS``: per line, by its position in the catalog, the shipped and canceled units
+  and the value they claimed (three lists of numbers: about 10 bytes a line). Written with the
+  header, in the same transaction, by the writes that ship, release or cancel units.
+
+A capture's lines are an item of their own, ``CAPTURE_LINES#<capture id>``, by catalog position
+(``[position]``, ``[quantity]``, ``[amount]``): written once when the capture is reserved, so
+that confirming or failing a capture rewrites only its small ``CAPTURE#`` item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from order_capture.models import Capture, CaptureLine, Order
+
+ORDER_SK = "ORDER"
+LINES_SK = "LINES"
+COUNTERS_SK = "LINE_COUNTERS"
+CAPTURE_LINES_PREFIX = "CAPTURE_LINES#"
+#: Attribute of a ``CAPTURE#`` item: how many lines its ``CAPTURE_LINES#`` item holds.
+LINE_COUNT = "line_count"
+
+CATALOG_FIELDS = ("item_id", "sku", "quantity", "unit_amount", "discount_amount", "tax_amount")
+#: Line field -> list attribute of ``LINE_COUNTERS``.
+COUNTER_LISTS = {
+    "shipped_quantity": "shipped",
+    "canceled_quantity": "canceled",
+    "closed_value": "closed",
+}
+
+#: Partitions of each sparse index key every capture (or order) writes: one index key value
+#: takes about 1,000 writes a second, so one value for every open capture would cap the
+#: whole service near 500 captures a second (each capture adds and removes its entry). Spread
+#: over 16, the ceiling is DynamoDB's table quota instead (README "Scale").
+INDEX_SHARDS = 16
+
+
+def shard_of(key: str) -> int:
+    """The index shard of ``key`` (a capture, refund or order key): stable and even."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % INDEX_SHARDS
+
+
+def sharded(value: str, key: str) -> str:
+    """The index key value for ``key``: ``value#<shard>``."""
+    return f"{value}#{shard_of(key)}"
+
+
+def every_shard(value: str) -> list[str]:
+    """Every index key value readers of ``value`` query."""
+    return [f"{value}#{shard}" for shard in range(INDEX_SHARDS)]
+
+
+def order_header(order: Order) -> dict[str, Any]:
+    return order.model_dump(mode="json", exclude={"lines"})
+
+
+def order_catalog(order: Order) -> dict[str, Any]:
+    return {
+        "lines": [line.model_dump(mode="json", include=set(CATALOG_FIELDS)) for line in order.lines]
+    }
+
+
+def order_counters(order: Order) -> dict[str, Any]:
+    return {
+        attribute: [getattr(line, field) for line in order.lines]
+        for field, attribute in COUNTER_LISTS.items()
+    }
+
+
+def order_from(header: dict[str, Any], catalog: dict[str, Any], counters: dict[str, Any]) -> Order:
+    """The order its three items describe."""
+    lines = [
+        {
+            **line,
+            **{field: counters[attribute][position] for field, attribute in COUNTER_LISTS.items()},
+        }
+        for position, line in enumerate(catalog["lines"])
+    ]
+    return Order.model_validate({**header, "lines": lines})
+
+
+def capture_lines(capture: Capture, order: Order) -> dict[str, Any]:
+    """The ``CAPTURE_LINES#`` attributes of ``capture``, by position in ``order``'s catalog."""
+    position_of = {line.item_id: position for position, line in enumerate(order.lines)}
+    return {
+        "positions": [position_of[line.item_id] for line in capture.lines],
+        "quantities": [line.quantity for line in capture.lines],
+        "amounts": [line.amount for line in capture.lines],
+    }
+
+
+def lines_of(stored: dict[str, Any], catalog: dict[str, Any]) -> list[CaptureLine]:
+    """A capture's lines from its ``CAPTURE_LINES#`` item, named by the order's catalog."""
+    return [
+        CaptureLine(item_id=catalog["lines"][position]["item_id"], quantity=qty, amount=amount)
+        for position, qty, amount in zip(
+            stored["positions"], stored["quantities"], stored["amounts"], strict=True
+        )
+    ]
+
+
+def orders_in(items: list[dict[str, Any]]) -> list[Order]:
+    """The orders among plain ledger items (a scan: tools and tests that read the table)."""
+    by_key = {(item["PK"], item["SK"]): item for item in items}
+    return [
+        order_from(
+            {key: value for key, value in item.items() if key in Order.model_fields},
+            by_key[(item["PK"], LINES_SK)],
+            by_key[(item["PK"], COUNTERS_SK)],
+        )
+        for (pk, sk), item in by_key.items()
+        if sk == ORDER_SK
+    ]
