@@ -19,6 +19,8 @@ client may fix its request, or retry it, with the same key.
 
 from __future__ import annotations
 
+import base64
+import gzip
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -44,12 +46,31 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+#: Bodies longer than this are stored compressed: the record is one DynamoDB item (400 KB at
+#: most), and a 1,000-line order's response is larger than that as text.
+COMPRESS_ABOVE = 32 * 1024
+
+
 class StoredResponse(BaseModel):
     """What is stored under an Idempotency-Key: the response, body as the JSON text sent."""
 
     status_code: int
-    body: str
+    body: str = ""
+    #: A long body, gzip-compressed and base64-encoded (then ``body`` is empty).
+    body_gzip: str | None = None
     replayed: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        """The record's data: a long body compressed."""
+        if len(self.body) <= COMPRESS_ABOVE:
+            return self.model_dump()
+        packed = base64.b64encode(gzip.compress(self.body.encode(), mtime=0)).decode()
+        return self.model_copy(update={"body": "", "body_gzip": packed}).model_dump()
+
+    def text(self) -> str:
+        if self.body_gzip is None:
+            return self.body
+        return gzip.decompress(base64.b64decode(self.body_gzip)).decode()
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
@@ -77,12 +98,12 @@ def idempotent_response(
 
     def run(idempotent_request: dict[str, Any]) -> dict[str, Any]:
         try:
-            return respond().model_dump()
+            return respond().to_record()
         except OrderCaptureError as error:
             refusal = _recorded_refusal(request, error)
             if refusal is None:
                 raise  # not stored: the key stays free for a fixed request or a retry
-            return refusal.model_dump()
+            return refusal.to_record()
 
     run_once = cast(
         Callable[..., dict[str, Any]],
@@ -138,6 +159,6 @@ def _response(stored: StoredResponse, headers: dict[str, str]) -> Response[str]:
     return Response(
         status_code=stored.status_code,
         content_type="application/json",
-        body=stored.body,
+        body=stored.text(),
         headers=headers,
     )
