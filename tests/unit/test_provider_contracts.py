@@ -30,6 +30,7 @@ from order_capture.models import CaptureLine
 from order_capture.ports import (
     ProviderCaptureLookup,
     ProviderCaptureRequest,
+    ProviderItem,
     ProviderRefundRequest,
     ProviderReleaseRequest,
 )
@@ -502,8 +503,14 @@ def adyen(recorder: Recorder) -> AdyenProvider:
 
 def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pending() -> None:
     recorder = Recorder().answer(201, ADYEN_RECEIVED)
+    items = {  # 21% VAT on sku-1 (8000 with tax: 6612 + 1388), none on sku-2
+        "sku-1": ProviderItem(sku="TSHIRT-M", tax_amount=1388, amount_including_tax=8000),
+        "sku-2": ProviderItem(sku="MUG", amount_including_tax=2050),
+    }
 
-    capture = adyen(recorder).capture(capture_request("993617894903480A"))
+    capture = adyen(recorder).capture(
+        capture_request("993617894903480A", amount=10545, shipping_amount=495, items=items)
+    )
 
     sent = recorder.last
     assert sent.method == "POST"
@@ -513,15 +520,22 @@ def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pendi
     assert sent.headers["Content-Type"] == "application/json"
     assert json_body(sent) == {
         "merchantAccount": "ShopECOM",
-        "amount": {"value": 10050, "currency": "EUR"},
+        "amount": {"value": 10545, "currency": "EUR"},
         "reference": KEY,
         "lineItems": [
-            {"id": "sku-1", "description": "sku-1", "quantity": 2, "amountIncludingTax": 4000},
+            {"id": "sku-1", "description": "TSHIRT-M", "quantity": 2, "amountIncludingTax": 4000,
+             "amountExcludingTax": 3306, "taxAmount": 694, "taxPercentage": 2099},
             # 2050 does not split evenly over 3 units: 2 x 683 + 1 x 684, true quantities.
-            {"id": "sku-2", "description": "sku-2", "quantity": 2, "amountIncludingTax": 683},
-            {"id": "sku-2", "description": "sku-2", "quantity": 1, "amountIncludingTax": 684},
+            {"id": "sku-2", "description": "MUG", "quantity": 2, "amountIncludingTax": 683,
+             "amountExcludingTax": 683, "taxAmount": 0, "taxPercentage": 0},
+            {"id": "sku-2", "description": "MUG", "quantity": 1, "amountIncludingTax": 684,
+             "amountExcludingTax": 684, "taxAmount": 0, "taxPercentage": 0},
+            # Shipping is a line: the lines add up to the amount.
+            {"id": "shipping", "description": "Shipping", "quantity": 1,
+             "amountIncludingTax": 495, "amountExcludingTax": 495, "taxAmount": 0,
+             "taxPercentage": 0},
         ],
-    }
+    }  # fmt: skip
     assert (capture.provider_reference, capture.status) == ("QJCMPCBQPXKHGXX6", "pending")
 
 
@@ -542,7 +556,12 @@ def test_adyen_refund_and_release_are_received_modifications() -> None:
         "merchantAccount": "ShopECOM",
         "amount": {"value": 500, "currency": "EUR"},
         "reference": f"refund-{KEY}",
-    }
+        # Open-invoice methods refuse a partial refund without lines.
+        "lineItems": [
+            {"id": "refund", "description": "Refund", "quantity": 1, "amountIncludingTax": 500,
+             "amountExcludingTax": 500, "taxAmount": 0, "taxPercentage": 0},
+        ],
+    }  # fmt: skip
     assert cancel_sent.url.path == "/v71/payments/993617894903480A/cancels"
     assert cancel_sent.headers["Idempotency-Key"] == f"release-{KEY}"
     assert (refund.provider_reference, refund.status) == ("REFUND0000000001", "pending")

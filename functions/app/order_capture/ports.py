@@ -207,6 +207,21 @@ class EventPublisher(Protocol):
     def publish(self, detail_type: str, details: list[Model]) -> None: ...
 
 
+class ProviderItem(Model):
+    """What a provider may show of an order line (Adyen's lineItems): its sku, and its tax as
+    a share of its price including tax (``tax_amount`` of ``amount_including_tax``)."""
+
+    sku: str
+    tax_amount: int = 0
+    amount_including_tax: int = 0
+
+    @property
+    def tax_basis_points(self) -> int:
+        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax."""
+        net = self.amount_including_tax - self.tax_amount
+        return (self.tax_amount * 10_000 + net // 2) // net if net > 0 else 0
+
+
 class ProviderCaptureRequest(Model):
     authorization_reference: str
     amount: int
@@ -215,6 +230,8 @@ class ProviderCaptureRequest(Model):
     lines: list[CaptureLine]
     #: The order's shipping, when this capture claims it (its first capture of items).
     shipping_amount: int = 0
+    #: The order's lines named in ``lines``, by item id.
+    items: dict[str, ProviderItem] = {}
     merchant_id: str
     order_id: str
     #: The last capture of the authorization: the provider may release what remains (Stripe's

@@ -29,6 +29,7 @@ from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureLookup,
     ProviderCaptureRequest,
+    ProviderItem,
     ProviderRefund,
     ProviderRefundRequest,
     ProviderRelease,
@@ -115,6 +116,7 @@ class AdyenProvider:
                 "merchantAccount": self.merchant_account,
                 "amount": adyen_amount(request.amount, request.currency),
                 "reference": request.idempotency_key,
+                "lineItems": refund_line_items(request.amount, request.currency),
             },
             request.idempotency_key,
         )
@@ -176,26 +178,33 @@ def line_items(request: ProviderCaptureRequest) -> list[dict[str, Any]]:
     """The capture's ``lineItems``, adding up to its amount exactly, as open-invoice methods
     (Klarna and others) require: each item line with its true quantity (a total that does not
     split evenly over its units becomes two lines, of the lower and of the higher unit amount),
-    the order's shipping when this capture claims it, and a rounding line for what the
-    provider's granularity moved (see ``capture_rules.in_provider_steps``)."""
+    its sku as description and its tax (``taxAmount``, ``amountExcludingTax``,
+    ``taxPercentage``, per unit); the order's shipping when this capture claims it; and a
+    rounding line for what the provider's granularity moved (see
+    ``capture_rules.in_provider_steps``)."""
     currency = request.currency
     if not request.lines and not request.shipping_amount:
         return []  # a capture by amount (the API's): nothing to itemize
     step = ADYEN.granularity(currency)
     items: list[dict[str, Any]] = []
     for line in request.lines:
-        items.extend(
-            _unit_lines(line.item_id, line.quantity, _floor_value(line.amount, step, currency))
-        )
+        known = request.items.get(line.item_id) or ProviderItem(sku=line.item_id)
+        total = _floor_value(line.amount, step, currency)
+        items.extend(_unit_lines(line.item_id, known.sku, line.quantity, total, known))
     if request.shipping_amount:
-        items.extend(
-            _unit_lines(SHIPPING_LINE_ID, 1, _floor_value(request.shipping_amount, step, currency))
-        )
+        shipping = _floor_value(request.shipping_amount, step, currency)
+        items.extend(_unit_lines(SHIPPING_LINE_ID, "Shipping", 1, shipping))
     listed = sum(item["quantity"] * item["amountIncludingTax"] for item in items)
     rounding = ADYEN.to_provider(request.amount, currency) - listed
     if rounding:
-        items.extend(_unit_lines(ROUNDING_LINE_ID, 1, rounding))
+        items.extend(_unit_lines(ROUNDING_LINE_ID, "Rounding", 1, rounding))
     return items
+
+
+def refund_line_items(amount: int, currency: str) -> list[dict[str, Any]]:
+    """A refund's ``lineItems``: refunds here are by amount, so one line of that amount (open
+    invoice methods refuse a partial refund without lines)."""
+    return _unit_lines("refund", "Refund", 1, ADYEN.to_provider(amount, currency))
 
 
 def _floor_value(amount: int, step: int, currency: str) -> int:
@@ -203,22 +212,34 @@ def _floor_value(amount: int, step: int, currency: str) -> int:
     return ADYEN.to_provider(amount - amount % step, currency)
 
 
-def _unit_lines(item_id: str, quantity: int, total: int) -> list[dict[str, Any]]:
-    """Lines of ``quantity`` units worth ``total`` (Adyen's amounts are per unit)."""
+def _unit_lines(
+    item_id: str, description: str, quantity: int, total: int, item: ProviderItem | None = None
+) -> list[dict[str, Any]]:
+    """Lines of ``quantity`` units worth ``total`` (Adyen's amounts are per unit), each unit's
+    tax its share at the item's rate."""
     if quantity <= 0:
         return []
     unit, extra = divmod(total, quantity)
-    shares = [(quantity - extra, unit), (extra, unit + 1)]
-    return [
-        {
-            "id": item_id,
-            "description": item_id,
-            "quantity": units,
-            "amountIncludingTax": amount,
-        }
-        for units, amount in shares
-        if units
-    ]
+    lines = []
+    for units, including in ((quantity - extra, unit), (extra, unit + 1)):
+        if not units:
+            continue
+        tax = 0
+        if item is not None and item.amount_including_tax > 0:
+            share = including * item.tax_amount
+            tax = (2 * share + item.amount_including_tax) // (2 * item.amount_including_tax)
+        lines.append(
+            {
+                "id": item_id,
+                "description": description,
+                "quantity": units,
+                "amountIncludingTax": including,
+                "amountExcludingTax": including - tax,
+                "taxAmount": tax,
+                "taxPercentage": item.tax_basis_points if item is not None else 0,
+            }
+        )
+    return lines
 
 
 # --- Webhook signatures ----------------------------------------------------------------------

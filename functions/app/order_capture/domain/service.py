@@ -36,6 +36,7 @@ from order_capture.ports import (
     OrderRepository,
     PaymentProvider,
     ProviderCaptureRequest,
+    ProviderItem,
 )
 from order_capture.workflow_state import StatePlanned
 
@@ -145,6 +146,7 @@ def execute_capture(
             idempotency_key=pending.capture_id,
             lines=pending.lines,
             shipping_amount=pending.shipping_amount,
+            items=_provider_items(order, pending),
             merchant_id=pending.merchant_id,
             order_id=pending.order_id,
             # The shipment that closes the order lets the provider release the rest; as
@@ -168,6 +170,18 @@ def execute_capture(
         # key, findable since its reservation): note the provider's reference and its answer.
         repository.await_provider(sent)
     return sent
+
+
+def _provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
+    """The order's lines that ``capture`` ships, as a provider may show them."""
+    named = {line.item_id for line in capture.lines}
+    return {
+        line.item_id: ProviderItem(
+            sku=line.sku, tax_amount=line.tax_amount, amount_including_tax=line.line_total
+        )
+        for line in order.lines
+        if line.item_id in named
+    }
 
 
 def record_capture(repository: OrderRepository, capture: Capture, now: datetime) -> Capture:
