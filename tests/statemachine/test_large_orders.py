@@ -161,8 +161,10 @@ def test_a_1000_line_order_captures_with_a_small_state_and_flat_request_units(
         (lambda items: items.append(dict(items[0], item_id="one-too-many")), "items"),
         (lambda items: items[3].update(item_id="i" * (MAX_ID_LENGTH + 1)), "items[3].item_id"),
         (lambda items: items[5].update(sku="s" * (MAX_ID_LENGTH + 1)), "items[5].sku"),
+        # 43 characters, 129 bytes: the limit is in bytes, so 1,000 lines fit one ledger item
+        (lambda items: items[7].update(sku="€" * 43), "items[7].sku"),
     ],
-    ids=["one line too many", "item id too long", "sku too long"],
+    ids=["one line too many", "item id too long", "sku too long", "sku over 128 bytes"],
 )
 def test_an_order_beyond_the_limits_is_refused_at_registration_naming_the_field(
     runtime: LocalRuntime, change: Callable[[list[dict[str, Any]]], None], field: str
