@@ -20,6 +20,7 @@ from order_capture_local.bench.scenarios import (
     measure_api,
     measure_history,
     measure_lines,
+    measure_long_ids,
     measure_paths,
     measure_warm,
 )
@@ -46,7 +47,7 @@ def run_bench(args: argparse.Namespace) -> Results:
         print("bench: warm invokes ...", file=sys.stderr)
         warm = measure_warm(bench, rounds=args.warm_rounds)
         print("bench: scaling ...", file=sys.stderr)
-        lines = measure_lines(bench, (1, 100, 1000), shipments=3)
+        lines = measure_lines(bench, (1, 100, 1000), shipments=3) + measure_long_ids(bench)
         history = measure_history(bench, (0, 10, 100), shipments=3)
         costs = {
             "shipment capture (2 lines)": cost_per_million(

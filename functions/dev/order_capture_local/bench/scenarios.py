@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import statistics
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +29,15 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def order_placed(order_id: str, lines: int, quantity: int) -> dict[str, Any]:
-    """An `Order Placed` of ``lines`` lines, each of ``quantity`` units, paid with the sandbox."""
+def order_placed(
+    order_id: str, lines: int, quantity: int, id_of: Callable[[int], str] | None = None
+) -> dict[str, Any]:
+    """An `Order Placed` of ``lines`` lines, each of ``quantity`` units, paid with the sandbox;
+    ``id_of`` names line ``number`` (item id and sku), ``line-<number>`` by default."""
     items = [
         {
-            "item_id": f"line-{number}",
-            "sku": f"SKU-{number:05d}",
+            "item_id": id_of(number) if id_of else f"line-{number}",
+            "sku": id_of(number) if id_of else f"SKU-{number:05d}",
             "quantity": quantity,
             "unit_amount": 1999,
             "discount_amount": 100,
@@ -220,6 +225,24 @@ def measure_lines(bench: Bench, sizes: tuple[int, ...], shipments: int) -> list[
             for number in range(1, shipments + 1)
         ]
         results.append(ScaleResult(f"{lines:,} line{'' if lines == 1 else 's'}", runs))
+    return results
+
+
+#: Issue 15: 1,000-line orders capture whatever their ids (64 characters, UUIDs).
+LONG_IDS: dict[str, Callable[[int], str]] = {
+    "1,000 lines, 64-character ids and skus": lambda n: f"item-{n:05d}-".ljust(64, "x"),
+    "1,000 lines, UUIDs": lambda n: str(uuid.UUID(int=n)),
+}
+
+
+def measure_long_ids(bench: Bench) -> list[ScaleResult]:
+    """1,000-line orders with long item ids and skus, each shipped whole once."""
+    results = []
+    for number, (label, id_of) in enumerate(LONG_IDS.items()):
+        order_id = f"order-long-ids-{number}"
+        bench.register(order_placed(order_id, lines=1000, quantity=1, id_of=id_of))
+        run = bench.deliver(order_shipped(order_id, "shipment-1", None))
+        results.append(ScaleResult(label, [run]))
     return results
 
 
