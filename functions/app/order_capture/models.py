@@ -42,9 +42,11 @@ Identifier = Annotated[
 # Bounded so that sums of amounts and quantities stay far inside DynamoDB's 38-digit numbers
 # and every provider's limits; 10^15 minor units is more than any single order carries.
 MinorUnits = Annotated[int, Field(ge=0, le=10**15, strict=True)]
-#: The largest amount a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER, 2^53 - 1);
-#: line and order totals stay within it, and DynamoDB's 38 digits hold it with room to spare.
-MAX_EXACT_MINOR_UNITS = 2**53 - 1
+#: The largest line or order total: every amount up to it is read exactly by a JavaScript
+#: client (JSON numbers are doubles) in every dialect: as an integer of minor units (below
+#: 2^53) and as Omnitron's decimal (at most 15 significant digits, which a double keeps).
+#: DynamoDB's 38 digits hold it with room to spare.
+MAX_EXACT_MINOR_UNITS = 10**15
 Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 
@@ -96,8 +98,8 @@ ExpiryTime = Annotated[
 def _check_exact(total: int, what: str) -> None:
     if total > MAX_EXACT_MINOR_UNITS:
         raise ValueError(
-            f"{what} {total} is more than {MAX_EXACT_MINOR_UNITS} (2^53 - 1), the largest amount "
-            "every client reads exactly"
+            f"{what} {total} is more than {MAX_EXACT_MINOR_UNITS} (10^15), the largest amount "
+            "every client reads exactly (JSON numbers are doubles)"
         )
 
 
