@@ -1,5 +1,6 @@
 # order-capture: one Makefile is the entry point for people and CI.
 #   make run    capture an order end to end on the embedded AWS (moto) and the sandbox provider
+#   make up     the local stack (AWS endpoint, sandbox, API) until Ctrl-C; other commands use it
 #   make test   every check: lint, types, template, state machine, build, tests
 #   make bench  the benchmark (writes BENCHMARKS.md)
 #   make chaos  the fault campaign: 2,000 shipments under faults, all-zero outcome figures
@@ -23,7 +24,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
+.PHONY: chaos help setup run up serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -53,6 +54,12 @@ setup: $(VENV)/.synced
 run: setup
 	$(BIN)/order-capture local put-events --strict \
 		-e events/order-placed.json -e events/order-shipped-1.json -e events/order-shipped-2.json
+
+# The local stack keeps its ledger and sandbox in .order-capture/state.json between runs
+# (STATE= for none).
+STATE ?= .order-capture/state.json
+up: setup
+	$(BIN)/order-capture local start $(if $(STATE),--state $(STATE))
 
 lint: setup
 	$(BIN)/ruff check .

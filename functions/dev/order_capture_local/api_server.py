@@ -38,6 +38,11 @@ from order_capture_local.template import LOCAL_ACCOUNT, LOCAL_REGION, _CfnLoader
 API_FUNCTION = "ApiFunction"
 API_STATE_MACHINE = "CaptureApiStateMachine"
 KEYS_PATH = "/_local/keys"
+#: ``GET /_local/deliveries/{event_id}`` (the local stack): what the functions an event was
+#: delivered to answered.
+DELIVERIES_PATH = "/_local/deliveries/"
+#: ``GET /_local/emitted``: the events the service emitted (Payment Captured...).
+EMITTED_PATH = "/_local/emitted"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -318,6 +323,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and urlsplit(self.path).path == KEYS_PATH:
             self._send(self._create_key(body))
             return
+        if self.command == "GET" and self.path.startswith(DELIVERIES_PATH):
+            self._send(self._deliveries(self.path.removeprefix(DELIVERIES_PATH)))
+            return
+        if self.command == "GET" and self.path == EMITTED_PATH:
+            emitted = list(self.server.api.runtime.emitted_events)
+            body = json.dumps({"emitted": emitted}).encode()
+            self._send(HttpResponse(200, [("Content-Type", "application/json")], body))
+            return
         response = self.server.api.request(
             self.command, self.path, list(self.headers.items()), body
         )
@@ -333,6 +346,11 @@ class _Handler(BaseHTTPRequestHandler):
         return HttpResponse(
             201, [("Content-Type", "application/json")], json.dumps(payload).encode()
         )
+
+    def _deliveries(self, event_id: str) -> HttpResponse:
+        invocations = self.server.deliveries.get(unquote(event_id), [])
+        body = json.dumps({"invocations": invocations}).encode()
+        return HttpResponse(200, [("Content-Type", "application/json")], body)
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)
@@ -372,11 +390,18 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, api: LocalApi, host: str = "127.0.0.1", port: int = 3000, *, access_log: bool = True
+        self,
+        api: LocalApi,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        access_log: bool = True,
+        deliveries: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.api = api
         self.access_log = access_log
+        self.deliveries = deliveries if deliveries is not None else {}
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,11 +1,17 @@
 """``order-capture``: the command line for local runs (and, later, operations on AWS).
 
+order-capture local start [--aws-port 4566] [--api-port 3000] [--state FILE]
 order-capture local invoke <FunctionLogicalId> -e event.json
 order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
                                [--sandbox-fault KIND ...]
 order-capture local start-api [--port 3000] [--merchant merchant-1]
 order-capture keys create --merchant <id> [--table <LedgerTableName> | --local-url <url>]
+order-capture reconcile [--table <LedgerTableName>]
 order-capture openapi [-o docs/openapi.json]
+
+While `order-capture local start` runs, `local invoke`, `local put-events`, `keys create` and
+`reconcile` (without --table) talk to it through its AWS endpoint and share its state;
+otherwise (or with --in-process) each runs once on its own embedded AWS.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from order_capture_local.runtime import (
     patched_environ,
 )
 from order_capture_local.sandbox import ASYNC_FAULT_KINDS
+from order_capture_local.stack import StackInfo, running_stack
 
 CONFIRMATION_MACHINE = "ConfirmationStateMachine"
 
@@ -121,8 +128,25 @@ def _print_captures(ledger: list[dict[str, Any]]) -> None:
         )
 
 
+def _stack(args: argparse.Namespace) -> StackInfo | None:
+    """The running local stack this command talks to, unless told to run in-process."""
+    if getattr(args, "in_process", False):
+        return None
+    info = running_stack()
+    if info is not None:
+        print(f"(local stack at {info.endpoint})", file=sys.stderr)
+    return info
+
+
 def _cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_events([Path(args.event)])[0] if args.event else {}
+    info = _stack(args)
+    if info is not None:
+        from order_capture_local import stack_client  # noqa: PLC0415
+
+        invocation = stack_client.invoke(info, args.function, event, args.log_level)
+        print(json.dumps(invocation.payload, indent=2))
+        return 1 if invocation.failed else 0
     with _runtime(args) as runtime:
         invocation = runtime.invoke(args.function, event)
     print(json.dumps(invocation.payload, indent=2))
@@ -253,8 +277,34 @@ def _print_text_report(run: _PutEventsRun, with_ledger: bool) -> None:
         print(json.dumps(run.ledger, indent=2))
 
 
+def _put_events_on_stack(
+    args: argparse.Namespace, info: StackInfo, events: list[dict[str, Any]]
+) -> _PutEventsRun:
+    from order_capture_local import stack_client  # noqa: PLC0415
+
+    for kind in args.sandbox_fault or []:
+        stack_client.add_sandbox_fault(info, kind, 1 if kind in ASYNC_FAULT_KINDS else 0)
+    deliveries, emitted = stack_client.put_events(info, events)
+    confirmations = [
+        stack_client.wait_for(info, CONFIRMATION_MACHINE, execution.output["capture_id"])
+        for delivery in deliveries
+        for execution in delivery.executions
+        if execution.states[-1:] == ["AwaitingProviderConfirmation"]
+    ]
+    reconciliation = (
+        stack_client.invoke(info, "ReconcileFunction", {"grace_seconds": 0}).payload
+        if args.reconcile
+        else None
+    )
+    return _PutEventsRun(
+        deliveries, confirmations, reconciliation, stack_client.ledger(info), emitted
+    )
+
+
 def _cmd_put_events(args: argparse.Namespace) -> int:
-    run = _put_events(args, _read_events([Path(path) for path in args.event]))
+    events = _read_events([Path(path) for path in args.event])
+    info = _stack(args)
+    run = _put_events_on_stack(args, info, events) if info else _put_events(args, events)
     (_print_json_report if args.json else _print_text_report)(run, args.ledger)
     return 1 if run.failed and args.strict else 0
 
@@ -290,6 +340,67 @@ def _cmd_start_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_start(args: argparse.Namespace) -> int:
+    import signal  # noqa: PLC0415
+
+    from order_capture_local.sandbox import SandboxServer  # noqa: PLC0415
+    from order_capture_local.stack import LocalStack, stack_file  # noqa: PLC0415
+
+    if (info := running_stack()) is not None:
+        raise SystemExit(f"order-capture: a local stack already runs (PID {info.pid})")
+    merchants = tuple(args.merchant or ["merchant-1"])
+    # SIGTERM (make, CI, kill PID) stops the stack as Ctrl-C does: state saved, file removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        sandbox = SandboxServer(port=args.sandbox_port).start()
+    except OSError as error:
+        raise SystemExit(f"order-capture: sandbox port {args.sandbox_port}: {error}") from None
+    try:
+        with (
+            LocalRuntime(
+                Path(args.template),
+                parameter_overrides=_parameter_overrides(args.parameter_overrides),
+                log_level=args.log_level,
+                sandbox=sandbox,
+            ) as runtime,
+            LocalStack(
+                runtime,
+                aws_port=args.aws_port,
+                api_port=args.api_port,
+                merchants=merchants,
+                state_path=Path(args.state) if args.state else None,
+                stack_path=stack_file(),
+            ) as stack,
+        ):
+            _print_stack(stack.info, [stack.api.create_api_key(m) for m in merchants], merchants)
+            try:
+                while True:
+                    signal.pause()
+            except KeyboardInterrupt:
+                print("stopping the local stack", file=sys.stderr)
+    except OSError as error:
+        raise SystemExit(f"order-capture: cannot start the local stack: {error}") from None
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def _print_stack(info: StackInfo, keys: list[str], merchants: tuple[str, ...]) -> None:
+    print(f"order-capture local stack (PID {info.pid}, template {info.template})")
+    print(f"  AWS endpoint      {info.endpoint}  (moto: DynamoDB, Step Functions, EventBridge...)")
+    print(f"  API               {info.api_url}  (Swagger UI: {info.api_url}/swagger)")
+    print(f"  sandbox provider  {info.sandbox_url}")
+    print(f"  ledger table      {info.table_name}")
+    for merchant_id, api_key in zip(merchants, keys, strict=True):
+        print(f"  API key of {merchant_id}: {api_key}")
+    print("Other terminals: `order-capture local put-events/invoke`, `keys create`, `reconcile`")
+    print("use this stack; any AWS client does with:")
+    print(f"  export AWS_ENDPOINT_URL={info.endpoint} AWS_ACCESS_KEY_ID=testing ", end="")
+    print("AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
+    print("Ctrl-C stops it.")
+    sys.stdout.flush()
+
+
 def _cmd_keys_create(args: argparse.Namespace) -> int:
     if args.table:
         from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
@@ -299,8 +410,12 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
         api_key = merchant_api.create_api_key(
             DynamoDBApiKeyStore(args.table), args.merchant, SystemClock()
         )
+    elif args.local_url is None and (info := _stack(args)) is not None:
+        from order_capture_local import stack_client  # noqa: PLC0415
+
+        api_key = stack_client.create_api_key(info, args.merchant)
     else:
-        api_key = _create_local_key(args.local_url, args.merchant)
+        api_key = _create_local_key(args.local_url or "http://127.0.0.1:3000", args.merchant)
     print(api_key)
     return 0
 
@@ -331,15 +446,30 @@ def _create_local_key(base_url: str, merchant_id: str) -> str:
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
-    """On AWS: settle the open captures of the ledger table now (what the schedule does)."""
+    """Settle the open captures of the ledger table now (what the schedule does): on AWS
+    with --table, else on the running local stack."""
     import os  # noqa: PLC0415
 
+    event = {"grace_seconds": args.grace_seconds}
+    if args.table is None:
+        info = _stack(args)
+        if info is None:
+            raise SystemExit(
+                "order-capture: reconcile needs --table (AWS) or a running "
+                "`order-capture local start`"
+            )
+        from order_capture_local import stack_client  # noqa: PLC0415
+
+        invocation = stack_client.invoke(info, "ReconcileFunction", event)
+        print(json.dumps(invocation.payload, indent=2))
+        return 1 if invocation.failed else 0
+    # Imported only now: Powertools reads its settings from the environment at import time.
     from order_capture.config import settings  # noqa: PLC0415
     from order_capture.handlers import reconcile  # noqa: PLC0415
 
     os.environ["TABLE_NAME"] = args.table
     settings.cache_clear()
-    report = reconcile.handle({"grace_seconds": args.grace_seconds}, None)  # type: ignore[arg-type]
+    report = reconcile.handle(event, None)  # type: ignore[arg-type]
     print(json.dumps(report, indent=2))
     return 1 if report["unanswered"] or report["amount_mismatches"] else 0
 
@@ -353,6 +483,30 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
     else:
         print(document, end="")
     return 0
+
+
+def _add_start_parser(local_commands: Any) -> None:
+    start = local_commands.add_parser(
+        "start", help="run the local stack (AWS endpoint, sandbox, API) until stopped"
+    )
+    start.add_argument("--aws-port", type=int, default=4566, help="0 picks a free port")
+    start.add_argument("--api-port", type=int, default=3000)
+    start.add_argument("--sandbox-port", type=int, default=4567)
+    start.add_argument(
+        "--merchant",
+        action="append",
+        help="merchant of the printed API key and of a sandbox secret (repeatable; "
+        "default merchant-1)",
+    )
+    start.add_argument(
+        "--state", help="load the ledger and sandbox from this JSON file, save them there on exit"
+    )
+    start.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE))
+    start.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value")
+    start.add_argument(
+        "--log-level", default="WARNING", help="handlers' log level (logs go to stderr)"
+    )
+    start.set_defaults(run=_cmd_start)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,6 +525,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--log-level", default="WARNING", help="handlers' log level (logs go to stderr)"
         )
+        in_process(sub)
+
+    def in_process(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--in-process",
+            action="store_true",
+            help="run on an embedded AWS of its own even while `local start` runs",
+        )
+
+    _add_start_parser(local_commands)
 
     invoke = local_commands.add_parser("invoke", help="invoke one function with an event")
     invoke.add_argument("function", help="the function's logical id in template.yaml")
@@ -429,15 +593,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_key.add_argument(
         "--local-url",
-        default="http://127.0.0.1:3000",
-        help="locally: the running `order-capture local start-api` (default %(default)s)",
+        help="locally: a running `order-capture local start-api` (default: the running "
+        "`local start`, else http://127.0.0.1:3000)",
     )
+    in_process(create_key)
     create_key.set_defaults(run=_cmd_keys_create)
 
     reconcile = commands.add_parser(
-        "reconcile", help="on AWS: settle pending / requires_action captures now"
+        "reconcile", help="settle pending / requires_action captures now (AWS or local stack)"
     )
-    reconcile.add_argument("--table", required=True, help="the ledger table (LedgerTableName)")
+    reconcile.add_argument(
+        "--table", help="on AWS: the ledger table (LedgerTableName); default: the local stack"
+    )
     reconcile.add_argument(
         "--grace-seconds",
         type=int,

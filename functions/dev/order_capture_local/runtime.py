@@ -187,7 +187,7 @@ class LocalRuntime:
         #: them (tests check the template's policies cover them).
         self.calls_by_function: dict[str, list[AwsCall]] = {}
         self._invoking = threading.local()
-        self._dynamodb_lock = threading.Lock()
+        self._dynamodb_lock = threading.RLock()  # the local stack's server takes it too
         #: Called with the payload before a function's handler runs; raising fails the
         #: invocation (fault injection: a crash before the function did anything).
         self.fault_hooks: dict[str, Callable[[Any], None]] = {}
@@ -494,76 +494,97 @@ class LocalRuntime:
             time.sleep(0.02)
 
     def wait_for(self, execution_arn: str, timeout_seconds: float = 120) -> ExecutionReport:
-        import boto3  # noqa: PLC0415
-
-        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            described = stepfunctions.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} still running")
-            time.sleep(0.02)
-        return ExecutionReport(
-            name=described["name"],
-            arn=execution_arn,
-            status=described["status"],
-            states=self.states_entered(execution_arn),
-            output=json.loads(described["output"]) if described.get("output") else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-        )
+        return wait_for_execution(execution_arn, timeout_seconds)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        import boto3  # noqa: PLC0415
-
-        stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            page = stepfunctions.get_execution_history(**kwargs)
-            events.extend(cast(list[dict[str, Any]], page["events"]))
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return execution_history(execution_arn)
 
     def states_entered(self, execution_arn: str) -> list[str]:
-        return [
-            event["stateEnteredEventDetails"]["name"]
-            for event in self.history(execution_arn)
-            if event["type"].endswith("StateEntered")
-        ]
+        return states_entered(execution_arn)
 
     # --- the ledger ------------------------------------------------------------------------------
 
     def ledger(self) -> list[dict[str, Any]]:
         """Every ledger item, as plain JSON (numbers as ints)."""
-        import boto3  # noqa: PLC0415
-        from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
-
-        from order_capture.adapters.dynamodb import _to_plain  # noqa: PLC0415
-
-        deserializer = TypeDeserializer()
-        dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
-        items: list[dict[str, Any]] = []
-        for table in self.template.tables.values():
-            kwargs: dict[str, Any] = {"TableName": table.name}
-            while True:
-                page = dynamodb.scan(**kwargs)
-                items.extend(
-                    _to_plain({k: deserializer.deserialize(v) for k, v in item.items()})
-                    for item in page["Items"]
-                )
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+        return ledger_items([table.name for table in self.template.tables.values()])
 
     def repository(self) -> Any:
         from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
         return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
+
+
+# --- reading executions and the ledger (from the embedded AWS, or a local stack's endpoint) ----
+
+
+def wait_for_execution(execution_arn: str, timeout_seconds: float = 120) -> ExecutionReport:
+    """The execution once it has ended, with the states it entered."""
+    import boto3  # noqa: PLC0415
+
+    stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        described = stepfunctions.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {execution_arn} still running")
+        time.sleep(0.02)
+    return ExecutionReport(
+        name=described["name"],
+        arn=execution_arn,
+        status=described["status"],
+        states=states_entered(execution_arn),
+        output=json.loads(described["output"]) if described.get("output") else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def execution_history(execution_arn: str) -> list[dict[str, Any]]:
+    import boto3  # noqa: PLC0415
+
+    stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = stepfunctions.get_execution_history(**kwargs)
+        events.extend(cast(list[dict[str, Any]], page["events"]))
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def states_entered(execution_arn: str) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in execution_history(execution_arn)
+        if event["type"].endswith("StateEntered")
+    ]
+
+
+def ledger_items(table_names: list[str]) -> list[dict[str, Any]]:
+    """Every item of the tables, as plain JSON (numbers as ints), sorted by key."""
+    import boto3  # noqa: PLC0415
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    from order_capture.adapters.dynamodb import _to_plain  # noqa: PLC0415
+
+    deserializer = TypeDeserializer()
+    dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
+    items: list[dict[str, Any]] = []
+    for table_name in table_names:
+        kwargs: dict[str, Any] = {"TableName": table_name}
+        while True:
+            page = dynamodb.scan(**kwargs)
+            items.extend(
+                _to_plain({k: deserializer.deserialize(v) for k, v in item.items()})
+                for item in page["Items"]
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: (item["PK"], item["SK"]))
 
 
 def _cold_containers() -> None:

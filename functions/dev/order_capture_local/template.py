@@ -98,6 +98,8 @@ class Template:
     rules: list[RuleSpec] = field(default_factory=list)
     state_machines: dict[str, StateMachineSpec] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
+    #: SQS queues (the rules' dead-letter queues), by logical id.
+    queues: list[str] = field(default_factory=list)
     parameters: dict[str, str] = field(default_factory=dict)
 
     def function_by_name(self, name: str) -> FunctionSpec | None:
@@ -214,6 +216,8 @@ def load_template(path: Path, parameter_overrides: dict[str, str] | None = None)
             template.tables[logical_id] = TableSpec(
                 logical_id, table_name_for(logical_id), properties
             )
+        elif kind == "AWS::SQS::Queue":
+            template.queues.append(logical_id)
     return template
 
 
