@@ -7,11 +7,6 @@ directory); the CLI commands run here and find it through that file.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,58 +18,10 @@ import pytest
 import order_capture.observability  # noqa: F401 - its log handler binds the stream at import
 from order_capture_local.cli import main
 from order_capture_local.stack import STACK_FILE_ENV, StackInfo, running_stack
+from tests.integration.stack_support import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-
-
-class Stack:
-    def __init__(self, directory: Path, state: Path | None = None) -> None:
-        self.stack_file = directory / "stack.json"
-        command = [
-            sys.executable,
-            "-m",
-            "order_capture_local.cli",
-            "local",
-            "start",
-            "--aws-port",
-            "0",
-            "--api-port",
-            "0",
-            "--sandbox-port",
-            "0",
-        ]
-        if state is not None:
-            command += ["--state", str(state)]
-        self.log = (directory / "stack.log").open("w")
-        self.process = subprocess.Popen(
-            command,
-            env={**os.environ, STACK_FILE_ENV: str(self.stack_file)},
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while not self.stack_file.is_file():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"the stack did not start: {self.logs()}")
-            time.sleep(0.1)
-        self.info = StackInfo(**json.loads(self.stack_file.read_text()))
-        assert self.process.stdout is not None
-        self.banner = [self.process.stdout.readline() for _ in range(6)]
-
-    def logs(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-3000:]
-
-    def stop(self) -> int:
-        """SIGTERM by PID, as `make up` is stopped; what the process exited with."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        return code
 
 
 @pytest.fixture(scope="module")

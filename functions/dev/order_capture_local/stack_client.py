@@ -191,6 +191,20 @@ def create_api_key(info: StackInfo, merchant_id: str) -> str:
         )
 
 
+def authorize_at_sandbox(info: StackInfo, reference: str, amount: int, currency: str) -> None:
+    """What a shop's checkout does before it registers an order paid with the sandbox."""
+    from urllib.parse import quote  # noqa: PLC0415
+
+    request = urllib.request.Request(
+        f"{info.sandbox_url}/authorizations/{quote(reference, safe='')}",
+        data=json.dumps({"amount": amount, "currency": currency}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
 def add_sandbox_fault(info: StackInfo, kind: str, delay_seconds: float) -> None:
     request = urllib.request.Request(
         info.sandbox_url + "/_faults",
