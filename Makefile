@@ -1,6 +1,7 @@
 # order-capture: one Makefile is the entry point for people and CI.
 #   make run    capture an order end to end on the embedded AWS (moto) and the sandbox provider
 #   make up     the local stack (AWS endpoint, sandbox, API) until Ctrl-C; other commands use it
+#   make sam-local  every function through the real `sam local invoke` in Docker, against the stack
 #   make test   every check: lint, types, template, state machine, build, tests
 #   make bench  the benchmark (writes BENCHMARKS.md)
 #   make chaos  the fault campaign: 2,000 shipments under faults, all-zero outcome figures
@@ -24,7 +25,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run up serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
+.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -60,6 +61,12 @@ run: setup
 STATE ?= .order-capture/state.json
 up: setup
 	$(BIN)/order-capture local start $(if $(STATE),--state $(STATE))
+
+# A private dockerd (installs docker.io if missing), a locally built stand-in for the Lambda
+# base image, then `sam local invoke` of every function with its events/ payload against a
+# local stack; stops everything it started. About 10 minutes: a CI step of its own.
+sam-local: setup $(SAM)
+	$(BIN)/python -m order_capture_local.sam_local
 
 lint: setup
 	$(BIN)/ruff check .

@@ -96,7 +96,6 @@ def sam_env_vars(info: StackInfo, function_ids: list[str]) -> dict[str, dict[str
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "TABLE_NAME": info.table_name,
         "SANDBOX_PROVIDER_URL": info.sandbox_url,
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
     document: dict[str, dict[str, str]] = {"Parameters": common}
     workflow = info.state_machine_arns.get("CaptureApiStateMachine")
