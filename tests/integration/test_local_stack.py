@@ -68,7 +68,9 @@ def test_issue_13_events_put_on_the_stack_are_seen_through_its_api(
     )
     assert code == 0, report
     assert "invoked OrderEventsFunction: ok" in report
-    assert "Validate -> AlreadySettled? -> ComputeAmount" in report
+    assert "states: Validate -> ComputeAmount" in report
+    assert "-> Capture ->" in report
+    assert ": SUCCEEDED" in report
     assert "== emitted Payment Captured" in report
 
     code, api_key = _cli(capsys, "keys", "create", "--merchant", "merchant-1")
