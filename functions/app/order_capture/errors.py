@@ -173,6 +173,15 @@ class CaptureOutcomeUnknownError(ProviderError):
     retryable = True
 
 
+class CaptureInProgressError(OrderCaptureError):
+    """Another execution of the same shipment (a redelivered event, a retried API request)
+    reserved this capture and is capturing it now. Not a failure: this execution ends as a
+    duplicate in progress and the first one records and announces the outcome (or, if it
+    died, reconciliation does)."""
+
+    reason = "capture_in_progress"
+
+
 class CaptureNotYetRecordedError(OrderCaptureError):
     """A provider's webhook names one of our captures before the ledger noted it as awaiting
     the provider (the Capture step is still writing): the provider must deliver it again.

@@ -8,6 +8,7 @@ from order_capture.domain import capture_rules
 from order_capture.domain.announcements import announce
 from order_capture.errors import (
     AnnouncementFailedError,
+    CaptureInProgressError,
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
@@ -53,10 +54,13 @@ def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> Va
         raise OrderNotFoundError(
             f"order {request.order_id} of merchant {request.merchant_id} is not registered"
         )
+    # A final result stands; a pending one is another execution of this shipment capturing
+    # right now (a redelivered event: this step is never re-entered after this execution's
+    # own reservation), which records and announces it: this one is a duplicate in progress.
     duplicate = (
         existing
         if existing
-        and existing.status in FINAL_CAPTURE_STATUSES
+        and (existing.status in FINAL_CAPTURE_STATUSES or existing.status is CaptureStatus.PENDING)
         and not failed_before_reservation(existing)
         else None
     )
@@ -129,9 +133,17 @@ def execute_capture(
     if existing is not None:
         if existing.status in SETTLED_CAPTURE_STATUSES:
             return existing  # a duplicate that raced past Validate: its result stands
-        # Our own earlier attempt, or a twin execution of the same shipment: the same key and
-        # amount. Asking again is safe only where the provider deduplicates by that key; a
-        # provider without idempotency keys may already have captured it.
+        if existing.status is CaptureStatus.PENDING and existing.execution_id != execution_id:
+            # A twin execution of the same shipment reserved it and may be at the provider
+            # right now: its own Record or RecordFailure (or reconciliation) settles and
+            # announces it. This one is a duplicate in progress, whatever the provider.
+            raise CaptureInProgressError(
+                f"capture {existing.capture_id} is being captured by execution "
+                f"{existing.execution_id}"
+            )
+        # Our own earlier attempt (a retry of this step): the same key and amount. Asking
+        # again is safe only where the provider deduplicates by that key; a provider without
+        # idempotency keys may already have captured it.
         if not provider.idempotent_captures:
             raise OutcomeUnknownNotRetryableError(
                 f"capture {existing.capture_id} may already have been sent to "
