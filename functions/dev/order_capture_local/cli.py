@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import (
     DEFAULT_TEMPLATE,
     Delivery,
@@ -461,8 +462,10 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
         from order_capture_local import stack_client  # noqa: PLC0415
 
         invocation = stack_client.invoke(info, "ReconcileFunction", event)
-        print(json.dumps(invocation.payload, indent=2))
-        return 1 if invocation.failed else 0
+        if invocation.failed:
+            print(json.dumps(invocation.payload, indent=2))
+            return 1
+        return print_reconciliation(invocation.payload, as_json=args.json)
     # Imported only now: Powertools reads its settings from the environment at import time.
     from order_capture.config import settings  # noqa: PLC0415
     from order_capture.handlers import reconcile  # noqa: PLC0415
@@ -470,8 +473,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     os.environ["TABLE_NAME"] = args.table
     settings.cache_clear()
     report = reconcile.handle(event, None)  # type: ignore[arg-type]
-    print(json.dumps(report, indent=2))
-    return 1 if report["unanswered"] or report["amount_mismatches"] else 0
+    return print_reconciliation(report, as_json=args.json)
 
 
 def _cmd_openapi(args: argparse.Namespace) -> int:
@@ -611,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=900,
         help="leave captures younger than this to their own execution (default %(default)s)",
     )
+    reconcile.add_argument("--json", action="store_true", help="the whole report as JSON")
     reconcile.set_defaults(run=_cmd_reconcile)
 
     openapi = commands.add_parser(

@@ -25,6 +25,7 @@ from typing import Any
 
 from order_capture.domain import service
 from order_capture.domain.provider_webhooks import make_known
+from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     ProviderDeclinedError,
@@ -36,6 +37,7 @@ from order_capture.ports import (
     EventPublisher,
     OrderRepository,
     PaymentProvider,
+    ProviderCapture,
     ProviderCaptureLookup,
 )
 
@@ -63,17 +65,19 @@ def reconcile_open_captures(
     publisher: EventPublisher,
     waiters: ConfirmationWaiters | None = None,
     on_error: Callable[[Capture, Exception], None] | None = None,
+    on_item: OnItem | None = None,
 ) -> ReconciliationReport:
     """Settle the open captures older than ``grace``; each one settled is made known once
     (``provider_webhooks.make_known``): the confirmation workflow still waiting for it is
     completed and announces it, else it is announced here (``Payment Captured`` /
-    ``Payment Capture Failed``), as its execution could not."""
+    ``Payment Capture Failed``), as its execution could not. ``on_item`` is told what became
+    of each capture examined, and why."""
     waiters = waiters or _NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
         try:
-            outcome = _reconcile(
+            outcome, reason = _reconcile(
                 repository,
                 provider_for_capture,
                 capture,
@@ -82,10 +86,22 @@ def reconcile_open_captures(
                 waiters=waiters,
             )
         except Exception as error:  # one capture must not stop the others
-            outcome = "errors"
+            outcome, reason = "errors", error_reason(error)
             if on_error is not None:
                 on_error(capture, error)
         counts[outcome] += 1
+        if on_item is not None:
+            on_item(
+                ReconciledItem(
+                    kind="capture",
+                    id=capture.capture_id,
+                    merchant_id=capture.merchant_id,
+                    order_id=capture.order_id,
+                    provider=capture.provider,
+                    outcome=outcome,
+                    reason=reason,
+                )
+            )
     return ReconciliationReport(**counts)
 
 
@@ -142,10 +158,11 @@ def _reconcile(
     *,
     publisher: EventPublisher,
     waiters: ConfirmationWaiters,
-) -> str:
+) -> tuple[str, str]:
+    """The outcome (a report counter) and why."""
     order = repository.get_order(capture.merchant_id, capture.order_id)
     if order is None:
-        return "still_open"
+        return "still_open", "its order is not in the ledger"
     try:
         provider = provider_for_capture(capture)
         found = provider.find_capture(
@@ -158,8 +175,13 @@ def _reconcile(
                 **_elimination_hints(repository, provider, capture),
             )
         )
-    except (_Ambiguous, ProviderError) as error:
-        return "still_open" if isinstance(error, _Ambiguous) else "unanswered"
+    except _Ambiguous:
+        return "still_open", (
+            "the provider takes no idempotency key and another capture of the order has an "
+            "unknown outcome: elimination cannot tell them apart"
+        )
+    except ProviderError as error:  # no answer, or no credentials: named, never swallowed
+        return "unanswered", error_reason(error)
     if found is None or found.status == "failed":
         cause = CaptureNotFoundAtProviderError if found is None else ProviderDeclinedError
         message = (
@@ -185,12 +207,28 @@ def _reconcile(
         released = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
         if released is not None:
             make_known(repository, waiters, publisher, released)
-        return "released"
+        return "released", f"{cause.reason}: {message}"
+    return _settle_found(repository, capture, found, now, publisher=publisher, waiters=waiters)
+
+
+def _settle_found(
+    repository: OrderRepository,
+    capture: Capture,
+    found: ProviderCapture,
+    now: datetime,
+    *,
+    publisher: EventPublisher,
+    waiters: ConfirmationWaiters,
+) -> tuple[str, str]:
+    """Settle ``capture`` with what the provider answered it became (not failed)."""
     if found.status == "pending":
-        return "still_open"
+        return "still_open", f"pending at the provider ({found.provider_reference})"
     if found.amount != capture.amount:
         # Never guess with money: a person looks at it (the capture stays requires_action).
-        return "amount_mismatches"
+        return "amount_mismatches", (
+            f"the provider captured {found.amount} ({found.provider_reference}), "
+            f"the ledger reserved {capture.amount}"
+        )
     confirmed = service.record_capture(
         repository,
         capture.model_copy(
@@ -202,4 +240,4 @@ def _reconcile(
         now,
     )
     make_known(repository, waiters, publisher, confirmed)
-    return "confirmed"
+    return "confirmed", f"captured at the provider as {found.provider_reference}"

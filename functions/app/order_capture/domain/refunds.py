@@ -36,6 +36,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from order_capture.domain.merchant_api import error_from_failure
+from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.errors import (
     InvalidEventError,
     InvalidStateError,
@@ -367,42 +368,64 @@ def reconcile_open_refunds(
     now: datetime,
     grace: timedelta,
     on_error: Callable[[Refund, Exception], None] | None = None,
+    *,
+    on_item: OnItem | None = None,
 ) -> RefundReconciliationReport:
     """Settle refunds left pending longer than ``grace`` (see the module doc); one that
-    raises is counted in ``errors`` and handed to ``on_error``, and the others go on."""
+    raises is counted in ``errors`` and handed to ``on_error``, and the others go on.
+    ``on_item`` is told what became of each refund examined, and why."""
     counts = RefundReconciliationReport().model_dump()
     for refund in repository.list_open_refunds(now - grace):
         counts["examined"] += 1
         try:
-            outcome = _reconcile_refund(repository, providers, refund, now)
+            outcome, reason, provider = _reconcile_refund(repository, providers, refund, now)
         except Exception as error:  # one refund must not stop the others
-            outcome = "errors"
+            outcome, reason, provider = "errors", error_reason(error), "?"
             if on_error is not None:
                 on_error(refund, error)
         counts[outcome] += 1
+        if on_item is not None:
+            on_item(
+                ReconciledItem(
+                    kind="refund",
+                    id=refund.refund_id,
+                    merchant_id=refund.merchant_id,
+                    order_id=refund.order_id,
+                    provider=provider,
+                    outcome=outcome,
+                    reason=reason,
+                )
+            )
     return RefundReconciliationReport(**counts)
 
 
 def _reconcile_refund(
     repository: OrderRepository, providers: PaymentProviders, refund: Refund, now: datetime
-) -> str:
-    if refund.provider_reference is not None:
-        return "still_open"  # received: its webhook settles it
+) -> tuple[str, str, str]:
+    """The outcome (a report counter), why, and the provider."""
     order, capture = repository.get_order_and_capture(
         refund.merchant_id, refund.order_id, refund.capture_id
     )
-    if order is None or capture is None:
-        return "still_open"
+    provider = order.payment.provider if order is not None else "?"
+    if refund.provider_reference is not None or order is None or capture is None:
+        why = (
+            f"received by the provider ({refund.provider_reference}): its webhook settles it"
+            if refund.provider_reference is not None
+            else "its order or capture is not in the ledger"
+        )
+        return "still_open", why, provider
     try:
         # Sent again only where the provider takes idempotency keys; elsewhere found by lookup
         # if the provider can, or left pending for an operator.
         settled = settle_at_provider(
             repository, providers, order=order, capture=capture, refund=refund, now=now
         )
-    except ProviderDeclinedError:
-        return "failed"
-    except OutcomeUnknownNotRetryableError:
-        return "still_open"
-    except ProviderError:
-        return "unanswered"
-    return "refunded" if settled.status is RefundStatus.REFUNDED else "still_open"
+    except ProviderDeclinedError as error:
+        return "failed", error_reason(error), provider
+    except OutcomeUnknownNotRetryableError as error:
+        return "still_open", error_reason(error), provider
+    except ProviderError as error:  # no answer, or no credentials: named, never swallowed
+        return "unanswered", error_reason(error), provider
+    if settled.status is RefundStatus.REFUNDED:
+        return "refunded", f"refunded at the provider as {settled.provider_reference}", provider
+    return "still_open", "pending at the provider", provider

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.adapters.providers import ConfiguredProviders, provider_for
 from order_capture.config import settings
+from order_capture.domain.reconciled import ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refunds import reconcile_open_refunds
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry
@@ -68,6 +69,7 @@ def handle(
     grace = timedelta(seconds=int(grace_seconds)) if grace_seconds is not None else DEFAULT_GRACE
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
+    items: list[ReconciledItem] = []
     report = reconcile_open_captures(
         ledger,
         _provider_of,
@@ -76,9 +78,15 @@ def handle(
         publisher=publisher or _default_publisher(),
         waiters=waiters or default_waiters(),
         on_error=_log_capture_error,
+        on_item=items.append,
     )
     refunds = reconcile_open_refunds(
-        ledger, providers or ConfiguredProviders(settings()), now, grace, _log_refund_error
+        ledger,
+        providers or ConfiguredProviders(settings()),
+        now,
+        grace,
+        _log_refund_error,
+        on_item=items.append,
     )
     # Alarmed on: captures and refunds whose settling raised (left for the next run).
     metrics.add_metric(
@@ -104,7 +112,9 @@ def handle(
     logger.info(
         "reconciliation finished", extra={**report.model_dump(), "refunds": refunds.model_dump()}
     )
-    return {**dump(report), "refunds": dump(refunds)}
+    for item in items:
+        logger.info("reconciled", extra=dump(item))
+    return {**dump(report), "refunds": dump(refunds), "items": [dump(item) for item in items]}
 
 
 @lambda_entry

@@ -1,0 +1,37 @@
+"""What reconciliation did with one capture or refund: reported item by item (the CLI prints
+one line each; an operator sees which one needs a person, and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from order_capture.models import Model
+
+#: Outcomes that leave the item for a person or another run: a run with any of them has not
+#: settled everything. ("still_open" is waiting on the provider or on elimination: not settled
+#: either, but nothing is wrong yet.)
+UNSETTLED_OUTCOMES = frozenset({"unanswered", "amount_mismatches", "errors"})
+
+
+class ReconciledItem(Model):
+    kind: Literal["capture", "refund"]
+    id: str
+    merchant_id: str
+    order_id: str
+    provider: str
+    #: The report's counter this item was counted in (confirmed, released, still_open, ...).
+    outcome: str
+    reason: str
+
+    @property
+    def settled(self) -> bool:
+        return self.outcome not in UNSETTLED_OUTCOMES
+
+
+def error_reason(error: Exception) -> str:
+    """An error as an operator reads it: its class (an ASL error name) and message."""
+    return f"{type(error).__name__}: {error}"
+
+
+OnItem = Callable[[ReconciledItem], None]
