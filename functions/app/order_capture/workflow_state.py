@@ -74,6 +74,16 @@ class StateRequest(Model):
             trigger=self.trigger,
         )
 
+    def named(self, order: Order) -> CaptureRequest:
+        """The request with its items named by ``order``'s catalog."""
+        items = None
+        if self.items is not None:
+            items = [
+                ItemQuantity(item_id=order.lines[pos].item_id, quantity=qty)
+                for pos, qty in self.items
+            ]
+        return self.identity().model_copy(update={"items": items})
+
     def positional(self) -> CaptureRequest:
         """The request with each item named by its line's position (see ``planning_order``)."""
         items = None
@@ -179,17 +189,7 @@ class StatePlanned(Model):
 
     def named(self, order: Order) -> PlannedCapture:
         """The request and plan the Capture step executes, named by ``order``'s catalog."""
-        request = self.request.identity()
-        if self.request.items is not None:
-            request = request.model_copy(
-                update={
-                    "items": [
-                        ItemQuantity(item_id=order.lines[pos].item_id, quantity=qty)
-                        for pos, qty in self.request.items
-                    ]
-                }
-            )
-        return PlannedCapture(request=request, plan=self.plan.named(order))
+        return PlannedCapture(request=self.request.named(order), plan=self.plan.named(order))
 
 
 def order_summary(order: Order) -> dict[str, Any]:

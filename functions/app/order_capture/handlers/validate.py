@@ -66,10 +66,11 @@ def handle(
     duplicate = validated.duplicate_of
     if duplicate is not None:
         positional = StateRequest(**identity.model_dump(exclude={"items"}))
-    elif isinstance(request, StateRequest):
-        positional = request
     else:
-        positional = state_request(request, validated.order)
+        # Sent back to plan again (the order moved): its items are checked again against the
+        # order as it is now, named as the request named them.
+        named = request.named(validated.order) if isinstance(request, StateRequest) else request
+        positional = state_request(named, validated.order)
     state = StateValidated(
         request=positional,
         order=figures_of(validated.order),
