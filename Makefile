@@ -25,7 +25,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client
+.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client browser
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -102,7 +102,15 @@ $(MEDUSA_CLIENT): tests/medusa/package.json tests/medusa/package-lock.json
 
 medusa-client: $(MEDUSA_CLIENT)
 
-pytest: setup $(MEDUSA_CLIENT)
+# Debian's chromium, which tests/integration/test_swagger_ui_browser.py drives headless with
+# Playwright (from the dev environment; Playwright downloads no browser of its own here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
+pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM)
 	$(BIN)/pytest --cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
 
 test: lint typecheck validate-template validate-asl build pytest

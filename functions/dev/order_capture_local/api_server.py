@@ -277,7 +277,9 @@ def _proxy_event(
             "apiId": "local",
             "resourcePath": route.path,
             "httpMethod": method,
-            "path": f"/v1{path}",
+            # As `sam local start-api` and a custom domain: the stage is not in the URL, so the
+            # served OpenAPI document's server is "/" (Swagger UI's "Try it out" reaches us).
+            "path": path,
             "stage": "v1",
             "requestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

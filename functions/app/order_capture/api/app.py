@@ -48,6 +48,7 @@ AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNIT
 #: Medusa v1's admin API token header; Medusa routes take it as well as `Authorization: Bearer`.
 MEDUSA_TOKEN_HEADER = "x-medusa-access-token"  # noqa: S105  # a header name, not a secret
 SWAGGER_PATH = "/swagger"
+OPENAPI_PATH = "/openapi.json"
 #: Every answer of Aplazame's API names its version (seed 003).
 APLAZAME_MEDIA_TYPE_HEADER = "X-Aplazame-Media-Type"
 APLAZAME_MEDIA_TYPE = "aplazame.v1"
@@ -248,6 +249,8 @@ def handle(
         return cors.preflight(event, origins)
     if event.get("httpMethod") == "GET" and path == SWAGGER_PATH:
         return app.resolve(event, context)
+    if event.get("httpMethod") == "GET" and path == OPENAPI_PATH:
+        return cors.with_cors_headers(_openapi_document(event), event, origins)
     response = _with_dialect_headers(_handle(event, context, path, dependencies), path)
     return cors.with_cors_headers(response, event, origins)
 
@@ -277,6 +280,24 @@ def _handle(
         fingerprint=_fingerprint(event),
     )
     return app.resolve(_normalized(event), context)
+
+
+def _openapi_document(event: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document, its server the base path it is served under: ``/v1`` on the
+    stage's own URL, ``/`` behind a custom domain or locally (as Powertools' Swagger UI)."""
+    context = event.get("requestContext") or {}
+    stage = str(context.get("stage") or "")
+    served_under_stage = stage not in {"", "$default"} and str(
+        context.get("path") or ""
+    ).startswith(f"/{stage}/")
+    document = json.loads(app.get_openapi_json_schema())
+    document["servers"] = [{"url": f"/{stage}" if served_under_stage else "/"}]
+    return {
+        "statusCode": 200,
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "body": json.dumps(document),
+        "isBase64Encoded": False,
+    }
 
 
 def _with_dialect_headers(response: dict[str, Any], path: str) -> dict[str, Any]:
