@@ -3,7 +3,7 @@
 #   make up     the local stack (AWS endpoint, sandbox, API) until Ctrl-C; other commands use it
 #   make sam-local  every function through the real `sam local invoke` in Docker, against the stack
 #   make test   every check: lint, types, template, state machine, build, tests
-#   make bench  the benchmark (writes BENCHMARKS.md)
+#   make bench  the benchmark: prints its summary (REPORT=1 also writes BENCHMARKS.md)
 #   make chaos  the fault campaign: 2,000 shipments under faults, all-zero outcome figures
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -116,7 +116,7 @@ pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM)
 test: lint typecheck validate-template validate-asl build pytest
 
 bench: setup
-	$(BIN)/python -m order_capture_local.bench
+	$(BIN)/python -m order_capture_local.bench $(if $(REPORT),--report BENCHMARKS.md)
 
 CHAOS_SHIPMENTS ?= 2000
 CHAOS_SEED ?= 7

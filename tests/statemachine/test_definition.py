@@ -114,3 +114,43 @@ def test_every_retryable_error_class_is_retried_somewhere() -> None:
         and name != "OrderChangedError"
     }
     assert retryable <= retried, retryable - retried
+
+
+def test_the_worst_case_sums_every_attempt_and_wait_along_the_slowest_path(
+    tmp_path: Path,
+) -> None:
+    from order_capture_local.asl_lint import worst_case_seconds
+    from order_capture_local.template import StateMachineSpec, Template
+
+    # Given a task retried twice (1 s then 2 s apart), each attempt up to 5 s, then a 10 s
+    # wait, and a faster branch; and a catch that loops back
+    slow = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::events:putEvents",
+        "TimeoutSeconds": 5,
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Start"}],
+        "Next": "Pause",
+    }
+    definition = {
+        "StartAt": "Start",
+        "States": {
+            "Start": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": "Slow"}],
+                "Default": "Done",
+            },
+            "Slow": slow,
+            "Pause": {"Type": "Wait", "Seconds": 10, "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    path = tmp_path / "machine.asl.json"
+    path.write_text(json.dumps(definition))
+    machine = StateMachineSpec("Machine", path, {}, "EXPRESS")
+
+    seconds, states = worst_case_seconds(Template(root=tmp_path), machine)
+
+    # Then: 5 + (1 + 5) + (2 + 5) for the task, 10 for the wait; the loop is named
+    assert seconds == 28
+    assert states == ["Start", "Slow", "Pause", "Done", "loop Slow -> Start"]

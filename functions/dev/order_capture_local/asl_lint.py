@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -213,3 +214,63 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+#: Assumed bound of one attempt of a service integration without TimeoutSeconds (an API call).
+SERVICE_CALL_SECONDS = 60.0
+#: Express workflows end after five minutes, whatever they were doing.
+EXPRESS_LIMIT_SECONDS = 300
+
+
+def _retry_bound(retriers: list[dict[str, Any]], attempt_seconds: float) -> float:
+    """Every retrier exhausted, each attempt lasting ``attempt_seconds``, waits un-jittered."""
+    total = attempt_seconds
+    for retrier in retriers:
+        interval = float(retrier.get("IntervalSeconds", 1))
+        cap = float(retrier.get("MaxDelaySeconds", math.inf))
+        for attempt in range(int(retrier.get("MaxAttempts", 3))):
+            total += min(interval * float(retrier.get("BackoffRate", 2.0)) ** attempt, cap)
+            total += attempt_seconds
+    return total
+
+
+def _state_bound(state: dict[str, Any], function_timeouts: dict[str, int]) -> float:
+    if state.get("Type") == "Wait":
+        return float(state.get("Seconds", 0))
+    if state.get("Type") != "Task":
+        return 0.0
+    resource = str(state.get("Resource", ""))
+    function = state.get("Parameters", {}).get("FunctionName", resource)
+    attempt = float(
+        state.get("TimeoutSeconds") or function_timeouts.get(str(function)) or SERVICE_CALL_SECONDS
+    )
+    return _retry_bound(state.get("Retry", []), attempt)
+
+
+def worst_case_seconds(template: Template, machine: StateMachineSpec) -> tuple[float, list[str]]:
+    """The longest an execution can take without looping: along the slowest path from
+    ``StartAt`` to an end, every task exhausting every retrier with each attempt lasting its
+    ``TimeoutSeconds`` (or its function's ``Timeout``), plus every wait. A transition back to
+    a state already on the path (Capture's OrderChangedError back to Validate) is a loop; it is
+    named in the second element, not summed. The path's states come with it."""
+    definition = json.loads(machine.definition())
+    states: dict[str, Any] = definition["States"]
+    timeouts = {function.arn: function.timeout for function in template.functions.values()}
+    loops: list[str] = []
+
+    def longest(name: str, on_path: tuple[str, ...]) -> tuple[float, list[str]]:
+        state = states[name]
+        own = _state_bound(state, timeouts)
+        best: tuple[float, list[str]] | None = None
+        for target in dict.fromkeys(_targets(state)):
+            if target in on_path or target == name:
+                loops.append(f"{name} -> {target}")
+                continue
+            candidate = longest(target, (*on_path, name))
+            if best is None or candidate[0] > best[0]:
+                best = candidate
+        following = best or (0.0, [])
+        return own + following[0], [name, *following[1]]
+
+    seconds, path = longest(definition["StartAt"], ())
+    return seconds, [*path, *(f"loop {loop}" for loop in sorted(set(loops)))]

@@ -1,4 +1,5 @@
-"""Cost per million captures, from the measured counts and stated prices and assumptions."""
+"""Cost per million captures as deployed and all-in: the measured counts at list prices, plus
+stated assumptions for what the counts cannot tell (durations, log volume, sampling)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ import math
 from dataclasses import dataclass
 
 from order_capture_local.bench.recording import Run
-from order_capture_local.runtime import (
-    LocalRuntime,
-)
+from order_capture_local.runtime import LocalRuntime
 
-# --- prices ---------------------------------------------------------------------------------
+MILLION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -18,50 +17,76 @@ class Prices:
     """AWS list prices, us-east-1, as published in 2025 (no free tier, no savings plans)."""
 
     standard_per_transition: float = 0.025 / 1_000
-    express_per_request: float = 1.00 / 1_000_000
+    express_per_request: float = 1.00 / MILLION
     #: Express duration, first tier; billed in 64 MB and 100 ms increments.
     express_per_gb_second: float = 0.00001667
     express_billed_memory_gb: float = 64 / 1024
-    lambda_per_request: float = 0.20 / 1_000_000
+    lambda_per_request: float = 0.20 / MILLION
     #: arm64, first tier (the template's Architectures).
     lambda_per_gb_second: float = 0.0000133334
+    lambda_memory_gb: float = 512 / 1024  # template Globals MemorySize
     #: DynamoDB on-demand after the November 2024 price reduction.
-    dynamodb_per_wru: float = 0.625 / 1_000_000
-    dynamodb_per_rru: float = 0.125 / 1_000_000
+    dynamodb_per_wru: float = 0.625 / MILLION
+    dynamodb_per_rru: float = 0.125 / MILLION
     #: Custom events; each 64 KB chunk of an entry is billed as one event.
-    put_events_per_event: float = 1.00 / 1_000_000
+    put_events_per_event: float = 1.00 / MILLION
+    #: API Gateway REST API (the template's AWS::Serverless::Api), first tier.
+    rest_api_per_request: float = 3.50 / MILLION
+    #: X-Ray traces recorded.
+    xray_per_trace: float = 5.00 / MILLION
+    #: CloudWatch Logs ingestion (standard class).
+    logs_per_gb: float = 0.50
 
 
 PRICES = Prices()
 
-# What the counts cannot tell: how long each Lambda runs on AWS. Assumed (stated in the
-# report): a DynamoDB round trip is ~10 ms in-region, the provider's capture ~300 ms.
+# What the counts cannot tell. Lambda durations on AWS: a DynamoDB round trip is ~10 ms
+# in-region, the provider's capture ~300 ms.
 ASSUMED_LAMBDA_MS = {
     "ValidateFunction": 30,
     "ComputeAmountFunction": 10,
     "CaptureFunction": 350,
-    "RecordFunction": 30,
+    "RecordFunction": 40,
     "RecordFailureFunction": 40,
 }
 ASSUMED_DEFAULT_LAMBDA_MS = 50
-ASSUMED_EXPRESS_SECONDS = 1.0
-
-
-# --- cost ----------------------------------------------------------------------------------------
+#: An Express execution lasts its Lambda tasks plus this much Step Functions overhead.
+ASSUMED_EXPRESS_OVERHEAD_MS = 100
+#: CloudWatch Logs per Lambda invocation: START/END/REPORT (~0.3 KB) and the handler's JSON
+#: lines at INFO (Powertools Logger with the Lambda context keys, ~0.35 KB each, two).
+ASSUMED_LOG_BYTES_PER_INVOCATION = 1024
+#: Every capture is one sampled trace (default sampling: 1 per second and 5% beyond; a
+#: service doing under a few captures per second is traced nearly always). An upper bound.
+ASSUMED_TRACES_PER_CAPTURE = 1
 
 
 @dataclass(frozen=True)
 class Cost:
+    """Per 1,000,000 executions like the measured one, in dollars."""
+
     standard: float
     express: float
     lambda_requests: float
     lambda_duration: float
     dynamodb: float
     put_events: float
+    api_gateway: float
+    xray: float
+    logs: float
+    #: ApiFunction's share of lambda_duration: its wait on StartSyncExecution (API only)
+    api_wait: float = 0.0
 
     @property
     def shared(self) -> float:
-        return self.lambda_requests + self.lambda_duration + self.dynamodb + self.put_events
+        return (
+            self.lambda_requests
+            + self.lambda_duration
+            + self.dynamodb
+            + self.put_events
+            + self.api_gateway
+            + self.xray
+            + self.logs
+        )
 
     @property
     def total_standard(self) -> float:
@@ -72,28 +97,49 @@ class Cost:
         return self.express + self.shared
 
 
-def cost_per_million(run: Run, invoked: list[str], prices: Prices = PRICES) -> Cost:
-    """Cost of 1,000,000 executions like ``run``, from its counts and the assumptions."""
-    million = 1_000_000
-    lambda_gb_seconds = sum(
-        ASSUMED_LAMBDA_MS.get(function_id, ASSUMED_DEFAULT_LAMBDA_MS) / 1000 * 0.5
-        for function_id in invoked
-    )  # 512 MB (template Globals) = 0.5 GB
-    express_seconds = math.ceil(ASSUMED_EXPRESS_SECONDS * 10) / 10
+def express_seconds(invoked: list[str]) -> float:
+    """An Express execution's billed duration: its Lambda tasks and the overhead, rounded up
+    to Express's 100 ms increments."""
+    milliseconds = sum(ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) for f in invoked)
+    return math.ceil((milliseconds + ASSUMED_EXPRESS_OVERHEAD_MS) / 100) / 10
+
+
+def cost_per_million(
+    run: Run, invoked: list[str], *, api: bool = False, prices: Prices = PRICES
+) -> Cost:
+    """Cost of 1,000,000 executions like ``run`` (``invoked``: the Lambda tasks it ran).
+    ``api``: the whole HTTP request besides: API Gateway, and ApiFunction billed for its own
+    work plus its wait on StartSyncExecution (the Express execution's duration)."""
+    seconds = express_seconds(invoked)
+    lambda_ms = sum(ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) for f in invoked)
+    invocations = run.requests["Lambda.Invoke"] + (1 if api else 0)
+    api_wait = seconds * prices.lambda_memory_gb * prices.lambda_per_gb_second * MILLION
+    if api:
+        lambda_ms += ASSUMED_DEFAULT_LAMBDA_MS
+    gb_seconds = lambda_ms / 1000 * prices.lambda_memory_gb
     return Cost(
-        standard=run.transitions * prices.standard_per_transition * million,
+        standard=run.transitions * prices.standard_per_transition * MILLION,
         express=(
             prices.express_per_request
-            + express_seconds * prices.express_billed_memory_gb * prices.express_per_gb_second
+            + seconds * prices.express_billed_memory_gb * prices.express_per_gb_second
         )
-        * million,
-        lambda_requests=run.requests["Lambda.Invoke"] * prices.lambda_per_request * million,
-        lambda_duration=lambda_gb_seconds * prices.lambda_per_gb_second * million,
+        * MILLION,
+        lambda_requests=invocations * prices.lambda_per_request * MILLION,
+        lambda_duration=gb_seconds * prices.lambda_per_gb_second * MILLION
+        + (api_wait if api else 0.0),
         dynamodb=(
             run.capacity.wru * prices.dynamodb_per_wru + run.capacity.rru * prices.dynamodb_per_rru
         )
-        * million,
-        put_events=run.put_event_chunks * prices.put_events_per_event * million,
+        * MILLION,
+        put_events=run.put_event_chunks * prices.put_events_per_event * MILLION,
+        api_gateway=prices.rest_api_per_request * MILLION if api else 0.0,
+        xray=ASSUMED_TRACES_PER_CAPTURE * prices.xray_per_trace * MILLION,
+        logs=invocations
+        * ASSUMED_LOG_BYTES_PER_INVOCATION
+        / 1024**3
+        * prices.logs_per_gb
+        * MILLION,
+        api_wait=api_wait if api else 0.0,
     )
 
 
@@ -107,3 +153,8 @@ def invoked_functions(runtime: LocalRuntime, run: Run) -> list[str]:
         if details:
             functions.append(by_arn.get(details["resource"], details["resource"]))
     return functions
+
+
+#: The confirmation workflow's states when the provider confirms (AwaitProviderConfirmation,
+#: EmitCaptured, Captured): an asynchronous capture bills them besides its capture workflow's.
+CONFIRMATION_STATES = 3

@@ -7,13 +7,13 @@ import contextlib
 import logging
 import sys
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from order_capture_local.bench.cold import measure_cold_starts
-from order_capture_local.bench.cost import cost_per_million, invoked_functions
-from order_capture_local.bench.package import measure_package
+from order_capture_local.asl_lint import worst_case_seconds
+from order_capture_local.bench.cold import FirstPayloads, measure_cold_starts
+from order_capture_local.bench.cost import CONFIRMATION_STATES, cost_per_million, invoked_functions
+from order_capture_local.bench.package import build_tree, measure_package
 from order_capture_local.bench.recording import Bench
 from order_capture_local.bench.rendering import Results, render, render_summary_table
 from order_capture_local.bench.scenarios import (
@@ -25,7 +25,6 @@ from order_capture_local.bench.scenarios import (
     measure_warm,
 )
 from order_capture_local.runtime import (
-    PROJECT_ROOT,
     LocalRuntime,
 )
 
@@ -38,10 +37,12 @@ def run_bench(args: argparse.Namespace) -> Results:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     with LocalRuntime(log_level="ERROR") as runtime:
         bench = Bench(runtime)
-        print("bench: paths ...", file=sys.stderr)
-        paths = measure_paths(bench)
-        print("bench: API captures ...", file=sys.stderr)
-        api = measure_api(bench)
+        first_payloads = FirstPayloads()
+        with first_payloads.recording(runtime):
+            print("bench: paths ...", file=sys.stderr)
+            paths = measure_paths(bench)
+            print("bench: API captures ...", file=sys.stderr)
+            api = measure_api(bench)
         # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
         # are measured while the table is still small.
         print("bench: warm invokes ...", file=sys.stderr)
@@ -57,18 +58,32 @@ def run_bench(args: argparse.Namespace) -> Results:
                 lines[1].first, invoked_functions(runtime, lines[1].first)
             ),
         }
+        asynchronous = next(p.run for p in paths if p.name.startswith("provider confirms later"))
+        costs["asynchronous capture (Adyen; + confirmation workflow)"] = cost_per_million(
+            replace(asynchronous, transitions=asynchronous.transitions + CONFIRMATION_STATES),
+            [*invoked_functions(runtime, asynchronous), "AwaitConfirmationFunction"],
+        )
         api_capture = api[0].execution
         if api_capture is not None:
             # The whole HTTP request: ApiFunction (invoked by API Gateway, not a counted
             # Lambda.Invoke) and its idempotency and API key requests included.
             costs["API capture (2 lines, whole request)"] = cost_per_million(
-                replace(api_capture, requests=api_capture.requests + Counter({"Lambda.Invoke": 1})),
-                [*invoked_functions(runtime, api_capture), "ApiFunction"],
+                replace(api_capture, capacity=api[0].capacity),
+                invoked_functions(runtime, api_capture),
+                api=True,
             )
-        print("bench: cold starts ...", file=sys.stderr)
-        cold = measure_cold_starts(runtime, args.cold_runs) if args.cold_runs else None
-        print("bench: package ...", file=sys.stderr)
-        package = measure_package(runtime, build=not args.skip_build)
+        print("bench: the Lambda tree (layer and function) ...", file=sys.stderr)
+        tree = build_tree()
+        package = measure_package(tree, functions=len(runtime.template.functions))
+        cold = (
+            measure_cold_starts(runtime, tree, first_payloads.payloads, args.cold_runs)
+            if args.cold_runs
+            else None
+        )
+        express_limit = {
+            machine.logical_id: worst_case_seconds(runtime.template, machine)
+            for machine in runtime.template.state_machines.values()
+        }
     return Results(
         paths=paths,
         api=api,
@@ -78,25 +93,33 @@ def run_bench(args: argparse.Namespace) -> Results:
         cold=cold,
         package=package,
         costs=costs,
+        express_limit=express_limit,
         seconds=time.perf_counter() - started,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(PROJECT_ROOT / "BENCHMARKS.md"))
-    parser.add_argument("--cold-runs", type=int, default=10)
-    parser.add_argument("--warm-rounds", type=int, default=20)
-    parser.add_argument("--skip-build", action="store_true", help="measure .aws-sam/build as is")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--warm-rounds", type=int, default=10)
+    parser.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write the full report there (make bench REPORT=1: BENCHMARKS.md); default: none",
+    )
     args = parser.parse_args(argv)
     # Handlers print what they would print on Lambda (EMF metrics when enabled); stdout is the
     # summary's.
     with contextlib.redirect_stdout(sys.stderr):
         results = run_bench(args)
-    report = render(results)
-    Path(args.output).write_text(report)
     print("\n".join(render_summary_table(results)))
-    print(f"bench: wrote {args.output}", file=sys.stderr)
+    if args.report:
+        Path(args.report).write_text(render(results))
+        print(f"bench: wrote {args.report}", file=sys.stderr)
+    else:
+        print(
+            "bench: no report written (make bench REPORT=1 writes BENCHMARKS.md)", file=sys.stderr
+        )
     return 0
 
 

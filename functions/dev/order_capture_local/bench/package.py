@@ -1,36 +1,96 @@
-"""The deployment package: what `sam build` ships per function."""
+"""The deployment package, built as ``sam build`` builds it, and its sizes.
+
+``sam build`` installs the layer's pinned requirements (``functions/layer/requirements.txt``)
+with pip into ``python/`` and copies each function's ``CodeUri`` (the service's code alone,
+since every dependency is in the layer). The bench builds the same tree itself, faster and
+without the SAM CLI: ``uv pip install --target`` of the same requirements (rebuilt only when
+they change) and a copy of ``functions/app``, both compiled to bytecode as Lambda would need
+them (``/var/task`` and ``/opt`` are read-only: a module without its ``.pyc`` is compiled at
+every cold start). Cold starts are measured in this tree (``cold``).
+"""
 
 from __future__ import annotations
 
-import os
+import compileall
+import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from order_capture_local.runtime import (
-    PROJECT_ROOT,
-    LocalRuntime,
-)
+from order_capture_local.runtime import PROJECT_ROOT
 
-SAM = PROJECT_ROOT / ".tools" / "sam" / "bin" / "sam"
-BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
-
-# --- package -----------------------------------------------------------------------------------
-
+APP_ROOT = PROJECT_ROOT / "functions" / "app"
+LAYER_REQUIREMENTS = PROJECT_ROOT / "functions" / "layer" / "requirements.txt"
+UV = PROJECT_ROOT / ".tools" / "uv" / "bin" / "uv"
+#: Ignored by git (.aws-sam/): building it never dirties the tree.
+TREE = PROJECT_ROOT / ".aws-sam" / "bench"
 SDK_DIRECTORIES = ("boto3", "botocore", "s3transfer")
+
+
+@dataclass(frozen=True)
+class LambdaTree:
+    """``function``: what Lambda unpacks in ``/var/task``; ``layer``: ``/opt/python``."""
+
+    function: Path
+    layer: Path
+
+    @property
+    def sys_path(self) -> list[str]:
+        """Lambda's order: the function's code, then the layer."""
+        return [str(self.function), str(self.layer)]
+
+
+def build_tree(progress: bool = True) -> LambdaTree:
+    layer = TREE / "layer" / "python"
+    stamp = TREE / "layer.sha256"
+    digest = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes()).hexdigest()
+    if not layer.is_dir() or not stamp.exists() or stamp.read_text() != digest:
+        if progress:
+            print("bench: building the dependency layer ...", file=sys.stderr)
+        shutil.rmtree(layer, ignore_errors=True)
+        subprocess.run(
+            [
+                str(UV),
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--target",
+                str(layer),
+                "--python",
+                sys.executable,
+                "-r",
+                str(LAYER_REQUIREMENTS),
+            ],
+            check=True,
+            timeout=600,
+        )
+        compileall.compile_dir(layer, quiet=2)
+        stamp.write_text(digest)
+    function = TREE / "function"
+    shutil.rmtree(function, ignore_errors=True)
+    shutil.copytree(
+        APP_ROOT, function, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.txt")
+    )
+    compileall.compile_dir(function, quiet=2)
+    return LambdaTree(function, layer)
 
 
 @dataclass
 class PackageResult:
     note: str
-    #: function -> bytes unzipped
-    sizes: dict[str, int] = field(default_factory=dict)
-    zipped: int = 0
-    #: top-level directory -> bytes, for the first function
+    #: bytes unzipped / zipped: the function's own artifact and the shared layer
+    function_unzipped: int = 0
+    function_zipped: int = 0
+    layer_unzipped: int = 0
+    layer_zipped: int = 0
+    #: top-level package of the layer -> bytes, largest first
     breakdown: list[tuple[str, int]] = field(default_factory=list)
+    functions: int = 0
 
 
 def _tree_size(path: Path) -> int:
@@ -39,48 +99,26 @@ def _tree_size(path: Path) -> int:
     return sum(child.stat().st_size for child in path.rglob("*") if child.is_file())
 
 
-def _run_sam_build() -> str:
-    python313 = shutil.which("python3.13") or next(
-        (str(p) for p in Path("/root/.pyenv/versions").glob("3.13*/bin/python3.13")), None
-    )
-    path = os.environ.get("PATH", "")
-    if python313:
-        path = f"{Path(python313).parent}{os.pathsep}{path}"
-    completed = subprocess.run(
-        [str(SAM), "build", "--parallel", "--cached"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PATH": path, "SAM_CLI_TELEMETRY": "0"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if completed.returncode != 0:
-        return f"`sam build` failed: {completed.stderr.strip().splitlines()[-1:]}"
-    return "`sam build --parallel --cached` in this run"
-
-
-def measure_package(runtime: LocalRuntime, build: bool) -> PackageResult:
-    if build and SAM.exists():
-        note = _run_sam_build()
-    elif BUILD_DIR.exists():
-        note = "existing `.aws-sam/build` (not rebuilt in this run)"
-    else:
-        return PackageResult("not measured: no SAM CLI and no `.aws-sam/build` (`make build`)")
-    result = PackageResult(note)
-    for function_id in runtime.template.functions:
-        artifact = BUILD_DIR / function_id
-        if artifact.is_dir():
-            result.sizes[function_id] = _tree_size(artifact)
-    if not result.sizes:
-        result.note += "; no function artifacts found"
-        return result
-    first = BUILD_DIR / next(iter(result.sizes))
+def _zipped_size(root: Path) -> int:
     with tempfile.TemporaryDirectory() as scratch:
-        archive = shutil.make_archive(str(Path(scratch) / "artifact"), "zip", first)
-        result.zipped = Path(archive).stat().st_size
+        archive = shutil.make_archive(str(Path(scratch) / "artifact"), "zip", root)
+        return Path(archive).stat().st_size
+
+
+def measure_package(tree: LambdaTree, functions: int) -> PackageResult:
+    """Sizes of one function's artifact (all functions share one ``CodeUri``) and of the layer
+    (its ``python/`` directory, as the layer zip holds it)."""
+    result = PackageResult(
+        "built as `sam build` does (layer: pip install of functions/layer/requirements.txt; "
+        "function: functions/app), compiled to bytecode",
+        functions=functions,
+    )
+    result.function_unzipped = _tree_size(tree.function)
+    result.function_zipped = _zipped_size(tree.function)
+    result.layer_unzipped = _tree_size(tree.layer)
+    result.layer_zipped = _zipped_size(tree.layer.parent)
     sizes: Counter[str] = Counter()
-    for child in first.iterdir():
+    for child in tree.layer.iterdir():
         name = child.name.split("-")[0] if child.name.endswith(".dist-info") else child.name
         sizes[name.removesuffix(".py")] += _tree_size(child)
     result.breakdown = sizes.most_common()

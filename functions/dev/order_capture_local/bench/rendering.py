@@ -6,20 +6,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from order_capture_local.bench.cold import COLD_START_NOTES, NO_AWS_CLIENT, ColdResult
-from order_capture_local.bench.cost import (
-    ASSUMED_DEFAULT_LAMBDA_MS,
-    ASSUMED_EXPRESS_SECONDS,
-    ASSUMED_LAMBDA_MS,
-    PRICES,
-    Cost,
-)
-from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
+from order_capture_local.bench import rendering_costs
+from order_capture_local.bench.cold import ColdResult
+from order_capture_local.bench.cost import CONFIRMATION_STATES, PRICES, Cost
+from order_capture_local.bench.package import PackageResult
 from order_capture_local.bench.recording import ApiRun, Run
 from order_capture_local.bench.scenarios import PathResult, ScaleResult, WarmResult
 from order_capture_local.bench.targets import (
     DYNAMODB_ITEM_LIMIT,
-    MAX_COLD_START_RATIO,
     MAX_DYNAMODB_REQUESTS,
     MAX_PROVIDER_CALLS,
     MAX_PUT_EVENTS,
@@ -41,6 +35,7 @@ class Results:
     package: PackageResult
     costs: dict[str, Cost]
     seconds: float
+    express_limit: dict[str, tuple[float, list[str]]]
 
 
 def _fmt_requests(requests: Counter[str]) -> str:
@@ -266,99 +261,6 @@ def render_paths(results: Results) -> list[str]:
     return [*lines, ""]
 
 
-def render_cost(results: Results) -> list[str]:
-    p = PRICES
-    lines = [
-        "## Cost per 1,000,000 captures",
-        "",
-        "AWS list prices, us-east-1, as published in 2025 (no free tier): Step Functions "
-        f"Standard ${p.standard_per_transition * 1000:.3f} per 1,000 state transitions; Express "
-        f"${p.express_per_request * 1e6:.2f} per million requests + ${p.express_per_gb_second} "
-        "per GB-second (billed at ≥ 64 MB, 100 ms increments); Lambda arm64 "
-        f"${p.lambda_per_request * 1e6:.2f} per million requests + ${p.lambda_per_gb_second} per "
-        "GB-second; DynamoDB on-demand "
-        f"${p.dynamodb_per_wru * 1e6:.3f} per million WRU and ${p.dynamodb_per_rru * 1e6:.3f} per "
-        "million RRU (strongly consistent read: 1 RRU per 4 KB; write: 1 WRU per KB; "
-        "transactional write: 2 WRU per KB per item); EventBridge PutEvents "
-        f"${p.put_events_per_event * 1e6:.2f} per million events (64 KB chunks).",
-        "",
-        "Assumed, not counted: Lambda durations at 512 MB "
-        + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
-        + f" (Capture includes ~300 ms at the provider); an Express execution billed at "
-        f"{ASSUMED_EXPRESS_SECONDS:g} s. Not included: CloudWatch Logs, X-Ray traces, the "
-        "provider's fees, data transfer. The API capture row is the whole HTTP request "
-        "(ApiFunction invocation at the default "
-        f"{ASSUMED_DEFAULT_LAMBDA_MS} ms, its API key and idempotency requests included; "
-        "its orchestration is the Express column) without API Gateway's own price "
-        "($3.50 per million REST requests).",
-        "",
-        "| Per 1M | Orchestration Standard | Orchestration Express | Lambda requests "
-        "| Lambda duration | DynamoDB | PutEvents | **Total Standard** | **Total Express** |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for label, cost in results.costs.items():
-        lines.append(
-            f"| {label} | ${cost.standard:,.2f} | ${cost.express:,.2f} | "
-            f"${cost.lambda_requests:,.2f} | ${cost.lambda_duration:,.2f} | ${cost.dynamodb:,.2f} "
-            f"| ${cost.put_events:,.2f} | **${cost.total_standard:,.2f}** | "
-            f"**${cost.total_express:,.2f}** |"
-        )
-    return [*lines, ""]
-
-
-def render_workflow_choice(results: Results) -> list[str]:
-    cost = next(iter(results.costs.values()))
-    return [
-        "## Which workflow type for which trigger",
-        "",
-        f"- **`Order Shipped` events: Standard.** Orchestration costs "
-        f"${cost.standard:,.0f} per million captures against ${cost.express:,.2f} for Express "
-        f"(total ${cost.total_standard:,.0f} vs ${cost.total_express:,.0f}), i.e. "
-        f"${cost.standard / 1e6:.4f} per capture. For that we get exactly-once execution per "
-        "execution name (a redelivered event cannot start a second capture), a 90-day "
-        "execution history for audits and disputes, and retries with long backoff on a "
-        "provider outage without the 5-minute Express limit. Asynchronous Express is "
-        "at-least-once: the ledger's conditional writes would still prevent a double capture, "
-        "but the audit trail would live only in CloudWatch Logs (paid separately).",
-        "- **Synchronous API captures: Express** (`StartSyncExecution`). The caller waits for "
-        "the answer, which only Express can return synchronously; the execution is short "
-        "(seconds), the client retries with its idempotency key, and the orchestration cost is "
-        f"~${cost.express:,.2f} per million instead of ${cost.standard:,.0f}.",
-        "",
-    ]
-
-
-def render_cold(results: Results) -> list[str]:
-    cold = results.cold
-    if cold is None:
-        return ["## Cold start", "", "Not measured in this run (`--cold-runs 0`).", ""]
-    lines = [
-        "## Cold start",
-        "",
-        f"Fresh interpreter per sample, each function's Lambda environment from the template "
-        f"(tracing on, as deployed), median of {cold.runs} interleaved runs. Baseline: "
-        "`import boto3` + `boto3.client('dynamodb')`. *Init* is importing the handler module "
-        "(Lambda's Init phase); *ready* adds what the first invocation builds before doing "
-        "any work (the Tracer and its X-Ray SDK, the DynamoDB client, the provider's httpx "
-        "client), no network.",
-        "",
-        "| Function | Init / baseline | Target | Ready / baseline |",
-        "|---|---|---|---|",
-    ]
-    for function_id, (init, ready) in cold.handlers.items():
-        target = 0.75 if function_id in NO_AWS_CLIENT else MAX_COLD_START_RATIO
-        ratio = init / cold.baseline_seconds
-        verdict = (
-            f"≤ {target:g}x: {_ok(ratio <= target)}"
-            if function_id in cold.steps
-            else "not a step handler"
-        )
-        lines.append(
-            f"| {function_id} | {ratio:.2f}x | {verdict} | {ready / cold.baseline_seconds:.2f}x |"
-        )
-    return [*lines, *COLD_START_NOTES, ""]
-
-
 def render_warm(results: Results) -> list[str]:
     warm = results.warm
     lines = [
@@ -378,36 +280,8 @@ def render_warm(results: Results) -> list[str]:
     return [*lines, ""]
 
 
-def render_package(results: Results) -> list[str]:
-    package = results.package
-    lines = ["## Package", "", f"Source: {package.note}.", ""]
-    if not package.sizes:
-        return [*lines, ""]
-    lines += ["| Function | Unzipped |", "|---|---|"]
-    lines += [f"| {name} | {_mib(size)} |" for name, size in package.sizes.items()]
-    total = sum(size for _, size in package.breakdown)
-    sdk = sum(size for name, size in package.breakdown if name in SDK_DIRECTORIES)
-    top = ", ".join(f"{name} {_mib(size)}" for name, size in package.breakdown[:6])
-    has_moto = any(name == "moto" for name, _ in package.breakdown)
-    lines += [
-        "",
-        f"Zipped: {_mib(package.zipped)} per function (all share one `CodeUri`). Largest parts: "
-        f"{top}. boto3 + botocore + s3transfer: {_mib(sdk)}, {sdk / total:.0%} of the artifact"
-        + (
-            " — they dominate, and boto3 is already in the Lambda Python runtime; botocore "
-            "would stay anyway as a dependency of aws-xray-sdk. Dependency set unchanged here."
-            if sdk / total > 0.4
-            else "."
-        )
-        + f" Dev dependencies (moto) in the artifact: {'**yes**' if has_moto else 'none'}.",
-        "",
-    ]
-    return lines
-
-
 def render_summary_table(results: Results) -> list[str]:
     capture = results.paths[0].run
-    cost = next(iter(results.costs.values()))
     all_runs = [run for row in results.lines + results.history for run in row.runs]
     rows = [
         ("DynamoDB requests per shipment capture", f"{capture.ledger_requests} (≤ 4)"),
@@ -415,7 +289,10 @@ def render_summary_table(results: Results) -> list[str]:
             "Provider captures / PutEvents per capture",
             f"{capture.provider_captures} / {capture.requests['EventBridge.PutEvents']}",
         ),
-        ("State transitions (capture path)", str(capture.transitions)),
+        (
+            "State transitions, shipment capture (target ≤ 6)",
+            f"{capture.transitions}: {_ok(capture.transitions <= 6)}",
+        ),
         *_api_summary_rows(results),
         (
             "Requests flat over 0/10/100 earlier captures",
@@ -431,14 +308,43 @@ def render_summary_table(results: Results) -> list[str]:
             "WRU per 1,000-line capture",
             f"{_large_wru(results):g} (≤ {MAX_WRU_PER_LARGE_CAPTURE})",
         ),
-        ("Cost per 1M captures, Standard", f"${cost.total_standard:,.2f}"),
-        ("Cost per 1M captures, Express", f"${cost.total_express:,.2f}"),
+        ("State transitions, asynchronous capture", _async_transitions(results)),
+        *rendering_costs.cost_verdicts(results.costs, capture.transitions),
     ]
+    express_seconds, _ = results.express_limit.get("CaptureApiStateMachine", (0.0, []))
+    rows.append(
+        (
+            "Express worst case (API workflow; limit 300 s)",
+            f"{express_seconds:,.0f} s: {_ok(express_seconds <= 300)}",
+        )
+    )
     if results.cold is not None:
         cold = results.cold
-        worst = max(init for name, (init, _) in cold.handlers.items() if name in cold.steps)
-        rows.append(("Worst step handler Init / baseline", f"{worst / cold.baseline_seconds:.2f}x"))
+        ready = [name for name in cold.handlers if cold.target(name) and name not in cold.init_only]
+        rows += [
+            (
+                f"Cold start {name.removesuffix('Function')} (Init + first invoke / baseline)",
+                f"{cold.ratio(name):.2f}x (≤ {cold.target(name):g}x): {_ok(cold.met(name))}",
+            )
+            for name in ready
+        ]
+    package = results.package
+    rows.append(
+        (
+            "Package: function zip / shared layer zip",
+            f"{package.function_zipped / 1024:,.0f} KB / "
+            f"{package.layer_zipped / 1024 / 1024:,.1f} MB",
+        )
+    )
     return ["| Figure | Value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
+
+
+def _async_transitions(results: Results) -> str:
+    run = next(p.run for p in results.paths if p.name.startswith("provider confirms later"))
+    return (
+        f"{run.transitions} capture workflow + {CONFIRMATION_STATES} "
+        f"confirmation workflow = {run.transitions + CONFIRMATION_STATES}"
+    )
 
 
 def _api_summary_rows(results: Results) -> list[tuple[str, str]]:
@@ -478,10 +384,10 @@ def render(results: Results) -> str:
         *render_requests(results),
         *render_scaling(results),
         *render_paths(results),
-        *render_cost(results),
-        *render_workflow_choice(results),
-        *render_cold(results),
+        *rendering_costs.render_cost(results.costs, results.paths[0].run.transitions),
+        *rendering_costs.render_workflow_choice(results.costs, results.express_limit),
+        *rendering_costs.render_cold(results.cold),
         *render_warm(results),
-        *render_package(results),
+        *rendering_costs.render_package(results.package),
     ]
     return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,254 @@
+"""BENCHMARKS.md, the sections about what users pay: cost, workflow type and its time limit,
+cold starts, the package."""
+
+from __future__ import annotations
+
+from order_capture_local.asl_lint import EXPRESS_LIMIT_SECONDS, SERVICE_CALL_SECONDS
+from order_capture_local.bench.cold import ColdResult
+from order_capture_local.bench.cost import (
+    ASSUMED_DEFAULT_LAMBDA_MS,
+    ASSUMED_EXPRESS_OVERHEAD_MS,
+    ASSUMED_LAMBDA_MS,
+    ASSUMED_LOG_BYTES_PER_INVOCATION,
+    CONFIRMATION_STATES,
+    PRICES,
+    Cost,
+)
+from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
+
+#: Targets (issue 15), per 1M captures, all-in.
+TARGET_EVENT_STANDARD = 120.0
+TARGET_EVENT_EXPRESS = 16.0
+TARGET_API = 20.0
+#: The function's own zip: "small".
+TARGET_FUNCTION_ZIP = 1024 * 1024
+
+
+def _ok(passed: bool) -> str:
+    return "met" if passed else "**missed**"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB"
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.0f} KB"
+
+
+def event_cost(costs: dict[str, Cost]) -> Cost:
+    return next(iter(costs.values()))
+
+
+def api_cost(costs: dict[str, Cost]) -> Cost | None:
+    return next((cost for label, cost in costs.items() if label.startswith("API")), None)
+
+
+def cost_verdicts(costs: dict[str, Cost], transitions: int) -> list[tuple[str, str]]:
+    event = event_cost(costs)
+    rows = [
+        (
+            "Cost per 1M shipment captures, Standard (target ≤ $120)",
+            f"${event.total_standard:,.2f}: {_ok(event.total_standard <= TARGET_EVENT_STANDARD)}"
+            + (
+                f" ({transitions} transitions at $25 per 1M = ${event.standard:,.0f} alone)"
+                if event.total_standard > TARGET_EVENT_STANDARD
+                else ""
+            ),
+        ),
+        (
+            "Cost per 1M shipment captures, Express (target ≤ $16)",
+            f"${event.total_express:,.2f}: {_ok(event.total_express <= TARGET_EVENT_EXPRESS)}",
+        ),
+    ]
+    api = api_cost(costs)
+    if api is not None:
+        rows.append(
+            (
+                "Cost per 1M API captures, as deployed (target ≤ $20)",
+                f"${api.total_express:,.2f}: {_ok(api.total_express <= TARGET_API)}",
+            )
+        )
+    return rows
+
+
+def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
+    p = PRICES
+    lines = [
+        "## Cost per 1,000,000 captures (as deployed, all-in)",
+        "",
+        "List prices, us-east-1, 2025, no free tier: Step Functions Standard "
+        f"${p.standard_per_transition * 1000:.3f} per 1,000 transitions; Express "
+        f"${p.express_per_request * 1e6:.2f} per million + ${p.express_per_gb_second} per "
+        "GB-second (64 MB, 100 ms increments); Lambda arm64 "
+        f"${p.lambda_per_request * 1e6:.2f} per million + ${p.lambda_per_gb_second} per "
+        f"GB-second at 512 MB; DynamoDB on-demand ${p.dynamodb_per_wru * 1e6:.3f} per million "
+        f"WRU, ${p.dynamodb_per_rru * 1e6:.3f} per million RRU (measured units); EventBridge "
+        f"${p.put_events_per_event * 1e6:.2f} per million events (64 KB chunks, measured); API "
+        f"Gateway REST ${p.rest_api_per_request * 1e6:.2f} per million; X-Ray "
+        f"${p.xray_per_trace * 1e6:.2f} per million traces; CloudWatch Logs ingestion "
+        f"${p.logs_per_gb:.2f} per GB.",
+        "",
+        "Assumed, not measured: Lambda durations "
+        + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
+        + f", any other function {ASSUMED_DEFAULT_LAMBDA_MS} ms (Capture includes ~300 ms at "
+        f"the provider); an Express execution lasts its tasks + {ASSUMED_EXPRESS_OVERHEAD_MS} "
+        "ms; ApiFunction is billed for its own work and for its wait on StartSyncExecution (the "
+        "execution's whole duration, column *API wait*, part of Lambda duration); "
+        f"{ASSUMED_LOG_BYTES_PER_INVOCATION / 1024:g} KB of CloudWatch Logs per Lambda "
+        "invocation (START/END/REPORT and two JSON lines at INFO; the state machines log "
+        "nothing: no Logging configured); every capture one X-Ray trace (an upper bound: the "
+        "default sampling traces 1 per second and 5% beyond). The asynchronous row adds the "
+        f"Standard confirmation workflow's {CONFIRMATION_STATES} transitions and its "
+        "AwaitConfirmation invocation. Not included: the provider's fees, data transfer, "
+        "Secrets Manager (cached reads), the caller's own Order Shipped event.",
+        "",
+        "| Per 1M | Standard | Express | Lambda requests | Lambda duration (API wait) "
+        "| DynamoDB | PutEvents | API Gateway | X-Ray | Logs | **Total Standard** "
+        "| **Total Express** |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, cost in costs.items():
+        lines.append(
+            f"| {label} | ${cost.standard:,.2f} | ${cost.express:,.2f} | "
+            f"${cost.lambda_requests:,.2f} | ${cost.lambda_duration:,.2f} "
+            f"(${cost.api_wait:,.2f}) | ${cost.dynamodb:,.2f} | ${cost.put_events:,.2f} | "
+            f"${cost.api_gateway:,.2f} | ${cost.xray:,.2f} | ${cost.logs:,.2f} | "
+            f"**${cost.total_standard:,.2f}** | **${cost.total_express:,.2f}** |"
+        )
+    event = event_cost(costs)
+    lines += [
+        "",
+        *[f"- {label}: {verdict}." for label, verdict in cost_verdicts(costs, transitions)],
+        f"- Measured cause of the Standard figure: {transitions} state transitions per capture "
+        f"(${event.standard:,.0f} of ${event.total_standard:,.0f}). Four Lambda steps are the "
+        "product's fixed shape and two Choices sort their outcomes (duplicate / nothing / "
+        "capture; captured / received); $120 would need at most 4 transitions. Express runs "
+        "the same definition for "
+        f"${event.express:,.2f}.",
+        "- The API row's orchestration is the Express column (the API's workflow is always "
+        "Express); its Standard column is not a deployment option.",
+        "",
+    ]
+    return lines
+
+
+def render_workflow_choice(
+    costs: dict[str, Cost], express_limit: dict[str, tuple[float, list[str]]]
+) -> list[str]:
+    cost = event_cost(costs)
+    lines = [
+        "## Which workflow type for which trigger",
+        "",
+        "`EventCaptureWorkflowType` (template parameter) chooses it for `Order Shipped` "
+        "events; both are tested on the local runtime (tests/statemachine/"
+        "test_workflow_types.py). API captures always run Express (StartSyncExecution).",
+        "",
+        f"- **Standard (default)**: ${cost.total_standard:,.0f} per million captures all-in; "
+        "exactly-once per execution name (a redelivered event cannot start a second "
+        "execution), a 90-day execution history for audits and disputes, no time limit on "
+        "retries through a provider outage.",
+        f"- **Express**: ${cost.total_express:,.0f} per million; at-least-once (the ledger's "
+        "conditional writes still capture once), no history unless logging is enabled (then "
+        "paid as CloudWatch Logs), and five minutes at most.",
+        "",
+        "Worst case of one execution (asl_lint.worst_case_seconds): along the slowest path, "
+        "every task exhausts every retrier, each attempt lasting its `TimeoutSeconds` or its "
+        f"function's `Timeout` ({SERVICE_CALL_SECONDS:g} s for a service call without one), "
+        "un-jittered waits; loops are named, not summed.",
+        "",
+        "| State machine | Worst case | Limit | Slowest path |",
+        "|---|---|---|---|",
+    ]
+    for machine, (seconds, path) in express_limit.items():
+        express = machine == "CaptureApiStateMachine"
+        verdict = (
+            f"{EXPRESS_LIMIT_SECONDS} s: {_ok(seconds <= EXPRESS_LIMIT_SECONDS)}"
+            if express
+            else f"none (Standard; {EXPRESS_LIMIT_SECONDS} s if deployed Express)"
+        )
+        lines.append(f"| {machine} | {seconds:,.0f} s | {verdict} | {' → '.join(path)} |")
+    lines += [
+        "",
+        "- Measured cause of the miss: every step function's `Timeout` is 30 s (Globals) and "
+        "the retriers allow up to 10 attempts of Validate (4 for Lambda errors, 5 for "
+        "OrderNotFoundError) and 8 of Capture: attempts of 30 s dominate. Fitting five minutes "
+        "needs per-step timeouts near their real durations (seconds) and fewer attempts on "
+        "the Express machine; not changed here. Capture's OrderChangedError loop back to "
+        "Validate has no bound in the definition either.",
+        "",
+    ]
+    return lines
+
+
+def render_cold(cold: ColdResult | None) -> list[str]:
+    if cold is None:
+        return ["## Cold start", "", "Not measured in this run (`--cold-runs 0`).", ""]
+    lines = [
+        "## Cold start",
+        "",
+        "Fresh interpreter per sample (`python -I -S`: the standard library and the Lambda "
+        "tree only, function code then layer, all compiled to bytecode), each function's "
+        "environment from the template with tracing on, median of "
+        f"{cold.runs} interleaved runs. Baseline in the same tree: `import boto3` + "
+        "`boto3.client('dynamodb')`. *Init*: importing the handler. *Ready*: Init plus the "
+        "first invocation with the payload the function first received in this run, up to "
+        "its first AWS request (endpoints on a closed loopback port, one attempt), and for "
+        "Capture the order's provider adapter; time blocked on sockets excluded.",
+        "",
+        "| Function | Init / baseline | Ready / baseline | Target (ready) |",
+        "|---|---|---|---|",
+    ]
+    for function_id, (init, _) in cold.handlers.items():
+        target = cold.target(function_id)
+        verdict = f"≤ {target:g}x: {_ok(cold.met(function_id))}" if target else "none"
+        ready = (
+            "not invoked in the scenarios"
+            if function_id in cold.init_only
+            else f"{cold.ratio(function_id):.2f}x"
+        )
+        lines.append(
+            f"| {function_id} | {init / cold.baseline_seconds:.2f}x | {ready} | {verdict} |"
+        )
+    lines += [
+        "",
+        "- What changed: no X-Ray SDK (Powertools' Tracer imported it at the first "
+        "invocation, ~0.8x of the baseline alone; traces are now sent by `tracing.py`), "
+        "pydantic `defer_build` (each function builds the validators it uses), an own "
+        "EventBridge envelope instead of Powertools' parser models, the Adyen adapter and "
+        "httpx imported by the webhook route only, `PYDANTIC_DISABLE_PLUGINS`.",
+        "- What remains, measured with `-X importtime`: a step handler needs boto3 and a "
+        "client (the whole baseline) plus pydantic (~0.2x: pydantic's own lazy imports, "
+        "annotated_types, its dataclasses), Powertools Logger/Metrics (~0.1x) and the first "
+        "request's endpoint resolution and signing. ApiFunction: Powertools' event handler "
+        "imports every resolver (AppSync, asyncio among them) and, with "
+        "`enable_validation`, its OpenAPI models and a TypeAdapter per route; Powertools "
+        "Idempotency imports its persistence layers.",
+        "",
+    ]
+    return lines
+
+
+def render_package(package: PackageResult) -> list[str]:
+    total = sum(size for _, size in package.breakdown) or 1
+    sdk = sum(size for name, size in package.breakdown if name in SDK_DIRECTORIES)
+    top = ", ".join(f"{name} {_mib(size)}" for name, size in package.breakdown[:6])
+    return [
+        "## Package",
+        "",
+        f"Built {package.note}. Every function uses one `DependenciesLayer` "
+        "(template Globals `Layers`).",
+        "",
+        "| Artifact | Unzipped | Zipped |",
+        "|---|---|---|",
+        f"| each function's own code ({package.functions} functions, one `CodeUri`) | "
+        f"{_kib(package.function_unzipped)} | {_kib(package.function_zipped)} |",
+        f"| the shared layer (once) | {_mib(package.layer_unzipped)} | "
+        f"{_mib(package.layer_zipped)} |",
+        "",
+        f"- Function zip small (≤ 1 MB): {_ok(package.function_zipped <= TARGET_FUNCTION_ZIP)}.",
+        f"- Largest parts of the layer: {top}. boto3 + botocore + s3transfer: {_mib(sdk)} "
+        f"({sdk / total:.0%}); kept pinned rather than the runtime's boto3 so local runs and "
+        "AWS share one SDK. aws-xray-sdk and wrapt are gone (Powertools without `[tracer]`).",
+        "",
+    ]
