@@ -39,7 +39,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from order_capture import errors
 from order_capture.api import problems
@@ -70,7 +70,16 @@ SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 # --- Bodies in ---------------------------------------------------------------------------------
 
-PositiveMinorUnits = Annotated[int, Field(ge=1, le=10**15, strict=True)]
+#: JSON integers written as integers: ``395``, never ``395.0`` or ``3.95e2`` (refused, 400).
+PositiveMinorUnits = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=10**15,
+        strict=True,
+        description="Minor units, written as an integer (395, not 395.0: refused).",
+    ),
+]
 ItemList = Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
 
 
@@ -84,6 +93,13 @@ def _unique(items: list[ItemQuantity] | None) -> None:
 
 class CaptureIn(ApiModel):
     """Capture an amount (Aplazame's ``{"amount"}``) or given items, not both."""
+
+    # The document states what the validator refuses: exactly one of the two (``{}`` is 400).
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["amount"]}, {"required": ["items"]}]},
+    )
 
     amount: PositiveMinorUnits | None = Field(
         default=None, description="Amount to capture, in minor units."
