@@ -6,7 +6,10 @@ order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
                                [--sandbox-fault KIND ...]
 order-capture local start-api [--port 3000] [--merchant merchant-1]
 order-capture keys create --merchant <id> [--table <LedgerTableName> | --local-url <url>]
-order-capture reconcile [--table <LedgerTableName>]
+order-capture reconcile [--table <LedgerTableName>] [--json]
+order-capture captures list [--status S] [--merchant M] [--older-than 1h] [--json]
+order-capture captures show <capture_id> | settle <capture_id> --captured ... | --not-captured ...
+order-capture refunds list [--merchant M] [--older-than 1h] [--json]
 order-capture openapi [-o docs/openapi.json]
 
 While `order-capture local start` runs, `local invoke`, `local put-events`, `keys create` and
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from order_capture_local import operations
 from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import (
     DEFAULT_TEMPLATE,
@@ -615,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--json", action="store_true", help="the whole report as JSON")
     reconcile.set_defaults(run=_cmd_reconcile)
+
+    operations.add_parsers(commands)
 
     openapi = commands.add_parser(
         "openapi", help="print the API's OpenAPI document, generated from the code"

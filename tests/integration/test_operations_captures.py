@@ -1,0 +1,174 @@
+"""An operator lists the open captures, looks at one, settles it by hand: the same conditional
+writes and the same announcement, once, as the automatic paths; refused once it moved on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from order_capture.adapters.eventbridge import EventBridgePublisher
+from order_capture.domain import service
+from order_capture.domain.operator_settlement import CaptureMovedOnError, settle_capture
+from order_capture.errors import CaptureOutcomeUnknownError
+from order_capture.models import CaptureStatus
+from order_capture_local.cli import main
+from order_capture_local.sandbox import SandboxServer
+from tests.integration.test_reconciliation_and_expiry import RecordingPublisher
+from tests.integration.test_reconciliation_isolation import captured_but_not_recorded
+from tests.support import FixedClock
+
+
+def requires_action(repository: Any, clock: FixedClock, sandbox: SandboxServer, order: str) -> Any:
+    """A capture whose Capture step timed out: reserved, outcome unknown (requires_action)."""
+    capture_id = captured_but_not_recorded(repository, clock, sandbox, order)
+    capture = repository.get_capture("merchant-1", order, capture_id)
+    service.record_failure(
+        repository,
+        request=capture.request(),
+        error_type=CaptureOutcomeUnknownError.__name__,
+        error_reason=CaptureOutcomeUnknownError.reason,
+        message="the Capture step timed out",
+        execution_id=capture.execution_id,
+        now=clock.now(),
+    )
+    stuck = repository.get_capture("merchant-1", order, capture_id)
+    assert stuck.status is CaptureStatus.REQUIRES_ACTION
+    return stuck
+
+
+@pytest.fixture
+def announced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What the CLI put on the bus: (detail-type, capture id)."""
+    seen: list[tuple[str, str]] = []
+
+    def publish(self: Any, detail_type: str, details: list[Any]) -> None:
+        seen.extend((detail_type, detail.capture_id) for detail in details)
+
+    monkeypatch.setattr(EventBridgePublisher, "publish", publish)
+    return seen
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    message = ""
+    try:
+        status = main(list(argv))
+    except SystemExit as stop:
+        status, message = (1 if stop.code else 0), str(stop.code)
+    out, err = capsys.readouterr()
+    return status, out, err + message
+
+
+def test_a_requires_action_capture_is_listed_shown_settled_announced_once_and_gone(
+    repository: Any,
+    ledger_table: str,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    announced: list[tuple[str, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stuck = requires_action(repository, clock, sandbox, "order-a")
+    table = ("--table", ledger_table)
+
+    status, out, _ = cli(capsys, "captures", "list", "--status", "requires_action", *table)
+    assert status == 0 and stuck.capture_id in out and "outcome_unknown" in out
+
+    status, out, _ = cli(capsys, "captures", "show", stuck.capture_id, "--no-lookup", *table)
+    shown = json.loads(out)
+    assert shown["capture"]["status"] == "requires_action"
+    assert shown["order"]["reserved"] == stuck.amount
+
+    status, out, err = cli(
+        capsys,
+        "captures",
+        "settle",
+        stuck.capture_id,
+        "--captured",
+        "--provider-reference",
+        "psp-123",
+        "--operator",
+        "alice",
+        *table,
+    )
+    assert status == 0, err
+    settled = repository.get_capture("merchant-1", "order-a", stuck.capture_id)
+    assert (settled.status, settled.provider_reference) == (CaptureStatus.CAPTURED, "psp-123")
+    order = repository.get_order("merchant-1", "order-a")
+    assert (order.captured_amount, order.reserved_amount) == (stuck.amount, 0)
+    assert announced == [("Payment Captured", stuck.capture_id)]
+
+    # Gone from the list; settling again is refused, and announces nothing more
+    status, out, _ = cli(capsys, "captures", "list", *table)
+    assert stuck.capture_id not in out
+    again = ("settle", stuck.capture_id, "--not-captured", "--reason", "x", "--merchant")
+    status, _, err = cli(capsys, "captures", *again, "merchant-1", *table)
+    assert status == 1 and "refused" in err and "captured already" in err
+    assert announced == [("Payment Captured", stuck.capture_id)]
+
+
+def test_settled_not_captured_releases_the_reservation_and_announces_the_failure(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    stuck = requires_action(repository, clock, sandbox, "order-a")
+    publisher = RecordingPublisher()
+    settled = settle_capture(
+        repository,
+        _NoWaiters(),
+        publisher,
+        stuck,
+        provider_reference=None,
+        reason="the provider's dashboard shows no capture",
+        operator="alice",
+        now=clock.now(),
+    )
+    assert settled.status is CaptureStatus.FAILED and settled.failure is not None
+    assert "alice" in settled.failure.message and "dashboard" in settled.failure.message
+    assert repository.get_order("merchant-1", "order-a").reserved_amount == 0
+    assert [kind for kind, _ in publisher.published] == ["Payment Capture Failed"]
+
+
+def test_settling_what_moved_on_meanwhile_is_refused_and_changes_nothing(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    # Given the operator looked at a requires_action capture
+    looked_at = requires_action(repository, clock, sandbox, "order-a")
+    # and reconciliation confirmed it meanwhile
+    service.record_capture(
+        repository,
+        looked_at.model_copy(
+            update={"provider_reference": "psp-real", "status_at_provider": "succeeded"}
+        ),
+        clock.now(),
+    )
+    publisher = RecordingPublisher()
+    # When the operator settles what they saw as not captured, it is refused
+    with pytest.raises(CaptureMovedOnError, match="moved on"):
+        settle_capture(
+            repository,
+            _NoWaiters(),
+            publisher,
+            looked_at,
+            provider_reference=None,
+            reason="not at the provider",
+            operator="alice",
+            now=clock.now(),
+        )
+    stored = repository.get_capture("merchant-1", "order-a", looked_at.capture_id)
+    assert (stored.status, stored.provider_reference) == (CaptureStatus.CAPTURED, "psp-real")
+    assert publisher.published == []
+
+
+def test_settle_needs_the_reference_or_the_reason(
+    ledger_table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = cli(capsys, "captures", "settle", "c1", "--captured", "--table", ledger_table)
+    assert status == 1 and "--provider-reference" in err
+
+
+class _NoWaiters:
+    def succeed(self, task_token: str, capture: Any) -> bool:
+        return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False
