@@ -160,13 +160,14 @@ def test_capture_retry_reuses_the_reservation_and_the_key(
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
 
 
-def test_capture_with_a_stale_plan_raises_order_changed(
+def test_capture_with_a_stale_plan_plans_again_on_the_order_as_read(
     registered: dict[str, Any],
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
     sandbox: SandboxServer,
 ) -> None:
+    # Given a plan for line-1, made before another shipment reserved line-2
     validated = validate.handle(
         order_shipped("s1", [{"item_id": "line-1", "quantity": 1}]),
         lambda_context,
@@ -180,6 +181,31 @@ def test_capture_with_a_stale_plan_raises_order_changed(
         sandbox,
         order_shipped("s2", [{"item_id": "line-2", "quantity": 1}]),
     )
+    # When the Capture step runs it, the order has moved: it plans again (defect 13: no round
+    # through Validate) and captures the same unit
+    captured = capture.handle(
+        {"planned": plan},
+        lambda_context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+    stored = repository.get_capture("merchant-1", "order-1001", captured["capture_id"])
+    assert [(line.item_id, line.quantity) for line in stored.lines] == [("line-1", 1)]
+    assert len(sandbox.state.captures) == 2
+
+
+def test_capture_with_a_stale_plan_for_units_taken_meanwhile_raises_order_changed(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    validated = validate.handle(order_shipped("s1"), lambda_context, repository=repository)
+    plan = compute_amount.handle(validated, lambda_context, clock=clock)
+    # Another shipment takes everything first
+    run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s2"))
     with pytest.raises(OrderChangedError):
         capture.handle(
             {"planned": plan},

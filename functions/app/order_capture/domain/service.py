@@ -20,6 +20,7 @@ from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
     SETTLED_CAPTURE_STATUSES,
     Capture,
+    CapturePlan,
     CaptureRequest,
     CaptureStatus,
     FailureReason,
@@ -83,6 +84,19 @@ def _read_for_capture(
     return order, existing, named
 
 
+def _plan_again(order: Order, planned: PlannedCapture, now: datetime) -> CapturePlan:
+    """The order moved since ``planned`` was made (a hot order: its other shipments reserved
+    or confirmed meanwhile): the plan on the order as read, which the reservation is then
+    conditioned on, instead of a round through Validate and ComputeAmount."""
+    plan = capture_rules.plan_capture(order, planned.request, now)
+    if plan.nothing_to_capture:
+        raise OrderChangedError(
+            f"order {order.order_id} moved from version {planned.plan.expected_version} to "
+            f"{order.version}, leaving this shipment nothing to capture"
+        )
+    return plan
+
+
 def execute_capture(
     repository: OrderRepository,
     provider: PaymentProvider,
@@ -105,10 +119,7 @@ def execute_capture(
     if existing is not None and failed_before_reservation(existing):
         existing = None  # an earlier attempt that never reserved: this one may (see reserve)
     if existing is None and order.version != plan.expected_version:
-        raise OrderChangedError(
-            f"order {request.order_id} moved from version {plan.expected_version} to "
-            f"{order.version} since the plan was made"
-        )
+        plan = _plan_again(order, named, now)
     pending = Capture(
         capture_id=plan.capture_id,
         merchant_id=request.merchant_id,
