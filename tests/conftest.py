@@ -23,6 +23,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "OrderCapture",
         "POWERTOOLS_SERVICE_NAME": "order-capture",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # A developer's running `make up` is not the tests' business: the CLI runs in-process
+        # unless a test points it at a stack of its own.
+        "ORDER_CAPTURE_STACK_FILE": "none",
     }
 )
 
