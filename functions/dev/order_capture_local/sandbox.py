@@ -30,7 +30,9 @@ It keeps authorizations and captures in memory and behaves like a careful provid
   ``CAPTURE`` (or ``CAPTURE_FAILED``) notification to ``webhook_url?merchant_id=<merchant>``
   after ``delay_seconds`` (``SandboxServer.configure_webhook``, or ``POST /_webhook``
   ``{"url", "hmac_key"}``), retried until it is answered ``[accepted]``. For refunds the
-  notification is ``REFUND`` with ``success`` true or false, as Adyen sends it.
+  notification is ``REFUND`` with ``success`` true or false, as Adyen sends it. Fault
+  ``async_reversed`` confirms first, then takes it back with a second notification
+  (``CAPTURE_FAILED``, ``REFUND_FAILED``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 MAX_BODY_BYTES = 1_000_000
-ASYNC_FAULT_KINDS = frozenset({"async", "async_failed"})
+#: ``async_reversed``: confirmed by a first notification, then failed by a second one (the
+#: provider took the money back), as a late Adyen ``CAPTURE_FAILED`` / ``REFUND_FAILED`` does.
+ASYNC_FAULT_KINDS = frozenset({"async", "async_failed", "async_reversed"})
 FAULT_KINDS = frozenset(
     {"unavailable", "decline", "expired_authorization", "timeout_after_capture", "latency"}
     | ASYNC_FAULT_KINDS
@@ -415,6 +419,13 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
 
+def _outcomes(fault: Fault) -> list[bool]:
+    """The successive outcomes an asynchronous fault notifies (True: succeeded)."""
+    if fault.kind == "async_reversed":
+        return [True, False]
+    return [fault.kind == "async"]
+
+
 def sign_notification(item: dict[str, Any], hmac_key_hex: str) -> str:
     """Adyen's HMAC of a notification item: base64 HMAC-SHA256, under the hex-decoded key, of
     pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:
@@ -475,48 +486,51 @@ class SandboxServer(ThreadingHTTPServer):
         """Decide an asynchronous capture, then tell the webhook as Adyen would."""
         time.sleep(fault.delay_seconds or 0.2)
         self._webhooks_released.wait(timeout=60)
-        succeeded = fault.kind == "async"
-        with self.state.lock:
-            capture["status"] = "succeeded" if succeeded else "failed"
-            if not succeeded:
-                self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
-                    capture["amount"]
-                )
-        self._notify(
-            {
-                "pspReference": capture["id"],
-                "originalReference": capture["authorization_id"],
-                "merchantReference": capture["idempotency_key"],
-                "amount": {"value": capture["amount"], "currency": capture["currency"]},
-                "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
-                "success": "true" if succeeded else "false",
-                "reason": "" if succeeded else "Insufficient balance on payment",
-            },
-            merchant_id,
-        )
+        for succeeded in _outcomes(fault):
+            with self.state.lock:
+                was = capture["status"]
+                capture["status"] = "succeeded" if succeeded else "failed"
+                if was != "failed" and not succeeded:
+                    self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
+                        capture["amount"]
+                    )
+            self._notify(
+                {
+                    "pspReference": capture["id"],
+                    "originalReference": capture["authorization_id"],
+                    "merchantReference": capture["idempotency_key"],
+                    "amount": {"value": capture["amount"], "currency": capture["currency"]},
+                    "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
+                    "success": "true" if succeeded else "false",
+                    "reason": "" if succeeded else "Insufficient balance on payment",
+                },
+                merchant_id,
+            )
 
     def notify_refund(self, refund: dict[str, Any], capture: dict[str, Any], fault: Fault) -> None:
         """Decide an asynchronous refund, then tell the webhook as Adyen would: ``REFUND``
         with ``success`` true, or false when it failed."""
         time.sleep(fault.delay_seconds or 0.2)
         self._webhooks_released.wait(timeout=60)
-        succeeded = fault.kind == "async"
-        with self.state.lock:
-            refund["status"] = "succeeded" if succeeded else "failed"
-            if not succeeded:
-                capture["refunded_amount"] -= refund["amount"]
-        self._notify(
-            {
-                "pspReference": refund["id"],
-                "originalReference": capture["authorization_id"],
-                "merchantReference": refund["idempotency_key"],
-                "amount": {"value": refund["amount"], "currency": refund["currency"]},
-                "eventCode": "REFUND",
-                "success": "true" if succeeded else "false",
-                "reason": "" if succeeded else "Refund rejected by the issuer",
-            },
-            str(capture["metadata"].get("merchant_id", "")),
-        )
+        for position, succeeded in enumerate(_outcomes(fault)):
+            with self.state.lock:
+                was = refund["status"]
+                refund["status"] = "succeeded" if succeeded else "failed"
+                if was != "failed" and not succeeded:
+                    capture["refunded_amount"] -= refund["amount"]
+            self._notify(
+                {
+                    "pspReference": refund["id"],
+                    "originalReference": capture["authorization_id"],
+                    "merchantReference": refund["idempotency_key"],
+                    "amount": {"value": refund["amount"], "currency": refund["currency"]},
+                    # A refund reversed after its success is Adyen's REFUND_FAILED.
+                    "eventCode": "REFUND_FAILED" if position else "REFUND",
+                    "success": "true" if succeeded else "false",
+                    "reason": "" if succeeded else "Refund rejected by the issuer",
+                },
+                str(capture["metadata"].get("merchant_id", "")),
+            )
 
     def _notify(self, item: dict[str, Any], merchant_id: str) -> None:
         """POST one signed notification item to the webhook, retrying until it is accepted."""

@@ -1,6 +1,4 @@
-"""The fault campaign: many orders through the real pipeline while everything goes wrong.
-
-    python -m order_capture_local.chaos [--shipments 2000] [--seed 7] [--wave 12]
+"""The event campaign: many orders through the real pipeline while everything goes wrong.
 
 Orders are placed, partly canceled and shipped in one to three shipments each, on the local
 runtime (moto with the real ASL, handlers in-process, the sandbox provider over HTTP), while
@@ -21,28 +19,19 @@ of a run do not depend on thread timing, only the paths taken to reach them do.
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
 import threading
-import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from order_capture.adapters.ledger_layout import orders_in
+from order_capture_local.chaos.checks import announcement_figures
 from order_capture_local.runtime import LambdaCrash, LocalRuntime
 
 CURRENCIES = ["EUR", "USD", "JPY", "KWD", "BHD", "GBP"]
 STEP_FUNCTIONS = ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
-OUTCOME_FIGURES = [
-    "over_captures",
-    "double_provider_captures",
-    "lost_shipments",
-    "ledger_provider_mismatches",
-]
 
 
 @dataclass
@@ -196,7 +185,9 @@ class Campaign:
 
     # --- running --------------------------------------------------------------------------------
 
-    def run(self, runtime: LocalRuntime) -> dict[str, Any]:
+    def run(
+        self, runtime: LocalRuntime, progress: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
         for function in STEP_FUNCTIONS:
             runtime.fault_hooks[function] = self.crash_hook(function, "before", 0.02)
             runtime.after_hooks[function] = self.crash_hook(function, "after", 0.02)
@@ -206,6 +197,11 @@ class Campaign:
         pending = list(self.shipments)
         self.random.shuffle(pending)
         while pending:
+            if (
+                progress is not None
+                and len(outcomes) // 50 != (len(outcomes) + self.wave_size) // 50
+            ):
+                progress(f"shipments {len(outcomes)}/{len(self.shipments)}")
             wave, pending = pending[: self.wave_size], pending[self.wave_size :]
             # A shipment's earlier siblings must have been delivered: keep per-order order.
             wave.sort(key=lambda s: (s.order_id, s.shipment_id))
@@ -299,6 +295,7 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
         if (order_id, shipment_id) not in settled and not nothing:
             lost += 1
 
+    announced_wrongly, examples = announcement_figures(runtime.emitted_events, captures)
     transitions = Counter(
         " -> ".join(states) for outcome in run["outcomes"].values() for states in outcome["states"]
     )
@@ -318,122 +315,29 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
             "double_provider_captures": sum(count - 1 for count in by_key.values() if count > 1),
             "lost_shipments": lost,
             "ledger_provider_mismatches": mismatches,
+            "captures_announced_wrongly": announced_wrongly,
         },
+        "examples": {"captures_announced_wrongly": examples} if examples else {},
     }
 
 
-def render(report: dict[str, Any], seconds: float) -> str:
-    rows = [
-        ("orders", report["orders"]),
-        ("shipments", report["shipments"]),
-        ("cancellations", report["cancellations"]),
-        *[(name, value) for name, value in report["deliveries"].items()],
-        *[(f"fault: {name}", value) for name, value in sorted(report["faults injected"].items())],
-        *[(f"reconciliation: {name}", value) for name, value in report["reconciliation"].items()],
-        *[
-            (f"ledger captures {name}", value)
-            for name, value in sorted(report["ledger captures by status"].items())
-        ],
-        ("provider captures", report["provider captures"]),
-        ("distinct execution paths", report["paths taken"]),
-    ]
-    lines = ["| figure | value |", "| --- | ---: |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    lines += ["", "| must be zero | value |", "| --- | ---: |"]
-    lines += [f"| {name} | {report['outcome'][name]} |" for name in OUTCOME_FIGURES]
-    lines += [
-        "",
-        f"{seconds:.0f} s, seed {report.get('seed')}, "
-        f"{report.get('segments', 1)} segment(s) of at most {SEGMENT_SHIPMENTS} shipments",
-    ]
-    return "\n".join(lines)
-
-
-def run_segment(shipments: int, seed: int, wave: int) -> dict[str, Any]:
+def run_segment(
+    shipments: int,
+    seed: int,
+    wave: int,
+    *,
+    log_level: str = "WARNING",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """One campaign on a fresh local runtime (its own embedded AWS, ledger and provider)."""
     campaign = Campaign(seed=seed, shipments_wanted=shipments, wave_size=wave)
     campaign.plan()
     with LocalRuntime(
         retry_time_scale=0.02,
         parameter_overrides={"ProviderTimeoutSeconds": "0.3"},
+        log_level=log_level,
     ) as runtime:
-        run = campaign.run(runtime)
+        run = campaign.run(runtime, progress)
         report = verdict(campaign, runtime, run)
     report["seed"] = seed
     return report
-
-
-def _run_segment(arguments: tuple[int, int, int]) -> dict[str, Any]:
-    return run_segment(*arguments)
-
-
-def merge_reports(reports: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-    """Add up segments' figures (the widest wave for concurrency, the most paths seen)."""
-
-    def add(dicts: list[dict[str, Any]]) -> dict[str, Any]:
-        total: Counter[str] = Counter()
-        for figures in dicts:
-            total.update({name: value for name, value in figures.items() if value is not None})
-        return dict(total)
-
-    merged = {
-        "orders": sum(r["orders"] for r in reports),
-        "shipments": sum(r["shipments"] for r in reports),
-        "cancellations": sum(r["cancellations"] for r in reports),
-        "deliveries": add([r["deliveries"] for r in reports]),
-        "faults injected": add([r["faults injected"] for r in reports]),
-        "reconciliation": add([r["reconciliation"] for r in reports]),
-        "ledger captures by status": add([r["ledger captures by status"] for r in reports]),
-        "provider captures": sum(r["provider captures"] for r in reports),
-        "paths taken": max(r["paths taken"] for r in reports),
-        "outcome": add([r["outcome"] for r in reports]),
-        "segments": len(reports),
-        "seed": seed,
-    }
-    widest = "concurrent executions (max per wave)"
-    merged["deliveries"][widest] = max(r["deliveries"].get(widest, 0) for r in reports)
-    return merged
-
-
-#: moto copies a whole table for every transaction (to roll it back), so one ledger of
-#: thousands of orders makes each capture slower than the last; campaigns run in segments
-#: of this many shipments, each on a fresh runtime, two processes at a time.
-SEGMENT_SHIPMENTS = 200
-
-
-def run_campaign(shipments: int, seed: int, wave: int, workers: int = 2) -> dict[str, Any]:
-    sizes = [SEGMENT_SHIPMENTS] * (shipments // SEGMENT_SHIPMENTS)
-    if shipments % SEGMENT_SHIPMENTS:
-        sizes.append(shipments % SEGMENT_SHIPMENTS)
-    segments = [(size, seed * 1000 + index, wave) for index, size in enumerate(sizes)]
-    if len(segments) == 1 or workers == 1:
-        return merge_reports([_run_segment(segment) for segment in segments], seed)
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-    from multiprocessing import get_context  # noqa: PLC0415
-
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return merge_reports(list(pool.map(_run_segment, segments)), seed)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--shipments", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--wave", type=int, default=16, help="executions started at once")
-    parser.add_argument("--workers", type=int, default=2, help="segments run in parallel")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--report", help="also write the table (Markdown) to this file")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    report = run_campaign(args.shipments, args.seed, args.wave, args.workers)
-    elapsed = time.monotonic() - started
-    table = render(report, elapsed)
-    print(json.dumps(report, indent=2) if args.json else table)
-    if args.report:
-        command = f"make chaos CHAOS_SHIPMENTS={args.shipments} CHAOS_SEED={args.seed}"
-        Path(args.report).write_text(f"# Fault campaign\n\nWritten by `{command}`.\n\n{table}\n")
-    return 1 if any(report["outcome"].values()) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from order_capture_local.chaos.main import main
+
+sys.exit(main())
