@@ -130,8 +130,8 @@ bench: setup
 
 # `make chaos` only prints (progress on stderr, the table on stdout); REPORT=1 (or
 # `make chaos-report`) also writes the table to docs/fault-campaign.md.
-CHAOS_SHIPMENTS ?= 1000
-CHAOS_API_ORDERS ?= 72
+CHAOS_SHIPMENTS ?= 800
+CHAOS_API_ORDERS ?= 60
 CHAOS_SEED ?= 7
 chaos: setup
 	$(BIN)/python -m order_capture_local.chaos --shipments $(CHAOS_SHIPMENTS) \

@@ -162,6 +162,7 @@ class ApiCampaign:
             content = json.dumps(sent.body).encode()
         with self.lock:
             self.sent.append(sent)
+        started = time.monotonic()
         for attempt in range(retries + 1):
             try:
                 response = client.request(sent.method, sent.path, content=content, headers=headers)
@@ -177,6 +178,7 @@ class ApiCampaign:
             if not retryable or attempt == retries:
                 break
             time.sleep(0.3 * (attempt + 1))
+        sent.seconds = time.monotonic() - started
         return sent
 
     # --- faults ---------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class Sent:
     status: int | None = None
     text: str = ""
     attempts: int = 0
+    #: How long the client waited for its final answer, retries included.
+    seconds: float = 0.0
 
     def json(self) -> Any:
         try:

@@ -190,6 +190,7 @@ def _run(
             "left to an operator": operator,
             "api orders": len(campaign.plans),
             "api requests": len(campaign.sent),
+            "slowest api request (s)": max((s.seconds for s in campaign.sent), default=0.0),
             "api requests by kind": dict(Counter(sent.kind for sent in campaign.sent)),
             "api answers by status": dict(
                 Counter(f"{sent.kind} {sent.status}" for sent in campaign.sent)
