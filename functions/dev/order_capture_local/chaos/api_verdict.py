@@ -12,6 +12,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from order_capture.adapters.ledger_layout import (
+    CAPTURE_LINES_PREFIX,
+    LINES_SK,
+    lines_of,
+    orders_in,
+)
 from order_capture.domain.merchant_api import api_shipment_id
 from order_capture.models import capture_id_for
 from order_capture_local.chaos.api import ApiCampaign, World
@@ -35,10 +41,22 @@ class ApiVerdict:
         self.campaign = campaign
         self.world = world
         mine = [item for item in ledger if f"#{MERCHANT}#" in item["PK"]]
-        self.orders = {item["order_id"]: item for item in mine if item["SK"] == "ORDER"}
-        self.captures = {
-            item["capture_id"]: item for item in mine if item["SK"].startswith("CAPTURE#")
+        self.orders = {order.order_id: order.model_dump(mode="json") for order in orders_in(mine)}
+        catalogs = {item["PK"]: item for item in mine if item["SK"] == LINES_SK}
+        lines = {
+            item["SK"].removeprefix(CAPTURE_LINES_PREFIX): item
+            for item in mine
+            if item["SK"].startswith(CAPTURE_LINES_PREFIX)
         }
+        self.captures = {}
+        for item in mine:
+            if item["SK"].startswith("CAPTURE#"):
+                capture = dict(item)
+                stored = lines.get(capture["capture_id"])
+                if stored is not None:  # a capture's lines are an item of their own
+                    named = lines_of(stored, catalogs[item["PK"]])
+                    capture["lines"] = [line.model_dump() for line in named]
+                self.captures[capture["capture_id"]] = capture
         self.refunds = [item for item in mine if item["SK"].startswith("REFUND#")]
         self.figures: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = defaultdict(list)
