@@ -476,3 +476,37 @@ def test_record_of_another_executions_capture_announces_nothing(
         publisher=twin,
     )
     assert twin.sent == []
+
+
+def test_a_twin_given_the_settled_capture_by_its_capture_step_announces_nothing(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    """Found by the fault campaign: a twin execution whose Capture step found the first
+    execution's capture already settled gets that capture back (execution id and all), so
+    Record must tell the executions apart by the one running it, not by the capture."""
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    first = RecordingPublisher()
+    record.handle_success(
+        {"capture": captured, "execution_id": captured["execution_id"]},
+        lambda_context,
+        repository,
+        clock,
+        publisher=first,
+    )
+    twin = RecordingPublisher()
+    settled = repository.get_capture("merchant-1", "order-1001", captured["capture_id"])
+    record.handle_success(
+        {"capture": settled.model_dump(mode="json"), "execution_id": "exec-twin"},
+        lambda_context,
+        repository,
+        clock,
+        publisher=twin,
+    )
+    assert [detail_type for detail_type, _ in first.sent] == ["Payment Captured"]
+    assert twin.sent == []

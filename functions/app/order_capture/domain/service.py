@@ -232,7 +232,11 @@ def record_capture(repository: OrderRepository, capture: Capture, now: datetime)
 
 
 def record_and_announce(
-    repository: OrderRepository, publisher: EventPublisher, capture: Capture, now: datetime
+    repository: OrderRepository,
+    publisher: EventPublisher,
+    capture: Capture,
+    now: datetime,
+    execution_id: str | None = None,
 ) -> Capture:
     """Record step: confirm the capture (``record_capture``), then announce it (``Payment
     Captured``), in one step instead of two states.
@@ -241,10 +245,13 @@ def record_and_announce(
     already (the first attempt may have failed before or while announcing): an announcement
     is never lost, and repeated only if an attempt crashed after EventBridge took it (as a
     separate PutEvents state would repeat it after a lost answer). A twin execution that
-    finds another execution's capture announces nothing.
+    finds another execution's capture announces nothing: ``execution_id`` is the execution
+    running this step (a twin's Capture step may hand it the first execution's capture,
+    execution id and all, when it found that capture settled).
     """
     recorded = record_capture(repository, capture, now)
-    if recorded.status is CaptureStatus.CAPTURED and recorded.execution_id == capture.execution_id:
+    running = execution_id or capture.execution_id
+    if recorded.status is CaptureStatus.CAPTURED and recorded.execution_id == running:
         try:
             announce(publisher, recorded)
         except Exception as error:

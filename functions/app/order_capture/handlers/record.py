@@ -44,6 +44,7 @@ def handle_success(
         publisher or default_publisher(),
         capture,
         (clock or SystemClock()).now(),
+        execution_id=event.get("execution_id"),
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.
