@@ -80,6 +80,7 @@ class ApiCampaign:
     sent: list[Sent] = field(default_factory=list)
     injected: Counter[str] = field(default_factory=Counter)
     unexpected: Counter[str] = field(default_factory=Counter)
+    unexpected_examples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- the plan -------------------------------------------------------------------------------
@@ -170,9 +171,14 @@ class ApiCampaign:
             except httpx.HTTPError as error:
                 status, text = None, f"{type(error).__name__}"
             sent.attempts += 1
-            if status in UNEXPECTED_STATUSES:
+            if _unexpected(status, text):
                 with self.lock:
                     self.unexpected[f"{sent.kind} {status}"] += 1
+                    if len(self.unexpected_examples) < 5:
+                        self.unexpected_examples.append(
+                            f"{sent.kind} {sent.method} {sent.path} {json.dumps(sent.body)[:120]}"
+                            f" -> {status} {text[:300]}"
+                        )
             sent.status, sent.text = status, text
             retryable = status is None or status >= 500 or "in progress" in text
             if not retryable or attempt == retries:
@@ -243,3 +249,11 @@ def _send_together(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _unexpected(status: int | None, text: str) -> bool:
+    """An internal error, a 415 for a documented content type, or the gateway's own 502 (the
+    function failed); a 502 in the dialect's shape (``outcome_unknown``) is documented."""
+    if status == 502:
+        return "outcome_unknown" not in text
+    return status in UNEXPECTED_STATUSES

@@ -202,17 +202,7 @@ def _run(
             "reconciliation runs": reconciler.runs,
             "reconciliation": dict(reconciler.figures),
             "outcome": dict(figures),
-            "examples": verdict["examples"]
-            | (
-                {"unexpected_answers": [str(dict(campaign.unexpected))]}
-                if campaign.unexpected
-                else {}
-            )
-            | (
-                {"reconciliation_runs_failed": [str(dict(reconciler.failed))]}
-                if reconciler.failed
-                else {}
-            ),
+            "examples": verdict["examples"] | _examples(campaign, reconciler, relay),
         }
     finally:
         relay.stop()
@@ -227,7 +217,10 @@ def _examples(
     if relay.refused:
         examples["webhooks_never_accepted"] = list(relay.refused)
     if campaign.unexpected:
-        examples["unexpected_answers"] = [str(dict(campaign.unexpected))]
+        examples["unexpected_answers"] = [
+            str(dict(campaign.unexpected)),
+            *campaign.unexpected_examples,
+        ]
     if reconciler.failed:
         examples["reconciliation_runs_failed"] = [str(dict(reconciler.failed))]
     return examples
