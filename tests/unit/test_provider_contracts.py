@@ -365,16 +365,20 @@ def test_stripe_last_capture_is_final() -> None:
 
 
 def test_stripe_refund_is_against_the_payment_intent() -> None:
-    recorder = Recorder().answer(
-        200,
-        {
-            "id": "re_1Nispe2eZvKYlo2Cd31jOCgZ",
-            "object": "refund",
-            "amount": 1000,
-            "currency": "eur",
-            "payment_intent": "pi_1",
-            "status": "succeeded",
-        },
+    recorder = (
+        Recorder()
+        .answer(200, {"object": "list", "data": []})
+        .answer(
+            200,
+            {
+                "id": "re_1Nispe2eZvKYlo2Cd31jOCgZ",
+                "object": "refund",
+                "amount": 1000,
+                "currency": "eur",
+                "payment_intent": "pi_1",
+                "status": "succeeded",
+            },
+        )
     )
 
     refund = stripe(recorder).refund(refund_request("pi_1", "pi_1", 1000))
@@ -386,6 +390,7 @@ def test_stripe_refund_is_against_the_payment_intent() -> None:
         "amount": "1000",
         "metadata[order_id]": "o-1",
         "metadata[merchant_id]": "m-1",
+        "metadata[refund_key]": f"refund-{KEY}",
     }
     assert (refund.provider_reference, refund.status) == (
         "re_1Nispe2eZvKYlo2Cd31jOCgZ",
@@ -763,3 +768,15 @@ def test_defect_11_stripe_without_multicapture_captures_everything_left_in_one_g
     capture = stripe(recorder).capture(capture_request("pi_1", amount=10050))
     assert form_body(recorder.last)["final_capture"] == "true"
     assert capture.status == "succeeded"
+
+
+def test_defect_11_stripe_refund_already_at_stripe_under_our_key_is_not_sent_again() -> None:
+    """Stripe prunes idempotency keys after 24 hours: a refund re-sent later is looked up by
+    our key in its metadata first, and not sent a second time."""
+    earlier = {"id": "re_1", "object": "refund", "amount": 1000, "currency": "eur",
+               "status": "pending", "metadata": {"refund_key": f"refund-{KEY}"}}  # fmt: skip
+    recorder = Recorder().answer(200, {"object": "list", "data": [earlier]})
+    refund = stripe(recorder).refund(refund_request("pi_1", "pi_1", 1000))
+    assert [request.method for request in recorder.requests] == ["GET"]
+    assert recorder.last.url.params["payment_intent"] == "pi_1"
+    assert (refund.provider_reference, refund.status) == ("re_1", "pending")

@@ -179,6 +179,7 @@ def every_stripe_request() -> list[httpx.Request]:
     provider.capture(capture_request("pi_1", amount=5000))  # reads the intent, keeps the rest
     recorder.answer(200, stripe_intent(status="succeeded"))
     provider.capture(capture_request("pi_1", final_capture=True))
+    recorder.answer(200, {"object": "list", "data": []})
     recorder.answer(200, {"id": "re_1", "object": "refund", "status": "succeeded", "amount": 1000})
     provider.refund(refund_request("pi_1", "pi_1", 1000))
     recorder.answer(200, stripe_intent(metadata={}))
@@ -193,7 +194,9 @@ def every_stripe_request() -> list[httpx.Request]:
 
 
 @pytest.mark.parametrize(
-    "index", range(6), ids=["check", "capture", "final", "refund", "lookup", "cancel"]
+    "index",
+    range(7),
+    ids=["check", "capture", "final", "refund-lookup", "refund", "lookup", "cancel"],
 )
 def test_every_stripe_request_is_valid_by_stripes_spec(index: int) -> None:
     validate_stripe_request(every_stripe_request()[index])

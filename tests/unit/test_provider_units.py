@@ -138,6 +138,7 @@ def test_defect_11_stripe_amounts_are_in_stripes_units(
     currency: str, ours: int, stripes: int
 ) -> None:
     recorder = Recorder().answer(200, stripe_intent(currency, stripes))
+    recorder.answer(200, {"object": "list", "data": []})
     recorder.answer(200, {"id": "re_1", "object": "refund", "status": "succeeded",
                           "amount": stripes, "currency": currency.lower()})  # fmt: skip
     provider = stripe(recorder)

@@ -203,7 +203,10 @@ class StripeProvider:
         return intent
 
     def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
-        refund = self.http.request(
+        """Stripe forgets idempotency keys after 24 hours, so a refund sent again later with the
+        same key could refund twice: the intent's refunds are looked up first, by our key in
+        their metadata (``refund_key``), and only a refund Stripe does not have is sent."""
+        refund = self._refund_with_key(request) or self.http.request(
             "POST",
             "/v1/refunds",
             data={
@@ -211,6 +214,7 @@ class StripeProvider:
                 "amount": str(STRIPE.to_provider(request.amount, request.currency)),
                 "metadata[order_id]": request.order_id,
                 "metadata[merchant_id]": request.merchant_id,
+                "metadata[refund_key]": request.idempotency_key,
             },
             headers={"Idempotency-Key": request.idempotency_key},
             idempotent=True,
@@ -231,6 +235,18 @@ class StripeProvider:
             currency=currency,
             status="succeeded" if status == "succeeded" else "pending",
         )
+
+    def _refund_with_key(self, request: ProviderRefundRequest) -> dict[str, Any] | None:
+        listed = self.http.request(
+            "GET",
+            "/v1/refunds",
+            params={"payment_intent": request.capture_reference, "limit": "100"},
+            idempotent=True,
+        )
+        for refund in listed.get("data") or []:
+            if (refund.get("metadata") or {}).get("refund_key") == request.idempotency_key:
+                return dict(refund)
+        return None
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
         intent_id = lookup.provider_reference or lookup.authorization_reference
