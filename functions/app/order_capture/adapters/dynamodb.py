@@ -484,7 +484,15 @@ class DynamoDBOrderRepository:
                     "TableName": self.table_name,
                     "Key": self._order_key(capture.merchant_id, capture.order_id),
                     "UpdateExpression": "ADD captured_amount :amount, reserved_amount :minus, "
-                    "capture_count :one, version :one SET updated_at = :now",
+                    "capture_count :one, version :one SET updated_at = :now"
+                    # The order's last capture (nothing capturable after it, no other in
+                    # flight when it reserved): the order leaves the sparse OpenOrdersByExpiry
+                    # index, so the expiry sweep stops reading it.
+                    + (
+                        f" REMOVE {OPEN_ORDER}, {AUTHORIZATION_EXPIRES_AT}"
+                        if capture.releases_authorization
+                        else ""
+                    ),
                     "ConditionExpression": "attribute_exists(PK)",
                     "ExpressionAttributeValues": {
                         ":amount": {"N": str(capture.amount)},
