@@ -172,3 +172,14 @@ class _NoWaiters:
 
     def fail(self, task_token: str, error: str, cause: str) -> bool:
         return False
+
+
+def test_cli_user_mistakes_are_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # An unknown function (in-process: no stack is asked), a log level that is a typo
+    status, _, err = cli(capsys, "local", "invoke", "NoSuchFunction", "--in-process")
+    assert status == 1 and "no function 'NoSuchFunction'" in err and "ReconcileFunction" in err
+    assert "Traceback" not in err
+    status, _, err = cli(capsys, "local", "invoke", "ReconcileFunction", "--log-level", "LOUD")
+    assert status == 1 and "'LOUD' is not one of" in err

@@ -71,6 +71,16 @@ def _parameter_overrides(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    """A handler log level, told apart from a typo before anything starts."""
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
+
+
 def _runtime(args: argparse.Namespace) -> LocalRuntime:
     return LocalRuntime(
         Path(args.template),
@@ -149,11 +159,17 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     if info is not None:
         from order_capture_local import stack_client  # noqa: PLC0415
 
-        invocation = stack_client.invoke(info, args.function, event, args.log_level)
+        try:
+            invocation = stack_client.invoke(info, args.function, event, args.log_level)
+        except KeyError as error:  # an unknown function: the message names the known ones
+            raise SystemExit(f"order-capture: {error.args[0]}") from None
         print(json.dumps(invocation.payload, indent=2))
         return 1 if invocation.failed else 0
     with _runtime(args) as runtime:
-        invocation = runtime.invoke(args.function, event)
+        try:
+            invocation = runtime.invoke(args.function, event)
+        except KeyError as error:
+            raise SystemExit(f"order-capture: {error.args[0]}") from None
     print(json.dumps(invocation.payload, indent=2))
     return 1 if invocation.failed else 0
 
@@ -510,7 +526,10 @@ def _add_start_parser(local_commands: Any) -> None:
     start.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE))
     start.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value")
     start.add_argument(
-        "--log-level", default="WARNING", help="handlers' log level (logs go to stderr)"
+        "--log-level",
+        default="WARNING",
+        type=_log_level,
+        help="handlers' log level (logs go to stderr)",
     )
     start.set_defaults(run=_cmd_start)
 
@@ -529,7 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE))
         sub.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value")
         sub.add_argument(
-            "--log-level", default="WARNING", help="handlers' log level (logs go to stderr)"
+            "--log-level",
+            default="WARNING",
+            type=_log_level,
+            help="handlers' log level (logs go to stderr)",
         )
         in_process(sub)
 
