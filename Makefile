@@ -26,10 +26,12 @@ ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
 
-.PHONY: chaos help setup run up sam-local serve test lint typecheck validate-template validate-asl build unit pytest bench deploy requirements clean medusa-client browser provider-specs
+.PHONY: chaos help setup run up sam-local test lint typecheck validate-template validate-asl build pytest bench deploy requirements clean medusa-client browser provider-specs
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
+	@echo "parts of make test: lint typecheck validate-template validate-asl build pytest"
+	@echo "set-up: setup requirements medusa-client browser provider-specs; also: deploy clean"
 
 $(PYTHON313):
 	@echo "python3.13 is required (the Lambda runtime's version)"; exit 1

@@ -11,10 +11,13 @@ logger = Logger()
 metrics = Metrics()
 
 
-def add_metric_by(dimension: str, value_of_dimension: str, name: str, value: float) -> None:
+def add_metric_by(
+    dimension: str, value_of_dimension: str, name: str, value: float, *, money: bool = False
+) -> None:
     """One metric under one extra dimension (amounts per currency, failures per reason),
     published on its own so the dimension does not stick to the invocation's other metrics.
-    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' ``single_metric`` does not."""
+    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' ``single_metric`` does not.
+    ``money``: an amount in minor units, which CloudWatch has no unit for (not a Count)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled  # noqa: PLC0415
 
@@ -22,7 +25,7 @@ def add_metric_by(dimension: str, value_of_dimension: str, name: str, value: flo
         return
     with single_metric(
         name=name,
-        unit=MetricUnit.Count,
+        unit=MetricUnit.NoUnit if money else MetricUnit.Count,
         value=value,
         default_dimensions=metrics.default_dimensions,
     ) as metric:

@@ -48,7 +48,7 @@ def handle_success(
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.
-    add_metric_by("Currency", recorded.currency, "CapturedAmount", recorded.amount)
+    add_metric_by("Currency", recorded.currency, "CapturedAmount", recorded.amount, money=True)
     logger.info(
         "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
     )
