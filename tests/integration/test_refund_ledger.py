@@ -245,9 +245,9 @@ def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
     report = reconcile_refunds(repository, aplazame)
     assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
     assert aplazame.refunds == [1000]
-    # The API tells the client the outcome is unknown and not retried (502, as README says)
+    # The API tells the client the outcome is unknown and not retried (502, as docs/api.md says)
     assert status_for(retried.value, STATUS_BY_ERROR) == 502
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = " ".join((ROOT / "docs" / "api.md").read_text().split())
     assert "502 outcome unknown and not repeatable" in readme
 
 

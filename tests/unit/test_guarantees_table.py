@@ -1,5 +1,6 @@
-"""README's Guarantees table names, for each guarantee, tests and a fault-campaign figure: each
-test named must exist, and each figure must be one the campaign computes and requires zero."""
+"""The Guarantees table (docs/guarantees.md) names, for each guarantee, tests and a
+fault-campaign figure: each test named must exist, and each figure must be one the campaign
+computes and requires zero."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def guarantee_rows() -> list[list[str]]:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "guarantees.md").read_text()
     section = readme.split("\n## Guarantees\n", 1)[1].split("\n## ", 1)[0]
     table = section.split("\n### ", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| **")]
@@ -46,7 +47,7 @@ def test_every_guarantee_names_tests_that_exist_and_figures_the_campaign_require
 
 
 def test_the_campaign_section_describes_every_figure_it_requires_zero() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "guarantees.md").read_text()
     section = readme.split("### The fault campaign (`make chaos`)", 1)[1].split("\n## ", 1)[0]
     described = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
     assert described == set(OUTCOME_FIGURES)
