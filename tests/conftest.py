@@ -31,6 +31,19 @@ os.environ.update(
 
 
 @pytest.fixture(autouse=True)
+def _fresh_provider_credentials() -> Iterator[None]:
+    """A Lambda container keeps merchants' provider credentials (and their adapters) cached for
+    minutes; the test process is one long-lived container, so a test that stores other
+    credentials for the same merchant (the function-events tour's Adyen key for merchant-1)
+    would read an earlier test's. Each test starts with none cached."""
+    from order_capture.adapters import providers
+
+    yield
+    providers._default_store.cache_clear()
+    providers._adapter.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unit and integration tests talk to loopback only (the sandbox provider)."""
     real_connect = socket.socket.connect
