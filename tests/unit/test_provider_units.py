@@ -403,10 +403,6 @@ def test_defect_11_every_lifecycle_adds_up_in_the_providers_units_and_ours(
         lifecycle.apply(number, kind, picks)
     lifecycle.finish()
     order = lifecycle.order
-    if order.capturable_amount and not order.shipping_claimed:
-        # The known stranded-shipping case (test below): not this test's subject.
-        assert order.capturable_amount == order.shipping_amount
-        return
     assert order.capturable_amount == 0
     captured = sum(c.amount for c in lifecycle.captured)
     assert captured + order.canceled_amount == total
@@ -417,12 +413,10 @@ def test_defect_11_every_lifecycle_adds_up_in_the_providers_units_and_ours(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, reported with issue 11: the shipping of a capture that failed while "
-    "another was in flight, whose units are then canceled, is never captured nor canceled",
-)
 def test_shipping_of_a_failed_capture_whose_units_are_canceled_is_not_stranded() -> None:
+    """The first shipment claims the shipping and fails after a second took the other unit;
+    canceling the first's unit then leaves nothing to ship: the shipping is canceled with it,
+    not left capturable for ever."""
     lifecycle = Lifecycle(
         ADYEN,
         "EUR",
@@ -437,6 +431,34 @@ def test_shipping_of_a_failed_capture_whose_units_are_canceled_is_not_stranded()
         lifecycle.order, [ItemQuantity(item_id="i0", quantity=1)], NOW
     )
     assert lifecycle.order.capturable_amount == 0
+    assert lifecycle.order.shipping_canceled
+    assert lifecycle.order.captured_amount + lifecycle.order.canceled_amount == 250
+
+
+def test_canceled_shipping_is_not_claimed_by_units_a_failed_capture_gives_back() -> None:
+    """Shipping canceled while a capture still held units: when that capture fails, its units
+    ship again without the shipping, and the order still adds up to its total."""
+    lifecycle = Lifecycle(
+        ADYEN,
+        "EUR",
+        _register(ADYEN, "EUR", [{"quantity": 2, "unit_amount": 100, "tax_amount": 0}], 50),
+    )
+    lifecycle.ship("a", [("i0", 1)])  # claims the shipping
+    lifecycle.ship("b", [("i0", 1)])
+    first, second = lifecycle.pending
+    lifecycle.pending = []
+    lifecycle.order = capture_rules.release(lifecycle.order, first, NOW)
+    lifecycle.order = capture_rules.cancel_items(
+        lifecycle.order, [ItemQuantity(item_id="i0", quantity=1)], NOW
+    )
+    assert lifecycle.order.shipping_canceled
+    lifecycle.order = capture_rules.release(lifecycle.order, second, NOW)
+    lifecycle.ship("c", [("i0", 1)])
+    third = lifecycle.pending.pop()
+    assert third.shipping_amount == 0
+    lifecycle.confirm(third)
+    assert lifecycle.order.capturable_amount == 0
+    assert lifecycle.order.captured_amount + lifecycle.order.canceled_amount == 250
 
 
 def test_defect_11_a_capture_released_out_of_order_leaves_no_rounding_behind() -> None:

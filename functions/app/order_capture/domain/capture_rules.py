@@ -176,9 +176,13 @@ def cancel_items(order: Order, items: list[ItemQuantity], now: datetime) -> Orde
                 "closed_value": line.closed_value + value,
             }
         )
-    everything_canceled = all(line.canceled_quantity == line.quantity for line in lines)
-    # An order whose every unit is canceled ships nothing, so its shipping is canceled too.
-    shipping_canceled = everything_canceled and not order.shipping_claimed
+    nothing_left_to_ship = all(
+        line.shipped_quantity + line.canceled_quantity == line.quantity for line in lines
+    )
+    # Once no unit is left to ship, no shipment can claim the shipping any more: unless a
+    # capture holds it, it is canceled too (an order whose every unit is canceled, or one whose
+    # capture of the shipping failed while a later shipment took the other units).
+    shipping_canceled = nothing_left_to_ship and not order.shipping_claimed
     if shipping_canceled and not order.shipping_canceled:
         canceled_value += order.shipping_amount
     claimed = canceled_value
@@ -296,7 +300,10 @@ def _claims_for_items(
         )
         for index, quantity in resolve_lines(order, items)
     ]
-    shipping = order.shipping_amount if claims and not order.shipping_claimed else 0
+    # Canceled shipping stays canceled: units given back by a failed capture after it was
+    # canceled ship without it.
+    claimable = not order.shipping_claimed and not order.shipping_canceled
+    shipping = order.shipping_amount if claims and claimable else 0
     return claims, shipping
 
 
