@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from order_capture_local import operations
+from order_capture_local import dead_letters, operations
 from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import (
     DEFAULT_TEMPLATE,
@@ -643,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.set_defaults(run=_cmd_reconcile)
 
     operations.add_parsers(commands)
+    dead_letters.add_parsers(commands)
 
     openapi = commands.add_parser(
         "openapi", help="print the API's OpenAPI document, generated from the code"
