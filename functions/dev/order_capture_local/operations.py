@@ -269,14 +269,15 @@ def _cmd_captures_settle(args: argparse.Namespace) -> int:
     return 0
 
 
+def where(sub: argparse.ArgumentParser) -> None:
+    """``--table`` / ``--event-bus``: which ledger (see ``ledger_of``)."""
+    sub.add_argument("--table", help="the ledger table (LedgerTableName); default: the local stack")
+    sub.add_argument("--event-bus", help="with --table: the bus announcements go on")
+
+
 def add_parsers(commands: Any) -> None:
     """``captures`` and ``refunds``, on the CLI's top-level subparsers."""
-
-    def where(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--table", help="the ledger table (LedgerTableName); default: the local stack"
-        )
-        sub.add_argument("--event-bus", help="with --table: the bus announcements go on")
+    from order_capture_local import operations_retry  # noqa: PLC0415 - it imports this module
 
     def listing(sub: argparse.ArgumentParser) -> None:
         where(sub)
@@ -290,7 +291,7 @@ def add_parsers(commands: Any) -> None:
         )
         sub.add_argument("--json", action="store_true")
 
-    captures = commands.add_parser("captures", help="open captures: list, show, settle")
+    captures = commands.add_parser("captures", help="open captures: list, show, settle, retry")
     capture_commands = captures.add_subparsers(dest="captures_command", required=True)
     list_captures = capture_commands.add_parser("list", help="pending / requires_action captures")
     list_captures.add_argument("--status", choices=["pending", "requires_action"])
@@ -322,8 +323,9 @@ def add_parsers(commands: Any) -> None:
     where(settle)
     settle.set_defaults(run=_cmd_captures_settle)
 
-    refunds = commands.add_parser("refunds", help="open refunds")
+    refunds = commands.add_parser("refunds", help="open refunds: list, settle, retry")
     refund_commands = refunds.add_subparsers(dest="refunds_command", required=True)
     list_refunds = refund_commands.add_parser("list", help="pending refunds")
     listing(list_refunds)
     list_refunds.set_defaults(run=_cmd_refunds_list)
+    operations_retry.add_parsers(capture_commands, refund_commands)

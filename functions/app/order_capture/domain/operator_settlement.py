@@ -1,8 +1,9 @@
-"""An operator settles a capture reconciliation could not: captured at the provider (its
-reference), or not captured (why). The same conditional writes as the automatic paths
-(``service.record_capture`` / ``service.record_failure``) and the same announcement, once
-(``provider_webhooks.make_known``): a capture settled meanwhile by its execution, a webhook or
-reconciliation is refused, never overwritten."""
+"""An operator settles a capture (or refund) reconciliation could not: captured at the
+provider (its reference), or not captured (why); or retries it under its own idempotency key.
+The same conditional writes as the automatic paths (``service.record_capture`` /
+``service.record_failure``) and the same announcement, once (``provider_webhooks.make_known``):
+a capture settled meanwhile by its execution, a webhook or reconciliation is refused, never
+overwritten."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from datetime import datetime
 
 from order_capture.domain import service
 from order_capture.domain.provider_webhooks import make_known
-from order_capture.errors import CaptureNotFoundAtProviderError, InvalidStateError
-from order_capture.models import Capture, CaptureStatus
-from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
+from order_capture.errors import (
+    CaptureNotFoundAtProviderError,
+    InvalidStateError,
+    ProviderDeclinedError,
+    ProviderError,
+)
+from order_capture.models import Capture, CaptureStatus, FailureReason, Refund, RefundStatus
+from order_capture.ports import (
+    ConfirmationWaiters,
+    EventPublisher,
+    OrderRepository,
+    PaymentProvider,
+)
 
 #: What an operator may settle: what no automatic path has settled yet.
 SETTLEABLE = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
@@ -76,4 +87,167 @@ def settle_capture(
             "nothing was changed"
         )
     make_known(repository, waiters, publisher, settled)
+    return settled
+
+
+class RetryNotSafeError(InvalidStateError):
+    """The provider takes no idempotency key: sending again could capture (or refund) twice."""
+
+    reason = "retry_not_safe"
+
+
+def retry_capture(
+    repository: OrderRepository,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    provider: PaymentProvider,
+    capture: Capture,
+    *,
+    operator: str,
+    now: datetime,
+) -> tuple[Capture, str]:
+    """Send open ``capture`` to its provider again under its own idempotency key (the provider
+    answers with the first capture if it made one), and settle the ledger with the answer as
+    the automatic paths do. Refused where the provider takes no idempotency key. Returns the
+    capture as the ledger now holds it and what happened."""
+    if capture.status not in SETTLEABLE:
+        raise CaptureMovedOnError(
+            f"capture {capture.capture_id} is {capture.status.value} already "
+            f"(since {capture.updated_at.isoformat()}): nothing to retry"
+        )
+    if not provider.idempotent_captures:
+        raise RetryNotSafeError(
+            f"{provider.name} takes no idempotency key: capture {capture.capture_id} may have "
+            "been captured already and a retry could capture it twice. Look it up at the "
+            "provider (captures show), then captures settle --captured or --not-captured"
+        )
+    order = repository.get_order(capture.merchant_id, capture.order_id)
+    if order is None:
+        raise InvalidStateError(f"the order of capture {capture.capture_id} is not in the ledger")
+    try:
+        answer = provider.capture(service.provider_capture_request(order, capture))
+    except ProviderDeclinedError as error:
+        failed = _fail(repository, waiters, publisher, capture, error, operator=operator, now=now)
+        return failed, f"declined: {error.reason}: {error.message}"
+    except ProviderError as error:
+        return capture, f"no answer, left {capture.status.value}: {error.reason}: {error}"
+    if answer.status == "failed":
+        refused = ProviderDeclinedError(
+            f"{provider.name} failed capture {capture.capture_id} ({answer.provider_reference})"
+        )
+        failed = _fail(repository, waiters, publisher, capture, refused, operator=operator, now=now)
+        return failed, f"failed at the provider ({answer.provider_reference})"
+    if answer.status == "pending":
+        repository.await_provider(
+            capture.model_copy(
+                update={
+                    "provider_reference": answer.provider_reference,
+                    "status_at_provider": "pending",
+                }
+            )
+        )
+        return capture, (
+            f"received by the provider ({answer.provider_reference}): its webhook or "
+            "reconciliation settles it"
+        )
+    if answer.amount != capture.amount:
+        return capture, (
+            f"the provider captured {answer.amount} ({answer.provider_reference}), the ledger "
+            f"reserved {capture.amount}: left {capture.status.value} for a person"
+        )
+    settled = settle_capture(
+        repository,
+        waiters,
+        publisher,
+        capture,
+        provider_reference=answer.provider_reference,
+        reason=None,
+        operator=operator,
+        now=now,
+    )
+    return settled, f"captured at the provider as {answer.provider_reference}"
+
+
+def _fail(
+    repository: OrderRepository,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    capture: Capture,
+    error: ProviderError,
+    *,
+    operator: str,
+    now: datetime,
+) -> Capture:
+    """Record the provider's refusal of an operator's retry, as RecordFailure would."""
+    service.record_failure(
+        repository,
+        request=capture.request(),
+        error_type=type(error).__name__,
+        error_reason=error.reason,
+        message=f"retried by operator {operator}: {error.message}",
+        execution_id=capture.execution_id,
+        now=now,
+        reopen_requires_action=True,
+    )
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    if stored is None:
+        raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
+    if stored.status in {CaptureStatus.CAPTURED, CaptureStatus.FAILED}:
+        make_known(repository, waiters, publisher, stored)
+    return stored
+
+
+# --- refunds -------------------------------------------------------------------------------
+
+
+class RefundMovedOnError(InvalidStateError):
+    """The refund is no longer pending: a webhook or reconciliation settled it first."""
+
+    reason = "refund_moved_on"
+
+
+def settle_refund(
+    repository: OrderRepository,
+    refund: Refund,
+    *,
+    provider_reference: str | None,
+    reason: str | None,
+    operator: str,
+    now: datetime,
+) -> Refund:
+    """Refunded when ``provider_reference`` is given (its amount moves to the capture's and
+    the order's refunded totals), else not refunded for ``reason`` (refundable again): the
+    same conditional writes as a provider's webhook; refused once the refund moved on."""
+    if refund.status is not RefundStatus.PENDING:
+        raise RefundMovedOnError(
+            f"refund {refund.refund_id} is {refund.status.value} already "
+            f"(since {refund.updated_at.isoformat()}): nothing to settle"
+        )
+    if provider_reference is not None:
+        settled = refund.model_copy(
+            update={
+                "status": RefundStatus.REFUNDED,
+                "provider_reference": provider_reference,
+                "updated_at": now,
+            }
+        )
+        written = repository.confirm_refund(settled)
+    else:
+        settled = refund.model_copy(
+            update={
+                "status": RefundStatus.FAILED,
+                "failure": FailureReason(
+                    reason="not_refunded",
+                    message=f"settled by operator {operator}: {reason or 'not refunded'}",
+                    error="OperatorSettlement",
+                ),
+                "updated_at": now,
+            }
+        )
+        written = repository.fail_refund(settled)
+    if not written:
+        raise RefundMovedOnError(
+            f"refund {refund.refund_id} moved on while settling (a webhook or reconciliation "
+            "settled it): nothing was changed"
+        )
     return settled

@@ -161,22 +161,7 @@ def execute_capture(
                 f"{provider.name}, which takes no idempotency key: not sending it again"
             )
         pending = existing
-    result = provider.capture(
-        ProviderCaptureRequest(
-            authorization_reference=order.payment.reference,
-            amount=pending.amount,
-            currency=pending.currency,
-            idempotency_key=pending.capture_id,
-            lines=pending.lines,
-            shipping_amount=pending.shipping_amount,
-            items=_provider_items(order, pending),
-            merchant_id=pending.merchant_id,
-            order_id=pending.order_id,
-            # The shipment that closes the order lets the provider release the rest; as
-            # stored, so a twin sends exactly what the first attempt sent under this key.
-            final_capture=pending.releases_authorization,
-        )
-    )
+    result = provider.capture(provider_capture_request(order, pending))
     if result.status == "failed":
         # A repeated request answered with the outcome of the first: the provider failed it.
         raise ProviderDeclinedError(
@@ -193,6 +178,25 @@ def execute_capture(
         # key, findable since its reservation): note the provider's reference and its answer.
         repository.await_provider(sent)
     return sent
+
+
+def provider_capture_request(order: Order, capture: Capture) -> ProviderCaptureRequest:
+    """What is sent to the provider for reserved ``capture``: the same whoever sends it (its
+    execution, a retry of its step, an operator's ``captures retry``), under its one key."""
+    return ProviderCaptureRequest(
+        authorization_reference=order.payment.reference,
+        amount=capture.amount,
+        currency=capture.currency,
+        idempotency_key=capture.capture_id,
+        lines=capture.lines,
+        shipping_amount=capture.shipping_amount,
+        items=_provider_items(order, capture),
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        # The shipment that closes the order lets the provider release the rest; as stored,
+        # so a twin sends exactly what the first attempt sent under this key.
+        final_capture=capture.releases_authorization,
+    )
 
 
 def _provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
