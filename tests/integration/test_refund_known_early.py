@@ -16,7 +16,7 @@ from order_capture.models import (
     PlannedCapture,
     RefundStatus,
 )
-from order_capture.ports import ProviderRefund, ProviderRefundRequest
+from order_capture.ports import ProviderNotification, ProviderRefund, ProviderRefundRequest
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
 from tests.support import FixedClock
@@ -55,12 +55,12 @@ class WebhookFasterThanTheAnswer(ReceivingProvider):
 
     def refund(self, request: ProviderRefundRequest) -> ProviderRefund:
         answer = super().refund(request)
-        notification = provider_webhooks.ProviderNotification(
-            event="REFUND",
-            succeeded=True,
+        notification = ProviderNotification(
+            subject="refund",
+            outcome="succeeded",
             reference=request.idempotency_key,
             provider_reference=answer.provider_reference,
-            reason="",
+            event="REFUND",
         )
         self.settled = provider_webhooks.apply_notification(
             self.repository,

@@ -23,6 +23,7 @@ from order_capture.models import (
 from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureRequest,
+    ProviderNotification,
 )
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider
@@ -51,8 +52,15 @@ class SuccessFirst:
 
 
 def notification(reference: str, event: str, success: bool) -> Any:
-    return provider_webhooks.ProviderNotification(
-        event=event, succeeded=success, reference=reference, provider_reference="psp", reason="x"
+    subject = "refund" if event.startswith("REFUND") else "capture"
+    outcome = "succeeded" if success and event in {"CAPTURE", "REFUND"} else "failed"
+    return ProviderNotification(
+        subject=subject,
+        outcome=outcome,
+        reference=reference,
+        provider_reference="psp",
+        event=event,
+        reason="x",
     )
 
 

@@ -35,7 +35,12 @@ import jsonschema
 import pytest
 from Adyen import util as adyen_util
 
-from order_capture.adapters.adyen import notification_signature, verify_notification
+from order_capture.adapters.adyen import (
+    NotificationAmount,
+    NotificationItem,
+    notification_signature,
+    verify_notification,
+)
 from order_capture.ports import ProviderCaptureLookup, ProviderItem
 from tests.unit.provider_recorder import Recorder, json_body
 from tests.unit.test_provider_contracts import (
@@ -308,6 +313,16 @@ def test_the_adyen_capture_answer_is_a_capture_response_by_adyens_models() -> No
     check_adyen(ADYEN_RECEIVED, "PaymentCaptureResponse")
 
 
+def test_adyens_capture_request_offers_no_final_capture_flag() -> None:
+    """Issue 11 asks to send "the final flag the API offers": Adyen's Checkout capture request
+    has none (whether the rest is cancelled after a partial capture is an account setting,
+    "multiple partial captures"); if Adyen adds one, this fails and the adapter should send it."""
+    fields = adyen_model("checkout", "PaymentCaptureRequest")
+    assert "merchantAccount" in fields and "amount" in fields
+    flags = [name for name in fields if re.search("final|partial|multiple|last", name, re.I)]
+    assert flags == [], f"Adyen's capture request now offers {flags}: send it"
+
+
 # --- Adyen's webhooks and their HMAC ----------------------------------------------------------
 
 HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
@@ -343,6 +358,14 @@ def test_notifications_we_read_are_adyens_notification_items(event: str) -> None
     check_adyen(notification(event), "NotificationRequestItem", folder="notification")
     enum = (ADYEN_TYPINGS / "notification" / "notificationRequestItem.d.ts").read_text()
     assert re.search(rf'=\s*"{event}"', enum), f"{event} is no event code of Adyen's"
+
+
+def test_the_notification_fields_we_read_are_adyens() -> None:
+    adyens = adyen_model("notification", "NotificationRequestItem")
+    ours = {field.alias or name for name, field in NotificationItem.model_fields.items()}
+    assert ours <= set(adyens), sorted(ours - set(adyens))
+    amount = {field.alias or name for name, field in NotificationAmount.model_fields.items()}
+    assert amount <= set(adyen_model("notification", "Amount"))
 
 
 @pytest.mark.parametrize(

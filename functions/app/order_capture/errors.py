@@ -139,6 +139,22 @@ class ProviderMulticaptureUnavailableError(ProviderDeclinedError):
     reason = "multicapture_unavailable"
 
 
+class ProviderPartialCaptureRefusedError(ProviderDeclinedError):
+    """The provider failed a capture made after another partial capture of the same payment,
+    as a provider that cancels what a partial capture leaves does (Adyen, unless the merchant
+    account allows multiple partial captures): the units are capturable again, and the
+    reason tells an operator which account setting to check."""
+
+    reason = "partial_capture_not_allowed"
+
+
+class ProviderRefundReversedError(ProviderDeclinedError):
+    """The provider undid a refund it had made (Adyen ``REFUNDED_REVERSED``: the refunded money
+    came back to the merchant): the refund is counted back and the capture refundable again."""
+
+    reason = "refund_reversed"
+
+
 class ProviderLookupUnsupportedError(ProviderError):
     """The provider's API cannot answer this lookup (e.g. no idempotency keys, or results only
     by webhook): reconcile from the provider's dashboard or webhooks instead."""

@@ -337,6 +337,34 @@ class ProviderRelease(Model):
     status: ProviderStatus
 
 
+class ProviderNotification(Model):
+    """What a provider's webhook says about one of our captures or refunds, in no provider's
+    words: each adapter reads its own wire format into this (Adyen:
+    ``adapters.adyen.notification_of``), and the domain settles the ledger from it
+    (``domain.provider_webhooks``)."""
+
+    subject: Literal["capture", "refund"]
+    #: ``reversed``: the provider undid what it had confirmed (Adyen ``REFUNDED_REVERSED``:
+    #: the refunded money came back to the merchant).
+    outcome: Literal["succeeded", "failed", "reversed"]
+    #: The reference we sent: our capture or refund id (the idempotency key).
+    reference: str
+    #: The provider's reference of the capture or refund.
+    provider_reference: str = ""
+    #: The provider's name for the event, for logs and the ledger's messages.
+    event: str
+    #: The provider's own explanation, if it gave one.
+    reason: str = ""
+
+    @property
+    def about_refund(self) -> bool:
+        return self.subject == "refund"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "succeeded"
+
+
 class PaymentProvider(Protocol):
     """A payment provider: captures authorized payments, refunds captures, finds them again
     and releases what an authorization has left.

@@ -44,6 +44,10 @@ class ProviderUnits:
     #: Amounts, in the provider's own units, must be multiples of this (Stripe: 10 for
     #: three-decimal currencies, 100 for ISK).
     steps: Mapping[str, int] = field(default_factory=dict)
+    #: The provider cancels what a partial capture leaves of the authorization unless the
+    #: merchant's account says otherwise (Adyen: "multiple partial captures", off by
+    #: default), so a later capture's failure most likely has that cause.
+    partial_capture_releases_rest: bool = False
 
     def supports(self, currency: str) -> bool:
         return currency in self.currencies
@@ -126,6 +130,7 @@ ADYEN = ProviderUnits(
     provider="adyen",
     currencies=_ISO_CURRENCIES,
     exponents={"CLP": 2, "ISK": 2, "IDR": 0, "CVE": 0},
+    partial_capture_releases_rest=True,
 )
 
 APLAZAME = ProviderUnits(provider="aplazame", currencies=frozenset({"EUR"}))

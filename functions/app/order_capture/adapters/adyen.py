@@ -14,8 +14,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
@@ -30,6 +32,7 @@ from order_capture.ports import (
     ProviderCaptureLookup,
     ProviderCaptureRequest,
     ProviderItem,
+    ProviderNotification,
     ProviderRefund,
     ProviderRefundRequest,
     ProviderRelease,
@@ -63,6 +66,20 @@ def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | N
     if status in {400, 404, 422}:
         return ProviderDeclinedError(text)
     return None
+
+
+class AdyenWire(BaseModel):
+    """Adyen's JSON as Adyen names it: unknown fields ignored (Adyen adds fields freely)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ModificationAnswer(AdyenWire):
+    """The answer to ``/captures``, ``/refunds`` and ``/cancels``: always ``received``; the
+    outcome comes later by webhook."""
+
+    status: Literal["received"]
+    psp_reference: str = Field(alias="pspReference", min_length=1)
 
 
 class AdyenProvider:
@@ -101,7 +118,7 @@ class AdyenProvider:
             request.authorization_reference, "captures", body, request.idempotency_key
         )
         return ProviderCapture(
-            provider_reference=answer["pspReference"],
+            provider_reference=answer.psp_reference,
             amount=request.amount,
             currency=request.currency,
             status="pending",
@@ -121,7 +138,7 @@ class AdyenProvider:
             request.idempotency_key,
         )
         return ProviderRefund(
-            provider_reference=answer["pspReference"],
+            provider_reference=answer.psp_reference,
             capture_reference=request.capture_reference,
             amount=request.amount,
             currency=request.currency,
@@ -149,7 +166,7 @@ class AdyenProvider:
 
     def _modify(
         self, psp_reference: str, operation: str, body: dict[str, Any], idempotency_key: str
-    ) -> dict[str, str]:
+    ) -> ModificationAnswer:
         answer = self.http.request(
             "POST",
             f"/payments/{quote(psp_reference, safe='')}/{operation}",
@@ -157,10 +174,13 @@ class AdyenProvider:
             headers={"Idempotency-Key": idempotency_key},
             idempotent=True,
         )
-        if answer.get("status") != "received" or not answer.get("pspReference"):
+        try:
+            return ModificationAnswer.model_validate(answer)
+        except ValidationError as error:
             # A 2xx that is not "received": Adyen may or may not have taken it.
-            raise CaptureOutcomeUnknownError(f"adyen {operation} answer unexpected: {answer}")
-        return {"pspReference": str(answer["pspReference"])}
+            raise CaptureOutcomeUnknownError(
+                f"adyen {operation} answer unexpected: {answer}"
+            ) from error
 
 
 def adyen_amount(amount: int, currency: str) -> dict[str, Any]:
@@ -240,6 +260,69 @@ def _unit_lines(
             }
         )
     return lines
+
+
+# --- Webhooks --------------------------------------------------------------------------------
+
+
+class NotificationAmount(AdyenWire):
+    value: int | None = None
+    currency: str | None = None
+
+
+class NotificationItem(AdyenWire):
+    """One standard webhook ``NotificationRequestItem``: the fields we read (Adyen's
+    ``NotificationRequestItem`` model; the signature is checked on the item as sent, see
+    ``verify_notification``)."""
+
+    event_code: str = Field(alias="eventCode")
+    #: The capture's or refund's own reference; ``originalReference`` is the payment's.
+    psp_reference: str = Field(default="", alias="pspReference")
+    original_reference: str | None = Field(default=None, alias="originalReference")
+    #: The ``reference`` we sent: our capture or refund id.
+    merchant_reference: str | None = Field(default=None, alias="merchantReference")
+    merchant_account_code: str | None = Field(default=None, alias="merchantAccountCode")
+    #: ``"true"`` / ``"false"`` on the wire.
+    success: bool = False
+    reason: str | None = None
+    amount: NotificationAmount | None = None
+
+
+#: Adyen event -> (subject, outcome when ``success`` is true). ``CAPTURE_FAILED`` and
+#: ``REFUND_FAILED`` report a failure whatever ``success`` says; ``REFUNDED_REVERSED``: the
+#: refunded money came back to the merchant (the refund is undone).
+_EVENTS: dict[
+    str, tuple[Literal["capture", "refund"], Literal["succeeded", "failed", "reversed"]]
+] = {
+    "CAPTURE": ("capture", "succeeded"),
+    "CAPTURE_FAILED": ("capture", "failed"),
+    "REFUND": ("refund", "succeeded"),
+    "REFUND_FAILED": ("refund", "failed"),
+    "REFUNDED_REVERSED": ("refund", "reversed"),
+}
+
+
+def notification_of(item: dict[str, Any]) -> ProviderNotification | None:
+    """What a ``NotificationRequestItem`` says about one of our captures or refunds, in the
+    domain's terms; None for other events, and for items naming no reference of ours."""
+    try:
+        parsed = NotificationItem.model_validate(item)
+    except ValidationError:
+        return None
+    known = _EVENTS.get(parsed.event_code)
+    if known is None or not parsed.merchant_reference:
+        return None
+    subject, outcome = known
+    if outcome == "succeeded" and not parsed.success:
+        outcome = "failed"  # CAPTURE / REFUND with success false: refused
+    return ProviderNotification(
+        subject=subject,
+        outcome=outcome,
+        reference=parsed.merchant_reference,
+        provider_reference=parsed.psp_reference,
+        event=parsed.event_code,
+        reason=parsed.reason or parsed.event_code,
+    )
 
 
 # --- Webhook signatures ----------------------------------------------------------------------

@@ -96,7 +96,7 @@ def provider_webhook(
     except ProviderNotConfiguredError:
         key = None
     # Imported here: the Adyen adapter brings httpx, which no other route's cold start needs.
-    from order_capture.adapters.adyen import verify_notification  # noqa: PLC0415
+    from order_capture.adapters.adyen import notification_of, verify_notification  # noqa: PLC0415
 
     if key is None or not all(verify_notification(item, key) for item in items):
         logger.warning("webhook refused", extra={"provider": provider, "merchant_id": merchant_id})
@@ -106,7 +106,7 @@ def provider_webhook(
         )
     now = dependencies.clock.now()
     for item in items:
-        notification = provider_webhooks.notification_of(item)
+        notification = notification_of(item)
         if notification is None:
             continue
         settled = provider_webhooks.apply_notification(

@@ -1,4 +1,5 @@
-"""Captures a provider confirms later, settled by its webhook (Adyen's standard notifications).
+"""Captures a provider confirms later, settled by its webhook (Adyen's standard notifications,
+read by the provider's adapter into a provider-neutral ``ports.ProviderNotification``).
 
 Adyen answers a capture request with "received"; the capture stays ``pending`` (reserved) in
 the ledger until a ``CAPTURE`` notification confirms it or a ``CAPTURE_FAILED`` (or a ``CAPTURE``
@@ -19,17 +20,21 @@ ever waited (the answer to the capture request was lost, so the capture was left
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
 
 from order_capture.domain import capture_rules, service
 from order_capture.domain.announcements import announce
-from order_capture.errors import InvalidStateError, OrderChangedError, ProviderDeclinedError
+from order_capture.errors import (
+    InvalidStateError,
+    OrderChangedError,
+    ProviderDeclinedError,
+    ProviderPartialCaptureRefusedError,
+    ProviderRefundReversedError,
+)
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
     CaptureStatus,
     FailureReason,
-    Model,
     Refund,
     RefundStatus,
 )
@@ -38,48 +43,9 @@ from order_capture.ports import (
     ConfirmationWaiters,
     EventPublisher,
     OrderRepository,
+    ProviderNotification,
 )
-
-CAPTURE_EVENTS = frozenset({"CAPTURE", "CAPTURE_FAILED"})
-REFUND_EVENTS = frozenset({"REFUND", "REFUND_FAILED"})
-#: The events that report success (when ``success`` is true); the others report failure.
-SUCCESS_EVENTS = frozenset({"CAPTURE", "REFUND"})
-
-
-class ProviderNotification(Model):
-    """What one notification item says about one of our captures or refunds."""
-
-    event: Literal["CAPTURE", "CAPTURE_FAILED", "REFUND", "REFUND_FAILED"]
-    succeeded: bool
-    #: ``merchantReference``: the reference we sent, our capture or refund id (the
-    #: idempotency key).
-    reference: str
-    #: ``pspReference``: the provider's reference of the capture or refund.
-    provider_reference: str
-    reason: str
-
-    @property
-    def about_refund(self) -> bool:
-        return self.event in REFUND_EVENTS
-
-
-def notification_of(item: dict[str, Any]) -> ProviderNotification | None:
-    """The capture or refund outcome a ``NotificationRequestItem`` reports; None for other
-    events."""
-    event = item.get("eventCode")
-    reference = item.get("merchantReference")
-    if event not in CAPTURE_EVENTS | REFUND_EVENTS:
-        return None
-    if not isinstance(reference, str) or not reference:
-        return None
-    success = str(item.get("success", "")).lower() == "true"
-    return ProviderNotification(
-        event=event,
-        succeeded=event in SUCCESS_EVENTS and success,
-        reference=reference,
-        provider_reference=str(item.get("pspReference") or ""),
-        reason=str(item.get("reason") or event),
-    )
+from order_capture.provider_units import units_for
 
 
 def apply_notification(
@@ -177,16 +143,23 @@ def settle_capture(
             }
         )
         return service.record_capture(repository, confirmed, now)
-    message = f"the provider reported {notification.event}: {notification.reason}"
-    if capture.status is CaptureStatus.CAPTURED:
-        return reverse_capture(repository, capture, message, now)
     if capture.status is CaptureStatus.FAILED:
         return capture
+    message = f"the provider reported {notification.event}: {notification.reason}"
+    cause = _capture_failure_cause(repository, capture)
+    if cause is ProviderPartialCaptureRefusedError:
+        message = (
+            f"{message}; another partial capture of the payment came first, and "
+            f"{capture.provider} cancels what a partial capture leaves unless the merchant "
+            "account allows multiple partial captures (docs/providers.md)"
+        )
+    if capture.status is CaptureStatus.CAPTURED:
+        return reverse_capture(repository, capture, message, now, cause)
     service.record_failure(
         repository,
         request=capture.request(),
-        error_type=ProviderDeclinedError.__name__,
-        error_reason=ProviderDeclinedError.reason,
+        error_type=cause.__name__,
+        error_reason=cause.reason,
         message=message,
         execution_id=capture.execution_id,
         now=now,
@@ -196,18 +169,37 @@ def settle_capture(
     if stored is not None and stored.status is CaptureStatus.CAPTURED:
         # A success notification confirmed it meanwhile: the failure is the provider's later
         # word, so it reverses the capture rather than being dropped.
-        return reverse_capture(repository, stored, message, now)
+        return reverse_capture(repository, stored, message, now, cause)
     return stored or capture
 
 
+def _capture_failure_cause(
+    repository: OrderRepository, capture: Capture
+) -> type[ProviderDeclinedError]:
+    """Why the provider failed ``capture``, as far as the ledger can tell: at a provider that
+    cancels what a partial capture leaves (Adyen without multiple partial captures), a
+    failure while another capture of the order was captured or in flight is most likely
+    that (its own reason, for an operator); any other failure is a plain refusal."""
+    if not units_for(capture.provider).partial_capture_releases_rest:
+        return ProviderDeclinedError
+    order = repository.get_order(capture.merchant_id, capture.order_id)
+    if order is None:
+        return ProviderDeclinedError
+    # The capture itself counts in the order's reserved (pending) or captured amount.
+    others = order.captured_amount + order.reserved_amount - capture.amount
+    return ProviderPartialCaptureRefusedError if others > 0 else ProviderDeclinedError
+
+
 def reverse_capture(
-    repository: OrderRepository, capture: Capture, message: str, now: datetime
+    repository: OrderRepository,
+    capture: Capture,
+    message: str,
+    now: datetime,
+    cause: type[ProviderDeclinedError] = ProviderDeclinedError,
 ) -> Capture:
     """A confirmed capture the provider failed after all: captured -> failed, and the order's
     captured amount (and the units' claim) given back."""
-    failure = FailureReason(
-        reason=ProviderDeclinedError.reason, message=message, error=ProviderDeclinedError.__name__
-    )
+    failure = FailureReason(reason=cause.reason, message=message, error=cause.__name__)
     failed = capture.model_copy(
         update={"status": CaptureStatus.FAILED, "failure": failure, "updated_at": now}
     )
@@ -236,10 +228,11 @@ def settle_refund(
     notification: ProviderNotification,
     now: datetime,
 ) -> Refund | None:
-    """Apply a ``REFUND`` / ``REFUND_FAILED`` notification to the merchant's refund: a pending
-    one becomes refunded (the capture's and order's refunded totals grow) or failed (its
-    amount is refundable again); a refunded one that the provider fails after all is reversed.
-    None if the ledger does not know it."""
+    """Apply a refund's notification to the merchant's refund: a pending one becomes refunded
+    (the capture's and order's refunded totals grow) or failed (its amount is refundable
+    again); a refunded one that the provider fails or reverses after all (Adyen
+    ``REFUND_FAILED``, ``REFUNDED_REVERSED``) is reversed: counted back, refundable again,
+    its failure naming why. None if the ledger does not know it."""
     refund = repository.find_refund(merchant_id, notification.reference)
     if refund is None or refund.status is RefundStatus.FAILED:
         return refund
@@ -273,10 +266,13 @@ def settle_refund(
 
 
 def _failed(refund: Refund, notification: ProviderNotification, now: datetime) -> Refund:
+    cause = (
+        ProviderRefundReversedError if notification.outcome == "reversed" else ProviderDeclinedError
+    )
     failure = FailureReason(
-        reason=ProviderDeclinedError.reason,
+        reason=cause.reason,
         message=f"the provider reported {notification.event}: {notification.reason}",
-        error=ProviderDeclinedError.__name__,
+        error=cause.__name__,
     )
     return refund.model_copy(
         update={"status": RefundStatus.FAILED, "failure": failure, "updated_at": now}
@@ -286,8 +282,9 @@ def _failed(refund: Refund, notification: ProviderNotification, now: datetime) -
 def _reverse_refund(
     repository: OrderRepository, refund: Refund, notification: ProviderNotification, now: datetime
 ) -> Refund:
-    """A refund the provider failed after confirming it (Adyen ``REFUND_FAILED``: the money
-    came back): refunded -> failed, and the refunded totals shrink again."""
+    """A refund the provider failed or reversed after confirming it (Adyen ``REFUND_FAILED``,
+    ``REFUNDED_REVERSED``: the money came back): refunded -> failed, and the refunded totals
+    shrink again."""
     failed = _failed(refund, notification, now)
     if repository.reverse_refund(failed):
         return failed
