@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from order_capture.adapters.ledger_layout import INDEX_SHARDS, shard_of
+from order_capture.adapters.dynamodb.layout import INDEX_SHARDS, shard_of
 from order_capture.domain import capture_rules, service
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, OrderPlacedDetail
 from tests.factories import order_placed

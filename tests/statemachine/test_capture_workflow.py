@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from order_capture.adapters.ledger_layout import orders_in
+from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped

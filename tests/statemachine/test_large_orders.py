@@ -150,7 +150,7 @@ def test_a_1000_line_order_captures_with_a_small_state_and_flat_request_units(
     assert_captured_whole(runtime, run, placed)
     assert largest_produced_payload(runtime.history(run.report.arn)) <= MAX_STATE_PAYLOAD
     # And its request units stay flat in the order's size, in no more requests than a small
-    # order's capture (the counters apart from the catalog: see adapters/ledger_layout.py)
+    # order's capture (the counters apart from the catalog: see adapters/dynamodb/layout.py)
     assert run.capacity.wru <= MAX_WRU_PER_LARGE_CAPTURE
     assert run.ledger_requests <= MAX_DYNAMODB_REQUESTS
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from order_capture.adapters.ledger_layout import order_catalog, order_counters, order_header
+from order_capture.adapters.dynamodb.layout import order_catalog, order_counters, order_header
 from order_capture.domain.merchant_api import api_shipment_id
 from order_capture.models import Authorization, Order, OrderLine, capture_id_for
 from order_capture_local.aplazame_sandbox import AplazameState

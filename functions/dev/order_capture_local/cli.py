@@ -110,7 +110,7 @@ def _print_delivery(delivery: Delivery) -> None:
 
 def _print_captures(ledger: list[dict[str, Any]]) -> None:
     from order_capture.adapters.dynamodb import order_pk  # noqa: PLC0415
-    from order_capture.adapters.ledger_layout import orders_in  # noqa: PLC0415
+    from order_capture.adapters.dynamodb.layout import orders_in  # noqa: PLC0415
 
     orders = {
         order_pk(order.merchant_id, order.order_id): order.model_dump(mode="json")

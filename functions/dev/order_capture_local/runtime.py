@@ -566,21 +566,16 @@ def states_entered(execution_arn: str) -> list[str]:
 def ledger_items(table_names: list[str]) -> list[dict[str, Any]]:
     """Every item of the tables, as plain JSON (numbers as ints), sorted by key."""
     import boto3  # noqa: PLC0415
-    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
 
-    from order_capture.adapters.dynamodb import _to_plain  # noqa: PLC0415
+    from order_capture.adapters.dynamodb.codec import plain  # noqa: PLC0415
 
-    deserializer = TypeDeserializer()
     dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
     items: list[dict[str, Any]] = []
     for table_name in table_names:
         kwargs: dict[str, Any] = {"TableName": table_name}
         while True:
             page = dynamodb.scan(**kwargs)
-            items.extend(
-                _to_plain({k: deserializer.deserialize(v) for k, v in item.items()})
-                for item in page["Items"]
-            )
+            items.extend(plain(item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -12,12 +12,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from order_capture.adapters.ledger_layout import (
-    CAPTURE_LINES_PREFIX,
-    LINES_SK,
-    lines_of,
-    orders_in,
-)
+from order_capture.adapters.dynamodb.codec import CAPTURE_LINES_PREFIX, LINES_SK
+from order_capture.adapters.dynamodb.layout import lines_of, orders_in
 from order_capture.domain.merchant_api import api_shipment_id
 from order_capture.domain.refunds import refund_id_for
 from order_capture.models import capture_id_for

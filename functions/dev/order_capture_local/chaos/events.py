@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from order_capture.adapters.ledger_layout import orders_in
+from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.chaos.checks import announcement_figures
 from order_capture_local.runtime import LambdaCrash, LocalRuntime
 

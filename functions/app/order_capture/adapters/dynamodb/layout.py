@@ -1,5 +1,5 @@
 """How an order and a capture's lines are laid out over ledger items (plain values; the
-DynamoDB adapter serializes them). Pure: no boto3 here.
+codec serializes them). Pure: no boto3 here. The key table: docs/ledger.md.
 
 An order is three items, so that what every capture rewrites stays small whatever the order's
 size (DynamoDB bills a write by the whole item, twice in a transaction):
@@ -23,14 +23,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from order_capture.adapters.dynamodb.codec import COUNTERS_SK, LINES_SK, ORDER_SK, storable
 from order_capture.models import Capture, CaptureLine, Order
-
-ORDER_SK = "ORDER"
-LINES_SK = "LINES"
-COUNTERS_SK = "LINE_COUNTERS"
-CAPTURE_LINES_PREFIX = "CAPTURE_LINES#"
-#: Attribute of a ``CAPTURE#`` item: how many lines its ``CAPTURE_LINES#`` item holds.
-LINE_COUNT = "line_count"
 
 CATALOG_FIELDS = ("item_id", "sku", "quantity", "unit_amount", "discount_amount", "tax_amount")
 #: Line field -> list attribute of ``LINE_COUNTERS``.
@@ -43,7 +37,7 @@ COUNTER_LISTS = {
 #: Partitions of each sparse index key every capture (or order) writes: one index key value
 #: takes about 1,000 writes a second, so one value for every open capture would cap the
 #: whole service near 500 captures a second (each capture adds and removes its entry). Spread
-#: over 16, the ceiling is DynamoDB's table quota instead (README "Scale").
+#: over 16, the ceiling is DynamoDB's table quota instead (docs/performance.md "Scale").
 INDEX_SHARDS = 16
 
 
@@ -63,7 +57,7 @@ def every_shard(value: str) -> list[str]:
 
 
 def order_header(order: Order) -> dict[str, Any]:
-    return order.model_dump(mode="json", exclude={"lines"})
+    return storable(order, exclude={"lines"})
 
 
 def order_catalog(order: Order) -> dict[str, Any]:

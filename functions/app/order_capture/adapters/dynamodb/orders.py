@@ -1,0 +1,392 @@
+"""Orders and their captures on the ledger table: reads, and the conditional writes that move
+money (register, reserve, confirm, release).
+
+An order is three items and a capture two (docs/ledger.md, ``layout``). ADD is commutative,
+so confirming needs no read of the order; every other write of the order's header is
+conditional on its ``version``, and a capture's on its status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from order_capture.adapters.dynamodb import codec, layout
+from order_capture.adapters.dynamodb.codec import (
+    AUTHORIZATION_EXPIRES_AT,
+    CAPTURE_LINES_PREFIX,
+    CAPTURE_PREFIX,
+    COUNTERS_SK,
+    LINE_COUNT,
+    LINES_SK,
+    OPEN,
+    OPEN_CAPTURE_STATUSES,
+    OPEN_CAPTURES_INDEX,
+    OPEN_ORDER,
+    OPEN_ORDERS_INDEX,
+    OPEN_STATUS,
+    ORDER_SK,
+    key,
+    key_text,
+    number,
+    order_pk,
+    string,
+    timestamp,
+)
+from order_capture.adapters.dynamodb.table import (
+    LedgerTable,
+    condition_failed,
+    put_op,
+    update_op,
+)
+from order_capture.errors import LedgerUnavailableError, OrderChangedError
+from order_capture.models import Capture, CaptureStatus, Model, Order
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from order_capture.adapters.dynamodb.codec import Item
+
+_STATUS = {"#status": "status"}
+
+
+def open_index_items(table: LedgerTable, value: str, updated_before: datetime) -> list[Item]:
+    """The keys under every shard of ``open_status = value`` touched before the moment."""
+    return [
+        item
+        for shard in layout.every_shard(value)
+        for item in table.query(
+            "open_status = :status AND updated_at < :before",
+            {":status": string(shard), ":before": string(timestamp(updated_before))},
+            index=OPEN_CAPTURES_INDEX,
+        )
+    ]
+
+
+class OrderLedger:
+    """Orders and captures on one DynamoDB table; the boto3 client is created on first use."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = LedgerTable(table_name, client)
+
+    @property
+    def table_name(self) -> str:
+        return self.table.table_name
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self.table.client
+
+    # --- items ---------------------------------------------------------------------------------
+
+    def _order_item(self, order: Order) -> Item:
+        """The order's header item (its catalog and counters are items of their own)."""
+        pk = order_pk(order.merchant_id, order.order_id)
+        item = codec.encode(key(pk, ORDER_SK), layout.order_header(order))
+        if order.capturable_amount > 0 or order.reserved_amount > 0:
+            # The keys of the sparse OpenOrdersByExpiry index: only orders with money still
+            # to capture carry them, so the expiry sweep reads just those.
+            item[OPEN_ORDER] = string(layout.sharded(OPEN, pk))
+            item[AUTHORIZATION_EXPIRES_AT] = string(timestamp(order.payment.expires_at))
+        return item
+
+    def _counters_put(self, order: Order) -> TransactWriteItemTypeDef:
+        """The Put of the order's line counters (its header's condition guards it)."""
+        pk = order_pk(order.merchant_id, order.order_id)
+        item = codec.encode(key(pk, COUNTERS_SK), layout.order_counters(order))
+        return put_op(self.table_name, item)
+
+    def _header_put(self, order: Order, expected_version: int) -> TransactWriteItemTypeDef:
+        """The Put of the order's header, if it is still at ``expected_version``."""
+        return put_op(
+            self.table_name,
+            self._order_item(order),
+            "version = :expected",
+            values={":expected": number(expected_version)},
+        )
+
+    def _capture_item(self, capture: Capture) -> Item:
+        primary = codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id)
+        item = codec.encode(primary, capture)
+        if capture.lines:
+            # Its lines are an item of their own, written by reserve (see layout).
+            item[LINE_COUNT] = number(len(capture.lines))
+        if capture.status in OPEN_CAPTURE_STATUSES:
+            # The key of the sparse OpenCaptures index: only unsettled captures carry it.
+            item[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))
+        return item
+
+    def _capture_lines_put(self, order: Order, capture: Capture) -> TransactWriteItemTypeDef:
+        primary = codec.capture_lines_key(capture.merchant_id, capture.order_id, capture.capture_id)
+        item = codec.encode(primary, layout.capture_lines(capture, order))
+        return put_op(self.table_name, item)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _assemble(
+        self, items: list[Item], consistent: bool = True
+    ) -> tuple[dict[str, Order], list[Capture]]:
+        """The orders (by PK) and captures that ``items`` hold, each capture with its lines
+        (read here if ``items`` lacks them or its order's catalog)."""
+        by_key = {key_text(item): item for item in items}
+        missing = [
+            wanted
+            for (pk, sk), item in by_key.items()
+            if sk.startswith(CAPTURE_PREFIX) and LINE_COUNT in item
+            for wanted in ((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]), (pk, LINES_SK))
+            if wanted not in by_key
+        ]
+        if missing:
+            extra = self.table.batch_get([key(*k) for k in dict.fromkeys(missing)], consistent)
+            by_key.update({key_text(item): item for item in extra})
+        orders = {
+            pk: layout.order_from(
+                codec.decode(item),
+                codec.plain(by_key[(pk, LINES_SK)]),
+                codec.plain(by_key[(pk, COUNTERS_SK)]),
+            )
+            for (pk, sk), item in by_key.items()
+            if sk == ORDER_SK and (pk, LINES_SK) in by_key and (pk, COUNTERS_SK) in by_key
+        }
+        captures = []
+        for (pk, sk), item in by_key.items():
+            if not sk.startswith(CAPTURE_PREFIX):
+                continue
+            capture = codec.decode(item)
+            stored = by_key.get((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]))
+            if stored is not None and LINE_COUNT in item:
+                capture["lines"] = layout.lines_of(
+                    codec.plain(stored), codec.plain(by_key[(pk, LINES_SK)])
+                )
+            captures.append(Capture.model_validate(capture))
+        return orders, captures
+
+    def get_order(self, merchant_id: str, order_id: str) -> Order | None:
+        items = self.table.batch_get(codec.order_keys(merchant_id, order_id), consistent=True)
+        orders, _ = self._assemble(items)
+        return orders.get(order_pk(merchant_id, order_id))
+
+    def get_capture(self, merchant_id: str, order_id: str, capture_id: str) -> Capture | None:
+        item = self.table.get(codec.capture_key(merchant_id, order_id, capture_id))
+        if item is None:
+            return None
+        _, captures = self._assemble([item])
+        return captures[0]
+
+    def get_order_and_capture(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> tuple[Order | None, Capture | None]:
+        keys = [
+            *codec.order_keys(merchant_id, order_id),
+            codec.capture_key(merchant_id, order_id, capture_id),
+            codec.capture_lines_key(merchant_id, order_id, capture_id),
+        ]
+        orders, captures = self._assemble(self.table.batch_get(keys, consistent=True))
+        return orders.get(order_pk(merchant_id, order_id)), captures[0] if captures else None
+
+    def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]:
+        items = self.table.query(
+            "PK = :pk AND begins_with(SK, :prefix)",
+            {":pk": string(order_pk(merchant_id, order_id)), ":prefix": string(CAPTURE_PREFIX)},
+            consistent=True,
+        )
+        _, captures = self._assemble(items)
+        return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
+
+    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
+        """Captures still pending or requires_action, last touched before ``updated_before``."""
+        keys = [
+            item
+            for status in sorted(OPEN_CAPTURE_STATUSES)
+            for item in open_index_items(self.table, status.value, updated_before)
+        ]
+        _, captures = self._assemble(self.table.batch_get(keys), consistent=False)
+        return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
+
+    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
+        """Orders with money still to capture whose authorization expires before ``moment``."""
+        keys = [
+            order_item_key
+            for shard in layout.every_shard(OPEN)
+            for item in self.table.query(
+                "open_order = :open AND authorization_expires_at < :before",
+                {":open": string(shard), ":before": string(timestamp(moment))},
+                index=OPEN_ORDERS_INDEX,
+            )
+            for order_item_key in codec.order_keys_of(item["PK"]["S"])
+        ]
+        orders, _ = self._assemble(self.table.batch_get(keys), consistent=False)
+        return sorted(orders.values(), key=lambda order: (order.payment.expires_at, order.order_id))
+
+    # --- conditional writes ---------------------------------------------------------------------
+
+    def create_order(self, order: Order) -> Order | None:
+        pk = order_pk(order.merchant_id, order.order_id)
+        header = put_op(self.table_name, self._order_item(order), "attribute_not_exists(PK)")
+        catalog = put_op(
+            self.table_name, codec.encode(key(pk, LINES_SK), layout.order_catalog(order))
+        )
+        # The catalog and counters are written only with a header that did not exist.
+        reasons = self.table.transact([header, catalog, self._counters_put(order)])
+        if reasons is None:
+            return None
+        if condition_failed(reasons[0]):
+            existing = self.get_order(order.merchant_id, order.order_id)
+            if existing is not None:
+                return existing
+        raise LedgerUnavailableError(f"registration of {order.order_id} was canceled: {reasons}")
+
+    def replace_order(self, order: Order, expected_version: int) -> None:
+        reasons = self.table.transact(
+            [self._header_put(order, expected_version), self._counters_put(order)]
+        )
+        if reasons is None:
+            return
+        if condition_failed(reasons[0]):
+            raise OrderChangedError(
+                f"order {order.order_id} changed since version {expected_version}"
+            )
+        raise LedgerUnavailableError(f"write of order {order.order_id} was canceled: {reasons}")
+
+    def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
+        pointer = {
+            **codec.capture_ref_key(capture.merchant_id, capture.capture_id),
+            "order_id": string(capture.order_id),
+        }
+        items = [
+            self._header_put(order, expected_version),
+            put_op(
+                self.table_name,
+                self._capture_item(capture),
+                # New, or replacing a failure recorded before anything was reserved
+                # (models.failed_before_reservation): never over a live or settled capture.
+                "attribute_not_exists(PK) OR (#status = :failed AND amount = :zero)",
+                names=_STATUS,
+                values={":failed": string(CaptureStatus.FAILED.value), ":zero": number(0)},
+                return_old=True,
+            ),
+            # Findable by merchant and capture id alone from the moment it is reserved, so a
+            # provider's webhook finds it whatever became of the capture request (an answer
+            # lost in a timeout included).
+            put_op(self.table_name, pointer),
+        ]
+        if capture.lines:
+            # Units shipped: the line counters and the capture's lines (an amount capture
+            # changes neither).
+            items += [self._counters_put(order), self._capture_lines_put(order, capture)]
+        reasons = self.table.transact(items)
+        if reasons is None:
+            return None
+        order_reason, capture_reason = reasons[:2]
+        if condition_failed(capture_reason):
+            old = capture_reason.get("Item")
+            if old:
+                return self._assemble([old])[1][0]
+            stored = self.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+            if stored is not None:
+                return stored
+        if condition_failed(order_reason):
+            raise OrderChangedError(
+                f"order {order.order_id} changed since version {expected_version}"
+            )
+        raise LedgerUnavailableError(f"reservation of {capture.capture_id} was canceled: {reasons}")
+
+    def confirm(self, capture: Capture) -> bool:
+        # ADD is commutative, so confirming needs no read of the order; the capture's status
+        # condition in the same transaction makes it happen once.
+        now = string(timestamp(capture.updated_at))
+        confirm_capture = update_op(
+            self.table_name,
+            codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
+            "SET #status = :captured, provider_reference = :ref, "
+            "status_at_provider = :at_provider, updated_at = :now REMOVE open_status",
+            "#status IN (:pending, :requires_action)",
+            names=_STATUS,
+            values={
+                ":captured": string(CaptureStatus.CAPTURED.value),
+                ":pending": string(CaptureStatus.PENDING.value),
+                ":requires_action": string(CaptureStatus.REQUIRES_ACTION.value),
+                ":ref": codec.value(capture.provider_reference),
+                ":at_provider": codec.value(capture.status_at_provider),
+                ":now": now,
+            },
+        )
+        add_to_order = update_op(
+            self.table_name,
+            codec.order_key(capture.merchant_id, capture.order_id),
+            "ADD captured_amount :amount, reserved_amount :minus, "
+            "capture_count :one, version :one SET updated_at = :now"
+            # The order's last capture (nothing capturable after it, no other in flight when
+            # it reserved): the order leaves the sparse OpenOrdersByExpiry index, so the
+            # expiry sweep stops reading it.
+            + (
+                f" REMOVE {OPEN_ORDER}, {AUTHORIZATION_EXPIRES_AT}"
+                if capture.releases_authorization
+                else ""
+            ),
+            "attribute_exists(PK)",
+            values={
+                ":amount": number(capture.amount),
+                ":minus": number(-capture.amount),
+                ":one": number(1),
+                ":now": now,
+            },
+        )
+        return self.table.transact([confirm_capture, add_to_order]) is None
+
+    def settle_failure(
+        self,
+        order: Order | None,
+        expected_version: int | None,
+        capture: Capture,
+        expected_status: CaptureStatus | None,
+    ) -> bool:
+        if expected_status is None:
+            capture_put = put_op(
+                self.table_name, self._capture_item(capture), "attribute_not_exists(PK)"
+            )
+        else:
+            capture_put = put_op(
+                self.table_name,
+                self._capture_item(capture),
+                "#status = :expected_status",
+                names=_STATUS,
+                values={":expected_status": string(expected_status.value)},
+            )
+        items = [capture_put]
+        if order is not None:
+            items.append(self._header_put(order, expected_version or 0))
+            if capture.lines:  # its units given back
+                items.append(self._counters_put(order))
+        reasons = self.table.transact(items)
+        if reasons is None:
+            return True
+        if len(reasons) > 1 and condition_failed(reasons[1]):
+            raise OrderChangedError(f"order {capture.order_id} changed while releasing")
+        return False
+
+    def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
+        self.table.put(codec.encode(codec.execution_failure_key(execution_id), failure))
+
+    def await_provider(self, capture: Capture) -> None:
+        # False: no longer pending, settled already (its webhook was faster): nothing to note.
+        self.table.update(
+            codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
+            "SET provider_reference = :ref, status_at_provider = :at_provider",
+            "#status = :pending",
+            names=_STATUS,
+            values={
+                ":ref": codec.value(capture.provider_reference),
+                ":at_provider": codec.value(capture.status_at_provider),
+                ":pending": string(CaptureStatus.PENDING.value),
+            },
+        )
+
+    def _pointer(self, pointer_key: Item, *attributes: str) -> list[str] | None:
+        """The string ``attributes`` of a pointer item (CAPTURE_REF, REFUND_REF), read
+        consistently; None if there is no such pointer."""
+        item = self.table.get(pointer_key)
+        if item is None:
+            return None
+        return [item[attribute]["S"] for attribute in attributes]
