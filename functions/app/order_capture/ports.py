@@ -52,8 +52,8 @@ class ConfirmationState(Model):
     announced: CaptureStatus | None = None
 
 
-class OrderRepository(Protocol):
-    """The ledger. Every write that guards money is conditional."""
+class OrderReads(Protocol):
+    """Reads of orders and their captures, consistent (what every use case starts from)."""
 
     def get_order(self, merchant_id: str, order_id: str) -> Order | None: ...
 
@@ -67,6 +67,10 @@ class OrderRepository(Protocol):
 
     def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]: ...
 
+
+class Orders(OrderReads, Protocol):
+    """Registering orders and rewriting them (cancellations)."""
+
     def create_order(self, order: Order) -> Order | None:
         """Store a new order; return the existing one instead if the id is taken."""
         ...
@@ -77,6 +81,10 @@ class OrderRepository(Protocol):
         Raises OrderChangedError otherwise.
         """
         ...
+
+
+class CaptureLedger(OrderReads, Protocol):
+    """What the capture workflow's steps write: reserve, confirm or release a capture."""
 
     def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
         """Atomically write the reserved ``order`` and the new pending ``capture`` (findable
@@ -104,22 +112,19 @@ class OrderRepository(Protocol):
         ``expected_status`` (None: not stored yet); False if it moved on."""
         ...
 
-    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
-        """Orders with money still to capture whose authorization expires before ``moment``."""
-        ...
-
-    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
-        """Captures still pending or requires_action, last touched before ``updated_before``."""
+    def await_provider(self, capture: Capture) -> None:
+        """Note that the provider received pending ``capture`` and confirms it later: store its
+        ``provider_reference`` and ``status_at_provider``, if it is still pending."""
         ...
 
     def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
         """Keep a failure that names no order (an event too broken to say whose it is)."""
         ...
 
-    def await_provider(self, capture: Capture) -> None:
-        """Note that the provider received pending ``capture`` and confirms it later: store its
-        ``provider_reference`` and ``status_at_provider``, if it is still pending."""
-        ...
+
+class CaptureConfirmations(CaptureLedger, Protocol):
+    """Captures a provider confirms later (its webhook): find them by id alone, the waiting
+    workflow's task token, the outcome announced."""
 
     def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
         """A capture by merchant and capture id alone (what a provider's webhook names),
@@ -141,6 +146,11 @@ class OrderRepository(Protocol):
         """Note that the capture's ``status`` was announced (or is being, by its workflow)."""
         ...
 
+
+class RefundLedger(OrderReads, Protocol):
+    """Refunds of captures: reserve, note, settle; each write conditional on the refund's
+    status (and, to reserve, on the capture's refund totals)."""
+
     def list_refunds(
         self, merchant_id: str, order_id: str, capture_id: str | None = None
     ) -> list[Refund]:
@@ -158,10 +168,6 @@ class OrderRepository(Protocol):
         """Atomically mark a pending refund refunded and move its amount from the capture's
         pending to its refunded amount and into the order's refunded amount. False if the
         refund was not pending."""
-        ...
-
-    def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
-        """Refunds still pending, last touched before ``updated_before``."""
         ...
 
     def await_refund(self, refund: Refund) -> None:
@@ -184,6 +190,49 @@ class OrderRepository(Protocol):
         """Atomically mark a pending refund failed (``refund.failure``) and give its amount back
         to what the capture can refund. False if the refund was not pending."""
         ...
+
+
+class OpenCaptures(Protocol):
+    """The captures reconciliation looks at."""
+
+    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
+        """Captures still pending or requires_action, last touched before ``updated_before``."""
+        ...
+
+
+class OpenRefunds(Protocol):
+    """The refunds reconciliation looks at."""
+
+    def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
+        """Refunds still pending, last touched before ``updated_before``."""
+        ...
+
+
+class ExpiringOrders(Protocol):
+    """The orders the expiry sweep warns about."""
+
+    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
+        """Orders with money still to capture whose authorization expires before ``moment``."""
+        ...
+
+
+class CaptureReconciliation(CaptureConfirmations, OpenCaptures, Protocol):
+    """Reconciliation of open captures."""
+
+
+class RefundReconciliation(RefundLedger, OpenRefunds, Protocol):
+    """Reconciliation of open refunds."""
+
+
+class WebhookLedger(CaptureConfirmations, RefundLedger, Protocol):
+    """What a provider's webhook settles: captures and refunds."""
+
+
+class OrderRepository(
+    Orders, CaptureConfirmations, RefundLedger, OpenCaptures, OpenRefunds, ExpiringOrders, Protocol
+):
+    """The whole ledger (what the wiring builds; each use case asks for the ports above it
+    needs). Every write that guards money is conditional."""
 
 
 class ConfirmationWaiters(Protocol):

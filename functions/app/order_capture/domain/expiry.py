@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from order_capture.models import Model, Order
-from order_capture.ports import EventPublisher, OrderRepository
+from order_capture.ports import EventPublisher, ExpiringOrders
 
 AUTHORIZATION_EXPIRING = "Authorization Expiring"
 
@@ -51,7 +51,7 @@ def expiring_authorization(order: Order) -> ExpiringAuthorization:
 
 
 def sweep_expiring_authorizations(
-    repository: OrderRepository, publisher: EventPublisher, now: datetime, margin: timedelta
+    repository: ExpiringOrders, publisher: EventPublisher, now: datetime, margin: timedelta
 ) -> list[ExpiringAuthorization]:
     """Warn (one event per order) about authorizations expiring before ``now + margin``."""
     warnings = [

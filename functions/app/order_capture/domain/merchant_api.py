@@ -33,7 +33,7 @@ from order_capture.models import (
     capture_id_for,
     failed_before_reservation,
 )
-from order_capture.ports import ApiKeyStore, Clock, OrderRepository, WorkflowStarter
+from order_capture.ports import ApiKeyStore, Clock, OrderReads, Orders, WorkflowStarter
 
 #: Prefix of every API key, so a leaked key is recognisable (secret scanners, log filters).
 API_KEY_PREFIX = "oc_"
@@ -65,7 +65,7 @@ def merchant_of(store: ApiKeyStore, api_key: str) -> str | None:
 # --- Reads -----------------------------------------------------------------------------------
 
 
-def require_order(repository: OrderRepository, merchant_id: str, order_id: str) -> Order:
+def require_order(repository: OrderReads, merchant_id: str, order_id: str) -> Order:
     order = repository.get_order(merchant_id, order_id)
     if order is None:
         raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
@@ -73,14 +73,14 @@ def require_order(repository: OrderRepository, merchant_id: str, order_id: str) 
 
 
 def order_with_captures(
-    repository: OrderRepository, merchant_id: str, order_id: str
+    repository: OrderReads, merchant_id: str, order_id: str
 ) -> tuple[Order, list[Capture]]:
     order = require_order(repository, merchant_id, order_id)
     return order, repository.list_captures(merchant_id, order_id)
 
 
 def order_and_capture(
-    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+    repository: OrderReads, merchant_id: str, order_id: str, capture_id: str
 ) -> tuple[Order, Capture]:
     order, capture = repository.get_order_and_capture(merchant_id, order_id, capture_id)
     if order is None:
@@ -104,7 +104,7 @@ def remaining_capture_amount(order: Order) -> int:
 
 
 def register_order(
-    repository: OrderRepository, merchant_id: str, detail: OrderPlacedDetail, clock: Clock
+    repository: Orders, merchant_id: str, detail: OrderPlacedDetail, clock: Clock
 ) -> Order:
     """`PUT /orders/{id}`: the `Order Placed` use case, for the key's merchant only."""
     if detail.merchant_id != merchant_id:
@@ -115,7 +115,7 @@ def register_order(
 
 
 def cancel_items(
-    repository: OrderRepository,
+    repository: Orders,
     merchant_id: str,
     order_id: str,
     items: list[ItemQuantity],
@@ -138,7 +138,7 @@ def api_shipment_id(merchant_id: str, idempotency_key: str | None) -> str:
 
 
 def capture(
-    repository: OrderRepository,
+    repository: OrderReads,
     workflow: WorkflowStarter,
     request: CaptureRequest,
     clock: Clock,
@@ -222,7 +222,7 @@ def error_from_failure(failure: FailureReason) -> OrderCaptureError:
 
 
 def capture_whole_lines(
-    repository: OrderRepository,
+    repository: OrderReads,
     workflow: WorkflowStarter,
     *,
     merchant_id: str,

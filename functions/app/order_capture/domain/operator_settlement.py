@@ -19,10 +19,11 @@ from order_capture.errors import (
 )
 from order_capture.models import Capture, CaptureStatus, FailureReason, Refund, RefundStatus
 from order_capture.ports import (
+    CaptureConfirmations,
     ConfirmationWaiters,
     EventPublisher,
-    OrderRepository,
     PaymentProvider,
+    RefundLedger,
 )
 
 #: What an operator may settle: what no automatic path has settled yet.
@@ -36,7 +37,7 @@ class CaptureMovedOnError(InvalidStateError):
 
 
 def settle_capture(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     capture: Capture,
@@ -97,7 +98,7 @@ class RetryNotSafeError(InvalidStateError):
 
 
 def retry_capture(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     provider: PaymentProvider,
@@ -169,7 +170,7 @@ def retry_capture(
 
 
 def _fail(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     capture: Capture,
@@ -207,7 +208,7 @@ class RefundMovedOnError(InvalidStateError):
 
 
 def settle_refund(
-    repository: OrderRepository,
+    repository: RefundLedger,
     refund: Refund,
     *,
     provider_reference: str | None,

@@ -39,17 +39,21 @@ from order_capture.models import (
     RefundStatus,
 )
 from order_capture.ports import (
+    CaptureConfirmations,
+    CaptureLedger,
     ConfirmationState,
     ConfirmationWaiters,
     EventPublisher,
-    OrderRepository,
+    OrderReads,
     ProviderNotification,
+    RefundLedger,
+    WebhookLedger,
 )
 from order_capture.provider_units import units_for
 
 
 def apply_notification(
-    repository: OrderRepository,
+    repository: WebhookLedger,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     *,
@@ -77,7 +81,7 @@ def apply_notification(
 
 
 def make_known(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     settled: Capture,
@@ -100,7 +104,10 @@ def make_known(
 
 
 def await_confirmation(
-    repository: OrderRepository, waiters: ConfirmationWaiters, capture: Capture, task_token: str
+    repository: CaptureConfirmations,
+    waiters: ConfirmationWaiters,
+    capture: Capture,
+    task_token: str,
 ) -> Capture:
     """AwaitProviderConfirmation: note the task token beside the pending capture for the
     webhook; if the webhook settled the capture already, complete the wait at once."""
@@ -129,7 +136,7 @@ def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Captur
 
 
 def settle_capture(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     capture: Capture,
     notification: ProviderNotification,
     now: datetime,
@@ -173,9 +180,7 @@ def settle_capture(
     return stored or capture
 
 
-def _capture_failure_cause(
-    repository: OrderRepository, capture: Capture
-) -> type[ProviderDeclinedError]:
+def _capture_failure_cause(repository: OrderReads, capture: Capture) -> type[ProviderDeclinedError]:
     """Why the provider failed ``capture``, as far as the ledger can tell: at a provider that
     cancels what a partial capture leaves (Adyen without multiple partial captures), a
     failure while another capture of the order was captured or in flight is most likely
@@ -191,7 +196,7 @@ def _capture_failure_cause(
 
 
 def reverse_capture(
-    repository: OrderRepository,
+    repository: CaptureLedger,
     capture: Capture,
     message: str,
     now: datetime,
@@ -223,7 +228,7 @@ def reverse_capture(
 
 
 def settle_refund(
-    repository: OrderRepository,
+    repository: RefundLedger,
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
@@ -280,7 +285,7 @@ def _failed(refund: Refund, notification: ProviderNotification, now: datetime) -
 
 
 def _reverse_refund(
-    repository: OrderRepository, refund: Refund, notification: ProviderNotification, now: datetime
+    repository: RefundLedger, refund: Refund, notification: ProviderNotification, now: datetime
 ) -> Refund:
     """A refund the provider failed or reversed after confirming it (Adyen ``REFUND_FAILED``,
     ``REFUNDED_REVERSED``: the money came back): refunded -> failed, and the refunded totals

@@ -33,9 +33,11 @@ from order_capture.errors import (
 )
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
 from order_capture.ports import (
+    CaptureConfirmations,
+    CaptureReconciliation,
     ConfirmationWaiters,
     EventPublisher,
-    OrderRepository,
+    OrderReads,
     PaymentProvider,
     ProviderCapture,
     ProviderCaptureLookup,
@@ -57,7 +59,7 @@ class ReconciliationReport(Model):
 
 
 def reconcile_open_captures(
-    repository: OrderRepository,
+    repository: CaptureReconciliation,
     provider_for_capture: Callable[[Capture], PaymentProvider],
     now: datetime,
     grace: timedelta = DEFAULT_GRACE,
@@ -123,7 +125,7 @@ class _Ambiguous(Exception):  # noqa: N818 - a signal, not an error
 
 
 def _elimination_hints(
-    repository: OrderRepository, provider: PaymentProvider, capture: Capture
+    repository: OrderReads, provider: PaymentProvider, capture: Capture
 ) -> dict[str, Any]:
     """What a provider without idempotency keys needs to find a capture by elimination: its
     amount and the provider references of the order's other captures in the ledger. Raises
@@ -151,7 +153,7 @@ def _elimination_hints(
 
 
 def _reconcile(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     provider_for_capture: Callable[[Capture], PaymentProvider],
     capture: Capture,
     now: datetime,
@@ -212,7 +214,7 @@ def _reconcile(
 
 
 def _settle_found(
-    repository: OrderRepository,
+    repository: CaptureConfirmations,
     capture: Capture,
     found: ProviderCapture,
     now: datetime,

@@ -58,13 +58,15 @@ from order_capture.models import (
 )
 from order_capture.ports import (
     Clock,
-    OrderRepository,
+    OrderReads,
     PaymentProvider,
     PaymentProviders,
     ProviderRefund,
     ProviderRefundLookup,
     ProviderRefundRequest,
     RefundFinder,
+    RefundLedger,
+    RefundReconciliation,
 )
 from order_capture.provider_units import units_for
 
@@ -143,7 +145,7 @@ def visible_refunds(refunds: list[Refund]) -> list[Refund]:
 
 
 def refunds_by_capture(
-    repository: OrderRepository, merchant_id: str, order_id: str
+    repository: RefundLedger, merchant_id: str, order_id: str
 ) -> dict[str, list[Refund]]:
     grouped: dict[str, list[Refund]] = defaultdict(list)
     for refund in repository.list_refunds(merchant_id, order_id):
@@ -152,7 +154,7 @@ def refunds_by_capture(
 
 
 def refund_capture(
-    repository: OrderRepository,
+    repository: RefundLedger,
     providers: PaymentProviders,
     *,
     merchant_id: str,
@@ -188,7 +190,7 @@ def refund_capture(
 
 
 def _read(
-    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+    repository: OrderReads, merchant_id: str, order_id: str, capture_id: str
 ) -> tuple[Order, Capture]:
     order, capture = repository.get_order_and_capture(merchant_id, order_id, capture_id)
     if order is None:
@@ -200,13 +202,13 @@ def _read(
     return order, capture
 
 
-def _stored(repository: OrderRepository, refund: Refund) -> Refund | None:
+def _stored(repository: RefundLedger, refund: Refund) -> Refund | None:
     refunds = repository.list_refunds(refund.merchant_id, refund.order_id, refund.capture_id)
     return next((stored for stored in refunds if stored.refund_id == refund.refund_id), None)
 
 
 def _reserve(
-    repository: OrderRepository,
+    repository: RefundLedger,
     *,
     merchant_id: str,
     order_id: str,
@@ -235,7 +237,7 @@ def _reserve(
 
 
 def settle_at_provider(
-    repository: OrderRepository,
+    repository: RefundLedger,
     providers: PaymentProviders,
     *,
     order: Order,
@@ -298,7 +300,7 @@ def settle_at_provider(
 
 
 def _confirm_refunded(
-    repository: OrderRepository, refund: Refund, provider_reference: str, now: datetime
+    repository: RefundLedger, refund: Refund, provider_reference: str, now: datetime
 ) -> Refund:
     refunded = refund.model_copy(
         update={
@@ -316,7 +318,7 @@ def _confirm_refunded(
 
 
 def _find_at_provider(
-    repository: OrderRepository,
+    repository: RefundLedger,
     provider: PaymentProvider,
     *,
     order: Order,
@@ -363,7 +365,7 @@ class RefundReconciliationReport(Model):
 
 
 def reconcile_open_refunds(
-    repository: OrderRepository,
+    repository: RefundReconciliation,
     providers: PaymentProviders,
     now: datetime,
     grace: timedelta,
@@ -400,7 +402,7 @@ def reconcile_open_refunds(
 
 
 def _reconcile_refund(
-    repository: OrderRepository, providers: PaymentProviders, refund: Refund, now: datetime
+    repository: RefundLedger, providers: PaymentProviders, refund: Refund, now: datetime
 ) -> tuple[str, str, str]:
     """The outcome (a report counter), why, and the provider."""
     order, capture = repository.get_order_and_capture(

@@ -33,9 +33,11 @@ from order_capture.models import (
     failed_before_reservation,
 )
 from order_capture.ports import (
+    CaptureLedger,
     Clock,
     EventPublisher,
-    OrderRepository,
+    OrderReads,
+    Orders,
     PaymentProvider,
     ProviderCaptureRequest,
     ProviderItem,
@@ -46,7 +48,7 @@ from order_capture.workflow_state import StatePlanned
 MAX_ORDER_WRITE_ATTEMPTS = 8
 
 
-def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> ValidatedCapture:
+def load_for_capture(repository: OrderReads, request: CaptureRequest) -> ValidatedCapture:
     """Validate step: the order to capture from, and the shipment's earlier result if final."""
     order, existing = repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
@@ -69,7 +71,7 @@ def load_for_capture(repository: OrderRepository, request: CaptureRequest) -> Va
 
 
 def _read_for_capture(
-    repository: OrderRepository, planned: PlannedCapture | StatePlanned
+    repository: OrderReads, planned: PlannedCapture | StatePlanned
 ) -> tuple[Order, Capture | None, PlannedCapture]:
     """The order and the shipment's capture as stored, and the plan named by the order."""
     ids = planned.request
@@ -98,7 +100,7 @@ def _plan_again(order: Order, planned: PlannedCapture, now: datetime) -> Capture
 
 
 def execute_capture(
-    repository: OrderRepository,
+    repository: CaptureLedger,
     provider: PaymentProvider,
     *,
     planned: PlannedCapture | StatePlanned,
@@ -211,7 +213,7 @@ def _provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
     }
 
 
-def record_capture(repository: OrderRepository, capture: Capture, now: datetime) -> Capture:
+def record_capture(repository: CaptureLedger, capture: Capture, now: datetime) -> Capture:
     """Record step: the pending capture becomes captured, its reserved amount captured.
 
     A ``requires_action`` capture (outcome unknown) is confirmed the same way once
@@ -236,7 +238,7 @@ def record_capture(repository: OrderRepository, capture: Capture, now: datetime)
 
 
 def record_and_announce(
-    repository: OrderRepository,
+    repository: CaptureLedger,
     publisher: EventPublisher,
     capture: Capture,
     now: datetime,
@@ -267,7 +269,7 @@ def record_and_announce(
 
 
 def record_failure(
-    repository: OrderRepository,
+    repository: CaptureLedger,
     *,
     request: CaptureRequest | None,
     error_type: str,
@@ -313,7 +315,7 @@ def record_failure(
 
 
 def _settle_failed_capture(
-    repository: OrderRepository,
+    repository: CaptureLedger,
     request: CaptureRequest,
     failure: FailureReason,
     execution_id: str | None,
@@ -401,7 +403,7 @@ def _failure_before_reservation(
     )
 
 
-def register_order(repository: OrderRepository, detail: OrderPlacedDetail, clock: Clock) -> Order:
+def register_order(repository: Orders, detail: OrderPlacedDetail, clock: Clock) -> Order:
     """`Order Placed`: store the order; a redelivery of the same order changes nothing."""
     order = capture_rules.register_order(detail, clock.now())
     existing = repository.create_order(order)
@@ -411,9 +413,7 @@ def register_order(repository: OrderRepository, detail: OrderPlacedDetail, clock
     return existing
 
 
-def cancel_items(
-    repository: OrderRepository, detail: OrderItemsCanceledDetail, clock: Clock
-) -> Order:
+def cancel_items(repository: Orders, detail: OrderItemsCanceledDetail, clock: Clock) -> Order:
     """`Order Items Canceled`: the units' value leaves what the order will capture."""
     for _ in range(MAX_ORDER_WRITE_ATTEMPTS):
         order = repository.get_order(detail.merchant_id, detail.order_id)
