@@ -1,0 +1,396 @@
+"""The ledger in memory: every port of ``ports.OrderRepository`` with the DynamoDB adapter's
+conditional semantics, for domain tests that need no moto.
+
+Each method mirrors one transaction of ``adapters/dynamodb``: the same conditions decide
+whether it writes, what it returns when they fail and which error it raises
+(``OrderChangedError``), and it writes the same fields (a confirmation SETs a few fields of
+the stored capture and ADDs to the order's totals; it does not store the caller's capture).
+``tests/integration/test_ledger_contract.py`` runs the same tests against both. A lock makes
+each method atomic, as a transaction is.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from order_capture.errors import OrderChangedError
+from order_capture.models import (
+    Capture,
+    CaptureStatus,
+    Model,
+    Order,
+    Refund,
+    RefundStatus,
+)
+from order_capture.ports import ConfirmationState
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
+OrderKey = tuple[str, str]
+
+
+@dataclass
+class _Pointer:
+    """A ``CAPTURE_REF`` item: the capture's order, the waiting task token, the announcement."""
+
+    order_id: str | None = None
+    task_token: str | None = None
+    announced: CaptureStatus | None = None
+
+
+@dataclass
+class MemoryLedger:
+    """OrderRepository in memory (one process; thread-safe)."""
+
+    orders: dict[OrderKey, Order] = field(default_factory=dict)
+    #: Orders in the sparse expiry index (set by a header write, removed by a last capture).
+    expiry_index: set[OrderKey] = field(default_factory=set)
+    captures: dict[tuple[str, str, str], Capture] = field(default_factory=dict)
+    capture_refs: dict[tuple[str, str], _Pointer] = field(default_factory=dict)
+    refunds: dict[tuple[str, str, str, str], Refund] = field(default_factory=dict)
+    #: Refunds in the sparse open index (set by reserve_refund, removed by settling).
+    open_refunds: set[tuple[str, str, str, str]] = field(default_factory=set)
+    refund_refs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    orphan_failures: dict[str, Model] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    def _put_header(self, order: Order) -> None:
+        key = (order.merchant_id, order.order_id)
+        self.orders[key] = order.model_copy(deep=True)
+        if order.capturable_amount > 0 or order.reserved_amount > 0:
+            self.expiry_index.add(key)
+        else:
+            self.expiry_index.discard(key)
+
+    def _version_holds(self, order: Order, expected_version: int) -> bool:
+        stored = self.orders.get((order.merchant_id, order.order_id))
+        return stored is not None and stored.version == expected_version
+
+    def get_order(self, merchant_id: str, order_id: str) -> Order | None:
+        with self._lock:
+            stored = self.orders.get((merchant_id, order_id))
+            return stored.model_copy(deep=True) if stored is not None else None
+
+    def create_order(self, order: Order) -> Order | None:
+        with self._lock:
+            existing = self.get_order(order.merchant_id, order.order_id)
+            if existing is not None:
+                return existing
+            self._put_header(order)
+            return None
+
+    def replace_order(self, order: Order, expected_version: int) -> None:
+        with self._lock:
+            if not self._version_holds(order, expected_version):
+                raise OrderChangedError(
+                    f"order {order.order_id} changed since version {expected_version}"
+                )
+            self._put_header(order)
+
+    def list_orders_expiring_before(self, moment: datetime) -> list[Order]:
+        with self._lock:
+            orders = [
+                self.orders[key]
+                for key in self.expiry_index
+                if self.orders[key].payment.expires_at < moment
+            ]
+            return sorted(
+                (order.model_copy(deep=True) for order in orders),
+                key=lambda order: (order.payment.expires_at, order.order_id),
+            )
+
+    # --- captures --------------------------------------------------------------------------------
+
+    def get_capture(self, merchant_id: str, order_id: str, capture_id: str) -> Capture | None:
+        with self._lock:
+            stored = self.captures.get((merchant_id, order_id, capture_id))
+            return stored.model_copy(deep=True) if stored is not None else None
+
+    def get_order_and_capture(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> tuple[Order | None, Capture | None]:
+        with self._lock:
+            return (
+                self.get_order(merchant_id, order_id),
+                self.get_capture(merchant_id, order_id, capture_id),
+            )
+
+    def list_captures(self, merchant_id: str, order_id: str) -> list[Capture]:
+        with self._lock:
+            captures = [
+                capture.model_copy(deep=True)
+                for (merchant, order, _), capture in self.captures.items()
+                if (merchant, order) == (merchant_id, order_id)
+            ]
+        return sorted(captures, key=lambda capture: (capture.created_at, capture.capture_id))
+
+    def list_open_captures(self, updated_before: datetime) -> list[Capture]:
+        with self._lock:
+            captures = [
+                capture.model_copy(deep=True)
+                for capture in self.captures.values()
+                if capture.status in OPEN_CAPTURE_STATUSES and capture.updated_at < updated_before
+            ]
+        return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
+
+    def _capture_key(self, capture: Capture) -> tuple[str, str, str]:
+        return (capture.merchant_id, capture.order_id, capture.capture_id)
+
+    def reserve(self, order: Order, expected_version: int, capture: Capture) -> Capture | None:
+        with self._lock:
+            stored = self.captures.get(self._capture_key(capture))
+            replaceable = stored is None or (
+                stored.status is CaptureStatus.FAILED and stored.amount == 0
+            )
+            if not replaceable:
+                return self.get_capture(*self._capture_key(capture))
+            if not self._version_holds(order, expected_version):
+                raise OrderChangedError(
+                    f"order {order.order_id} changed since version {expected_version}"
+                )
+            self._put_header(order)
+            self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
+            pointer = self._pointer_of(capture.merchant_id, capture.capture_id)
+            pointer.order_id = capture.order_id
+            return None
+
+    def confirm(self, capture: Capture) -> bool:
+        with self._lock:
+            key = self._capture_key(capture)
+            stored = self.captures.get(key)
+            order = self.orders.get((capture.merchant_id, capture.order_id))
+            if stored is None or stored.status not in OPEN_CAPTURE_STATUSES or order is None:
+                return False
+            self.captures[key] = stored.model_copy(
+                update={
+                    "status": CaptureStatus.CAPTURED,
+                    "provider_reference": capture.provider_reference,
+                    "status_at_provider": capture.status_at_provider,
+                    "updated_at": capture.updated_at,
+                }
+            )
+            self.orders[(order.merchant_id, order.order_id)] = order.model_copy(
+                update={
+                    "captured_amount": order.captured_amount + capture.amount,
+                    "reserved_amount": order.reserved_amount - capture.amount,
+                    "capture_count": order.capture_count + 1,
+                    "version": order.version + 1,
+                    "updated_at": capture.updated_at,
+                }
+            )
+            if capture.releases_authorization:
+                self.expiry_index.discard((order.merchant_id, order.order_id))
+            return True
+
+    def settle_failure(
+        self,
+        order: Order | None,
+        expected_version: int | None,
+        capture: Capture,
+        expected_status: CaptureStatus | None,
+    ) -> bool:
+        with self._lock:
+            if order is not None and not self._version_holds(order, expected_version or 0):
+                raise OrderChangedError(f"order {capture.order_id} changed while releasing")
+            stored = self.captures.get(self._capture_key(capture))
+            # None: not stored yet (a capture stored with any status fails the condition).
+            if (stored.status if stored is not None else None) != expected_status:
+                return False
+            self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
+            if order is not None:
+                self._put_header(order)
+            return True
+
+    def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
+        with self._lock:
+            self.orphan_failures[execution_id] = failure
+
+    def await_provider(self, capture: Capture) -> None:
+        with self._lock:
+            key = self._capture_key(capture)
+            stored = self.captures.get(key)
+            if stored is not None and stored.status is CaptureStatus.PENDING:
+                self.captures[key] = stored.model_copy(
+                    update={
+                        "provider_reference": capture.provider_reference,
+                        "status_at_provider": capture.status_at_provider,
+                    }
+                )
+
+    # --- captures the provider confirms later -------------------------------------------------
+
+    def _pointer_of(self, merchant_id: str, capture_id: str) -> _Pointer:
+        """The capture's pointer, created if missing (as an Update creates an item)."""
+        return self.capture_refs.setdefault((merchant_id, capture_id), _Pointer())
+
+    def find_capture(self, merchant_id: str, capture_id: str) -> Capture | None:
+        with self._lock:
+            pointer = self.capture_refs.get((merchant_id, capture_id))
+            if pointer is None or pointer.order_id is None:
+                return None
+            return self.get_capture(merchant_id, pointer.order_id, capture_id)
+
+    def await_confirmation(self, capture: Capture, task_token: str) -> bool:
+        with self._lock:
+            stored = self.captures.get(self._capture_key(capture))
+            if stored is None or stored.status is not CaptureStatus.PENDING:
+                return False
+            pointer = self._pointer_of(capture.merchant_id, capture.capture_id)
+            pointer.task_token = task_token
+            pointer.order_id = capture.order_id
+            return True
+
+    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
+        with self._lock:
+            pointer = self.capture_refs.get((merchant_id, capture_id), _Pointer())
+            return ConfirmationState(task_token=pointer.task_token, announced=pointer.announced)
+
+    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
+        with self._lock:
+            self._pointer_of(merchant_id, capture_id).announced = status
+
+    # --- refunds ---------------------------------------------------------------------------------
+
+    def _refund_key(self, refund: Refund) -> tuple[str, str, str, str]:
+        return (refund.merchant_id, refund.order_id, refund.capture_id, refund.refund_id)
+
+    def list_refunds(
+        self, merchant_id: str, order_id: str, capture_id: str | None = None
+    ) -> list[Refund]:
+        with self._lock:
+            refunds = [
+                refund.model_copy(deep=True)
+                for (merchant, order, capture, _), refund in self.refunds.items()
+                if (merchant, order) == (merchant_id, order_id) and capture_id in (None, capture)
+            ]
+        return sorted(refunds, key=lambda refund: (refund.created_at, refund.refund_id))
+
+    def list_open_refunds(self, updated_before: datetime) -> list[Refund]:
+        with self._lock:
+            refunds = [
+                self.refunds[key].model_copy(deep=True)
+                for key in self.open_refunds
+                if self.refunds[key].updated_at < updated_before
+            ]
+        return sorted(refunds, key=lambda refund: (refund.updated_at, refund.refund_id))
+
+    def reserve_refund(self, capture: Capture, refund: Refund) -> Refund | None:
+        with self._lock:
+            stored_refund = self.refunds.get(self._refund_key(refund))
+            if stored_refund is not None:
+                return stored_refund.model_copy(deep=True)
+            key = self._capture_key(capture)
+            stored = self.captures.get(key)
+            if (
+                stored is None
+                or stored.status is not CaptureStatus.CAPTURED
+                or stored.refunded_amount != capture.refunded_amount
+                or stored.refund_pending_amount != capture.refund_pending_amount
+            ):
+                raise OrderChangedError(f"capture {capture.capture_id} changed while refunding")
+            self.refunds[self._refund_key(refund)] = refund.model_copy(deep=True)
+            self.open_refunds.add(self._refund_key(refund))
+            self.captures[key] = stored.model_copy(
+                update={"refund_pending_amount": capture.refund_pending_amount + refund.amount}
+            )
+            self.refund_refs[(refund.merchant_id, refund.refund_id)] = (
+                refund.order_id,
+                refund.capture_id,
+            )
+            return None
+
+    def await_refund(self, refund: Refund) -> None:
+        with self._lock:
+            key = self._refund_key(refund)
+            stored = self.refunds.get(key)
+            if stored is None or stored.status is not RefundStatus.PENDING:
+                return
+            self.refunds[key] = stored.model_copy(
+                update={"provider_reference": refund.provider_reference}
+            )
+            self.refund_refs[(refund.merchant_id, refund.refund_id)] = (
+                refund.order_id,
+                refund.capture_id,
+            )
+
+    def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
+        with self._lock:
+            pointer = self.refund_refs.get((merchant_id, refund_id))
+            if pointer is None:
+                return None
+            refunds = self.list_refunds(merchant_id, *pointer)
+            return next((refund for refund in refunds if refund.refund_id == refund_id), None)
+
+    def _settle_refund(
+        self,
+        refund: Refund,
+        expected: RefundStatus,
+        update: dict[str, object],
+        capture_delta: tuple[int, int],
+        order_delta: int | None,
+    ) -> bool:
+        """The refund, still ``expected``, updated; ``capture_delta`` (refunded, pending) added
+        to its capture and ``order_delta`` to its order's refunded amount (None: the order is
+        not written)."""
+        key = self._refund_key(refund)
+        stored = self.refunds.get(key)
+        capture_key = (refund.merchant_id, refund.order_id, refund.capture_id)
+        capture = self.captures.get(capture_key)
+        order_key = (refund.merchant_id, refund.order_id)
+        order = self.orders.get(order_key)
+        if stored is None or stored.status is not expected or capture is None:
+            return False
+        if order_delta is not None and order is None:
+            return False
+        self.refunds[key] = stored.model_copy(
+            update={"status": refund.status, "updated_at": refund.updated_at, **update}
+        )
+        self.open_refunds.discard(key)
+        refunded, pending = capture_delta
+        self.captures[capture_key] = capture.model_copy(
+            update={
+                "refunded_amount": capture.refunded_amount + refunded,
+                "refund_pending_amount": capture.refund_pending_amount + pending,
+            }
+        )
+        if order_delta is not None and order is not None:
+            self.orders[order_key] = order.model_copy(
+                update={
+                    "refunded_amount": order.refunded_amount + order_delta,
+                    "version": order.version + 1,
+                    "updated_at": refund.updated_at,
+                }
+            )
+        return True
+
+    def confirm_refund(self, refund: Refund) -> bool:
+        with self._lock:
+            return self._settle_refund(
+                refund,
+                RefundStatus.PENDING,
+                {"provider_reference": refund.provider_reference},
+                (refund.amount, -refund.amount),
+                refund.amount,
+            )
+
+    def reverse_refund(self, refund: Refund) -> bool:
+        with self._lock:
+            return self._settle_refund(
+                refund,
+                RefundStatus.REFUNDED,
+                {"failure": refund.failure},
+                (-refund.amount, 0),
+                -refund.amount,
+            )
+
+    def fail_refund(self, refund: Refund) -> bool:
+        with self._lock:
+            return self._settle_refund(
+                refund, RefundStatus.PENDING, {"failure": refund.failure}, (0, -refund.amount), None
+            )

@@ -1,0 +1,356 @@
+"""The ledger's contract, run against the DynamoDB adapter (on moto) and the in-memory ledger:
+the same conditional writes succeed, fail, return and raise the same way on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from order_capture.domain import capture_rules
+from order_capture.errors import OrderChangedError
+from order_capture.models import (
+    Capture,
+    CaptureLine,
+    CaptureStatus,
+    FailureReason,
+    Order,
+    OrderPlacedDetail,
+    Refund,
+    RefundStatus,
+)
+from order_capture.ports import OrderRepository
+from order_capture_local.memory_ledger import MemoryLedger
+from tests.factories import order_placed
+
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+_typed: OrderRepository = MemoryLedger()  # mypy: the in-memory ledger has every port
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def ledger(request: pytest.FixtureRequest) -> OrderRepository:
+    if request.param == "memory":
+        return MemoryLedger()
+    repository: OrderRepository = request.getfixturevalue("repository")
+    return repository
+
+
+def new_order(order_id: str = "order-1001") -> Order:
+    detail = OrderPlacedDetail.model_validate(order_placed(order_id=order_id)["detail"])
+    return capture_rules.register_order(detail, T0)
+
+
+def pending_capture(
+    order: Order, shipment: str = "s1", amount: int = 1000, **fields: Any
+) -> Capture:
+    return Capture.model_validate(
+        {
+            "capture_id": f"cap-{order.order_id}-{shipment}",
+            "merchant_id": order.merchant_id,
+            "order_id": order.order_id,
+            "shipment_id": shipment,
+            "amount": amount,
+            "currency": order.currency,
+            "status": CaptureStatus.PENDING,
+            "provider": "sandbox",
+            "trigger": "event",
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        | fields
+    )
+
+
+def reserved(order: Order, capture: Capture) -> Order:
+    """``order`` as the domain writes it when reserving ``capture``."""
+    return order.model_copy(
+        update={
+            "reserved_amount": order.reserved_amount + capture.amount,
+            "version": order.version + 1,
+        }
+    )
+
+
+def stored_with_capture(ledger: OrderRepository, **fields: Any) -> tuple[Order, Capture]:
+    """A registered order with one pending capture reserved on it."""
+    order = new_order()
+    assert ledger.create_order(order) is None
+    capture = pending_capture(order, **fields)
+    assert ledger.reserve(reserved(order, capture), order.version, capture) is None
+    stored = ledger.get_order(order.merchant_id, order.order_id)
+    assert stored is not None
+    return stored, capture
+
+
+def captured(ledger: OrderRepository, **fields: Any) -> Capture:
+    order, capture = stored_with_capture(ledger, **fields)
+    done = capture.model_copy(
+        update={"status": CaptureStatus.CAPTURED, "provider_reference": "cap_1", "updated_at": T0}
+    )
+    assert ledger.confirm(done)
+    stored = ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id)
+    assert stored is not None
+    return stored
+
+
+def new_refund(capture: Capture, refund_id: str = "refund-1", amount: int = 300) -> Refund:
+    return Refund(
+        refund_id=refund_id,
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=amount,
+        currency=capture.currency,
+        status=RefundStatus.PENDING,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def test_an_order_is_created_once_and_a_second_create_returns_the_first(
+    ledger: OrderRepository,
+) -> None:
+    order = new_order()
+    assert ledger.create_order(order) is None
+    assert ledger.get_order(order.merchant_id, order.order_id) == order
+    other = order.model_copy(update={"shipping_amount": 1})
+    assert ledger.create_order(other) == order
+    assert ledger.get_order(order.merchant_id, order.order_id) == order
+    assert ledger.get_order(order.merchant_id, "order-unknown") is None
+
+
+def test_replace_order_writes_only_at_the_stored_version(ledger: OrderRepository) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    canceled = order.model_copy(update={"canceled_amount": 495, "version": 1})
+    ledger.replace_order(canceled, expected_version=0)
+    assert ledger.get_order(order.merchant_id, order.order_id) == canceled
+    with pytest.raises(OrderChangedError):
+        ledger.replace_order(canceled.model_copy(update={"version": 2}), expected_version=0)
+    with pytest.raises(OrderChangedError):
+        ledger.replace_order(new_order("order-never-created"), expected_version=0)
+    assert ledger.get_order(order.merchant_id, order.order_id) == canceled
+
+
+# --- captures --------------------------------------------------------------------------------
+
+
+def test_reserve_writes_order_and_capture_at_once_and_only_once(ledger: OrderRepository) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    lines = [CaptureLine(item_id=order.lines[1].item_id, quantity=2, amount=3025)]
+    capture = pending_capture(order, amount=3025, lines=lines)
+    assert ledger.reserve(reserved(order, capture), 0, capture) is None
+    assert ledger.get_order_and_capture(order.merchant_id, order.order_id, capture.capture_id) == (
+        reserved(order, capture),
+        capture,
+    )
+    assert ledger.find_capture(order.merchant_id, capture.capture_id) == capture
+    # The same capture again (a retried step): the stored one, nothing written.
+    again = capture.model_copy(update={"amount": 1})
+    assert ledger.reserve(reserved(reserved(order, capture), again), 1, again) == capture
+    assert ledger.get_order(order.merchant_id, order.order_id) == reserved(order, capture)
+    # Another capture planned on a stale version: the order moved on.
+    other = pending_capture(order, "s2", amount=100)
+    with pytest.raises(OrderChangedError):
+        ledger.reserve(reserved(order, other), 0, other)
+    assert ledger.get_capture(order.merchant_id, order.order_id, other.capture_id) is None
+
+
+def test_reserve_replaces_a_failure_recorded_before_anything_was_reserved(
+    ledger: OrderRepository,
+) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    early = pending_capture(order, amount=0, status=CaptureStatus.FAILED)
+    assert ledger.settle_failure(None, None, early, None)
+    capture = pending_capture(order)
+    assert ledger.reserve(reserved(order, capture), 0, capture) is None
+    assert ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id) == capture
+
+
+def test_confirm_moves_the_reservation_to_captured_once(ledger: OrderRepository) -> None:
+    order, capture = stored_with_capture(ledger)
+    done = capture.model_copy(
+        update={
+            "status": CaptureStatus.CAPTURED,
+            "provider_reference": "cap_1",
+            "status_at_provider": "succeeded",
+            "updated_at": T0 + timedelta(seconds=1),
+        }
+    )
+    assert ledger.confirm(done)
+    assert not ledger.confirm(done)
+    after = ledger.get_order(order.merchant_id, order.order_id)
+    assert after is not None
+    assert (after.captured_amount, after.reserved_amount) == (capture.amount, 0)
+    assert (after.capture_count, after.version) == (1, order.version + 1)
+    assert after.updated_at == done.updated_at
+    assert ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id) == done
+    assert ledger.list_open_captures(T0 + timedelta(days=1)) == []
+    missing = pending_capture(order, "s-never-reserved")
+    assert not ledger.confirm(missing)
+
+
+@pytest.mark.parametrize("releases", [True, False])
+def test_only_a_capture_that_releases_the_authorization_takes_the_order_off_the_expiry_index(
+    ledger: OrderRepository, releases: bool
+) -> None:
+    order, capture = stored_with_capture(ledger, releases_authorization=releases)
+    expiring = order.payment.expires_at + timedelta(seconds=1)
+    assert [o.order_id for o in ledger.list_orders_expiring_before(expiring)] == [order.order_id]
+    assert ledger.list_orders_expiring_before(order.payment.expires_at) == []
+    ledger.confirm(capture.model_copy(update={"status": CaptureStatus.CAPTURED}))
+    left = [o.order_id for o in ledger.list_orders_expiring_before(expiring)]
+    assert left == ([] if releases else [order.order_id])
+
+
+def test_settle_failure_writes_only_over_the_expected_status(ledger: OrderRepository) -> None:
+    order, capture = stored_with_capture(ledger)
+    unknown = capture.model_copy(update={"status": CaptureStatus.REQUIRES_ACTION})
+    assert not ledger.settle_failure(None, None, unknown, None)  # stored already
+    assert not ledger.settle_failure(None, None, unknown, CaptureStatus.FAILED)
+    assert ledger.settle_failure(None, None, unknown, CaptureStatus.PENDING)
+    failure = FailureReason(reason="declined", message="no", error="ProviderDeclinedError")
+    failed = unknown.model_copy(update={"status": CaptureStatus.FAILED, "failure": failure})
+    released = order.model_copy(update={"reserved_amount": 0, "version": order.version + 1})
+    with pytest.raises(OrderChangedError):
+        ledger.settle_failure(released, order.version - 1, failed, CaptureStatus.REQUIRES_ACTION)
+    assert ledger.settle_failure(released, order.version, failed, CaptureStatus.REQUIRES_ACTION)
+    assert ledger.get_order_and_capture(order.merchant_id, order.order_id, capture.capture_id) == (
+        released,
+        failed,
+    )
+
+
+def test_open_captures_are_pending_or_requires_action_touched_before_the_moment(
+    ledger: OrderRepository,
+) -> None:
+    order, capture = stored_with_capture(ledger)
+    later = pending_capture(
+        order, "s2", status=CaptureStatus.REQUIRES_ACTION, updated_at=T0 + timedelta(minutes=5)
+    )
+    assert ledger.settle_failure(None, None, later, None)
+    assert ledger.list_open_captures(T0) == []
+    assert ledger.list_open_captures(T0 + timedelta(minutes=1)) == [capture]
+    assert ledger.list_open_captures(T0 + timedelta(hours=1)) == [capture, later]
+    assert ledger.list_captures(order.merchant_id, order.order_id) == [capture, later]
+
+
+def test_the_provider_reference_is_noted_only_while_pending(ledger: OrderRepository) -> None:
+    order, capture = stored_with_capture(ledger)
+    noted = capture.model_copy(
+        update={"provider_reference": "cap_a", "status_at_provider": "pending"}
+    )
+    ledger.await_provider(noted)
+    assert ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id) == noted
+    ledger.confirm(noted.model_copy(update={"status": CaptureStatus.CAPTURED}))
+    ledger.await_provider(noted.model_copy(update={"provider_reference": "cap_b"}))
+    stored = ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id)
+    assert stored is not None
+    assert (stored.status, stored.provider_reference) == (CaptureStatus.CAPTURED, "cap_a")
+
+
+# --- confirmations ---------------------------------------------------------------------------
+
+
+def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderRepository) -> None:
+    order, capture = stored_with_capture(ledger)
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token is None
+    assert ledger.await_confirmation(capture, "token-1")
+    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
+    assert (state.task_token, state.announced) == ("token-1", None)
+    ledger.mark_announced(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced == (
+        CaptureStatus.CAPTURED
+    )
+    ledger.confirm(capture.model_copy(update={"status": CaptureStatus.CAPTURED}))
+    assert not ledger.await_confirmation(capture, "token-2")
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token == "token-1"
+    assert ledger.find_capture(order.merchant_id, "cap-unknown") is None
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+
+def test_a_refund_is_reserved_once_on_the_capture_totals_read(ledger: OrderRepository) -> None:
+    capture = captured(ledger)
+    refund = new_refund(capture)
+    assert ledger.reserve_refund(capture, refund) is None
+    assert ledger.reserve_refund(capture, refund.model_copy(update={"amount": 1})) == refund
+    after = ledger.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    assert after is not None
+    assert after.refund_pending_amount == refund.amount
+    # Planned on the totals before the first refund: the capture changed meanwhile.
+    with pytest.raises(OrderChangedError):
+        ledger.reserve_refund(capture, new_refund(capture, "refund-2"))
+    assert ledger.reserve_refund(after, new_refund(after, "refund-2")) is None
+    assert ledger.find_refund(capture.merchant_id, refund.refund_id) == refund
+    assert [r.refund_id for r in ledger.list_refunds(capture.merchant_id, capture.order_id)] == [
+        "refund-1",
+        "refund-2",
+    ]
+
+
+def test_a_refund_of_a_capture_not_captured_is_refused(ledger: OrderRepository) -> None:
+    _, capture = stored_with_capture(ledger)
+    with pytest.raises(OrderChangedError):
+        ledger.reserve_refund(capture, new_refund(capture))
+    assert ledger.list_refunds(capture.merchant_id, capture.order_id) == []
+
+
+def _settled(refund: Refund, status: RefundStatus, **fields: Any) -> Refund:
+    return refund.model_copy(
+        update={"status": status, "updated_at": T0 + timedelta(minutes=1)} | fields
+    )
+
+
+def _totals(ledger: OrderRepository, capture: Capture) -> tuple[int, int, int]:
+    order, stored = ledger.get_order_and_capture(
+        capture.merchant_id, capture.order_id, capture.capture_id
+    )
+    assert order is not None and stored is not None
+    return stored.refunded_amount, stored.refund_pending_amount, order.refunded_amount
+
+
+def test_confirm_then_reverse_moves_the_refund_totals_once_each(ledger: OrderRepository) -> None:
+    capture = captured(ledger)
+    refund = new_refund(capture)
+    ledger.reserve_refund(capture, refund)
+    ledger.await_refund(refund.model_copy(update={"provider_reference": "re_1"}))
+    assert ledger.list_open_refunds(T0 + timedelta(seconds=1)) == [
+        refund.model_copy(update={"provider_reference": "re_1"})
+    ]
+    refunded = _settled(refund, RefundStatus.REFUNDED, provider_reference="re_1")
+    assert not ledger.reverse_refund(refunded)  # not refunded yet
+    assert ledger.confirm_refund(refunded)
+    assert not ledger.confirm_refund(refunded)
+    assert _totals(ledger, capture) == (300, 0, 300)
+    assert ledger.list_open_refunds(T0 + timedelta(days=1)) == []
+    failure = FailureReason(reason="failed", message="bank said no", error="ProviderDeclinedError")
+    reversed_ = _settled(refunded, RefundStatus.FAILED, failure=failure)
+    assert ledger.reverse_refund(reversed_)
+    assert not ledger.reverse_refund(reversed_)
+    assert _totals(ledger, capture) == (0, 0, 0)
+    assert ledger.find_refund(capture.merchant_id, refund.refund_id) == reversed_
+
+
+def test_a_failed_refund_gives_its_amount_back_once(ledger: OrderRepository) -> None:
+    capture = captured(ledger)
+    refund = new_refund(capture)
+    ledger.reserve_refund(capture, refund)
+    failure = FailureReason(reason="failed", message="no", error="ProviderDeclinedError")
+    failed = _settled(refund, RefundStatus.FAILED, failure=failure)
+    assert ledger.fail_refund(failed)
+    assert not ledger.fail_refund(failed)
+    assert not ledger.confirm_refund(_settled(refund, RefundStatus.REFUNDED))
+    assert _totals(ledger, capture) == (0, 0, 0)
+    # A settled refund is not noted again (nor made findable by a late answer).
+    ledger.await_refund(failed.model_copy(update={"provider_reference": "re_late"}))
+    assert ledger.list_refunds(capture.merchant_id, capture.order_id, capture.capture_id) == [
+        failed
+    ]
