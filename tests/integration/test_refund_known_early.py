@@ -17,11 +17,19 @@ from order_capture.models import (
     RefundStatus,
 )
 from order_capture.ports import ProviderNotification, ProviderRefund, ProviderRefundRequest
+from order_capture_local.memory_ledger import MemoryLedger
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
 from tests.support import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def repository() -> MemoryLedger:
+    """The in-memory ledger: these are rules of the domain, and the DynamoDB adapter's writes
+    they rely on are held to the same contract in test_ledger_contract.py (on moto)."""
+    return MemoryLedger()
 
 
 @pytest.fixture

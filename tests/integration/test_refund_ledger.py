@@ -1,4 +1,5 @@
-"""Refunds in the DynamoDB ledger (moto): reservations race safely, totals add up once."""
+"""Refunds in the ledger: reservations race safely, totals add up once (on the in-memory
+ledger; its contract with the DynamoDB adapter is test_ledger_contract.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from order_capture.ports import (
     ProviderRefund,
     ProviderRefundRequest,
 )
+from order_capture_local.memory_ledger import MemoryLedger
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
 from tests.support import ROOT, FixedClock
@@ -65,6 +67,13 @@ class RefundRacingRepository:
             )
         result: Refund | None = self.repository.reserve_refund(capture, refund)
         return result
+
+
+@pytest.fixture
+def repository() -> MemoryLedger:
+    """The in-memory ledger: these are rules of the domain, and the DynamoDB adapter's writes
+    they rely on are held to the same contract in test_ledger_contract.py (on moto)."""
+    return MemoryLedger()
 
 
 @pytest.fixture
