@@ -75,6 +75,14 @@ class OverCaptureError(InvalidStateError):
     reason = "over_capture"
 
 
+class SingleCaptureOrderError(InvalidStateError):
+    """The order's authorization takes one capture only (``payment.single_capture``:
+    Aplazame's "pay in 15 days") and this capture would not take everything that remains:
+    refused before anything is reserved or sent; ship the rest of the order at once."""
+
+    reason = "single_capture_order"
+
+
 class OverRefundError(InvalidStateError):
     """The refund would exceed what the capture has left to refund."""
 

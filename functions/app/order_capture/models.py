@@ -185,6 +185,9 @@ class PaymentIn(Model):
     reference: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     authorized_amount: Annotated[int, Field(ge=1, le=10**15, strict=True)]
     expires_at: ExpiryTime
+    #: The authorization takes one capture only (Aplazame's "pay in 15 days"): a shipment
+    #: that would capture less than everything that remains is refused before anything is sent.
+    single_capture: Annotated[bool, Field(strict=True)] = False
 
 
 class OrderPlacedDetail(ShopReferences):
@@ -306,6 +309,7 @@ class Authorization(Model):
     reference: str
     authorized_amount: int
     expires_at: datetime
+    single_capture: bool = False
 
 
 class Order(ShopReferences):

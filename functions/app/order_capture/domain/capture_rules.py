@@ -38,6 +38,7 @@ from order_capture.errors import (
     InvalidStateError,
     OrderConflictError,
     OverCaptureError,
+    SingleCaptureOrderError,
 )
 from order_capture.models import (
     Authorization,
@@ -267,6 +268,7 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         # more than remains (amount captures through the API may have taken some already).
         amount = max(0, capturable if is_final else min(value, capturable))
     _check_limits(order, amount, capturable)
+    _check_single_capture(order, amount, capturable)
     return CapturePlan(
         capture_id=request.capture_id,
         amount=amount,
@@ -310,6 +312,19 @@ def _claims_for_items(
 def _closes_every_unit(order: Order, claims: list[CaptureLine]) -> bool:
     shipped_now = {claim.item_id: claim.quantity for claim in claims}
     return all(line.open_quantity == shipped_now.get(line.item_id, 0) for line in order.lines)
+
+
+def _check_single_capture(order: Order, amount: int, capturable: int) -> None:
+    """An authorization that takes one capture (``payment.single_capture``) is captured once,
+    for everything that remains; any other capture is refused before anything is sent."""
+    # After that one capture nothing remains: a second is an over-capture (_check_limits).
+    if order.payment.single_capture and 0 < amount != capturable:
+        raise SingleCaptureOrderError(
+            f"payment.single_capture: order {order.order_id}'s authorization takes a single "
+            f"capture, of everything that remains ({capturable}); this one would capture "
+            f"{amount}: ship (or cancel) the rest of the order together",
+            field="payment.single_capture",
+        )
 
 
 def _check_limits(order: Order, amount: int, capturable: int) -> None:
