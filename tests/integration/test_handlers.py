@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.domain.reconciliation import reconcile_open_captures
 from order_capture.errors import (
     AnnouncementFailedError,
     InvalidEventError,
@@ -476,6 +478,59 @@ def test_record_of_another_executions_capture_announces_nothing(
         publisher=twin,
     )
     assert twin.sent == []
+
+
+class RecordsWhileListed:
+    """The ledger, with Record finishing right after reconciliation listed the open captures
+    (a live execution slower than reconciliation's grace)."""
+
+    def __init__(self, repository: Any, record_now: Any) -> None:
+        self._repository = repository
+        self._record_now = record_now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repository, name)
+
+    def list_open_captures(self, updated_before: Any) -> Any:
+        listed = self._repository.list_open_captures(updated_before)
+        self._record_now()
+        return listed
+
+
+def test_campaign_reconciliation_racing_record_for_the_same_capture_announces_once(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+) -> None:
+    # Given a capture the provider made, still pending in the ledger
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    publisher = RecordingPublisher()
+
+    def record_now() -> None:
+        record.handle_success(
+            {"capture": captured}, lambda_context, repository, clock, publisher=publisher
+        )
+
+    # When reconciliation lists it, its execution's Record confirms and announces it, and
+    # reconciliation then finds it at the provider
+    report = reconcile_open_captures(
+        RecordsWhileListed(repository, record_now),
+        lambda _: SandboxProvider(sandbox.url),
+        clock.now() + timedelta(seconds=3),
+        timedelta(seconds=2),
+        publisher=publisher,
+    )
+
+    # Then it is captured once and announced once (the make chaos campaign, whose
+    # reconciliation runs with a 2-second grace, saw it announced twice)
+    assert report.examined == 1
+    order = repository.get_order("merchant-1", "order-1001")
+    assert (order.reserved_amount, order.captured_amount) == (0, EXAMPLE_ORDER_TOTAL)
+    assert [detail_type for detail_type, _ in publisher.sent] == ["Payment Captured"]
 
 
 def test_a_twin_given_the_settled_capture_by_its_capture_step_announces_nothing(

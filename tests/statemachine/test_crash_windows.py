@@ -183,3 +183,22 @@ def test_provider_timing_out_every_time_ends_requires_action_then_reconciles(
     assert capture["failure"]["reason"] == "outcome_unknown"
     assert reconcile(impatient_runtime)["confirmed"] == 1
     settled_once(impatient_runtime, sandbox)
+
+
+def payment_captured(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    return [e for e in runtime.emitted_events if e["detail-type"] == "Payment Captured"]
+
+
+@pytest.mark.parametrize("times", [1, 3])
+def test_campaign_a_record_retried_after_it_announced_announces_once(
+    runtime: LocalRuntime, sandbox: SandboxServer, times: int
+) -> None:
+    # Record confirmed the capture and sent Payment Captured, then its answer was lost
+    # (Sandbox.Timedout after the work, a Lambda.ServiceException): Step Functions runs it
+    # again, and again. The make chaos campaign saw these as captures announced twice.
+    runtime.after_hooks["RecordFunction"] = crash(times)
+    execution = ship_once(runtime)
+    assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
+    settled_once(runtime, sandbox)
+    (announced,) = payment_captured(runtime)
+    assert announced["detail"]["capture_id"] == captures(runtime)[0]["capture_id"]

@@ -95,9 +95,10 @@ class CaptureLedger(OrderReads, Protocol):
         """
         ...
 
-    def confirm(self, capture: Capture) -> bool:
+    def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
         """Atomically mark a pending capture captured and move its amount from reserved to
-        captured on the order. False if the capture was not pending (already settled)."""
+        captured on the order (and, if ``announced``, note it as announced: its confirmer
+        announces it). False if the capture was not pending (already settled)."""
         ...
 
     def settle_failure(
@@ -142,8 +143,11 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         the capture, read consistently."""
         ...
 
-    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
-        """Note that the capture's ``status`` was announced (or is being, by its workflow)."""
+    def mark_announced(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
+    ) -> None:
+        """Note that the capture's ``status`` was announced (or is being, by its workflow);
+        None takes the marker back (the announcement could not be sent)."""
         ...
 
 

@@ -219,22 +219,30 @@ def record_capture(repository: CaptureLedger, capture: Capture, now: datetime) -
     A ``requires_action`` capture (outcome unknown) is confirmed the same way once
     reconciliation has found it at the provider.
     """
+    return _confirm(repository, capture, now, announcing=False)[0]
+
+
+def _confirm(
+    repository: OrderRepository, capture: Capture, now: datetime, *, announcing: bool
+) -> tuple[Capture, bool]:
+    """``record_capture``, and whether this call confirmed it (with the ``announced`` marker
+    when ``announcing``) rather than finding it settled."""
     if capture.status in SETTLED_CAPTURE_STATUSES:
-        return capture
+        return capture, False
     if (
         capture.status is CaptureStatus.REQUIRES_ACTION
         and capture.status_at_provider != "succeeded"
     ):
-        return capture  # only the provider's own word settles an unknown outcome
+        return capture, False  # only the provider's own word settles an unknown outcome
     if capture.status_at_provider == "pending":
-        return capture  # received, not captured: the provider's webhook confirms it
+        return capture, False  # received, not captured: the provider's webhook confirms it
     captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
-    if not repository.confirm(captured):
+    if not repository.confirm(captured, announced=announcing):
         stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
         if stored is None:
             raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-        return stored
-    return captured
+        return stored, False
+    return captured, True
 
 
 def record_and_announce(
@@ -244,27 +252,38 @@ def record_and_announce(
     now: datetime,
     execution_id: str | None = None,
 ) -> Capture:
-    """Record step: confirm the capture (``record_capture``), then announce it (``Payment
-    Captured``), in one step instead of two states.
+    """Record step: confirm the capture, then announce it (``Payment Captured``), in one step
+    instead of two states, and once.
 
-    The execution that made the capture announces it, also when a retry finds it confirmed
-    already (the first attempt may have failed before or while announcing): an announcement
-    is never lost, and repeated only if an attempt crashed after EventBridge took it (as a
-    separate PutEvents state would repeat it after a lost answer). A twin execution that
-    finds another execution's capture announces nothing: ``execution_id`` is the execution
-    running this step (a twin's Capture step may hand it the first execution's capture,
-    execution id and all, when it found that capture settled).
+    The confirm that makes it captured also writes its ``announced`` marker, in the same
+    transaction: whoever comes after (a retry of this step after a crash that followed the
+    announcement, reconciliation or a webhook that found it at the provider meanwhile)
+    announces nothing more. If sending fails, the marker is taken back and the step fails, so
+    that its retry announces it (and marks it only then). The execution that made the capture
+    announces it; a twin execution that finds another execution's capture announces nothing:
+    ``execution_id`` is the execution running this step (a twin's Capture step may hand it the
+    first execution's capture, execution id and all, when it found that capture settled).
     """
-    recorded = record_capture(repository, capture, now)
     running = execution_id or capture.execution_id
-    if recorded.status is CaptureStatus.CAPTURED and recorded.execution_id == running:
-        try:
-            announce(publisher, recorded)
-        except Exception as error:
-            raise AnnouncementFailedError(
-                f"capture {recorded.capture_id} is recorded; Payment Captured was not sent: "
-                f"{type(error).__name__}"
-            ) from error
+    ours = capture.execution_id == running
+    recorded, confirmed_here = _confirm(repository, capture, now, announcing=ours)
+    if recorded.status is not CaptureStatus.CAPTURED or recorded.execution_id != running:
+        return recorded
+    if not confirmed_here:
+        state = repository.confirmation_state(recorded.merchant_id, recorded.capture_id)
+        if state.announced is CaptureStatus.CAPTURED:
+            return recorded  # announced already, by an earlier attempt or by whoever settled it
+    try:
+        announce(publisher, recorded)
+    except Exception as error:
+        if confirmed_here:
+            repository.mark_announced(recorded.merchant_id, recorded.capture_id, None)
+        raise AnnouncementFailedError(
+            f"capture {recorded.capture_id} is recorded; Payment Captured was not sent: "
+            f"{type(error).__name__}"
+        ) from error
+    if not confirmed_here:
+        repository.mark_announced(recorded.merchant_id, recorded.capture_id, recorded.status)
     return recorded
 
 

@@ -55,7 +55,12 @@ class ConfirmationLedger(OrderLedger):
             announced=CaptureStatus(announced) if announced else None,
         )
 
-    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
+    def mark_announced(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
+    ) -> None:
+        if status is None:
+            self.table.update(codec.capture_ref_key(merchant_id, capture_id), "REMOVE announced")
+            return
         self.table.update(
             codec.capture_ref_key(merchant_id, capture_id),
             "SET announced = :status",

@@ -292,7 +292,7 @@ class OrderLedger:
             )
         raise LedgerUnavailableError(f"reservation of {capture.capture_id} was canceled: {reasons}")
 
-    def confirm(self, capture: Capture) -> bool:
+    def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
         # ADD is commutative, so confirming needs no read of the order; the capture's status
         # condition in the same transaction makes it happen once.
         now = string(timestamp(capture.updated_at))
@@ -333,7 +333,17 @@ class OrderLedger:
                 ":now": now,
             },
         )
-        return self.table.transact([confirm_capture, add_to_order]) is None
+        operations = [confirm_capture, add_to_order]
+        if announced:  # its confirmer announces it: noted in the same write (CAPTURE_REF)
+            operations.append(
+                update_op(
+                    self.table_name,
+                    codec.capture_ref_key(capture.merchant_id, capture.capture_id),
+                    "SET announced = :captured",
+                    values={":captured": string(CaptureStatus.CAPTURED.value)},
+                )
+            )
+        return self.table.transact(operations) is None
 
     def settle_failure(
         self,
