@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 SOURCE = "order-capture"
 #: PutEvents takes at most 10 entries per call.
 BATCH = 10
+#: A call that hangs fails well within a step's 30-second Lambda timeout (3 attempts of at
+#: most 2 + 4 seconds): Record then takes back its ``announced`` marker and its retry
+#: announces, where a Lambda timeout in the middle of the call would lose the announcement.
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 4
+MAX_ATTEMPTS = 3
 
 
 class EventBridgePublisher:
@@ -26,8 +32,16 @@ class EventBridgePublisher:
         if self._client is not None:
             return self._client
         import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
 
-        return boto3.client("events")
+        return boto3.client(
+            "events",
+            config=Config(
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                read_timeout=READ_TIMEOUT_SECONDS,
+                retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            ),
+        )
 
     def publish(self, detail_type: str, details: list[Model]) -> None:
         entries: list[Any] = [
