@@ -138,6 +138,8 @@ class _Resolver:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "order-capture",
+            "AWS::StackId": f"arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stack/"
+            "order-capture/00000000-0000-0000-0000-000000000000",
         }
         if name in pseudo:
             return pseudo[name]

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from order_capture_local.bench.recording import Run
-from order_capture_local.runtime import LocalRuntime
+from order_capture_local.runtime import PROJECT_ROOT, LocalRuntime
+from order_capture_local.template import _CfnLoader
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
 
 MILLION = 1_000_000
 
@@ -55,9 +61,21 @@ ASSUMED_EXPRESS_OVERHEAD_MS = 100
 #: CloudWatch Logs per Lambda invocation: START/END/REPORT (~0.3 KB) and the handler's JSON
 #: lines at INFO (Powertools Logger with the Lambda context keys, ~0.35 KB each, two).
 ASSUMED_LOG_BYTES_PER_INVOCATION = 1024
-#: Every capture is one sampled trace (default sampling: 1 per second and 5% beyond; a
-#: service doing under a few captures per second is traced nearly always). An upper bound.
-ASSUMED_TRACES_PER_CAPTURE = 1
+#: The template's X-Ray sampling rules: the root of a capture's trace (the event capture
+#: workflow, the API's stage) decides, and every Lambda downstream follows its decision.
+EVENT_TRACE_RULE = "CaptureTraceSampling"
+API_TRACE_RULE = "ApiTraceSampling"
+
+
+def traces_per_capture(rule_logical_id: str, template_path: Path = TEMPLATE) -> float:
+    """The share of captures X-Ray records under one of the template's sampling rules: its
+    fixed rate. A reservoir would make the share depend on the throughput (the default rule's
+    "1 a second" is every capture of a quiet service), so a rule with one is refused here."""
+    document = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+    rule = document["Resources"][rule_logical_id]["Properties"]["SamplingRule"]
+    if int(rule["ReservoirSize"]) != 0:
+        raise ValueError(f"{rule_logical_id}: a reservoir makes the traced share throughput-bound")
+    return float(rule["FixedRate"])
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ def cost_per_million(
     """Cost of 1,000,000 executions like ``run`` (``invoked``: the Lambda tasks it ran).
     ``api``: the whole HTTP request besides: API Gateway, and ApiFunction billed for its own
     work plus its wait on StartSyncExecution (the Express execution's duration)."""
+    traces = traces_per_capture(API_TRACE_RULE if api else EVENT_TRACE_RULE)
     seconds = express_seconds(invoked)
     lambda_ms = sum(ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) for f in invoked)
     invocations = run.requests["Lambda.Invoke"] + (1 if api else 0)
@@ -133,7 +152,7 @@ def cost_per_million(
         * MILLION,
         put_events=run.put_event_chunks * prices.put_events_per_event * MILLION,
         api_gateway=prices.rest_api_per_request * MILLION if api else 0.0,
-        xray=ASSUMED_TRACES_PER_CAPTURE * prices.xray_per_trace * MILLION,
+        xray=traces * prices.xray_per_trace * MILLION,
         logs=invocations
         * ASSUMED_LOG_BYTES_PER_INVOCATION
         / 1024**3

@@ -6,13 +6,16 @@ from __future__ import annotations
 from order_capture_local.asl_lint import EXPRESS_LIMIT_SECONDS, SERVICE_CALL_SECONDS
 from order_capture_local.bench.cold import ColdResult
 from order_capture_local.bench.cost import (
+    API_TRACE_RULE,
     ASSUMED_DEFAULT_LAMBDA_MS,
     ASSUMED_EXPRESS_OVERHEAD_MS,
     ASSUMED_LAMBDA_MS,
     ASSUMED_LOG_BYTES_PER_INVOCATION,
     CONFIRMATION_STATES,
+    EVENT_TRACE_RULE,
     PRICES,
     Cost,
+    traces_per_capture,
 )
 from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
 
@@ -97,8 +100,10 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "execution's whole duration, column *API wait*, part of Lambda duration); "
         f"{ASSUMED_LOG_BYTES_PER_INVOCATION / 1024:g} KB of CloudWatch Logs per Lambda "
         "invocation (START/END/REPORT and two JSON lines at INFO; the state machines log "
-        "nothing: no Logging configured); every capture one X-Ray trace (an upper bound: the "
-        "default sampling traces 1 per second and 5% beyond). The asynchronous row adds the "
+        "nothing: no Logging configured). X-Ray, from the template's sampling rules (no "
+        f"reservoir): {traces_per_capture(EVENT_TRACE_RULE):.0%} of event captures "
+        f"(`{EVENT_TRACE_RULE}`), {traces_per_capture(API_TRACE_RULE):.0%} of API captures "
+        f"(`{API_TRACE_RULE}`), one trace each. The asynchronous row adds the "
         f"Standard confirmation workflow's {CONFIRMATION_STATES} transitions and its "
         "AwaitConfirmation invocation. Not included: the provider's fees, data transfer, "
         "Secrets Manager (cached reads), the caller's own Order Shipped event.",
