@@ -15,8 +15,7 @@ from order_capture_local.bench.sizes import (
     Capacity,
     DynamoDBCall,
     capacity_of,
-    indexed_keys,
-    ledger_sizes,
+    ledger_snapshot,
 )
 from order_capture_local.bench.targets import API_KEY_PK_PREFIX, IDEMPOTENCY_PK_PREFIX
 from order_capture_local.runtime import (
@@ -155,8 +154,7 @@ class Bench:
     def record[T](self, action: Callable[[], T]) -> tuple[T, Recording]:
         """Run ``action`` with every AWS request and DynamoDB item it touches recorded."""
         runtime = self.runtime
-        before = ledger_sizes(runtime)
-        indexed_before = indexed_keys(runtime)
+        before = ledger_snapshot(runtime)
         assert self.sandbox is not None
         captures_before = len(self.sandbox.state.captures)
         emitted_before = len(runtime.emitted_events)
@@ -169,12 +167,13 @@ class Bench:
         finally:
             seconds = time.perf_counter() - started
             self.recorder.active = False
+        after = ledger_snapshot(runtime)
         recording = Recording(
             requests=Counter(runtime.request_counts),
             calls=list(self.recorder.calls),
-            before=before,
-            after=ledger_sizes(runtime),
-            indexed=indexed_before | indexed_keys(runtime),
+            before=before.sizes,
+            after=after.sizes,
+            indexed=before.indexed | after.indexed,
             provider_captures=len(self.sandbox.state.captures) - captures_before,
             emitted=runtime.emitted_events[emitted_before:],
             seconds=seconds,
