@@ -179,6 +179,14 @@ def check_state_machine(template: Template, machine: StateMachineSpec) -> list[s
     for variable, value in machine.substitutions.items():
         if ":lambda:" in value and value not in function_arns:
             problems.append(f"{where}: {variable} is not a function of the template")
+    if machine.workflow_type == "EXPRESS" and not problems:
+        seconds, path = worst_case_seconds(template, machine)
+        if seconds > EXPRESS_LIMIT_SECONDS:
+            problems.append(
+                f"{where}: an Express execution can last {seconds:,.0f} s (> "
+                f"{EXPRESS_LIMIT_SECONDS} s) with every retrier exhausted along "
+                f"{' -> '.join(path)}: shorten function timeouts or retry budgets"
+            )
     return problems
 
 
@@ -210,10 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     if not problems:
         print(f"{len(template.state_machines)} state machine definition(s) OK")
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 #: Assumed bound of one attempt of a service integration without TimeoutSeconds (an API call).
@@ -274,3 +278,7 @@ def worst_case_seconds(template: Template, machine: StateMachineSpec) -> tuple[f
 
     seconds, path = longest(definition["StartAt"], ())
     return seconds, [*path, *(f"loop {loop}" for loop in sorted(set(loops)))]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

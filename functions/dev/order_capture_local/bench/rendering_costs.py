@@ -151,8 +151,8 @@ def render_workflow_choice(
         "",
         f"- **Standard (default)**: ${cost.total_standard:,.0f} per million captures all-in; "
         "exactly-once per execution name (a redelivered event cannot start a second "
-        "execution), a 90-day execution history for audits and disputes, no time limit on "
-        "retries through a provider outage.",
+        "execution), a 90-day execution history for audits and disputes, no five-minute limit "
+        "(a hot order's replanning rounds are never cut short).",
         f"- **Express**: ${cost.total_express:,.0f} per million; at-least-once (the ledger's "
         "conditional writes still capture once), no history unless logging is enabled (then "
         "paid as CloudWatch Logs), and five minutes at most.",
@@ -175,12 +175,19 @@ def render_workflow_choice(
         lines.append(f"| {machine} | {seconds:,.0f} s | {verdict} | {' → '.join(path)} |")
     lines += [
         "",
-        "- Measured cause of the miss: every step function's `Timeout` is 30 s (Globals) and "
-        "the retriers allow up to 10 attempts of Validate (4 for Lambda errors, 5 for "
-        "OrderNotFoundError) and 8 of Capture: attempts of 30 s dominate. Fitting five minutes "
-        "needs per-step timeouts near their real durations (seconds) and fewer attempts on "
-        "the Express machine; not changed here. Capture's OrderChangedError loop back to "
-        "Validate has no bound in the definition either.",
+        "- How it fits: the capture steps' function `Timeout`s are near their real "
+        "durations (Validate, Record, RecordFailure 5 s, ComputeAmount 3 s, Capture 14 s: "
+        "the provider's 10 s answer and the ledger), the service calls state "
+        "`TimeoutSeconds` 5, and the retriers allow 3 attempts for Lambda and provider "
+        "errors, 5 for a not-yet-registered order (2+4+8+16 s) and 7 for a hot order's "
+        "OrderChangedError (tests/statemachine/test_express_budget.py; `make validate-asl` "
+        "refuses an Express machine over the limit).",
+        "- Not in the sum: Capture's way back to Validate (an OrderChangedError past its "
+        "retries, or a twin's reservation). Each round is one more pass; a round needs another "
+        "shipment of the same order to have reserved in between, so the rounds are bounded by "
+        "the order's concurrent shipments, not by the definition. An Express execution cut "
+        "short there has reserved nothing (the reserve is what failed), and the API's caller "
+        "retries with its idempotency key.",
         "",
     ]
     return lines
