@@ -22,13 +22,9 @@ checked here against the response schemas instead.
 
 from __future__ import annotations
 
-import copy
-import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import jsonschema
@@ -43,6 +39,13 @@ from order_capture.adapters.adyen import (
 )
 from order_capture.ports import ProviderCaptureLookup, ProviderItem
 from tests.unit.provider_recorder import Recorder, json_body
+from tests.unit.provider_specs import (
+    ADYEN_MODIFICATIONS,
+    ADYEN_TYPINGS,
+    installed,
+    validate_stripe_object,
+    validate_stripe_request,
+)
 from tests.unit.test_provider_contracts import (
     ADYEN_RECEIVED,
     KEY,
@@ -54,126 +57,6 @@ from tests.unit.test_provider_contracts import (
     stripe,
     stripe_intent,
 )
-
-SPECS = Path(__file__).resolve().parents[1] / "provider-specs" / "node_modules"
-STRIPE_SPEC = SPECS / "@opensdks" / "sdk-stripe" / "stripe.oas.json"
-ADYEN_TYPINGS = SPECS / "@adyen" / "api-library" / "lib" / "src" / "typings"
-ADYEN_MODIFICATIONS = (
-    SPECS
-    / "@adyen"
-    / "api-library"
-    / "lib"
-    / "src"
-    / "services"
-    / "checkout"
-    / "modificationsApi.js"
-)
-
-
-def _installed(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(
-            f"{path} is missing: run `make provider-specs` (npm ci in tests/provider-specs)"
-        )
-    return path
-
-
-# --- Stripe's spec3 ---------------------------------------------------------------------------
-
-
-@cache
-def stripe_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(_installed(STRIPE_SPEC).read_text())
-    return spec
-
-
-def stripe_operation(method: str, path: str) -> dict[str, Any]:
-    """The spec's operation for a concrete path (``{intent}`` templates matched)."""
-    for template, operations in stripe_spec()["paths"].items():
-        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path) and method.lower() in operations:
-            operation: dict[str, Any] = operations[method.lower()]
-            return operation
-    raise AssertionError(f"Stripe's spec has no {method} {path}")
-
-
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = stripe_spec()["components"]["schemas"][name]
-    return schema
-
-
-def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Stripe's form encoding back to a document: ``a[b]=v`` nests, ``a[]=v`` appends."""
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        name, *rest = re.split(r"\[|\]\[?", key.rstrip("]")) if "[" in key else [key]
-        if rest == [""]:
-            document.setdefault(name, []).append(value)
-        elif rest:
-            document.setdefault(name, {})[rest[0]] = value
-        else:
-            document[name] = value
-    return document
-
-
-def coerce(value: Any, schema: dict[str, Any]) -> Any:
-    """Form values are text; give them the type the schema says (integer, boolean)."""
-    schema = _resolve(schema)
-    for choice in schema.get("anyOf", []):
-        coerced = coerce(value, choice)
-        if coerced is not value:
-            return coerced
-    kind = schema.get("type")
-    if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?\d+", value):
-        return int(value)
-    if kind == "boolean" and value in {"true", "false"}:
-        return value == "true"
-    if kind == "object" and isinstance(value, dict):
-        properties = schema.get("properties", {})
-        return {k: coerce(v, properties.get(k, {})) for k, v in value.items()}
-    if kind == "array" and isinstance(value, list):
-        return [coerce(item, schema.get("items", {})) for item in value]
-    return value
-
-
-def validate_stripe_request(request: httpx.Request) -> None:
-    operation = stripe_operation(request.method, request.url.path)
-    declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-    for name in request.url.params:
-        assert name.removesuffix("[]") in declared, f"{name} is no query parameter of Stripe's"
-    if request.method == "GET" or not request.content:
-        return
-    body_spec = operation["requestBody"]["content"]
-    assert request.headers["Content-Type"] in body_spec, "Stripe takes this operation as form"
-    schema = body_spec["application/x-www-form-urlencoded"]["schema"]
-    form = parse_qsl(request.content.decode(), keep_blank_values=True)
-    document = coerce(decode_form(form), schema)
-    root = {**schema, "components": stripe_spec()["components"]}
-    jsonschema.Draft7Validator(root).validate(document)
-
-
-def _known_fields_only(schema: Any) -> Any:
-    """A response schema that checks fixtures for what they hold: no field is required (a
-    fixture shows only what a test needs), but every field it has is one of Stripe's, with
-    Stripe's type."""
-    if isinstance(schema, list):
-        return [_known_fields_only(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    strict = {k: _known_fields_only(v) for k, v in schema.items() if k != "required"}
-    if "properties" in schema and "additionalProperties" not in schema:
-        strict["additionalProperties"] = False
-    if schema.get("nullable"):
-        strict = {"anyOf": [strict, {"type": "null"}]}
-    return strict
-
-
-def validate_stripe_object(instance: dict[str, Any], schema_name: str) -> None:
-    components = _known_fields_only(copy.deepcopy(stripe_spec()["components"]))
-    root = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
-    jsonschema.Draft7Validator(root).validate(instance)
 
 
 def every_stripe_request() -> list[httpx.Request]:
@@ -238,7 +121,7 @@ def adyen_model(folder: str, name: str) -> dict[str, tuple[str, bool]]:
     """A model's fields: ``{field: (type, required)}``, from its attributeTypeMap (the .js)
     and its declaration (the .d.ts: ``"field"?:`` is optional)."""
     stem = name[0].lower() + name[1:]
-    script = _installed(ADYEN_TYPINGS / folder / f"{stem}.js").read_text()
+    script = installed(ADYEN_TYPINGS / folder / f"{stem}.js").read_text()
     declaration = (ADYEN_TYPINGS / folder / f"{stem}.d.ts").read_text()
     types = dict(re.findall(r'"baseName": "([^"]+)",\s*"type": "([^"]+)"', script))
     required = set(re.findall(r'^\s+"([A-Za-z]+)": ', declaration, flags=re.MULTILINE))
@@ -270,7 +153,7 @@ def check_adyen(instance: Any, kind: str, folder: str = "checkout", where: str =
 
 
 def adyen_path_templates() -> list[str]:
-    text = _installed(ADYEN_MODIFICATIONS).read_text()
+    text = installed(ADYEN_MODIFICATIONS).read_text()
     return re.findall(r"\$\{this\.baseUrl\}(/payments/\{paymentPspReference\}/\w+)", text)
 
 
