@@ -340,6 +340,34 @@ class ProviderRefundLookup(Model):
     known_references: list[str] = []
 
 
+#: A refund's status at the provider: ``failed`` also stands for Stripe's ``canceled`` (no
+#: money moved either way).
+ProviderRefundStatus = Literal["succeeded", "pending", "failed"]
+
+
+class ProviderRefundState(Model):
+    """A refund as the provider shows it now, in a webhook's event or by lookup (Stripe)."""
+
+    provider_reference: str
+    #: Our refund id (the idempotency key sent), where the provider keeps it (Stripe:
+    #: ``metadata.refund_key``); None for a refund made elsewhere.
+    reference: str | None = None
+    status: ProviderRefundStatus
+    #: In the ledger's (ISO 4217) minor units.
+    amount: int
+    currency: str
+    #: The provider's reason for a failure (Stripe's ``failure_reason``).
+    reason: str = ""
+
+
+@runtime_checkable
+class RefundStateReader(Protocol):
+    """A provider that shows one refund by its reference (Stripe's ``GET /v1/refunds/{id}``):
+    reconciliation settles a refund left pending whose webhook never came."""
+
+    def refund_state(self, provider_reference: str) -> ProviderRefundState: ...
+
+
 @runtime_checkable
 class RefundFinder(Protocol):
     """A provider without idempotency keys whose API lists a capture's refunds (Aplazame)."""
@@ -453,6 +481,9 @@ class PaymentProviders(Protocol):
 
 
 class WebhookKeys(Protocol):
-    """The key a merchant's provider signs its webhooks with (Adyen: the HMAC key, hex)."""
+    """The key a merchant's provider signs its webhooks with (Adyen: the HMAC key, hex;
+    Stripe: the endpoint's signing secret, ``whsec_...``)."""
 
     def webhook_hmac_key(self, merchant_id: str, provider: str) -> str | None: ...
+
+    def webhook_secret(self, merchant_id: str, provider: str) -> str | None: ...

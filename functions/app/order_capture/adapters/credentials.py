@@ -42,6 +42,8 @@ class ProviderCredentials(BaseModel):
     merchant_account: str | None = None
     #: Adyen: hex HMAC key of the webhook endpoint (for the webhook route, not for calls).
     webhook_hmac_key: SecretStr | None = None
+    #: Stripe: the signing secret of the webhook endpoint (``whsec_...``), for the webhook route.
+    webhook_secret: SecretStr | None = None
     #: Aplazame: a test-mode (sandbox) key, which needs Aplazame's sandbox media type.
     test_mode: bool = False
 

@@ -57,6 +57,15 @@ class ConfiguredProviders:
 
     def webhook_hmac_key(self, merchant_id: str, provider: str) -> str | None:
         """From the same credentials as the calls (``webhook_hmac_key``); None if unset."""
+        key = self._credentials(merchant_id, provider).webhook_hmac_key
+        return key.get_secret_value() if key is not None else None
+
+    def webhook_secret(self, merchant_id: str, provider: str) -> str | None:
+        """From the same credentials as the calls (``webhook_secret``); None if unset."""
+        secret = self._credentials(merchant_id, provider).webhook_secret
+        return secret.get_secret_value() if secret is not None else None
+
+    def _credentials(self, merchant_id: str, provider: str) -> ProviderCredentials:
         settings = self.settings
         store = _default_store(
             settings.provider_secret_prefix,
@@ -66,8 +75,7 @@ class ConfiguredProviders:
             else None,
             settings.provider_secret_max_age_seconds,
         )
-        key = store.credentials(merchant_id, provider).webhook_hmac_key
-        return key.get_secret_value() if key is not None else None
+        return store.credentials(merchant_id, provider)
 
 
 @lru_cache(maxsize=4)
