@@ -42,6 +42,7 @@ def test_openapi_document_is_valid_and_covers_every_route() -> None:
         "/orders/{order_id}/captures/{capture_id}",
         "/orders/{order_id}/captures/{capture_id}/refunds",
         "/webhooks/{provider}",
+        "/webhooks/stripe",
         "/orders/{order_id}",
         "/orders/{order_id}/cancellations",
         "/admin/orders/{id}/capture",

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from order_capture.adapters import stripe_events
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
@@ -23,6 +24,7 @@ from order_capture.errors import (
     ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
     ProviderError,
+    ProviderLookupUnsupportedError,
     ProviderMulticaptureUnavailableError,
     ProviderOverCaptureError,
     ProviderUnavailableError,
@@ -33,6 +35,7 @@ from order_capture.ports import (
     ProviderCaptureRequest,
     ProviderRefund,
     ProviderRefundRequest,
+    ProviderRefundState,
     ProviderRelease,
     ProviderReleaseRequest,
     ProviderStatus,
@@ -235,6 +238,19 @@ class StripeProvider:
             currency=currency,
             status="succeeded" if status == "succeeded" else "pending",
         )
+
+    def refund_state(self, provider_reference: str) -> ProviderRefundState:
+        """``GET /v1/refunds/{id}``: the refund as Stripe shows it now (reconciliation settles a
+        pending refund by it when no webhook came)."""
+        refund = self.http.request(
+            "GET", f"/v1/refunds/{quote(provider_reference, safe='')}", idempotent=True
+        )
+        state = stripe_events.refund_state(refund)
+        if state is None:
+            raise ProviderLookupUnsupportedError(
+                f"stripe answered GET /v1/refunds/{provider_reference} with no refund we can read"
+            )
+        return state
 
     def _refund_with_key(self, request: ProviderRefundRequest) -> dict[str, Any] | None:
         listed = self.http.request(

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.api import cors, medusa, native, omnitron, webhooks
+from order_capture.api import cors, medusa, native, omnitron, stripe_webhook, webhooks
 from order_capture.api.common import status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
 from order_capture.api.problems import (
@@ -57,6 +57,7 @@ app = PerRequestRestResolver(enable_validation=True)
 app.include_router(native.router)
 app.include_router(medusa.router)
 app.include_router(omnitron.router)
+app.include_router(stripe_webhook.router)
 app.include_router(webhooks.router)
 app.configure_openapi(
     title="order-capture API",

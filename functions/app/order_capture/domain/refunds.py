@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 from order_capture.domain.merchant_api import error_from_failure
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
+from order_capture.domain.refund_states import settle_refund_state
 from order_capture.errors import (
     InvalidEventError,
     InvalidStateError,
@@ -67,6 +68,7 @@ from order_capture.ports import (
     RefundFinder,
     RefundLedger,
     RefundReconciliation,
+    RefundStateReader,
 )
 from order_capture.provider_units import units_for
 
@@ -409,13 +411,10 @@ def _reconcile_refund(
         refund.merchant_id, refund.order_id, refund.capture_id
     )
     provider = order.payment.provider if order is not None else "?"
-    if refund.provider_reference is not None or order is None or capture is None:
-        why = (
-            f"received by the provider ({refund.provider_reference}): its webhook settles it"
-            if refund.provider_reference is not None
-            else "its order or capture is not in the ledger"
-        )
-        return "still_open", why, provider
+    if order is None or capture is None:
+        return "still_open", "its order or capture is not in the ledger", provider
+    if refund.provider_reference is not None:
+        return (*_settle_by_lookup(repository, providers, order, refund, now), provider)
     try:
         # Sent again only where the provider takes idempotency keys; elsewhere found by lookup
         # if the provider can, or left pending for an operator.
@@ -429,5 +428,41 @@ def _reconcile_refund(
     except ProviderError as error:  # no answer, or no credentials: named, never swallowed
         return "unanswered", error_reason(error), provider
     if settled.status is RefundStatus.REFUNDED:
-        return "refunded", f"refunded at the provider as {settled.provider_reference}", provider
-    return "still_open", "pending at the provider", provider
+        outcome, why = "refunded", f"refunded at the provider as {settled.provider_reference}"
+    else:
+        outcome, why = "still_open", "pending at the provider"
+    return outcome, why, provider
+
+
+def _settle_by_lookup(
+    repository: RefundLedger,
+    providers: PaymentProviders,
+    order: Order,
+    refund: Refund,
+    now: datetime,
+) -> tuple[str, str]:
+    """A refund the provider received (it answered ``pending``) whose webhook has not come,
+    settled by what the provider shows of it now (Stripe); left to the webhook where the
+    provider shows no refund by its reference (Adyen)."""
+    reference = refund.provider_reference or ""
+    try:
+        provider = providers.provider(order.payment.provider, order.merchant_id)
+        if not isinstance(provider, RefundStateReader):
+            return "still_open", f"received by the provider ({reference}): its webhook settles it"
+        state = provider.refund_state(reference)
+    except ProviderError as error:
+        return "unanswered", error_reason(error)
+    # Looked up by the reference the provider gave for this refund: it is this refund even
+    # without our key in it (the amounts must still agree).
+    state = state.model_copy(update={"reference": refund.refund_id})
+    settled = settle_refund_state(repository, refund.merchant_id, state, now)
+    if settled is None:
+        return "still_open", (
+            f"the provider's refund {state.provider_reference} is of {state.amount} "
+            f"{state.currency}, not this refund's {refund.amount}: for an operator"
+        )
+    if settled.status is RefundStatus.REFUNDED:
+        return "refunded", f"refunded at the provider as {state.provider_reference} (looked up)"
+    if settled.status is RefundStatus.FAILED:
+        return "failed", f"the provider failed refund {state.provider_reference}: {state.reason}"
+    return "still_open", f"pending at the provider ({state.provider_reference}), looked up"

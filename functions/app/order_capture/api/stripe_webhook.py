@@ -1,0 +1,116 @@
+"""Stripe's webhook: ``POST /webhooks/stripe?merchant_id=<id>``.
+
+Stripe calls this route, not a merchant: there is no API key. The ``Stripe-Signature`` header
+must sign the raw body under the signing secret of the merchant's webhook endpoint
+(``webhook_secret`` in the merchant's Stripe credentials, ``whsec_...``), at most 300 seconds
+ago (``adapters.stripe_events``); otherwise the answer is 401, nothing changes, and no secret
+is named. The merchant is in the URL because the secret is per endpoint and must be known
+before anything in the body is trusted: one endpoint per merchant account in Stripe's
+dashboard.
+
+A signed event is answered 200 ``{"received": true}`` whatever it is: Stripe retries anything
+else for days. The refund events (``refund.updated``, ``refund.failed``,
+``charge.refund.updated``, ``refund.created``) settle the pending refund they name by our key
+(``domain.refund_states``); other events, and refunds that are not ours, are logged and
+ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from order_capture.adapters import stripe_events
+from order_capture.api.common import IDENTIFIER_PATTERN
+from order_capture.api.context import request_context
+from order_capture.api.native import ErrorOut
+from order_capture.api.problems import UnauthorizedError
+from order_capture.domain.refund_states import settle_refund_state
+from order_capture.errors import ProviderNotConfiguredError
+from order_capture.observability import logger
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
+PATH = "/webhooks/stripe"
+RECEIVED = json.dumps({"received": True})
+
+MerchantQuery = Annotated[
+    str,
+    Query(
+        pattern=IDENTIFIER_PATTERN,
+        min_length=1,
+        max_length=128,
+        description="The merchant whose endpoint secret signs the events.",
+    ),
+]
+
+
+@router.post(
+    PATH,
+    summary="Stripe webhook",
+    description="Stripe's events, signed in `Stripe-Signature` with the endpoint's secret "
+    '(`t=<time>,v1=<HMAC-SHA256 of "<time>.<body>">`, at most 300 s old). Refund events '
+    "settle the pending refunds they name; every signed event is answered 200. A missing, "
+    "forged or stale signature is 401 and changes nothing.",
+    tags=["Provider webhooks"],
+    responses={
+        200: {
+            "description": "Received",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"received": {"type": "boolean"}},
+                        "required": ["received"],
+                    }
+                }
+            },
+        },
+        401: {
+            "description": "Missing, invalid or stale signature.",
+            "content": {"application/json": {"model": ErrorOut}},
+        },
+    },
+)
+def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:
+    request = request_context(router)
+    dependencies = request.dependencies
+    event = router.current_event
+    payload = (event.decoded_body or "").encode()
+    now = dependencies.clock.now()
+    try:
+        secret = (
+            dependencies.webhook_keys.webhook_secret(merchant_id, "stripe")
+            if dependencies.webhook_keys is not None
+            else None
+        )
+    except ProviderNotConfiguredError:
+        secret = None
+    header = event.headers.get(stripe_events.SIGNATURE_HEADER)
+    if not stripe_events.signature_is_valid(payload, header, secret, now.timestamp()):
+        logger.warning("webhook refused", extra={"provider": "stripe", "merchant_id": merchant_id})
+        raise UnauthorizedError(
+            f"{stripe_events.SIGNATURE_HEADER}: missing, invalid or older than "
+            f"{stripe_events.TOLERANCE_SECONDS} s for this merchant's endpoint secret",
+            credentials_given=header is not None,
+        )
+    stripe_event = stripe_events.parse_event(payload)
+    state = stripe_events.refund_of(stripe_event) if stripe_event is not None else None
+    settled = (
+        settle_refund_state(dependencies.repository, merchant_id, state, now, stripe_event.type)
+        if state is not None and stripe_event is not None
+        else None
+    )
+    logger.info(
+        "stripe event" if settled is not None else "stripe event not about a refund of ours",
+        extra={
+            "event": stripe_event.type if stripe_event is not None else None,
+            "event_id": stripe_event.id if stripe_event is not None else None,
+            "reference": state.provider_reference if state is not None else None,
+            "status": settled.status.value if settled is not None else None,
+        },
+    )
+    return Response(status_code=200, content_type="application/json", body=RECEIVED)
