@@ -160,7 +160,7 @@ class MemoryLedger:
             pointer.order_id = capture.order_id
             return None
 
-    def confirm(self, capture: Capture) -> bool:
+    def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
         with self._lock:
             key = self._capture_key(capture)
             stored = self.captures.get(key)
@@ -186,6 +186,10 @@ class MemoryLedger:
             )
             if capture.releases_authorization:
                 self.expiry_index.discard((order.merchant_id, order.order_id))
+            if announced:
+                self._pointer_of(
+                    capture.merchant_id, capture.capture_id
+                ).announced = CaptureStatus.CAPTURED
             return True
 
     def settle_failure(
@@ -251,7 +255,9 @@ class MemoryLedger:
             pointer = self.capture_refs.get((merchant_id, capture_id), _Pointer())
             return ConfirmationState(task_token=pointer.task_token, announced=pointer.announced)
 
-    def mark_announced(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> None:
+    def mark_announced(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
+    ) -> None:
         with self._lock:
             self._pointer_of(merchant_id, capture_id).announced = status
 

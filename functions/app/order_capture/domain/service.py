@@ -33,6 +33,7 @@ from order_capture.models import (
     failed_before_reservation,
 )
 from order_capture.ports import (
+    CaptureConfirmations,
     CaptureLedger,
     Clock,
     EventPublisher,
@@ -223,7 +224,7 @@ def record_capture(repository: CaptureLedger, capture: Capture, now: datetime) -
 
 
 def _confirm(
-    repository: OrderRepository, capture: Capture, now: datetime, *, announcing: bool
+    repository: CaptureLedger, capture: Capture, now: datetime, *, announcing: bool
 ) -> tuple[Capture, bool]:
     """``record_capture``, and whether this call confirmed it (with the ``announced`` marker
     when ``announcing``) rather than finding it settled."""
@@ -246,7 +247,7 @@ def _confirm(
 
 
 def record_and_announce(
-    repository: CaptureLedger,
+    repository: CaptureConfirmations,
     publisher: EventPublisher,
     capture: Capture,
     now: datetime,
