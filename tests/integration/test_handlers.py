@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.domain import service
 from order_capture.domain.reconciliation import reconcile_open_captures
 from order_capture.errors import (
     AnnouncementFailedError,
@@ -18,7 +19,15 @@ from order_capture.errors import (
     OrderNotFoundError,
     ProviderDeclinedError,
 )
-from order_capture.handlers import capture, compute_amount, order_events, record, validate
+from order_capture.handlers import (
+    await_confirmation,
+    capture,
+    compute_amount,
+    order_events,
+    record,
+    validate,
+)
+from order_capture.models import Capture
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
 from tests.support import FixedClock
@@ -531,6 +540,55 @@ def test_campaign_reconciliation_racing_record_for_the_same_capture_announces_on
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.reserved_amount, order.captured_amount) == (0, EXAMPLE_ORDER_TOTAL)
     assert [detail_type for detail_type, _ in publisher.sent] == ["Payment Captured"]
+
+
+class TimedOutWaiters:
+    """Step Functions answering TaskTimedOut: the confirmation wait is over."""
+
+    def succeed(self, task_token: str, capture: Any) -> bool:
+        return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False
+
+
+def test_campaign_a_wait_that_timed_out_before_it_was_noted_announces_the_webhooks_outcome(
+    registered: dict[str, Any],
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a capture the provider received ("pending" there), whose webhook then confirmed
+    # it before the confirmation wait was noted (the webhook leaves the announcing to it)
+    _, _, captured = run_until_capture(
+        repository, lambda_context, clock, sandbox, order_shipped("s1")
+    )
+    received = Capture.model_validate(captured | {"status_at_provider": "pending"})
+    repository.await_provider(received)
+    service.record_capture(
+        repository, received.model_copy(update={"status_at_provider": "succeeded"}), clock.now()
+    )
+    publisher = RecordingPublisher()
+    monkeypatch.setattr(record, "default_publisher", lambda: publisher)
+
+    # When the AwaitConfirmation step, slower than the wait's timeout, notes it only after
+    # the wait timed out (the make chaos campaign: a capture captured and never announced)
+    await_confirmation.handle(
+        {"capture": received.model_dump(mode="json"), "task_token": "token-1"},
+        lambda_context,
+        repository,
+        waiters=TimedOutWaiters(),
+    )
+
+    # Then it announces the capture itself, once
+    ((detail_type, (announced,)),) = publisher.sent
+    assert (detail_type, announced.capture_id, announced.status) == (
+        "Payment Captured",
+        received.capture_id,
+        "captured",
+    )
 
 
 def test_a_twin_given_the_settled_capture_by_its_capture_step_announces_nothing(

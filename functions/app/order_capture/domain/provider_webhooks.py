@@ -108,9 +108,12 @@ def await_confirmation(
     waiters: ConfirmationWaiters,
     capture: Capture,
     task_token: str,
+    *,
+    publisher: EventPublisher,
 ) -> Capture:
     """AwaitProviderConfirmation: note the task token beside the pending capture for the
-    webhook; if the webhook settled the capture already, complete the wait at once."""
+    webhook; if the webhook settled the capture already, complete the wait at once, or, if
+    that wait timed out meanwhile, announce the outcome here."""
     if repository.await_confirmation(capture, task_token):
         return capture
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
@@ -121,7 +124,10 @@ def await_confirmation(
     # function dies in between, the task is retried and completes the wait).
     if stored.status in SETTLED_CAPTURE_STATUSES:
         repository.mark_announced(stored.merchant_id, stored.capture_id, stored.status)
-    complete_wait(waiters, task_token, stored)
+    if not complete_wait(waiters, task_token, stored):
+        # Nothing waits any more: the wait timed out while this step ran (Lambda slower than
+        # the wait), and the webhook that settled the capture left the announcing to it.
+        announce(publisher, stored)
     return stored
 
 

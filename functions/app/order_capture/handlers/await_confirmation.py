@@ -10,11 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from order_capture.domain import provider_webhooks
+from order_capture.handlers import record
 from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.models import Capture, Model
 from order_capture.observability import logger
 from order_capture.parsing import parse_as
-from order_capture.ports import ConfirmationWaiters, OrderRepository
+from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
 
 
 class AwaitConfirmationEvent(Model):
@@ -39,6 +40,7 @@ def handle(
     context: LambdaContext,
     repository: OrderRepository | None = None,
     waiters: ConfirmationWaiters | None = None,
+    publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:
     awaiting = parse_as(AwaitConfirmationEvent, event)
     log_keys_of(awaiting.capture, awaiting.capture.execution_id)
@@ -47,6 +49,7 @@ def handle(
         waiters or default_waiters(),
         awaiting.capture,
         awaiting.task_token,
+        publisher=publisher or record.default_publisher(),
     )
     logger.info(
         "awaiting provider confirmation",
