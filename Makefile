@@ -3,7 +3,7 @@
 #   make up     the local stack (AWS endpoint, sandbox, API) until Ctrl-C; other commands use it
 #   make sam-local  every function through the real `sam local invoke` in Docker, against the stack
 #   make test   every check: lint, types, template, state machine, build, tests
-#   make bench  the benchmark: prints its summary (REPORT=1 also writes BENCHMARKS.md)
+#   make bench  the benchmark: prints its summary (REPORT=1: BENCHMARKS.md, README, docs/performance.md)
 #   make chaos  the fault campaign (events and API) under faults, all-zero outcome figures
 #   make chaos-report  the same, and writes docs/fault-campaign.md
 SHELL := /bin/bash
@@ -128,7 +128,7 @@ pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM) $(PROVIDER_SPECS)
 test: lint typecheck validate-template validate-asl build pytest
 
 bench: setup
-	$(BIN)/python -m order_capture_local.bench $(if $(REPORT),--report BENCHMARKS.md)
+	$(BIN)/python -m order_capture_local.bench $(if $(REPORT),--report BENCHMARKS.md --summary-into-docs)
 
 # `make chaos` only prints (progress on stderr, the table on stdout); REPORT=1 (or
 # `make chaos-report`) also writes the table to docs/fault-campaign.md.

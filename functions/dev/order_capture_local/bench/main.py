@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from order_capture_local.asl_lint import worst_case_seconds
+from order_capture_local.bench import summary_blocks
 from order_capture_local.bench.cold import FirstPayloads, measure_cold_starts
 from order_capture_local.bench.cost import CONFIRMATION_STATES, cost_per_million, invoked_functions
 from order_capture_local.bench.package import build_tree, measure_package
@@ -31,6 +33,15 @@ from order_capture_local.runtime import (
 # --- main ----------------------------------------------------------------------------------------
 
 
+def _progress(started: float, what: str) -> None:
+    print(f"bench: [{time.perf_counter() - started:4.0f} s] {what} ...", file=sys.stderr)
+
+
+def _cpu_seconds() -> float:
+    used = os.times()
+    return used.user + used.system + used.children_user + used.children_system
+
+
 def run_bench(args: argparse.Namespace) -> Results:
     started = time.perf_counter()
     # moto logs every failed execution (the failure paths measured on purpose) at ERROR.
@@ -39,17 +50,21 @@ def run_bench(args: argparse.Namespace) -> Results:
         bench = Bench(runtime)
         first_payloads = FirstPayloads()
         with first_payloads.recording(runtime):
-            print("bench: paths ...", file=sys.stderr)
+            _progress(started, "paths")
             paths = measure_paths(bench)
-            print("bench: API captures ...", file=sys.stderr)
+            _progress(started, "API captures")
             api = measure_api(bench)
         # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
         # are measured while the table is still small.
-        print("bench: warm invokes ...", file=sys.stderr)
+        _progress(started, "warm invokes")
         warm = measure_warm(bench, rounds=args.warm_rounds)
-        print("bench: scaling ...", file=sys.stderr)
-        lines = measure_lines(bench, (1, 100, 1000), shipments=3) + measure_long_ids(bench)
+        # Earlier captures before the large orders, for the same reason.
+        _progress(started, "scaling: 0, 10, 100 earlier captures")
         history = measure_history(bench, (0, 10, 100), shipments=3)
+        _progress(started, "scaling: orders of 1, 100, 1,000 lines")
+        lines = measure_lines(bench, (1, 100, 1000), shipments=3)
+        _progress(started, "scaling: 1,000 lines with long ids")
+        lines += measure_long_ids(bench)
         costs = {
             "shipment capture (2 lines)": cost_per_million(
                 paths[0].run, invoked_functions(runtime, paths[0].run)
@@ -72,7 +87,7 @@ def run_bench(args: argparse.Namespace) -> Results:
                 invoked_functions(runtime, api_capture),
                 api=True,
             )
-        print("bench: the Lambda tree (layer and function) ...", file=sys.stderr)
+        _progress(started, "the Lambda tree (layer and function)")
         tree = build_tree()
         package = measure_package(tree, functions=len(runtime.template.functions))
         cold = (
@@ -95,6 +110,7 @@ def run_bench(args: argparse.Namespace) -> Results:
         costs=costs,
         express_limit=express_limit,
         seconds=time.perf_counter() - started,
+        cpu_seconds=_cpu_seconds(),
     )
 
 
@@ -107,16 +123,27 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="write the full report there (make bench REPORT=1: BENCHMARKS.md); default: none",
     )
+    parser.add_argument(
+        "--summary-into-docs",
+        action="store_true",
+        help="also write the summary table into README.md and docs/performance.md "
+        "(make bench REPORT=1)",
+    )
     args = parser.parse_args(argv)
     # Handlers print what they would print on Lambda (EMF metrics when enabled); stdout is the
     # summary's.
     with contextlib.redirect_stdout(sys.stderr):
         results = run_bench(args)
     print("\n".join(render_summary_table(results)))
+    print(f"bench: {results.seconds:.0f} s ({results.cpu_seconds:.0f} s of CPU)", file=sys.stderr)
     if args.report:
         Path(args.report).write_text(render(results))
         print(f"bench: wrote {args.report}", file=sys.stderr)
-    else:
+    if args.summary_into_docs:
+        for document in summary_blocks.DOCUMENTS:
+            summary_blocks.replace_block(document, render_summary_table(results))
+            print(f"bench: wrote the summary table into {document}", file=sys.stderr)
+    if not args.report and not args.summary_into_docs:
         print(
             "bench: no report written (make bench REPORT=1 writes BENCHMARKS.md)", file=sys.stderr
         )

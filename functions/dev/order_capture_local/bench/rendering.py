@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from order_capture_local.bench import rendering_costs
+from order_capture_local.bench import rendering_costs, summary_blocks
 from order_capture_local.bench.cold import ColdResult
 from order_capture_local.bench.cost import CONFIRMATION_STATES, PRICES, Cost
 from order_capture_local.bench.package import PackageResult
@@ -36,6 +36,9 @@ class Results:
     costs: dict[str, Cost]
     seconds: float
     express_limit: dict[str, tuple[float, list[str]]]
+    #: CPU seconds of the bench and its cold-start probes: the machine is shared, so the wall
+    #: time also says how loaded it was
+    cpu_seconds: float = 0.0
 
 
 def _fmt_requests(requests: Counter[str]) -> str:
@@ -377,10 +380,12 @@ def render(results: Results) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` ({stamp}, {results.seconds:.0f} s). Counts are "
+        f"Written by `make bench` ({stamp}, {results.seconds:.0f} s, "
+        f"{results.cpu_seconds:.0f} s of CPU). Counts are "
         "deterministic; times are ratios to baselines measured in the same run.",
         "",
-        *render_summary_table(results),
+        *summary_blocks.wrap(render_summary_table(results)),
+        "",
         *render_requests(results),
         *render_scaling(results),
         *render_paths(results),
