@@ -18,18 +18,26 @@ from order_capture.models import (
     Capture,
     CaptureRequest,
     CaptureStatus,
+    OrderPlacedDetail,
     PlannedCapture,
     Refund,
     RefundStatus,
 )
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.test_reconciliation_and_expiry import register
+from tests.factories import order_placed
 from tests.support import FixedClock
 
 WHOLE_SECOND = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
 HALF_PAST = WHOLE_SECOND + timedelta(milliseconds=500)
 ONE_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 ISO_LIKE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def register(repository: Any, clock: FixedClock, **overrides: Any) -> OrderPlacedDetail:
+    """The example order (``overrides`` as factories.order_placed takes them), registered."""
+    detail = OrderPlacedDetail.model_validate(order_placed(**overrides)["detail"])
+    service.register_order(repository, detail, clock)
+    return detail
 
 
 def open_capture(shipment_id: str, updated_at: datetime) -> Capture:
@@ -102,7 +110,8 @@ def test_the_timestamp_format_sorts_as_the_instants_and_reads_back(
 def _full_life(repository: Any, clock: FixedClock, sandbox: SandboxServer) -> None:
     """An order registered, a shipment captured and recorded, a refund reserved and confirmed,
     and an open capture: every kind of item the ledger writes with a timestamp."""
-    register(repository, clock, sandbox)
+    payment = register(repository, clock).payment
+    sandbox.authorize(payment.reference, payment.authorized_amount, "EUR")
     order = repository.get_order("merchant-1", "order-1001")
     request = CaptureRequest(merchant_id="merchant-1", order_id="order-1001", shipment_id="s1")
     pending = service.execute_capture(
