@@ -3,12 +3,11 @@ the same conditional writes succeed, fail, return and raise the same way on both
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules
 from order_capture.errors import OrderChangedError
 from order_capture.models import (
     Capture,
@@ -16,15 +15,19 @@ from order_capture.models import (
     CaptureStatus,
     FailureReason,
     Order,
-    OrderPlacedDetail,
     Refund,
     RefundStatus,
 )
 from order_capture.ports import OrderRepository
 from order_capture_local.memory_ledger import MemoryLedger
-from tests.factories import order_placed
+from tests.integration.ledger_contract_support import (
+    T0,
+    new_order,
+    new_refund,
+    pending_capture,
+    reserved,
+)
 
-T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 _typed: OrderRepository = MemoryLedger()  # mypy: the in-memory ledger has every port
 
 
@@ -34,42 +37,6 @@ def ledger(request: pytest.FixtureRequest) -> OrderRepository:
         return MemoryLedger()
     repository: OrderRepository = request.getfixturevalue("repository")
     return repository
-
-
-def new_order(order_id: str = "order-1001") -> Order:
-    detail = OrderPlacedDetail.model_validate(order_placed(order_id=order_id)["detail"])
-    return capture_rules.register_order(detail, T0)
-
-
-def pending_capture(
-    order: Order, shipment: str = "s1", amount: int = 1000, **fields: Any
-) -> Capture:
-    return Capture.model_validate(
-        {
-            "capture_id": f"cap-{order.order_id}-{shipment}",
-            "merchant_id": order.merchant_id,
-            "order_id": order.order_id,
-            "shipment_id": shipment,
-            "amount": amount,
-            "currency": order.currency,
-            "status": CaptureStatus.PENDING,
-            "provider": "sandbox",
-            "trigger": "event",
-            "created_at": T0,
-            "updated_at": T0,
-        }
-        | fields
-    )
-
-
-def reserved(order: Order, capture: Capture) -> Order:
-    """``order`` as the domain writes it when reserving ``capture``."""
-    return order.model_copy(
-        update={
-            "reserved_amount": order.reserved_amount + capture.amount,
-            "version": order.version + 1,
-        }
-    )
 
 
 def stored_with_capture(ledger: OrderRepository, **fields: Any) -> tuple[Order, Capture]:
@@ -92,20 +59,6 @@ def captured(ledger: OrderRepository, **fields: Any) -> Capture:
     stored = ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id)
     assert stored is not None
     return stored
-
-
-def new_refund(capture: Capture, refund_id: str = "refund-1", amount: int = 300) -> Refund:
-    return Refund(
-        refund_id=refund_id,
-        merchant_id=capture.merchant_id,
-        order_id=capture.order_id,
-        capture_id=capture.capture_id,
-        amount=amount,
-        currency=capture.currency,
-        status=RefundStatus.PENDING,
-        created_at=T0,
-        updated_at=T0,
-    )
 
 
 # --- orders ----------------------------------------------------------------------------------

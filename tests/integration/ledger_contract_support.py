@@ -1,0 +1,70 @@
+"""Builders of ledger items for the ledger's contract tests (test_ledger_contract.py,
+test_ledger_differential.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from order_capture.domain import capture_rules
+from order_capture.models import (
+    Capture,
+    CaptureStatus,
+    Order,
+    OrderPlacedDetail,
+    Refund,
+    RefundStatus,
+)
+from tests.factories import order_placed
+
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def new_order(order_id: str = "order-1001") -> Order:
+    detail = OrderPlacedDetail.model_validate(order_placed(order_id=order_id)["detail"])
+    return capture_rules.register_order(detail, T0)
+
+
+def pending_capture(
+    order: Order, shipment: str = "s1", amount: int = 1000, **fields: Any
+) -> Capture:
+    return Capture.model_validate(
+        {
+            "capture_id": f"cap-{order.order_id}-{shipment}",
+            "merchant_id": order.merchant_id,
+            "order_id": order.order_id,
+            "shipment_id": shipment,
+            "amount": amount,
+            "currency": order.currency,
+            "status": CaptureStatus.PENDING,
+            "provider": "sandbox",
+            "trigger": "event",
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        | fields
+    )
+
+
+def reserved(order: Order, capture: Capture) -> Order:
+    """``order`` as the domain writes it when reserving ``capture``."""
+    return order.model_copy(
+        update={
+            "reserved_amount": order.reserved_amount + capture.amount,
+            "version": order.version + 1,
+        }
+    )
+
+
+def new_refund(capture: Capture, refund_id: str = "refund-1", amount: int = 300) -> Refund:
+    return Refund(
+        refund_id=refund_id,
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=amount,
+        currency=capture.currency,
+        status=RefundStatus.PENDING,
+        created_at=T0,
+        updated_at=T0,
+    )
