@@ -225,6 +225,23 @@ def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderReposi
     assert not ledger.await_confirmation(capture, "token-2")
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token == "token-1"
     assert ledger.find_capture(order.merchant_id, "cap-unknown") is None
+    ledger.mark_announced(order.merchant_id, capture.capture_id, None)  # taken back
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_confirm_notes_the_announcement_only_when_its_confirmer_announces(
+    ledger: OrderRepository, announced: bool
+) -> None:
+    order, capture = stored_with_capture(ledger)
+    done = capture.model_copy(update={"status": CaptureStatus.CAPTURED})
+    assert ledger.confirm(done, announced=announced)
+    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
+    assert state.announced == (CaptureStatus.CAPTURED if announced else None)
+    # A confirm that finds it settled writes nothing, the marker included.
+    ledger.mark_announced(order.merchant_id, capture.capture_id, None)
+    assert not ledger.confirm(done, announced=True)
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
 
 
 # --- refunds ---------------------------------------------------------------------------------

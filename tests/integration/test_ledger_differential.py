@@ -29,7 +29,9 @@ FAILURE = FailureReason(reason="declined", message="no", error="ProviderDeclined
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("reserve"), st.sampled_from(SHIPMENTS), st.booleans()),
-        st.tuples(st.just("confirm"), st.sampled_from(SHIPMENTS), st.booleans()),
+        st.tuples(
+            st.just("confirm"), st.sampled_from(SHIPMENTS), st.tuples(st.booleans(), st.booleans())
+        ),
         st.tuples(
             st.just("settle_failure"),
             st.sampled_from(SHIPMENTS),
@@ -76,15 +78,17 @@ def apply(
         if stored is None:
             return "no capture"
         if name == "confirm":
+            releases, announced = argument
             return ledger.confirm(
                 stored.model_copy(
                     update={
                         "status": CaptureStatus.CAPTURED,
                         "provider_reference": f"ref-{step}",
-                        "releases_authorization": argument,
+                        "releases_authorization": releases,
                         "updated_at": moment,
                     }
-                )
+                ),
+                announced=announced,
             )
         if name == "settle_failure":
             failed = stored.model_copy(
