@@ -67,3 +67,32 @@ def test_requires_action_is_503_in_every_dialect(
     assert answers["medusa"].json()["type"] == "unknown_error"
     assert retried.status_code == 503 and "Idempotent-Replayed" not in retried.headers
     assert order["pending_amount"] == 100  # kept reserved for reconciliation, not released
+
+
+def test_campaign_a_same_key_retry_after_reconciliation_released_the_capture_is_final(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    # Given a capture whose provider answered 503 to every attempt: requires_action (503)
+    sandbox = local_api.runtime.sandbox
+    assert sandbox is not None
+    order = merchant.place()
+    key = idempotency_key()
+    path = f"/orders/{order['order_id']}/captures"
+    sandbox.add_fault("unavailable", count=20, status=503)
+    try:
+        with merchant.client() as client:
+            first = client.post(path, json={"amount": 100}, headers=key)
+    finally:
+        sandbox.state.faults.clear()
+    assert first.status_code == 503, first.text
+    # When reconciliation finds no capture under its key at the provider and releases it
+    invocation = local_api.runtime.invoke("ReconcileFunction", {"grace_seconds": 0})
+    assert invocation.payload["released"] == 1, invocation.payload
+    # Then the client's retries with the same key get a final answer, not a 5xx forever (the
+    # make chaos campaign's requests "still 502 once all settled"), and nothing is captured
+    with merchant.client() as client:
+        retried = client.post(path, json={"amount": 100}, headers=key)
+        again = client.get(f"/orders/{order['order_id']}").json()
+    assert retried.status_code == 409, retried.text
+    assert retried.json()["error"]["type"] == "not_captured"
+    assert again["captured_amount"] == 0 and again["pending_amount"] == 0

@@ -93,6 +93,7 @@ STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
     errors.OrderNotFoundError: 404,
     problems.RouteNotFoundError: 404,
     errors.InvalidStateError: 409,
+    errors.CaptureNotFoundAtProviderError: 409,
     problems.PayloadTooLargeError: 413,
     problems.UnsupportedMediaTypeError: 415,
     errors.OverCaptureError: 422,

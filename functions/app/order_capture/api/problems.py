@@ -125,6 +125,9 @@ STATUS_BY_ERROR: dict[type[errors.OrderCaptureError], int] = {
     RouteNotFoundError: 404,
     errors.InvalidStateError: 409,
     errors.AuthorizationExpiredError: 409,
+    # Released by reconciliation or an operator, nothing captured: final for its key (its
+    # units are capturable again under a new one), never a 5xx that asks to retry forever.
+    errors.CaptureNotFoundAtProviderError: 409,
     PayloadTooLargeError: 413,
     UnsupportedMediaTypeError: 415,
     errors.OverCaptureError: 422,
