@@ -10,6 +10,7 @@ import pytest
 
 from order_capture.errors import OrderChangedError
 from order_capture.models import (
+    AuthorizationRelease,
     Capture,
     CaptureLine,
     CaptureStatus,
@@ -17,6 +18,8 @@ from order_capture.models import (
     Order,
     Refund,
     RefundStatus,
+    ReleaseStatus,
+    release_id_for,
 )
 from order_capture.ports import OrderRepository
 from order_capture_local.memory_ledger import MemoryLedger
@@ -324,3 +327,54 @@ def test_a_failed_refund_gives_its_amount_back_once(ledger: OrderRepository) -> 
     assert ledger.list_refunds(capture.merchant_id, capture.order_id, capture.capture_id) == [
         failed
     ]
+
+
+def release_of(order: Order, status: ReleaseStatus = ReleaseStatus.PENDING) -> AuthorizationRelease:
+    return AuthorizationRelease(
+        release_id=release_id_for(order.merchant_id, order.order_id),
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        provider=order.payment.provider,
+        authorization_reference=order.payment.reference,
+        amount=500,
+        currency=order.currency,
+        status=status,
+        attempts=1,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_a_release_is_stored_once_per_order_and_open_while_pending(
+    ledger: OrderRepository,
+) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    release = release_of(order)
+
+    assert ledger.begin_release(release) is None
+    second = ledger.begin_release(release.model_copy(update={"amount": 900}))
+
+    assert second == release  # the first stands: nothing written
+    assert ledger.get_release(order.merchant_id, order.order_id) == release
+    assert ledger.list_open_releases(T0 + timedelta(seconds=1)) == [release]
+    assert ledger.list_open_releases(T0) == []  # touched at T0, not before it
+
+
+def test_a_release_is_settled_only_from_the_status_expected(ledger: OrderRepository) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    release = release_of(order)
+    ledger.begin_release(release)
+    released = release.model_copy(
+        update={"status": ReleaseStatus.RELEASED, "updated_at": T0 + timedelta(minutes=1)}
+    )
+
+    assert ledger.update_release(released, ReleaseStatus.PENDING)
+    assert not ledger.update_release(release, ReleaseStatus.PENDING)  # it moved on
+
+    assert ledger.get_release(order.merchant_id, order.order_id) == released
+    assert ledger.list_open_releases(T0 + timedelta(hours=1)) == []
+    other = new_order("order-2002")
+    assert not ledger.update_release(release_of(other), ReleaseStatus.PENDING)  # none stored
+    assert ledger.get_release(other.merchant_id, other.order_id) is None

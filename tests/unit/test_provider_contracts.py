@@ -421,6 +421,21 @@ def test_stripe_release_cancels_the_intent() -> None:
     assert recorder.last.headers["Idempotency-Key"] == f"release-{KEY}"
 
 
+def test_stripe_release_of_an_intent_with_nothing_left_is_released_already() -> None:
+    """A capture sent final (also when the card has no multicapture) released the rest:
+    Stripe refuses to cancel the succeeded intent, which is what a release wanted."""
+    unexpected = stripe_error("invalid_request_error", "payment_intent_unexpected_state")
+    recorder = Recorder().answer(400, unexpected)
+
+    released = stripe(recorder).release(release_request("pi_1", 9950))
+
+    assert released.status == "succeeded"
+    with pytest.raises(ProviderDeclinedError):
+        stripe(
+            Recorder().answer(404, stripe_error("invalid_request_error", "resource_missing"))
+        ).release(release_request("pi_1", 9950))
+
+
 def test_stripe_metadata_keys_fit_forty_characters() -> None:
     assert len(metadata_key("x" * 200)) == 40
     assert metadata_key("x" * 200) != metadata_key("y" * 200)

@@ -450,6 +450,45 @@ class Refund(Model):
     updated_at: datetime
 
 
+class ReleaseStatus(StrEnum):
+    #: Written before the provider is asked; open (reconciliation retries it) until settled.
+    PENDING = "pending"
+    RELEASED = "released"
+    #: The provider refused: for an operator (its ``failure`` says why).
+    FAILED = "failed"
+
+
+class AuthorizationRelease(Model):
+    """Giving back what an order's authorization has left once the order can capture nothing
+    more: at most one per order (its id derives from the order's and is the idempotency key
+    sent to the provider), stored before the provider is asked. See domain.releases."""
+
+    release_id: str
+    merchant_id: str
+    order_id: str
+    provider: str
+    authorization_reference: str
+    #: What was authorized and not captured when the order could capture nothing more.
+    amount: int
+    currency: str
+    status: ReleaseStatus
+    #: Provider calls made so far (a retry of a provider without idempotency keys knows it
+    #: may be the second).
+    attempts: int = 0
+    #: Why the last attempt did not release it (still pending), or why it failed.
+    failure: FailureReason | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+_RELEASE_ID_NAMESPACE = uuid.UUID("0c5e2a61-7d0b-4f4e-b1f5-9f7f6c3e2d18")
+
+
+def release_id_for(merchant_id: str, order_id: str) -> str:
+    """The release id of an order: deterministic, so an order's remainder is released once."""
+    return uuid.uuid5(_RELEASE_ID_NAMESPACE, f"{merchant_id}\x1f{order_id}").hex
+
+
 def failed_before_reservation(capture: Capture) -> bool:
     """A failure recorded before anything was reserved or sent to the provider (the order was
     not registered yet, the event was invalid): the same shipment may be tried again."""

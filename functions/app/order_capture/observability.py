@@ -32,6 +32,16 @@ def add_metric_by(
         metric.add_dimension(name=dimension, value=value_of_dimension)
 
 
+def log_release_error(error: Exception) -> None:
+    """A release of an order's remainder that raised after its step's own work was done
+    (domain.releases.release_quietly): logged and counted (``ReleaseErrors``), never the
+    step's failure."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    metrics.add_metric(name="ReleaseErrors", unit=MetricUnit.Count, value=1)
+    logger.exception("the remainder of the authorization was not released", exc_info=error)
+
+
 # Steps without business metrics of their own (Validate, ComputeAmount) would warn on every
 # invocation that there is nothing to publish; that is expected, not a problem.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -7,7 +7,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import model_validator
 
-from order_capture.models import Capture, CaptureLine, CaptureStatus, Model, Order, Refund
+from order_capture.models import (
+    AuthorizationRelease,
+    Capture,
+    CaptureLine,
+    CaptureStatus,
+    Model,
+    Order,
+    Refund,
+    ReleaseStatus,
+)
 
 
 class Clock(Protocol):
@@ -220,6 +229,26 @@ class ExpiringOrders(Protocol):
         ...
 
 
+class ReleaseLedger(OrderReads, Protocol):
+    """Releases of what authorizations have left (domain.releases): one per order."""
+
+    def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:
+        """Store ``release`` if its order has none yet (a pending one is findable by
+        ``list_open_releases`` from then on). Returns None on success, or the release already
+        stored (nothing is written then)."""
+        ...
+
+    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+        """Write ``release`` if the stored one is still ``expected``; False if it moved on."""
+        ...
+
+    def get_release(self, merchant_id: str, order_id: str) -> AuthorizationRelease | None: ...
+
+    def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
+        """Releases still pending, last touched before ``updated_before``."""
+        ...
+
+
 class CaptureReconciliation(CaptureConfirmations, OpenCaptures, Protocol):
     """Reconciliation of open captures."""
 
@@ -233,7 +262,14 @@ class WebhookLedger(CaptureConfirmations, RefundLedger, Protocol):
 
 
 class OrderRepository(
-    Orders, CaptureConfirmations, RefundLedger, OpenCaptures, OpenRefunds, ExpiringOrders, Protocol
+    Orders,
+    CaptureConfirmations,
+    RefundLedger,
+    OpenCaptures,
+    OpenRefunds,
+    ExpiringOrders,
+    ReleaseLedger,
+    Protocol,
 ):
     """The whole ledger (what the wiring builds; each use case asks for the ports above it
     needs). Every write that guards money is conditional."""

@@ -48,6 +48,9 @@ class ProviderUnits:
     #: merchant's account says otherwise (Adyen: "multiple partial captures", off by
     #: default), so a later capture's failure most likely has that cause.
     partial_capture_releases_rest: bool = False
+    #: A capture sent as final releases what the authorization has left (Stripe's
+    #: ``final_capture``), so releasing the remainder sends nothing more.
+    final_capture_releases_rest: bool = False
 
     def supports(self, currency: str) -> bool:
         return currency in self.currencies
@@ -124,6 +127,7 @@ STRIPE = ProviderUnits(
     | STRIPE_THREE_DECIMAL,
     exponents={"ISK": 2, "MGA": 0},
     steps={"ISK": 100} | dict.fromkeys(STRIPE_THREE_DECIMAL, 10),
+    final_capture_releases_rest=True,
 )
 
 ADYEN = ProviderUnits(
@@ -135,8 +139,13 @@ ADYEN = ProviderUnits(
 
 APLAZAME = ProviderUnits(provider="aplazame", currencies=frozenset({"EUR"}))
 
-#: The sandbox counts ISO 4217 minor units, every currency.
-SANDBOX = ProviderUnits(provider="sandbox", currencies=frozenset(CURRENCY_EXPONENTS))
+#: The sandbox counts ISO 4217 minor units, every currency; like Stripe, a capture sent final
+#: releases what the authorization has left.
+SANDBOX = ProviderUnits(
+    provider="sandbox",
+    currencies=frozenset(CURRENCY_EXPONENTS),
+    final_capture_releases_rest=True,
+)
 
 _BY_PROVIDER = {units.provider: units for units in (STRIPE, ADYEN, APLAZAME, SANDBOX)}
 

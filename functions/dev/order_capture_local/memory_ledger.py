@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 
 from order_capture.errors import OrderChangedError
 from order_capture.models import (
+    AuthorizationRelease,
     Capture,
     CaptureStatus,
     Model,
     Order,
     Refund,
     RefundStatus,
+    ReleaseStatus,
 )
 from order_capture.ports import ConfirmationState
 
@@ -56,6 +58,8 @@ class MemoryLedger:
     open_refunds: set[tuple[str, str, str, str]] = field(default_factory=set)
     refund_refs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     orphan_failures: dict[str, Model] = field(default_factory=dict)
+    #: One authorization release per order (pending ones are open, as in the sparse index).
+    releases: dict[OrderKey, AuthorizationRelease] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- orders ----------------------------------------------------------------------------------
@@ -400,3 +404,33 @@ class MemoryLedger:
             return self._settle_refund(
                 refund, RefundStatus.PENDING, {"failure": refund.failure}, (0, -refund.amount), None
             )
+
+    def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:
+        with self._lock:
+            stored = self.releases.get((release.merchant_id, release.order_id))
+            if stored is not None:
+                return stored.model_copy(deep=True)
+            self.releases[(release.merchant_id, release.order_id)] = release
+            return None
+
+    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+        with self._lock:
+            stored = self.releases.get((release.merchant_id, release.order_id))
+            if stored is None or stored.status is not expected:
+                return False
+            self.releases[(release.merchant_id, release.order_id)] = release
+            return True
+
+    def get_release(self, merchant_id: str, order_id: str) -> AuthorizationRelease | None:
+        with self._lock:
+            stored = self.releases.get((merchant_id, order_id))
+            return None if stored is None else stored.model_copy(deep=True)
+
+    def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
+        with self._lock:
+            releases = [
+                release.model_copy(deep=True)
+                for release in self.releases.values()
+                if release.status is ReleaseStatus.PENDING and release.updated_at < updated_before
+            ]
+        return sorted(releases, key=lambda release: (release.updated_at, release.release_id))

@@ -291,14 +291,22 @@ class StripeProvider:
         )
 
     def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
-        """Cancel the PaymentIntent: Stripe releases whatever is still capturable."""
+        """Cancel the PaymentIntent: Stripe releases whatever is still capturable. An intent
+        Stripe will not cancel because nothing is left to release (a capture sent final,
+        which Stripe also sends when the card has no multicapture: the intent succeeded)
+        answers ``payment_intent_unexpected_state``: released already."""
         if request.remaining_amount > 0:
-            self.http.request(
-                "POST",
-                f"{_intent_path(request.authorization_reference)}/cancel",
-                headers={"Idempotency-Key": request.idempotency_key},
-                idempotent=True,
-            )
+            try:
+                self.http.request(
+                    "POST",
+                    f"{_intent_path(request.authorization_reference)}/cancel",
+                    headers={"Idempotency-Key": request.idempotency_key},
+                    idempotent=True,
+                )
+            except ProviderDeclinedError as error:
+                code = ((error.provider_body or {}).get("error") or {}).get("code")
+                if code != "payment_intent_unexpected_state":
+                    raise
         return ProviderRelease(
             authorization_reference=request.authorization_reference, status="succeeded"
         )

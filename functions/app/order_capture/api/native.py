@@ -53,7 +53,7 @@ from order_capture.api.common import (
 )
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
-from order_capture.domain import merchant_api, refunds
+from order_capture.domain import merchant_api, refunds, releases
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -63,6 +63,7 @@ from order_capture.models import (
     OrderPlacedDetail,
     Refund,
 )
+from order_capture.observability import log_release_error
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 TAGS = ["Native (Aplazame)"]
@@ -536,6 +537,15 @@ def cancel_items(
             body.items,
             dependencies.clock,
         )
+        if dependencies.providers is not None:
+            # Canceling what was left may leave the order nothing to capture.
+            providers = dependencies.providers
+            releases.release_quietly(
+                lambda: releases.release_remainder(
+                    dependencies.repository, providers, order, dependencies.clock.now()
+                ),
+                log_release_error,
+            )
         return StoredResponse(status_code=200, body=json_text(order_out(order)))
 
     return idempotent_response(request, idempotency_key, respond)

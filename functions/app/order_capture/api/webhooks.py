@@ -16,6 +16,7 @@ logged and ignored.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -26,9 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
 from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
-from order_capture.domain import provider_webhooks
+from order_capture.domain import provider_webhooks, releases
 from order_capture.errors import ProviderNotConfiguredError
-from order_capture.observability import logger
+from order_capture.models import Capture
+from order_capture.observability import log_release_error, logger
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 PATH_PREFIX = "/webhooks/"
@@ -126,6 +128,18 @@ def provider_webhook(
                 extra={"event": notification.event, "reference": notification.reference},
             )
             continue
+        if isinstance(settled, Capture) and dependencies.providers is not None:
+            # Its confirmation may have been the order's last capture: the remainder goes.
+            releases.release_quietly(
+                partial(
+                    releases.release_after_capture,
+                    dependencies.repository,
+                    dependencies.providers,
+                    settled,
+                    now,
+                ),
+                log_release_error,
+            )
         logger.info(
             "provider notification",
             extra={

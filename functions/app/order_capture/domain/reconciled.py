@@ -15,7 +15,7 @@ UNSETTLED_OUTCOMES = frozenset({"unanswered", "amount_mismatches", "errors"})
 
 
 class ReconciledItem(Model):
-    kind: Literal["capture", "refund"]
+    kind: Literal["capture", "refund", "release"]
     id: str
     merchant_id: str
     order_id: str

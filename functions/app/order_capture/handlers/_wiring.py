@@ -12,7 +12,7 @@ from order_capture import tracing
 from order_capture.config import settings
 from order_capture.models import Model
 from order_capture.observability import logger, metrics
-from order_capture.ports import OrderRepository
+from order_capture.ports import OrderRepository, PaymentProviders
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
@@ -50,3 +50,11 @@ def log_keys_of(model: Model | None, execution_id: str | None = None) -> None:
 
 def dump(model: Model) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def default_providers() -> PaymentProviders:
+    """The providers the settings configure (steps that release an order's remainder:
+    domain.releases); adapters are built, and credentials read, on first use."""
+    from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
+
+    return ConfiguredProviders(settings())

@@ -9,12 +9,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.config import settings
-from order_capture.domain import service
+from order_capture.domain import releases, service
 from order_capture.errors import InvalidEventError
-from order_capture.handlers._wiring import default_repository, lambda_entry, log_keys_of
+from order_capture.handlers._wiring import (
+    default_providers,
+    default_repository,
+    lambda_entry,
+    log_keys_of,
+)
 from order_capture.models import EventBridgeEnvelope, OrderItemsCanceledDetail, OrderPlacedDetail
+from order_capture.observability import log_release_error
 from order_capture.parsing import parse_as
-from order_capture.ports import Clock, OrderRepository, SystemClock
+from order_capture.ports import Clock, OrderRepository, PaymentProviders, SystemClock
 from order_capture.workflow_state import order_summary
 
 
@@ -31,6 +37,8 @@ def handle(
     context: LambdaContext,
     repository: OrderRepository | None = None,
     clock: Clock | None = None,
+    *,
+    providers: PaymentProviders | None = None,
 ) -> dict[str, Any]:
     repository = repository or default_repository()
     clock = clock or SystemClock()
@@ -42,7 +50,16 @@ def handle(
     if detail_type == "Order Items Canceled":
         canceled = parse_as(OrderItemsCanceledEvent, event).detail
         log_keys_of(canceled)
-        return order_summary(service.cancel_items(repository, canceled, clock))
+        order = service.cancel_items(repository, canceled, clock)
+        ledger = repository
+        # Canceling what was left may leave the order nothing to capture: its remainder goes.
+        releases.release_quietly(
+            lambda: releases.release_remainder(
+                ledger, providers or default_providers(), order, clock.now()
+            ),
+            log_release_error,
+        )
+        return order_summary(order)
     raise InvalidEventError(
         f"detail-type: expected 'Order Placed' or 'Order Items Canceled', got {detail_type!r}",
         field="detail-type",

@@ -1,5 +1,5 @@
-"""Reconcile: on a schedule, settle captures left pending or requires_action, and refunds left
-pending."""
+"""Reconcile: on a schedule, settle captures left pending or requires_action, refunds left
+pending, and releases of authorizations' remainders left pending."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.adapters.providers import ConfiguredProviders, provider_for
 from order_capture.config import settings
+from order_capture.domain import releases
 from order_capture.domain.reconciled import ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refunds import reconcile_open_refunds
@@ -88,12 +89,20 @@ def handle(
         _log_refund_error,
         on_item=items.append,
     )
-    # Alarmed on: captures and refunds whose settling raised (left for the next run).
+    released = releases.reconcile_releases(
+        ledger,
+        providers or ConfiguredProviders(settings()),
+        now,
+        grace,
+        on_item=items.append,
+    )
+    # Alarmed on: captures, refunds and releases whose settling raised (left for next run).
     metrics.add_metric(
         name="ReconciliationErrors",
         unit=MetricUnit.Count,
-        value=report.errors + refunds.errors,
+        value=report.errors + refunds.errors + released.errors,
     )
+    metrics.add_metric(name="ReleasesSettled", unit=MetricUnit.Count, value=released.released)
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
     # Alarmed on: captures that still need a person or another run.
@@ -110,11 +119,21 @@ def handle(
         value=refunds.still_open + refunds.unanswered,
     )
     logger.info(
-        "reconciliation finished", extra={**report.model_dump(), "refunds": refunds.model_dump()}
+        "reconciliation finished",
+        extra={
+            **report.model_dump(),
+            "refunds": refunds.model_dump(),
+            "releases": released.model_dump(),
+        },
     )
     for item in items:
         logger.info("reconciled", extra=dump(item))
-    return {**dump(report), "refunds": dump(refunds), "items": [dump(item) for item in items]}
+    return {
+        **dump(report),
+        "refunds": dump(refunds),
+        "releases": dump(released),
+        "items": [dump(item) for item in items],
+    }
 
 
 @lambda_entry

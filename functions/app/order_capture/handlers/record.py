@@ -12,13 +12,25 @@ from pydantic import ValidationError
 
 from order_capture import errors
 from order_capture.config import settings
-from order_capture.domain import service
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.domain import releases, service
+from order_capture.handlers._wiring import (
+    default_providers,
+    default_repository,
+    dump,
+    lambda_entry,
+    log_keys_of,
+)
 from order_capture.handlers.validate import capture_request_from
 from order_capture.models import Capture, CaptureRequest, OrderShippedDetail
-from order_capture.observability import add_metric_by, logger, metrics
+from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
-from order_capture.ports import Clock, EventPublisher, OrderRepository, SystemClock
+from order_capture.ports import (
+    Clock,
+    EventPublisher,
+    OrderRepository,
+    PaymentProviders,
+    SystemClock,
+)
 from order_capture.workflow_state import StateRequest
 
 
@@ -36,15 +48,25 @@ def handle_success(
     repository: OrderRepository | None = None,
     clock: Clock | None = None,
     publisher: EventPublisher | None = None,
+    *,
+    providers: PaymentProviders | None = None,
 ) -> dict[str, Any]:
     capture = parse_as(Capture, event.get("capture"), prefix="capture")
     log_keys_of(capture, capture.execution_id)
+    ledger = repository or default_repository()
+    now = (clock or SystemClock()).now()
     recorded = service.record_and_announce(
-        repository or default_repository(),
+        ledger,
         publisher or default_publisher(),
         capture,
-        (clock or SystemClock()).now(),
+        now,
         execution_id=event.get("execution_id"),
+    )
+    releases.release_quietly(
+        lambda: releases.release_after_capture(
+            ledger, providers or default_providers(), recorded, now
+        ),
+        log_release_error,
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.

@@ -4,8 +4,8 @@
   failures as ``LedgerUnavailableError``);
 - ``codec``: the keys, the one timestamp format, models to items and back;
 - ``layout``: how an order and a capture's lines spread over items (plain values);
-- ``orders``, ``confirmations``, ``refunds``: one module per aggregate, each the conditional
-  writes and reads of its items.
+- ``orders``, ``confirmations``, ``refunds``, ``releases``: one module per aggregate, each
+  the conditional writes and reads of its items.
 
 The key table (items, keys, sparse indexes) is docs/ledger.md.
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 from order_capture.adapters.dynamodb.codec import order_pk
 from order_capture.adapters.dynamodb.confirmations import ConfirmationLedger
 from order_capture.adapters.dynamodb.refunds import RefundLedger
+from order_capture.adapters.dynamodb.releases import ReleaseLedger
 
 __all__ = ["DynamoDBOrderRepository", "order_pk"]
 
 
-class DynamoDBOrderRepository(ConfirmationLedger, RefundLedger):
+class DynamoDBOrderRepository(ConfirmationLedger, RefundLedger, ReleaseLedger):
     """OrderRepository on one DynamoDB table; the boto3 client is created on first use."""

@@ -48,6 +48,8 @@ EXECUTION_PREFIX = "EXECUTION#"
 FAILURE_SK = "FAILURE"
 API_KEY_PREFIX = "APIKEY#"
 API_KEY_SK = "APIKEY"
+#: An order's authorization release (one per order), under the order's PK.
+RELEASE_SK = "RELEASE"
 
 #: Attribute of a ``CAPTURE#`` item: how many lines its ``CAPTURE_LINES#`` item holds.
 LINE_COUNT = "line_count"
@@ -63,6 +65,8 @@ AUTHORIZATION_EXPIRES_AT = "authorization_expires_at"
 OPEN = "open"
 #: ``OPEN_STATUS`` of a pending refund: the same sparse index, its own partition.
 OPEN_REFUND = "refund_pending"
+#: ``OPEN_STATUS`` of a pending authorization release, likewise.
+OPEN_RELEASE = "release_pending"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 #: Attributes of the ledger's own, never a model's field.
 _LEDGER_ATTRIBUTES = ("PK", "SK", OPEN_STATUS, OPEN_ORDER, AUTHORIZATION_EXPIRES_AT, LINE_COUNT)

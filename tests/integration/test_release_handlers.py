@@ -1,0 +1,167 @@
+"""The remainder released by the steps that already run (on moto, the sandbox over HTTP):
+Record after the final capture, the cancellation that leaves nothing to capture, and
+reconciliation for a release whose provider call failed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.handlers import (
+    capture,
+    compute_amount,
+    order_events,
+    reconcile,
+    record,
+    validate,
+)
+from order_capture.models import ReleaseStatus
+from order_capture.ports import PaymentProvider
+from order_capture_local.sandbox import SandboxServer
+from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
+from tests.support import FixedClock
+
+MERCHANT, ORDER = "merchant-1", "order-1001"
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, list[Any]]] = []
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        self.published.append((detail_type, details))
+
+
+class Sandboxes:
+    """PaymentProviders for the sandbox at ``url``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def provider(self, name: str, merchant_id: str) -> PaymentProvider:
+        return SandboxProvider(self.url, 2)
+
+
+def register(
+    repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, authorized: int
+) -> str:
+    event = order_placed(authorized_amount=authorized)
+    reference = event["detail"]["payment"]["reference"]
+    sandbox.authorize(reference, authorized, "EUR")
+    order_events.handle(event, context, repository=repository, clock=clock)
+    return str(reference)
+
+
+def ship_and_record(
+    repository: Any,
+    context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    shipment: str,
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    validated = validate.handle(order_shipped(shipment, items), context, repository=repository)
+    plan = compute_amount.handle(validated, context, clock=clock)
+    captured = capture.handle(
+        {"planned": plan, "execution_id": f"exec-{shipment}"},
+        context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+    return record.handle_success(
+        {"capture": captured, "execution_id": f"exec-{shipment}"},
+        context,
+        repository=repository,
+        clock=clock,
+        publisher=RecordingPublisher(),
+        providers=Sandboxes(sandbox.url),
+    )
+
+
+def authorization(sandbox: SandboxServer, reference: str) -> dict[str, Any]:
+    with sandbox.state.lock:
+        return dict(sandbox.state.authorizations[reference])
+
+
+def test_record_after_the_final_capture_at_a_provider_that_released_it_sends_nothing(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL + 500)
+
+    recorded = ship_and_record(repository, lambda_context, clock, sandbox, "s-1")
+
+    assert recorded["status"] == "captured" and recorded["releases_authorization"]
+    assert repository.get_release(MERCHANT, ORDER) is None  # the final capture is the record
+    assert authorization(sandbox, reference).get("released")  # by the final capture
+
+
+def test_a_cancellation_leaving_nothing_to_capture_releases_the_rest_once(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL)
+    first = ship_and_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    assert repository.get_release(MERCHANT, ORDER) is None  # line-2 still to ship
+
+    event = items_canceled([{"item_id": "line-2", "quantity": 2}])
+    order_events.handle(
+        event, lambda_context, repository=repository, clock=clock, providers=Sandboxes(sandbox.url)
+    )
+
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.RELEASED
+    assert (release.amount, release.attempts) == (EXAMPLE_ORDER_TOTAL - first["amount"], 1)
+    assert authorization(sandbox, reference).get("released")
+
+
+@pytest.fixture
+def closed_port() -> str:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_a_release_the_provider_did_not_take_is_sent_again_by_reconciliation(
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    closed_port: str,
+) -> None:
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL)
+    ship_and_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    order_events.handle(
+        items_canceled([{"item_id": "line-2", "quantity": 2}]),
+        lambda_context,
+        repository=repository,
+        clock=clock,
+        providers=Sandboxes(closed_port),  # unreachable: nothing sent
+    )
+    pending = repository.get_release(MERCHANT, ORDER)
+    assert pending is not None and pending.status is ReleaseStatus.PENDING
+    assert pending.failure is not None and pending.failure.error == "ProviderUnavailableError"
+    assert not authorization(sandbox, reference).get("released")
+
+    report = reconcile.handle(
+        {"grace_seconds": 0},
+        lambda_context,
+        repository=repository,
+        clock=FixedClock(clock.now() + timedelta(seconds=1)),
+        providers=Sandboxes(sandbox.url),
+        publisher=RecordingPublisher(),
+    )
+
+    assert report["releases"]["released"] == 1
+    assert [item["kind"] for item in report["items"]] == ["release"]
+    released = repository.get_release(MERCHANT, ORDER)
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert authorization(sandbox, reference).get("released")

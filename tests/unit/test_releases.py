@@ -1,0 +1,319 @@
+"""Releasing the remainder of an authorization (domain.releases) on the in-memory ledger: once
+an order can capture nothing more, what its authorization has left is released once,
+recorded, and never lost when the provider or the ledger fails half-way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from order_capture.domain import capture_rules, releases, service
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    LedgerUnavailableError,
+    ProviderDeclinedError,
+    ProviderUnavailableError,
+)
+from order_capture.handlers import record
+from order_capture.models import (
+    AuthorizationRelease,
+    Capture,
+    CaptureRequest,
+    ItemQuantity,
+    OrderItemsCanceledDetail,
+    OrderPlacedDetail,
+    PlannedCapture,
+    ReleaseStatus,
+    release_id_for,
+)
+from order_capture.ports import ProviderRelease, ProviderReleaseRequest
+from order_capture_local.memory_ledger import MemoryLedger
+from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
+from tests.fake_providers import RecordingProvider
+from tests.support import FakeLambdaContext, FixedClock
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+AUTHORIZED = EXAMPLE_ORDER_TOTAL + 1829
+MERCHANT, ORDER = "merchant-1", "order-1001"
+
+
+class ReleasingProvider(RecordingProvider):
+    """Keeps every release request; fails the next ones with ``failures`` (errors to raise)."""
+
+    def __init__(self, *failures: Exception, idempotent: bool = True) -> None:
+        super().__init__()
+        self.released: list[ProviderReleaseRequest] = []
+        self.failures = list(failures)
+        self.idempotent_captures = idempotent
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
+        self.released.append(request)
+        if self.failures:
+            raise self.failures.pop(0)
+        return super().release(request)
+
+
+class LedgerDiesAfterTheProvider:
+    """The ledger, whose first write after the provider answered fails (a crash there)."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self.ledger = ledger
+        self.died = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+        if not self.died:
+            self.died = True
+            raise LedgerUnavailableError("the ledger went away after the provider answered")
+        return self.ledger.update_release(release, expected)
+
+
+def registered(ledger: MemoryLedger, authorized: int = AUTHORIZED, provider: str = "adyen") -> None:
+    detail = OrderPlacedDetail.model_validate(
+        order_placed(authorized_amount=authorized, provider=provider)["detail"]
+    )
+    service.register_order(ledger, detail, FixedClock(NOW))
+
+
+def ship(
+    ledger: MemoryLedger,
+    provider: RecordingProvider,
+    shipment: str,
+    items: list[tuple[str, int]] | None = None,
+) -> Capture:
+    """One shipment through Capture and Record's confirmation (as the state machine runs)."""
+    request = CaptureRequest(
+        merchant_id=MERCHANT,
+        order_id=ORDER,
+        shipment_id=shipment,
+        items=None if items is None else [ItemQuantity(item_id=i, quantity=q) for i, q in items],
+    )
+    plan = capture_rules.plan_capture(service.load_for_capture(ledger, request).order, request, NOW)
+    pending = service.execute_capture(
+        ledger,
+        provider,
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=f"exec-{shipment}",
+        now=NOW,
+    )
+    return service.record_capture(ledger, pending, NOW)
+
+
+def cancel(ledger: MemoryLedger, items: list[tuple[str, int]]) -> Any:
+    detail = OrderItemsCanceledDetail(
+        merchant_id=MERCHANT,
+        order_id=ORDER,
+        items=[ItemQuantity(item_id=i, quantity=q) for i, q in items],
+    )
+    return service.cancel_items(ledger, detail, FixedClock(NOW))
+
+
+def test_the_last_shipment_leaves_a_remainder_which_is_released_once() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = ship(ledger, provider, "s-1", [("line-1", 3)])
+    assert releases.release_after_capture(ledger, provider, first, NOW) is None  # more to come
+    last = ship(ledger, provider, "s-2")
+    assert last.releases_authorization
+
+    released = releases.release_after_capture(ledger, provider, last, NOW)
+    again = releases.release_after_capture(ledger, provider, last, NOW)  # a retried Record
+
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert (released.amount, released.attempts) == (AUTHORIZED - EXAMPLE_ORDER_TOTAL, 1)
+    assert again == released
+    assert [(r.remaining_amount, r.idempotency_key) for r in provider.released] == [
+        (AUTHORIZED - EXAMPLE_ORDER_TOTAL, release_id_for(MERCHANT, ORDER))
+    ]
+    assert ledger.get_release(MERCHANT, ORDER) == released
+
+
+def test_the_rest_canceled_releases_what_was_authorized_for_it_once() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, authorized=EXAMPLE_ORDER_TOTAL)
+    captured = ship(ledger, provider, "s-1", [("line-1", 3)])
+    assert not captured.releases_authorization
+
+    order = cancel(ledger, [("line-2", 2)])
+    released = releases.release_remainder(ledger, provider, order, NOW)
+    twin = releases.release_remainder(ledger, provider, order, NOW)
+
+    assert order.capturable_amount == 0
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert released.amount == EXAMPLE_ORDER_TOTAL - captured.amount
+    assert twin == released
+    assert len(provider.released) == 1
+
+
+def test_an_order_that_can_still_capture_or_has_nothing_left_releases_nothing() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, authorized=EXAMPLE_ORDER_TOTAL)
+    partly = cancel(ledger, [("line-2", 1)])
+    assert releases.release_remainder(ledger, provider, partly, NOW) is None  # units open
+
+    last = ship(ledger, provider, "s-1")
+    order = ledger.get_order(MERCHANT, ORDER)
+    assert order is not None and order.captured_amount + order.canceled_amount == order.total
+    assert releases.release_after_capture(ledger, provider, last, NOW) is not None
+    # Nothing authorized beyond what was captured: an exact authorization has no remainder.
+    exact = MemoryLedger()
+    registered(exact, authorized=EXAMPLE_ORDER_TOTAL)
+    whole = ship(exact, provider, "s-1")
+    assert releases.release_after_capture(exact, provider, whole, NOW) is None
+    assert exact.get_release(MERCHANT, ORDER) is None
+
+
+def test_twin_triggers_release_once() -> None:
+    """Record after the final capture, and a cancellation's handler, and a repeated
+    webhook, all for one order: one provider call."""
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+    order = ledger.get_order(MERCHANT, ORDER)
+    assert order is not None
+
+    outcomes = [
+        releases.release_after_capture(ledger, provider, last, NOW),
+        releases.release_remainder(ledger, provider, order, NOW),
+        releases.release_after_capture(ledger, provider, last, NOW + timedelta(hours=1)),
+    ]
+
+    assert len({outcome.release_id for outcome in outcomes if outcome}) == 1
+    assert len(provider.released) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [ProviderUnavailableError("down"), CaptureOutcomeUnknownError("no answer in 10 s")],
+)
+def test_a_provider_failure_is_recorded_then_retried_by_reconciliation(failure: Exception) -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider(failure)
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+
+    pending = releases.release_after_capture(ledger, provider, last, NOW)
+    assert pending is not None and pending.status is ReleaseStatus.PENDING
+    assert pending.failure is not None and pending.failure.error == type(failure).__name__
+    early = releases.reconcile_releases(ledger, provider, NOW + timedelta(minutes=1))
+    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(minutes=20))
+
+    assert early.examined == 0  # within the grace: its step may still be at it
+    assert (report.examined, report.released) == (1, 1)
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.RELEASED
+    assert stored.attempts == 2 and stored.failure is None
+    keys = {request.idempotency_key for request in provider.released}
+    assert len(provider.released) == 2 and keys == {release_id_for(MERCHANT, ORDER)}
+    assert releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=2)).examined == 0
+
+
+def test_a_crash_between_the_provider_and_the_ledger_is_found_by_reconciliation() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+    dying = LedgerDiesAfterTheProvider(ledger)
+    errors: list[Exception] = []
+
+    outcome = releases.release_quietly(
+        lambda: releases.release_after_capture(dying, provider, last, NOW), errors.append
+    )
+
+    assert outcome is None and isinstance(errors[0], LedgerUnavailableError)
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.PENDING  # not lost
+    report = releases.reconcile_releases(dying, provider, NOW + timedelta(minutes=20))
+    assert report.released == 1
+    assert [r.idempotency_key for r in provider.released] == [stored.release_id] * 2
+
+
+def test_a_repeated_release_refused_by_a_provider_without_keys_is_released_already() -> None:
+    """Aplazame's void takes no idempotency key: if the first went through unanswered, the
+    second is refused (nothing left): that is a release, said so, not a failure."""
+    first_unanswered = CaptureOutcomeUnknownError("no answer")
+    refused = ProviderDeclinedError("aplazame 400: nothing left to void")
+    ledger = MemoryLedger()
+    provider = ReleasingProvider(first_unanswered, refused, idempotent=False)
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+    releases.release_after_capture(ledger, provider, last, NOW)
+
+    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(minutes=20))
+
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert report.released == 1
+    assert stored is not None and stored.status is ReleaseStatus.RELEASED
+    assert stored.failure is not None and "repeated release" in stored.failure.message
+
+
+def test_a_first_refusal_is_recorded_failed_for_an_operator() -> None:
+    ledger = MemoryLedger()
+    provider = ReleasingProvider(ProviderDeclinedError("adyen 422: payment not cancellable"))
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+
+    failed = releases.release_after_capture(ledger, provider, last, NOW)
+
+    assert failed is not None and failed.status is ReleaseStatus.FAILED
+    assert failed.failure is not None and "not cancellable" in failed.failure.message
+    assert releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1)).examined == 0
+
+
+def test_stripes_final_capture_released_the_rest_itself_nothing_is_sent() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, provider="stripe")
+    last = ship(ledger, provider, "s-1")
+
+    assert releases.release_after_capture(ledger, provider, last, NOW) is None
+
+    stored = ledger.get_capture(MERCHANT, ORDER, last.capture_id)
+    assert stored is not None and stored.releases_authorization  # sent final: the record
+    assert provider.released == []
+    assert ledger.get_release(MERCHANT, ORDER) is None
+
+
+def test_stripe_releases_by_cancellation_when_no_capture_was_final() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, provider="stripe")
+    ship(ledger, provider, "s-1", [("line-1", 3)])
+
+    released = releases.release_remainder(ledger, provider, cancel(ledger, [("line-2", 2)]), NOW)
+
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert [request.remaining_amount for request in provider.released] == [released.amount]
+
+
+class _Publisher:
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        pass
+
+
+def test_the_record_step_releases_after_the_final_capture() -> None:
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    request = CaptureRequest(merchant_id=MERCHANT, order_id=ORDER, shipment_id="s-1")
+    plan = capture_rules.plan_capture(service.load_for_capture(ledger, request).order, request, NOW)
+    sent = service.execute_capture(
+        ledger,
+        provider,
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-1",
+        now=NOW,
+    )
+
+    recorded = record.handle_success(
+        {"capture": sent.model_dump(mode="json"), "execution_id": "exec-1"},
+        FakeLambdaContext(),
+        repository=ledger,
+        clock=FixedClock(NOW),
+        publisher=_Publisher(),
+        providers=provider,
+    )
+
+    assert recorded["status"] == "captured"
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.RELEASED
+    assert len(provider.released) == 1
