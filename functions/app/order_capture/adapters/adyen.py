@@ -14,10 +14,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
@@ -53,21 +53,6 @@ ADYEN_TEST_API = "https://checkout-test.adyen.com/v71"
 _CONFIGURATION_ERROR_CODES = frozenset({"010", "901", "902", "903", "904", "905"})
 
 
-def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | None:
-    """Adyen answers ``{"status", "errorCode", "message", "errorType", "pspReference"}``.
-    Declines, over-captures and expired authorizations are not known at this point: they come
-    back as ``CAPTURE_FAILED`` webhooks."""
-    code = str(body.get("errorCode") or "")
-    if not code or status >= 500:
-        return None
-    text = f"adyen {status} {body.get('errorType', '')}/{code}: {body.get('message', '')}"
-    if status in {401, 403} or code in _CONFIGURATION_ERROR_CODES:
-        return ProviderNotConfiguredError(text)
-    if status in {400, 404, 422}:
-        return ProviderDeclinedError(text)
-    return None
-
-
 class AdyenWire(BaseModel):
     """Adyen's JSON as Adyen names it: unknown fields ignored (Adyen adds fields freely)."""
 
@@ -80,6 +65,38 @@ class ModificationAnswer(AdyenWire):
 
     status: Literal["received"]
     psp_reference: str = Field(alias="pspReference", min_length=1)
+
+
+def _as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ErrorAnswer(AdyenWire):
+    """Adyen's error answer (``ServiceError``)."""
+
+    #: A string ("010"); a number is read as its text.
+    error_code: Annotated[str, BeforeValidator(_as_text)] = Field(default="", alias="errorCode")
+    error_type: str = Field(default="", alias="errorType")
+    message: str = ""
+
+
+def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | None:
+    """Adyen answers ``{"status", "errorCode", "message", "errorType", "pspReference"}``.
+    Declines, over-captures and expired authorizations are not known at this point: they come
+    back as ``CAPTURE_FAILED`` webhooks."""
+    try:
+        answer = ErrorAnswer.model_validate(body)
+    except ValidationError:
+        return None
+    code = answer.error_code
+    if not code or status >= 500:
+        return None
+    text = f"adyen {status} {answer.error_type}/{code}: {answer.message}"
+    if status in {401, 403} or code in _CONFIGURATION_ERROR_CODES:
+        return ProviderNotConfiguredError(text)
+    if status in {400, 404, 422}:
+        return ProviderDeclinedError(text)
+    return None
 
 
 class AdyenProvider:

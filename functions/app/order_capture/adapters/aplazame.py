@@ -8,8 +8,10 @@ timeout after sending surfaces as CaptureOutcomeUnknownError for reconciliation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
@@ -45,6 +47,49 @@ APLAZAME_SANDBOX_MEDIA_TYPE = "application/vnd.aplazame.sandbox.v1+json"
 APLAZAME_CURRENCY = "EUR"
 
 
+class AplazameWire(BaseModel):
+    """Aplazame's JSON as Aplazame names it: unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+#: Aplazame's ids are hex strings; a number is read as its text.
+AplazameId = Annotated[
+    str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)
+]
+
+
+class RefundAnswer(AplazameWire):
+    id: AplazameId
+    amount: int
+    created: str = ""
+
+
+class CaptureAnswer(AplazameWire):
+    """A capture (the seed's capture object): ``POST .../captures`` answers one, and
+    ``POST .../captures/{id}/refunds`` answers it with all its refunds."""
+
+    id: AplazameId
+    amount: int
+    refunds: list[RefundAnswer] = []
+
+
+class CapturesAnswer(AplazameWire):
+    """``GET /orders/{id}/captures``."""
+
+    results: list[CaptureAnswer] = []
+
+
+class ErrorBody(AplazameWire):
+    type: str = ""
+    message: str = ""
+    fields: dict[str, Any] | None = None
+
+
+class ErrorAnswer(AplazameWire):
+    error: ErrorBody
+
+
 def classify_aplazame_error(status: int, body: dict[str, Any]) -> ProviderError | None:
     if status in {406, 415}:
         # Not Acceptable / Unsupported Media Type: our Accept or Content-Type does not suit the
@@ -63,13 +108,13 @@ def _classify_error_body(status: int, body: dict[str, Any]) -> ProviderError | N
     no field as meaning "more than the order has left", so none is read as an over-capture;
     403 is an operation refused for this order (not confirmed, not capturable), not bad
     credentials (those are 401)."""
-    error = body.get("error")
-    if not isinstance(error, dict):
+    try:
+        error = ErrorAnswer.model_validate(body).error
+    except ValidationError:
         return None
-    text = f"aplazame {status} {error.get('type', '')}: {error.get('message', '')}"
-    fields = error.get("fields")
-    if isinstance(fields, dict) and fields:
-        text = f"{text} (fields: {', '.join(sorted(map(str, fields)))})"
+    text = f"aplazame {status} {error.type}: {error.message}"
+    if error.fields:
+        text = f"{text} (fields: {', '.join(sorted(map(str, error.fields)))})"
     if status in {400, 403, 404, 409}:
         return ProviderDeclinedError(text)
     return None
@@ -120,15 +165,21 @@ class AplazameProvider:
             json={"amount": APLAZAME.to_provider(request.amount, request.currency)},
             idempotent=False,
         )
-        refunds = [item for item in answer.get("refunds") or [] if isinstance(item, dict)]
+        try:
+            refunds = CaptureAnswer.model_validate(answer).refunds
+        except ValidationError as error:
+            # Aplazame said yes; what it refunded is unclear: never send it again (no key).
+            raise OutcomeUnknownNotRetryableError(
+                f"aplazame refund answer unreadable: {answer}"
+            ) from error
         if not refunds:
             raise ProviderDeclinedError(f"aplazame answered a refund without refunds: {answer}")
         # The answer is the capture with all its refunds; ours is the newest.
-        newest = max(refunds, key=lambda item: str(item.get("created", "")))
+        newest = max(refunds, key=lambda refund: refund.created)
         return ProviderRefund(
-            provider_reference=str(newest["id"]),
+            provider_reference=newest.id,
             capture_reference=request.capture_reference,
-            amount=int(newest["amount"]),
+            amount=newest.amount,
             currency=request.currency,
             status="succeeded",
         )
@@ -138,22 +189,18 @@ class AplazameProvider:
         refunds at Aplazame (``GET /orders/{id}/captures`` lists each capture with its refunds),
         those the ledger does not know. None: nothing was refunded. Exactly one, of the amount
         sent: that is it. Anything else is left to a person (ProviderLookupUnsupportedError)."""
-        answer = self.http.request(
-            "GET", f"{_order_path(lookup.authorization_reference)}/captures", idempotent=True
-        )
-        results = [item for item in answer.get("results") or [] if isinstance(item, dict)]
-        capture = next((c for c in results if c.get("id") == lookup.capture_reference), None)
+        results = self._captures(lookup.authorization_reference)
+        capture = next((c for c in results if c.id == lookup.capture_reference), None)
         if capture is None:
             raise ProviderLookupUnsupportedError(
                 f"aplazame lists no capture {lookup.capture_reference} for this order"
             )
-        refunds = [item for item in capture.get("refunds") or [] if isinstance(item, dict)]
-        unknown = [item for item in refunds if str(item.get("id")) not in lookup.known_references]
+        unknown = [item for item in capture.refunds if item.id not in lookup.known_references]
         if not unknown:
             return None
-        if len(unknown) == 1 and unknown[0].get("amount") == lookup.amount:
+        if len(unknown) == 1 and unknown[0].amount == lookup.amount:
             return ProviderRefund(
-                provider_reference=str(unknown[0]["id"]),
+                provider_reference=unknown[0].id,
                 capture_reference=lookup.capture_reference,
                 amount=lookup.amount,
                 currency=lookup.currency,
@@ -161,7 +208,7 @@ class AplazameProvider:
             )
         raise ProviderLookupUnsupportedError(
             f"aplazame holds {len(unknown)} refund(s) of capture {lookup.capture_reference} the "
-            f"ledger does not know (amounts {[item.get('amount') for item in unknown]}); which "
+            f"ledger does not know (amounts {[item.amount for item in unknown]}); which "
             f"is {lookup.amount} is for a person to decide"
         )
 
@@ -176,25 +223,33 @@ class AplazameProvider:
                 "aplazame captures carry no idempotency key: look them up by capture id, "
                 "or by elimination with the amount and the captures the ledger knows"
             )
-        answer = self.http.request(
-            "GET", f"{_order_path(lookup.authorization_reference)}/captures", idempotent=True
-        )
-        results = [item for item in answer.get("results") or [] if isinstance(item, dict)]
+        results = self._captures(lookup.authorization_reference)
         if lookup.provider_reference is not None:
             for item in results:
-                if item.get("id") == lookup.provider_reference:
-                    return _capture_from(item, APLAZAME_CURRENCY)
+                if item.id == lookup.provider_reference:
+                    return _found(item)
             return None
-        unknown = [item for item in results if item.get("id") not in lookup.known_references]
+        unknown = [item for item in results if item.id not in lookup.known_references]
         if not unknown:
             return None
-        if len(unknown) == 1 and unknown[0].get("amount") == lookup.amount:
-            return _capture_from(unknown[0], APLAZAME_CURRENCY)
+        if len(unknown) == 1 and unknown[0].amount == lookup.amount:
+            return _found(unknown[0])
         raise ProviderLookupUnsupportedError(
             f"aplazame holds {len(unknown)} capture(s) the ledger does not know for this order "
-            f"(amounts {[item.get('amount') for item in unknown]}); "
+            f"(amounts {[item.amount for item in unknown]}); "
             f"which is {lookup.amount} is for a person to decide"
         )
+
+    def _captures(self, order_id: str) -> list[CaptureAnswer]:
+        """The order's captures at Aplazame, each with its refunds. An answer we cannot read
+        proves nothing (never "no such capture"): ProviderLookupUnsupportedError."""
+        answer = self.http.request("GET", f"{_order_path(order_id)}/captures", idempotent=True)
+        try:
+            return CapturesAnswer.model_validate(answer).results
+        except ValidationError as error:
+            raise ProviderLookupUnsupportedError(
+                f"aplazame's list of captures is unreadable: {answer}"
+            ) from error
 
     def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
         """Void what the order has not captured (a partial void of the rest)."""
@@ -214,17 +269,27 @@ def _order_path(order_id: str) -> str:
     return f"/orders/{quote(order_id, safe='')}"
 
 
+def _found(capture: CaptureAnswer) -> ProviderCapture:
+    return ProviderCapture(
+        provider_reference=capture.id,
+        amount=capture.amount,
+        currency=APLAZAME_CURRENCY,
+        status="succeeded",
+    )
+
+
 def _capture_from(answer: dict[str, Any], currency: str) -> ProviderCapture:
     try:
-        return ProviderCapture(
-            provider_reference=str(answer["id"]),
-            amount=int(answer["amount"]),
-            currency=currency,
-            status="succeeded",
-        )
-    except (KeyError, TypeError, ValueError) as error:
+        capture = CaptureAnswer.model_validate(answer)
+    except ValidationError as error:
         # Aplazame said yes; what it captured is unclear: reconcile, never release, and never
         # send it again (no idempotency key).
         raise OutcomeUnknownNotRetryableError(
-            f"aplazame capture answer unreadable ({error!r}): {answer}"
+            f"aplazame capture answer unreadable: {answer}"
         ) from error
+    return ProviderCapture(
+        provider_reference=capture.id,
+        amount=capture.amount,
+        currency=currency,
+        status="succeeded",
+    )
