@@ -39,11 +39,13 @@ class Stack:
             stderr=self.log,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        # Starting imports moto, boto3 and the handlers: well over a minute on a loaded machine.
+        deadline = time.monotonic() + 180
         while not self.stack_file.is_file():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                logs = self.logs()  # before stop() closes the log
                 self.stop()
-                raise AssertionError(f"the stack did not start: {self.logs()}")
+                raise AssertionError(f"the stack did not start: {logs}")
             time.sleep(0.1)
         self.info = StackInfo(**json.loads(self.stack_file.read_text()))
         assert self.process.stdout is not None

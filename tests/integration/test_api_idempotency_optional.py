@@ -51,7 +51,7 @@ def test_capture_everything_without_a_key_captures_once(
 ) -> None:
     detail = merchant.place()
     path = f"/admin/orders/{detail['order_id']}/capture"
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         first = client.post(path)
         again = client.post(path)
     assert first.status_code == 200, first.text
@@ -68,7 +68,7 @@ def test_racing_captures_of_everything_without_keys_capture_the_order_once(
     path = f"/admin/orders/{detail['order_id']}/capture"
 
     def capture(_: int) -> httpx.Response:
-        with merchant.client() as client:
+        with merchant.medusa_client() as client:
             return client.post(path)
 
     with ThreadPoolExecutor(3) as pool:

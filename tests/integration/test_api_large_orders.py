@@ -63,7 +63,7 @@ def test_native_captures_1000_listed_items_with_64_character_ids(merchant: Merch
 
 def test_medusa_captures_a_1000_line_order_with_uuid_ids(merchant: Merchant) -> None:
     detail = large_order(merchant, lambda number: str(uuid.UUID(int=number)))
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
         )

@@ -18,7 +18,7 @@ __all__ = ["local_api", "merchant"]  # fixtures
 
 def test_capture_everything_returns_medusas_order(merchant: Merchant) -> None:
     detail = merchant.place()
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
         )
@@ -50,7 +50,7 @@ def test_capture_everything_returns_medusas_order(merchant: Merchant) -> None:
 
 def test_expand_and_fields_choose_what_is_returned(merchant: Merchant) -> None:
     detail = merchant.place()
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture",
             params={"expand": "payments", "fields": "status,paid_total"},
@@ -66,7 +66,7 @@ def test_unknown_expand_is_400_and_captures_nothing(
 ) -> None:
     detail = merchant.place()
     before = ledger_items(local_api, merchant.merchant_id)
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture",
             params={"expand": "cart"},
@@ -80,7 +80,7 @@ def test_unknown_expand_is_400_and_captures_nothing(
 def test_nothing_left_to_capture_is_409_invalid_state(merchant: Merchant) -> None:
     detail = merchant.place()
     path = f"/admin/orders/{detail['order_id']}/capture"
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         assert client.post(path, headers=idempotency_key()).status_code == 200
         again = client.post(path, headers=idempotency_key())
     assert again.status_code == 409
@@ -92,7 +92,7 @@ def test_nothing_left_to_capture_is_409_invalid_state(merchant: Merchant) -> Non
 def test_over_capture_is_422_invalid_request(merchant: Merchant) -> None:
     # An order whose authorization is below its total cannot be captured whole
     detail = merchant.place(payment={"authorized_amount": 5000})
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
         )
@@ -105,19 +105,17 @@ def test_not_found_and_unauthorized_in_medusas_shape(
 ) -> None:
     import httpx
 
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         missing = client.post("/admin/orders/order_missing/capture", headers=idempotency_key())
     with httpx.Client(base_url=local_api.url) as anonymous:
         unauthorized = anonymous.post(
             "/admin/orders/order_missing/capture", headers=idempotency_key()
         )
     assert missing.status_code == 404 and missing.json()["type"] == "not_found"
+    # No x-medusa-access-token: API Gateway's UNAUTHORIZED, in Medusa's shape among others'
     assert unauthorized.status_code == 401
-    assert unauthorized.json() == {
-        "type": "unauthorized",
-        "message": "Unauthorized",
-        "field": "Authorization",
-    }
+    assert unauthorized.json()["type"] == "unauthorized"
+    assert unauthorized.json()["message"] == "Unauthorized"
 
 
 def test_x_medusa_access_token_authenticates_like_bearer(
@@ -143,7 +141,7 @@ def test_shop_references_are_stored_echoed_and_part_of_the_registration(
         "metadata": {"note": "gift", "weight": 0.5},
     }
     detail = merchant.place(**references)
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         order = client.post(f"/admin/orders/{detail['order_id']}/capture").json()["order"]
     assert {key: order[key] for key in references} == references
     assert order["customer"]["email"] == "buyer@example.com"
@@ -158,7 +156,7 @@ def test_shop_references_are_stored_echoed_and_part_of_the_registration(
 
 def test_unknown_shop_references_default_to_values_of_their_type(merchant: Merchant) -> None:
     detail = merchant.place()
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         order = client.post(f"/admin/orders/{detail['order_id']}/capture").json()["order"]
     assert (order["display_id"], order["customer_id"], order["email"], order["region_id"]) == (
         0,

@@ -291,7 +291,10 @@ def test_authentication_is_required_in_the_bearer_scheme(
     for response in (token, missing, unknown):
         assert response.status_code == 401
         assert response.json()["error"]["type"] == "unauthorized"
+    for response in (token, unknown):  # ApiFunction's answer
         assert response.headers["WWW-Authenticate"] == "Bearer"
+    # No Authorization header: API Gateway's UNAUTHORIZED (no authorizer runs), every scheme
+    assert missing.headers["WWW-Authenticate"] == "Bearer, Token"
     assert unknown_route.status_code == 403  # API Gateway's answer for an unknown resource
 
 

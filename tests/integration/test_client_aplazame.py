@@ -106,7 +106,23 @@ def test_gateway_errors_parse_as_aplazame_error(
         assert error.response.headers["X-Aplazame-Media-Type"] == "aplazame.v1"
 
 
-@pytest.mark.parametrize("status", sorted(GATEWAY_RESPONSE_TYPES))
+def test_the_gateway_401_without_a_key_satisfies_the_three_dialects(
+    local_api: LocalApiUnderTest,
+) -> None:
+    """API Gateway's UNAUTHORIZED (no key header: the authorizer is not invoked) is static."""
+    answer = GatewayResponses.from_template(local_api.runtime.template_path).error(401, "-")
+    response = requests.Response()
+    response.status_code = answer.status
+    response._content = answer.body
+    error = AplazameError(response)
+    assert (error.code, error.type) == (401, "unauthorized") and error.message
+    body = json.loads(answer.body)
+    assert (body["type"], body["message"]) == ("unauthorized", "Unauthorized")
+    assert body["code"] == "not_authenticated" and body["detail"]
+    assert answer.header("X-Aplazame-Media-Type") == "aplazame.v1"
+
+
+@pytest.mark.parametrize("status", sorted(set(GATEWAY_RESPONSE_TYPES) - {401}))
 def test_every_gateway_response_satisfies_the_three_dialects(
     local_api: LocalApiUnderTest, status: int
 ) -> None:

@@ -1,9 +1,9 @@
 """`sam deploy --guided` on this template: every question has a sensible answer.
 
 Guided deploys asked "ApiFunction has no authentication. Is this okay?" once per route and
-refused on Enter. The API authenticates in the function (each dialect's scheme and
-401 bodies), so every route states `Auth: Authorizer: NONE`; SAM's own check, run here with
-the SAM CLI's code, now finds no route without a stated authentication.
+refused on Enter. Every route now names its Lambda authorizer, or `Authorizer: NONE` for the
+webhooks, preflights and the OpenAPI document (test_api_authorizer.py); SAM's own check, run
+here with the SAM CLI's code, finds no route without a stated authentication.
 """
 
 from __future__ import annotations

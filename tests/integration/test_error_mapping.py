@@ -34,7 +34,7 @@ def test_defect_9_medusa_capture_without_provider_credentials_names_no_secret(
 ) -> None:
     # An order at a provider the merchant has no credentials for
     detail = merchant.place(payment={"provider": "stripe", "reference": "pi_none"})
-    with merchant.client() as client:
+    with merchant.medusa_client() as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture", headers=idempotency_key()
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import (
+    ApiGatewayAuthorizerRequest,
     APIGatewayProxyEventModel,
     EventBridgeModel,
 )
@@ -40,6 +41,7 @@ INPUT_MODELS: dict[str, tuple[type[BaseModel], str | None]] = {
     "steps/record.json": (Capture, "capture"),
     "steps/await-confirmation.json": (AwaitConfirmationEvent, None),
     "steps/record-failure.json": (StatePlanned, "state.validated"),
+    "api/authorizer-native-create-capture.json": (ApiGatewayAuthorizerRequest, None),
     "api/put-order.json": (APIGatewayProxyEventModel, None),
     "api/native-create-capture.json": (APIGatewayProxyEventModel, None),
     "api/native-list-captures.json": (APIGatewayProxyEventModel, None),

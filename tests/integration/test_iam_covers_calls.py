@@ -194,6 +194,7 @@ def test_the_tour_reaches_every_function_that_calls_aws(toured: LocalApiUnderTes
         "AwaitConfirmationFunction",
         "OrderEventsFunction",
         "ApiFunction",
+        "ApiAuthorizerFunction",
         "ReconcileFunction",
         "ExpirySweepFunction",
     }

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from order_capture.ports import WorkflowResult
+from order_capture_local.local_authorizer import LocalAuthorizers
 from order_capture_local.runtime import ExecutionReport, LocalRuntime
 from order_capture_local.template import LOCAL_ACCOUNT, LOCAL_REGION, _CfnLoader
 
@@ -82,6 +83,8 @@ class ApiRoute:
     function_id: str
     method: str
     path: str  # as in the template: /orders/{order_id}
+    #: The Lambda authorizer API Gateway runs first (its name in the Api's Auth), or None.
+    authorizer: str | None = None
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -90,8 +93,9 @@ class ApiRoute:
 
 
 def api_routes(template_path: Path) -> list[ApiRoute]:
-    """Every ``Api`` event of every function in the template."""
+    """Every ``Api`` event of every function in the template, with its authorizer."""
     document = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+    default = _api_auth(document).get("DefaultAuthorizer")
     routes = []
     for logical_id, resource in document["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -99,10 +103,23 @@ def api_routes(template_path: Path) -> list[ApiRoute]:
         for event in (resource.get("Properties", {}).get("Events") or {}).values():
             if event.get("Type") == "Api":
                 properties = event["Properties"]
+                authorizer = (properties.get("Auth") or {}).get("Authorizer", default)
                 routes.append(
-                    ApiRoute(logical_id, str(properties["Method"]).upper(), properties["Path"])
+                    ApiRoute(
+                        logical_id,
+                        str(properties["Method"]).upper(),
+                        properties["Path"],
+                        None if authorizer in {None, "NONE"} else str(authorizer),
+                    )
                 )
     return routes
+
+
+def _api_auth(document: dict[str, Any]) -> dict[str, Any]:
+    for resource in document["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Api":
+            return dict(resource["Properties"].get("Auth") or {})
+    return {}
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,7 @@ def _gateway_error(status: int, message: str) -> HttpResponse:
 
 #: API Gateway's response type for each error the local API answers itself.
 GATEWAY_RESPONSE_TYPES = {
+    401: "UNAUTHORIZED",
     403: "MISSING_AUTHENTICATION_TOKEN",
     413: "REQUEST_TOO_LARGE",
     429: "THROTTLED",
@@ -148,8 +166,10 @@ class GatewayResponses:
                 return cls(dict(resource["Properties"].get("GatewayResponses") or {}))
         return cls({})
 
-    def error(self, status: int, message: str) -> HttpResponse:
-        response_type = GATEWAY_RESPONSE_TYPES.get(status, f"DEFAULT_{status // 100}XX")
+    def error(self, status: int, message: str, response_type: str | None = None) -> HttpResponse:
+        response_type = response_type or GATEWAY_RESPONSE_TYPES.get(
+            status, f"DEFAULT_{status // 100}XX"
+        )
         spec = self.responses.get(response_type) or self.responses.get(f"DEFAULT_{status // 100}XX")
         if spec is None:  # API Gateway's own default body
             return _gateway_error(status, message)
@@ -174,6 +194,7 @@ class LocalApi:
         self.runtime = runtime
         self.routes = api_routes(runtime.template_path)
         self.gateway_responses = GatewayResponses.from_template(runtime.template_path)
+        self.authorizers = LocalAuthorizers.from_template(runtime)
         install_workflow_starter(LocalWorkflowStarter(runtime))
 
     def close(self) -> None:
@@ -220,6 +241,10 @@ class LocalApi:
             route=route,
             match=match,
         )
+        if route.authorizer is not None:
+            refused = self.authorizers.authorize(route.authorizer, event, self.gateway_responses)
+            if refused is not None:
+                return refused
         self._play_checkout(route, event)
         invocation = self.runtime.invoke(route.function_id, event)
         if invocation.failed or not isinstance(invocation.payload, dict):

@@ -118,6 +118,17 @@ TOUR: tuple[Visit, ...] = (
         _expect(lambda a: a is None or isinstance(a, dict), "the cancellation accepted"),
     ),
     Visit(
+        "ApiAuthorizerFunction",
+        "api/authorizer-native-create-capture.json",
+        _expect(
+            lambda a: (
+                a["context"]["merchant_id"] == "merchant-1"
+                and a["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+            ),
+            "merchant-1 in the context of an Allow policy",
+        ),
+    ),
+    Visit(
         "ApiFunction",
         "api/put-order.json",
         _status(200, lambda b: b["status"] == "authorized", "order-7007 registered, authorized"),

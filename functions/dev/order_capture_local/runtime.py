@@ -586,7 +586,7 @@ def _cold_containers() -> None:
     """A new runtime starts with cold Lambda containers: the handlers' lazily built clients of
     an earlier runtime (another embedded AWS, another botocore session without this runtime's
     hooks) are dropped, so the next invocation builds them again."""
-    from order_capture.api import app  # noqa: PLC0415
+    from order_capture.api import app, authorizer  # noqa: PLC0415
     from order_capture.handlers import (  # noqa: PLC0415
         _wiring,
         await_confirmation,
@@ -600,6 +600,7 @@ def _cold_containers() -> None:
         await_confirmation.default_waiters,
         order_events._handle_each_event_once,
         app.default_dependencies,
+        authorizer.default_api_keys,
     ):
         cached.cache_clear()
 

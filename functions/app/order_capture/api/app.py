@@ -20,8 +20,15 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.api import cors, medusa, native, omnitron, stripe_webhook, webhooks
+from order_capture.api.authorizer import authorized_merchant
 from order_capture.api.common import status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
+from order_capture.api.credentials import (
+    AUTH_SCHEME,
+    MEDUSA_TOKEN_HEADER,
+    credentials_of,
+    header_value,
+)
 from order_capture.api.problems import (
     Dialect,
     PayloadTooLargeError,
@@ -43,10 +50,6 @@ from order_capture.ports import SystemClock, WorkflowStarter
 #: Requests above this are refused before parsing (API Gateway would allow 10 MB).
 MAX_BODY_BYTES = 256 * 1024
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.aplazame.v1+json")
-#: Authorization scheme per dialect, as each seed API defines it.
-AUTH_SCHEME = {Dialect.NATIVE: "Bearer", Dialect.MEDUSA: "Bearer", Dialect.OMNITRON: "Token"}
-#: Medusa v1's admin API token header; Medusa routes take it as well as `Authorization: Bearer`.
-MEDUSA_TOKEN_HEADER = "x-medusa-access-token"  # noqa: S105  # a header name, not a secret
 SWAGGER_PATH = "/swagger"
 OPENAPI_PATH = "/openapi.json"
 #: Every answer of Aplazame's API names its version (seed 003).
@@ -134,10 +137,7 @@ app.not_found(_route_not_found)
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name.lower():
-            return str(value) if value is not None else None
-    return None
+    return header_value(event.get("headers"), name)
 
 
 def _check_body(event: dict[str, Any]) -> None:
@@ -163,32 +163,34 @@ def _check_body(event: dict[str, Any]) -> None:
 
 
 def _authenticate(event: dict[str, Any], dialect: Dialect, dependencies: ApiDependencies) -> str:
-    """The merchant of the request's API key. The key itself never reaches a log line."""
+    """The merchant of the request's API key. The key itself never reaches a log line.
+
+    Behind API Gateway the authorizer resolved the key already (``requestContext.authorizer``,
+    cached by API Gateway): no lookup here. Without one (a direct invoke) the key is looked up.
+    """
     scheme = AUTH_SCHEME[dialect]
-    credentials = _header(event, "Authorization")
-    medusa_token = _header(event, MEDUSA_TOKEN_HEADER) if dialect is Dialect.MEDUSA else None
-    if medusa_token is not None:
-        # Medusa v1's admin API token, what medusa-js sends for its `apiKey` (with a session's
-        # `Authorization: Bearer <JWT>` beside it in a browser that logged in).
-        merchant_id = merchant_api.merchant_of(dependencies.api_keys, medusa_token.strip())
-        if merchant_id is None:
-            raise UnauthorizedError(
-                f"{MEDUSA_TOKEN_HEADER}: not a valid API key", credentials_given=True
-            )
-        return merchant_id
-    if not credentials:
+    credentials = credentials_of(event.get("headers"), dialect)
+    if credentials is None:
         raise UnauthorizedError(
             f"Authorization: send `Authorization: {scheme} <API key>`", credentials_given=False
         )
-    given_scheme, _, api_key = credentials.strip().partition(" ")
+    resolved = authorized_merchant(event)
     merchant_id = None
-    if given_scheme.lower() == scheme.lower():
-        merchant_id = merchant_api.merchant_of(dependencies.api_keys, api_key.strip())
-    if merchant_id is None:
-        raise UnauthorizedError(
-            f"Authorization: not a valid `{scheme} <API key>`", credentials_given=True
+    if credentials.scheme_is(scheme) and credentials.api_key:
+        merchant_id = (
+            merchant_api.merchant_of(dependencies.api_keys, credentials.api_key)
+            if resolved is None
+            else resolved or None
         )
-    return merchant_id
+    if merchant_id is not None:
+        return merchant_id
+    if credentials.header == MEDUSA_TOKEN_HEADER:
+        raise UnauthorizedError(
+            f"{MEDUSA_TOKEN_HEADER}: not a valid API key", credentials_given=True
+        )
+    raise UnauthorizedError(
+        f"Authorization: not a valid `{scheme} <API key>`", credentials_given=True
+    )
 
 
 def _normalized(event: dict[str, Any]) -> dict[str, Any]:

@@ -157,6 +157,8 @@ class ApiCampaign:
             "Authorization": f"{sent.scheme} {world.api_key}",
             "Idempotency-Key": sent.key,
         }
+        if sent.path.startswith("/admin/"):  # Medusa's route: medusa-js's header (template)
+            headers["x-medusa-access-token"] = world.api_key
         content = None
         if sent.body is not None:
             headers["Content-Type"] = sent.content_type
