@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from order_capture_local import dead_letters, operations
+from order_capture_local.cli_support import SandboxFault, progress, read_json_source, run_command
+from order_capture_local.cli_support import sandbox_fault as sandbox_fault_type
 from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import (
     DEFAULT_TEMPLATE,
@@ -44,13 +46,11 @@ from order_capture_local.stack import StackInfo, running_stack
 CONFIRMATION_MACHINE = "ConfirmationStateMachine"
 
 
-def _read_events(paths: list[Path]) -> list[dict[str, Any]]:
+def _read_events(sources: list[str]) -> list[dict[str, Any]]:
+    """The events of each file (``-``: stdin), each a JSON object or a list of them."""
     events: list[dict[str, Any]] = []
-    for path in paths:
-        try:
-            loaded = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise SystemExit(f"order-capture: cannot read {path}: {error}") from None
+    for path in sources:
+        loaded = read_json_source(path)
         entries = loaded if isinstance(loaded, list) else [loaded]
         for entry in entries:
             if not isinstance(entry, dict):
@@ -154,20 +154,22 @@ def _stack(args: argparse.Namespace) -> StackInfo | None:
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
-    event = _read_events([Path(args.event)])[0] if args.event else {}
+    event = _read_events([args.event])[0] if args.event else {}
     info = _stack(args)
     if info is not None:
         from order_capture_local import stack_client  # noqa: PLC0415
 
         try:
-            invocation = stack_client.invoke(info, args.function, event, args.log_level)
+            with progress(f"invoking {args.function}"):
+                invocation = stack_client.invoke(info, args.function, event, args.log_level)
         except KeyError as error:  # an unknown function: the message names the known ones
             raise SystemExit(f"order-capture: {error.args[0]}") from None
         print(json.dumps(invocation.payload, indent=2))
         return 1 if invocation.failed else 0
     with _runtime(args) as runtime:
         try:
-            invocation = runtime.invoke(args.function, event)
+            with progress(f"invoking {args.function}"):
+                invocation = runtime.invoke(args.function, event)
         except KeyError as error:
             raise SystemExit(f"order-capture: {error.args[0]}") from None
     print(json.dumps(invocation.payload, indent=2))
@@ -232,18 +234,18 @@ class _PutEventsRun:
 
 
 def _put_events(args: argparse.Namespace, events: list[dict[str, Any]]) -> _PutEventsRun:
-    faults: list[str] = args.sandbox_fault or []
+    faults: list[SandboxFault] = args.sandbox_fault or []
     with ExitStack() as stack:
         hmac_key = None
-        if ASYNC_FAULT_KINDS.intersection(faults):
+        if ASYNC_FAULT_KINDS.intersection(fault.kind for fault in faults):
             merchants = {str(e.get("detail", {}).get("merchant_id")) for e in events}
             hmac_key = stack.enter_context(_signed_sandbox_webhooks(merchants))
         runtime = stack.enter_context(_runtime(args))
         if hmac_key is not None:
             _serve_webhooks(stack, runtime, hmac_key)
         assert runtime.sandbox is not None
-        for kind in faults:
-            runtime.sandbox.add_fault(kind, delay_seconds=1 if kind in ASYNC_FAULT_KINDS else 0)
+        for fault in faults:
+            runtime.sandbox.add_fault(fault.kind, delay_seconds=fault.delay_seconds)
         deliveries = runtime.put_events(events)
         confirmations = _confirmations(runtime, deliveries)
         reconciliation = (
@@ -303,8 +305,8 @@ def _put_events_on_stack(
 ) -> _PutEventsRun:
     from order_capture_local import stack_client  # noqa: PLC0415
 
-    for kind in args.sandbox_fault or []:
-        stack_client.add_sandbox_fault(info, kind, 1 if kind in ASYNC_FAULT_KINDS else 0)
+    for fault in args.sandbox_fault or []:
+        stack_client.add_sandbox_fault(info, fault.kind, fault.delay_seconds)
     deliveries, emitted = stack_client.put_events(info, events)
     confirmations = [
         stack_client.wait_for(info, CONFIRMATION_MACHINE, execution.output["capture_id"])
@@ -323,9 +325,10 @@ def _put_events_on_stack(
 
 
 def _cmd_put_events(args: argparse.Namespace) -> int:
-    events = _read_events([Path(path) for path in args.event])
+    events = _read_events(args.event)
     info = _stack(args)
-    run = _put_events_on_stack(args, info, events) if info else _put_events(args, events)
+    with progress(f"delivering {len(events)} event(s) and waiting for their workflows"):
+        run = _put_events_on_stack(args, info, events) if info else _put_events(args, events)
     (_print_json_report if args.json else _print_text_report)(run, args.ledger)
     return 1 if run.failed and args.strict else 0
 
@@ -481,7 +484,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
             )
         from order_capture_local import stack_client  # noqa: PLC0415
 
-        invocation = stack_client.invoke(info, "ReconcileFunction", event)
+        with progress("reconciling"):
+            invocation = stack_client.invoke(info, "ReconcileFunction", event)
         if invocation.failed:
             print(json.dumps(invocation.payload, indent=2))
             return 1
@@ -492,7 +496,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
     os.environ["TABLE_NAME"] = args.table
     settings.cache_clear()
-    report = reconcile.handle(event, None)  # type: ignore[arg-type]
+    with progress("reconciling"):
+        report = reconcile.handle(event, None)  # type: ignore[arg-type]
     return print_reconciliation(report, as_json=args.json)
 
 
@@ -566,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     invoke = local_commands.add_parser("invoke", help="invoke one function with an event")
     invoke.add_argument("function", help="the function's logical id in template.yaml")
-    invoke.add_argument("--event", "-e", help="JSON event file")
+    invoke.add_argument("--event", "-e", help="JSON event file (- reads stdin)")
     common(invoke)
     invoke.set_defaults(run=_cmd_invoke)
 
@@ -576,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-e",
         action="append",
         required=True,
-        help="JSON file with an event or a list of events (repeatable)",
+        help="JSON file with an event or a list of events (repeatable; - reads stdin)",
     )
     put_events.add_argument("--ledger", action="store_true", help="print the final ledger")
     put_events.add_argument("--json", action="store_true", help="machine-readable output")
@@ -586,11 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     put_events.add_argument(
         "--sandbox-fault",
         action="append",
-        metavar="KIND",
+        type=sandbox_fault_type,
+        metavar="KIND[:SECONDS]",
         help="make the sandbox's next capture misbehave (repeatable, one capture each): "
-        "unavailable, decline, expired_authorization, timeout_after_capture, latency, or async "
-        "/ async_failed (answer 'received', then confirm / fail by signed webhook a second "
-        "later; the local API serves the webhook and the confirmation workflows are shown)",
+        "unavailable, decline, expired_authorization, timeout_after_capture:SECONDS "
+        "(captures, answers after SECONDS), latency:SECONDS, or async / async_failed / "
+        "async_reversed[:SECONDS] (answer 'received', then confirm / fail by signed webhook "
+        "SECONDS later, default 1; the local API serves the webhook and the confirmation "
+        "workflows are shown)",
     )
     put_events.add_argument(
         "--reconcile",
@@ -655,7 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import base64
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 import urllib.error
@@ -471,6 +472,13 @@ class SandboxServer(ThreadingHTTPServer):
         #: so a test can see what a caller sees before the provider's webhook, whatever the load.
         self._webhooks_released = threading.Event()
         self._webhooks_released.set()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up before the answer (a provider timeout, ``timeout_after_capture``)
+        is what the fault is for: no traceback. Anything else is socketserver's report."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset
+            return
+        super().handle_error(request, client_address)
 
     def hold_webhooks(self) -> None:
         self._webhooks_released.clear()
