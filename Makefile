@@ -67,7 +67,8 @@ up: setup
 
 # A private dockerd (installs docker.io if missing), a locally built stand-in for the Lambda
 # base image, then `sam local invoke` of every function with its events/ payload against a
-# local stack; stops everything it started. About 10 minutes: a CI step of its own.
+# local stack, then `sam local start-api` and each dialect over HTTP; stops everything it
+# started by PID. About 14 minutes here (--phase start-api alone: about 5): a CI step of its own.
 sam-local: setup $(SAM)
 	$(BIN)/python -m order_capture_local.sam_local
 

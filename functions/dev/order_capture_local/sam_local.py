@@ -14,7 +14,10 @@
 4. The local stack (``order-capture local start`` on free ports), prepared for the tour of
    ``function_events``; SAM's containers reach it through ``loopback_bridge``.
 5. ``sam local invoke <Function> -e <event> --env-vars <stack's>`` for every visit of the
-   tour, each answer checked; then everything this run started is stopped by its PID.
+   tour, each answer checked;
+6. ``sam local start-api`` (``sam_local_api``): the three dialects over HTTP with their keys,
+   through the template's Lambda authorizers; then everything this run started is stopped by
+   its PID.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from order_capture_local import function_events
+from order_capture_local import function_events, sam_local_api
 from order_capture_local.loopback_bridge import LoopbackBridge
 from order_capture_local.runtime import PROJECT_ROOT
 from order_capture_local.stack import LOCAL_CREDENTIALS, STACK_FILE_ENV, StackInfo, sam_env_vars
@@ -261,7 +264,27 @@ def sam_build(environment: dict[str, str], arch: str) -> Path:
         capture_output=True,
     )
     say(f"sam build (Architecture={arch}) into {BUILD_DIR.relative_to(PROJECT_ROOT)}")
-    return BUILD_DIR / "template.yaml"
+    built = BUILD_DIR / "template.yaml"
+    _lengthen_timeouts(built)
+    return built
+
+
+#: Seconds every function may take under ``sam local`` here: a container's cold start (the
+#: whole Python import) counts against the function's Timeout locally, and takes longer than a
+#: step's 3-5 s on a loaded machine; AWS applies the template's own.
+LOCAL_TIMEOUT_SECONDS = 180
+
+
+def _lengthen_timeouts(built: Path) -> None:
+    """The built template (``.aws-sam/local``, never deployed) with every function's Timeout
+    raised to LOCAL_TIMEOUT_SECONDS."""
+    lines = built.read_text().splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        name, separator, value = line.partition("Timeout:")
+        if separator and not name.strip() and value.strip().isdigit():
+            seconds = max(int(value), LOCAL_TIMEOUT_SECONDS)
+            lines[number] = f"{name}Timeout: {seconds}\n"
+    built.write_text("".join(lines))
 
 
 def start_stack(stack: ExitStack, work: Path) -> StackInfo:
@@ -287,7 +310,7 @@ def start_stack(stack: ExitStack, work: Path) -> StackInfo:
         stderr=subprocess.STDOUT,
     )
     stack.callback(_stop, process, "the local stack")
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # imports moto and the handlers: slow when loaded
     while not stack_file.is_file():
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"sam-local: the local stack did not start; see {work}/stack.log")
@@ -341,7 +364,22 @@ def sam_invoker(
     return invoke
 
 
-def run(work: Path) -> int:
+def sam_start_api_command(template: Path, env_vars: Path, arch: str) -> list[str]:
+    return [
+        str(SAM),
+        "local",
+        "start-api",
+        "-t",
+        str(template),
+        "--env-vars",
+        str(env_vars),
+        "--skip-pull-image",
+        "--parameter-overrides",
+        f"Architecture={arch}",
+    ]
+
+
+def run(work: Path, phases: set[str]) -> int:
     arch = architecture()
     image = f"public.ecr.aws/lambda/python:3.13-{arch}"
     with ExitStack() as stack:
@@ -358,31 +396,52 @@ def run(work: Path) -> int:
         env_vars = work / "sam-env.json"
         functions = sorted({visit.function for visit in function_events.TOUR})
         env_vars.write_text(json.dumps(sam_env_vars(info, functions)))
-        started = time.monotonic()
-        problems = function_events.run_tour(
-            sam_invoker(environment, template, env_vars, work, arch), api_key, say
-        )
-        elapsed = time.monotonic() - started
-        say(
-            f"{len(function_events.TOUR)} invocations in {elapsed:.0f} s, "
-            f"{len(bridge.joined)} containers joined to loopback"
-        )
+        problems: list[str] = []
+        checks = 0
+        if "invoke" in phases:
+            started = time.monotonic()
+            problems += function_events.run_tour(
+                sam_invoker(environment, template, env_vars, work, arch), api_key, say
+            )
+            checks += len(function_events.TOUR)
+            say(
+                f"{len(function_events.TOUR)} invocations in {time.monotonic() - started:.0f} s, "
+                f"{len(bridge.joined)} containers joined to loopback"
+            )
+        if "start-api" in phases:
+            started = time.monotonic()
+            url = sam_local_api.start_api(
+                stack, environment, sam_start_api_command(template, env_vars, arch), work, _stop
+            )
+            say(f"sam local start-api on {url} (--warm-containers LAZY)")
+            planned = sam_local_api.calls(api_key)
+            problems += sam_local_api.run_calls(url, info, api_key, say)
+            checks += len(planned)
+            say(
+                f"{len(planned)} requests through sam local start-api in "
+                f"{time.monotonic() - started:.0f} s"
+            )
         for error in bridge.errors:
             say(f"loopback bridge: {error}")
     for problem in problems:
         say(f"FAILED {problem}")
-    passed = len(function_events.TOUR) - len(problems)
-    print(f"{passed} passed, {len(problems)} failed")
+    print(f"{checks - len(problems)} passed, {len(problems)} failed")
     return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sam-local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        choices=["invoke", "start-api"],
+        help="run only this phase (repeatable; default both)",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="order-capture-sam-local-"))
     try:
-        return run(work)
+        return run(work, set(args.phase or ["invoke", "start-api"]))
     finally:
         if args.keep:
             say(f"work directory kept: {work}")
