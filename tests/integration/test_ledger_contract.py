@@ -232,6 +232,22 @@ def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderReposi
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
 
 
+@pytest.mark.parametrize("status", [CaptureStatus.CAPTURED, None])
+def test_defect_16_mark_announced_on_an_unknown_capture_writes_nothing(
+    ledger: OrderRepository, status: CaptureStatus | None
+) -> None:
+    # An unconditional UpdateItem created a CAPTURE_REF holding only its key, which
+    # find_capture then failed to read (KeyError on order_id).
+    order = new_order()
+    assert not ledger.mark_announced(order.merchant_id, "cap-never-reserved", status)
+    assert ledger.find_capture(order.merchant_id, "cap-never-reserved") is None
+    state = ledger.confirmation_state(order.merchant_id, "cap-never-reserved")
+    assert (state.task_token, state.announced) == (None, None)
+    _, capture = stored_with_capture(ledger)
+    assert ledger.mark_announced(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
+    assert ledger.mark_announced(order.merchant_id, capture.capture_id, None)
+
+
 @pytest.mark.parametrize("announced", [True, False])
 def test_a_confirm_notes_the_announcement_only_when_its_confirmer_announces(
     ledger: OrderRepository, announced: bool

@@ -154,9 +154,10 @@ class CaptureConfirmations(CaptureLedger, Protocol):
 
     def mark_announced(
         self, merchant_id: str, capture_id: str, status: CaptureStatus | None
-    ) -> None:
+    ) -> bool:
         """Note that the capture's ``status`` was announced (or is being, by its workflow);
-        None takes the marker back (the announcement could not be sent)."""
+        None takes the marker back (the announcement could not be sent). False, and nothing
+        written, for a capture ``reserve`` never made findable (no such capture id)."""
         ...
 
 

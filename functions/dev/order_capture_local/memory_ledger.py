@@ -261,9 +261,13 @@ class MemoryLedger:
 
     def mark_announced(
         self, merchant_id: str, capture_id: str, status: CaptureStatus | None
-    ) -> None:
+    ) -> bool:
         with self._lock:
-            self._pointer_of(merchant_id, capture_id).announced = status
+            pointer = self.capture_refs.get((merchant_id, capture_id))
+            if pointer is None:
+                return False
+            pointer.announced = status
+            return True
 
     # --- refunds ---------------------------------------------------------------------------------
 

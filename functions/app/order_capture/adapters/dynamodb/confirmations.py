@@ -57,12 +57,15 @@ class ConfirmationLedger(OrderLedger):
 
     def mark_announced(
         self, merchant_id: str, capture_id: str, status: CaptureStatus | None
-    ) -> None:
+    ) -> bool:
+        # Conditional: an Update of a missing item would create one holding only the key,
+        # a pointer without its order that find_capture could not read.
+        key = codec.capture_ref_key(merchant_id, capture_id)
         if status is None:
-            self.table.update(codec.capture_ref_key(merchant_id, capture_id), "REMOVE announced")
-            return
-        self.table.update(
-            codec.capture_ref_key(merchant_id, capture_id),
+            return self.table.update(key, "REMOVE announced", "attribute_exists(PK)")
+        return self.table.update(
+            key,
             "SET announced = :status",
+            "attribute_exists(PK)",
             values={":status": string(status.value)},
         )
