@@ -131,11 +131,34 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "capture; captured / received); $120 would need at most 4 transitions. Express runs "
         "the same definition for "
         f"${event.express:,.2f}.",
+        f"- Measured cause of the Express figure: DynamoDB ${event.dynamodb:,.2f} "
+        "(the request units of the table above; the ledger writes 8 small items in two "
+        "transactions at 2 WRU each), then Lambda duration "
+        f"${event.lambda_duration:,.2f}, logs ${event.logs:,.2f}, the orchestration "
+        f"${event.express:,.2f}, PutEvents ${event.put_events:,.2f}, Lambda requests "
+        f"${event.lambda_requests:,.2f}, X-Ray ${event.xray:,.2f}.",
+        *_api_cause(costs),
         "- The API row's orchestration is the Express column (the API's workflow is always "
         "Express); its Standard column is not a deployment option.",
+        "- The asynchronous row leaves out the provider's webhook (an API Gateway request, "
+        "an ApiFunction invocation, its ledger writes) and the confirmation workflow's "
+        "PutEvents: not measured in this scenario.",
         "",
     ]
     return lines
+
+
+def _api_cause(costs: dict[str, Cost]) -> list[str]:
+    api = api_cost(costs)
+    if api is None:
+        return []
+    return [
+        f"- Measured cause of the API figure: DynamoDB ${api.dynamodb:,.2f} (the workflow's "
+        "and ApiFunction's own reads, the API key, idempotency), Lambda duration "
+        f"${api.lambda_duration:,.2f} (${api.api_wait:,.2f} of it ApiFunction waiting on "
+        f"the synchronous execution), API Gateway ${api.api_gateway:,.2f}, logs "
+        f"${api.logs:,.2f}, the orchestration ${api.express:,.2f}."
+    ]
 
 
 def render_workflow_choice(
