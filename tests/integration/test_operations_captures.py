@@ -78,6 +78,11 @@ def test_a_requires_action_capture_is_listed_shown_settled_announced_once_and_go
     shown = json.loads(out)
     assert shown["capture"]["status"] == "requires_action"
     assert shown["order"]["reserved"] == stuck.amount
+    assert [(e["change"], e["by"]["kind"]) for e in shown["history"]] == [
+        ("reserved", "execution"),
+        ("requires_action", "execution"),
+    ]
+    assert "outcome_unknown" in shown["history"][1]["error"]
 
     status, out, err = cli(
         capsys,
@@ -97,6 +102,16 @@ def test_a_requires_action_capture_is_listed_shown_settled_announced_once_and_go
     order = repository.get_order("merchant-1", "order-a")
     assert (order.captured_amount, order.reserved_amount) == (stuck.amount, 0)
     assert announced == [("Payment Captured", stuck.capture_id)]
+    show = ("show", stuck.capture_id, "--no-lookup", "--merchant", "merchant-1")
+    status, out, _ = cli(capsys, "captures", *show, *table)
+    confirmed = json.loads(out)["history"][-1]
+    assert (confirmed["change"], confirmed["from_status"], confirmed["to_status"]) == (
+        "confirmed",
+        "requires_action",
+        "captured",
+    )
+    assert confirmed["by"] == {"kind": "operator", "name": "alice", "reason": "settle capture"}
+    assert confirmed["provider_reference"] == "psp-123"
 
     # Gone from the list; settling again is refused, and announces nothing more
     status, out, _ = cli(capsys, "captures", "list", *table)

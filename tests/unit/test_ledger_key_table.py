@@ -22,6 +22,9 @@ def test_every_key_the_codec_builds_is_in_the_documented_key_table() -> None:
         codec.capture_key("<merchant_id>", "<order_id>", "<capture_id>"),
         codec.capture_lines_key("<merchant_id>", "<order_id>", "<capture_id>"),
         codec.refund_key("<merchant_id>", "<order_id>", "<capture_id>", "<refund_id>"),
+        codec.history_key(
+            "<merchant_id>", "<order_id>", "<capture_id>", "<when>#<rank>#<refund_id>#<change>"
+        ),
         codec.capture_ref_key("<merchant_id>", "<capture_id>"),
         codec.refund_ref_key("<merchant_id>", "<refund_id>"),
         codec.execution_failure_key("<execution ARN>"),

@@ -221,6 +221,11 @@ def _cmd_captures_show(args: argparse.Namespace) -> int:
             lambda: ledger.repository.get_order(capture.merchant_id, capture.order_id)
         )
         lookup = _provider_lookup(ledger, capture, order) if order and args.lookup else None
+        history = _ledger_call(
+            lambda: ledger.repository.capture_history(
+                capture.merchant_id, capture.order_id, capture.capture_id
+            )
+        )
     shown: dict[str, Any] = {"capture": capture.model_dump(mode="json")}
     if order is not None:
         shown["order"] = {
@@ -235,6 +240,7 @@ def _cmd_captures_show(args: argparse.Namespace) -> int:
         }
     if lookup is not None:
         shown["at_provider"] = lookup
+    shown["history"] = [entry.model_dump(mode="json", exclude_none=True) for entry in history]
     print(json.dumps(shown, indent=2))
     return 0
 

@@ -84,6 +84,7 @@ def _cmd_refunds_retry(args: argparse.Namespace) -> int:
     from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
     from order_capture.domain.refunds import settle_at_provider  # noqa: PLC0415
     from order_capture.errors import OrderCaptureError  # noqa: PLC0415
+    from order_capture.history import Actor, acting  # noqa: PLC0415
 
     with ledger_of(args) as ledger:
         refund = _find_refund(ledger, args)
@@ -99,17 +100,19 @@ def _cmd_refunds_retry(args: argparse.Namespace) -> int:
         )
         if order is None or capture is None:
             raise SystemExit(f"order-capture: refund {refund.refund_id}'s capture is not found")
+        operator = Actor(kind="operator", name=args.operator, reason="retry")
         try:
             # Sent again only to a provider that takes idempotency keys; else looked up where
             # the provider lists a capture's refunds, and refused when it cannot tell.
-            settled = settle_at_provider(
-                ledger.repository,
-                ConfiguredProviders(ledger.settings),
-                order=order,
-                capture=capture,
-                refund=refund,
-                now=datetime.now(UTC),
-            )
+            with acting(operator):
+                settled = settle_at_provider(
+                    ledger.repository,
+                    ConfiguredProviders(ledger.settings),
+                    order=order,
+                    capture=capture,
+                    refund=refund,
+                    now=datetime.now(UTC),
+                )
         except OrderCaptureError as error:
             raise SystemExit(f"order-capture: refused: {error}") from None
     at = f" ({settled.provider_reference})" if settled.provider_reference else ""

@@ -5,7 +5,7 @@ Routes (``Authorization: Bearer <key>``; bodies ``application/json`` or
 
     GET  /orders/{order_id}/captures               -> {"remaining_capture_amount", "results"}
     POST /orders/{order_id}/captures               {"amount"} | {"items"} -> capture + remaining
-    GET  /orders/{order_id}/captures/{capture_id}  -> capture
+    GET  /orders/{order_id}/captures/{capture_id}  -> capture (``?expand=history``: + history)
     POST /orders/{order_id}/captures/{capture_id}/refunds  {"amount"} -> capture + refund
     PUT  /orders/{order_id}                        Order Placed detail -> order
     GET  /orders/{order_id}                        -> order
@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import ConfigDict, Field, model_validator
 
 from order_capture import errors
@@ -52,6 +52,7 @@ from order_capture.api.common import (
     json_text,
 )
 from order_capture.api.context import request_context
+from order_capture.api.history import HistoryEntryOut, history_out
 from order_capture.api.idempotency import StoredResponse, idempotent_response
 from order_capture.domain import merchant_api, refunds, releases
 from order_capture.models import (
@@ -167,6 +168,10 @@ class CaptureOut(ResponseModel):
     items: list[CaptureItemOut]
     shipping_amount: int
     failure_reason: str | None = None
+
+
+class CaptureWithHistoryOut(CaptureOut):
+    history: list[HistoryEntryOut] = Field(description="Every change, oldest first.")
 
 
 class CaptureCreatedOut(CaptureOut):
@@ -420,15 +425,26 @@ def create_capture(
     summary="A capture",
     tags=TAGS,
     security=SECURITY,
-    responses=_responses(CaptureOut, "The capture."),
+    responses=_responses(CaptureWithHistoryOut, "The capture (its history if expanded)."),
 )
-def get_capture(order_id: OrderIdPath, capture_id: CaptureIdPath) -> CaptureOut:
+def get_capture(
+    order_id: OrderIdPath,
+    capture_id: CaptureIdPath,
+    expand: Annotated[
+        Literal["history"] | None,
+        Query(description="`history`: include every change of the capture and its refunds."),
+    ] = None,
+) -> CaptureWithHistoryOut | CaptureOut:
     request = request_context(router)
     repository = request.dependencies.repository
     _, capture = merchant_api.order_and_capture(
         repository, request.merchant_id, order_id, capture_id
     )
-    return capture_out(capture, repository.list_refunds(request.merchant_id, order_id, capture_id))
+    shown = capture_out(capture, repository.list_refunds(request.merchant_id, order_id, capture_id))
+    if expand is None:
+        return shown
+    history = merchant_api.capture_history(repository, request.merchant_id, order_id, capture_id)
+    return CaptureWithHistoryOut(**shown.model_dump(), history=history_out(history))
 
 
 @router.post(

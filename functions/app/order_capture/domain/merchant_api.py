@@ -20,6 +20,7 @@ from order_capture.errors import (
     OrderCaptureError,
     OrderNotFoundError,
 )
+from order_capture.history import HistoryEntry, HistoryReader
 from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
     Capture,
@@ -90,6 +91,15 @@ def order_and_capture(
             f"capture {capture_id} of order {order_id} not found", field="capture_id"
         )
     return order, capture
+
+
+def capture_history(
+    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+) -> list[HistoryEntry]:
+    """The capture's changes, oldest first (the ledger keeps them: ``HistoryReader``)."""
+    if not isinstance(repository, HistoryReader):
+        raise TypeError(f"{type(repository).__name__} keeps no capture history")
+    return repository.capture_history(merchant_id, order_id, capture_id)
 
 
 def remaining_capture_amount(order: Order) -> int:

@@ -7,6 +7,8 @@ overwritten."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 
 from order_capture.domain import service
@@ -17,6 +19,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
 )
+from order_capture.history import Actor, acting
 from order_capture.models import Capture, CaptureStatus, FailureReason, Refund, RefundStatus
 from order_capture.ports import (
     CaptureConfirmations,
@@ -25,6 +28,24 @@ from order_capture.ports import (
     PaymentProvider,
     RefundLedger,
 )
+
+
+def as_operator[**P, T](function: Callable[P, T]) -> Callable[P, T]:
+    """Ledger writes of ``function`` are its ``operator``'s, with its ``reason`` (history)."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        operator, reason = kwargs.get("operator"), kwargs.get("reason")
+        actor = Actor(
+            kind="operator",
+            name=str(operator) if operator is not None else None,
+            reason=str(reason) if reason is not None else function.__name__.replace("_", " "),
+        )
+        with acting(actor):
+            return function(*args, **kwargs)
+
+    return run
+
 
 #: What an operator may settle: what no automatic path has settled yet.
 SETTLEABLE = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
@@ -36,6 +57,7 @@ class CaptureMovedOnError(InvalidStateError):
     reason = "capture_moved_on"
 
 
+@as_operator
 def settle_capture(
     repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
@@ -97,6 +119,7 @@ class RetryNotSafeError(InvalidStateError):
     reason = "retry_not_safe"
 
 
+@as_operator
 def retry_capture(
     repository: CaptureConfirmations,
     waiters: ConfirmationWaiters,
@@ -207,6 +230,7 @@ class RefundMovedOnError(InvalidStateError):
     reason = "refund_moved_on"
 
 
+@as_operator
 def settle_refund(
     repository: RefundLedger,
     refund: Refund,

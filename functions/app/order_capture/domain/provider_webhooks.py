@@ -30,6 +30,7 @@ from order_capture.errors import (
     ProviderPartialCaptureRefusedError,
     ProviderRefundReversedError,
 )
+from order_capture.history import Actor, acting
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
@@ -54,6 +55,27 @@ from order_capture.provider_units import units_for
 
 def apply_notification(
     repository: WebhookLedger,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    *,
+    merchant_id: str,
+    notification: ProviderNotification,
+    now: datetime,
+) -> Capture | Refund | None:
+    """``_apply_notification``, the webhook (and its event) the actor of the ledger's history."""
+    with acting(Actor(kind="webhook", reason=notification.event)):
+        return _apply_notification(
+            repository,
+            waiters,
+            publisher,
+            merchant_id=merchant_id,
+            notification=notification,
+            now=now,
+        )
+
+
+def _apply_notification(
+    repository: OrderRepository,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     *,

@@ -31,6 +31,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
 )
+from order_capture.history import Actor, acting
 from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
 from order_capture.ports import (
     CaptureConfirmations,
@@ -43,6 +44,8 @@ from order_capture.ports import (
     ProviderCaptureLookup,
 )
 
+#: Who settles what reconciliation settles (the ledger's history).
+RECONCILIATION = Actor(kind="reconciliation")
 #: Captures younger than this are probably still in flight in their own execution.
 DEFAULT_GRACE = timedelta(minutes=15)
 
@@ -79,14 +82,15 @@ def reconcile_open_captures(
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
         try:
-            outcome, reason = _reconcile(
-                repository,
-                provider_for_capture,
-                capture,
-                now,
-                publisher=publisher,
-                waiters=waiters,
-            )
+            with acting(RECONCILIATION):
+                outcome, reason = _reconcile(
+                    repository,
+                    provider_for_capture,
+                    capture,
+                    now,
+                    publisher=publisher,
+                    waiters=waiters,
+                )
         except Exception as error:  # one capture must not stop the others
             outcome, reason = "errors", error_reason(error)
             if on_error is not None:

@@ -48,6 +48,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
 )
+from order_capture.history import Actor, acting
 from order_capture.models import (
     Capture,
     CaptureStatus,
@@ -382,7 +383,8 @@ def reconcile_open_refunds(
     for refund in repository.list_open_refunds(now - grace):
         counts["examined"] += 1
         try:
-            outcome, reason, provider = _reconcile_refund(repository, providers, refund, now)
+            with acting(Actor(kind="reconciliation")):
+                outcome, reason, provider = _reconcile_refund(repository, providers, refund, now)
         except Exception as error:  # one refund must not stop the others
             outcome, reason, provider = "errors", error_reason(error), "?"
             if on_error is not None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from order_capture.adapters.dynamodb.codec import order_pk
 from order_capture.adapters.dynamodb.confirmations import ConfirmationLedger
+from order_capture.adapters.dynamodb.history import HistoryLedger
 from order_capture.adapters.dynamodb.refunds import RefundLedger
 from order_capture.adapters.dynamodb.releases import ReleaseLedger
 
 __all__ = ["DynamoDBOrderRepository", "order_pk"]
 
 
-class DynamoDBOrderRepository(ConfirmationLedger, RefundLedger, ReleaseLedger):
+class DynamoDBOrderRepository(ConfirmationLedger, RefundLedger, ReleaseLedger, HistoryLedger):
     """OrderRepository on one DynamoDB table; the boto3 client is created on first use."""

@@ -40,6 +40,7 @@ COUNTERS_SK = "LINE_COUNTERS"
 CAPTURE_PREFIX = "CAPTURE#"
 CAPTURE_LINES_PREFIX = "CAPTURE_LINES#"
 REFUND_PREFIX = "REFUND#"
+HISTORY_PREFIX = "HISTORY#"
 CAPTURE_REF_PREFIX = "CAPTURE_REF#"
 CAPTURE_REF_SK = "CAPTURE"
 REFUND_REF_PREFIX = "REFUND_REF#"
@@ -160,6 +161,12 @@ def refund_sk(capture_id: str, refund_id: str | None = None) -> str:
 
 def refund_key(merchant_id: str, order_id: str, capture_id: str, refund_id: str) -> Item:
     return key(order_pk(merchant_id, order_id), refund_sk(capture_id, refund_id))
+
+
+def history_key(merchant_id: str, order_id: str, capture_id: str, entry: str = "") -> Item:
+    """A history entry of the capture (``entry``: its when, rank, refund and change, see
+    ``history.history_sk``); without ``entry``, the prefix of every entry of the capture."""
+    return key(order_pk(merchant_id, order_id), f"{HISTORY_PREFIX}{capture_id}#{entry}")
 
 
 def refund_ref_key(merchant_id: str, refund_id: str) -> Item:

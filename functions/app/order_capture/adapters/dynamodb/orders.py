@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from order_capture import history
 from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
     AUTHORIZATION_EXPIRES_AT,
@@ -33,6 +34,7 @@ from order_capture.adapters.dynamodb.codec import (
     string,
     timestamp,
 )
+from order_capture.adapters.dynamodb.history import history_put
 from order_capture.adapters.dynamodb.table import (
     LedgerTable,
     condition_failed,
@@ -40,6 +42,7 @@ from order_capture.adapters.dynamodb.table import (
     update_op,
 )
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
+from order_capture.history import HistoryEntry
 from order_capture.models import Capture, CaptureStatus, Model, Order
 
 if TYPE_CHECKING:
@@ -116,6 +119,9 @@ class OrderLedger:
             # The key of the sparse OpenCaptures index: only unsettled captures carry it.
             item[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))
         return item
+
+    def _history_put(self, capture: Capture, entry: HistoryEntry) -> TransactWriteItemTypeDef:
+        return history_put(self.table_name, capture.merchant_id, capture.order_id, entry)
 
     def _capture_lines_put(self, order: Order, capture: Capture) -> TransactWriteItemTypeDef:
         primary = codec.capture_lines_key(capture.merchant_id, capture.order_id, capture.capture_id)
@@ -275,6 +281,7 @@ class OrderLedger:
             # Units shipped: the line counters and the capture's lines (an amount capture
             # changes neither).
             items += [self._counters_put(order), self._capture_lines_put(order, capture)]
+        items.append(self._history_put(capture, history.capture_change(capture, "reserved", None)))
         reasons = self.table.transact(items)
         if reasons is None:
             return None
@@ -333,7 +340,8 @@ class OrderLedger:
                 ":now": now,
             },
         )
-        operations = [confirm_capture, add_to_order]
+        entry = history.capture_change(capture, "confirmed", history.confirmed_from(capture))
+        operations = [confirm_capture, add_to_order, self._history_put(capture, entry)]
         if announced:  # its confirmer announces it: noted in the same write (CAPTURE_REF)
             operations.append(
                 update_op(
@@ -369,6 +377,8 @@ class OrderLedger:
             items.append(self._header_put(order, expected_version or 0))
             if capture.lines:  # its units given back
                 items.append(self._counters_put(order))
+        entry = history.failure_change(capture, expected_status, released=order is not None)
+        items.append(self._history_put(capture, entry))
         reasons = self.table.transact(items)
         if reasons is None:
             return True
@@ -380,8 +390,8 @@ class OrderLedger:
         self.table.put(codec.encode(codec.execution_failure_key(execution_id), failure))
 
     def await_provider(self, capture: Capture) -> None:
-        # False: no longer pending, settled already (its webhook was faster): nothing to note.
-        self.table.update(
+        note_answer = update_op(
+            self.table_name,
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
             "SET provider_reference = :ref, status_at_provider = :at_provider",
             "#status = :pending",
@@ -392,6 +402,10 @@ class OrderLedger:
                 ":pending": string(CaptureStatus.PENDING.value),
             },
         )
+        # One request still, now a transaction (with its history item): canceled when no
+        # longer pending, settled already (its webhook was faster): nothing to note.
+        sent = history.capture_change(capture, "sent", CaptureStatus.PENDING)
+        self.table.transact([note_answer, self._history_put(capture, sent)])
 
     def _pointer(self, pointer_key: Item, *attributes: str) -> list[str] | None:
         """The string ``attributes`` of a pointer item (CAPTURE_REF, REFUND_REF), read

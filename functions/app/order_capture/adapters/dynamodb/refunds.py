@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from order_capture import history
 from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
     OPEN_REFUND,
@@ -21,9 +22,11 @@ from order_capture.adapters.dynamodb.codec import (
     string,
     timestamp,
 )
+from order_capture.adapters.dynamodb.history import history_put
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import condition_failed, put_op, update_op
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
+from order_capture.history import Change
 from order_capture.models import Capture, CaptureStatus, Refund, RefundStatus
 
 if TYPE_CHECKING:
@@ -48,6 +51,21 @@ def _refund_ref_item(refund: Refund) -> Item:
     }
 
 
+#: (from, to) -> the history's name of a refund's settling change.
+_SETTLED_CHANGES: dict[tuple[RefundStatus, RefundStatus], Change] = {
+    (RefundStatus.PENDING, RefundStatus.REFUNDED): "refunded",
+    (RefundStatus.PENDING, RefundStatus.FAILED): "refund_failed",
+    (RefundStatus.REFUNDED, RefundStatus.FAILED): "refund_reversed",
+}
+
+
+def _history_put(
+    table_name: str, refund: Refund, change: Change, before: RefundStatus | None
+) -> TransactWriteItemTypeDef:
+    entry = history.refund_change(refund, change, before.value if before is not None else None)
+    return history_put(table_name, refund.merchant_id, refund.order_id, entry)
+
+
 class RefundLedger(OrderLedger):
     """Refunds of captures (a refund's conditions are on its capture, hence OrderLedger)."""
 
@@ -64,7 +82,9 @@ class RefundLedger(OrderLedger):
             },
         )
         # A refund no longer pending was settled already: nothing left to note.
-        self.table.transact([note_reference, put_op(self.table_name, _refund_ref_item(refund))])
+        sent = _history_put(self.table_name, refund, "refund_sent", RefundStatus.PENDING)
+        pointer = put_op(self.table_name, _refund_ref_item(refund))
+        self.table.transact([note_reference, pointer, sent])
 
     def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
         pointer = self._pointer(
@@ -129,6 +149,7 @@ class RefundLedger(OrderLedger):
             # provider hears of it: a webhook naming a refund id without this pointer is not
             # about one of ours (as CAPTURE_REF, written by reserve, is for captures).
             put_op(self.table_name, _refund_ref_item(refund)),
+            _history_put(self.table_name, refund, "refund_reserved", None),
         ]
         reasons = self.table.transact(items)
         if reasons is None:
@@ -169,7 +190,9 @@ class RefundLedger(OrderLedger):
                 **values,
             },
         )
-        return self.table.transact([refund_update, *totals]) is None
+        change = _SETTLED_CHANGES[(expected, refund.status)]
+        entry = _history_put(self.table_name, refund, change, expected)
+        return self.table.transact([refund_update, *totals, entry]) is None
 
     def _refunded_totals(
         self, refund: Refund, delta: int, pending_delta: int
