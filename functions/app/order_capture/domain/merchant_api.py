@@ -94,7 +94,7 @@ def order_and_capture(
 
 
 def capture_history(
-    repository: OrderRepository, merchant_id: str, order_id: str, capture_id: str
+    repository: OrderReads, merchant_id: str, order_id: str, capture_id: str
 ) -> list[HistoryEntry]:
     """The capture's changes, oldest first (the ledger keeps them: ``HistoryReader``)."""
     if not isinstance(repository, HistoryReader):

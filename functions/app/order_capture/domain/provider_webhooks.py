@@ -75,7 +75,7 @@ def apply_notification(
 
 
 def _apply_notification(
-    repository: OrderRepository,
+    repository: WebhookLedger,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     *,
