@@ -51,12 +51,11 @@ def _refund_ref_item(refund: Refund) -> Item:
     }
 
 
-#: (from, to) -> the history's name of a refund's settling change.
-_SETTLED_CHANGES: dict[tuple[RefundStatus, RefundStatus], Change] = {
-    (RefundStatus.PENDING, RefundStatus.REFUNDED): "refunded",
-    (RefundStatus.PENDING, RefundStatus.FAILED): "refund_failed",
-    (RefundStatus.REFUNDED, RefundStatus.FAILED): "refund_reversed",
-}
+def _settling_change(expected: RefundStatus, refund: Refund) -> Change:
+    """The history's name of a refund's settling write (from ``expected`` to its status)."""
+    if expected is RefundStatus.REFUNDED:
+        return "refund_reversed"
+    return "refunded" if refund.status is RefundStatus.REFUNDED else "refund_failed"
 
 
 def _history_put(
@@ -190,7 +189,7 @@ class RefundLedger(OrderLedger):
                 **values,
             },
         )
-        change = _SETTLED_CHANGES[(expected, refund.status)]
+        change = _settling_change(expected, refund)
         entry = _history_put(self.table_name, refund, change, expected)
         return self.table.transact([refund_update, *totals, entry]) is None
 
