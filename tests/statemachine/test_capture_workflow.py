@@ -5,53 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
-
-CAPTURED_PATH = [
-    "Validate",
-    "ComputeAmount",
-    "AnythingToCapture?",
-    "Capture",
-    # Added with asynchronous confirmation: a capture the provider only received stops here.
-    "ConfirmedAtProvider?",
-    # Record announces the capture itself (Payment Captured) and ends the execution.
-    "Record",
-]
-
-
-def place(runtime: LocalRuntime, **overrides: Any) -> None:
-    (delivery,) = runtime.put_events([order_placed(**overrides)])
-    assert [invocation.failed for invocation in delivery.invocations] == [False]
-
-
-def ship(
-    runtime: LocalRuntime, shipment_id: str, items: list[dict[str, Any]] | None = None, **ids: Any
-) -> Any:
-    (delivery,) = runtime.put_events([order_shipped(shipment_id, items, **ids)])
-    (execution,) = delivery.executions
-    return execution
-
-
-def captures(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    return [item for item in runtime.ledger() if item["SK"].startswith("CAPTURE#")]
-
-
-def lambda_failures(runtime: LocalRuntime, execution: Any) -> list[str]:
-    """The errors of the execution's failed Lambda tasks, in order (each one retried or caught)."""
-    return [
-        event["lambdaFunctionFailedEventDetails"]["error"]
-        for event in runtime.history(execution.arn)
-        if event["type"] == "LambdaFunctionFailed"
-    ]
-
-
-def order_item(runtime: LocalRuntime) -> dict[str, Any]:
-    """The order as its ledger items describe it (header, catalog, line counters)."""
-    (order,) = orders_in(runtime.ledger())
-    return order.model_dump(mode="json")
+from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
+from tests.statemachine.workflow_support import (
+    CAPTURED_PATH,
+    captures,
+    lambda_failures,
+    order_item,
+    place,
+    ship,
+)
 
 
 def test_two_shipments_capture_the_order_total(

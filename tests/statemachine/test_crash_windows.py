@@ -15,7 +15,7 @@ import pytest
 from order_capture_local.runtime import LambdaCrash, LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
-from tests.statemachine.test_capture_workflow import CAPTURED_PATH, captures, order_item
+from tests.statemachine.workflow_support import CAPTURED_PATH, captures, order_item
 
 
 def crash(times: int) -> Callable[..., None]:

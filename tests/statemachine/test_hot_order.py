@@ -10,7 +10,7 @@ from order_capture_local.bench.recording import transitions_of
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import order_placed, order_shipped
-from tests.statemachine.test_capture_workflow import captures, order_item
+from tests.statemachine.workflow_support import captures, order_item
 
 SHIPMENTS = 8
 #: The happy path costs 6; each lost race costs a retry of the Capture step.

@@ -17,7 +17,7 @@ from order_capture.models import capture_id_for
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
-from tests.statemachine.test_capture_workflow import CAPTURED_PATH, captures, order_item
+from tests.statemachine.workflow_support import CAPTURED_PATH, captures, order_item
 
 TWIN_PATH = ["Validate", "ComputeAmount", "AnythingToCapture?", "DuplicateInProgress"]
 #: A twin that planned before the first execution reserved: its Capture step finds the
