@@ -19,11 +19,15 @@ from pydantic import BaseModel
 
 from order_capture.adapters.adyen import verify_notification
 from order_capture.api.webhooks import Notification
-from order_capture.handlers.await_confirmation import AwaitConfirmationEvent
 from order_capture.handlers.order_events import OrderItemsCanceledEvent, OrderPlacedEvent
-from order_capture.handlers.validate import OrderShippedEvent
-from order_capture.models import Capture
-from order_capture.workflow_state import StatePlanned, StateValidated
+from order_capture.step_payloads import (
+    AwaitConfirmationStepInput,
+    CaptureStepInput,
+    ComputeAmountStepInput,
+    OrderShippedEvent,
+    RecordFailureStepInput,
+    RecordStepInput,
+)
 from order_capture_local import function_events, stack_client
 from order_capture_local.function_events import ADYEN_FIXTURE_HMAC_KEY, EVENTS, TOUR
 from order_capture_local.template import load_template
@@ -36,11 +40,11 @@ INPUT_MODELS: dict[str, tuple[type[BaseModel], str | None]] = {
     "order-placed.json": (OrderPlacedEvent, None),
     "order-shipped-1.json": (OrderShippedEvent, None),
     "order-items-canceled.json": (OrderItemsCanceledEvent, None),
-    "steps/compute-amount.json": (StateValidated, "validated"),
-    "steps/capture.json": (StatePlanned, "planned"),
-    "steps/record.json": (Capture, "capture"),
-    "steps/await-confirmation.json": (AwaitConfirmationEvent, None),
-    "steps/record-failure.json": (StatePlanned, "state.validated"),
+    "steps/compute-amount.json": (ComputeAmountStepInput, None),
+    "steps/capture.json": (CaptureStepInput, None),
+    "steps/record.json": (RecordStepInput, None),
+    "steps/await-confirmation.json": (AwaitConfirmationStepInput, None),
+    "steps/record-failure.json": (RecordFailureStepInput, None),
     "api/authorizer-native-create-capture.json": (ApiGatewayAuthorizerRequest, None),
     "api/put-order.json": (APIGatewayProxyEventModel, None),
     "api/native-create-capture.json": (APIGatewayProxyEventModel, None),

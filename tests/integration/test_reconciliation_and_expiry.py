@@ -24,6 +24,7 @@ from order_capture.models import (
     PlannedCapture,
     capture_id_for,
 )
+from order_capture.public_events import authorization_expiring
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
 from tests.support import FixedClock
@@ -135,7 +136,7 @@ def test_expiry_sweep_warns_about_open_orders_only(repository: Any, clock: Fixed
     assert warnings[0].capturable_amount == EXAMPLE_ORDER_TOTAL
     ((detail_type, details),) = publisher.published
     assert detail_type == "Authorization Expiring"
-    assert details == warnings
+    assert details == [authorization_expiring(warning) for warning in warnings]
 
 
 def _cancel_everything(order: Any, clock: FixedClock) -> Any:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from order_capture.handlers.order_events import OrderItemsCanceledEvent, OrderPlacedEvent
-from order_capture.handlers.validate import OrderShippedEvent
-from order_capture.models import Capture, FailureRecord, Model
+from order_capture.public_events import EMITTED
+from order_capture.step_payloads import OrderShippedEvent
 from order_capture_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,10 +19,7 @@ EVENT_MODELS = {
     "Order Shipped": OrderShippedEvent,
     "Order Items Canceled": OrderItemsCanceledEvent,
 }
-EMITTED_MODELS: dict[str, type[Model]] = {
-    "Payment Captured": Capture,
-    "Payment Capture Failed": FailureRecord,
-}
+EMITTED_MODELS = EMITTED
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from order_capture.adapters.provider_http import ProviderHttp
-from order_capture.handlers._wiring import lambda_entry, log_keys_of
 from order_capture.models import CaptureRequest
+from order_capture.wiring import lambda_entry, log_keys_of
 from tests.support import FakeLambdaContext
 
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={}"

@@ -1,48 +1,105 @@
-"""Settings read once from the environment into a model (see template.yaml Globals)."""
+"""Settings read once from the environment into a model (see template.yaml Globals), and the
+only module that reads the environment: each variable's name and default are written once,
+here (tests/unit/test_settings.py refuses ``os.environ`` anywhere else in the package)."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from functools import cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _env(name: str, field: str) -> AliasChoices:
+    """A setting read from the environment variable ``name`` (or given by its field name)."""
+    return AliasChoices(name, field)
 
 
 class Settings(BaseModel):
-    table_name: str = Field(min_length=1)
-    sandbox_provider_url: str | None = None
-    provider_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: str = Field(min_length=1, validation_alias=_env("TABLE_NAME", "table_name"))
+    sandbox_provider_url: str | None = Field(
+        default=None, validation_alias=_env("SANDBOX_PROVIDER_URL", "sandbox_provider_url")
+    )
+    provider_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("PROVIDER_TIMEOUT_SECONDS", "provider_timeout_seconds"),
+    )
     #: The Express capture state machine the HTTP API runs synchronously (ApiFunction only).
-    capture_workflow_arn: str | None = None
+    capture_workflow_arn: str | None = Field(
+        default=None, validation_alias=_env("CAPTURE_WORKFLOW_ARN", "capture_workflow_arn")
+    )
     #: Provider credentials on AWS: Secrets Manager secrets named
     #: ``{provider_secret_prefix}/{merchant_id}/{provider}`` (see adapters.credentials).
-    provider_secret_prefix: str | None = None
+    provider_secret_prefix: str | None = Field(
+        default=None, validation_alias=_env("PROVIDER_SECRET_PREFIX", "provider_secret_prefix")
+    )
     #: Local runs: the same credentials from a JSON file or an env var, instead of AWS.
-    provider_credentials_file: str | None = None
-    provider_credentials_json: SecretStr | None = None
-    provider_secret_max_age_seconds: int = Field(default=300, ge=0, le=3600)
+    provider_credentials_file: str | None = Field(
+        default=None,
+        validation_alias=_env("PROVIDER_CREDENTIALS_FILE", "provider_credentials_file"),
+    )
+    provider_credentials_json: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("PROVIDER_CREDENTIALS_JSON", "provider_credentials_json"),
+    )
+    provider_secret_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        validation_alias=_env("PROVIDER_SECRET_MAX_AGE", "provider_secret_max_age_seconds"),
+    )
     #: Where the service's own events go (``Payment Captured``...).
-    event_bus_name: str = Field(default="default", min_length=1)
+    event_bus_name: str = Field(
+        default="default", min_length=1, validation_alias=_env("EVENT_BUS_NAME", "event_bus_name")
+    )
     #: Browser origins allowed to call the API (CORS); none by default (ApiFunction only).
-    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allowed_origins: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = Field(
+        default=(), validation_alias=_env("CORS_ALLOWED_ORIGINS", "cors_allowed_origins")
+    )
+    #: ExpirySweepFunction: warn about authorizations expiring within this many hours.
+    authorization_expiry_margin_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias=_env(
+            "AUTHORIZATION_EXPIRY_MARGIN_HOURS", "authorization_expiry_margin_hours"
+        ),
+    )
 
 
 @cache
 def settings() -> Settings:
-    import os  # noqa: PLC0415
+    # An empty variable is an unset one (the template declares some empty, e.g. locally).
+    return Settings.model_validate({name: value for name, value in os.environ.items() if value})
 
-    return Settings(
-        table_name=os.environ.get("TABLE_NAME", ""),
-        sandbox_provider_url=os.environ.get("SANDBOX_PROVIDER_URL") or None,
-        provider_timeout_seconds=float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10")),
-        capture_workflow_arn=os.environ.get("CAPTURE_WORKFLOW_ARN") or None,
-        provider_secret_prefix=os.environ.get("PROVIDER_SECRET_PREFIX") or None,
-        provider_credentials_file=os.environ.get("PROVIDER_CREDENTIALS_FILE") or None,
-        provider_credentials_json=os.environ.get("PROVIDER_CREDENTIALS_JSON") or None,
-        provider_secret_max_age_seconds=int(os.environ.get("PROVIDER_SECRET_MAX_AGE", "300")),
-        event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
-        cors_allowed_origins=tuple(
-            origin.strip()
-            for origin in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",")
-            if origin.strip()
-        ),
+
+@dataclass(frozen=True)
+class TraceEnvironment:
+    """What Lambda tells a function about X-Ray: not settings, since the runtime sets the
+    trace header afresh for every invocation, so it is read on every call (``tracing``)."""
+
+    #: ``_X_AMZN_TRACE_ID``: ``Root=...;Parent=...;Sampled=1``.
+    trace_header: str
+    #: ``AWS_XRAY_DAEMON_ADDRESS``: ``host:port``, or ``udp:host:port tcp:host:port``.
+    daemon_address: str
+    #: ``POWERTOOLS_TRACE_DISABLED``: tracing turned off as it turned Powertools' Tracer off.
+    disabled: bool
+
+
+def trace_environment() -> TraceEnvironment:
+    return TraceEnvironment(
+        trace_header=os.environ.get("_X_AMZN_TRACE_ID", ""),
+        daemon_address=os.environ.get("AWS_XRAY_DAEMON_ADDRESS", ""),
+        disabled=os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"},
     )

@@ -527,14 +527,6 @@ class CaptureRequest(Model):
         return capture_id_for(self.merchant_id, self.order_id, self.shipment_id)
 
 
-class ValidatedCapture(Model):
-    """Validate's output: the request, the order as read, and an earlier final result."""
-
-    request: CaptureRequest
-    order: Order
-    duplicate_of: Capture | None = None
-
-
 class CapturePlan(Model):
     """ComputeAmount's output: what this shipment captures and the order version it assumed."""
 
@@ -554,8 +546,8 @@ class CapturePlan(Model):
 
 
 class PlannedCapture(Model):
-    """ComputeAmount's output, replacing Validate's in the state: the request and its plan,
-    without the order snapshot (the Capture step reads the order again)."""
+    """What the Capture step executes: the request and its plan with their lines named
+    (``workflow_state.StatePlanned.named``: the state carries them by position)."""
 
     request: CaptureRequest
     plan: CapturePlan

@@ -281,7 +281,8 @@ class ConfirmationWaiters(Protocol):
     SendTaskSuccess / SendTaskFailure with the task token)."""
 
     def succeed(self, task_token: str, capture: Capture) -> bool:
-        """Complete the wait with the captured ``capture``. False if nothing waits on the
+        """Complete the wait with the captured ``capture`` (the workflow emits its Payment
+        Captured detail, ``public_events.payment_captured``). False if nothing waits on the
         token any more (the wait timed out or was completed before)."""
         ...
 

@@ -17,7 +17,6 @@ turns it off as it turned the Tracer off. Sending never fails an invocation.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import socket
@@ -26,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from order_capture.config import trace_environment
 
 _HEADER = b'{"format": "json", "version": 1}\n'
 #: X-Ray annotation keys: letters, digits and underscores; string values up to 1,000 chars.
@@ -82,13 +83,10 @@ _current: list[Subsegment] = []
 def _trace_context() -> tuple[str, str] | None:
     """(trace id, parent id) of this invocation when it is sampled. Read per call: the
     Lambda runtime sets ``_X_AMZN_TRACE_ID`` afresh for every invocation."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:
+    environment = trace_environment()
+    if environment.disabled:
         return None
-    fields = dict(
-        part.split("=", 1)
-        for part in os.environ.get("_X_AMZN_TRACE_ID", "").split(";")
-        if "=" in part
-    )
+    fields = dict(part.split("=", 1) for part in environment.trace_header.split(";") if "=" in part)
     if fields.get("Sampled") != "1" or "Root" not in fields or "Parent" not in fields:
         return None
     return fields["Root"], fields["Parent"]
@@ -96,8 +94,7 @@ def _trace_context() -> tuple[str, str] | None:
 
 def _daemon_address() -> tuple[str, int] | None:
     """``AWS_XRAY_DAEMON_ADDRESS``: ``host:port``, or ``udp:host:port tcp:host:port``."""
-    value = os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "")
-    for part in value.split():
+    for part in trace_environment().daemon_address.split():
         address = part.removeprefix("udp:")
         if part.startswith("tcp:"):
             continue

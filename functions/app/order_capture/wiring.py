@@ -1,4 +1,5 @@
-"""What every handler shares: Powertools instrumentation and lazily built collaborators."""
+"""What every Lambda entry point (the step handlers and the API) shares: Powertools
+instrumentation and the collaborators built lazily, once per container."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from order_capture import tracing
 from order_capture.config import settings
 from order_capture.models import Model
 from order_capture.observability import logger, metrics
-from order_capture.ports import OrderRepository, PaymentProviders
+from order_capture.ports import EventPublisher, OrderRepository, PaymentProviders
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
@@ -36,6 +37,15 @@ def default_repository() -> OrderRepository:
     from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
     return DynamoDBOrderRepository(settings().table_name)
+
+
+@cache
+def default_publisher() -> EventPublisher:
+    """The service's events go to the bus the template names; the client is built on first
+    use."""
+    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
+
+    return EventBridgePublisher(settings().event_bus_name)
 
 
 def log_keys_of(model: Model | None, execution_id: str | None = None) -> None:

@@ -586,17 +586,13 @@ def _cold_containers() -> None:
     """A new runtime starts with cold Lambda containers: the handlers' lazily built clients of
     an earlier runtime (another embedded AWS, another botocore session without this runtime's
     hooks) are dropped, so the next invocation builds them again."""
+    from order_capture import wiring  # noqa: PLC0415
     from order_capture.api import app, authorizer  # noqa: PLC0415
-    from order_capture.handlers import (  # noqa: PLC0415
-        _wiring,
-        await_confirmation,
-        order_events,
-        record,
-    )
+    from order_capture.handlers import await_confirmation, order_events  # noqa: PLC0415
 
     for cached in (
-        _wiring.default_repository,
-        record.default_publisher,
+        wiring.default_repository,
+        wiring.default_publisher,
         await_confirmation.default_waiters,
         order_events._handle_each_event_once,
         app.default_dependencies,

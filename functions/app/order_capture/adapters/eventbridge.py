@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from order_capture.errors import LedgerUnavailableError
 from order_capture.models import Model
+from order_capture.public_events import SOURCE
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
-SOURCE = "order-capture"
 #: PutEvents takes at most 10 entries per call.
 BATCH = 10
 #: A call that hangs fails well within a step's 30-second Lambda timeout (3 attempts of at

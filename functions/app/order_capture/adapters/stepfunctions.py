@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from order_capture.errors import LedgerUnavailableError
 from order_capture.models import Capture
 from order_capture.ports import WorkflowResult
+from order_capture.public_events import payment_captured
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -48,7 +49,9 @@ class StepFunctionsConfirmationWaiters(_StepFunctionsClient):
     def succeed(self, task_token: str, capture: Capture) -> bool:
         return self._send(
             lambda: self.client.send_task_success(
-                taskToken=task_token, output=capture.model_dump_json()
+                # The confirmation workflow emits this output as Payment Captured.
+                taskToken=task_token,
+                output=payment_captured(capture).model_dump_json(),
             )
         )
 

@@ -43,9 +43,9 @@ from order_capture.api.resolver import PerRequestRestResolver
 from order_capture.config import settings
 from order_capture.domain import merchant_api
 from order_capture.errors import InvalidEventError, OrderCaptureError
-from order_capture.handlers._wiring import default_repository, lambda_entry
 from order_capture.observability import logger
 from order_capture.ports import SystemClock, WorkflowStarter
+from order_capture.wiring import default_repository, lambda_entry
 
 #: Requests above this are refused before parsing (API Gateway would allow 10 MB).
 MAX_BODY_BYTES = 256 * 1024

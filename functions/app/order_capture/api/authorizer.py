@@ -27,9 +27,9 @@ from order_capture.api.credentials import credentials_of
 from order_capture.api.problems import dialect_of
 from order_capture.config import settings
 from order_capture.domain import merchant_api
-from order_capture.handlers._wiring import lambda_entry
 from order_capture.observability import logger
 from order_capture.ports import ApiKeyStore
+from order_capture.wiring import lambda_entry
 
 #: The key of ``requestContext.authorizer`` ApiFunction reads: the merchant, "" for no merchant.
 MERCHANT_CONTEXT_KEY = "merchant_id"

@@ -17,12 +17,14 @@ from typing import Literal
 
 from order_capture.models import Model, Order
 from order_capture.ports import EventPublisher, ExpiringOrders
+from order_capture.public_events import AuthorizationExpiring, authorization_expiring
 
-AUTHORIZATION_EXPIRING = "Authorization Expiring"
+AUTHORIZATION_EXPIRING = AuthorizationExpiring.detail_type
 
 
 class ExpiringAuthorization(Model):
-    """Detail of the `Authorization Expiring` event."""
+    """An order whose authorization expires soon (``public_events.AuthorizationExpiring`` is
+    what the event says of it)."""
 
     merchant_id: str
     order_id: str
@@ -60,5 +62,7 @@ def sweep_expiring_authorizations(
         if order.capturable_amount > 0 or order.reserved_amount > 0
     ]
     if warnings:
-        publisher.publish(AUTHORIZATION_EXPIRING, list(warnings))
+        publisher.publish(
+            AUTHORIZATION_EXPIRING, [authorization_expiring(warning) for warning in warnings]
+        )
     return warnings

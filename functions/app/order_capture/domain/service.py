@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from order_capture.domain import capture_rules
 from order_capture.domain.announcements import announce
@@ -29,7 +30,6 @@ from order_capture.models import (
     OrderItemsCanceledDetail,
     OrderPlacedDetail,
     PlannedCapture,
-    ValidatedCapture,
     failed_before_reservation,
 )
 from order_capture.ports import (
@@ -49,7 +49,15 @@ from order_capture.workflow_state import StatePlanned
 MAX_ORDER_WRITE_ATTEMPTS = 8
 
 
-def load_for_capture(repository: OrderReads, request: CaptureRequest) -> ValidatedCapture:
+class LoadedForCapture(NamedTuple):
+    """What Validate reads (its output is ``workflow_state.StateValidated``)."""
+
+    order: Order
+    #: The shipment's earlier result, final or being captured by another execution.
+    duplicate_of: Capture | None
+
+
+def load_for_capture(repository: OrderReads, request: CaptureRequest) -> LoadedForCapture:
     """Validate step: the order to capture from, and the shipment's earlier result if final."""
     order, existing = repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
@@ -68,7 +76,7 @@ def load_for_capture(repository: OrderReads, request: CaptureRequest) -> Validat
         and not failed_before_reservation(existing)
         else None
     )
-    return ValidatedCapture(request=request, order=order, duplicate_of=duplicate)
+    return LoadedForCapture(order=order, duplicate_of=duplicate)
 
 
 def _read_for_capture(

@@ -7,23 +7,19 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from order_capture.domain import provider_webhooks
-from order_capture.handlers import record
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.models import Capture, Model
 from order_capture.observability import logger
 from order_capture.parsing import parse_as
 from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
-
-
-class AwaitConfirmationEvent(Model):
-    """The Payload of the ``lambda:invoke.waitForTaskToken`` task."""
-
-    capture: Capture
-    #: ``$$.Task.Token``: what SendTaskSuccess / SendTaskFailure name the wait by.
-    task_token: str = Field(min_length=1, max_length=2048)
+from order_capture.step_payloads import AwaitConfirmationStepInput
+from order_capture.wiring import (
+    default_publisher,
+    default_repository,
+    dump,
+    lambda_entry,
+    log_keys_of,
+)
 
 
 @cache
@@ -42,14 +38,14 @@ def handle(
     waiters: ConfirmationWaiters | None = None,
     publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:
-    awaiting = parse_as(AwaitConfirmationEvent, event)
+    awaiting = parse_as(AwaitConfirmationStepInput, event)
     log_keys_of(awaiting.capture, awaiting.capture.execution_id)
     capture = provider_webhooks.await_confirmation(
         repository or default_repository(),
         waiters or default_waiters(),
         awaiting.capture,
         awaiting.task_token,
-        publisher=publisher or record.default_publisher(),
+        publisher=publisher or default_publisher(),
     )
     logger.info(
         "awaiting provider confirmation",

@@ -9,10 +9,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.adapters.providers import provider_for
 from order_capture.config import settings
 from order_capture.domain import service
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
-from order_capture.workflow_state import StatePlanned
+from order_capture.step_payloads import CaptureStepInput
+from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
 
 
 def handle(
@@ -22,15 +22,15 @@ def handle(
     provider: PaymentProvider | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
-    planned = parse_as(StatePlanned, event.get("planned"), prefix="planned")
-    execution_id = event.get("execution_id")
-    log_keys_of(planned.request, execution_id)
+    step = parse_as(CaptureStepInput, event)
+    planned = step.planned
+    log_keys_of(planned.request, step.execution_id)
     capture = service.execute_capture(
         repository or default_repository(),
         provider
         or provider_for(planned.plan.provider, settings(), merchant_id=planned.request.merchant_id),
         planned=planned,
-        execution_id=execution_id,
+        execution_id=step.execution_id,
         now=(clock or SystemClock()).now(),
     )
     return dump(capture)

@@ -7,16 +7,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import capture_rules
-from order_capture.handlers._wiring import dump, lambda_entry, log_keys_of
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, SystemClock
-from order_capture.workflow_state import StatePlanned, StateValidated, state_plan
+from order_capture.step_payloads import ComputeAmountStepInput
+from order_capture.wiring import dump, lambda_entry, log_keys_of
+from order_capture.workflow_state import StatePlanned, state_plan
 
 
 def handle(
     event: dict[str, Any], context: LambdaContext, clock: Clock | None = None
 ) -> dict[str, Any]:
-    validated = parse_as(StateValidated, event.get("validated"), prefix="validated")
+    validated = parse_as(ComputeAmountStepInput, event).validated
     log_keys_of(validated.request)
     if validated.duplicate_of is not None:
         # A redelivered shipment: its first result passes through to the one Choice after this

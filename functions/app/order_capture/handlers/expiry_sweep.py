@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -11,17 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.config import settings
 from order_capture.domain.expiry import sweep_expiring_authorizations
-from order_capture.handlers._wiring import default_repository, lambda_entry
 from order_capture.observability import add_metric_by, logger, metrics
 from order_capture.ports import Clock, EventPublisher, OrderRepository, SystemClock
-
-DEFAULT_MARGIN_HOURS = 24
-
-
-def _default_publisher() -> EventPublisher:
-    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
-
-    return EventBridgePublisher(settings().event_bus_name)
+from order_capture.wiring import default_publisher, default_repository, lambda_entry
 
 
 def handle(
@@ -31,12 +22,13 @@ def handle(
     publisher: EventPublisher | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
-    hours = float(os.environ.get("AUTHORIZATION_EXPIRY_MARGIN_HOURS", DEFAULT_MARGIN_HOURS))
     if isinstance(event, dict) and "margin_hours" in event:
         hours = float(event["margin_hours"])
+    else:
+        hours = settings().authorization_expiry_margin_hours
     warnings = sweep_expiring_authorizations(
         repository or default_repository(),
-        publisher or _default_publisher(),
+        publisher or default_publisher(),
         (clock or SystemClock()).now(),
         timedelta(hours=hours),
     )

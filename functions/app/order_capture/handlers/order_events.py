@@ -11,16 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.config import settings
 from order_capture.domain import releases, service
 from order_capture.errors import InvalidEventError
-from order_capture.handlers._wiring import (
-    default_providers,
-    default_repository,
-    lambda_entry,
-    log_keys_of,
-)
 from order_capture.models import EventBridgeEnvelope, OrderItemsCanceledDetail, OrderPlacedDetail
 from order_capture.observability import log_release_error
 from order_capture.parsing import parse_as
 from order_capture.ports import Clock, OrderRepository, PaymentProviders, SystemClock
+from order_capture.wiring import default_providers, default_repository, lambda_entry, log_keys_of
 from order_capture.workflow_state import order_summary
 
 

@@ -15,7 +15,6 @@ from order_capture.domain import releases
 from order_capture.domain.reconciled import ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refunds import reconcile_open_refunds
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry
 from order_capture.handlers.await_confirmation import default_waiters
 from order_capture.models import Capture, Refund
 from order_capture.observability import logger, metrics
@@ -28,12 +27,7 @@ from order_capture.ports import (
     PaymentProviders,
     SystemClock,
 )
-
-
-def _default_publisher() -> EventPublisher:
-    from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
-
-    return EventBridgePublisher(settings().event_bus_name)
+from order_capture.wiring import default_publisher, default_repository, dump, lambda_entry
 
 
 def _provider_of(capture: Capture) -> PaymentProvider:
@@ -76,7 +70,7 @@ def handle(
         _provider_of,
         now,
         grace,
-        publisher=publisher or _default_publisher(),
+        publisher=publisher or default_publisher(),
         waiters=waiters or default_waiters(),
         on_error=_log_capture_error,
         on_item=items.append,

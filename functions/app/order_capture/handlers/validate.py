@@ -7,49 +7,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import service
-from order_capture.errors import InvalidEventError
-from order_capture.handlers._wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.models import CaptureRequest, EventBridgeEnvelope, OrderShippedDetail
-from order_capture.parsing import parse_as
 from order_capture.ports import OrderRepository
+from order_capture.step_payloads import capture_request_from
+from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.workflow_state import (
     StateRequest,
     StateValidated,
     figures_of,
     state_request,
 )
-
-ORDER_SHIPPED = "Order Shipped"
-
-
-class OrderShippedEvent(EventBridgeEnvelope):
-    detail: OrderShippedDetail
-
-
-def capture_request_from(event: Any) -> CaptureRequest | StateRequest:
-    """An `Order Shipped` EventBridge event, an API capture (``{"capture_request": ...}``), or
-    the state of an execution sent back to plan again (``{"validated": {"request": ...}}``,
-    items by line position)."""
-    if not isinstance(event, dict):
-        raise InvalidEventError("the event must be a JSON object", field="(root)")
-    validated = event.get("validated")
-    if isinstance(validated, dict) and "request" in validated:
-        return parse_as(StateRequest, validated["request"], prefix="validated.request")
-    if "capture_request" in event:
-        return parse_as(CaptureRequest, event["capture_request"], prefix="capture_request")
-    if event.get("detail-type") != ORDER_SHIPPED:
-        raise InvalidEventError(
-            f"detail-type: expected {ORDER_SHIPPED!r}, got {event.get('detail-type')!r}",
-            field="detail-type",
-        )
-    shipped = parse_as(OrderShippedEvent, event).detail
-    return CaptureRequest(
-        merchant_id=shipped.merchant_id,
-        order_id=shipped.order_id,
-        shipment_id=shipped.shipment_id,
-        items=shipped.items,
-        trigger="event",
-    )
 
 
 def handle(

@@ -137,7 +137,7 @@ class Bench:
     def __init__(self, runtime: LocalRuntime) -> None:
         import boto3  # noqa: PLC0415
 
-        from order_capture.handlers._wiring import default_repository  # noqa: PLC0415
+        from order_capture.wiring import default_repository  # noqa: PLC0415
 
         self.runtime = runtime
         self.recorder = DynamoDBRecorder()

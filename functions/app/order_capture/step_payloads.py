@@ -1,0 +1,165 @@
+"""What each capture-workflow task hands its Lambda function (the ASL's ``Parameters``), as
+models: every handler parses its whole payload into one of these.
+
+- Validate: the trigger (``capture_request_from``): an `Order Shipped` event, an API capture
+  (``{"capture_request"}``) or the state sent back to plan again (``{"validated"}``).
+- ComputeAmount: ``ComputeAmountStepInput``; Capture: ``CaptureStepInput``; Record:
+  ``RecordStepInput``; AwaitConfirmation: ``AwaitConfirmationStepInput``.
+- RecordFailure: ``RecordFailureStepInput``, whose ``state`` is whatever the workflow held
+  when a step failed, with the caught ``{Error, Cause}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from order_capture.errors import InvalidEventError
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    EventBridgeEnvelope,
+    Model,
+    OrderShippedDetail,
+)
+from order_capture.parsing import parse_as
+from order_capture.workflow_state import StatePlanned, StateRequest, StateValidated
+
+ORDER_SHIPPED = "Order Shipped"
+
+
+class OrderShippedEvent(EventBridgeEnvelope):
+    detail: OrderShippedDetail
+
+
+def capture_request_from(event: Any) -> CaptureRequest | StateRequest:
+    """Validate's input: an `Order Shipped` EventBridge event, an API capture
+    (``{"capture_request": ...}``), or the state of an execution sent back to plan again
+    (``{"validated": {"request": ...}}``, items by line position)."""
+    if not isinstance(event, dict):
+        raise InvalidEventError("the event must be a JSON object", field="(root)")
+    validated = event.get("validated")
+    if isinstance(validated, dict) and "request" in validated:
+        return parse_as(StateRequest, validated["request"], prefix="validated.request")
+    if "capture_request" in event:
+        return parse_as(CaptureRequest, event["capture_request"], prefix="capture_request")
+    if event.get("detail-type") != ORDER_SHIPPED:
+        raise InvalidEventError(
+            f"detail-type: expected {ORDER_SHIPPED!r}, got {event.get('detail-type')!r}",
+            field="detail-type",
+        )
+    shipped = parse_as(OrderShippedEvent, event).detail
+    return CaptureRequest(
+        merchant_id=shipped.merchant_id,
+        order_id=shipped.order_id,
+        shipment_id=shipped.shipment_id,
+        items=shipped.items,
+        trigger="event",
+    )
+
+
+class ComputeAmountStepInput(Model):
+    """``{"validated.$": "$.validated"}``: Validate's output."""
+
+    validated: StateValidated
+
+
+class CaptureStepInput(Model):
+    """``{"planned.$": "$.validated", "execution_id.$": "$$.Execution.Id"}``."""
+
+    planned: StatePlanned
+    execution_id: str | None = None
+
+
+class RecordStepInput(Model):
+    """``{"capture.$": "$.capture", "execution_id.$": "$$.Execution.Id"}``."""
+
+    capture: Capture
+    #: The execution running the step (None when invoked by hand: the capture's own).
+    execution_id: str | None = None
+
+
+class AwaitConfirmationStepInput(Model):
+    """The confirmation workflow's ``lambda:invoke.waitForTaskToken`` Payload."""
+
+    capture: Capture
+    #: ``$$.Task.Token``: what SendTaskSuccess / SendTaskFailure name the wait by.
+    task_token: str = Field(min_length=1, max_length=2048)
+
+
+class StepError(BaseModel):
+    """What a ``Catch`` puts at ``$.error``: the error's name and its cause (for a Lambda
+    error, the JSON of ``errorType`` / ``errorMessage`` / ``stackTrace``)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    Error: str
+    Cause: str | None = None
+
+    def message(self) -> str:
+        """The error's message: the cause's ``errorMessage``, or the cause itself."""
+        cause = self.Cause or ""
+        try:
+            return str(json.loads(cause).get("errorMessage", cause))
+        except (ValueError, AttributeError):
+            return cause
+
+
+class _HoldsRequest(BaseModel):
+    """Validate's or ComputeAmount's output: whatever else it holds, its request."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True, extra="ignore")
+
+    request: StateRequest
+
+
+class FailedState(BaseModel):
+    """The workflow's state when a step failed, as the ``Catch`` passes it on: what the
+    workflow held at that point, and ``error``. Past Validate the state holds the request
+    (``validated``); in the confirmation workflow, the ``capture`` it waited for; in Validate
+    itself, the trigger as received (kept as is: it may be what failed)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True, extra="allow")
+
+    error: StepError
+    validated: _HoldsRequest | None = None
+    capture: Capture | None = None
+
+    def failed_request(self) -> CaptureRequest | None:
+        """Whose capture failed, as far as the state says (None: nobody's, it was invalid)."""
+        if self.validated is not None:
+            return self.validated.request.identity()
+        if self.capture is not None:
+            return self.capture.request()
+        trigger = self.model_extra or {}
+        try:
+            request = capture_request_from(trigger)
+        except InvalidEventError:
+            return _shipment_named_by(trigger.get("detail"))
+        return request.identity() if isinstance(request, StateRequest) else request
+
+
+def _shipment_named_by(detail: Any) -> CaptureRequest | None:
+    """An invalid `Order Shipped` may still say whose shipment it is: recorded there."""
+    if not isinstance(detail, dict):
+        return None
+    try:
+        identity = OrderShippedDetail.model_validate(
+            {key: detail.get(key) for key in ("merchant_id", "order_id", "shipment_id")}
+        )
+    except ValidationError:
+        return None
+    return CaptureRequest(
+        merchant_id=identity.merchant_id,
+        order_id=identity.order_id,
+        shipment_id=identity.shipment_id,
+    )
+
+
+class RecordFailureStepInput(Model):
+    """``{"state.$": "$", "execution_id.$": "$$.Execution.Id"}``."""
+
+    state: FailedState
+    execution_id: str | None = None
