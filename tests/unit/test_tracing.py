@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from order_capture.adapters.provider_http import ProviderHttp
-from order_capture.models import CaptureRequest
+from order_capture.models import CaptureRequest, capture_id_for
 from order_capture.wiring import lambda_entry, log_keys_of
 from tests.support import FakeLambdaContext
 
@@ -75,7 +75,12 @@ def test_a_sampled_invocation_sends_its_handler_and_provider_subsegments(
     assert handler["trace_id"] == provider_call["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert handler["parent_id"] == "53995c3f42cd8ad8"
     assert provider_call["parent_id"] == handler["id"]
-    assert handler["annotations"] == {"merchant_id": "m-1", "order_id": "o-1", "shipment_id": "s-1"}
+    assert handler["annotations"] == {
+        "merchant_id": "m-1",
+        "order_id": "o-1",
+        "shipment_id": "s-1",
+        "capture_id": capture_id_for("m-1", "o-1", "s-1"),
+    }
     assert provider_call["namespace"] == "remote"
     assert provider_call["annotations"] == {"provider": "sandbox", "operation": "POST /captures"}
     assert provider_call["http"] == {"response": {"status": 200}}

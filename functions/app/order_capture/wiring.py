@@ -49,10 +49,14 @@ def default_publisher() -> EventPublisher:
 
 
 def log_keys_of(model: Model | None, execution_id: str | None = None) -> None:
-    """Put order, merchant and shipment ids (and the execution) on every log line."""
+    """Put merchant, order, shipment and capture ids (and the execution) on every log line,
+    and on the handler's X-Ray subsegment as annotations (searchable: ``annotation.order_id``)."""
     if model is not None:
         keys = model.model_dump(include={"merchant_id", "order_id", "shipment_id"})
-        logger.append_keys(**{key: value for key, value in keys.items() if value is not None})
+        # A field of a capture, a property of a request (derived from its three ids).
+        keys["capture_id"] = getattr(model, "capture_id", None)
+        keys = {key: value for key, value in keys.items() if value is not None}
+        logger.append_keys(**keys)
         tracing.annotate(**keys)
     if execution_id:
         logger.set_correlation_id(execution_id)

@@ -8,6 +8,8 @@ fall back on the common mapping here.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
@@ -23,6 +25,7 @@ from order_capture.errors import (
     ProviderNotConfiguredError,
     ProviderUnavailableError,
 )
+from order_capture.observability import logger
 
 #: Turns a provider's error answer (status, parsed body) into a specific error, or None to use
 #: the common mapping.
@@ -30,6 +33,10 @@ ErrorClassifier = Callable[[int, dict[str, Any]], ProviderError | None]
 
 #: Provider bodies end up in error messages (ledger, events, logs): keep them short.
 MAX_ERROR_TEXT = 300
+#: The per-call header that carries our idempotency key (sandbox, Stripe, Adyen).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# httpx logs every request at INFO too (with the full URL): the call is logged once, below.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def no_specific_errors(status: int, body: dict[str, Any]) -> ProviderError | None:
@@ -93,17 +100,38 @@ class ProviderHttp:
         idempotency key). A non-idempotent call that may have reached the provider and got no
         clear answer raises CaptureOutcomeUnknownError rather than ProviderUnavailableError.
         """
-        with tracing.subsegment(
-            self.provider, namespace="remote", provider=self.provider, operation=f"{method} {path}"
-        ) as traced:
-            try:
-                response = self.client.request(
-                    method, path, json=json, data=data, params=params, headers=headers
-                )
-            except httpx.TransportError as error:
-                raise self._transport_error(method, path, error, idempotent=idempotent) from error
-            if traced is not None:
-                traced.http_status = response.status_code
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            with tracing.subsegment(
+                self.provider,
+                namespace="remote",
+                provider=self.provider,
+                operation=f"{method} {path}",
+            ) as traced:
+                try:
+                    response = self.client.request(
+                        method, path, json=json, data=data, params=params, headers=headers
+                    )
+                except httpx.TransportError as error:
+                    raise self._transport_error(
+                        method, path, error, idempotent=idempotent
+                    ) from error
+                status = response.status_code
+                if traced is not None:
+                    traced.http_status = status
+            answer = self._answer(response, method=method, path=path, idempotent=idempotent)
+        except ProviderError as error:
+            self._log_call(
+                method, path, headers=headers, status=status, error=error, started=started
+            )
+            raise
+        self._log_call(method, path, headers=headers, status=status, error=None, started=started)
+        return answer
+
+    def _answer(
+        self, response: httpx.Response, *, method: str, path: str, idempotent: bool
+    ) -> dict[str, Any]:
         if not response.is_success:
             raise self.error_for(response, method=method, idempotent=idempotent)
         try:
@@ -114,6 +142,32 @@ class ProviderHttp:
             if method == "GET":
                 raise ProviderUnavailableError(summary) from error
             raise _outcome_unknown(summary, idempotent=idempotent) from error
+
+    def _log_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None,
+        status: int | None,
+        error: ProviderError | None,
+        started: float,
+    ) -> None:
+        """One INFO line per provider call: what was asked, what came back, how it is read
+        (the outcome class is the error the call raised, which says what it proves: never
+        sent, sent without an answer, refused...). Never the credentials: they are in the
+        client's headers, which are not looked at here."""
+        logger.info(
+            "provider call",
+            extra={
+                "provider": self.provider,
+                "operation": f"{method} {path}",
+                "idempotency_key": (headers or {}).get(IDEMPOTENCY_HEADER),
+                "http_status": status,
+                "outcome": "succeeded" if error is None else type(error).__name__,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
 
     def _transport_error(
         self, method: str, path: str, error: httpx.TransportError, *, idempotent: bool

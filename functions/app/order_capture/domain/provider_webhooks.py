@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from order_capture.domain import capture_rules, service
+from order_capture.domain import capture_rules, service, state_log
 from order_capture.domain.announcements import announce
 from order_capture.errors import (
     InvalidStateError,
@@ -247,6 +247,7 @@ def reverse_capture(
                 failed,
                 CaptureStatus.CAPTURED,
             ):
+                state_log.capture_changed(failed, CaptureStatus.CAPTURED, "reversed")
                 return failed
         except OrderChangedError:
             continue
@@ -289,6 +290,7 @@ def settle_refund(
         settled = repository.fail_refund(failed)
         outcome = failed
     if settled:
+        state_log.refund_changed(outcome, RefundStatus.PENDING, "settled by the provider")
         return outcome
     # Settled meanwhile by another notification: what the ledger holds now; a failure that
     # lost the race to a success is the provider's later word and reverses it.
@@ -320,5 +322,6 @@ def _reverse_refund(
     shrink again."""
     failed = _failed(refund, notification, now)
     if repository.reverse_refund(failed):
+        state_log.refund_changed(failed, RefundStatus.REFUNDED, "reversed")
         return failed
     return repository.find_refund(refund.merchant_id, refund.refund_id) or refund

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from order_capture.domain import state_log
 from order_capture.domain.merchant_api import error_from_failure
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.domain.refund_states import settle_refund_state
@@ -234,6 +235,7 @@ def _reserve(
         except OrderChangedError:
             continue  # another refund of this capture moved its totals: check again
         if stored is None:
+            state_log.refund_changed(refund, None, "reserved")
             return order, capture, refund, True
         return order, capture, same_request(stored, amount), False
     raise OrderChangedError(f"capture {capture_id} kept changing while reserving a refund")
@@ -290,7 +292,8 @@ def settle_at_provider(
                 "updated_at": now,
             }
         )
-        repository.fail_refund(failed)
+        if repository.fail_refund(failed):
+            state_log.refund_changed(failed, RefundStatus.PENDING, "declined")
         error.recorded = True  # the refund's answer from now on
         raise
     if answer.status == "pending":
@@ -298,6 +301,7 @@ def settle_at_provider(
         # confirms or fails it, which names the refund by our idempotency key.
         received = refund.model_copy(update={"provider_reference": answer.provider_reference})
         repository.await_refund(received)
+        state_log.refund_changed(received, RefundStatus.PENDING, "received by the provider")
         return received
     return _confirm_refunded(repository, refund, answer.provider_reference, now)
 
@@ -317,6 +321,7 @@ def _confirm_refunded(
         if stored is None:
             raise InvalidStateError(f"refund {refund.refund_id} vanished from the ledger")
         return stored
+    state_log.refund_changed(refunded, refund.status, "confirmed")
     return refunded
 
 

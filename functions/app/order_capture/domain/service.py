@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from order_capture.domain import capture_rules
+from order_capture.domain import capture_rules, state_log
 from order_capture.domain.announcements import announce
 from order_capture.errors import (
     AnnouncementFailedError,
@@ -149,9 +149,7 @@ def execute_capture(
         updated_at=now,
     )
     if existing is None:
-        existing = repository.reserve(
-            capture_rules.reserve(order, plan, now), plan.expected_version, pending
-        )
+        existing = _reserve(repository, order, plan, pending, now)
     if existing is not None:
         if existing.status in SETTLED_CAPTURE_STATUSES:
             return existing  # a duplicate that raced past Validate: its result stands
@@ -188,6 +186,7 @@ def execute_capture(
         # Confirmed later by the provider's webhook (which names the capture by our idempotency
         # key, findable since its reservation): note the provider's reference and its answer.
         repository.await_provider(sent)
+        state_log.capture_changed(sent, CaptureStatus.PENDING, "received by the provider")
     return sent
 
 
@@ -208,6 +207,18 @@ def provider_capture_request(order: Order, capture: Capture) -> ProviderCaptureR
         # so a twin sends exactly what the first attempt sent under this key.
         final_capture=capture.releases_authorization,
     )
+
+
+def _reserve(
+    repository: CaptureLedger, order: Order, plan: CapturePlan, pending: Capture, now: datetime
+) -> Capture | None:
+    """Reserve ``pending``; None if it is reserved now, else the capture stored before."""
+    existing = repository.reserve(
+        capture_rules.reserve(order, plan, now), plan.expected_version, pending
+    )
+    if existing is None:
+        state_log.capture_changed(pending, None, "reserved")
+    return existing
 
 
 def _provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
@@ -251,6 +262,7 @@ def _confirm(
         if stored is None:
             raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
         return stored, False
+    state_log.capture_changed(captured, capture.status, "confirmed")
     return captured, True
 
 
@@ -398,6 +410,11 @@ def _settle_failed_capture(
                 settled,
                 existing.status if existing is not None else None,
             ):
+                state_log.capture_changed(
+                    settled,
+                    existing.status if existing is not None else None,
+                    "released" if released is not None else "failed",
+                )
                 return settled
         except OrderChangedError:
             continue
