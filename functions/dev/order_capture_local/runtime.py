@@ -29,6 +29,7 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 from order_capture_local import moto_corrections
+from order_capture_local.emf import metrics_environment, metrics_to_stderr
 from order_capture_local.sandbox import SandboxServer
 from order_capture_local.template import (
     LOCAL_ACCOUNT,
@@ -264,8 +265,10 @@ class LocalRuntime:
         for function in self.template.functions.values():
             environment.update(function.environment)
         environment["POWERTOOLS_LOG_LEVEL"] = self.log_level
-        # Metrics would print EMF blobs on stdout, which belongs to the CLI's report locally.
-        environment.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # Metrics would print EMF blobs on stdout, which belongs to the CLI's report locally:
+        # off, unless ORDER_CAPTURE_SHOW_METRICS asks for them (on stderr, see emf).
+        for name, value in metrics_environment().items():
+            environment.setdefault(name, value)
         return environment
 
     def _configure_handler_logging(self) -> None:
@@ -360,7 +363,8 @@ class LocalRuntime:
             if before is not None:
                 before(payload)
             try:
-                result = self._handler_for(function)(payload, LambdaContext(function))
+                with metrics_to_stderr():
+                    result = self._handler_for(function)(payload, LambdaContext(function))
             finally:
                 _drop_unpublished_metrics()
             if after is not None:

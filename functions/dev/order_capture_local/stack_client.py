@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from order_capture_local.emf import metrics_environment, metrics_to_stderr
 from order_capture_local.runtime import (
     Delivery,
     ExecutionReport,
@@ -57,11 +58,11 @@ def _local_route(info: StackInfo, path: str) -> Any:
 
 def _handler_environment(info: StackInfo, function: FunctionSpec, log_level: str) -> dict[str, str]:
     """The function's environment pointed at the stack; as in-process runs, no X-Ray daemon
-    and no EMF metrics on stdout (which carries the CLI's report)."""
+    and no EMF metrics on stdout (which carries the CLI's report; see emf for stderr)."""
     return {
         **info.function_environment(function),
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
+        **metrics_environment(),
         "POWERTOOLS_LOG_LEVEL": log_level,
     }
 
@@ -98,7 +99,7 @@ def invoke(info: StackInfo, function_id: str, event: Any, log_level: str = "WARN
     with patched_environ(_handler_environment(info, function, log_level)), pointed_at(info):
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
-            with _logs_to_stderr(log_level):
+            with _logs_to_stderr(log_level), metrics_to_stderr():
                 result = handler(payload, LambdaContext(function))
             return Invocation(function_id, json.loads(json.dumps(result)))
         except Exception as error:
