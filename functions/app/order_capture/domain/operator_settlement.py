@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from order_capture.domain import service
+from order_capture.domain import service, state_log
 from order_capture.domain.provider_webhooks import make_known
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -275,4 +275,5 @@ def settle_refund(
             f"refund {refund.refund_id} moved on while settling (a webhook or reconciliation "
             "settled it): nothing was changed"
         )
+    state_log.refund_changed(settled, RefundStatus.PENDING, f"settled by operator {operator}")
     return settled

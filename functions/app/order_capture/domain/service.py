@@ -413,7 +413,7 @@ def _settle_failed_capture(
                 state_log.capture_changed(
                     settled,
                     existing.status if existing is not None else None,
-                    "released" if released is not None else "failed",
+                    state_log.failure_change(status, released=released is not None),
                 )
                 return settled
         except OrderChangedError:

@@ -30,6 +30,13 @@ def capture_changed(capture: Capture, previous: CaptureStatus | None, what: str)
     )
 
 
+def failure_change(status: CaptureStatus, *, released: bool) -> str:
+    """How a recorded failure changed a capture (``service.record_failure``)."""
+    if status is CaptureStatus.REQUIRES_ACTION:
+        return "outcome unknown, kept reserved"
+    return "released" if released else "failed"
+
+
 def refund_changed(refund: Refund, previous: RefundStatus | None, what: str) -> None:
     """``refund`` as the ledger now holds it, which was ``previous`` (None: new)."""
     logger.info(
