@@ -66,11 +66,18 @@ class RefundAnswer(AplazameWire):
 
 
 class CaptureAnswer(AplazameWire):
-    """A capture (the seed's capture object): ``POST .../captures`` answers one, and
-    ``POST .../captures/{id}/refunds`` answers it with all its refunds."""
+    """A capture (the seed's capture object), as ``POST .../captures`` answers it and
+    ``GET .../captures`` lists it."""
 
     id: AplazameId
     amount: int
+    refunds: list[RefundAnswer] = []
+
+
+class RefundedCaptureAnswer(AplazameWire):
+    """``POST .../captures/{id}/refunds``: the capture with all its refunds (only they are
+    read)."""
+
     refunds: list[RefundAnswer] = []
 
 
@@ -166,7 +173,7 @@ class AplazameProvider:
             idempotent=False,
         )
         try:
-            refunds = CaptureAnswer.model_validate(answer).refunds
+            refunds = RefundedCaptureAnswer.model_validate(answer).refunds
         except ValidationError as error:
             # Aplazame said yes; what it refunded is unclear: never send it again (no key).
             raise OutcomeUnknownNotRetryableError(
