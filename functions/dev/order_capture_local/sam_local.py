@@ -272,7 +272,10 @@ def sam_build(environment: dict[str, str], arch: str) -> Path:
 #: Seconds every function may take under ``sam local`` here: a container's cold start (the
 #: whole Python import) counts against the function's Timeout locally, and takes longer than a
 #: step's 3-5 s on a loaded machine; AWS applies the template's own.
-LOCAL_TIMEOUT_SECONDS = 180
+LOCAL_TIMEOUT_SECONDS = 120
+#: Seconds for one ``sam local invoke``: SAM's start, the first run's image build, the
+#: container's creation and the function's LOCAL_TIMEOUT_SECONDS.
+INVOKE_TIMEOUT_SECONDS = 420
 
 
 def _lengthen_timeouts(built: Path) -> None:
@@ -330,29 +333,32 @@ def sam_invoker(
     def invoke(function_id: str, payload: Any) -> tuple[Any, str | None]:
         event_file = work / "event.json"
         event_file.write_text(json.dumps(payload))
-        completed = subprocess.run(
-            [
-                str(SAM),
-                "local",
-                "invoke",
-                function_id,
-                "-t",
-                str(template),
-                "-e",
-                str(event_file),
-                "--env-vars",
-                str(env_vars),
-                "--skip-pull-image",
-                "--parameter-overrides",
-                f"Architecture={arch}",
-            ],
-            check=False,
-            cwd=PROJECT_ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        try:
+            completed = subprocess.run(
+                [
+                    str(SAM),
+                    "local",
+                    "invoke",
+                    function_id,
+                    "-t",
+                    str(template),
+                    "-e",
+                    str(event_file),
+                    "--env-vars",
+                    str(env_vars),
+                    "--skip-pull-image",
+                    "--parameter-overrides",
+                    f"Architecture={arch}",
+                ],
+                check=False,
+                cwd=PROJECT_ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=INVOKE_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"no answer within {INVOKE_TIMEOUT_SECONDS} s (sam local invoke stopped)"
         lines = [line for line in completed.stdout.splitlines() if line.strip()]
         try:
             answer = json.loads(lines[-1])
