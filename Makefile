@@ -68,7 +68,7 @@ up: setup
 # A private dockerd (installs docker.io if missing), a locally built stand-in for the Lambda
 # base image, then `sam local invoke` of every function with its events/ payload against a
 # local stack, then `sam local start-api` and each dialect over HTTP; stops everything it
-# started by PID. About 14 minutes here (--phase start-api alone: about 5): a CI step of its own.
+# started by PID. About 18 minutes here under load (--phase start-api alone: about 6).
 sam-local: setup $(SAM)
 	$(BIN)/python -m order_capture_local.sam_local
 
