@@ -1,0 +1,243 @@
+"""Payment providers' port: what the domain asks of a provider and the provider-neutral
+models it passes and gets back (each provider's wire format lives in its adapter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import model_validator
+
+from order_capture.models import (
+    CaptureLine,
+    Model,
+)
+
+
+class ProviderItem(Model):
+    """What a provider may show of an order line (Adyen's lineItems): its sku, and its tax as
+    a share of its price including tax (``tax_amount`` of ``amount_including_tax``)."""
+
+    sku: str
+    tax_amount: int = 0
+    amount_including_tax: int = 0
+
+    @property
+    def tax_basis_points(self) -> int:
+        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax."""
+        net = self.amount_including_tax - self.tax_amount
+        return (self.tax_amount * 10_000 + net // 2) // net if net > 0 else 0
+
+
+class ProviderCaptureRequest(Model):
+    authorization_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+    lines: list[CaptureLine]
+    #: The order's shipping, when this capture claims it (its first capture of items).
+    shipping_amount: int = 0
+    #: The order's lines named in ``lines``, by item id.
+    items: dict[str, ProviderItem] = {}
+    merchant_id: str
+    order_id: str
+    #: The last capture of the authorization: the provider may release what remains (Stripe's
+    #: ``final_capture``). False keeps the rest capturable for later shipments.
+    final_capture: bool = False
+
+
+ProviderStatus = Literal["succeeded", "pending"]
+#: A capture's status at the provider; ``failed``: received, then failed (Adyen's
+#: ``CAPTURE_FAILED``), as a lookup or a replayed answer may report.
+ProviderCaptureStatus = Literal["succeeded", "pending", "failed"]
+
+
+class ProviderCapture(Model):
+    provider_reference: str
+    amount: int
+    currency: str
+    #: ``pending``: the provider received the request and confirms later (Adyen, by webhook).
+    status: ProviderCaptureStatus
+    #: When the provider says the authorization stops being capturable (Stripe's
+    #: ``capture_before``), if it told us.
+    authorization_expires_at: datetime | None = None
+
+
+class ProviderRefundRequest(Model):
+    authorization_reference: str
+    #: The provider's reference of the capture being refunded (``ProviderCapture``).
+    capture_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+    merchant_id: str
+    order_id: str
+
+
+class ProviderRefund(Model):
+    provider_reference: str
+    capture_reference: str
+    amount: int
+    currency: str
+    status: ProviderStatus
+
+
+class ProviderRefundLookup(Model):
+    """Find a refund of unknown outcome at a provider without idempotency keys, by elimination:
+    among the capture's refunds at the provider, the one the ledger does not know."""
+
+    authorization_reference: str
+    capture_reference: str
+    amount: int
+    currency: str
+    #: The provider references of every other refund of the capture the ledger holds.
+    known_references: list[str] = []
+
+
+#: A refund's status at the provider: ``failed`` also stands for Stripe's ``canceled`` (no
+#: money moved either way).
+ProviderRefundStatus = Literal["succeeded", "pending", "failed"]
+
+
+class ProviderRefundState(Model):
+    """A refund as the provider shows it now, in a webhook's event or by lookup (Stripe)."""
+
+    provider_reference: str
+    #: Our refund id (the idempotency key sent), where the provider keeps it (Stripe:
+    #: ``metadata.refund_key``); None for a refund made elsewhere.
+    reference: str | None = None
+    status: ProviderRefundStatus
+    #: In the ledger's (ISO 4217) minor units.
+    amount: int
+    currency: str
+    #: The provider's reason for a failure (Stripe's ``failure_reason``).
+    reason: str = ""
+
+
+@runtime_checkable
+class RefundStateReader(Protocol):
+    """A provider that shows one refund by its reference (Stripe's ``GET /v1/refunds/{id}``):
+    reconciliation settles a refund left pending whose webhook never came."""
+
+    def refund_state(self, provider_reference: str) -> ProviderRefundState: ...
+
+
+@runtime_checkable
+class RefundFinder(Protocol):
+    """A provider without idempotency keys whose API lists a capture's refunds (Aplazame)."""
+
+    def find_refund(self, lookup: ProviderRefundLookup) -> ProviderRefund | None:
+        """The one refund of the capture the ledger does not know, of ``lookup.amount``; None
+        if there is none. Raises ProviderLookupUnsupportedError when it cannot tell."""
+        ...
+
+
+class ProviderCaptureLookup(Model):
+    """Find a capture by our idempotency key (after an unknown outcome) or by the provider's
+    reference. At least one of the two is given."""
+
+    authorization_reference: str
+    merchant_id: str
+    order_id: str
+    idempotency_key: str | None = None
+    provider_reference: str | None = None
+    #: For providers without idempotency keys (Aplazame), which can only find a capture of
+    #: unknown outcome by elimination: its amount, and the provider references of every other
+    #: capture of the order the ledger holds.
+    amount: int | None = None
+    known_references: list[str] = []
+
+    @model_validator(mode="after")
+    def _names_a_capture(self) -> ProviderCaptureLookup:
+        if self.idempotency_key is None and self.provider_reference is None:
+            raise ValueError("give idempotency_key or provider_reference")
+        return self
+
+
+class ProviderReleaseRequest(Model):
+    """Give back what an authorization has not captured (final capture done, or void)."""
+
+    authorization_reference: str
+    #: What remains authorized and uncaptured, per the ledger: providers that void by amount
+    #: (Aplazame) need it; the others release whatever is left.
+    remaining_amount: int
+    currency: str
+    idempotency_key: str
+    merchant_id: str
+    order_id: str
+
+
+class ProviderRelease(Model):
+    authorization_reference: str
+    status: ProviderStatus
+
+
+class ProviderNotification(Model):
+    """What a provider's webhook says about one of our captures or refunds, in no provider's
+    words: each adapter reads its own wire format into this (Adyen:
+    ``adapters.adyen.notification_of``), and the domain settles the ledger from it
+    (``domain.provider_webhooks``)."""
+
+    subject: Literal["capture", "refund"]
+    #: ``reversed``: the provider undid what it had confirmed (Adyen ``REFUNDED_REVERSED``:
+    #: the refunded money came back to the merchant).
+    outcome: Literal["succeeded", "failed", "reversed"]
+    #: The reference we sent: our capture or refund id (the idempotency key).
+    reference: str
+    #: The provider's reference of the capture or refund.
+    provider_reference: str = ""
+    #: The provider's name for the event, for logs and the ledger's messages.
+    event: str
+    #: The provider's own explanation, if it gave one.
+    reason: str = ""
+
+    @property
+    def about_refund(self) -> bool:
+        return self.subject == "refund"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "succeeded"
+
+
+class PaymentProvider(Protocol):
+    """A payment provider: captures authorized payments, refunds captures, finds them again
+    and releases what an authorization has left.
+
+    Every call raises ProviderUnavailableError (nothing done, safe to retry),
+    ProviderDeclinedError or a subclass (refused, terminal: expired authorization,
+    over-capture), ProviderNotConfiguredError (credentials) or CaptureOutcomeUnknownError (sent,
+    no answer: a retry is safe only with the same idempotency key).
+    """
+
+    name: str
+    #: Whether a capture sent again with the same idempotency key is answered with the first
+    #: one instead of capturing again.
+    idempotent_captures: bool
+
+    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture: ...
+
+    def refund(self, request: ProviderRefundRequest) -> ProviderRefund: ...
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        """The capture, or None if the provider has no such capture. Raises
+        ProviderLookupUnsupportedError if the provider cannot answer this kind of lookup."""
+        ...
+
+    def release(self, request: ProviderReleaseRequest) -> ProviderRelease: ...
+
+
+class PaymentProviders(Protocol):
+    """Finds the adapter of an order's provider, with the merchant's credentials (the API
+    calls providers directly for refunds, not through the state machine)."""
+
+    def provider(self, name: str, merchant_id: str) -> PaymentProvider: ...
+
+
+class WebhookKeys(Protocol):
+    """The key a merchant's provider signs its webhooks with (Adyen: the HMAC key, hex;
+    Stripe: the endpoint's signing secret, ``whsec_...``)."""
+
+    def webhook_hmac_key(self, merchant_id: str, provider: str) -> str | None: ...
+
+    def webhook_secret(self, merchant_id: str, provider: str) -> str | None: ...
