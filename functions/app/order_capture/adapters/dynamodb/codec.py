@@ -169,6 +169,10 @@ def history_key(merchant_id: str, order_id: str, capture_id: str, entry: str = "
     return key(order_pk(merchant_id, order_id), f"{HISTORY_PREFIX}{capture_id}#{entry}")
 
 
+def release_key(merchant_id: str, order_id: str) -> Item:
+    return key(order_pk(merchant_id, order_id), RELEASE_SK)
+
+
 def refund_ref_key(merchant_id: str, refund_id: str) -> Item:
     return key(f"{REFUND_REF_PREFIX}{merchant_id}#{refund_id}", REFUND_REF_SK)
 

@@ -11,8 +11,6 @@ from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
     OPEN_RELEASE,
     OPEN_STATUS,
-    RELEASE_SK,
-    order_pk,
     string,
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
@@ -23,12 +21,8 @@ if TYPE_CHECKING:
     from order_capture.adapters.dynamodb.codec import Item
 
 
-def _release_key(merchant_id: str, order_id: str) -> Item:
-    return codec.key(order_pk(merchant_id, order_id), RELEASE_SK)
-
-
 def _release_item(release: AuthorizationRelease) -> Item:
-    item = codec.encode(_release_key(release.merchant_id, release.order_id), release)
+    item = codec.encode(codec.release_key(release.merchant_id, release.order_id), release)
     if release.status is ReleaseStatus.PENDING:
         item[OPEN_STATUS] = string(layout.sharded(OPEN_RELEASE, release.release_id))
     return item
@@ -70,7 +64,7 @@ class ReleaseLedger(OrderLedger):
         return self._put_release(release, expected)
 
     def get_release(self, merchant_id: str, order_id: str) -> AuthorizationRelease | None:
-        item = self.table.get(_release_key(merchant_id, order_id))
+        item = self.table.get(codec.release_key(merchant_id, order_id))
         return None if item is None else AuthorizationRelease.model_validate(codec.decode(item))
 
     def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
