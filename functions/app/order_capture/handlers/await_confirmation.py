@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.domain import provider_webhooks
 from order_capture.observability import logger
 from order_capture.parsing import parse_as
-from order_capture.ports import ConfirmationWaiters, EventPublisher, OrderRepository
+from order_capture.ports import CaptureConfirmations, ConfirmationWaiters, EventPublisher
 from order_capture.step_payloads import AwaitConfirmationStepInput
 from order_capture.wiring import (
     default_publisher,
@@ -34,7 +34,7 @@ def default_waiters() -> ConfirmationWaiters:
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: CaptureConfirmations | None = None,
     waiters: ConfirmationWaiters | None = None,
     publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:

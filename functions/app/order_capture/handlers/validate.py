@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.domain import service
-from order_capture.ports import OrderRepository
+from order_capture.ports import OrderReads
 from order_capture.step_payloads import capture_request_from
 from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
 from order_capture.workflow_state import (
@@ -19,7 +19,7 @@ from order_capture.workflow_state import (
 
 
 def handle(
-    event: dict[str, Any], context: LambdaContext, repository: OrderRepository | None = None
+    event: dict[str, Any], context: LambdaContext, repository: OrderReads | None = None
 ) -> dict[str, Any]:
     request = capture_request_from(event)
     log_keys_of(request)
