@@ -131,7 +131,7 @@ def test_expiry_sweep_warns_about_open_orders_only(repository: Any, clock: Fixed
     publisher = RecordingPublisher()
     warnings = sweep_expiring_authorizations(
         repository, publisher, clock.now(), timedelta(hours=24)
-    )
+    ).warnings
     assert [(w.order_id, w.kind) for w in warnings] == [("expiring", "unshipped")]
     assert warnings[0].capturable_amount == EXAMPLE_ORDER_TOTAL
     ((detail_type, details),) = publisher.published

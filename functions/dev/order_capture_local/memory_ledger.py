@@ -60,6 +60,8 @@ class MemoryLedger:
     orphan_failures: dict[str, Model] = field(default_factory=dict)
     #: One authorization release per order (pending ones are open, as in the sparse index).
     releases: dict[OrderKey, AuthorizationRelease] = field(default_factory=dict)
+    #: Where the last expiry sweep stopped.
+    expiry_sweep_cursor: str | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- orders ----------------------------------------------------------------------------------
@@ -108,6 +110,33 @@ class MemoryLedger:
                 (order.model_copy(deep=True) for order in orders),
                 key=lambda order: (order.payment.expires_at, order.order_id),
             )
+
+    def expiring_orders_page(
+        self, moment: datetime, after: str | None, limit: int
+    ) -> tuple[list[Order], str | None]:
+        # The cursor: the last order read, as the index sorts them (expiry, then id).
+        def position(order: Order) -> str:
+            return f"{order.payment.expires_at.isoformat()}|{order.merchant_id}|{order.order_id}"
+
+        orders = sorted(self.list_orders_expiring_before(moment), key=position)
+        left = [order for order in orders if after is None or position(order) > after]
+        page = left[:limit]
+        return page, position(page[-1]) if len(left) > limit else None
+
+    def leave_expiry_index(self, order: Order) -> bool:
+        with self._lock:
+            key = (order.merchant_id, order.order_id)
+            stored = self.orders.get(key)
+            if stored is None or stored.version != order.version:
+                return False
+            self.expiry_index.discard(key)
+            return True
+
+    def sweep_cursor(self) -> str | None:
+        return self.expiry_sweep_cursor
+
+    def save_sweep_cursor(self, cursor: str | None) -> None:
+        self.expiry_sweep_cursor = cursor
 
     # --- captures --------------------------------------------------------------------------------
 

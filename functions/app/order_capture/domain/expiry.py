@@ -12,6 +12,7 @@ of trouble each is in:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -52,17 +53,62 @@ def expiring_authorization(order: Order) -> ExpiringAuthorization:
     )
 
 
+#: Orders read per page of the index (one Query and one BatchGetItem of 3 items each).
+PAGE_SIZE = 30
+
+
+class SweepReport(Model):
+    """One run of the sweep: what it warned about, what it took out of the index, and
+    whether it got to the end of the index (else the next run carries on from there)."""
+
+    warnings: list[ExpiringAuthorization]
+    removed: int = 0
+    pages: int = 0
+    complete: bool = True
+
+
+def is_stale(order: Order, now: datetime) -> bool:
+    """An index entry nothing can come of: nothing left to capture nor in flight (captured,
+    canceled), or an authorization already expired with nothing in flight (any capture now
+    fails AuthorizationExpiredError; its warnings went out while it was about to expire)."""
+    if order.reserved_amount > 0:
+        return False
+    return order.capturable_amount <= 0 or order.payment.expires_at <= now
+
+
 def sweep_expiring_authorizations(
-    repository: ExpiringOrders, publisher: EventPublisher, now: datetime, margin: timedelta
-) -> list[ExpiringAuthorization]:
-    """Warn (one event per order) about authorizations expiring before ``now + margin``."""
-    warnings = [
-        expiring_authorization(order)
-        for order in repository.list_orders_expiring_before(now + margin)
-        if order.capturable_amount > 0 or order.reserved_amount > 0
-    ]
-    if warnings:
-        publisher.publish(
-            AUTHORIZATION_EXPIRING, [authorization_expiring(warning) for warning in warnings]
-        )
-    return warnings
+    repository: ExpiringOrders,
+    publisher: EventPublisher,
+    now: datetime,
+    margin: timedelta,
+    *,
+    seconds_left: Callable[[], float] = lambda: float("inf"),
+    reserve_seconds: float = 0.0,
+    page_size: int = PAGE_SIZE,
+) -> SweepReport:
+    """Warn (one event per order) about authorizations expiring before ``now + margin``, a
+    page of the index at a time, and take stale entries out of the index. It stops before
+    ``seconds_left()`` falls under ``reserve_seconds`` (the Lambda's remaining time) and the
+    next run carries on where it stopped, so a run costs at most what its time allows,
+    however many orders are open."""
+    cursor = repository.sweep_cursor()
+    warned: list[ExpiringAuthorization] = []
+    removed = pages = 0
+    complete = False
+    while not complete and seconds_left() >= reserve_seconds:
+        orders, cursor = repository.expiring_orders_page(now + margin, cursor, page_size)
+        pages += 1
+        warnings = []
+        for order in orders:
+            if is_stale(order, now):
+                removed += repository.leave_expiry_index(order)
+            else:
+                warnings.append(expiring_authorization(order))
+        if warnings:
+            publisher.publish(
+                AUTHORIZATION_EXPIRING, [authorization_expiring(warning) for warning in warnings]
+            )
+            warned.extend(warnings)
+        complete = cursor is None
+    repository.save_sweep_cursor(cursor)
+    return SweepReport(warnings=warned, removed=removed, pages=pages, complete=complete)

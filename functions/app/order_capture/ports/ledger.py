@@ -194,6 +194,24 @@ class ExpiringOrders(Protocol):
         """Orders with money still to capture whose authorization expires before ``moment``."""
         ...
 
+    def expiring_orders_page(
+        self, moment: datetime, after: str | None, limit: int
+    ) -> tuple[list[Order], str | None]:
+        """At most ``limit`` index entries' orders of ``list_orders_expiring_before``, from
+        where the opaque cursor ``after`` left off (None: the start), and the cursor of the
+        next page (None: that was the last)."""
+        ...
+
+    def leave_expiry_index(self, order: Order) -> bool:
+        """Take ``order`` out of the expiry index, if it is still at ``order.version``."""
+        ...
+
+    def sweep_cursor(self) -> str | None:
+        """Where the last expiry sweep stopped (None: it finished its pass)."""
+        ...
+
+    def save_sweep_cursor(self, cursor: str | None) -> None: ...
+
 
 class ReleaseLedger(OrderReads, Protocol):
     """Releases of what authorizations have left (domain.releases): one per order."""

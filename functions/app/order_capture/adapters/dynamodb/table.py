@@ -207,6 +207,30 @@ class LedgerTable:
                 return items
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def query_page(
+        self,
+        key_condition: str,
+        values: Values,
+        *,
+        index: str,
+        limit: int,
+        start: Item | None = None,
+    ) -> tuple[list[Item], Item | None]:
+        """One page of a Query (at most ``limit`` items) from ``start``, and the key to go on
+        from (None: nothing more)."""
+        request: QueryInputTypeDef = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+        }
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        with ledger_call("query"):
+            page = self.client.query(**request)
+        return page["Items"], page.get("LastEvaluatedKey")
+
     def batch_get(self, keys: list[Item], consistent: bool = False) -> list[Item]:
         """The items under ``keys`` (any attributes besides the key are ignored), 100 a
         request, retrying what DynamoDB leaves unprocessed."""
