@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from order_capture.errors import OrderChangedError
+from order_capture.history import HistoryReader
 from order_capture.models import (
     AuthorizationRelease,
     Capture,
@@ -394,3 +395,51 @@ def test_a_release_is_settled_only_from_the_status_expected(ledger: OrderReposit
     other = new_order("order-2002")
     assert not ledger.update_release(release_of(other), ReleaseStatus.PENDING)  # none stored
     assert ledger.get_release(other.merchant_id, other.order_id) is None
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def test_every_accepted_change_writes_one_history_entry_and_a_refused_one_none(
+    ledger: OrderRepository,
+) -> None:
+    """Both ledgers keep the same history: reserved, sent, confirmed, refund_reserved, refunded
+    (a refused write, here a second confirm, writes no entry)."""
+    assert isinstance(ledger, HistoryReader)
+    order, capture = stored_with_capture(ledger)
+    sent = capture.model_copy(
+        update={"provider_reference": "cap_1", "status_at_provider": "pending"}
+    )
+    ledger.await_provider(sent)
+    done = sent.model_copy(
+        update={
+            "status": CaptureStatus.CAPTURED,
+            "updated_at": T0 + timedelta(seconds=1),
+        }
+    )
+    assert ledger.confirm(done)
+    assert not ledger.confirm(done)
+    stored = ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id)
+    assert stored is not None
+    refund = new_refund(stored).model_copy(update={"updated_at": T0 + timedelta(seconds=2)})
+    assert ledger.reserve_refund(stored, refund) is None
+    settled = refund.model_copy(
+        update={
+            "status": RefundStatus.REFUNDED,
+            "provider_reference": "re_1",
+            "updated_at": T0 + timedelta(seconds=3),
+        }
+    )
+    assert ledger.confirm_refund(settled)
+
+    entries = ledger.capture_history(order.merchant_id, order.order_id, capture.capture_id)
+
+    assert [(e.change, e.from_status, e.to_status) for e in entries] == [
+        ("reserved", None, "pending"),
+        ("sent", "pending", "pending"),
+        ("confirmed", "pending", "captured"),
+        ("refund_reserved", None, "pending"),
+        ("refunded", "pending", "refunded"),
+    ]
+    assert [e.provider_reference for e in entries] == [None, "cap_1", "cap_1", None, "re_1"]
+    assert ledger.capture_history(order.merchant_id, order.order_id, "cap-unknown") == []

@@ -16,7 +16,14 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from order_capture.models import Capture, CaptureStatus, FailureReason, Model, Refund
+from order_capture.models import (
+    Capture,
+    CaptureStatus,
+    FailureReason,
+    Model,
+    Refund,
+    RefundStatus,
+)
 
 #: What changed. A capture: reserved (its amount held on the order), sent (the provider
 #: received it and confirms later), confirmed (captured), requires_action (outcome unknown),
@@ -157,3 +164,10 @@ def refund_change(refund: Refund, change: Change, from_status: str | None) -> Hi
         provider_reference=refund.provider_reference,
         error=_error_text(refund.failure),
     )
+
+
+def settling_change(expected: RefundStatus, refund: Refund) -> Change:
+    """The name of a refund's settling write (from ``expected`` to its status)."""
+    if expected is RefundStatus.REFUNDED:
+        return "refund_reversed"
+    return "refunded" if refund.status is RefundStatus.REFUNDED else "refund_failed"

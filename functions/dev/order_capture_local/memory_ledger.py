@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from order_capture import history
+from order_capture.adapters.dynamodb.history import history_sk
 from order_capture.errors import OrderChangedError
 from order_capture.models import (
     AuthorizationRelease,
@@ -30,6 +32,8 @@ from order_capture.ports import ConfirmationState
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from order_capture.history import Change, HistoryEntry
 
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 OrderKey = tuple[str, str]
@@ -62,7 +66,34 @@ class MemoryLedger:
     releases: dict[OrderKey, AuthorizationRelease] = field(default_factory=dict)
     #: Where the last expiry sweep stopped.
     expiry_sweep_cursor: str | None = None
+    #: Each capture's history entries by their sort key (the same key overwrites, as a Put).
+    history: dict[tuple[str, str, str], dict[str, HistoryEntry]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def _note(self, merchant_id: str, order_id: str, entry: HistoryEntry) -> None:
+        """The history item that the DynamoDB adapter puts in the same transaction."""
+        entries = self.history.setdefault((merchant_id, order_id, entry.capture_id), {})
+        entries[history_sk(entry)] = entry
+
+    def _note_capture(
+        self, capture: Capture, change: Change, from_status: CaptureStatus | None
+    ) -> None:
+        self._note(
+            capture.merchant_id,
+            capture.order_id,
+            history.capture_change(capture, change, from_status),
+        )
+
+    def _note_refund(self, refund: Refund, change: Change, before: RefundStatus | None) -> None:
+        entry = history.refund_change(refund, change, before.value if before else None)
+        self._note(refund.merchant_id, refund.order_id, entry)
+
+    def capture_history(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> list[HistoryEntry]:
+        with self._lock:
+            entries = self.history.get((merchant_id, order_id, capture_id), {})
+            return [entries[key].model_copy(deep=True) for key in sorted(entries)]
 
     # --- orders ----------------------------------------------------------------------------------
 
@@ -191,6 +222,7 @@ class MemoryLedger:
             self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
             pointer = self._pointer_of(capture.merchant_id, capture.capture_id)
             pointer.order_id = capture.order_id
+            self._note_capture(capture, "reserved", None)
             return None
 
     def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
@@ -223,6 +255,7 @@ class MemoryLedger:
                 self._pointer_of(
                     capture.merchant_id, capture.capture_id
                 ).announced = CaptureStatus.CAPTURED
+            self._note_capture(capture, "confirmed", history.confirmed_from(capture))
             return True
 
     def settle_failure(
@@ -242,6 +275,8 @@ class MemoryLedger:
             self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
             if order is not None:
                 self._put_header(order)
+            entry = history.failure_change(capture, expected_status, released=order is not None)
+            self._note(capture.merchant_id, capture.order_id, entry)
             return True
 
     def record_orphan_failure(self, execution_id: str, failure: Model) -> None:
@@ -259,6 +294,7 @@ class MemoryLedger:
                         "status_at_provider": capture.status_at_provider,
                     }
                 )
+                self._note_capture(capture, "sent", CaptureStatus.PENDING)
 
     # --- captures the provider confirms later -------------------------------------------------
 
@@ -346,6 +382,7 @@ class MemoryLedger:
                 refund.order_id,
                 refund.capture_id,
             )
+            self._note_refund(refund, "refund_reserved", None)
             return None
 
     def await_refund(self, refund: Refund) -> None:
@@ -361,6 +398,7 @@ class MemoryLedger:
                 refund.order_id,
                 refund.capture_id,
             )
+            self._note_refund(refund, "refund_sent", RefundStatus.PENDING)
 
     def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
         with self._lock:
@@ -410,6 +448,7 @@ class MemoryLedger:
                     "updated_at": refund.updated_at,
                 }
             )
+        self._note_refund(refund, history.settling_change(expected, refund), expected)
         return True
 
     def confirm_refund(self, refund: Refund) -> bool:

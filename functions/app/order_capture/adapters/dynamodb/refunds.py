@@ -51,13 +51,6 @@ def _refund_ref_item(refund: Refund) -> Item:
     }
 
 
-def _settling_change(expected: RefundStatus, refund: Refund) -> Change:
-    """The history's name of a refund's settling write (from ``expected`` to its status)."""
-    if expected is RefundStatus.REFUNDED:
-        return "refund_reversed"
-    return "refunded" if refund.status is RefundStatus.REFUNDED else "refund_failed"
-
-
 def _history_put(
     table_name: str, refund: Refund, change: Change, before: RefundStatus | None
 ) -> TransactWriteItemTypeDef:
@@ -189,7 +182,7 @@ class RefundLedger(OrderLedger):
                 **values,
             },
         )
-        change = _settling_change(expected, refund)
+        change = history.settling_change(expected, refund)
         entry = _history_put(self.table_name, refund, change, expected)
         return self.table.transact([refund_update, *totals, entry]) is None
 
