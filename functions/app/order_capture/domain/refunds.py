@@ -36,14 +36,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from order_capture.domain import state_log
-from order_capture.domain.merchant_api import error_from_failure
+from order_capture.domain.merchant_api import error_from_failure, order_and_capture
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.errors import (
     InvalidEventError,
     InvalidStateError,
     OrderChangedError,
-    OrderNotFoundError,
     OutcomeUnknownNotRetryableError,
     OverRefundError,
     ProviderDeclinedError,
@@ -61,7 +60,6 @@ from order_capture.models import (
 )
 from order_capture.ports import (
     Clock,
-    OrderReads,
     PaymentProvider,
     PaymentProviders,
     ProviderRefund,
@@ -189,21 +187,8 @@ def refund_capture(
         now=clock.now(),
         sent_before=not reserved_now,
     )
-    order, capture = _read(repository, merchant_id, order_id, capture_id)
+    order, capture = order_and_capture(repository, merchant_id, order_id, capture_id)
     return order, capture, refund
-
-
-def _read(
-    repository: OrderReads, merchant_id: str, order_id: str, capture_id: str
-) -> tuple[Order, Capture]:
-    order, capture = repository.get_order_and_capture(merchant_id, order_id, capture_id)
-    if order is None:
-        raise OrderNotFoundError(f"order {order_id} not found", field="order_id")
-    if capture is None:
-        raise OrderNotFoundError(
-            f"capture {capture_id} of order {order_id} not found", field="capture_id"
-        )
-    return order, capture
 
 
 def _stored(repository: RefundLedger, refund: Refund) -> Refund | None:
@@ -224,7 +209,7 @@ def _reserve(
     """The refund of the request, and whether this call reserved it (False: an earlier or a
     concurrent request with the same key did, and may have sent it)."""
     for _ in range(MAX_RESERVE_ATTEMPTS):
-        order, capture = _read(repository, merchant_id, order_id, capture_id)
+        order, capture = order_and_capture(repository, merchant_id, order_id, capture_id)
         refund = new_refund(capture, refund_id, amount, now)
         earlier = _stored(repository, refund)
         if earlier is not None:
