@@ -107,7 +107,9 @@ def test_a_table_that_does_not_exist_is_one_line(no_stack: dict[str, str]) -> No
         reconcile = run(env, "reconcile", "--table", "no-such-table")
         assert_one_line_error(reconcile, "table 'no-such-table' does not exist")
         listed = run(env, "captures", "list", "--table", "no-such-table")
-        assert_one_line_error(listed, "ResourceNotFoundException")
+        assert_one_line_error(listed, "table 'no-such-table' does not exist")
+        shown = run(env, "captures", "show", "--table", "no-such-table", "--merchant", "m", "c")
+        assert_one_line_error(shown, "table 'no-such-table' does not exist")
     finally:
         server.stop()
 

@@ -96,6 +96,7 @@ def explain(error: BaseException, table: str | None = None) -> str | None:
     """The one line a user's mistake or missing environment deserves; None for a defect.
     ``table``: the table the command was pointed at (``--table``)."""
     from botocore.exceptions import (  # noqa: PLC0415
+        BotoCoreError,
         ClientError,
         EndpointConnectionError,
         NoCredentialsError,
@@ -120,7 +121,11 @@ def explain(error: BaseException, table: str | None = None) -> str | None:
             return f"{what} does not exist ({message}): check the name and the region"
         return f"AWS refused {error.operation_name}: {code}: {message}"
     if isinstance(error, LedgerUnavailableError):
-        return f"the ledger cannot be read: {error}"
+        # The adapter's wrapper hides what went wrong (an endpoint down, a table missing).
+        cause = explain(error.__cause__, table) if error.__cause__ is not None else None
+        return cause or f"the ledger cannot be read: {error}"
+    if isinstance(error, BotoCoreError):
+        return f"the AWS call failed: {error}"
     if isinstance(error, urllib.error.URLError | ConnectionError):
         reason = getattr(error, "reason", error)
         return (

@@ -11,7 +11,7 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,16 +107,6 @@ def _ledger() -> Ledger:
     )
 
 
-def _ledger_call[T](action: Callable[[], T]) -> T:
-    """A DynamoDB call, with a missing table or credentials told in one line."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    try:
-        return action()
-    except (BotoCoreError, ClientError) as error:
-        raise SystemExit(f"order-capture: the ledger cannot be read: {error}") from None
-
-
 # --- captures / refunds list ----------------------------------------------------------------
 
 
@@ -132,7 +122,7 @@ def parse_age(text: str) -> timedelta:
 def _cmd_captures_list(args: argparse.Namespace) -> int:
     with ledger_of(args) as ledger:
         before = datetime.now(UTC) - args.older_than
-        captures = _ledger_call(lambda: ledger.repository.list_open_captures(before))
+        captures = ledger.repository.list_open_captures(before)
     chosen = [
         capture
         for capture in captures
@@ -158,7 +148,7 @@ def _cmd_captures_list(args: argparse.Namespace) -> int:
 def _cmd_refunds_list(args: argparse.Namespace) -> int:
     with ledger_of(args) as ledger:
         before = datetime.now(UTC) - args.older_than
-        refunds = _ledger_call(lambda: ledger.repository.list_open_refunds(before))
+        refunds = ledger.repository.list_open_refunds(before)
     chosen = [r for r in refunds if args.merchant is None or r.merchant_id == args.merchant]
     if args.json:
         print(json.dumps([refund.model_dump(mode="json") for refund in chosen], indent=2))
@@ -181,9 +171,9 @@ def _find(ledger: Ledger, args: argparse.Namespace) -> Any:
     """The capture ``args.capture_id`` names: by merchant if given, else among the open ones."""
     capture_id = args.capture_id
     if args.merchant:
-        found = _ledger_call(lambda: ledger.repository.find_capture(args.merchant, capture_id))
+        found = ledger.repository.find_capture(args.merchant, capture_id)
     else:
-        open_now = _ledger_call(lambda: ledger.repository.list_open_captures(datetime.now(UTC)))
+        open_now = ledger.repository.list_open_captures(datetime.now(UTC))
         found = next((c for c in open_now if c.capture_id == capture_id), None)
     if found is None:
         where = f"of merchant {args.merchant}" if args.merchant else "open (pass --merchant)"
@@ -217,14 +207,10 @@ def _provider_lookup(ledger: Ledger, capture: Any, order: Any) -> str:
 def _cmd_captures_show(args: argparse.Namespace) -> int:
     with ledger_of(args) as ledger:
         capture = _find(ledger, args)
-        order = _ledger_call(
-            lambda: ledger.repository.get_order(capture.merchant_id, capture.order_id)
-        )
+        order = ledger.repository.get_order(capture.merchant_id, capture.order_id)
         lookup = _provider_lookup(ledger, capture, order) if order and args.lookup else None
-        history = _ledger_call(
-            lambda: ledger.repository.capture_history(
-                capture.merchant_id, capture.order_id, capture.capture_id
-            )
+        history = ledger.repository.capture_history(
+            capture.merchant_id, capture.order_id, capture.capture_id
         )
     shown: dict[str, Any] = {"capture": capture.model_dump(mode="json")}
     if order is not None:

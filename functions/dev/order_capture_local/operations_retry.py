@@ -9,7 +9,7 @@ import getpass
 from datetime import UTC, datetime
 from typing import Any
 
-from order_capture_local.operations import Ledger, _find, _ledger_call, ledger_of, where
+from order_capture_local.operations import Ledger, _find, ledger_of, where
 
 
 def _cmd_captures_retry(args: argparse.Namespace) -> int:
@@ -42,9 +42,9 @@ def _find_refund(ledger: Ledger, args: argparse.Namespace) -> Any:
     """The refund ``args.refund_id`` names: by merchant if given, else among the open ones."""
     refund_id = args.refund_id
     if args.merchant:
-        found = _ledger_call(lambda: ledger.repository.find_refund(args.merchant, refund_id))
+        found = ledger.repository.find_refund(args.merchant, refund_id)
     else:
-        open_now = _ledger_call(lambda: ledger.repository.list_open_refunds(datetime.now(UTC)))
+        open_now = ledger.repository.list_open_refunds(datetime.now(UTC))
         found = next((r for r in open_now if r.refund_id == refund_id), None)
     if found is None:
         where = f"of merchant {args.merchant}" if args.merchant else "pending (pass --merchant)"
@@ -93,10 +93,8 @@ def _cmd_refunds_retry(args: argparse.Namespace) -> int:
                 f"order-capture: refused: refund {refund.refund_id} is {refund.status.value} "
                 "already: nothing to retry"
             )
-        order, capture = _ledger_call(
-            lambda: ledger.repository.get_order_and_capture(
-                refund.merchant_id, refund.order_id, refund.capture_id
-            )
+        order, capture = ledger.repository.get_order_and_capture(
+            refund.merchant_id, refund.order_id, refund.capture_id
         )
         if order is None or capture is None:
             raise SystemExit(f"order-capture: refund {refund.refund_id}'s capture is not found")
