@@ -33,33 +33,43 @@ again) and 503 (retry later with the same key).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import ConfigDict, Field, model_validator
 
 from order_capture import errors
 from order_capture.api import problems
 from order_capture.api.common import (
     IDENTIFIER_PATTERN,
-    ApiModel,
     IdempotencyKeyHeader,
     OrderIdPath,
     ResponseModel,
     json_text,
 )
 from order_capture.api.context import request_context
-from order_capture.api.history import HistoryEntryOut, history_out
+from order_capture.api.history import history_out
 from order_capture.api.idempotency import StoredResponse, idempotent_response
+from order_capture.api.native_bodies import (
+    CancellationIn,
+    CaptureCreatedOut,
+    CaptureIn,
+    CaptureItemOut,
+    CaptureListOut,
+    CaptureOut,
+    CaptureWithHistoryOut,
+    OrderIn,
+    OrderLineOut,
+    OrderOut,
+    RefundCreatedOut,
+    RefundIn,
+    RefundOut,
+)
 from order_capture.domain import merchant_api, refunds, releases
 from order_capture.models import (
     Capture,
     CaptureRequest,
-    Identifier,
-    ItemQuantity,
     Order,
     OrderPlacedDetail,
     Refund,
@@ -69,166 +79,6 @@ from order_capture.observability import log_release_error
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 TAGS = ["Native (Aplazame)"]
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
-
-# --- Bodies in ---------------------------------------------------------------------------------
-
-#: JSON integers written as integers: ``395``, never ``395.0`` or ``3.95e2`` (refused, 400).
-PositiveMinorUnits = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=10**15,
-        strict=True,
-        description="Minor units, written as an integer (395, not 395.0: refused).",
-    ),
-]
-ItemList = Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
-
-
-def _unique(items: list[ItemQuantity] | None) -> None:
-    seen: set[str] = set()
-    for position, item in enumerate(items or []):
-        if item.item_id in seen:
-            raise ValueError(f"items[{position}].item_id {item.item_id!r} appears more than once")
-        seen.add(item.item_id)
-
-
-class CaptureIn(ApiModel):
-    """Capture an amount (Aplazame's ``{"amount"}``) or given items, not both."""
-
-    # The document states what the validator refuses: exactly one of the two (``{}`` is 400).
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={"oneOf": [{"required": ["amount"]}, {"required": ["items"]}]},
-    )
-
-    amount: PositiveMinorUnits | None = Field(
-        default=None, description="Amount to capture, in minor units."
-    )
-    items: ItemList | None = Field(default=None, description="Units of order lines to capture.")
-
-    @model_validator(mode="after")
-    def _amount_or_items(self) -> CaptureIn:
-        if (self.amount is None) == (self.items is None):
-            raise ValueError("give either amount or items, not both and not neither")
-        _unique(self.items)
-        return self
-
-
-class RefundIn(ApiModel):
-    amount: PositiveMinorUnits = Field(
-        description="Amount to refund, in minor units; at most the capture's remaining_amount."
-    )
-
-
-class CancellationIn(ApiModel):
-    items: ItemList
-
-    @model_validator(mode="after")
-    def _unique_items(self) -> CancellationIn:
-        _unique(self.items)
-        return self
-
-
-class OrderIn(OrderPlacedDetail):
-    """The `Order Placed` detail; ``merchant_id`` and ``order_id`` come from the key and the
-    path, and may be left out (if given they must match)."""
-
-    merchant_id: Identifier | None = None  # type: ignore[assignment]
-    order_id: Identifier | None = None  # type: ignore[assignment]
-
-
-# --- Bodies out --------------------------------------------------------------------------------
-
-
-class CaptureItemOut(ResponseModel):
-    item_id: str
-    quantity: int
-    amount: int
-
-
-class RefundOut(ResponseModel):
-    id: str = Field(description="Refund ID.")
-    amount: int = Field(description="Refunded amount, in minor units.")
-    created: datetime
-    status: str = Field(description="refunded, or pending until the provider confirms it.")
-
-
-class CaptureOut(ResponseModel):
-    id: str = Field(description="Capture ID.")
-    amount: int = Field(description="Captured amount, in minor units.")
-    created: datetime
-    refunds: list[RefundOut]
-    refunded_amount: int = Field(description="Refunds the provider confirmed, in minor units.")
-    remaining_amount: int = Field(description="What is left to refund of this capture.")
-    status: str
-    currency: str
-    shipment_id: str
-    items: list[CaptureItemOut]
-    shipping_amount: int
-    failure_reason: str | None = None
-
-
-class CaptureWithHistoryOut(CaptureOut):
-    history: list[HistoryEntryOut] = Field(description="Every change, oldest first.")
-
-
-class CaptureCreatedOut(CaptureOut):
-    remaining_capture_amount: int
-
-
-class RefundCreatedOut(CaptureOut):
-    """The capture after the refund, and the refund itself."""
-
-    refund: RefundOut
-
-
-class CaptureListOut(ResponseModel):
-    remaining_capture_amount: int
-    results: list[CaptureOut]
-
-
-class OrderLineOut(ResponseModel):
-    item_id: str
-    sku: str
-    quantity: int
-    unit_amount: int
-    discount_amount: int
-    tax_amount: int
-    total_amount: int
-    shipped_quantity: int
-    canceled_quantity: int
-
-
-class OrderOut(ResponseModel):
-    id: str
-    status: str = Field(description="authorized, partially_captured, captured or canceled.")
-    currency: str
-    total_amount: int
-    shipping_amount: int
-    authorized_amount: int
-    captured_amount: int
-    pending_amount: int = Field(description="Reserved by captures still in progress.")
-    canceled_amount: int
-    refunded_amount: int
-    remaining_capture_amount: int
-    capture_count: int
-    authorization_expires_at: datetime
-    items: list[OrderLineOut]
-    created: datetime
-    updated: datetime
-
-
-class ErrorDetail(ResponseModel):
-    type: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(ResponseModel):
-    error: ErrorDetail
-
 
 # --- Mapping -----------------------------------------------------------------------------------
 
@@ -317,6 +167,16 @@ def order_placed_detail(merchant_id: str, order_id: str, body: OrderIn) -> Order
     return OrderPlacedDetail.model_validate(
         body.model_dump() | {"merchant_id": merchant_id, "order_id": order_id}
     )
+
+
+class ErrorDetail(ResponseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(ResponseModel):
+    error: ErrorDetail
 
 
 #: HTTP status per error, shared with the Omnitron dialect (Medusa has its own).
