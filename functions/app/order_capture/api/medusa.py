@@ -131,6 +131,8 @@ ERROR_RESPONSES: dict[int, Any] = {
         401: "User is not authorized. Must log in first",
         404: "Not Found Error",
         409: "Invalid State Error",
+        413: "The body is over 256 KiB",
+        415: "Unsupported content type",
         422: "Invalid Request Error",
         500: "Server Error",
         503: "Retry later: provider or ledger unavailable, or the capture's outcome is unknown",

@@ -199,6 +199,7 @@ ERROR_RESPONSES: dict[int, Any] = {
         404: "No such order or capture for this merchant.",
         409: "The order's state does not allow it (e.g. nothing left to capture).",
         402: "Declined by the payment provider.",
+        413: "The body is over 256 KiB.",
         415: "Unsupported content type.",
         422: "Over-capture or over-refund, or Idempotency-Key reused for another request.",
         502: "Outcome unknown at a provider without idempotency keys: kept reserved for "

@@ -242,6 +242,8 @@ def _error_response(description: str, model: Any) -> OpenAPIResponse:
         404: _error_response("No such order for this merchant", ErrorDetail),
         409: _error_response("Nothing left to capture of these items", ErrorDetail),
         402: _error_response("Declined by the payment provider", ErrorDetail),
+        413: _error_response("The body is over 256 KiB", ErrorDetail),
+        415: _error_response("Unsupported content type", ErrorDetail),
         422: _error_response("Over-capture or Idempotency-Key reused", ErrorDetail),
         502: _error_response(
             "Outcome unknown, not repeatable: kept for reconciliation", ErrorDetail

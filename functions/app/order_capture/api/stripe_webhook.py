@@ -27,8 +27,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from order_capture.adapters import stripe_events
 from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
-from order_capture.api.native import ErrorOut
 from order_capture.api.problems import UnauthorizedError
+from order_capture.api.webhook_responses import webhook_error_responses
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.errors import ProviderNotConfiguredError
 from order_capture.observability import logger
@@ -69,10 +69,7 @@ MerchantQuery = Annotated[
                 }
             },
         },
-        401: {
-            "description": "Missing, invalid or stale signature.",
-            "content": {"application/json": {"model": ErrorOut}},
-        },
+        **webhook_error_responses(400, 401, 413, 415, 422, 503),
     },
 )
 def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:

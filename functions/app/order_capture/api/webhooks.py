@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
 from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
+from order_capture.api.webhook_responses import webhook_error_responses
 from order_capture.domain import provider_webhooks, releases
 from order_capture.errors import ProviderNotConfiguredError
 from order_capture.models import Capture
@@ -78,7 +79,7 @@ MerchantQuery = Annotated[
     tags=TAGS,
     responses={
         202: {"description": "Accepted", "content": {"text/plain": {"schema": {"type": "string"}}}},
-        401: {"description": "Missing or invalid signature."},
+        **webhook_error_responses(400, 401, 404, 413, 415, 422, 503),
     },
 )
 def provider_webhook(
