@@ -435,7 +435,21 @@ def run(work: Path, phases: set[str]) -> int:
     return 1 if problems else 0
 
 
+def stop_cleanly_on_signals() -> None:
+    """SIGTERM and SIGHUP (``timeout``, CI cancelling a step, a closed terminal) raise SystemExit,
+    so the ExitStack stops the private dockerd, the stack and ``sam local start-api`` instead of
+    leaving them running: by default Python dies on SIGTERM without running ``finally``."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        say(f"signal {signal.Signals(signum).name}: stopping what was started")
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_signals()
     parser = argparse.ArgumentParser(prog="sam-local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
