@@ -1,7 +1,8 @@
 """The Medusa dialect: ``POST /admin/orders/{id}/capture`` ("Capture an Order's Payments").
 
 Captures everything the order still has to capture (through the capture state machine) and
-returns ``{"order": Order}`` in Medusa's Order shape (api/medusa_order.py, with its mapping).
+returns ``{"order": Order}`` in Medusa's Order shape (api/medusa_objects.py, mapped in
+api/medusa_order.py).
 Authenticated as Medusa v1's admin API is: ``x-medusa-access-token: <key>`` (what medusa-js
 sends for its ``apiKey``) or ``Authorization: Bearer <key>``.
 
@@ -35,7 +36,8 @@ from order_capture.api.common import (
 )
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
-from order_capture.api.medusa_order import RELATIONS, SCALAR_FIELDS, MedusaOrder, medusa_order
+from order_capture.api.medusa_objects import RELATIONS, SCALAR_FIELDS, MedusaOrder
+from order_capture.api.medusa_order import medusa_order
 from order_capture.domain import merchant_api, refunds
 from order_capture.models import CaptureRequest
 
