@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, provider_webhooks, refunds, service
+from order_capture.domain import capture_rules, failures, provider_webhooks, refunds, service
 from order_capture.domain.reconciliation import reconcile_open_captures
 from order_capture.models import CaptureRequest, OrderPlacedDetail, PlannedCapture
 from order_capture.ports import ProviderNotification
@@ -116,7 +116,7 @@ def test_an_unknown_outcome_released_by_reconciliation_is_named_in_the_history(
     repository: Any, clock: FixedClock
 ) -> None:
     sent = reserved_and_sent(repository, clock, answer="succeeded")
-    service.record_failure(
+    failures.record_failure(
         repository,
         request=sent.request(),
         error_type="CaptureOutcomeUnknownError",

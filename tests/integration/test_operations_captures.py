@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from order_capture.adapters.eventbridge import EventBridgePublisher
-from order_capture.domain import service
+from order_capture.domain import failures, service
 from order_capture.domain.operator_settlement import CaptureMovedOnError, settle_capture
 from order_capture.errors import CaptureOutcomeUnknownError
 from order_capture.models import CaptureStatus
@@ -24,7 +24,7 @@ def requires_action(repository: Any, clock: FixedClock, sandbox: SandboxServer, 
     """A capture whose Capture step timed out: reserved, outcome unknown (requires_action)."""
     capture_id = captured_but_not_recorded(repository, clock, sandbox, order)
     capture = repository.get_capture("merchant-1", order, capture_id)
-    service.record_failure(
+    failures.record_failure(
         repository,
         request=capture.request(),
         error_type=CaptureOutcomeUnknownError.__name__,

@@ -12,7 +12,7 @@ import pytest
 from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.adapters.sandbox_provider import SandboxProvider
-from order_capture.domain import capture_rules, service
+from order_capture.domain import capture_rules, failures, service
 from order_capture.domain.expiry import sweep_expiring_authorizations
 from order_capture.domain.reconciliation import reconcile_open_captures
 from order_capture.errors import OutcomeUnknownNotRetryableError, ProviderUnavailableError
@@ -221,7 +221,7 @@ def ship_twice_at_aplazame(repository: Any, clock: FixedClock, aplazame: FakeApl
             )
             service.record_capture(repository, pending, clock.now())
         except OutcomeUnknownNotRetryableError as error:
-            service.record_failure(
+            failures.record_failure(
                 repository,
                 request=request,
                 error_type=type(error).__name__,

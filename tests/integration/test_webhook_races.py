@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, provider_webhooks, refunds, service
+from order_capture.domain import capture_rules, failures, provider_webhooks, refunds, service
 from order_capture.errors import CaptureOutcomeUnknownError, LedgerUnavailableError
 from order_capture.models import (
     Capture,
@@ -189,7 +189,7 @@ def test_an_announcement_that_failed_is_made_when_the_provider_delivers_again(
             execution_id="exec-1",
             now=NOW,
         )
-    service.record_failure(
+    failures.record_failure(
         repository,
         request=request,
         error_type=CaptureOutcomeUnknownError.__name__,

@@ -1,7 +1,7 @@
 """An operator settles a capture (or refund) reconciliation could not: captured at the
 provider (its reference), or not captured (why); or retries it under its own idempotency key.
 The same conditional writes as the automatic paths (``service.record_capture`` /
-``service.record_failure``) and the same announcement, once (``provider_webhooks.make_known``):
+``failures.record_failure``) and the same announcement, once (``provider_webhooks.make_known``):
 a capture settled meanwhile by its execution, a webhook or reconciliation is refused, never
 overwritten."""
 
@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from order_capture.domain import service, state_log
+from order_capture.domain import failures, service, state_log
 from order_capture.domain.provider_webhooks import make_known
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -86,7 +86,7 @@ def settle_capture(
         )
         expected = CaptureStatus.CAPTURED
     else:
-        service.record_failure(
+        failures.record_failure(
             repository,
             request=capture.request(),
             error_type=CaptureNotFoundAtProviderError.__name__,
@@ -203,7 +203,7 @@ def _fail(
     now: datetime,
 ) -> Capture:
     """Record the provider's refusal of an operator's retry, as RecordFailure would."""
-    service.record_failure(
+    failures.record_failure(
         repository,
         request=capture.request(),
         error_type=type(error).__name__,

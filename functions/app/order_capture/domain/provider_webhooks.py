@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from order_capture.domain import capture_rules, service, state_log
+from order_capture.domain import capture_rules, failures, service, state_log
 from order_capture.domain.announcements import announce
 from order_capture.errors import (
     InvalidStateError,
@@ -190,7 +190,7 @@ def settle_capture(
         )
     if capture.status is CaptureStatus.CAPTURED:
         return reverse_capture(repository, capture, message, now, cause)
-    service.record_failure(
+    failures.record_failure(
         repository,
         request=capture.request(),
         error_type=cause.__name__,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from order_capture.domain import service
+from order_capture.domain import failures, service
 from order_capture.domain.provider_webhooks import make_known
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.errors import (
@@ -195,7 +195,7 @@ def _reconcile(
             if found is None
             else f"reconciliation: the provider failed capture {found.provider_reference}"
         )
-        service.record_failure(
+        failures.record_failure(
             repository,
             request=CaptureRequest(
                 merchant_id=capture.merchant_id,

@@ -31,7 +31,7 @@ def capture_changed(capture: Capture, previous: CaptureStatus | None, what: str)
 
 
 def failure_change(status: CaptureStatus, *, released: bool) -> str:
-    """How a recorded failure changed a capture (``service.record_failure``)."""
+    """How a recorded failure changed a capture (``failures.record_failure``)."""
     if status is CaptureStatus.REQUIRES_ACTION:
         return "outcome unknown, kept reserved"
     return "released" if released else "failed"

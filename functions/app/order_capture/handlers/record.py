@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture import errors
-from order_capture.domain import releases, service
+from order_capture.domain import failures, releases, service
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
@@ -86,7 +86,7 @@ def handle_failure(
     error_type = step.state.error.Error
     request = step.state.failed_request()
     log_keys_of(request, step.execution_id)
-    failure = service.record_failure(
+    failure = failures.record_failure(
         repository or default_repository(),
         request=request,
         error_type=error_type,
