@@ -14,7 +14,7 @@ from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.api.common import status_for
 from order_capture.api.problems import STATUS_BY_ERROR
-from order_capture.domain import capture_rules, refunds, service
+from order_capture.domain import capture_rules, refund_reconciliation, refunds, service
 from order_capture.errors import (
     OutcomeUnknownNotRetryableError,
     OverRefundError,
@@ -157,8 +157,10 @@ class UnreachableProvider(RecordingProvider):
         raise ProviderUnavailableError("connection refused")
 
 
-def reconcile_refunds(repository: Any, provider: Any) -> refunds.RefundReconciliationReport:
-    return refunds.reconcile_open_refunds(
+def reconcile_refunds(
+    repository: Any, provider: Any
+) -> refund_reconciliation.RefundReconciliationReport:
+    return refund_reconciliation.reconcile_open_refunds(
         repository, provider, NOW + timedelta(hours=1), timedelta(minutes=15)
     )
 
@@ -172,12 +174,12 @@ def test_reconciliation_sends_a_pending_refund_again_only_with_idempotency_keys(
     without_keys = RecordingProvider()
     without_keys.idempotent_captures = False
     report = reconcile_refunds(repository, without_keys)
-    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert report == refund_reconciliation.RefundReconciliationReport(examined=1, still_open=1)
     assert without_keys.refunds == {}
     # With keys it is sent again, once, and the ledger settles
     with_keys = RecordingProvider()
     report = reconcile_refunds(repository, with_keys)
-    assert report == refunds.RefundReconciliationReport(examined=1, refunded=1)
+    assert report == refund_reconciliation.RefundReconciliationReport(examined=1, refunded=1)
     assert list(with_keys.refunds.values()) == [2000]
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     assert (stored.refunded_amount, stored.refund_pending_amount) == (2000, 0)
@@ -195,7 +197,7 @@ def test_a_refund_the_provider_received_waits_for_its_webhook(
     )
     assert repository.find_refund(capture.merchant_id, received.refund_id) == received
     report = reconcile_refunds(repository, receiving)
-    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert report == refund_reconciliation.RefundReconciliationReport(examined=1, still_open=1)
     assert list(receiving.refunds.values()) == [1500]
 
 
@@ -252,7 +254,7 @@ def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
     assert (stored.refunded_amount, stored.refund_pending_amount) == (0, 1000)
     # Reconciliation leaves it for an operator too
     report = reconcile_refunds(repository, aplazame)
-    assert report == refunds.RefundReconciliationReport(examined=1, still_open=1)
+    assert report == refund_reconciliation.RefundReconciliationReport(examined=1, still_open=1)
     assert aplazame.refunds == [1000]
     # The API tells the client the outcome is unknown and not retried (502, as docs/api.md says)
     assert status_for(retried.value, STATUS_BY_ERROR) == 502
@@ -285,7 +287,7 @@ def test_defect_1_reconciliation_finds_a_lost_aplazame_refund(
     with pytest.raises(OutcomeUnknownNotRetryableError):
         refund(repository, aplazame, capture, 1000, "k-lost")
     report = reconcile_refunds(repository, aplazame)
-    assert report == refunds.RefundReconciliationReport(examined=1, refunded=1)
+    assert report == refund_reconciliation.RefundReconciliationReport(examined=1, refunded=1)
     assert aplazame.refunds == [1000]
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     assert (stored.refunded_amount, stored.refund_pending_amount) == (1000, 0)

@@ -26,7 +26,7 @@ from order_capture.adapters.stripe import StripeProvider
 from order_capture.api import app
 from order_capture.api.context import ApiDependencies
 from order_capture.config import settings
-from order_capture.domain import capture_rules, refunds, service
+from order_capture.domain import capture_rules, refund_reconciliation, refunds, service
 from order_capture.errors import ProviderNotConfiguredError
 from order_capture.models import (
     Capture,
@@ -385,8 +385,10 @@ def test_signed_events_that_are_not_about_our_refunds_are_200_and_ignored(
 # --- Reconciliation: the webhook never came ----------------------------------------------------
 
 
-def reconcile(repository: Any, fake: FakeStripe) -> refunds.RefundReconciliationReport:
-    return refunds.reconcile_open_refunds(
+def reconcile(
+    repository: Any, fake: FakeStripe
+) -> refund_reconciliation.RefundReconciliationReport:
+    return refund_reconciliation.reconcile_open_refunds(
         repository, StripeProviders(fake), NOW + timedelta(hours=1), timedelta(minutes=15)
     )
 

@@ -1,4 +1,4 @@
-"""Refunds against a capture: the rules (pure) and the use case over the ports.
+"""Refunds against a capture: the rules (pure) and the use cases over the ports.
 
 A refund follows the pattern of a capture: reserve its amount in the ledger first (a conditional
 write on the capture's refund totals, so two concurrent refunds can never add up to more than
@@ -17,12 +17,7 @@ the capture), then ask the provider with one idempotency key, then confirm or re
 * the provider answered "received" (Adyen): the refund stays ``pending`` until its webhook
   (``REFUND`` / ``REFUND_FAILED``, see ``provider_webhooks.settle_refund``).
 
-Reconciliation (``reconcile_open_refunds``, on the Reconcile schedule) asks again for a refund
-left pending without an answer when nobody retried the request, with the same idempotency key,
-if the provider takes idempotency keys; otherwise it never sends it again (the provider may
-have refunded: sending it again could refund twice) but looks it up where the provider lists a
-capture's refunds (Aplazame, by elimination, as the retry of the request does too), and else
-leaves it pending, counted for an operator.
+Reconciliation settles the refunds left pending (``refund_reconciliation``).
 
 The refund id is derived from the merchant, the capture and the request's Idempotency-Key, and
 it is the idempotency key sent to the provider.
@@ -32,13 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from order_capture.domain import state_log
 from order_capture.domain.merchant_api import error_from_failure, order_and_capture
-from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
-from order_capture.domain.refund_states import settle_refund_state
 from order_capture.errors import (
     InvalidEventError,
     InvalidStateError,
@@ -48,12 +40,10 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
 )
-from order_capture.history import Actor, acting
 from order_capture.models import (
     Capture,
     CaptureStatus,
     FailureReason,
-    Model,
     Order,
     Refund,
     RefundStatus,
@@ -67,8 +57,6 @@ from order_capture.ports import (
     ProviderRefundRequest,
     RefundFinder,
     RefundLedger,
-    RefundReconciliation,
-    RefundStateReader,
 )
 from order_capture.provider_units import units_for
 
@@ -344,117 +332,3 @@ def _find_at_provider(
         )
     except ProviderError:
         return None
-
-
-class RefundReconciliationReport(Model):
-    examined: int = 0
-    refunded: int = 0
-    failed: int = 0
-    #: Received by the provider and awaiting its webhook, or not safe to send again.
-    still_open: int = 0
-    unanswered: int = 0
-    #: Refunds whose settling raised: left as they were, for the next run (and alarmed).
-    errors: int = 0
-
-
-def reconcile_open_refunds(
-    repository: RefundReconciliation,
-    providers: PaymentProviders,
-    now: datetime,
-    grace: timedelta,
-    on_error: Callable[[Refund, Exception], None] | None = None,
-    *,
-    on_item: OnItem | None = None,
-) -> RefundReconciliationReport:
-    """Settle refunds left pending longer than ``grace`` (see the module doc); one that
-    raises is counted in ``errors`` and handed to ``on_error``, and the others go on.
-    ``on_item`` is told what became of each refund examined, and why."""
-    counts = RefundReconciliationReport().model_dump()
-    for refund in repository.list_open_refunds(now - grace):
-        counts["examined"] += 1
-        try:
-            with acting(Actor(kind="reconciliation")):
-                outcome, reason, provider = _reconcile_refund(repository, providers, refund, now)
-        except Exception as error:  # one refund must not stop the others
-            outcome, reason, provider = "errors", error_reason(error), "?"
-            if on_error is not None:
-                on_error(refund, error)
-        counts[outcome] += 1
-        if on_item is not None:
-            on_item(
-                ReconciledItem(
-                    kind="refund",
-                    id=refund.refund_id,
-                    merchant_id=refund.merchant_id,
-                    order_id=refund.order_id,
-                    provider=provider,
-                    outcome=outcome,
-                    reason=reason,
-                )
-            )
-    return RefundReconciliationReport(**counts)
-
-
-def _reconcile_refund(
-    repository: RefundLedger, providers: PaymentProviders, refund: Refund, now: datetime
-) -> tuple[str, str, str]:
-    """The outcome (a report counter), why, and the provider."""
-    order, capture = repository.get_order_and_capture(
-        refund.merchant_id, refund.order_id, refund.capture_id
-    )
-    provider = order.payment.provider if order is not None else "?"
-    if order is None or capture is None:
-        return "still_open", "its order or capture is not in the ledger", provider
-    if refund.provider_reference is not None:
-        return (*_settle_by_lookup(repository, providers, order, refund, now), provider)
-    try:
-        # Sent again only where the provider takes idempotency keys; elsewhere found by lookup
-        # if the provider can, or left pending for an operator.
-        settled = settle_at_provider(
-            repository, providers, order=order, capture=capture, refund=refund, now=now
-        )
-    except ProviderDeclinedError as error:
-        return "failed", error_reason(error), provider
-    except OutcomeUnknownNotRetryableError as error:
-        return "still_open", error_reason(error), provider
-    except ProviderError as error:  # no answer, or no credentials: named, never swallowed
-        return "unanswered", error_reason(error), provider
-    if settled.status is RefundStatus.REFUNDED:
-        outcome, why = "refunded", f"refunded at the provider as {settled.provider_reference}"
-    else:
-        outcome, why = "still_open", "pending at the provider"
-    return outcome, why, provider
-
-
-def _settle_by_lookup(
-    repository: RefundLedger,
-    providers: PaymentProviders,
-    order: Order,
-    refund: Refund,
-    now: datetime,
-) -> tuple[str, str]:
-    """A refund the provider received (it answered ``pending``) whose webhook has not come,
-    settled by what the provider shows of it now (Stripe); left to the webhook where the
-    provider shows no refund by its reference (Adyen)."""
-    reference = refund.provider_reference or ""
-    try:
-        provider = providers.provider(order.payment.provider, order.merchant_id)
-        if not isinstance(provider, RefundStateReader):
-            return "still_open", f"received by the provider ({reference}): its webhook settles it"
-        state = provider.refund_state(reference)
-    except ProviderError as error:
-        return "unanswered", error_reason(error)
-    # Looked up by the reference the provider gave for this refund: it is this refund even
-    # without our key in it (the amounts must still agree).
-    state = state.model_copy(update={"reference": refund.refund_id})
-    settled = settle_refund_state(repository, refund.merchant_id, state, now)
-    if settled is None:
-        return "still_open", (
-            f"the provider's refund {state.provider_reference} is of {state.amount} "
-            f"{state.currency}, not this refund's {refund.amount}: for an operator"
-        )
-    if settled.status is RefundStatus.REFUNDED:
-        return "refunded", f"refunded at the provider as {state.provider_reference} (looked up)"
-    if settled.status is RefundStatus.FAILED:
-        return "failed", f"the provider failed refund {state.provider_reference}: {state.reason}"
-    return "still_open", f"pending at the provider ({state.provider_reference}), looked up"

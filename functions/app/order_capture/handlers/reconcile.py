@@ -14,7 +14,7 @@ from order_capture.config import settings
 from order_capture.domain import releases
 from order_capture.domain.reconciled import ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
-from order_capture.domain.refunds import reconcile_open_refunds
+from order_capture.domain.refund_reconciliation import reconcile_open_refunds
 from order_capture.handlers.await_confirmation import default_waiters
 from order_capture.models import Capture, Refund
 from order_capture.observability import logger, metrics
