@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
     from order_capture.ports import (
         ApiKeyStore,
+        ApiLedger,
         Clock,
         ConfirmationWaiters,
         EventPublisher,
-        OrderRepository,
         PaymentProviders,
         WebhookKeys,
         WorkflowStarter,
@@ -33,7 +33,7 @@ REQUEST_CONTEXT_KEY = "order_capture_request"
 
 @dataclass(frozen=True)
 class ApiDependencies:
-    repository: OrderRepository
+    repository: ApiLedger
     api_keys: ApiKeyStore
     workflow: WorkflowStarter
     clock: Clock

@@ -10,7 +10,7 @@ from order_capture.adapters.providers import provider_for
 from order_capture.config import settings
 from order_capture.domain import service
 from order_capture.parsing import parse_as
-from order_capture.ports import Clock, OrderRepository, PaymentProvider, SystemClock
+from order_capture.ports import CaptureLedger, Clock, PaymentProvider, SystemClock
 from order_capture.step_payloads import CaptureStepInput
 from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
 
@@ -18,7 +18,7 @@ from order_capture.wiring import default_repository, dump, lambda_entry, log_key
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: CaptureLedger | None = None,
     provider: PaymentProvider | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.config import settings
 from order_capture.domain.expiry import PAGE_SIZE, sweep_expiring_authorizations
 from order_capture.observability import add_metric_by, logger, metrics
-from order_capture.ports import Clock, EventPublisher, OrderRepository, SystemClock
+from order_capture.ports import Clock, EventPublisher, ExpiringOrders, SystemClock
 from order_capture.wiring import default_publisher, default_repository, lambda_entry
 
 #: A run stops reading the index with this much of its Lambda time left (one page takes a
@@ -22,7 +22,7 @@ RESERVE_SECONDS = 20.0
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: ExpiringOrders | None = None,
     publisher: EventPublisher | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from order_capture.errors import InvalidEventError
 from order_capture.models import EventBridgeEnvelope, OrderItemsCanceledDetail, OrderPlacedDetail
 from order_capture.observability import log_release_error
 from order_capture.parsing import parse_as
-from order_capture.ports import Clock, OrderRepository, PaymentProviders, SystemClock
+from order_capture.ports import Clock, OrderEventsLedger, PaymentProviders, SystemClock
 from order_capture.wiring import default_providers, default_repository, lambda_entry, log_keys_of
 from order_capture.workflow_state import order_summary
 
@@ -30,7 +30,7 @@ class OrderItemsCanceledEvent(EventBridgeEnvelope):
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: OrderEventsLedger | None = None,
     clock: Clock | None = None,
     *,
     providers: PaymentProviders | None = None,

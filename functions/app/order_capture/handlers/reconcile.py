@@ -22,9 +22,9 @@ from order_capture.ports import (
     Clock,
     ConfirmationWaiters,
     EventPublisher,
-    OrderRepository,
     PaymentProvider,
     PaymentProviders,
+    ReconcileLedger,
     SystemClock,
 )
 from order_capture.wiring import default_publisher, default_repository, dump, lambda_entry
@@ -54,7 +54,7 @@ def handle(
     event: dict[str, Any],
     context: LambdaContext,
     *,
-    repository: OrderRepository | None = None,
+    repository: ReconcileLedger | None = None,
     clock: Clock | None = None,
     providers: PaymentProviders | None = None,
     publisher: EventPublisher | None = None,

@@ -12,10 +12,11 @@ from order_capture.domain import failures, releases, service
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
+    CaptureLedger,
     Clock,
     EventPublisher,
-    OrderRepository,
     PaymentProviders,
+    RecordLedger,
     SystemClock,
 )
 from order_capture.public_events import payment_capture_failed
@@ -33,7 +34,7 @@ from order_capture.wiring import (
 def handle_success(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: RecordLedger | None = None,
     clock: Clock | None = None,
     publisher: EventPublisher | None = None,
     *,
@@ -79,7 +80,7 @@ def error_reason(error_type: str) -> str:
 def handle_failure(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: OrderRepository | None = None,
+    repository: CaptureLedger | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
     step = parse_as(RecordFailureStepInput, event)

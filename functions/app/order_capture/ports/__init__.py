@@ -4,6 +4,7 @@ them; tests pass fakes. Every name is importable from here.
 """
 
 from order_capture.ports.ledger import (
+    ApiLedger,
     CaptureConfirmations,
     CaptureLedger,
     CaptureReconciliation,
@@ -11,9 +12,12 @@ from order_capture.ports.ledger import (
     ExpiringOrders,
     OpenCaptures,
     OpenRefunds,
+    OrderEventsLedger,
     OrderReads,
     OrderRepository,
     Orders,
+    ReconcileLedger,
+    RecordLedger,
     RefundLedger,
     RefundReconciliation,
     ReleaseLedger,
@@ -52,6 +56,7 @@ from order_capture.ports.services import (
 
 __all__ = [
     "ApiKeyStore",
+    "ApiLedger",
     "CaptureConfirmations",
     "CaptureLedger",
     "CaptureReconciliation",
@@ -62,6 +67,7 @@ __all__ = [
     "ExpiringOrders",
     "OpenCaptures",
     "OpenRefunds",
+    "OrderEventsLedger",
     "OrderReads",
     "OrderRepository",
     "Orders",
@@ -81,6 +87,8 @@ __all__ = [
     "ProviderRelease",
     "ProviderReleaseRequest",
     "ProviderStatus",
+    "ReconcileLedger",
+    "RecordLedger",
     "RefundFinder",
     "RefundLedger",
     "RefundReconciliation",

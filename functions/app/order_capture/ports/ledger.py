@@ -245,6 +245,22 @@ class WebhookLedger(CaptureConfirmations, RefundLedger, Protocol):
     """What a provider's webhook settles: captures and refunds."""
 
 
+class RecordLedger(CaptureConfirmations, ReleaseLedger, Protocol):
+    """Record: confirm and announce a capture, then release what its authorization has left."""
+
+
+class OrderEventsLedger(Orders, ReleaseLedger, Protocol):
+    """The order events: register an order, cancel items and release what is left."""
+
+
+class ReconcileLedger(CaptureReconciliation, RefundReconciliation, ReleaseLedger, Protocol):
+    """Reconcile: open captures, open refunds and releases left pending."""
+
+
+class ApiLedger(WebhookLedger, Orders, ReleaseLedger, Protocol):
+    """The API's routes: orders, captures and refunds, the webhooks' settling and releases."""
+
+
 class OrderRepository(
     Orders,
     CaptureConfirmations,
