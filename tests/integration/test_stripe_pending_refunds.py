@@ -197,8 +197,10 @@ def post_event(
     payload: bytes,
     signature: str | None,
     secrets: dict[str, str] | None = None,
+    providers: Any = None,
 ) -> dict[str, Any]:
-    """The event as API Gateway hands it to the API function."""
+    """The event as API Gateway hands it to the API function (``providers``: for the
+    lookups of refunds made elsewhere, test_stripe_external_refunds.py)."""
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if signature is not None:
         headers["Stripe-Signature"] = signature
@@ -211,6 +213,7 @@ def post_event(
         confirmation_waiters=Nobody(),
         publisher=Nobody(),
         webhook_keys=WebhookSecrets({merchant_id: SECRET} if secrets is None else secrets),
+        providers=providers,
     )
     event = {
         "resource": "/webhooks/{provider}",

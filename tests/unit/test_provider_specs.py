@@ -79,13 +79,25 @@ def every_stripe_request() -> list[httpx.Request]:
     )
     recorder.answer(200, stripe_intent(status="canceled"))
     provider.release(release_request("pi_1", 9950))
+    recorder.answer(200, stripe_intent()).answer(200, {"object": "list", "data": []})
+    provider.intent_refunds("pi_1")  # a refund made in Stripe's Dashboard finds its order
     return recorder.requests
 
 
 @pytest.mark.parametrize(
     "index",
-    range(7),
-    ids=["check", "capture", "final", "refund-lookup", "refund", "lookup", "cancel"],
+    range(9),
+    ids=[
+        "check",
+        "capture",
+        "final",
+        "refund-lookup",
+        "refund",
+        "lookup",
+        "cancel",
+        "intent-of-external-refund",
+        "refunds-of-intent",
+    ],
 )
 def test_every_stripe_request_is_valid_by_stripes_spec(index: int) -> None:
     validate_stripe_request(every_stripe_request()[index])

@@ -30,6 +30,7 @@ from order_capture.errors import (
     ProviderUnavailableError,
 )
 from order_capture.ports import (
+    IntentRefunds,
     ProviderCapture,
     ProviderCaptureLookup,
     ProviderCaptureRequest,
@@ -251,6 +252,29 @@ class StripeProvider:
                 f"stripe answered GET /v1/refunds/{provider_reference} with no refund we can read"
             )
         return state
+
+    def intent_refunds(self, authorization_reference: str) -> IntentRefunds:
+        """Every refund of the PaymentIntent (ours and those made in Stripe's Dashboard or by
+        another system), and our capture keys from its metadata (``capture_<key>``, written by
+        ``capture``): how a refund made elsewhere finds its order. Stripe lists the newest
+        first; they are given oldest first."""
+        intent = self.http.request("GET", _intent_path(authorization_reference), idempotent=True)
+        listed = self.http.request(
+            "GET",
+            "/v1/refunds",
+            params={"payment_intent": authorization_reference, "limit": "100"},
+            idempotent=True,
+        )
+        states = [stripe_events.refund_state(refund) for refund in listed.get("data") or []]
+        return IntentRefunds(
+            authorization_reference=authorization_reference,
+            capture_keys=[
+                key.removeprefix(_METADATA_KEY_PREFIX)
+                for key in intent.get("metadata") or {}
+                if key.startswith(_METADATA_KEY_PREFIX)
+            ],
+            refunds=[state for state in reversed(states) if state is not None],
+        )
 
     def _refund_with_key(self, request: ProviderRefundRequest) -> dict[str, Any] | None:
         listed = self.http.request(

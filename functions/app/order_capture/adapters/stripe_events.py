@@ -16,7 +16,10 @@ carry our refund id in ``metadata.refund_key`` (see ``StripeProvider.refund``). 
 statuses are ``pending``, ``requires_action``, ``succeeded``, ``failed`` and ``canceled``; only
 ``succeeded`` moved the money, and ``failed`` and ``canceled`` mean none moved.
 ``charge.refunded`` names the charge, whose ``refunds`` list API versions since 2022-11-15 no
-longer include, so it cannot say which refund: it is not read (``refund.updated`` says it).
+longer include, so it cannot say which refund: it settles none of ours (``refund.updated``
+does), but, like every refund event, it names the PaymentIntent (``payment_intent``), whose
+refunds made elsewhere (Stripe's Dashboard, another system's API call) the webhook then looks
+up and records (``domain.external_refunds``).
 
 No httpx here: the webhook route imports this module alone.
 """
@@ -42,6 +45,9 @@ SCHEME = "v1"
 REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 )
+#: The events that say an intent's refunds changed, whoever made them: its refund events and
+#: ``charge.refunded`` (``data.object`` a charge).
+INTENT_REFUND_EVENTS = REFUND_EVENTS | {"charge.refunded"}
 _STATUSES: dict[str, ProviderRefundStatus] = {
     "succeeded": "succeeded",
     "failed": "failed",
@@ -132,6 +138,17 @@ def refund_of(event: StripeEvent) -> ProviderRefundState | None:
     if event.type not in REFUND_EVENTS:
         return None
     return refund_state(event.data.object)
+
+
+def payment_intent_of(event: StripeEvent) -> str | None:
+    """The PaymentIntent whose refunds ``event`` says changed (a refund's or a charge's
+    ``payment_intent``, an id or the expanded object); None for other events."""
+    if event.type not in INTENT_REFUND_EVENTS:
+        return None
+    intent = event.data.object.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    return intent if isinstance(intent, str) and intent else None
 
 
 def refund_state(document: dict[str, Any]) -> ProviderRefundState | None:

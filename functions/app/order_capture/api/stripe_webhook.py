@@ -11,13 +11,18 @@ dashboard.
 A signed event is answered 200 ``{"received": true}`` whatever it is: Stripe retries anything
 else for days. The refund events (``refund.updated``, ``refund.failed``,
 ``charge.refund.updated``, ``refund.created``) settle the pending refund they name by our key
-(``domain.refund_states``); other events, and refunds that are not ours, are logged and
+(``domain.refund_states``). A refund event that names no refund of ours, and
+``charge.refunded``, make the webhook read the PaymentIntent's refunds at Stripe and record
+those made elsewhere (the Dashboard, another system) in the ledger
+(``domain.external_refunds``), so that our refund API never refunds money that is gone; a
+failed lookup answers 502 and Stripe delivers the event again. Other events are logged and
 ignored.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -26,12 +31,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from order_capture.adapters import stripe_events
 from order_capture.api.common import IDENTIFIER_PATTERN
-from order_capture.api.context import request_context
+from order_capture.api.context import ApiDependencies, request_context
 from order_capture.api.problems import UnauthorizedError
 from order_capture.api.webhook_responses import webhook_error_responses
+from order_capture.domain import external_refunds
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.errors import ProviderNotConfiguredError
+from order_capture.history import Actor, acting
+from order_capture.models import Refund
 from order_capture.observability import logger
+from order_capture.ports import IntentRefundsReader
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 PATH = "/webhooks/stripe"
@@ -46,6 +55,28 @@ MerchantQuery = Annotated[
         description="The merchant whose endpoint secret signs the events.",
     ),
 ]
+
+
+def _refunds_made_elsewhere(
+    dependencies: ApiDependencies, merchant_id: str, event: stripe_events.StripeEvent, now: datetime
+) -> list[Refund]:
+    """The refunds of the event's PaymentIntent made in Stripe's Dashboard or by another
+    system, recorded in the ledger (``domain.external_refunds``). A failed lookup raises: the
+    answer is then a 5xx and Stripe delivers the event again."""
+    intent = stripe_events.payment_intent_of(event)
+    if intent is None or dependencies.providers is None:
+        return []
+    try:
+        provider = dependencies.providers.provider("stripe", merchant_id)
+    except ProviderNotConfiguredError:
+        logger.warning("stripe event for a merchant without Stripe credentials")
+        return []
+    if not isinstance(provider, IntentRefundsReader):
+        return []
+    with acting(Actor(kind="webhook", name="stripe", reason=f"{event.type} {event.id}")):
+        return external_refunds.record_external_refunds(
+            dependencies.repository, merchant_id, provider.intent_refunds(intent), now, event.type
+        )
 
 
 @router.post(
@@ -69,7 +100,7 @@ MerchantQuery = Annotated[
                 }
             },
         },
-        **webhook_error_responses(400, 401, 413, 415, 422, 503),
+        **webhook_error_responses(400, 401, 413, 415, 422, 502, 503),
     },
 )
 def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:
@@ -101,13 +132,19 @@ def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:
         if state is not None and stripe_event is not None
         else None
     )
+    elsewhere = (
+        _refunds_made_elsewhere(dependencies, merchant_id, stripe_event, now)
+        if settled is None and stripe_event is not None
+        else []
+    )
     logger.info(
-        "stripe event" if settled is not None else "stripe event not about a refund of ours",
+        "stripe event" if settled is not None or elsewhere else "stripe event: nothing of ours",
         extra={
             "event": stripe_event.type if stripe_event is not None else None,
             "event_id": stripe_event.id if stripe_event is not None else None,
             "reference": state.provider_reference if state is not None else None,
             "status": settled.status.value if settled is not None else None,
+            "refunds_made_elsewhere": [refund.refund_id for refund in elsewhere],
         },
     )
     return Response(status_code=200, content_type="application/json", body=RECEIVED)

@@ -24,6 +24,8 @@ from order_capture.ports.ledger import (
     WebhookLedger,
 )
 from order_capture.ports.providers import (
+    IntentRefunds,
+    IntentRefundsReader,
     PaymentProvider,
     PaymentProviders,
     ProviderCapture,
@@ -65,6 +67,8 @@ __all__ = [
     "ConfirmationWaiters",
     "EventPublisher",
     "ExpiringOrders",
+    "IntentRefunds",
+    "IntentRefundsReader",
     "OpenCaptures",
     "OpenRefunds",
     "OrderEventsLedger",

@@ -122,6 +122,25 @@ class RefundStateReader(Protocol):
     def refund_state(self, provider_reference: str) -> ProviderRefundState: ...
 
 
+class IntentRefunds(Model):
+    """What a provider shows of one authorization's refunds, wherever they were made (Stripe:
+    the PaymentIntent's metadata and ``GET /v1/refunds?payment_intent=``)."""
+
+    authorization_reference: str
+    #: Our idempotency keys of the captures made on the authorization (Stripe keeps them in
+    #: the intent's metadata, ``capture_<key>``): how the ledger's order is found.
+    capture_keys: list[str]
+    refunds: list[ProviderRefundState]
+
+
+@runtime_checkable
+class IntentRefundsReader(Protocol):
+    """A provider that lists every refund of an authorization, including those made in its
+    dashboard or by API outside this service (Stripe)."""
+
+    def intent_refunds(self, authorization_reference: str) -> IntentRefunds: ...
+
+
 @runtime_checkable
 class RefundFinder(Protocol):
     """A provider without idempotency keys whose API lists a capture's refunds (Aplazame)."""
