@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import boto3
 import moto
 import pytest
+from botocore.exceptions import ClientError
 
 from order_capture_local import moto_corrections
 
@@ -29,5 +35,132 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "_normalise_parameters",
         "notify",
         "_eval_body",
+        "transact_write_items",
+        "copy",
     ]
     assert all(hasattr(owner, name) for owner, name in patched)
+
+
+TABLE = "corrections-ledger"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """moto's DynamoDB with the transaction correction applied, and a table keyed PK/SK."""
+    with ExitStack() as stack:
+        stack.enter_context(moto.mock_aws())
+
+        def patch(owner: object, name: str, replacement: object) -> None:
+            stack.callback(setattr, owner, name, getattr(owner, name))
+            setattr(owner, name, replacement)
+
+        moto_corrections.roll_back_transactions_item_by_item(patch)
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "PK", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def _moto_table() -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["us-east-1"].tables[TABLE]
+
+
+def _key(pk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": "ITEM"}}
+
+
+def _items(client: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.scan(TableName=TABLE)["Items"]
+    return sorted(items, key=lambda item: item["PK"]["S"])
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was_without_copying_the_table(
+    dynamodb: Any,
+) -> None:
+    # Given an item to update, one to delete, and a third whose condition will fail
+    for pk, count in (("updated", 1), ("deleted", 2), ("guard", 3)):
+        dynamodb.put_item(TableName=TABLE, Item={**_key(pk), "count": {"N": str(count)}})
+    before = _items(dynamodb)
+    table = _moto_table()
+
+    # When one transaction puts a new item, updates one, deletes one, and fails a condition
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**_key("new"), "count": {"N": "9"}}}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": _key("updated"),
+                        "UpdateExpression": "SET #c = #c + :one",
+                        "ExpressionAttributeNames": {"#c": "count"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": TABLE, "Key": _key("deleted")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": _key("guard"),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+
+    # Then the table holds exactly what it held, and it is the same table: not a copy of it
+    assert _items(dynamodb) == before
+    assert _moto_table() is table
+
+
+def test_a_transaction_naming_one_item_twice_writes_nothing(dynamodb: Any) -> None:
+    # Given an empty table
+    # When a transaction puts one item and then writes the same key again
+    with pytest.raises(ClientError, match="ValidationException"):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**_key("twice"), "n": {"N": "1"}}}},
+                {"Put": {"TableName": TABLE, "Item": {**_key("twice"), "n": {"N": "2"}}}},
+            ]
+        )
+
+    # Then neither write stays
+    assert _items(dynamodb) == []
+
+
+def test_a_transaction_that_succeeds_writes_every_item(dynamodb: Any) -> None:
+    # Given an item to update
+    dynamodb.put_item(TableName=TABLE, Item={**_key("kept"), "n": {"N": "1"}})
+
+    # When a transaction puts one item and updates the other
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {**_key("added"), "n": {"N": "5"}}}},
+            {
+                "Update": {
+                    "TableName": TABLE,
+                    "Key": _key("kept"),
+                    "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}},
+                }
+            },
+        ]
+    )
+
+    # Then both writes are there
+    assert [(item["PK"]["S"], item["n"]["N"]) for item in _items(dynamodb)] == [
+        ("added", "5"),
+        ("kept", "2"),
+    ]

@@ -1,4 +1,5 @@
-"""Where moto 5.2's Step Functions differs from AWS, corrected for the local runtime.
+"""Where moto 5.2 differs from AWS (Step Functions, and the cost of DynamoDB transactions),
+corrected for the local runtime.
 
 Each correction is written against moto 5.2's internals; :func:`apply` refuses any other
 version, so an upgrade of moto is a decision to re-check each of them (drop the ones the new
@@ -7,6 +8,7 @@ version fixes) rather than a silent change of behaviour.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,7 @@ def apply(patch: Patch) -> None:
     name_start_execution_parameters(patch)
     end_task_tokens_with_their_tasks(patch)
     make_data_limit_terminal(patch)
+    roll_back_transactions_item_by_item(patch)
 
 
 def name_start_execution_parameters(patch: Patch) -> None:
@@ -128,3 +131,111 @@ def make_data_limit_terminal(patch: Patch) -> None:
         original(decl, env)
 
     patch(declaration, "_eval_body", eval_body)
+
+
+def roll_back_transactions_item_by_item(patch: Patch) -> None:
+    """moto 5.2's TransactWriteItems deep-copies each table it writes to, once per item of
+    the transaction, to put the copy back if the transaction is cancelled: a cost in the
+    table's size on every transaction (``make bench`` spent most of its time there once its
+    tables held thousands of items of up to 200 KB), where DynamoDB's cost is in the
+    transaction's items. The same rollback, from copies of the items the transaction names:
+    on the errors moto rolls back on, each named item comes back as it was (or goes, if it
+    did not exist) and the stream records the transaction added are dropped, as the copied
+    table had neither. Writes to a table are serialised by the runtime (``_route_request``),
+    so no other write can land between the copy and the rollback."""
+    from moto.dynamodb import models  # noqa: PLC0415
+    from moto.dynamodb.exceptions import (  # noqa: PLC0415
+        MockValidationException,
+        MultipleTransactionsException,
+        TransactionCanceledException,
+    )
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    backend_class = models.DynamoDBBackend
+    original = backend_class.transact_write_items
+    rolled_back = (
+        TransactionCanceledException,
+        MultipleTransactionsException,
+        MockValidationException,
+    )
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = [_SavedItem.of(backend, item) for item in transact_items]
+        try:
+            original(backend, transact_items)
+        except rolled_back:
+            for item in reversed(saved):
+                if item is not None:
+                    item.restore()
+            raise
+
+    patch(backend_class, "transact_write_items", transact_write_items)
+    # The module's ``copy`` is used for the table (given back as it is: the rollback above
+    # replaces the copy) and for single items (copied as before).
+    patch(models, "copy", _TablesNotCopied(Table))
+
+
+class _TablesNotCopied:
+    """``copy`` for moto's DynamoDB backend module, except that a table is not copied."""
+
+    def __init__(self, table_class: type) -> None:
+        self._table_class = table_class
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, self._table_class):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def copy(self, value: Any) -> Any:
+        return copy.copy(value)
+
+
+class _SavedItem:
+    """One item a transaction names, as it was before the transaction (None: absent)."""
+
+    def __init__(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        self.table = table
+        self.hash_key = hash_key
+        self.range_key = range_key
+        # Before reading: moto's read adds an empty bucket for a hash key it does not hold.
+        self.bucket_existed = hash_key in table.items
+        self.item = copy.deepcopy(table.get_item(hash_key, range_key))
+        stream = table.stream_shard
+        self.stream_records = None if stream is None else len(stream.items)
+
+    @classmethod
+    def of(cls, backend: Any, transact_item: dict[str, Any]) -> _SavedItem | None:
+        """None for an item moto would not roll back (a table it does not know by that name)
+        or one naming no valid key (moto fails it before writing anything)."""
+        from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+        try:
+            op_type, op = next(iter(transact_item.items()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                return None
+            key = op["Item"] if op_type == "Put" else op["Key"]
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.has_range_key else None
+            return cls(table, hash_key, range_key)
+        except Exception:  # moto itself reports the malformed item, and writes nothing for it
+            return None
+
+    def restore(self) -> None:
+        items = self.table.items
+        if self.range_key is None:
+            if self.item is None:
+                items.pop(self.hash_key, None)
+            else:
+                items[self.hash_key] = self.item
+        else:
+            bucket = items[self.hash_key]
+            if self.item is None:
+                bucket.pop(self.range_key, None)
+                if not bucket and not self.bucket_existed:
+                    del items[self.hash_key]
+            else:
+                bucket[self.range_key] = self.item
+        stream = self.table.stream_shard
+        if stream is not None and self.stream_records is not None:
+            del stream.items[self.stream_records :]
