@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from order_capture_local.bench.recording import Bench, Run
 from order_capture_local.bench.scenarios import measure_api, order_placed, order_shipped
-from order_capture_local.bench.targets import MAX_DYNAMODB_REQUESTS, MAX_PUT_EVENTS
+from order_capture_local.bench.targets import (
+    MAX_CAPTURE_TRANSITIONS,
+    MAX_DYNAMODB_REQUESTS,
+    MAX_PUT_EVENTS,
+)
 from order_capture_local.runtime import LocalRuntime
 
 
@@ -30,6 +34,9 @@ def test_a_capture_stays_within_the_request_budget(runtime: LocalRuntime) -> Non
         assert 1 <= run.ledger_requests <= MAX_DYNAMODB_REQUESTS
         assert run.requests["EventBridge.PutEvents"] == MAX_PUT_EVENTS
         assert run.provider_captures == 1
+        # And it enters the four Lambda steps and no other state (issue 15: Standard bills
+        # each state entered; the Choice states are folded into the steps)
+        assert run.transitions == MAX_CAPTURE_TRANSITIONS
     # And the requests do not grow with the order's history
     assert first.requests == later.requests
     assert first.ledger_requests == later.ledger_requests
@@ -53,6 +60,7 @@ def test_an_api_capture_is_counted_end_to_end_and_its_replay_starts_nothing(
         assert 1 <= run.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS
         assert run.requests["EventBridge.PutEvents"] == MAX_PUT_EVENTS
         assert run.provider_captures == 1
+        assert run.execution.transitions == MAX_CAPTURE_TRANSITIONS
         # And the idempotency record is counted apart from the ledger
         assert sum(run.idempotency_requests.values()) >= 1
     # And the key is read once, by the authorizer, on the first request: API Gateway keeps

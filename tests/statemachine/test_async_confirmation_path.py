@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
+from order_capture.adapters.stepfunctions import StepFunctionsConfirmationWorkflows
+from order_capture.errors import ConfirmationNotAwaitedError
 from order_capture_local.cli import main
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import order_placed, order_shipped
+from tests.statemachine.workflow_support import CAPTURED_PATH
 from tests.support import ROOT
 
-AWAITING_PATH = [
-    "Validate",
-    "ComputeAmount",
-    "AnythingToCapture?",
-    "Capture",
-    "ConfirmedAtProvider?",
-    "AwaitProviderConfirmation",
-]
+#: Record hands the pending capture to the confirmation workflow itself (no state of its own).
+AWAITING_PATH = CAPTURED_PATH
 
 
 def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
@@ -82,3 +80,27 @@ def test_the_local_cli_shows_a_capture_confirmed_asynchronously(
     )
     (captured,) = [e["detail"] for e in report["emitted"] if e["detail-type"] == "Payment Captured"]
     assert (captured["capture_id"], captured["status"]) == (confirmation["execution"], "captured")
+
+
+def test_issue_15_a_wait_that_cannot_start_fails_the_execution_and_keeps_the_reservation(
+    runtime: LocalRuntime, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Record starts the confirmation workflow (it used to be a state of its own): if it
+    cannot, the execution still fails as ConfirmationNotAwaited, and nothing is released or
+    announced, since the provider holds the capture."""
+    runtime.put_events([order_placed()])
+    sandbox.add_fault("async")
+
+    def refuse(self: StepFunctionsConfirmationWorkflows, capture: Any, started_by: Any) -> bool:
+        raise ConfirmationNotAwaitedError("StartExecution refused: ThrottlingException")
+
+    monkeypatch.setattr(StepFunctionsConfirmationWorkflows, "start", refuse)
+    (delivery,) = runtime.put_events([order_shipped("shipment-1")])
+    (execution,) = delivery.executions
+    assert (execution.status, execution.error) == ("FAILED", "ConfirmationNotAwaited")
+    assert execution.states == [*CAPTURED_PATH, "ConfirmationNotAwaited"]
+    (capture,) = [i for i in runtime.ledger() if i["SK"].startswith("CAPTURE#")]
+    assert capture["status"] == "pending"
+    order = next(i for i in runtime.ledger() if i["SK"] == "ORDER")
+    assert order["reserved_amount"] == capture["amount"]
+    assert runtime.emitted_events == []

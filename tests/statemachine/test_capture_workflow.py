@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from order_capture.models import capture_id_for
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
@@ -53,13 +54,9 @@ def test_shipment_with_nothing_left_ends_as_nothing_to_capture(
     ship(runtime, "shipment-1")
     again = ship(runtime, "shipment-2")
     assert again.status == "SUCCEEDED"
-    assert again.states == [
-        "Validate",
-        "ComputeAmount",
-        "AnythingToCapture?",
-        "NothingToCapture",
-    ]
+    assert again.states == CAPTURED_PATH
     assert again.output["nothing_to_capture"] is True
+    assert again.output["capture_id"] == capture_id_for("merchant-1", "order-1001", "shipment-2")
     assert len(sandbox.state.captures) == 1
 
 
@@ -69,7 +66,7 @@ def test_redelivered_shipment_returns_the_first_result(
     place(runtime)
     first = ship(runtime, "shipment-1")
     duplicate = ship(runtime, "shipment-1")
-    assert duplicate.states == ["Validate", "ComputeAmount", "AnythingToCapture?", "Duplicate"]
+    assert duplicate.states == CAPTURED_PATH
     assert duplicate.output == first.output
     assert len(sandbox.state.captures) == 1
     assert len(captures(runtime)) == 1
@@ -100,7 +97,6 @@ def test_provider_decline_records_failure_and_releases_the_reservation(
     assert execution.states == [
         "Validate",
         "ComputeAmount",
-        "AnythingToCapture?",
         "Capture",
         "RecordFailure",
         "EmitCaptureFailed",

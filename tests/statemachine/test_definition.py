@@ -38,7 +38,13 @@ def test_the_shipped_definition_has_no_problems() -> None:
             "'TypoError' is neither",
         ),
         (lambda d: d.update(StartAt="Missing"), "StartAt 'Missing'"),
-        (lambda d: d["States"]["AnythingToCapture?"].update(Choices=[]), "needs Choices"),
+        (
+            lambda d: (
+                d["States"]["Capture"].update(Next="Sort"),
+                d["States"].update(Sort={"Type": "Choice", "Choices": [], "Default": "Record"}),
+            ),
+            "needs Choices",
+        ),
         (
             lambda d: d["States"]["Capture"]["Retry"][1]["ErrorEquals"].append("Lambda.Unknown"),
             "Retry[1] lists 'Lambda.Unknown', which an earlier retrier already matches",

@@ -13,7 +13,7 @@ from tests.factories import order_placed, order_shipped
 from tests.statemachine.workflow_support import captures, order_item
 
 SHIPMENTS = 8
-#: The happy path costs 6; each lost race costs a retry of the Capture step.
+#: The happy path costs 4; each lost race costs a retry of the Capture step.
 MAX_TRANSITIONS_PER_CAPTURE = 12
 
 

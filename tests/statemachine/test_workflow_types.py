@@ -11,8 +11,7 @@ from order_capture_local.sandbox import SandboxServer
 from order_capture_local.template import LOCAL_REGION
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
 
-HAPPY_PATH = ["Validate", "ComputeAmount", "AnythingToCapture?", "Capture"]
-HAPPY_PATH += ["ConfirmedAtProvider?", "Record"]
+HAPPY_PATH = ["Validate", "ComputeAmount", "Capture", "Record"]
 
 
 @pytest.mark.parametrize("workflow_type", ["STANDARD", "EXPRESS"])

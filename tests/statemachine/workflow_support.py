@@ -9,16 +9,11 @@ from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.runtime import LocalRuntime
 from tests.factories import order_placed, order_shipped
 
-CAPTURED_PATH = [
-    "Validate",
-    "ComputeAmount",
-    "AnythingToCapture?",
-    "Capture",
-    # Added with asynchronous confirmation: a capture the provider only received stops here.
-    "ConfirmedAtProvider?",
-    # Record announces the capture itself (Payment Captured) and ends the execution.
-    "Record",
-]
+#: Every execution that ends well walks these four states: a capture, a duplicate, nothing
+#: to capture, a capture handed to the confirmation workflow (Record starts it). No Choice
+#: state sorts the outcomes (each would bill a transition on every capture): the steps hand
+#: on what needs no capture (workflow_state.PassedOn), so outcomes differ by output.
+CAPTURED_PATH = ["Validate", "ComputeAmount", "Capture", "Record"]
 
 
 def place(runtime: LocalRuntime, **overrides: Any) -> None:

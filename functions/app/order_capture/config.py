@@ -40,6 +40,19 @@ class Settings(BaseModel):
     capture_workflow_arn: str | None = Field(
         default=None, validation_alias=_env("CAPTURE_WORKFLOW_ARN", "capture_workflow_arn")
     )
+    #: The Standard workflow that waits for a provider's confirmation of a capture it only
+    #: received (Record starts it), and how long it waits (RecordFunction only).
+    confirmation_workflow_arn: str | None = Field(
+        default=None,
+        validation_alias=_env("CONFIRMATION_WORKFLOW_ARN", "confirmation_workflow_arn"),
+    )
+    provider_confirmation_timeout_seconds: int = Field(
+        default=604800,
+        ge=1,
+        validation_alias=_env(
+            "PROVIDER_CONFIRMATION_TIMEOUT_SECONDS", "provider_confirmation_timeout_seconds"
+        ),
+    )
     #: Provider credentials on AWS: Secrets Manager secrets named
     #: ``{provider_secret_prefix}/{merchant_id}/{provider}`` (see adapters.credentials).
     provider_secret_prefix: str | None = Field(

@@ -197,13 +197,14 @@ class CaptureOutcomeUnknownError(ProviderError):
     retryable = True
 
 
-class CaptureInProgressError(OrderCaptureError):
-    """Another execution of the same shipment (a redelivered event, a retried API request)
-    reserved this capture and is capturing it now. Not a failure: this execution ends as a
-    duplicate in progress and the first one records and announces the outcome (or, if it
-    died, reconciliation does)."""
+class ConfirmationNotAwaitedError(OrderCaptureError):
+    """The provider received a capture it confirms later, but the confirmation workflow that
+    waits for its word could not be started (Record's step). Never released: the capture
+    stays pending (reserved), its webhook still settles the ledger; the execution fails as
+    ConfirmationNotAwaited (alarmed)."""
 
-    reason = "capture_in_progress"
+    reason = "confirmation_not_awaited"
+    retryable = True
 
 
 class CaptureNotYetRecordedError(OrderCaptureError):

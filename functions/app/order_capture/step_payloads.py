@@ -25,7 +25,7 @@ from order_capture.models import (
     OrderShippedDetail,
 )
 from order_capture.parsing import parse_as
-from order_capture.workflow_state import StatePlanned, StateRequest, StateValidated
+from order_capture.workflow_state import PassedOn, StatePlanned, StateRequest, StateValidated
 
 ORDER_SHIPPED = "Order Shipped"
 
@@ -67,16 +67,18 @@ class ComputeAmountStepInput(Model):
 
 
 class CaptureStepInput(Model):
-    """``{"planned.$": "$.validated", "execution_id.$": "$$.Execution.Id"}``."""
+    """``{"planned.$": "$.validated", "execution_id.$": "$$.Execution.Id"}``: ComputeAmount's
+    plan, or the shipment it found nothing to capture for (handed on)."""
 
-    planned: StatePlanned
+    planned: StatePlanned | PassedOn
     execution_id: str | None = None
 
 
 class RecordStepInput(Model):
-    """``{"capture.$": "$.capture", "execution_id.$": "$$.Execution.Id"}``."""
+    """``{"capture.$": "$.capture", "execution_id.$": "$$.Execution.Id"}``: the capture the
+    Capture step made, or the shipment it handed on."""
 
-    capture: Capture
+    capture: Capture | PassedOn
     #: The execution running the step (None when invoked by hand: the capture's own).
     execution_id: str | None = None
 
@@ -124,11 +126,13 @@ class FailedState(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True, extra="allow")
 
     error: StepError
-    validated: _HoldsRequest | None = None
+    validated: _HoldsRequest | PassedOn | None = None
     capture: Capture | None = None
 
     def failed_request(self) -> CaptureRequest | None:
         """Whose capture failed, as far as the state says (None: nobody's, it was invalid)."""
+        if isinstance(self.validated, PassedOn):
+            return self.validated.identity()
         if self.validated is not None:
             return self.validated.request.identity()
         if self.capture is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 
 from order_capture.domain import capture_rules
 from order_capture.models import (
@@ -190,6 +190,40 @@ class StatePlanned(Model):
     def named(self, order: Order) -> PlannedCapture:
         """The request and plan the Capture step executes, named by ``order``'s catalog."""
         return PlannedCapture(request=self.request.named(order), plan=self.plan.named(order))
+
+
+class PassedOn(Model):
+    """A shipment for which this execution makes no capture: ComputeAmount says so, Capture
+    and Record hand it on unchanged, and Record returns what it holds as the execution's
+    output. No Choice state sorts it out: Standard workflows bill every state entered, and two
+    Choices on the happy path were a third of a capture's cost (docs/performance.md). Exactly
+    one of the fields is set."""
+
+    #: The shipment's result as another execution left it: final (a redelivered shipment)
+    #: or pending (a twin execution is capturing it, and records and announces the outcome).
+    duplicate_of: Capture | None = None
+    #: The request and the plan that left nothing to capture.
+    nothing_to_capture: StatePlanned | None = None
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> PassedOn:
+        if (self.duplicate_of is None) == (self.nothing_to_capture is None):
+            raise ValueError("exactly one of duplicate_of and nothing_to_capture")
+        return self
+
+    def identity(self) -> CaptureRequest:
+        """Whose shipment it is (what a failure of a step that handed it on is recorded under)."""
+        if self.duplicate_of is not None:
+            return self.duplicate_of.request()
+        assert self.nothing_to_capture is not None
+        return self.nothing_to_capture.request.identity()
+
+    def output(self) -> dict[str, Any]:
+        """The execution's output: the earlier result, or the plan with nothing to capture."""
+        if self.duplicate_of is not None:
+            return self.duplicate_of.model_dump(mode="json")
+        assert self.nothing_to_capture is not None
+        return self.nothing_to_capture.plan.model_dump(mode="json")
 
 
 def order_summary(order: Order) -> dict[str, Any]:

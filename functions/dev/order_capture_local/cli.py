@@ -209,10 +209,18 @@ def _confirmations(runtime: LocalRuntime, deliveries: list[Delivery]) -> list[Ex
         )
         for delivery in deliveries
         for execution in delivery.executions
-        # Ended handing the capture to the confirmation workflow (started now, or before).
-        if execution.states[-1:]
-        in (["AwaitProviderConfirmation"], ["AwaitingProviderConfirmation"])
+        if handed_to_confirmation(execution.output)
     ]
+
+
+def handed_to_confirmation(output: Any) -> bool:
+    """Whether an execution ended handing its capture to the confirmation workflow (Record
+    started it now, or found it started): its output is the capture the provider received."""
+    return (
+        isinstance(output, dict)
+        and output.get("status") == "pending"
+        and output.get("status_at_provider") == "pending"
+    )
 
 
 @dataclass
@@ -312,7 +320,7 @@ def _put_events_on_stack(
         stack_client.wait_for(info, CONFIRMATION_MACHINE, execution.output["capture_id"])
         for delivery in deliveries
         for execution in delivery.executions
-        if execution.states[-1:] == ["AwaitingProviderConfirmation"]
+        if handed_to_confirmation(execution.output)
     ]
     reconciliation = (
         stack_client.invoke(info, "ReconcileFunction", {"grace_seconds": 0}).payload

@@ -592,12 +592,13 @@ def _cold_containers() -> None:
     hooks) are dropped, so the next invocation builds them again."""
     from order_capture import wiring  # noqa: PLC0415
     from order_capture.api import app, authorizer  # noqa: PLC0415
-    from order_capture.handlers import await_confirmation, order_events  # noqa: PLC0415
+    from order_capture.handlers import await_confirmation, order_events, record  # noqa: PLC0415
 
     for cached in (
         wiring.default_repository,
         wiring.default_publisher,
         await_confirmation.default_waiters,
+        record.default_confirmation_workflows,
         order_events._handle_each_event_once,
         app.default_dependencies,
         authorizer.default_api_keys,

@@ -101,6 +101,10 @@ def sam_env_vars(info: StackInfo, function_ids: list[str]) -> dict[str, dict[str
     workflow = info.state_machine_arns.get("CaptureApiStateMachine")
     if workflow and "ApiFunction" in function_ids:
         document["ApiFunction"] = {"CAPTURE_WORKFLOW_ARN": workflow}
+    confirmation = info.state_machine_arns.get("ConfirmationStateMachine")
+    if confirmation and "RecordFunction" in function_ids:
+        # Record hands a capture the provider only received to the confirmation workflow.
+        document["RecordFunction"] = {"CONFIRMATION_WORKFLOW_ARN": confirmation}
     return document
 
 

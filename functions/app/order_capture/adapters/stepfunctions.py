@@ -14,7 +14,7 @@ import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from order_capture.errors import LedgerUnavailableError
+from order_capture.errors import ConfirmationNotAwaitedError, LedgerUnavailableError
 from order_capture.models import Capture
 from order_capture.ports import WorkflowResult
 from order_capture.public_events import payment_captured
@@ -104,3 +104,40 @@ class StepFunctionsWorkflowStarter(_StepFunctionsClient):
             error=response.get("error"),
             cause=response.get("cause"),
         )
+
+
+class StepFunctionsConfirmationWorkflows(_StepFunctionsClient):
+    """ConfirmationWorkflows over StartExecution of the Standard confirmation workflow."""
+
+    def __init__(
+        self, state_machine_arn: str, timeout_seconds: int, client: SFNClient | None = None
+    ) -> None:
+        super().__init__(client)
+        self.state_machine_arn = state_machine_arn
+        self.timeout_seconds = timeout_seconds
+
+    def start(self, capture: Capture, started_by: str | None) -> bool:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        execution_input: dict[str, Any] = {
+            "capture": capture.model_dump(mode="json"),
+            "timeout_seconds": self.timeout_seconds,
+        }
+        if started_by:
+            # Links the two executions in the console, as a states:startExecution task does.
+            execution_input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = started_by
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                # Named after the capture: a redelivered shipment's execution finds it started.
+                name=capture.capture_id,
+                input=json.dumps(execution_input),
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ExecutionAlreadyExists":
+                return False
+            raise ConfirmationNotAwaitedError(
+                f"capture {capture.capture_id}: the confirmation workflow was not started: {code}"
+            ) from error
+        return True

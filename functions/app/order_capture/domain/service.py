@@ -9,7 +9,6 @@ from order_capture.domain import capture_rules, state_log
 from order_capture.domain.announcements import announce
 from order_capture.errors import (
     AnnouncementFailedError,
-    CaptureInProgressError,
     InvalidStateError,
     OrderChangedError,
     OrderNotFoundError,
@@ -120,7 +119,9 @@ def execute_capture(
     is still at the version it was made from. A retry of this step (provider unavailable, a
     crash) finds its own pending capture and repeats the provider call with the same key
     instead of reserving twice. A plan from the state names lines by position: the order
-    read here names them (its catalog never changes).
+    read here names them (its catalog never changes). A capture another execution of the
+    shipment reserved (a twin) is returned as it stands, with that execution's id: it is
+    that execution's to record and announce.
     """
     order, existing, named = _read_for_capture(repository, planned)
     request, plan = named.request, named.plan
@@ -153,11 +154,9 @@ def execute_capture(
         if existing.status is CaptureStatus.PENDING and existing.execution_id != execution_id:
             # A twin execution of the same shipment reserved it and may be at the provider
             # right now: its own Record or RecordFailure (or reconciliation) settles and
-            # announces it. This one is a duplicate in progress, whatever the provider.
-            raise CaptureInProgressError(
-                f"capture {existing.capture_id} is being captured by execution "
-                f"{existing.execution_id}"
-            )
+            # announces it. This one is a duplicate in progress, whatever the provider: the
+            # twin's capture, as it stands, is this one's answer.
+            return existing
         # Our own earlier attempt (a retry of this step): the same key and amount. Asking
         # again is safe only where the provider deduplicates by that key; a provider without
         # idempotency keys may already have captured it.

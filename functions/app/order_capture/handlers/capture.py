@@ -13,6 +13,7 @@ from order_capture.parsing import parse_as
 from order_capture.ports import CaptureLedger, Clock, PaymentProvider, SystemClock
 from order_capture.step_payloads import CaptureStepInput
 from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
+from order_capture.workflow_state import PassedOn
 
 
 def handle(
@@ -24,6 +25,8 @@ def handle(
 ) -> dict[str, Any]:
     step = parse_as(CaptureStepInput, event)
     planned = step.planned
+    if isinstance(planned, PassedOn):
+        return dump(planned)  # nothing for this execution to capture: Record hands it on
     log_keys_of(planned.request, step.execution_id)
     capture = service.execute_capture(
         repository or default_repository(),
@@ -33,6 +36,11 @@ def handle(
         execution_id=step.execution_id,
         now=(clock or SystemClock()).now(),
     )
+    if capture.execution_id != step.execution_id:
+        # Another execution of this shipment (a twin) reserved it: that one records and
+        # announces the outcome. This one ends with the capture as it stands, as a duplicate
+        # (an answer, not a Lambda error that alarms would count).
+        return dump(PassedOn(duplicate_of=capture))
     return dump(capture)
 
 

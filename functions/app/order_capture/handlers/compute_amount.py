@@ -11,7 +11,7 @@ from order_capture.parsing import parse_as
 from order_capture.ports import Clock, SystemClock
 from order_capture.step_payloads import ComputeAmountStepInput
 from order_capture.wiring import dump, lambda_entry, log_keys_of
-from order_capture.workflow_state import StatePlanned, state_plan
+from order_capture.workflow_state import PassedOn, StatePlanned, state_plan
 
 
 def handle(
@@ -20,16 +20,19 @@ def handle(
     validated = parse_as(ComputeAmountStepInput, event).validated
     log_keys_of(validated.request)
     if validated.duplicate_of is not None:
-        # A redelivered shipment: its first result passes through to the one Choice after this
-        # step (AnythingToCapture?), which saves the workflow a Choice of its own.
-        return {"duplicate_of": dump(validated.duplicate_of)}
+        # A redelivered shipment: its first result is handed on through Capture and Record
+        # to the execution's output (no Choice state sorts it: see workflow_state.PassedOn).
+        return dump(PassedOn(duplicate_of=validated.duplicate_of))
     # Planned on the order's figures, lines named by position (see workflow_state).
     plan = capture_rules.plan_capture(
         validated.order.planning_order(),
         validated.request.positional(),
         (clock or SystemClock()).now(),
     )
-    return dump(StatePlanned(request=validated.request, plan=state_plan(plan)))
+    planned = StatePlanned(request=validated.request, plan=state_plan(plan))
+    if plan.nothing_to_capture:
+        return dump(PassedOn(nothing_to_capture=planned))
+    return dump(planned)
 
 
 @lambda_entry

@@ -1,19 +1,24 @@
-"""Record: confirm a capture in the ledger, or record a failure and release its reservation."""
+"""Record: confirm a capture in the ledger and announce it, or record a failure and release its
+reservation. A capture the provider only received goes to the confirmation workflow instead,
+and a shipment handed on (``workflow_state.PassedOn``) becomes the execution's output."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture import errors
-from order_capture.domain import failures, releases, service
+from order_capture.config import settings
+from order_capture.domain import confirmation_handoff, failures, releases, service
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
     CaptureLedger,
     Clock,
+    ConfirmationWorkflows,
     EventPublisher,
     PaymentProviders,
     RecordLedger,
@@ -29,6 +34,23 @@ from order_capture.wiring import (
     lambda_entry,
     log_keys_of,
 )
+from order_capture.workflow_state import PassedOn
+
+
+@cache
+def default_confirmation_workflows() -> ConfirmationWorkflows:
+    from order_capture.adapters.stepfunctions import (  # noqa: PLC0415
+        StepFunctionsConfirmationWorkflows,
+    )
+
+    config = settings()
+    if config.confirmation_workflow_arn is None:
+        raise errors.ConfirmationNotAwaitedError(
+            "CONFIRMATION_WORKFLOW_ARN is not set: nothing can wait for the provider"
+        )
+    return StepFunctionsConfirmationWorkflows(
+        config.confirmation_workflow_arn, config.provider_confirmation_timeout_seconds
+    )
 
 
 def handle_success(
@@ -39,10 +61,22 @@ def handle_success(
     publisher: EventPublisher | None = None,
     *,
     providers: PaymentProviders | None = None,
+    workflows: ConfirmationWorkflows | None = None,
 ) -> dict[str, Any]:
     step = parse_as(RecordStepInput, event)
     capture = step.capture
+    if isinstance(capture, PassedOn):
+        return capture.output()  # no capture of this execution's: the execution's answer
     log_keys_of(capture, capture.execution_id)
+    if confirmation_handoff.awaits_provider(capture):
+        started = confirmation_handoff.hand_over(
+            workflows or default_confirmation_workflows(), capture, step.execution_id
+        )
+        logger.info(
+            "awaiting provider confirmation",
+            extra={"capture_id": capture.capture_id, "started_now": started},
+        )
+        return dump(capture)
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
     recorded = service.record_and_announce(

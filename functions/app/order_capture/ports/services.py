@@ -61,6 +61,17 @@ class ConfirmationWaiters(Protocol):
         ...
 
 
+class ConfirmationWorkflows(Protocol):
+    """Starts the confirmation workflow (statemachine/confirmation.asl.json) that waits for
+    the provider's word on a capture it only received."""
+
+    def start(self, capture: Capture, started_by: str | None) -> bool:
+        """Start the wait for ``capture``, named after it (``started_by``: the execution
+        handing it over). False if it was started before, by this shipment's first
+        execution."""
+        ...
+
+
 class EventPublisher(Protocol):
     """Publishes the service's own events (source ``order-capture``) on the bus."""
 

@@ -28,9 +28,8 @@ class Prices:
     express_per_gb_second: float = 0.00001667
     express_billed_memory_gb: float = 64 / 1024
     lambda_per_request: float = 0.20 / MILLION
-    #: arm64, first tier (the template's Architectures).
+    #: arm64, first tier (the template's Architectures), at each function's MemorySize.
     lambda_per_gb_second: float = 0.0000133334
-    lambda_memory_gb: float = 512 / 1024  # template Globals MemorySize
     #: DynamoDB on-demand after the November 2024 price reduction.
     dynamodb_per_wru: float = 0.625 / MILLION
     dynamodb_per_rru: float = 0.125 / MILLION
@@ -40,8 +39,10 @@ class Prices:
     rest_api_per_request: float = 3.50 / MILLION
     #: X-Ray traces recorded.
     xray_per_trace: float = 5.00 / MILLION
-    #: CloudWatch Logs ingestion (standard class).
+    #: CloudWatch Logs ingestion (standard class), and storage for the retention the template
+    #: sets (``LogRetentionDays``), priced uncompressed (an upper bound: AWS bills it compressed).
     logs_per_gb: float = 0.50
+    logs_storage_per_gb_month: float = 0.03
 
 
 PRICES = Prices()
@@ -76,6 +77,34 @@ def traces_per_capture(rule_logical_id: str, template_path: Path = TEMPLATE) -> 
     if int(rule["ReservoirSize"]) != 0:
         raise ValueError(f"{rule_logical_id}: a reservoir makes the traced share throughput-bound")
     return float(rule["FixedRate"])
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the template deploys that the price depends on."""
+
+    #: MemorySize per function (Globals, or the function's own).
+    memory_mb: dict[str, int]
+    #: ``LogRetentionDays``' default: how long every function's log group keeps its logs.
+    log_retention_days: int
+
+    def memory_gb(self, function_id: str) -> float:
+        return self.memory_mb.get(function_id, self.memory_mb.get("", 128)) / 1024
+
+
+def deployed(template_path: Path = TEMPLATE) -> Deployed:
+    document = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+    default = int(document.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+    memory = {"": default}
+    for logical_id, resource in document["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            memory[logical_id] = int(resource["Properties"].get("MemorySize", default))
+    retention = int(document["Parameters"]["LogRetentionDays"]["Default"])
+    return Deployed(memory_mb=memory, log_retention_days=retention)
+
+
+#: Days in a month, as CloudWatch Logs bills storage per GB-month.
+DAYS_PER_MONTH = 365.25 / 12
 
 
 @dataclass(frozen=True)
@@ -123,19 +152,34 @@ def express_seconds(invoked: list[str]) -> float:
 
 
 def cost_per_million(
-    run: Run, invoked: list[str], *, api: bool = False, prices: Prices = PRICES
+    run: Run,
+    invoked: list[str],
+    *,
+    api: bool = False,
+    prices: Prices = PRICES,
+    template: Deployed | None = None,
 ) -> Cost:
     """Cost of 1,000,000 executions like ``run`` (``invoked``: the Lambda tasks it ran).
     ``api``: the whole HTTP request besides: API Gateway, and ApiFunction billed for its own
-    work plus its wait on StartSyncExecution (the Express execution's duration)."""
+    work plus its wait on StartSyncExecution (the Express execution's duration). Lambda
+    duration is billed at each function's MemorySize in the template; logs are ingested and
+    kept for the template's ``LogRetentionDays``."""
+    stack = template or deployed()
     traces = traces_per_capture(API_TRACE_RULE if api else EVENT_TRACE_RULE)
     seconds = express_seconds(invoked)
-    lambda_ms = sum(ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) for f in invoked)
+    billed = [*invoked, *(["ApiFunction"] if api else [])]
+    gb_seconds = sum(
+        ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) / 1000 * stack.memory_gb(f)
+        for f in billed
+    )
     invocations = run.requests["Lambda.Invoke"] + (1 if api else 0)
-    api_wait = seconds * prices.lambda_memory_gb * prices.lambda_per_gb_second * MILLION
-    if api:
-        lambda_ms += ASSUMED_DEFAULT_LAMBDA_MS
-    gb_seconds = lambda_ms / 1000 * prices.lambda_memory_gb
+    api_wait = (
+        seconds * stack.memory_gb("ApiFunction") * prices.lambda_per_gb_second * MILLION
+        if api
+        else 0.0
+    )
+    log_gb = invocations * ASSUMED_LOG_BYTES_PER_INVOCATION / 1024**3
+    log_months = stack.log_retention_days / DAYS_PER_MONTH
     return Cost(
         standard=run.transitions * prices.standard_per_transition * MILLION,
         express=(
@@ -144,8 +188,7 @@ def cost_per_million(
         )
         * MILLION,
         lambda_requests=invocations * prices.lambda_per_request * MILLION,
-        lambda_duration=gb_seconds * prices.lambda_per_gb_second * MILLION
-        + (api_wait if api else 0.0),
+        lambda_duration=gb_seconds * prices.lambda_per_gb_second * MILLION + api_wait,
         dynamodb=(
             run.capacity.wru * prices.dynamodb_per_wru + run.capacity.rru * prices.dynamodb_per_rru
         )
@@ -153,12 +196,10 @@ def cost_per_million(
         put_events=run.put_event_chunks * prices.put_events_per_event * MILLION,
         api_gateway=prices.rest_api_per_request * MILLION if api else 0.0,
         xray=traces * prices.xray_per_trace * MILLION,
-        logs=invocations
-        * ASSUMED_LOG_BYTES_PER_INVOCATION
-        / 1024**3
-        * prices.logs_per_gb
+        logs=log_gb
+        * (prices.logs_per_gb + log_months * prices.logs_storage_per_gb_month)
         * MILLION,
-        api_wait=api_wait if api else 0.0,
+        api_wait=api_wait,
     )
 
 
@@ -175,5 +216,6 @@ def invoked_functions(runtime: LocalRuntime, run: Run) -> list[str]:
 
 
 #: The confirmation workflow's states when the provider confirms (AwaitProviderConfirmation,
-#: EmitCaptured, Captured): an asynchronous capture bills them besides its capture workflow's.
+#: EmitCaptured, Captured): an asynchronous capture bills them besides its capture workflow's
+#: (which Record starts with StartExecution: no state of the capture workflow's own).
 CONFIRMATION_STATES = 3

@@ -14,6 +14,7 @@ from order_capture_local.bench.recording import ApiRun, Run
 from order_capture_local.bench.scenarios import PathResult, ScaleResult, WarmResult
 from order_capture_local.bench.targets import (
     DYNAMODB_ITEM_LIMIT,
+    MAX_CAPTURE_TRANSITIONS,
     MAX_DYNAMODB_REQUESTS,
     MAX_PROVIDER_CALLS,
     MAX_PUT_EVENTS,
@@ -297,8 +298,8 @@ def render_summary_table(results: Results) -> list[str]:
             f"{capture.provider_captures} / {capture.requests['EventBridge.PutEvents']}",
         ),
         (
-            "State transitions, shipment capture (target ≤ 6)",
-            f"{capture.transitions}: {_ok(capture.transitions <= 6)}",
+            f"State transitions, shipment capture (target ≤ {MAX_CAPTURE_TRANSITIONS})",
+            f"{capture.transitions}: {_ok(capture.transitions <= MAX_CAPTURE_TRANSITIONS)}",
         ),
         *_api_summary_rows(results),
         (

@@ -15,6 +15,7 @@ from order_capture_local.bench.cost import (
     EVENT_TRACE_RULE,
     PRICES,
     Cost,
+    deployed,
     traces_per_capture,
 )
 from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
@@ -75,6 +76,16 @@ def cost_verdicts(costs: dict[str, Cost], transitions: int) -> list[tuple[str, s
     return rows
 
 
+def _memory_sizes() -> str:
+    """The template's MemorySize per function, grouped: "512 MB; ApiAuthorizer 256 MB"."""
+    memory = deployed().memory_mb
+    default = memory[""]
+    own = [
+        f"{f.removesuffix('Function')} {mb} MB" for f, mb in memory.items() if f and mb != default
+    ]
+    return "; ".join([f"{default} MB", *own])
+
+
 def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
     p = PRICES
     lines = [
@@ -85,12 +96,15 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         f"${p.express_per_request * 1e6:.2f} per million + ${p.express_per_gb_second} per "
         "GB-second (64 MB, 100 ms increments); Lambda arm64 "
         f"${p.lambda_per_request * 1e6:.2f} per million + ${p.lambda_per_gb_second} per "
-        f"GB-second at 512 MB; DynamoDB on-demand ${p.dynamodb_per_wru * 1e6:.3f} per million "
+        f"GB-second at each function's MemorySize ({_memory_sizes()}); DynamoDB on-demand "
+        f"${p.dynamodb_per_wru * 1e6:.3f} per million "
         f"WRU, ${p.dynamodb_per_rru * 1e6:.3f} per million RRU (measured units); EventBridge "
         f"${p.put_events_per_event * 1e6:.2f} per million events (64 KB chunks, measured); API "
         f"Gateway REST ${p.rest_api_per_request * 1e6:.2f} per million; X-Ray "
         f"${p.xray_per_trace * 1e6:.2f} per million traces; CloudWatch Logs ingestion "
-        f"${p.logs_per_gb:.2f} per GB.",
+        f"${p.logs_per_gb:.2f} per GB and storage ${p.logs_storage_per_gb_month:.2f} per "
+        f"GB-month for the template's {deployed().log_retention_days} days "
+        "(`LogRetentionDays`; uncompressed, an upper bound).",
         "",
         "Assumed, not measured: Lambda durations "
         + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
@@ -125,12 +139,11 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
     lines += [
         "",
         *[f"- {label}: {verdict}." for label, verdict in cost_verdicts(costs, transitions)],
-        f"- Measured cause of the Standard figure: {transitions} state transitions per capture "
-        f"(${event.standard:,.0f} of ${event.total_standard:,.0f}). Four Lambda steps are the "
-        "product's fixed shape and two Choices sort their outcomes (duplicate / nothing / "
-        "capture; captured / received); $120 would need at most 4 transitions. Express runs "
-        "the same definition for "
-        f"${event.express:,.2f}.",
+        f"- What the Standard figure is made of: {transitions} state transitions per capture "
+        f"(${event.standard:,.0f} of ${event.total_standard:,.0f}): the product's four Lambda "
+        "steps and nothing else (no Choice state: a duplicate, nothing to capture and a "
+        "capture the provider confirms later are handed on by the steps). Express runs the "
+        f"same definition for ${event.express:,.2f}.",
         f"- Measured cause of the Express figure: DynamoDB ${event.dynamodb:,.2f} "
         "(the request units of the table above; the ledger writes 8 small items in two "
         "transactions at 2 WRU each), then Lambda duration "

@@ -5,6 +5,8 @@ from __future__ import annotations
 # --- targets (issue 6) -------------------------------------------------------------------------
 
 MAX_DYNAMODB_REQUESTS = 4
+#: Issue 15: a shipment capture enters Validate, ComputeAmount, Capture and Record, no more.
+MAX_CAPTURE_TRANSITIONS = 4
 MAX_PROVIDER_CALLS = 1
 MAX_PUT_EVENTS = 1
 MAX_COLD_START_RATIO = 1.5
