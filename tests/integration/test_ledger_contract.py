@@ -184,6 +184,21 @@ def test_settle_failure_writes_only_over_the_expected_status(ledger: OrderReposi
     )
 
 
+@pytest.mark.parametrize("announced", [True, False])
+def test_campaign_a_failure_notes_the_announcement_in_its_write_only_when_asked(
+    ledger: OrderRepository, announced: bool
+) -> None:
+    order, capture = stored_with_capture(ledger)
+    failure = FailureReason(reason="declined", message="no", error="ProviderDeclinedError")
+    failed = capture.model_copy(update={"status": CaptureStatus.FAILED, "failure": failure})
+    # A write that does not happen notes nothing either
+    assert not ledger.settle_failure(None, None, failed, CaptureStatus.CAPTURED, announced=True)
+    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
+    assert ledger.settle_failure(None, None, failed, CaptureStatus.PENDING, announced=announced)
+    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
+    assert state.announced is (CaptureStatus.FAILED if announced else None)
+
+
 def test_open_captures_are_pending_or_requires_action_touched_before_the_moment(
     ledger: OrderRepository,
 ) -> None:
@@ -221,7 +236,7 @@ def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderReposi
     assert ledger.await_confirmation(capture, "token-1")
     state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
     assert (state.task_token, state.announced) == ("token-1", None)
-    ledger.mark_announced(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
+    assert ledger.claim_announcement(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced == (
         CaptureStatus.CAPTURED
     )
@@ -229,24 +244,44 @@ def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderReposi
     assert not ledger.await_confirmation(capture, "token-2")
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token == "token-1"
     assert ledger.find_capture(order.merchant_id, "cap-unknown") is None
-    ledger.mark_announced(order.merchant_id, capture.capture_id, None)  # taken back
+    # taken back
+    assert ledger.withdraw_announcement(
+        order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED
+    )
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
 
 
-@pytest.mark.parametrize("status", [CaptureStatus.CAPTURED, None])
-def test_defect_16_mark_announced_on_an_unknown_capture_writes_nothing(
-    ledger: OrderRepository, status: CaptureStatus | None
+def test_defect_16_an_announcement_on_an_unknown_capture_writes_nothing(
+    ledger: OrderRepository,
 ) -> None:
     # An unconditional UpdateItem created a CAPTURE_REF holding only its key, which
     # find_capture then failed to read (KeyError on order_id).
     order = new_order()
-    assert not ledger.mark_announced(order.merchant_id, "cap-never-reserved", status)
+    captured = CaptureStatus.CAPTURED
+    assert not ledger.claim_announcement(order.merchant_id, "cap-never-reserved", captured)
+    assert not ledger.withdraw_announcement(order.merchant_id, "cap-never-reserved", captured)
     assert ledger.find_capture(order.merchant_id, "cap-never-reserved") is None
     state = ledger.confirmation_state(order.merchant_id, "cap-never-reserved")
     assert (state.task_token, state.announced) == (None, None)
-    _, capture = stored_with_capture(ledger)
-    assert ledger.mark_announced(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
-    assert ledger.mark_announced(order.merchant_id, capture.capture_id, None)
+
+
+def test_campaign_an_announcement_is_claimed_by_one_caller_and_withdrawn_by_its_holder(
+    ledger: OrderRepository,
+) -> None:
+    order, capture = stored_with_capture(ledger)
+    merchant, capture_id = order.merchant_id, capture.capture_id
+    # Of two callers that find no note, one claims it
+    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert not ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    # Only the note that is there is withdrawn (a reversal's note is not a capture's)
+    assert not ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.FAILED)
+    assert ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert not ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    # Withdrawn, it can be claimed again (the retry of a failed announcement)
+    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    # A later outcome (a reversal) is a new note
+    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.FAILED)
+    assert ledger.confirmation_state(merchant, capture_id).announced is CaptureStatus.FAILED
 
 
 @pytest.mark.parametrize("announced", [True, False])
@@ -259,7 +294,7 @@ def test_a_confirm_notes_the_announcement_only_when_its_confirmer_announces(
     state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
     assert state.announced == (CaptureStatus.CAPTURED if announced else None)
     # A confirm that finds it settled writes nothing, the marker included.
-    ledger.mark_announced(order.merchant_id, capture.capture_id, None)
+    ledger.withdraw_announcement(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
     assert not ledger.confirm(done, announced=True)
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
 

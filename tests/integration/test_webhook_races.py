@@ -42,9 +42,9 @@ class SuccessFirst:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.repository, name)
 
-    def settle_failure(self, *args: Any) -> bool:
+    def settle_failure(self, *args: Any, announced: bool = False) -> bool:
         self.success()
-        return bool(self.repository.settle_failure(*args))
+        return bool(self.repository.settle_failure(*args, announced=announced))
 
     def fail_refund(self, refund: Refund) -> bool:
         self.success()

@@ -264,6 +264,8 @@ class MemoryLedger:
         expected_version: int | None,
         capture: Capture,
         expected_status: CaptureStatus | None,
+        *,
+        announced: bool = False,
     ) -> bool:
         with self._lock:
             if order is not None and not self._version_holds(order, expected_version or 0):
@@ -275,6 +277,8 @@ class MemoryLedger:
             self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
             if order is not None:
                 self._put_header(order)
+            if announced and expected_status is not None:
+                self._pointer_of(capture.merchant_id, capture.capture_id).announced = capture.status
             entry = history.failure_change(capture, expected_status, released=order is not None)
             self._note(capture.merchant_id, capture.order_id, entry)
             return True
@@ -324,14 +328,22 @@ class MemoryLedger:
             pointer = self.capture_refs.get((merchant_id, capture_id), _Pointer())
             return ConfirmationState(task_token=pointer.task_token, announced=pointer.announced)
 
-    def mark_announced(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
+    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
+        with self._lock:
+            pointer = self.capture_refs.get((merchant_id, capture_id))
+            if pointer is None or pointer.announced is status:
+                return False
+            pointer.announced = status
+            return True
+
+    def withdraw_announcement(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
         with self._lock:
             pointer = self.capture_refs.get((merchant_id, capture_id))
-            if pointer is None:
+            if pointer is None or pointer.announced is not status:
                 return False
-            pointer.announced = status
+            pointer.announced = None
             return True
 
     # --- refunds ---------------------------------------------------------------------------------

@@ -1,11 +1,35 @@
-"""The service's own events about captures, for outcomes no capture workflow announces (a
-provider's webhook after the wait ended, reconciliation)."""
+"""The service's own events about captures (``Payment Captured`` / ``Payment Capture Failed``),
+announced once per settled outcome whoever settles it: Record, a provider's webhook,
+reconciliation, an operator.
+
+Once, by one rule (``make_known``): the ``announced`` note on the capture's CAPTURE_REF item says
+which outcome is being (or was) announced. Whoever settles a capture writes that note in the
+same transaction as the settling write (``CaptureLedger.confirm`` / ``settle_failure`` with
+``announced``), so the settler, and nobody else, announces it. If the announcement cannot be
+sent, the note is taken back (conditionally), and whoever comes next (the step's retry, the
+provider's redelivery, reconciliation) claims it with a conditional write and announces it: of
+two callers that find a settled capture without the note, one wins.
+
+What is left (docs/guarantees.md): a process that dies after its settling write and before
+PutEvents answered leaves the note written and nothing announced.
+"""
 
 from __future__ import annotations
 
-from order_capture.errors import ProviderDeclinedError
-from order_capture.models import Capture, CaptureStatus, FailureReason, FailureRecord
-from order_capture.ports import EventPublisher
+from order_capture.errors import InvalidStateError, ProviderDeclinedError
+from order_capture.models import (
+    SETTLED_CAPTURE_STATUSES,
+    Capture,
+    CaptureStatus,
+    FailureReason,
+    FailureRecord,
+)
+from order_capture.ports import (
+    CaptureConfirmations,
+    ConfirmationState,
+    ConfirmationWaiters,
+    EventPublisher,
+)
 from order_capture.public_events import (
     PaymentCaptured,
     PaymentCaptureFailed,
@@ -30,3 +54,67 @@ def announce(publisher: EventPublisher, capture: Capture) -> None:
 
 def announce_failure(publisher: EventPublisher, record: FailureRecord) -> None:
     publisher.publish(PAYMENT_CAPTURE_FAILED, [payment_capture_failed(record)])
+
+
+def make_known(
+    repository: CaptureConfirmations,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    settled: Capture,
+    *,
+    claimed: bool,
+    state: ConfirmationState | None = None,
+) -> bool:
+    """Make the outcome of ``settled`` known once: complete the confirmation workflow waiting
+    for it (which announces it), or, when nothing waits (any more), announce it here.
+
+    ``claimed``: the caller's own settling write noted the outcome as announced (it settled
+    the capture). Otherwise the note is claimed here, conditionally, and nothing is announced
+    if somebody else holds it. If announcing raises, the note is taken back and the error
+    raised, so that a retry announces it. True if this call announced (or handed it on)."""
+    if settled.status not in SETTLED_CAPTURE_STATUSES:
+        return False
+    if state is None:
+        state = repository.confirmation_state(settled.merchant_id, settled.capture_id)
+    if not claimed:
+        if state.announced is settled.status:
+            # Announced (or being) by its settler. A waiting workflow is completed still: the
+            # settler may have died before completing it; a completed one refuses the token.
+            if state.task_token is not None:
+                complete_wait(waiters, state.task_token, settled)
+            return False
+        if not repository.claim_announcement(
+            settled.merchant_id, settled.capture_id, settled.status
+        ):
+            return False  # somebody else claimed it meanwhile
+    try:
+        if state.task_token is None or not complete_wait(waiters, state.task_token, settled):
+            announce(publisher, settled)
+    except Exception:
+        repository.withdraw_announcement(settled.merchant_id, settled.capture_id, settled.status)
+        raise
+    return True
+
+
+class _NobodyWaits:
+    """No confirmation workflow can be completed (a capture confirmed at once, tests, tools):
+    every outcome is announced by whoever makes it known."""
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False
+
+
+NOBODY_WAITS: ConfirmationWaiters = _NobodyWaits()
+
+
+def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Capture) -> bool:
+    """Complete the confirmation wait with the settled ``capture``; False if nothing waits."""
+    if capture.status is CaptureStatus.CAPTURED:
+        return waiters.succeed(task_token, capture)
+    if capture.status is CaptureStatus.FAILED:
+        message = capture.failure.message if capture.failure else ProviderDeclinedError.reason
+        return waiters.fail(task_token, ProviderDeclinedError.__name__, message)
+    raise InvalidStateError(f"capture {capture.capture_id} is {capture.status}, not settled")

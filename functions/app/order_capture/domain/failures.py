@@ -57,26 +57,30 @@ def record_failure(
         )
         repository.record_orphan_failure(execution_id or "unknown", record)
         return record
-    capture = _settle_failed_capture(
+    capture, _ = fail_capture(
         repository,
-        request,
-        failure,
-        execution_id,
-        now,
+        request=request,
+        failure=failure,
+        execution_id=execution_id,
+        now=now,
         reopen_requires_action=reopen_requires_action,
     )
     return FailureRecord.of(capture, failure, execution_id)
 
 
-def _settle_failed_capture(
+def fail_capture(
     repository: CaptureLedger,
+    *,
     request: CaptureRequest,
     failure: FailureReason,
     execution_id: str | None,
     now: datetime,
-    *,
     reopen_requires_action: bool = False,
-) -> Capture:
+) -> tuple[Capture, bool]:
+    """``record_failure`` of a request that names its capture: the capture as stored after,
+    and whether this call settled it. A capture this call fails (not one it leaves
+    requires_action) is noted as announced in the same write: its caller announces it
+    (``announcements.make_known``, or the workflow's EmitCaptureFailed)."""
     outcome_unknown = not proves_nothing_was_captured(failure.error)
     status = CaptureStatus.REQUIRES_ACTION if outcome_unknown else CaptureStatus.FAILED
     settled_already = {CaptureStatus.CAPTURED, CaptureStatus.FAILED}
@@ -87,7 +91,7 @@ def _settle_failed_capture(
             request.merchant_id, request.order_id, request.capture_id
         )
         if existing is not None and existing.status in settled_already:
-            return existing
+            return existing, False
         if (
             existing is not None
             and existing.status is CaptureStatus.PENDING
@@ -95,7 +99,7 @@ def _settle_failed_capture(
         ):
             # Another execution of the same shipment reserved it and may be capturing right
             # now: its own Record or RecordFailure, or reconciliation, settles it.
-            return existing
+            return existing, False
         if existing is None:
             # Nothing was reserved, so nothing was sent to the provider: a plain failure.
             settled = _failure_before_reservation(
@@ -123,13 +127,14 @@ def _settle_failed_capture(
                 order.version if released is not None and order is not None else None,
                 settled,
                 existing.status if existing is not None else None,
+                announced=status is CaptureStatus.FAILED,
             ):
                 state_log.capture_changed(
                     settled,
                     existing.status if existing is not None else None,
                     state_log.failure_change(status, released=released is not None),
                 )
-                return settled
+                return settled, True
         except OrderChangedError:
             continue
     raise OrderChangedError(f"order {request.order_id} kept changing while recording a failure")

@@ -1,7 +1,7 @@
 """An operator settles a capture (or refund) reconciliation could not: captured at the
 provider (its reference), or not captured (why); or retries it under its own idempotency key.
 The same conditional writes as the automatic paths (``service.record_capture`` /
-``failures.record_failure``) and the same announcement, once (``provider_webhooks.make_known``):
+``failures.record_failure``) and the same announcement, once (``announcements.make_known``):
 a capture settled meanwhile by its execution, a webhook or reconciliation is refused, never
 overwritten."""
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from order_capture.domain import failures, service, state_log
-from order_capture.domain.provider_webhooks import make_known
+from order_capture.domain.announcements import make_known
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     InvalidStateError,
@@ -77,7 +77,7 @@ def settle_capture(
             f"(since {capture.updated_at.isoformat()}): nothing to settle"
         )
     if provider_reference is not None:
-        settled = service.record_capture(
+        settled, settled_here = service.confirm_capture(
             repository,
             capture.model_copy(
                 update={"provider_reference": provider_reference, "status_at_provider": "succeeded"}
@@ -86,20 +86,18 @@ def settle_capture(
         )
         expected = CaptureStatus.CAPTURED
     else:
-        failures.record_failure(
+        settled, settled_here = failures.fail_capture(
             repository,
             request=capture.request(),
-            error_type=CaptureNotFoundAtProviderError.__name__,
-            error_reason=CaptureNotFoundAtProviderError.reason,
-            message=f"settled by operator {operator}: {reason or 'not captured'}",
+            failure=FailureReason(
+                reason=CaptureNotFoundAtProviderError.reason,
+                message=f"settled by operator {operator}: {reason or 'not captured'}",
+                error=CaptureNotFoundAtProviderError.__name__,
+            ),
             execution_id=capture.execution_id,
             now=now,
             reopen_requires_action=True,
         )
-        stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-        if stored is None:
-            raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-        settled = stored
         expected = CaptureStatus.FAILED
     if settled.status is not expected or (
         expected is CaptureStatus.CAPTURED and settled.provider_reference != provider_reference
@@ -109,7 +107,7 @@ def settle_capture(
             f"{settled.status.value} (provider reference {settled.provider_reference}); "
             "nothing was changed"
         )
-    make_known(repository, waiters, publisher, settled)
+    make_known(repository, waiters, publisher, settled, claimed=settled_here)
     return settled
 
 
@@ -203,21 +201,19 @@ def _fail(
     now: datetime,
 ) -> Capture:
     """Record the provider's refusal of an operator's retry, as RecordFailure would."""
-    failures.record_failure(
+    stored, settled_here = failures.fail_capture(
         repository,
         request=capture.request(),
-        error_type=type(error).__name__,
-        error_reason=error.reason,
-        message=f"retried by operator {operator}: {error.message}",
+        failure=FailureReason(
+            reason=error.reason,
+            message=f"retried by operator {operator}: {error.message}",
+            error=type(error).__name__,
+        ),
         execution_id=capture.execution_id,
         now=now,
         reopen_requires_action=True,
     )
-    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-    if stored is None:
-        raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-    if stored.status in {CaptureStatus.CAPTURED, CaptureStatus.FAILED}:
-        make_known(repository, waiters, publisher, stored)
+    make_known(repository, waiters, publisher, stored, claimed=settled_here)
     return stored
 
 

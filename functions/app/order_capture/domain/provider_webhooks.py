@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from order_capture.domain import capture_rules, failures, service, state_log
-from order_capture.domain.announcements import announce
+from order_capture.domain.announcements import announce, complete_wait, make_known
 from order_capture.errors import (
     InvalidStateError,
     OrderChangedError,
@@ -32,7 +32,6 @@ from order_capture.errors import (
 )
 from order_capture.history import Actor, acting
 from order_capture.models import (
-    SETTLED_CAPTURE_STATUSES,
     Capture,
     CaptureStatus,
     FailureReason,
@@ -42,7 +41,6 @@ from order_capture.models import (
 from order_capture.ports import (
     CaptureConfirmations,
     CaptureLedger,
-    ConfirmationState,
     ConfirmationWaiters,
     EventPublisher,
     OrderReads,
@@ -92,37 +90,16 @@ def _apply_notification(
     capture = repository.find_capture(merchant_id, notification.reference)
     if capture is None:
         return None
-    settled = settle_capture(repository, capture, notification, now)
+    settled, settled_here = _settle_capture(repository, capture, notification, now)
     # Read after settling: a token noted before the settling write is seen here; one noted
     # after it cannot be (the capture is no longer pending), and its waiter completes itself.
     state = repository.confirmation_state(merchant_id, capture.capture_id)
     if state.task_token is None and capture.status_at_provider == "pending":
-        return settled  # received, its wait not noted yet: the waiter completes itself
-    make_known(repository, waiters, publisher, settled, state)
+        # Received, its wait not noted yet: the waiter completes itself, and its workflow
+        # announces what this settling write noted as announced.
+        return settled
+    make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state)
     return settled
-
-
-def make_known(
-    repository: CaptureConfirmations,
-    waiters: ConfirmationWaiters,
-    publisher: EventPublisher,
-    settled: Capture,
-    state: ConfirmationState | None = None,
-) -> None:
-    """Make the outcome of ``settled`` known once, whoever settled it (a webhook,
-    reconciliation): complete the confirmation workflow waiting for it, which announces it;
-    or, when nothing waits any more (timed out, a late reversal) or nothing ever waited (the
-    capture request's answer was lost), announce it here. The ``announced`` marker makes a
-    second call (a repeated notification, a later run) announce nothing more."""
-    if state is None:
-        state = repository.confirmation_state(settled.merchant_id, settled.capture_id)
-    if settled.status not in SETTLED_CAPTURE_STATUSES or state.announced == settled.status:
-        return
-    # Try the wait also for a repeated notification: the first delivery may have settled the
-    # ledger and failed before completing it (the marker is written only after).
-    if state.task_token is None or not complete_wait(waiters, state.task_token, settled):
-        announce(publisher, settled)
-    repository.mark_announced(settled.merchant_id, settled.capture_id, settled.status)
 
 
 def await_confirmation(
@@ -141,26 +118,13 @@ def await_confirmation(
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     if stored is None:
         raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-    # The webhook came first and left the announcing to this wait's workflow: marked before
-    # the wait is completed, so a repeated notification meanwhile announces nothing (if this
-    # function dies in between, the task is retried and completes the wait).
-    if stored.status in SETTLED_CAPTURE_STATUSES:
-        repository.mark_announced(stored.merchant_id, stored.capture_id, stored.status)
+    # The webhook came first and left the announcing to this wait's workflow (its settling
+    # write noted the outcome as announced, so a repeated notification announces nothing).
     if not complete_wait(waiters, task_token, stored):
         # Nothing waits any more: the wait timed out while this step ran (Lambda slower than
         # the wait), and the webhook that settled the capture left the announcing to it.
         announce(publisher, stored)
     return stored
-
-
-def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Capture) -> bool:
-    """Complete the confirmation wait with the settled ``capture``; False if nothing waits."""
-    if capture.status is CaptureStatus.CAPTURED:
-        return waiters.succeed(task_token, capture)
-    if capture.status is CaptureStatus.FAILED:
-        message = capture.failure.message if capture.failure else ProviderDeclinedError.reason
-        return waiters.fail(task_token, ProviderDeclinedError.__name__, message)
-    raise InvalidStateError(f"capture {capture.capture_id} is {capture.status}, not settled")
 
 
 def settle_capture(
@@ -170,6 +134,16 @@ def settle_capture(
     now: datetime,
 ) -> Capture:
     """Apply ``notification`` to ``capture`` in the ledger; the capture as stored after."""
+    return _settle_capture(repository, capture, notification, now)[0]
+
+
+def _settle_capture(
+    repository: CaptureConfirmations,
+    capture: Capture,
+    notification: ProviderNotification,
+    now: datetime,
+) -> tuple[Capture, bool]:
+    """``settle_capture``, and whether this call settled it (noting it as announced)."""
     if notification.succeeded:
         confirmed = capture.model_copy(
             update={
@@ -177,9 +151,9 @@ def settle_capture(
                 "status_at_provider": "succeeded",
             }
         )
-        return service.record_capture(repository, confirmed, now)
+        return service.confirm_capture(repository, confirmed, now)
     if capture.status is CaptureStatus.FAILED:
-        return capture
+        return capture, False
     message = f"the provider reported {notification.event}: {notification.reason}"
     cause = _capture_failure_cause(repository, capture)
     if cause is ProviderPartialCaptureRefusedError:
@@ -189,23 +163,21 @@ def settle_capture(
             "account allows multiple partial captures (docs/providers.md)"
         )
     if capture.status is CaptureStatus.CAPTURED:
-        return reverse_capture(repository, capture, message, now, cause)
-    failures.record_failure(
+        return _reverse_capture(repository, capture, message, now, cause)
+    failure = FailureReason(reason=cause.reason, message=message, error=cause.__name__)
+    stored, failed_here = failures.fail_capture(
         repository,
         request=capture.request(),
-        error_type=cause.__name__,
-        error_reason=cause.reason,
-        message=message,
+        failure=failure,
         execution_id=capture.execution_id,
         now=now,
         reopen_requires_action=True,
     )
-    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-    if stored is not None and stored.status is CaptureStatus.CAPTURED:
+    if stored.status is CaptureStatus.CAPTURED:
         # A success notification confirmed it meanwhile: the failure is the provider's later
         # word, so it reverses the capture rather than being dropped.
-        return reverse_capture(repository, stored, message, now, cause)
-    return stored or capture
+        return _reverse_capture(repository, stored, message, now, cause)
+    return stored, failed_here
 
 
 def _capture_failure_cause(repository: OrderReads, capture: Capture) -> type[ProviderDeclinedError]:
@@ -232,6 +204,17 @@ def reverse_capture(
 ) -> Capture:
     """A confirmed capture the provider failed after all: captured -> failed, and the order's
     captured amount (and the units' claim) given back."""
+    return _reverse_capture(repository, capture, message, now, cause)[0]
+
+
+def _reverse_capture(
+    repository: CaptureLedger,
+    capture: Capture,
+    message: str,
+    now: datetime,
+    cause: type[ProviderDeclinedError] = ProviderDeclinedError,
+) -> tuple[Capture, bool]:
+    """``reverse_capture``, and whether this call reversed it (noting it as announced)."""
     failure = FailureReason(reason=cause.reason, message=message, error=cause.__name__)
     failed = capture.model_copy(
         update={"status": CaptureStatus.FAILED, "failure": failure, "updated_at": now}
@@ -246,14 +229,15 @@ def reverse_capture(
                 order.version,
                 failed,
                 CaptureStatus.CAPTURED,
+                announced=True,
             ):
                 state_log.capture_changed(failed, CaptureStatus.CAPTURED, "reversed")
-                return failed
+                return failed, True
         except OrderChangedError:
             continue
         break  # no longer captured: someone reversed it already
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-    return stored or capture
+    return stored or capture, False
 
 
 def settle_refund(

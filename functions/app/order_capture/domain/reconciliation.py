@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from order_capture.domain import failures, service
-from order_capture.domain.provider_webhooks import make_known
+from order_capture.domain.announcements import NOBODY_WAITS, make_known
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -32,7 +32,7 @@ from order_capture.errors import (
     ProviderError,
 )
 from order_capture.history import Actor, acting
-from order_capture.models import Capture, CaptureRequest, CaptureStatus, Model
+from order_capture.models import Capture, CaptureRequest, CaptureStatus, FailureReason, Model
 from order_capture.ports import (
     CaptureConfirmations,
     CaptureReconciliation,
@@ -77,7 +77,7 @@ def reconcile_open_captures(
     completed and announces it, else it is announced here (``Payment Captured`` /
     ``Payment Capture Failed``), as its execution could not. ``on_item`` is told what became
     of each capture examined, and why."""
-    waiters = waiters or _NOBODY_WAITS
+    waiters = waiters or NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
     for capture in repository.list_open_captures(now - grace):
         counts["examined"] += 1
@@ -109,19 +109,6 @@ def reconcile_open_captures(
                 )
             )
     return ReconciliationReport(**counts)
-
-
-class _NobodyWaits:
-    """No confirmation workflow can be completed (tests, tools): every outcome is announced."""
-
-    def succeed(self, task_token: str, capture: Capture) -> bool:
-        return False
-
-    def fail(self, task_token: str, error: str, cause: str) -> bool:
-        return False
-
-
-_NOBODY_WAITS = _NobodyWaits()
 
 
 class _Ambiguous(Exception):  # noqa: N818 - a signal, not an error
@@ -195,7 +182,7 @@ def _reconcile(
             if found is None
             else f"reconciliation: the provider failed capture {found.provider_reference}"
         )
-        failures.record_failure(
+        released, released_here = failures.fail_capture(
             repository,
             request=CaptureRequest(
                 merchant_id=capture.merchant_id,
@@ -203,16 +190,12 @@ def _reconcile(
                 shipment_id=capture.shipment_id,
                 trigger=capture.trigger,
             ),
-            error_type=cause.__name__,
-            error_reason=cause.reason,
-            message=message,
+            failure=FailureReason(reason=cause.reason, message=message, error=cause.__name__),
             execution_id=capture.execution_id,
             now=now,
             reopen_requires_action=True,
         )
-        released = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-        if released is not None:
-            make_known(repository, waiters, publisher, released)
+        make_known(repository, waiters, publisher, released, claimed=released_here)
         return "released", f"{cause.reason}: {message}"
     return _settle_found(repository, capture, found, now, publisher=publisher, waiters=waiters)
 
@@ -235,7 +218,7 @@ def _settle_found(
             f"the provider captured {found.amount} ({found.provider_reference}), "
             f"the ledger reserved {capture.amount}"
         )
-    confirmed = service.record_capture(
+    confirmed, confirmed_here = service.confirm_capture(
         repository,
         capture.model_copy(
             update={
@@ -245,5 +228,5 @@ def _settle_found(
         ),
         now,
     )
-    make_known(repository, waiters, publisher, confirmed)
+    make_known(repository, waiters, publisher, confirmed, claimed=confirmed_here)
     return "confirmed", f"captured at the provider as {found.provider_reference}"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from order_capture.domain import capture_rules, state_log
-from order_capture.domain.announcements import announce
+from order_capture.domain.announcements import NOBODY_WAITS, make_known
 from order_capture.errors import (
     AnnouncementFailedError,
     InvalidStateError,
@@ -32,6 +32,7 @@ from order_capture.ports import (
     CaptureConfirmations,
     CaptureLedger,
     Clock,
+    ConfirmationState,
     EventPublisher,
     OrderReads,
     Orders,
@@ -233,9 +234,19 @@ def record_capture(repository: CaptureLedger, capture: Capture, now: datetime) -
     """Record step: the pending capture becomes captured, its reserved amount captured.
 
     A ``requires_action`` capture (outcome unknown) is confirmed the same way once
-    reconciliation has found it at the provider.
+    reconciliation has found it at the provider. Nothing is noted as announced: this is for
+    a confirmer that announces nothing (``confirm_capture`` is for one that does).
     """
     return _confirm(repository, capture, now, announcing=False)[0]
+
+
+def confirm_capture(
+    repository: CaptureLedger, capture: Capture, now: datetime
+) -> tuple[Capture, bool]:
+    """``record_capture`` by a confirmer that then makes it known (``announcements.make_known``,
+    with ``claimed`` the second value): the capture as stored, and whether this call
+    confirmed it, noting it as announced in the same write."""
+    return _confirm(repository, capture, now, announcing=True)
 
 
 def _confirm(
@@ -270,13 +281,13 @@ def record_and_announce(
     execution_id: str | None = None,
 ) -> Capture:
     """Record step: confirm the capture, then announce it (``Payment Captured``), in one step
-    instead of two states, and once.
+    instead of two states, and once (``announcements.make_known``).
 
-    The confirm that makes it captured also writes its ``announced`` marker, in the same
-    transaction: whoever comes after (a retry of this step after a crash that followed the
-    announcement, reconciliation or a webhook that found it at the provider meanwhile)
-    announces nothing more. If sending fails, the marker is taken back and the step fails, so
-    that its retry announces it (and marks it only then). The execution that made the capture
+    The confirm that makes it captured also notes it as announced, in the same transaction:
+    whoever comes after (a retry of this step after a crash that followed the announcement,
+    reconciliation or a webhook that found it at the provider meanwhile) announces nothing
+    more. If sending fails, the note is taken back and the step fails, so that its retry (or
+    whoever claims the note first) announces it. The execution that made the capture
     announces it; a twin execution that finds another execution's capture announces nothing:
     ``execution_id`` is the execution running this step (a twin's Capture step may hand it the
     first execution's capture, execution id and all, when it found that capture settled).
@@ -286,21 +297,22 @@ def record_and_announce(
     recorded, confirmed_here = _confirm(repository, capture, now, announcing=ours)
     if recorded.status is not CaptureStatus.CAPTURED or recorded.execution_id != running:
         return recorded
-    if not confirmed_here:
-        state = repository.confirmation_state(recorded.merchant_id, recorded.capture_id)
-        if state.announced is CaptureStatus.CAPTURED:
-            return recorded  # announced already, by an earlier attempt or by whoever settled it
     try:
-        announce(publisher, recorded)
+        # A capture the provider confirmed at once: no confirmation workflow waits for it,
+        # so there is no task token to read.
+        make_known(
+            repository,
+            NOBODY_WAITS,
+            publisher,
+            recorded,
+            claimed=confirmed_here,
+            state=ConfirmationState(),
+        )
     except Exception as error:
-        if confirmed_here:
-            repository.mark_announced(recorded.merchant_id, recorded.capture_id, None)
         raise AnnouncementFailedError(
             f"capture {recorded.capture_id} is recorded; Payment Captured was not sent: "
             f"{type(error).__name__}"
         ) from error
-    if not confirmed_here:
-        repository.mark_announced(recorded.merchant_id, recorded.capture_id, recorded.status)
     return recorded
 
 

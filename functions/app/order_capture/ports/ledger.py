@@ -81,10 +81,14 @@ class CaptureLedger(OrderReads, Protocol):
         expected_version: int | None,
         capture: Capture,
         expected_status: CaptureStatus | None,
+        *,
+        announced: bool = False,
     ) -> bool:
         """Atomically store a failed (or requires_action) ``capture``, and ``order`` (its
         reservation released) if given. The stored capture must still be in
-        ``expected_status`` (None: not stored yet); False if it moved on."""
+        ``expected_status`` (None: not stored yet); False if it moved on. ``announced``
+        (only for a capture ``reserve`` made findable): note its status as announced in the
+        same write, as ``confirm`` does."""
         ...
 
     def await_provider(self, capture: Capture) -> None:
@@ -117,12 +121,17 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         the capture, read consistently."""
         ...
 
-    def mark_announced(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
+    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
+        """Note that the capture's ``status`` is being announced, if it is not noted already
+        (conditional: of two callers, one gets True). False, and nothing written, also for a
+        capture ``reserve`` never made findable (no such capture id)."""
+        ...
+
+    def withdraw_announcement(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
-        """Note that the capture's ``status`` was announced (or is being, by its workflow);
-        None takes the marker back (the announcement could not be sent). False, and nothing
-        written, for a capture ``reserve`` never made findable (no such capture id)."""
+        """Take back the note that ``status`` is being announced (its announcement could not
+        be sent), if that is still the note; False if it is not."""
         ...
 
 

@@ -55,17 +55,22 @@ class ConfirmationLedger(OrderLedger):
             announced=CaptureStatus(announced) if announced else None,
         )
 
-    def mark_announced(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus | None
-    ) -> bool:
-        # Conditional: an Update of a missing item would create one holding only the key,
-        # a pointer without its order that find_capture could not read.
-        key = codec.capture_ref_key(merchant_id, capture_id)
-        if status is None:
-            return self.table.update(key, "REMOVE announced", "attribute_exists(PK)")
+    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
+        # Conditional on the pointer: an Update of a missing item would create one holding
+        # only the key, a pointer without its order that find_capture could not read.
         return self.table.update(
-            key,
+            codec.capture_ref_key(merchant_id, capture_id),
             "SET announced = :status",
-            "attribute_exists(PK)",
+            "attribute_exists(PK) AND (attribute_not_exists(announced) OR announced <> :status)",
+            values={":status": string(status.value)},
+        )
+
+    def withdraw_announcement(
+        self, merchant_id: str, capture_id: str, status: CaptureStatus
+    ) -> bool:
+        return self.table.update(
+            codec.capture_ref_key(merchant_id, capture_id),
+            "REMOVE announced",
+            "announced = :status",
             values={":status": string(status.value)},
         )

@@ -327,15 +327,18 @@ class OrderLedger:
         entry = history.capture_change(capture, "confirmed", history.confirmed_from(capture))
         operations = [confirm_capture, add_to_order, self._history_put(capture, entry)]
         if announced:  # its confirmer announces it: noted in the same write (CAPTURE_REF)
-            operations.append(
-                update_op(
-                    self.table_name,
-                    codec.capture_ref_key(capture.merchant_id, capture.capture_id),
-                    "SET announced = :captured",
-                    values={":captured": string(CaptureStatus.CAPTURED.value)},
-                )
-            )
+            operations.append(self._announced_op(capture))
         return self.table.transact(operations) is None
+
+    def _announced_op(self, capture: Capture) -> TransactWriteItemTypeDef:
+        """The note that ``capture``'s status is being announced, on its CAPTURE_REF item:
+        written in the transaction that settles it, so that its settler alone announces it."""
+        return update_op(
+            self.table_name,
+            codec.capture_ref_key(capture.merchant_id, capture.capture_id),
+            "SET announced = :status",
+            values={":status": string(capture.status.value)},
+        )
 
     def settle_failure(
         self,
@@ -343,6 +346,8 @@ class OrderLedger:
         expected_version: int | None,
         capture: Capture,
         expected_status: CaptureStatus | None,
+        *,
+        announced: bool = False,
     ) -> bool:
         if expected_status is None:
             capture_put = put_op(
@@ -363,6 +368,8 @@ class OrderLedger:
                 items.append(self._counters_put(order))
         entry = history.failure_change(capture, expected_status, released=order is not None)
         items.append(self._history_put(capture, entry))
+        if announced and expected_status is not None:  # its settler announces it (CAPTURE_REF)
+            items.append(self._announced_op(capture))
         reasons = self.table.transact(items)
         if reasons is None:
             return True
