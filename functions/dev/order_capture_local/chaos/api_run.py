@@ -21,6 +21,7 @@ from order_capture_local.chaos.api_verdict import ApiVerdict
 from order_capture_local.chaos.checks import (
     announcement_figures,
     executions_over_the_state_limit,
+    record_function_errors,
     running_executions,
 )
 from order_capture_local.chaos.relay import WebhookRelay
@@ -163,6 +164,8 @@ def _run(
         runtime, server.url, api.create_api_key(MERCHANT), runtime.sandbox, aplazame, relay,
         hmac_key,
     )  # fmt: skip
+    function_errors: list[str] = []
+    record_function_errors(runtime, "ApiFunction", function_errors)
     reconciler = Reconciler(runtime).start()
     try:
         campaign.run(world, progress)
@@ -202,7 +205,8 @@ def _run(
             "reconciliation runs": reconciler.runs,
             "reconciliation": dict(reconciler.figures),
             "outcome": dict(figures),
-            "examples": verdict["examples"] | _examples(campaign, reconciler, relay),
+            "examples": verdict["examples"]
+            | _examples(campaign, reconciler, relay, function_errors),
         }
     finally:
         relay.stop()
@@ -211,13 +215,18 @@ def _run(
 
 
 def _examples(
-    campaign: ApiCampaign, reconciler: Reconciler, relay: WebhookRelay
+    campaign: ApiCampaign,
+    reconciler: Reconciler,
+    relay: WebhookRelay,
+    function_errors: list[str],
 ) -> dict[str, list[str]]:
     examples = {}
     if relay.refused:
         examples["webhooks_never_accepted"] = list(relay.refused)
     if campaign.unexpected:
+        # A 502 is a failed ApiFunction: what it raised comes first.
         examples["unexpected_answers"] = [
+            *function_errors,
             str(dict(campaign.unexpected)),
             *campaign.unexpected_examples,
         ]

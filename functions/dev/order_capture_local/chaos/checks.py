@@ -50,6 +50,24 @@ def announcement_figures(
     return len(wrong), wrong[:5]
 
 
+def record_function_errors(runtime: Any, function_id: str, into: list[str], keep: int = 5) -> None:
+    """Keep what the first ``keep`` failed invocations of ``function_id`` raised, with the
+    request they served: API Gateway answers a failed ApiFunction 502 "Internal server error"
+    and says no more (on AWS, the function's log says why)."""
+    invoke = runtime.invoke
+
+    def recording(called: str, event: Any) -> Any:
+        invocation = invoke(called, event)
+        if called == function_id and invocation.failed and len(into) < keep:
+            payload = invocation.payload if isinstance(invocation.payload, dict) else {}
+            request = f"{event.get('httpMethod')} {event.get('path')}"
+            message = str(payload.get("errorMessage"))[:300]
+            into.append(f"{function_id} {request}: {invocation.error_type}: {message}")
+        return invocation
+
+    runtime.invoke = recording
+
+
 def largest_state_payload(history: list[dict[str, Any]]) -> int:
     """The largest input, output or parameters of any event of an execution, in bytes."""
     largest = 0
