@@ -24,10 +24,6 @@ def test_a_small_campaign_ends_with_all_outcome_figures_zero() -> None:
     assert report["api answers by status"].get("capture_amount 200", 0) > 0
     assert report["reconciliation runs"] > 2
     assert report["webhooks"].get("webhook deliveries", 0) > 0
-    # ... and nothing was captured or refunded twice or too much, lost, left disagreeing, or
-    # answered with an internal error. (captures_announced_wrongly is left out here while a
-    # capture can still be announced twice by one execution, now and then: see
-    # docs/fault-campaign.md; make chaos still requires it zero.)
-    required = [name for name in OUTCOME_FIGURES if name != "captures_announced_wrongly"]
-    outcome = {name: report["outcome"][name] for name in required}
-    assert outcome == dict.fromkeys(required, 0), report["examples"]
+    # ... and nothing was captured or refunded twice or too much, lost, left disagreeing,
+    # announced other than once, or answered with an internal error: every figure it reports.
+    assert report["outcome"] == dict.fromkeys(OUTCOME_FIGURES, 0), report["examples"]
