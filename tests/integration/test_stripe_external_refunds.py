@@ -48,7 +48,7 @@ class StripeAccount(FakeStripe):
         self.intents: dict[str, dict[str, Any]] = {}
         self.failing = 0
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def answer(self, request: httpx.Request) -> httpx.Response:
         if self.failing:
             self.failing -= 1
             return httpx.Response(500, json={"error": {"type": "api_error", "message": "boom"}})
@@ -56,7 +56,7 @@ class StripeAccount(FakeStripe):
         if request.method == "GET" and intent_id in self.intents:
             self.requests.append(request)
             return httpx.Response(200, json=self.intents[intent_id])
-        return super().__call__(request)
+        return super().answer(request)
 
     def intent_of(self, captured: Capture) -> str:
         assert captured.provider_reference is not None

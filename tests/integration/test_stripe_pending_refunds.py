@@ -40,7 +40,7 @@ from order_capture.ports import PaymentProvider
 from tests.factories import order_placed
 from tests.fake_providers import RecordingProvider
 from tests.support import FakeLambdaContext, FixedClock
-from tests.unit.provider_specs import validate_stripe_object
+from tests.unit.provider_specs import validate_stripe_object, validate_stripe_response
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + uuid.uuid4().hex
@@ -56,6 +56,12 @@ class FakeStripe:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        """The answer, checked against what Stripe's spec3 documents for the operation."""
+        answer = self.answer(request)
+        validate_stripe_response(request, answer.status_code, answer.json())
+        return answer
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
         if request.method == "POST" and path == "/v1/refunds":

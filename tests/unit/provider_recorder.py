@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+STRIPE_HOST = "api.stripe.com"
+
 
 @dataclass
 class Recorder:
@@ -34,6 +36,16 @@ class Recorder:
         response = self.responses.pop(0)
         if isinstance(response, Exception):
             raise response
+        if (
+            request.url.host == STRIPE_HOST
+            and response.content
+            and response.headers.get("Content-Type") == "application/json"
+        ):
+            # Every answer played as Stripe's is one Stripe documents (its spec3); a broken
+            # answer played on purpose (not JSON) is not one of Stripe's shapes.
+            from tests.unit.provider_specs import validate_stripe_response
+
+            validate_stripe_response(request, response.status_code, json.loads(response.content))
         return response
 
     @property

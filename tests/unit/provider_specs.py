@@ -131,10 +131,33 @@ def _known_fields_only(schema: Any) -> Any:
     return strict
 
 
+@cache
+def _known_fields_components() -> dict[str, Any]:
+    strict: dict[str, Any] = _known_fields_only(copy.deepcopy(stripe_spec()["components"]))
+    return strict
+
+
 def validate_stripe_object(instance: dict[str, Any], schema_name: str) -> None:
-    components = _known_fields_only(copy.deepcopy(stripe_spec()["components"]))
-    root = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": _known_fields_components()}
     jsonschema.Draft7Validator(root).validate(instance)
+
+
+def validate_stripe_response(request: httpx.Request, status: int, body: Any) -> None:
+    """An answer a test fake gives to ``request`` is what Stripe's spec3 documents for that
+    operation and status (``default``: Stripe's ``error`` object), field by field (see
+    ``_known_fields_only``): a fixture that drifts from Stripe's shapes fails the test."""
+    operation = stripe_operation(request.method, request.url.path)
+    responses = operation["responses"]
+    documented = responses.get(str(status)) or responses["default"]
+    schema = _known_fields_only(copy.deepcopy(documented["content"]["application/json"]["schema"]))
+    root = {**schema, "components": _known_fields_components()}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(root).iter_errors(body))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+        raise AssertionError(
+            f"{request.method} {request.url.path} answered {status} with what Stripe's spec3 "
+            f"does not document: at {where}: {error.message[:300]}"
+        )
 
 
 # --- Adyen's Checkout OpenAPI document, with its examples ------------------------------------

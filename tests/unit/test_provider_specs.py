@@ -126,6 +126,23 @@ def test_stripe_fixtures_are_payment_intents_by_stripes_spec(fixture: dict[str, 
     validate_stripe_object(fixture, "payment_intent")
 
 
+def test_every_answer_a_fake_plays_as_stripe_is_checked_by_stripes_spec() -> None:
+    """The Recorder checks each answer it gives for Stripe (provider_recorder.py): a fixture
+    that drifts from Stripe's shapes (a field Stripe's object has not, a wrong type, an error
+    body that is not Stripe's) fails the test that plays it."""
+    drifted = [
+        stripe_intent() | {"amount_to_capture": 5000},  # a request field, not the intent's
+        stripe_intent() | {"amount_received": "5000"},  # text where Stripe answers a number
+    ]
+    for body in drifted:
+        recorder = Recorder().answer(200, body)
+        with pytest.raises(AssertionError, match="spec3 does not document"):
+            stripe(recorder).capture(capture_request("pi_1", final_capture=True))
+    recorder = Recorder().answer(402, {"error": {"kind": "card_error"}})
+    with pytest.raises(AssertionError, match="at error"):
+        stripe(recorder).capture(capture_request("pi_1", final_capture=True))
+
+
 # --- Adyen's generated Checkout models ------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from order_capture.models import (
 )
 from order_capture.ports import ProviderCaptureRequest, ProviderRefundRequest
 from order_capture.provider_units import STRIPE
+from tests.unit.provider_specs import validate_stripe_response
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -58,6 +59,12 @@ class FakeIntent:
         }  # fmt: skip
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        """The answer, checked against what Stripe's spec3 documents for the operation."""
+        answer = self.answer(request)
+        validate_stripe_response(request, answer.status_code, answer.json())
+        return answer
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode())) if request.content else {}
         path = request.url.path
         if path.endswith("/capture"):
