@@ -21,29 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from order_capture_local import dead_letters, operations
-from order_capture_local.cli_support import SandboxFault, progress, read_json_source, run_command
+from order_capture_local import dead_letters, deliveries, operations
+from order_capture_local.cli_support import progress, read_json_source, run_command
 from order_capture_local.cli_support import sandbox_fault as sandbox_fault_type
 from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import (
     DEFAULT_TEMPLATE,
-    Delivery,
-    ExecutionReport,
     LocalRuntime,
-    patched_environ,
 )
-from order_capture_local.sandbox import ASYNC_FAULT_KINDS
 from order_capture_local.stack import StackInfo, running_stack
-
-CONFIRMATION_MACHINE = "ConfirmationStateMachine"
 
 
 def _read_events(sources: list[str]) -> list[dict[str, Any]]:
@@ -89,60 +79,6 @@ def _runtime(args: argparse.Namespace) -> LocalRuntime:
     )
 
 
-def _print_delivery(delivery: Delivery) -> None:
-    event = delivery.event
-    print(f"== {event['detail-type']} ({event['id']})")
-    if not delivery.executions and not delivery.invocations:
-        print("   matched no rule")
-    for invocation in delivery.invocations:
-        outcome = f"ERROR {invocation.error_type}" if invocation.failed else "ok"
-        print(f"   invoked {invocation.function}: {outcome}")
-        if invocation.failed:
-            print(f"      {invocation.payload.get('errorMessage')}")
-    for execution in delivery.executions:
-        print(f"   execution {execution.name}: {execution.status}")
-        print(f"      states: {' -> '.join(execution.states)}")
-        if execution.status == "SUCCEEDED":
-            print(f"      output: {json.dumps(execution.output)}")
-        else:
-            print(f"      error: {execution.error}: {execution.cause}")
-
-
-def _print_captures(ledger: list[dict[str, Any]]) -> None:
-    from order_capture.adapters.dynamodb import order_pk  # noqa: PLC0415
-    from order_capture.adapters.dynamodb.layout import orders_in  # noqa: PLC0415
-
-    orders = {
-        order_pk(order.merchant_id, order.order_id): order.model_dump(mode="json")
-        for order in orders_in(ledger)
-    }
-    for pk, order in orders.items():
-        captures = [
-            item for item in ledger if item["PK"] == pk and item["SK"].startswith("CAPTURE#")
-        ]
-        total = (
-            sum(
-                line["quantity"] * line["unit_amount"]
-                - line["discount_amount"]
-                + line["tax_amount"]
-                for line in order["lines"]
-            )
-            + order["shipping_amount"]
-        )
-        print(f"== Captures of {order['merchant_id']}/{order['order_id']} ({order['currency']})")
-        for capture in sorted(captures, key=lambda item: item["created_at"]):
-            print(
-                f"   {capture['shipment_id']:<14} {capture['capture_id']}  "
-                f"{capture['status']:<16} {capture['amount']:>10}"
-            )
-        captured = sum(c["amount"] for c in captures if c["status"] == "captured")
-        print(
-            f"   captured {captured} of order total {total}, canceled "
-            f"{order['canceled_amount']}: "
-            f"{'complete' if captured == total - order['canceled_amount'] else 'open'}"
-        )
-
-
 def _stack(args: argparse.Namespace) -> StackInfo | None:
     """The running local stack this command talks to, unless told to run in-process."""
     if getattr(args, "in_process", False):
@@ -176,168 +112,17 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     return 1 if invocation.failed else 0
 
 
-@contextmanager
-def _signed_sandbox_webhooks(merchant_ids: set[str]) -> Iterator[str]:
-    """A fresh webhook HMAC key for the sandbox provider of ``merchant_ids``, given to the
-    runtime's credentials as PROVIDER_CREDENTIALS_JSON for as long as the block runs."""
-    key = secrets.token_hex(32)
-    credentials = {
-        merchant_id: {"sandbox": {"api_key": "local", "webhook_hmac_key": key}}
-        for merchant_id in merchant_ids
-    }
-    with patched_environ({"PROVIDER_CREDENTIALS_JSON": json.dumps(credentials)}):
-        yield key
-
-
-def _serve_webhooks(stack: ExitStack, runtime: LocalRuntime, hmac_key: str) -> None:
-    """Serve the API on a free loopback port and point the sandbox's webhooks at it."""
-    from order_capture_local.api_server import ApiServer, LocalApi  # noqa: PLC0415
-
-    api = LocalApi(runtime)
-    stack.callback(api.close)
-    server = ApiServer(api, port=0, access_log=False).start()
-    stack.callback(server.stop)
-    assert runtime.sandbox is not None
-    runtime.sandbox.configure_webhook(f"{server.url}/webhooks/sandbox", hmac_key)
-
-
-def _confirmations(runtime: LocalRuntime, deliveries: list[Delivery]) -> list[ExecutionReport]:
-    """The confirmation workflows the deliveries started, once each has ended."""
-    return [
-        runtime.wait_for(
-            runtime.execution_arn(CONFIRMATION_MACHINE, execution.output["capture_id"])
-        )
-        for delivery in deliveries
-        for execution in delivery.executions
-        if handed_to_confirmation(execution.output)
-    ]
-
-
-def handed_to_confirmation(output: Any) -> bool:
-    """Whether an execution ended handing its capture to the confirmation workflow (Record
-    started it now, or found it started): its output is the capture the provider received."""
-    return (
-        isinstance(output, dict)
-        and output.get("status") == "pending"
-        and output.get("status_at_provider") == "pending"
-    )
-
-
-@dataclass
-class _PutEventsRun:
-    """What ``put-events`` saw, to report."""
-
-    deliveries: list[Delivery]
-    confirmations: list[ExecutionReport]
-    reconciliation: Any
-    ledger: list[dict[str, Any]]
-    emitted: list[dict[str, Any]]
-
-    @property
-    def failed(self) -> bool:
-        executions = [e for d in self.deliveries for e in d.executions] + self.confirmations
-        return any(e.status != "SUCCEEDED" for e in executions) or any(
-            invocation.failed for d in self.deliveries for invocation in d.invocations
-        )
-
-
-def _put_events(args: argparse.Namespace, events: list[dict[str, Any]]) -> _PutEventsRun:
-    faults: list[SandboxFault] = args.sandbox_fault or []
-    with ExitStack() as stack:
-        hmac_key = None
-        if ASYNC_FAULT_KINDS.intersection(fault.kind for fault in faults):
-            merchants = {str(e.get("detail", {}).get("merchant_id")) for e in events}
-            hmac_key = stack.enter_context(_signed_sandbox_webhooks(merchants))
-        runtime = stack.enter_context(_runtime(args))
-        if hmac_key is not None:
-            _serve_webhooks(stack, runtime, hmac_key)
-        assert runtime.sandbox is not None
-        for fault in faults:
-            runtime.sandbox.add_fault(fault.kind, delay_seconds=fault.delay_seconds)
-        deliveries = runtime.put_events(events)
-        confirmations = _confirmations(runtime, deliveries)
-        reconciliation = (
-            runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload
-            if args.reconcile
-            else None
-        )
-        return _PutEventsRun(
-            deliveries,
-            confirmations,
-            reconciliation,
-            runtime.ledger(),
-            list(runtime.emitted_events),
-        )
-
-
-def _print_json_report(run: _PutEventsRun, with_ledger: bool) -> None:
-    report: dict[str, Any] = {
-        "deliveries": [
-            {
-                "event": delivery.event,
-                "executions": [execution.to_dict() for execution in delivery.executions],
-                "invocations": [
-                    {"function": i.function, "error": i.error_type, "result": i.payload}
-                    for i in delivery.invocations
-                ],
-            }
-            for delivery in run.deliveries
-        ],
-        "confirmations": [execution.to_dict() for execution in run.confirmations],
-        "emitted": run.emitted,
-    }
-    if run.reconciliation is not None:
-        report["reconciliation"] = run.reconciliation
-    if with_ledger:
-        report["ledger"] = run.ledger
-    print(json.dumps(report, indent=2))
-
-
-def _print_text_report(run: _PutEventsRun, with_ledger: bool) -> None:
-    for delivery in run.deliveries:
-        _print_delivery(delivery)
-    for execution in run.confirmations:
-        print(f"== confirmation {execution.name}: {execution.status}")
-        print(f"      states: {' -> '.join(execution.states)}")
-    for event in run.emitted:
-        print(f"== emitted {event['detail-type']}: {json.dumps(event['detail'])}")
-    if run.reconciliation is not None:
-        print(f"== reconciliation: {json.dumps(run.reconciliation)}")
-    _print_captures(run.ledger)
-    if with_ledger:
-        print(json.dumps(run.ledger, indent=2))
-
-
-def _put_events_on_stack(
-    args: argparse.Namespace, info: StackInfo, events: list[dict[str, Any]]
-) -> _PutEventsRun:
-    from order_capture_local import stack_client  # noqa: PLC0415
-
-    for fault in args.sandbox_fault or []:
-        stack_client.add_sandbox_fault(info, fault.kind, fault.delay_seconds)
-    deliveries, emitted = stack_client.put_events(info, events)
-    confirmations = [
-        stack_client.wait_for(info, CONFIRMATION_MACHINE, execution.output["capture_id"])
-        for delivery in deliveries
-        for execution in delivery.executions
-        if handed_to_confirmation(execution.output)
-    ]
-    reconciliation = (
-        stack_client.invoke(info, "ReconcileFunction", {"grace_seconds": 0}).payload
-        if args.reconcile
-        else None
-    )
-    return _PutEventsRun(
-        deliveries, confirmations, reconciliation, stack_client.ledger(info), emitted
-    )
-
-
 def _cmd_put_events(args: argparse.Namespace) -> int:
     events = _read_events(args.event)
     info = _stack(args)
     with progress(f"delivering {len(events)} event(s) and waiting for their workflows"):
-        run = _put_events_on_stack(args, info, events) if info else _put_events(args, events)
-    (_print_json_report if args.json else _print_text_report)(run, args.ledger)
+        run = (
+            deliveries.on_stack(args, info, events)
+            if info
+            else deliveries.in_process(args, events, lambda: _runtime(args))
+        )
+    report = deliveries.print_json_report if args.json else deliveries.print_text_report
+    report(run, args.ledger)
     return 1 if run.failed and args.strict else 0
 
 
