@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from order_capture.adapters.adyen import notification_signature
-from order_capture_local.runtime import ExecutionReport, LocalRuntime
+from order_capture_local.executions import ExecutionReport
+from order_capture_local.runtime import LocalRuntime
 from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key, seed_order
 
 HMAC_KEY = secrets.token_hex(32)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from order_capture_local.runtime import LambdaCrash
+from order_capture_local.lambda_service import LambdaCrash
 from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from order_capture_local.runtime import LambdaCrash, LocalRuntime
+from order_capture_local.lambda_service import LambdaCrash
+from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
 from tests.statemachine.workflow_support import CAPTURED_PATH, captures, order_item

@@ -32,8 +32,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from order_capture.ports import WorkflowResult
+from order_capture_local.executions import ExecutionReport
 from order_capture_local.local_authorizer import LocalAuthorizers
-from order_capture_local.runtime import ExecutionReport, LocalRuntime
+from order_capture_local.runtime import LocalRuntime
 from order_capture_local.template import LOCAL_ACCOUNT, LOCAL_REGION, _CfnLoader
 
 API_FUNCTION = "ApiFunction"

@@ -29,10 +29,7 @@ from order_capture_local import dead_letters, deliveries, operations
 from order_capture_local.cli_support import progress, read_json_source, run_command
 from order_capture_local.cli_support import sandbox_fault as sandbox_fault_type
 from order_capture_local.operations import print_reconciliation
-from order_capture_local.runtime import (
-    DEFAULT_TEMPLATE,
-    LocalRuntime,
-)
+from order_capture_local.runtime import DEFAULT_TEMPLATE, LocalRuntime
 from order_capture_local.stack import StackInfo, running_stack
 
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from order_capture_local.runtime import patched_environ
+from order_capture_local.lambda_service import patched_environ
 from order_capture_local.stack import running_stack
 from order_capture_local.stack_client import pointed_at, stack_template
 from order_capture_local.template import LOCAL_REGION

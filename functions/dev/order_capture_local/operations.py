@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from order_capture.domain.reconciled import UNSETTLED_OUTCOMES, error_reason
-from order_capture_local.runtime import patched_environ
+from order_capture_local.lambda_service import patched_environ
 from order_capture_local.stack import running_stack
 from order_capture_local.stack_client import pointed_at, stack_template
 

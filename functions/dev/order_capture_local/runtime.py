@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 import time
 import traceback
@@ -25,11 +24,26 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
-from order_capture_local import moto_corrections
+from order_capture_local import moto_corrections, request_router
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
+from order_capture_local.executions import (
+    ExecutionReport,
+    execution_history,
+    ledger_items,
+    states_entered,
+    wait_for_execution,
+)
+from order_capture_local.lambda_service import (
+    Invocation,
+    LambdaContext,
+    LambdaCrash,
+    cold_containers,
+    drop_unpublished_metrics,
+    patched_environ,
+)
 from order_capture_local.sandbox import SandboxServer
 from order_capture_local.template import (
     LOCAL_ACCOUNT,
@@ -55,34 +69,6 @@ _LOCAL_ENVIRONMENT = {
 }
 
 
-class LambdaCrash(Exception):  # noqa: N818 - named for what it simulates
-    """Raised by a fault hook to fail an invocation the way the Lambda service would report a
-    crash or timeout (``errorType`` ``Sandbox.Timedout``, ``Runtime.ExitError``...)."""
-
-    def __init__(
-        self, error_type: str = "Sandbox.Timedout", message: str = "Task timed out"
-    ) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-
-
-class LambdaContext:
-    """The context object Lambda passes to a handler."""
-
-    def __init__(self, function: FunctionSpec) -> None:
-        self.function_name = function.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = function.memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = f"local/{self.aws_request_id}"
-        self._deadline = time.monotonic() + function.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 @dataclass(frozen=True)
 class AwsCall:
     """One AWS API call a handler made: botocore's service name, operation and parameters."""
@@ -90,41 +76,6 @@ class AwsCall:
     service: str
     operation: str
     params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Invocation:
-    function: str
-    payload: Any
-    error_type: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error_type is not None
-
-
-@dataclass(frozen=True)
-class ExecutionReport:
-    name: str
-    arn: str
-    status: str
-    states: list[str]
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "execution": self.name,
-            "status": self.status,
-            "states": self.states,
-        }
-        if self.status == "SUCCEEDED":
-            report["output"] = self.output
-        else:
-            report["error"] = self.error
-            report["cause"] = self.cause
-        return report
 
 
 @dataclass
@@ -221,10 +172,9 @@ class LocalRuntime:
         from botocore.handlers import BUILTIN_HANDLERS  # noqa: PLC0415
         from moto import mock_aws  # noqa: PLC0415
 
-        _install_request_router(BUILTIN_HANDLERS)
-        global _ACTIVE_RUNTIME  # noqa: PLW0603 - one embedded AWS per process, like moto's
-        _ACTIVE_RUNTIME = self
-        self._stack.callback(_deactivate, self)
+        request_router.install(BUILTIN_HANDLERS)
+        request_router.activate(self)
+        self._stack.callback(request_router.deactivate, self)
         self._stack.enter_context(
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
@@ -236,7 +186,7 @@ class LocalRuntime:
         assert session is not None
         session.events.register("before-call", self._count_request)
         session.events.register("before-parameter-build", self._attribute_call)
-        _cold_containers()
+        cold_containers()
         session.events.register("before-parameter-build.events.PutEvents", self._record_emitted)
         self._configure_handler_logging()
         self._create_resources()
@@ -366,7 +316,7 @@ class LocalRuntime:
                 with metrics_to_stderr():
                     result = self._handler_for(function)(payload, LambdaContext(function))
             finally:
-                _drop_unpublished_metrics()
+                drop_unpublished_metrics()
             if after is not None:
                 after(payload, result)
             return Invocation(function_id, json.loads(json.dumps(result)))
@@ -516,165 +466,3 @@ class LocalRuntime:
         from order_capture.adapters.dynamodb import DynamoDBOrderRepository  # noqa: PLC0415
 
         return DynamoDBOrderRepository(next(iter(self.template.tables.values())).name)
-
-
-# --- reading executions and the ledger (from the embedded AWS, or a local stack's endpoint) ----
-
-
-def wait_for_execution(execution_arn: str, timeout_seconds: float = 120) -> ExecutionReport:
-    """The execution once it has ended, with the states it entered."""
-    import boto3  # noqa: PLC0415
-
-    stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        described = stepfunctions.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"execution {execution_arn} still running")
-        time.sleep(0.02)
-    return ExecutionReport(
-        name=described["name"],
-        arn=execution_arn,
-        status=described["status"],
-        states=states_entered(execution_arn),
-        output=json.loads(described["output"]) if described.get("output") else None,
-        error=described.get("error"),
-        cause=described.get("cause"),
-    )
-
-
-def execution_history(execution_arn: str) -> list[dict[str, Any]]:
-    import boto3  # noqa: PLC0415
-
-    stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = stepfunctions.get_execution_history(**kwargs)
-        events.extend(cast(list[dict[str, Any]], page["events"]))
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def states_entered(execution_arn: str) -> list[str]:
-    return [
-        event["stateEnteredEventDetails"]["name"]
-        for event in execution_history(execution_arn)
-        if event["type"].endswith("StateEntered")
-    ]
-
-
-def ledger_items(table_names: list[str]) -> list[dict[str, Any]]:
-    """Every item of the tables, as plain JSON (numbers as ints), sorted by key."""
-    import boto3  # noqa: PLC0415
-
-    from order_capture.adapters.dynamodb.codec import plain  # noqa: PLC0415
-
-    dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
-    items: list[dict[str, Any]] = []
-    for table_name in table_names:
-        kwargs: dict[str, Any] = {"TableName": table_name}
-        while True:
-            page = dynamodb.scan(**kwargs)
-            items.extend(plain(item) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: (item["PK"], item["SK"]))
-
-
-def _cold_containers() -> None:
-    """A new runtime starts with cold Lambda containers: the handlers' lazily built clients of
-    an earlier runtime (another embedded AWS, another botocore session without this runtime's
-    hooks) are dropped, so the next invocation builds them again."""
-    from order_capture import wiring  # noqa: PLC0415
-    from order_capture.api import app, authorizer  # noqa: PLC0415
-    from order_capture.handlers import await_confirmation, order_events, record  # noqa: PLC0415
-
-    for cached in (
-        wiring.default_repository,
-        wiring.default_publisher,
-        await_confirmation.default_waiters,
-        record.default_confirmation_workflows,
-        order_events._handle_each_event_once,
-        app.default_dependencies,
-        authorizer.default_api_keys,
-    ):
-        cached.cache_clear()
-
-
-def _drop_unpublished_metrics() -> None:
-    """With POWERTOOLS_METRICS_DISABLED, Powertools keeps metrics in memory instead of
-    publishing them at the end of each invocation, and prints them once 100 accumulate. On
-    Lambda every invocation flushes; locally nothing must reach stdout (the CLI's report)."""
-    from aws_lambda_powertools.metrics.functions import is_metrics_disabled  # noqa: PLC0415
-
-    from order_capture.observability import metrics  # noqa: PLC0415
-
-    if is_metrics_disabled():
-        metrics.clear_metrics()
-
-
-_ACTIVE_RUNTIME: LocalRuntime | None = None
-
-
-def _deactivate(runtime: LocalRuntime) -> None:
-    global _ACTIVE_RUNTIME  # noqa: PLW0603
-    if _ACTIVE_RUNTIME is runtime:
-        _ACTIVE_RUNTIME = None
-
-
-def _route_request(request: Any, **kwargs: Any) -> Any:
-    """Stands in for moto's botocore stubber (the one ``before-send`` handler answering AWS
-    requests) while a runtime is active:
-
-    * Lambda ``Invoke`` of a template function runs its handler in-process;
-    * DynamoDB requests are served one at a time: DynamoDB applies each request (a condition
-      and its write, a whole transaction) atomically, moto's in-memory tables do not when
-      executions run in parallel threads;
-    * everything else goes to moto as usual.
-    """
-    from moto.core.models import botocore_stubber  # noqa: PLC0415
-
-    runtime = _ACTIVE_RUNTIME
-    if runtime is None:
-        return botocore_stubber(request=request, **kwargs)
-    event_name = kwargs.get("event_name", "")
-    if event_name == "before-send.lambda.Invoke":
-        return runtime._dispatch_lambda(request)
-    if event_name.startswith("before-send.dynamodb."):
-        with runtime._dynamodb_lock:
-            return botocore_stubber(request=request, **kwargs)
-    return botocore_stubber(request=request, **kwargs)
-
-
-def _install_request_router(builtin_handlers: list[Any]) -> None:
-    """Replace moto's stubber by :func:`_route_request` in botocore's built-in handlers, so
-    that every session created from now on answers through it (once per process)."""
-    from moto.core.models import botocore_stubber  # noqa: PLC0415
-
-    for index, entry in enumerate(builtin_handlers):
-        if entry[1] is botocore_stubber:
-            builtin_handlers[index] = (entry[0], _route_request, *entry[2:])
-
-
-@contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in the environment (and the settings read again) for the block's length."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    from order_capture.config import settings  # noqa: PLC0415
-
-    settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        settings.cache_clear()

@@ -20,18 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
-from order_capture_local.runtime import (
-    Delivery,
-    ExecutionReport,
+from order_capture_local.executions import ExecutionReport, ledger_items, wait_for_execution
+from order_capture_local.lambda_service import (
     Invocation,
     LambdaContext,
-    _cold_containers,
-    _drop_unpublished_metrics,
-    ledger_items,
-    normalize_event,
+    cold_containers,
+    drop_unpublished_metrics,
     patched_environ,
-    wait_for_execution,
 )
+from order_capture_local.runtime import Delivery, normalize_event
 from order_capture_local.stack import StackInfo
 from order_capture_local.template import LOCAL_REGION, FunctionSpec, Template, load_template
 
@@ -44,11 +41,11 @@ def stack_template(info: StackInfo) -> Template:
 def pointed_at(info: StackInfo) -> Iterator[None]:
     """boto3 clients made in the block talk to the stack (and none made before is reused)."""
     with patched_environ(info.aws_environment()):
-        _cold_containers()
+        cold_containers()
         try:
             yield
         finally:
-            _cold_containers()
+            cold_containers()
 
 
 def _local_route(info: StackInfo, path: str) -> Any:
@@ -111,7 +108,7 @@ def invoke(info: StackInfo, function_id: str, event: Any, log_level: str = "WARN
             }
             return Invocation(function_id, body, error_type=error_type)
         finally:
-            _drop_unpublished_metrics()
+            drop_unpublished_metrics()
 
 
 def put_events(info: StackInfo, entries: list[dict[str, Any]]) -> tuple[list[Delivery], list[Any]]:

@@ -18,11 +18,8 @@ from order_capture_local.bench.sizes import (
     ledger_snapshot,
 )
 from order_capture_local.bench.targets import API_KEY_PK_PREFIX, IDEMPOTENCY_PK_PREFIX
-from order_capture_local.runtime import (
-    ExecutionReport,
-    LocalRuntime,
-    normalize_event,
-)
+from order_capture_local.executions import ExecutionReport
+from order_capture_local.runtime import LocalRuntime, normalize_event
 
 # --- request recording ------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ from order_capture_local.chaos.checks import (
     running_executions,
 )
 from order_capture_local.chaos.relay import WebhookRelay
-from order_capture_local.runtime import LocalRuntime, patched_environ
+from order_capture_local.lambda_service import patched_environ
+from order_capture_local.runtime import LocalRuntime
 
 #: How long the confirmation workflow waits for a webhook here (late ones come after it).
 CONFIRMATION_TIMEOUT_SECONDS = 2

@@ -28,7 +28,8 @@ from typing import Any
 
 from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.chaos.checks import announcement_figures
-from order_capture_local.runtime import LambdaCrash, LocalRuntime
+from order_capture_local.lambda_service import LambdaCrash
+from order_capture_local.runtime import LocalRuntime
 
 CURRENCIES = ["EUR", "USD", "JPY", "KWD", "BHD", "GBP"]
 STEP_FUNCTIONS = ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
