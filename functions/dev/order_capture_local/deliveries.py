@@ -44,34 +44,22 @@ def _print_captures(ledger: list[dict[str, Any]]) -> None:
     from order_capture.adapters.dynamodb import order_pk  # noqa: PLC0415
     from order_capture.adapters.dynamodb.layout import orders_in  # noqa: PLC0415
 
-    orders = {
-        order_pk(order.merchant_id, order.order_id): order.model_dump(mode="json")
-        for order in orders_in(ledger)
-    }
-    for pk, order in orders.items():
+    for order in orders_in(ledger):
+        pk = order_pk(order.merchant_id, order.order_id)
         captures = [
             item for item in ledger if item["PK"] == pk and item["SK"].startswith("CAPTURE#")
         ]
-        total = (
-            sum(
-                line["quantity"] * line["unit_amount"]
-                - line["discount_amount"]
-                + line["tax_amount"]
-                for line in order["lines"]
-            )
-            + order["shipping_amount"]
-        )
-        print(f"== Captures of {order['merchant_id']}/{order['order_id']} ({order['currency']})")
+        print(f"== Captures of {order.merchant_id}/{order.order_id} ({order.currency})")
         for capture in sorted(captures, key=lambda item: item["created_at"]):
             print(
                 f"   {capture['shipment_id']:<14} {capture['capture_id']}  "
                 f"{capture['status']:<16} {capture['amount']:>10}"
             )
         captured = sum(c["amount"] for c in captures if c["status"] == "captured")
+        complete = captured == order.total - order.canceled_amount
         print(
-            f"   captured {captured} of order total {total}, canceled "
-            f"{order['canceled_amount']}: "
-            f"{'complete' if captured == total - order['canceled_amount'] else 'open'}"
+            f"   captured {captured} of order total {order.total}, canceled "
+            f"{order.canceled_amount}: {'complete' if complete else 'open'}"
         )
 
 

@@ -98,3 +98,18 @@ def ledger_items(table_names: list[str]) -> list[dict[str, Any]]:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+
+
+def largest_payload(history: list[dict[str, Any]]) -> int:
+    """The largest input, output or parameters of any event of an execution, in bytes (Step
+    Functions refuses a state over 256 KB)."""
+    largest = 0
+    for event in history:
+        for key, details in event.items():
+            if not key.endswith("EventDetails") or not isinstance(details, dict):
+                continue
+            for name in ("input", "output", "parameters"):
+                text = details.get(name)
+                if isinstance(text, str):
+                    largest = max(largest, len(text.encode()))
+    return largest

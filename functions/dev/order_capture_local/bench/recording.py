@@ -18,7 +18,7 @@ from order_capture_local.bench.sizes import (
     ledger_snapshot,
 )
 from order_capture_local.bench.targets import API_KEY_PK_PREFIX, IDEMPOTENCY_PK_PREFIX
-from order_capture_local.executions import ExecutionReport
+from order_capture_local.executions import ExecutionReport, largest_payload
 from order_capture_local.runtime import LocalRuntime, normalize_event
 
 # --- request recording ------------------------------------------------------------------------
@@ -97,20 +97,6 @@ def transitions_of(history: list[dict[str, Any]]) -> tuple[int, int]:
     )
     retries = max(0, scheduled - task_entries)
     return entered + retries, retries
-
-
-def largest_payload_of(history: list[dict[str, Any]]) -> int:
-    """The largest input, output or parameters of any history event, in bytes."""
-    largest = 0
-    for event in history:
-        for key, details in event.items():
-            if not key.endswith("EventDetails") or not isinstance(details, dict):
-                continue
-            for name in ("input", "output", "parameters"):
-                text = details.get(name)
-                if isinstance(text, str):
-                    largest = max(largest, len(text.encode()))
-    return largest
 
 
 @dataclass
@@ -199,7 +185,7 @@ class Bench:
             seconds=recording.seconds,
             transitions=transitions,
             retries=retries,
-            largest_payload=largest_payload_of(history),
+            largest_payload=largest_payload(history),
             capacity=capacity_of(calls, before, after, recording.indexed),
             largest_item=max(
                 (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from order_capture_local.executions import largest_payload
 from order_capture_local.template import LOCAL_REGION
 
 #: Step Functions refuses a state input or output above 256 KB (``States.DataLimitExceeded``,
@@ -68,20 +69,6 @@ def record_function_errors(runtime: Any, function_id: str, into: list[str], keep
     runtime.invoke = recording
 
 
-def largest_state_payload(history: list[dict[str, Any]]) -> int:
-    """The largest input, output or parameters of any event of an execution, in bytes."""
-    largest = 0
-    for event in history:
-        for key, details in event.items():
-            if not key.endswith("EventDetails") or not isinstance(details, dict):
-                continue
-            for name in ("input", "output", "parameters"):
-                text = details.get(name)
-                if isinstance(text, str):
-                    largest = max(largest, len(text.encode()))
-    return largest
-
-
 def executions_over_the_state_limit(
     runtime: Any, machine_ids: list[str], prefixes: set[str]
 ) -> int:
@@ -98,7 +85,7 @@ def executions_over_the_state_limit(
             for execution in page["executions"]:
                 if any(execution["name"].startswith(prefix) for prefix in prefixes):
                     history = runtime.history(execution["executionArn"])
-                    over += largest_state_payload(history) > STATE_PAYLOAD_LIMIT
+                    over += largest_payload(history) > STATE_PAYLOAD_LIMIT
     return over
 
 
