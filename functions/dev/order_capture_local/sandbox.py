@@ -37,15 +37,10 @@ It keeps authorizations and captures in memory and behaves like a careful provid
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -53,7 +48,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+from order_capture_local.sandbox_webhooks import WebhookNotifier
 
 MAX_BODY_BYTES = 1_000_000
 #: ``async_reversed``: confirmed by a first notification, then failed by a second one (the
@@ -63,9 +60,6 @@ FAULT_KINDS = frozenset(
     {"unavailable", "decline", "expired_authorization", "timeout_after_capture", "latency"}
     | ASYNC_FAULT_KINDS
 )
-#: The merchant account the sandbox's notifications name (Adyen's ``merchantAccountCode``).
-SANDBOX_MERCHANT_ACCOUNT = "SandboxECOM"
-WEBHOOK_ATTEMPTS = 20
 
 
 @dataclass
@@ -420,58 +414,14 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
 
-def _outcomes(fault: Fault) -> list[bool]:
-    """The successive outcomes an asynchronous fault notifies (True: succeeded)."""
-    if fault.kind == "async_reversed":
-        return [True, False]
-    return [fault.kind == "async"]
-
-
-def sign_notification(item: dict[str, Any], hmac_key_hex: str) -> str:
-    """Adyen's HMAC of a notification item: base64 HMAC-SHA256, under the hex-decoded key, of
-    pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:
-    eventCode:success."""
-    amount = item.get("amount") or {}
-    fields = [
-        item.get("pspReference"),
-        item.get("originalReference"),
-        item.get("merchantAccountCode"),
-        item.get("merchantReference"),
-        amount.get("value"),
-        amount.get("currency"),
-        item.get("eventCode"),
-        item.get("success"),
-    ]
-    signing_string = ":".join("" if value is None else str(value) for value in fields)
-    digest = hmac.new(bytes.fromhex(hmac_key_hex), signing_string.encode(), hashlib.sha256)
-    return base64.b64encode(digest.digest()).decode()
-
-
-def _post_accepted(url: str, payload: bytes) -> bool:
-    request = urllib.request.Request(
-        url, data=payload, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return b"[accepted]" in response.read()
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-class SandboxServer(ThreadingHTTPServer):
+class SandboxServer(WebhookNotifier, ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.state = SandboxState()
         self._thread: threading.Thread | None = None
-        #: Where asynchronous outcomes are notified, and the hex HMAC key that signs them.
-        self.webhook_url: str | None = None
-        self.webhook_hmac_key: str | None = None
-        #: Cleared by ``hold_webhooks``: decided outcomes wait to be notified until released,
-        #: so a test can see what a caller sees before the provider's webhook, whatever the load.
-        self._webhooks_released = threading.Event()
-        self._webhooks_released.set()
+        self._init_webhooks()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up before the answer (a provider timeout, ``timeout_after_capture``)
@@ -479,85 +429,6 @@ class SandboxServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset
             return
         super().handle_error(request, client_address)
-
-    def hold_webhooks(self) -> None:
-        self._webhooks_released.clear()
-
-    def release_webhooks(self) -> None:
-        self._webhooks_released.set()
-
-    def configure_webhook(self, url: str, hmac_key: str) -> None:
-        self.webhook_url = url
-        self.webhook_hmac_key = hmac_key
-
-    def notify_capture(self, capture: dict[str, Any], merchant_id: str, fault: Fault) -> None:
-        """Decide an asynchronous capture, then tell the webhook as Adyen would."""
-        time.sleep(fault.delay_seconds or 0.2)
-        self._webhooks_released.wait(timeout=60)
-        for succeeded in _outcomes(fault):
-            with self.state.lock:
-                was = capture["status"]
-                capture["status"] = "succeeded" if succeeded else "failed"
-                if was != "failed" and not succeeded:
-                    self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
-                        capture["amount"]
-                    )
-            self._notify(
-                {
-                    "pspReference": capture["id"],
-                    "originalReference": capture["authorization_id"],
-                    "merchantReference": capture["idempotency_key"],
-                    "amount": {"value": capture["amount"], "currency": capture["currency"]},
-                    "eventCode": "CAPTURE" if succeeded else "CAPTURE_FAILED",
-                    "success": "true" if succeeded else "false",
-                    "reason": "" if succeeded else "Insufficient balance on payment",
-                },
-                merchant_id,
-            )
-
-    def notify_refund(self, refund: dict[str, Any], capture: dict[str, Any], fault: Fault) -> None:
-        """Decide an asynchronous refund, then tell the webhook as Adyen would: ``REFUND``
-        with ``success`` true, or false when it failed."""
-        time.sleep(fault.delay_seconds or 0.2)
-        self._webhooks_released.wait(timeout=60)
-        for position, succeeded in enumerate(_outcomes(fault)):
-            with self.state.lock:
-                was = refund["status"]
-                refund["status"] = "succeeded" if succeeded else "failed"
-                if was != "failed" and not succeeded:
-                    capture["refunded_amount"] -= refund["amount"]
-            self._notify(
-                {
-                    "pspReference": refund["id"],
-                    "originalReference": capture["authorization_id"],
-                    "merchantReference": refund["idempotency_key"],
-                    "amount": {"value": refund["amount"], "currency": refund["currency"]},
-                    # A refund reversed after its success is Adyen's REFUND_FAILED.
-                    "eventCode": "REFUND_FAILED" if position else "REFUND",
-                    "success": "true" if succeeded else "false",
-                    "reason": "" if succeeded else "Refund rejected by the issuer",
-                },
-                str(capture["metadata"].get("merchant_id", "")),
-            )
-
-    def _notify(self, item: dict[str, Any], merchant_id: str) -> None:
-        """POST one signed notification item to the webhook, retrying until it is accepted."""
-        if not self.webhook_url or not self.webhook_hmac_key:
-            return
-        item = {
-            **item,
-            "merchantAccountCode": SANDBOX_MERCHANT_ACCOUNT,
-            "eventDate": datetime.now(UTC).isoformat(),
-        }
-        item["additionalData"] = {"hmacSignature": sign_notification(item, self.webhook_hmac_key)}
-        payload = json.dumps(
-            {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
-        )
-        url = f"{self.webhook_url}?{urlencode({'merchant_id': merchant_id})}"
-        for _ in range(WEBHOOK_ATTEMPTS):
-            if _post_accepted(url, payload.encode()):
-                return
-            time.sleep(0.2)  # like Adyen, retry until the endpoint accepts
 
     @property
     def url(self) -> str:

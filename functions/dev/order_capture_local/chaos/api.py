@@ -53,7 +53,8 @@ from order_capture_local.chaos.api_plan import (
 )
 from order_capture_local.chaos.relay import WebhookRelay
 from order_capture_local.runtime import LocalRuntime
-from order_capture_local.sandbox import SandboxServer, sign_notification
+from order_capture_local.sandbox import SandboxServer
+from order_capture_local.sandbox_webhooks import sign_notification
 
 
 @dataclass
