@@ -61,6 +61,9 @@ def test_an_api_capture_is_counted_end_to_end_and_its_replay_starts_nothing(
         assert run.requests["EventBridge.PutEvents"] == MAX_PUT_EVENTS
         assert run.provider_captures == 1
         assert run.execution.transitions == MAX_CAPTURE_TRANSITIONS
+        # And the workflow does not read again what ApiFunction read just before it (issue 15):
+        # Capture's read, the reserve and the confirm; ApiFunction's check and its answer
+        assert (run.workflow_ledger_requests, run.api_ledger_requests) == (3, 2)
         # And the idempotency record is counted apart from the ledger
         assert sum(run.idempotency_requests.values()) >= 1
     # And the key is read once, by the authorizer, on the first request: API Gateway keeps

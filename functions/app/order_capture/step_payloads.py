@@ -34,13 +34,28 @@ class OrderShippedEvent(EventBridgeEnvelope):
     detail: OrderShippedDetail
 
 
+#: The key of an API capture's input when ApiFunction hands over what it read (see
+#: ``api_read_from``); an EventBridge event's top-level keys are EventBridge's own, so no event
+#: can carry it.
+READ_BY_API = "read_by_api"
+
+
+def api_read_from(event: Any) -> StateValidated | None:
+    """An API capture's ``{"read_by_api": ...}``: Validate's output as ApiFunction computed it
+    from its own read of the order and the shipment's capture, just before it started the
+    execution (one ledger read fewer per API capture). None for any other trigger."""
+    if isinstance(event, dict) and READ_BY_API in event:
+        return parse_as(StateValidated, event[READ_BY_API], prefix=READ_BY_API)
+    return None
+
+
 def capture_request_from(event: Any) -> CaptureRequest | StateRequest:
     """Validate's input: an `Order Shipped` EventBridge event, an API capture
     (``{"capture_request": ...}``), or the state of an execution sent back to plan again
     (``{"validated": {"request": ...}}``, items by line position)."""
     if not isinstance(event, dict):
         raise InvalidEventError("the event must be a JSON object", field="(root)")
-    validated = event.get("validated")
+    validated = event.get("validated") or event.get(READ_BY_API)
     if isinstance(validated, dict) and "request" in validated:
         return parse_as(StateRequest, validated["request"], prefix="validated.request")
     if "capture_request" in event:

@@ -149,6 +149,24 @@ class StateValidated(Model):
     duplicate_of: Capture | None = None
 
 
+def validated_state(
+    request: CaptureRequest | StateRequest, order: Order, duplicate_of: Capture | None
+) -> StateValidated:
+    """Validate's output for ``request`` on ``order`` as read (Validate's own read, or the
+    API's, handed to the workflow). It names lines by position and carries only their
+    numbers, whatever the ids. A shipment settled already is not planned again: its items
+    are not resolved against units it closed itself."""
+    identity = request.identity() if isinstance(request, StateRequest) else request
+    if duplicate_of is not None:
+        positional = StateRequest(**identity.model_dump(exclude={"items"}))
+    else:
+        # A request sent back to plan again (the order moved) is checked again against the
+        # order as it is now, named as the request named them.
+        named = request.named(order) if isinstance(request, StateRequest) else request
+        positional = state_request(named, order)
+    return StateValidated(request=positional, order=figures_of(order), duplicate_of=duplicate_of)
+
+
 class StatePlan(Model):
     """A plan as the state carries it: lines as ``[position, quantity, amount]``."""
 

@@ -35,6 +35,8 @@ from order_capture.models import (
     failed_before_reservation,
 )
 from order_capture.ports import ApiKeyStore, Clock, OrderReads, Orders, WorkflowStarter
+from order_capture.step_payloads import READ_BY_API
+from order_capture.workflow_state import validated_state
 
 #: Prefix of every API key, so a leaked key is recognisable (secret scanners, log filters).
 API_KEY_PREFIX = "oc_"
@@ -155,7 +157,9 @@ def capture(
 ) -> tuple[Order, Capture]:
     """An API capture: checked against the order first (fast, precise errors, nothing written
     when it cannot succeed), then run through the capture state machine, which stays the only
-    writer of captures and the authority when requests race."""
+    writer of captures and the authority when requests race. The execution is handed what
+    this read found (Validate's output), so it does not read it again: its Capture step reads
+    the order anyway, and plans again if a racing request moved it in between."""
     order, earlier = repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
     )
@@ -167,8 +171,9 @@ def capture(
             raise InvalidStateError(
                 f"order {request.order_id} has nothing left to capture", field="order_id"
             )
+    read = validated_state(request, order, service.earlier_result(earlier))
     result = workflow.run(
-        {"capture_request": request.model_dump(mode="json")},
+        {READ_BY_API: read.model_dump(mode="json")},
         name=f"api-{request.capture_id[:24]}-{uuid.uuid4().hex[:12]}",
     )
     if result.status == "SUCCEEDED" and isinstance(result.output, dict):

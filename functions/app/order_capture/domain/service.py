@@ -63,17 +63,22 @@ def load_for_capture(repository: OrderReads, request: CaptureRequest) -> LoadedF
         raise OrderNotFoundError(
             f"order {request.order_id} of merchant {request.merchant_id} is not registered"
         )
-    # A final result stands; a pending one is another execution of this shipment capturing
-    # right now (a redelivered event: this step is never re-entered after this execution's
-    # own reservation), which records and announces it: this one is a duplicate in progress.
-    duplicate = (
+    return LoadedForCapture(order=order, duplicate_of=earlier_result(existing))
+
+
+def earlier_result(existing: Capture | None) -> Capture | None:
+    """The shipment's capture as stored, if it is the shipment's result: a final result
+    stands; a pending one is another execution of this shipment capturing right now (a
+    redelivered event: Validate is never re-entered after this execution's own reservation),
+    which records and announces it: this one is a duplicate in progress. A failure before
+    anything was reserved is no result: the shipment is tried afresh."""
+    if (
         existing
-        if existing
         and (existing.status in FINAL_CAPTURE_STATUSES or existing.status is CaptureStatus.PENDING)
         and not failed_before_reservation(existing)
-        else None
-    )
-    return LoadedForCapture(order=order, duplicate_of=duplicate)
+    ):
+        return existing
+    return None
 
 
 def _read_for_capture(
