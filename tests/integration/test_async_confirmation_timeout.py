@@ -99,3 +99,40 @@ def test_a_capture_whose_answer_was_lost_is_settled_by_its_webhook(
     assert (response.status_code, response.text) == (202, "[accepted]")
     assert order_totals(merchant, detail["order_id"]) == (10050, 0)
     assert events_about(api, stuck["capture_id"]) == ["Payment Capture Failed", "Payment Captured"]
+
+
+def test_campaign_a_task_token_is_refused_after_its_wait_timed_out_as_on_aws(
+    silent_provider_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from order_capture.adapters.stepfunctions import StepFunctionsConfirmationWaiters
+    from order_capture.models import Capture
+    from order_capture_local.template import LOCAL_REGION
+
+    api = silent_provider_api
+    assert api.runtime.sandbox is not None
+    with api.runtime.sandbox.state.lock:  # faults an earlier test armed and its capture left
+        api.runtime.sandbox.state.faults.clear()
+    order_id, capture = capture_asynchronously(api, merchant, "async")
+    # Given a confirmation wait that timed out (its execution ended ConfirmationOverdue)
+    assert confirmation_execution(api, capture["id"]).error == "ConfirmationOverdue"
+    ledger = api.runtime.repository()
+    token = ledger.confirmation_state(merchant.merchant_id, capture["id"]).task_token
+    assert token is not None
+    client = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+    # When the webhook completes it late, Step Functions refuses the token: TaskTimedOut
+    # (moto accepted a SendTaskFailure then, and answered SendTaskSuccess InvalidToken)
+    with pytest.raises(ClientError) as refused:
+        client.send_task_success(taskToken=token, output="{}")
+    assert refused.value.response["Error"]["Code"] == "TaskTimedOut"
+    with pytest.raises(ClientError) as refused:
+        client.send_task_failure(taskToken=token, error="ProviderDeclinedError")
+    assert refused.value.response["Error"]["Code"] == "TaskTimedOut"
+    # and so the webhook knows nothing waits, and announces the outcome itself
+    stored = ledger.get_capture(merchant.merchant_id, order_id, capture["id"])
+    assert isinstance(stored, Capture)
+    waiters = StepFunctionsConfirmationWaiters(client)
+    assert not waiters.fail(token, "ProviderDeclinedError", "late")
+    assert not waiters.succeed(token, stored.model_copy(update={"status": "captured"}))

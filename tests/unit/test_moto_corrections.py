@@ -34,6 +34,8 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "send_task_failure",
         "_normalise_parameters",
         "notify",
+        "_evaluate_with_timeout",
+        "send_task_success",
         "_eval_body",
         "transact_write_items",
         "copy",

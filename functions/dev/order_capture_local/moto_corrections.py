@@ -35,6 +35,7 @@ def apply(patch: Patch) -> None:
     pass_task_failure_cause(patch)
     name_start_execution_parameters(patch)
     end_task_tokens_with_their_tasks(patch)
+    refuse_tokens_of_ended_executions(patch)
     make_data_limit_terminal(patch)
     roll_back_transactions_item_by_item(patch)
 
@@ -67,25 +68,74 @@ def name_start_execution_parameters(patch: Patch) -> None:
     patch(service_class, "_normalise_parameters", normalise)
 
 
+def _task_timed_out() -> Exception:
+    from moto.stepfunctions.parser.api import TaskTimedOut  # noqa: PLC0415
+
+    return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut")
+
+
 def end_task_tokens_with_their_tasks(patch: Patch) -> None:
     """On AWS a task token is good for one SendTaskSuccess/SendTaskFailure while its task
     waits; after that, or once the task timed out, the call fails with TaskTimedOut.
-    moto 5.2 accepts a token forever; refuse it as AWS does."""
-    from moto.stepfunctions.parser.api import TaskTimedOut  # noqa: PLC0415
+    moto 5.2 accepts a token forever: a second call, and a call after its task timed out
+    (SendTaskFailure even after the execution ended). Refuse them as AWS does."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (  # noqa: PLC0415
+        EvalTimeoutError,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import (  # noqa: PLC0415
+        ExecutionState,
+    )
     from moto.stepfunctions.parser.asl.eval.callback import callback  # noqa: PLC0415
 
     manager = callback.CallbackPoolManager
-    original = manager.notify
+    original_notify = manager.notify
+    original_evaluate = ExecutionState._evaluate_with_timeout
 
     def notify(pool: Any, callback_id: str, outcome: Any) -> bool:
         endpoint = pool.get(callback_id)
-        if endpoint is not None and endpoint._notify_event.is_set():
-            raise TaskTimedOut(
-                "Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut"
-            )
-        return bool(original(pool, callback_id, outcome))
+        if endpoint is not None and (
+            endpoint._notify_event.is_set() or getattr(endpoint, "timed_out", False)
+        ):
+            raise _task_timed_out()
+        return bool(original_notify(pool, callback_id, outcome))
+
+    def evaluate_with_timeout(state: Any, env: Any) -> None:
+        # moto's task times out here and moves on, while the thread waiting for the token
+        # goes on waiting (for the same time, counted from after the Lambda invoke): the
+        # token is done when its task times out, as on AWS.
+        task = env.states.context_object.context_object_data.get("Task") or {}
+        endpoint = env.callback_pool_manager.get(task["Token"]) if "Token" in task else None
+        try:
+            original_evaluate(state, env)
+        except EvalTimeoutError:
+            if endpoint is not None:
+                endpoint.timed_out = True
+            raise
 
     patch(manager, "notify", notify)
+    patch(ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout)
+
+
+def refuse_tokens_of_ended_executions(patch: Patch) -> None:
+    """moto 5.2 looks for SendTaskSuccess's token among running executions only, and answers
+    InvalidToken for one of an execution that ended (its task timed out, or was completed):
+    AWS answers TaskTimedOut, as it does for SendTaskFailure."""
+    from moto.stepfunctions.parser.api import InvalidToken  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    original = StepFunctionsParserBackend.send_task_success
+
+    def send_task_success(backend: Any, task_token: str, outcome: str) -> Any:
+        try:
+            return original(backend, task_token, outcome)
+        except InvalidToken:
+            for execution in backend._get_executions():
+                worker = getattr(execution, "exec_worker", None)
+                if worker is not None and worker.env.callback_pool_manager.get(task_token):
+                    raise _task_timed_out() from None
+            raise
+
+    patch(StepFunctionsParserBackend, "send_task_success", send_task_success)
 
 
 def pass_task_failure_cause(patch: Patch) -> None:
