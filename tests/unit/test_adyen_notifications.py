@@ -49,6 +49,9 @@ def test_each_capture_and_refund_event_says_what_became_of_ours(
         provider_reference="PSP-2",
         event=event,
         reason="Insufficient balance",
+        provider_amount=1000,  # Adyen's units: the domain converts by the order's provider
+        currency="EUR",
+        authorization_reference="PSP-1",
     )
 
 

@@ -332,6 +332,7 @@ def notification_of(item: dict[str, Any]) -> ProviderNotification | None:
     subject, outcome = known
     if outcome == "succeeded" and not parsed.success:
         outcome = "failed"  # CAPTURE / REFUND with success false: refused
+    amount = parsed.amount or NotificationAmount()
     return ProviderNotification(
         subject=subject,
         outcome=outcome,
@@ -339,6 +340,9 @@ def notification_of(item: dict[str, Any]) -> ProviderNotification | None:
         provider_reference=parsed.psp_reference,
         event=parsed.event_code,
         reason=parsed.reason or parsed.event_code,
+        provider_amount=amount.value,
+        currency=amount.currency.upper() if amount.currency else None,
+        authorization_reference=parsed.original_reference or None,
     )
 
 

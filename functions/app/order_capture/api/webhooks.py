@@ -28,8 +28,9 @@ from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.api.context import request_context
 from order_capture.api.problems import RouteNotFoundError, UnauthorizedError
 from order_capture.api.webhook_responses import webhook_error_responses
-from order_capture.domain import provider_webhooks, releases
+from order_capture.domain import external_refunds, provider_webhooks, releases
 from order_capture.errors import ProviderNotConfiguredError
+from order_capture.history import Actor, acting
 from order_capture.models import Capture
 from order_capture.observability import log_release_error, logger
 
@@ -124,8 +125,15 @@ def provider_webhook(
             # Every capture and refund of ours is in the ledger (CAPTURE_REF / REFUND_REF)
             # from its reservation, before the provider hears of it: one the ledger does not
             # know is not ours (made in the provider's dashboard, say), whatever its shape.
+            # A refund made there still took money from an order of ours: recorded if the
+            # notification proves which (domain.external_refunds).
+            with acting(Actor(kind="webhook", name=provider, reason=notification.event)):
+                elsewhere = external_refunds.record_notified_refund(
+                    dependencies.repository, merchant_id, notification, now
+                )
             logger.info(
-                "provider notification about a reference that is not ours: ignored",
+                "provider notification about a reference that is not ours: "
+                + ("recorded as a refund made elsewhere" if elsewhere else "ignored"),
                 extra={"event": notification.event, "reference": notification.reference},
             )
             continue

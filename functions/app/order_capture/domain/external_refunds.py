@@ -34,7 +34,7 @@ from datetime import datetime
 
 from order_capture.domain import state_log
 from order_capture.domain.provider_webhooks import settle_refund
-from order_capture.errors import OrderChangedError
+from order_capture.errors import OrderCaptureError, OrderChangedError
 from order_capture.models import Capture, CaptureStatus, Refund, RefundStatus
 from order_capture.observability import logger
 from order_capture.ports import (
@@ -43,6 +43,7 @@ from order_capture.ports import (
     ProviderRefundState,
     WebhookLedger,
 )
+from order_capture.provider_units import units_for
 
 #: How often recording one part is tried while other refunds of the capture move its totals.
 MAX_RECORD_ATTEMPTS = 8
@@ -81,6 +82,65 @@ def record_external_refunds(
         parts = _recorded_parts(repository, merchant_id, state.provider_reference)
         _settle_parts(repository, merchant_id, parts=parts, state=state, now=now, event=event)
     return found
+
+
+def record_notified_refund(
+    repository: WebhookLedger, merchant_id: str, notification: ProviderNotification, now: datetime
+) -> list[Refund]:
+    """A provider's refund notification that names no refund of ours (Adyen: a refund made
+    in the Customer Area), recorded as refunds of the order it proves to be of; the ledger's
+    refunds that stand for it ([] when nothing shows whose it is).
+
+    Adyen gives such a refund the ``merchantReference`` of the payment, so the order is the
+    one of that id whose authorization is the notification's ``originalReference``: both
+    must agree, or nothing is recorded (a warning names the references). ``REFUND`` success
+    records it once (by its ``pspReference``); ``REFUND_FAILED`` or ``REFUNDED_REVERSED`` of
+    one recorded before undoes it as for ours."""
+    if not notification.about_refund or not notification.provider_reference:
+        return []
+    parts = _recorded_parts(repository, merchant_id, notification.provider_reference)
+    if parts or not notification.succeeded:
+        for part in parts:
+            settle_refund(
+                repository,
+                merchant_id,
+                notification.model_copy(update={"reference": part.refund_id}),
+                now,
+            )
+        return parts
+    order = repository.get_order(merchant_id, notification.reference)
+    if (
+        order is None
+        or notification.authorization_reference is None
+        or order.payment.reference != notification.authorization_reference
+        or notification.provider_amount is None
+        or notification.currency != order.currency
+    ):
+        logger.warning(
+            "refund made at the provider for no order we can prove: not recorded",
+            extra={
+                "merchant_reference": notification.reference,
+                "authorization_reference": notification.authorization_reference,
+                "provider_reference": notification.provider_reference,
+            },
+        )
+        return []
+    try:
+        amount = units_for(order.payment.provider).from_provider(
+            notification.provider_amount, order.currency
+        )
+    except OrderCaptureError as error:  # not an amount of this order's provider
+        logger.warning("refund made at the provider in units we cannot read: not recorded",
+                       extra={"provider_reference": notification.provider_reference,
+                              "error": str(error)})  # fmt: skip
+        return []
+    state = ProviderRefundState(
+        provider_reference=notification.provider_reference,
+        status="succeeded",
+        amount=amount,
+        currency=order.currency,
+    )
+    return _record(repository, merchant_id, order.order_id, state, now)
 
 
 def _our_captures(repository: WebhookLedger, merchant_id: str, keys: list[str]) -> list[Capture]:

@@ -209,6 +209,13 @@ class ProviderNotification(Model):
     event: str
     #: The provider's own explanation, if it gave one.
     reason: str = ""
+    #: The amount the provider reports, in its own units (the domain converts it with the
+    #: order's provider's units), and its currency; None where it gives none.
+    provider_amount: int | None = None
+    currency: str | None = None
+    #: The authorization the capture or refund belongs to (Adyen ``originalReference``):
+    #: what proves a refund made in the provider's dashboard is of a given order.
+    authorization_reference: str | None = None
 
     @property
     def about_refund(self) -> bool:
