@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -32,3 +33,23 @@ class FakeLambdaContext(LambdaContext):
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
+
+
+class RecordingPublisher:
+    """EventPublisher that keeps what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, list[Any]]] = []
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        self.published.append((detail_type, details))
+
+
+class NothingWaits:
+    """ConfirmationWaiters where no workflow waits any more."""
+
+    def succeed(self, task_token: str, capture: Any) -> bool:
+        return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False

@@ -120,3 +120,28 @@ def merchant(local_api: LocalApiUnderTest) -> Merchant:
 
 def body_text(response: httpx.Response) -> str:
     return json.dumps(response.json())
+
+
+def captured(merchant: Merchant, amount: int = 10050) -> tuple[str, dict[str, Any]]:
+    """Aplazame's seed order of 70070 with one capture of ``amount``: (order id, capture)."""
+    detail = seed_order(merchant.merchant_id)
+    assert merchant.put_order(detail).status_code == 200
+    with merchant.client() as client:
+        response = client.post(
+            f"/orders/{detail['order_id']}/captures",
+            json={"amount": amount},
+            headers=idempotency_key(),
+        )
+    assert response.status_code == 200, response.text
+    return detail["order_id"], response.json()
+
+
+def refund(
+    merchant: Merchant, order_id: str, capture_id: str, amount: Any, key: str | None = None
+) -> httpx.Response:
+    with merchant.client() as client:
+        return client.post(
+            f"/orders/{order_id}/captures/{capture_id}/refunds",
+            json={"amount": amount},
+            headers={"Idempotency-Key": key or uuid.uuid4().hex},
+        )

@@ -19,7 +19,7 @@ from tests.integration.api_support import (
     order_detail,
     seed_order,
 )
-from tests.integration.test_input_limits import REFUSED as LIMITS_REFUSED
+from tests.integration.limits_support import REFUSED as LIMITS_REFUSED
 
 __all__ = ["local_api", "merchant"]  # fixtures
 

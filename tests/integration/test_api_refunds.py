@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-import httpx
 
 from order_capture.api.medusa_order import medusa_order
 from order_capture.api.omnitron import omnitron_order
 from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,
+    captured,
     idempotency_key,
     ledger_items,
     local_api,
     merchant,
+    refund,
     seed_order,
 )
 
 __all__ = ["local_api", "merchant"]  # fixtures
-
-
-def captured(merchant: Merchant, amount: int = 10050) -> tuple[str, dict[str, Any]]:
-    """Aplazame's seed order of 70070 with one capture of ``amount``: (order id, capture)."""
-    detail = seed_order(merchant.merchant_id)
-    assert merchant.put_order(detail).status_code == 200
-    with merchant.client() as client:
-        response = client.post(
-            f"/orders/{detail['order_id']}/captures",
-            json={"amount": amount},
-            headers=idempotency_key(),
-        )
-    assert response.status_code == 200, response.text
-    return detail["order_id"], response.json()
-
-
-def refund(
-    merchant: Merchant, order_id: str, capture_id: str, amount: Any, key: str | None = None
-) -> httpx.Response:
-    with merchant.client() as client:
-        return client.post(
-            f"/orders/{order_id}/captures/{capture_id}/refunds",
-            json={"amount": amount},
-            headers={"Idempotency-Key": key or uuid.uuid4().hex},
-        )
 
 
 def provider_refunds(local_api: LocalApiUnderTest, provider_capture_id: str) -> list[int]:

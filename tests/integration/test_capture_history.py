@@ -18,11 +18,8 @@ from order_capture.models import CaptureRequest, OrderPlacedDetail, PlannedCaptu
 from order_capture.ports import ProviderNotification
 from tests.factories import order_placed
 from tests.fake_providers import RecordingProvider
-from tests.integration.api_support import Merchant, local_api, merchant
-from tests.integration.test_api_refunds import captured, refund
-from tests.integration.test_operations_captures import _NoWaiters
-from tests.integration.test_reconciliation_and_expiry import RecordingPublisher
-from tests.support import FixedClock
+from tests.integration.api_support import Merchant, captured, local_api, merchant, refund
+from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
 __all__ = ["local_api", "merchant"]  # fixtures
 
@@ -79,7 +76,7 @@ def test_a_capture_reserved_sent_and_confirmed_has_three_history_items_and_no_ex
     clock.current += timedelta(seconds=5)
     provider_webhooks.apply_notification(
         repository,
-        _NoWaiters(),
+        NothingWaits(),
         RecordingPublisher(),
         merchant_id=sent.merchant_id,
         notification=ProviderNotification(

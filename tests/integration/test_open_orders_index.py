@@ -10,7 +10,7 @@ from order_capture.adapters.sandbox_provider import SandboxProvider
 from order_capture.domain import capture_rules, service
 from order_capture.models import CaptureRequest, PlannedCapture
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.test_reconciliation_and_expiry import register
+from tests.integration.capture_support import register
 from tests.support import FixedClock
 
 

@@ -8,56 +8,14 @@ from typing import Any
 
 import pytest
 
-from order_capture.adapters.eventbridge import EventBridgePublisher
-from order_capture.domain import failures, service
+from order_capture.domain import service
 from order_capture.domain.operator_settlement import CaptureMovedOnError, settle_capture
-from order_capture.errors import CaptureOutcomeUnknownError
 from order_capture.models import CaptureStatus
-from order_capture_local.cli import main
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.test_reconciliation_and_expiry import RecordingPublisher
-from tests.integration.test_reconciliation_isolation import captured_but_not_recorded
-from tests.support import FixedClock
+from tests.integration.capture_support import announced, cli, requires_action
+from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
-
-def requires_action(repository: Any, clock: FixedClock, sandbox: SandboxServer, order: str) -> Any:
-    """A capture whose Capture step timed out: reserved, outcome unknown (requires_action)."""
-    capture_id = captured_but_not_recorded(repository, clock, sandbox, order)
-    capture = repository.get_capture("merchant-1", order, capture_id)
-    failures.record_failure(
-        repository,
-        request=capture.request(),
-        error_type=CaptureOutcomeUnknownError.__name__,
-        error_reason=CaptureOutcomeUnknownError.reason,
-        message="the Capture step timed out",
-        execution_id=capture.execution_id,
-        now=clock.now(),
-    )
-    stuck = repository.get_capture("merchant-1", order, capture_id)
-    assert stuck.status is CaptureStatus.REQUIRES_ACTION
-    return stuck
-
-
-@pytest.fixture
-def announced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """What the CLI put on the bus: (detail-type, capture id)."""
-    seen: list[tuple[str, str]] = []
-
-    def publish(self: Any, detail_type: str, details: list[Any]) -> None:
-        seen.extend((detail_type, detail.capture_id) for detail in details)
-
-    monkeypatch.setattr(EventBridgePublisher, "publish", publish)
-    return seen
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    message = ""
-    try:
-        status = main(list(argv))
-    except SystemExit as stop:
-        status, message = (1 if stop.code else 0), str(stop.code)
-    out, err = capsys.readouterr()
-    return status, out, err + message
+__all__ = ["announced"]  # fixture
 
 
 def test_a_requires_action_capture_is_listed_shown_settled_announced_once_and_gone(
@@ -129,7 +87,7 @@ def test_settled_not_captured_releases_the_reservation_and_announces_the_failure
     publisher = RecordingPublisher()
     settled = settle_capture(
         repository,
-        _NoWaiters(),
+        NothingWaits(),
         publisher,
         stuck,
         provider_reference=None,
@@ -161,7 +119,7 @@ def test_settling_what_moved_on_meanwhile_is_refused_and_changes_nothing(
     with pytest.raises(CaptureMovedOnError, match="moved on"):
         settle_capture(
             repository,
-            _NoWaiters(),
+            NothingWaits(),
             publisher,
             looked_at,
             provider_reference=None,
@@ -179,14 +137,6 @@ def test_settle_needs_the_reference_or_the_reason(
 ) -> None:
     status, _, err = cli(capsys, "captures", "settle", "c1", "--captured", "--table", ledger_table)
     assert status == 1 and "--provider-reference" in err
-
-
-class _NoWaiters:
-    def succeed(self, task_token: str, capture: Any) -> bool:
-        return False
-
-    def fail(self, task_token: str, error: str, cause: str) -> bool:
-        return False
 
 
 def test_cli_user_mistakes_are_one_line_not_a_traceback(

@@ -13,9 +13,8 @@ from order_capture.errors import ProviderNotConfiguredError
 from order_capture.handlers import reconcile
 from order_capture_local.operations import print_reconciliation
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.test_reconciliation_and_expiry import RecordingPublisher
-from tests.integration.test_reconciliation_isolation import NoProviders, captured_but_not_recorded
-from tests.support import FakeLambdaContext, FixedClock
+from tests.integration.capture_support import NoProviders, captured_but_not_recorded
+from tests.support import FakeLambdaContext, FixedClock, RecordingPublisher
 
 
 def run_reconcile(repository: Any, clock: FixedClock, provider_of: Any, monkeypatch: Any) -> Any:

@@ -15,15 +15,9 @@ from order_capture.models import Capture, CaptureStatus, RefundStatus
 from order_capture.ports import ProviderRefund, ProviderRefundRequest
 from order_capture_local.sandbox import SandboxServer
 from tests.fake_providers import RecordingProvider
-from tests.integration.test_operations_captures import (
-    _NoWaiters,
-    announced,  # noqa: F401 - a fixture
-    cli,
-    requires_action,
-)
-from tests.integration.test_reconciliation_and_expiry import RecordingPublisher
-from tests.integration.test_refund_ledger import capture, refund  # noqa: F401 - capture: a fixture
-from tests.support import FixedClock
+from tests.integration.capture_support import announced, cli, requires_action  # noqa: F401 - announced: a fixture
+from tests.integration.refund_support import capture, refund  # noqa: F401 - capture: a fixture
+from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
 
 def test_captures_retry_sends_the_same_key_captures_once_and_announces_once(
@@ -81,7 +75,7 @@ def test_captures_retry_to_a_provider_without_keys_is_refused_and_sends_nothing(
     with pytest.raises(RetryNotSafeError, match="aplazame takes no idempotency key"):
         retry_capture(
             repository,
-            _NoWaiters(),
+            NothingWaits(),
             publisher,
             _NoKeys(),
             stuck,

@@ -19,32 +19,14 @@ from order_capture.errors import OutcomeUnknownNotRetryableError, ProviderUnavai
 from order_capture.handlers import expiry_sweep
 from order_capture.models import (
     CaptureRequest,
-    Model,
-    OrderPlacedDetail,
     PlannedCapture,
     capture_id_for,
 )
 from order_capture.public_events import authorization_expiring
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
-from tests.support import FixedClock
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, list[Any]]] = []
-
-    def publish(self, detail_type: str, details: list[Model]) -> None:
-        self.published.append((detail_type, details))
-
-
-def register(
-    repository: Any, clock: FixedClock, sandbox: SandboxServer | None = None, **overrides: Any
-) -> Any:
-    detail = OrderPlacedDetail.model_validate(order_placed(**overrides)["detail"])
-    if sandbox is not None:
-        sandbox.authorize(detail.payment.reference, detail.payment.authorized_amount, "EUR")
-    return service.register_order(repository, detail, clock)
+from tests.factories import EXAMPLE_ORDER_TOTAL
+from tests.integration.capture_support import register
+from tests.support import FixedClock, RecordingPublisher
 
 
 def captured_but_not_recorded(repository: Any, clock: FixedClock, sandbox: SandboxServer) -> None:

@@ -15,29 +15,11 @@ from order_capture.domain import capture_rules, service
 from order_capture.domain.reconciliation import reconcile_open_captures
 from order_capture.errors import ProviderDeclinedError
 from order_capture.handlers import reconcile
-from order_capture.models import CaptureRequest, CaptureStatus, PlannedCapture, capture_id_for
+from order_capture.models import CaptureRequest, CaptureStatus, PlannedCapture
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.test_reconciliation_and_expiry import RecordingPublisher, register
-from tests.support import FakeLambdaContext, FixedClock
+from tests.integration.capture_support import NoProviders, captured_but_not_recorded
+from tests.support import FakeLambdaContext, FixedClock, RecordingPublisher
 from tests.template_support import alarms_on
-
-
-def captured_but_not_recorded(
-    repository: Any, clock: FixedClock, sandbox: SandboxServer, order_id: str
-) -> str:
-    """A capture sent to the provider whose execution died before Record; its capture id."""
-    register(repository, clock, sandbox, order_id=order_id)
-    order = repository.get_order("merchant-1", order_id)
-    request = CaptureRequest(merchant_id="merchant-1", order_id=order_id, shipment_id="s1")
-    plan = capture_rules.plan_capture(order, request, clock.now())
-    service.execute_capture(
-        repository,
-        SandboxProvider(sandbox.url),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id=f"exec-{order_id}",
-        now=clock.now(),
-    )
-    return capture_id_for("merchant-1", order_id, "s1")
 
 
 def failed_at_the_provider_without_a_webhook(
@@ -114,11 +96,6 @@ def test_defect_5_one_capture_that_breaks_reconciliation_is_counted_and_the_rest
     assert repository.get_capture("merchant-1", "order-a", broken_id).status is (
         CaptureStatus.PENDING
     )
-
-
-class NoProviders:
-    def provider(self, name: str, merchant_id: str) -> Any:
-        raise AssertionError("no refund is open")
 
 
 def test_defect_5_the_handler_reports_errors_as_a_metric_and_survives_them(

@@ -14,7 +14,7 @@ from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.api.common import status_for
 from order_capture.api.problems import STATUS_BY_ERROR
-from order_capture.domain import capture_rules, refund_reconciliation, refunds, service
+from order_capture.domain import refund_reconciliation, refunds
 from order_capture.errors import (
     OutcomeUnknownNotRetryableError,
     OverRefundError,
@@ -22,9 +22,6 @@ from order_capture.errors import (
 )
 from order_capture.models import (
     Capture,
-    CaptureRequest,
-    OrderPlacedDetail,
-    PlannedCapture,
     Refund,
 )
 from order_capture.ports import (
@@ -32,9 +29,11 @@ from order_capture.ports import (
     ProviderRefundRequest,
 )
 from order_capture_local.memory_ledger import MemoryLedger
-from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
+from tests.integration.refund_support import capture, refund
 from tests.support import ROOT, FixedClock
+
+__all__ = ["capture"]  # fixture
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -74,39 +73,6 @@ def repository() -> MemoryLedger:
     """The in-memory ledger: these are rules of the domain, and the DynamoDB adapter's writes
     they rely on are held to the same contract in test_ledger_contract.py (on moto)."""
     return MemoryLedger()
-
-
-@pytest.fixture
-def capture(repository: Any) -> Capture:
-    """A captured 5000 of the example order."""
-    detail = OrderPlacedDetail.model_validate(order_placed()["detail"])
-    service.register_order(repository, detail, FixedClock(NOW))
-    request = CaptureRequest(
-        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
-    )
-    validated = service.load_for_capture(repository, request)
-    plan = capture_rules.plan_capture(validated.order, request, NOW)
-    pending = service.execute_capture(
-        repository,
-        RecordingProvider(),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id=None,
-        now=NOW,
-    )
-    return service.record_capture(repository, pending, NOW)
-
-
-def refund(repository: Any, provider: Any, capture: Capture, amount: int, key: str) -> Any:
-    return refunds.refund_capture(
-        repository,
-        provider,
-        merchant_id=capture.merchant_id,
-        order_id=capture.order_id,
-        capture_id=capture.capture_id,
-        amount=amount,
-        idempotency_key=key,
-        clock=FixedClock(NOW),
-    )
 
 
 def test_a_refund_that_lost_the_race_is_checked_again_and_refused(

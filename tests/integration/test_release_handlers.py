@@ -22,17 +22,9 @@ from order_capture.models import ReleaseStatus
 from order_capture.ports import PaymentProvider
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
-from tests.support import FixedClock
+from tests.support import FixedClock, RecordingPublisher
 
 MERCHANT, ORDER = "merchant-1", "order-1001"
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, list[Any]]] = []
-
-    def publish(self, detail_type: str, details: list[Any]) -> None:
-        self.published.append((detail_type, details))
 
 
 class Sandboxes:

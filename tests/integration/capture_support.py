@@ -1,0 +1,96 @@
+"""Ledger states the reconciliation and operations tests start from: a registered order, a
+capture sent but never recorded, one left requires_action; and the CLI as an operator runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from order_capture.adapters.eventbridge import EventBridgePublisher
+from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.domain import capture_rules, failures, service
+from order_capture.errors import CaptureOutcomeUnknownError
+from order_capture.models import (
+    CaptureRequest,
+    CaptureStatus,
+    OrderPlacedDetail,
+    PlannedCapture,
+    capture_id_for,
+)
+from order_capture_local.cli import main
+from order_capture_local.sandbox import SandboxServer
+from tests.factories import order_placed
+from tests.support import FixedClock
+
+
+def register(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer | None = None, **overrides: Any
+) -> Any:
+    detail = OrderPlacedDetail.model_validate(order_placed(**overrides)["detail"])
+    if sandbox is not None:
+        sandbox.authorize(detail.payment.reference, detail.payment.authorized_amount, "EUR")
+    return service.register_order(repository, detail, clock)
+
+
+def captured_but_not_recorded(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer, order_id: str
+) -> str:
+    """A capture sent to the provider whose execution died before Record; its capture id."""
+    register(repository, clock, sandbox, order_id=order_id)
+    order = repository.get_order("merchant-1", order_id)
+    request = CaptureRequest(merchant_id="merchant-1", order_id=order_id, shipment_id="s1")
+    plan = capture_rules.plan_capture(order, request, clock.now())
+    service.execute_capture(
+        repository,
+        SandboxProvider(sandbox.url),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=f"exec-{order_id}",
+        now=clock.now(),
+    )
+    return capture_id_for("merchant-1", order_id, "s1")
+
+
+class NoProviders:
+    def provider(self, name: str, merchant_id: str) -> Any:
+        raise AssertionError("no refund is open")
+
+
+def requires_action(repository: Any, clock: FixedClock, sandbox: SandboxServer, order: str) -> Any:
+    """A capture whose Capture step timed out: reserved, outcome unknown (requires_action)."""
+    capture_id = captured_but_not_recorded(repository, clock, sandbox, order)
+    capture = repository.get_capture("merchant-1", order, capture_id)
+    failures.record_failure(
+        repository,
+        request=capture.request(),
+        error_type=CaptureOutcomeUnknownError.__name__,
+        error_reason=CaptureOutcomeUnknownError.reason,
+        message="the Capture step timed out",
+        execution_id=capture.execution_id,
+        now=clock.now(),
+    )
+    stuck = repository.get_capture("merchant-1", order, capture_id)
+    assert stuck.status is CaptureStatus.REQUIRES_ACTION
+    return stuck
+
+
+@pytest.fixture
+def announced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What the CLI put on the bus: (detail-type, capture id)."""
+    seen: list[tuple[str, str]] = []
+
+    def publish(self: Any, detail_type: str, details: list[Any]) -> None:
+        seen.extend((detail_type, detail.capture_id) for detail in details)
+
+    monkeypatch.setattr(EventBridgePublisher, "publish", publish)
+    return seen
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    message = ""
+    try:
+        status = main(list(argv))
+    except SystemExit as stop:
+        status, message = (1 if stop.code else 0), str(stop.code)
+    out, err = capsys.readouterr()
+    return status, out, err + message
