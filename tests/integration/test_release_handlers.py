@@ -157,3 +157,99 @@ def test_a_release_the_provider_did_not_take_is_sent_again_by_reconciliation(
     released = repository.get_release(MERCHANT, ORDER)
     assert released is not None and released.status is ReleaseStatus.RELEASED
     assert authorization(sandbox, reference).get("released")
+
+
+def ship_without_record(
+    repository: Any,
+    context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    shipment: str,
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A shipment through Validate, ComputeAmount and Capture: captured at the provider, its
+    Record not run yet (in flight, or its execution died there)."""
+    validated = validate.handle(order_shipped(shipment, items), context, repository=repository)
+    plan = compute_amount.handle(validated, context, clock=clock)
+    return capture.handle(
+        {"planned": plan, "execution_id": f"exec-{shipment}"},
+        context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+
+
+def record_step(
+    repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, sent: dict[str, Any]
+) -> dict[str, Any]:
+    return record.handle_success(
+        {"capture": sent, "execution_id": sent["execution_id"]},
+        context,
+        repository=repository,
+        clock=clock,
+        publisher=RecordingPublisher(),
+        providers=Sandboxes(sandbox.url),
+    )
+
+
+def test_defect_11_the_record_of_the_last_of_two_captures_in_flight_releases_the_rest(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    # Given two shipments captured together: neither was sent final (the other was in flight)
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL + 500)
+    first = ship_without_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    second = ship_without_record(repository, lambda_context, clock, sandbox, "s-2")
+    assert not first["releases_authorization"] and not second["releases_authorization"]
+
+    # When the first is recorded (s-2 still in flight), then the second
+    record_step(repository, lambda_context, clock, sandbox, first)
+    assert repository.get_release(MERCHANT, ORDER) is None
+    assert not authorization(sandbox, reference).get("released")
+    record_step(repository, lambda_context, clock, sandbox, second)
+
+    # Then the second Record released the rest, once, and the ledger says so
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.RELEASED
+    assert (release.amount, release.attempts) == (500, 1)
+    assert authorization(sandbox, reference).get("released")
+
+
+def test_defect_11_reconciliation_confirming_the_last_capture_releases_the_rest(
+    repository: Any,
+    lambda_context: Any,
+    clock: FixedClock,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the last shipment recorded while an earlier one's execution died after its
+    # provider captured it (pending in the ledger)
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL + 500)
+    ship_without_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    last = ship_without_record(repository, lambda_context, clock, sandbox, "s-2")
+    record_step(repository, lambda_context, clock, sandbox, last)
+    waiting = repository.get_release(MERCHANT, ORDER)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+    assert not authorization(sandbox, reference).get("released")
+
+    # When reconciliation finds the earlier capture at the provider and confirms it
+    monkeypatch.setattr(reconcile, "_provider_of", lambda _: SandboxProvider(sandbox.url))
+    report = reconcile.handle(
+        {"grace_seconds": 0},
+        lambda_context,
+        repository=repository,
+        clock=FixedClock(clock.now() + timedelta(seconds=1)),
+        providers=Sandboxes(sandbox.url),
+        publisher=RecordingPublisher(),
+    )
+
+    # Then the order can capture nothing more and its rest is released in the same run, once
+    assert (report["confirmed"], report["releases"]["released"]) == (1, 1)
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.RELEASED
+    assert release.amount == 500
+    assert authorization(sandbox, reference).get("released")

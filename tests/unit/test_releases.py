@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, releases, service
+from order_capture.domain import capture_rules, failures, releases, service
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
     LedgerUnavailableError,
@@ -28,7 +28,12 @@ from order_capture.models import (
     ReleaseStatus,
     release_id_for,
 )
-from order_capture.ports import ProviderRelease, ProviderReleaseRequest
+from order_capture.ports import (
+    ProviderCapture,
+    ProviderCaptureRequest,
+    ProviderRelease,
+    ProviderReleaseRequest,
+)
 from order_capture_local.memory_ledger import MemoryLedger
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
 from tests.fake_providers import RecordingProvider
@@ -45,8 +50,13 @@ class ReleasingProvider(RecordingProvider):
     def __init__(self, *failures: Exception, idempotent: bool = True) -> None:
         super().__init__()
         self.released: list[ProviderReleaseRequest] = []
+        self.captures: list[ProviderCaptureRequest] = []
         self.failures = list(failures)
         self.idempotent_captures = idempotent
+
+    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
+        self.captures.append(request)
+        return super().capture(request)
 
     def release(self, request: ProviderReleaseRequest) -> ProviderRelease:
         self.released.append(request)
@@ -317,3 +327,197 @@ def test_the_record_step_releases_after_the_final_capture() -> None:
     stored = ledger.get_release(MERCHANT, ORDER)
     assert stored is not None and stored.status is ReleaseStatus.RELEASED
     assert len(provider.released) == 1
+
+
+# --- Every way an order can come to capture nothing more (issue 11, release of the rest) ---
+
+
+def reserve(
+    ledger: MemoryLedger,
+    provider: RecordingProvider,
+    shipment: str,
+    items: list[tuple[str, int]] | None = None,
+    amount: int | None = None,
+) -> Capture:
+    """One shipment through the Capture step only: reserved and sent, not yet recorded (its
+    Record runs later, as when two shipments are in flight together)."""
+    request = CaptureRequest(
+        merchant_id=MERCHANT,
+        order_id=ORDER,
+        shipment_id=shipment,
+        items=None if items is None else [ItemQuantity(item_id=i, quantity=q) for i, q in items],
+        amount=amount,
+        trigger="api" if amount is not None else "event",
+    )
+    plan = capture_rules.plan_capture(service.load_for_capture(ledger, request).order, request, NOW)
+    return service.execute_capture(
+        ledger,
+        provider,
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=f"exec-{shipment}",
+        now=NOW,
+    )
+
+
+def test_defect_11_last_captures_in_flight_together_the_one_confirmed_last_releases_once() -> None:
+    # Given two shipments in flight together, the second closing every unit: neither was sent
+    # as final (the other was in flight when the second was reserved)
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = reserve(ledger, provider, "s-2")
+    assert not first.releases_authorization and not second.releases_authorization
+
+    # When the first is recorded, then the second (reserved with the first in flight)
+    recorded_first = service.record_capture(ledger, first, NOW)
+    assert releases.release_after_capture(ledger, provider, recorded_first, NOW) is None
+    recorded_second = service.record_capture(ledger, second, NOW)
+    released = releases.release_after_capture(ledger, provider, recorded_second, NOW)
+    again = releases.release_after_capture(ledger, provider, recorded_second, NOW)
+
+    # Then the one confirmed last releases what the authorization has left, once
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert (released.amount, released.attempts) == (AUTHORIZED - EXAMPLE_ORDER_TOTAL, 1)
+    assert again == released
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+def test_defect_11_last_captures_in_flight_confirmed_out_of_order_release_at_reconciliation() -> (
+    None
+):
+    # Given the same two shipments, the one reserved last (closing the order) confirmed first
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = reserve(ledger, provider, "s-2")
+    recorded_second = service.record_capture(ledger, second, NOW)
+
+    # When its Record finds the first still in flight: the release waits for it (the first,
+    # reserved alone, does not read the order when it is confirmed: a partial capture costs
+    # no extra read)
+    waiting = releases.release_after_capture(ledger, provider, recorded_second, NOW)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+    recorded_first = service.record_capture(ledger, first, NOW)
+    assert releases.release_after_capture(ledger, provider, recorded_first, NOW) is None
+    assert provider.released == []
+
+    # Then reconciliation carries it out once past its grace, with what the authorization has
+    # left, and a second run finds nothing open
+    early = releases.reconcile_releases(ledger, provider, NOW + timedelta(minutes=1))
+    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
+    again = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=2))
+
+    assert (early.examined, report.released, again.examined) == (0, 1, 0)
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.RELEASED
+    assert (stored.amount, stored.attempts) == (AUTHORIZED - EXAMPLE_ORDER_TOTAL, 1)
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+def test_defect_11_a_waiting_release_whose_capture_failed_waits_for_the_next_one() -> None:
+    # Given the order closed by a shipment while an earlier one was in flight
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = service.record_capture(ledger, reserve(ledger, provider, "s-2"), NOW)
+    assert releases.release_after_capture(ledger, provider, second, NOW) is not None
+
+    # When the earlier one fails (its units capturable again), reconciliation sends nothing
+    failures.record_failure(
+        ledger,
+        request=first.request(),
+        error_type="ProviderDeclinedError",
+        error_reason="provider_declined",
+        message="declined",
+        execution_id="exec-s-1",
+        now=NOW,
+    )
+    assert releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1)).released == 0
+    assert provider.released == []
+
+    # Then the shipment that ships those units again finishes the order and releases the rest
+    last = ship(ledger, provider, "s-3", [("line-1", 3)])
+    released = releases.release_after_capture(ledger, provider, last, NOW)
+
+    assert last.releases_authorization
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+@pytest.mark.parametrize("provider_name", ["stripe", "sandbox"])
+def test_defect_11_captures_in_flight_together_at_stripe_cancel_the_rest_once(
+    provider_name: str,
+) -> None:
+    # At a provider whose final capture releases the rest, no capture was sent final here:
+    # the intent keeps the rest capturable, so it is released by cancellation.
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, provider=provider_name)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = reserve(ledger, provider, "s-2")
+    assert [call.final_capture for call in provider.captures] == [False, False]
+
+    service.record_capture(ledger, first, NOW)
+    recorded = service.record_capture(ledger, second, NOW)
+    released = releases.release_after_capture(ledger, provider, recorded, NOW)
+
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+def test_defect_11_an_api_capture_of_the_rest_by_amount_is_final_and_releases_the_rest() -> None:
+    # Given an order partly captured by amount (the native and Aplazame dialects)
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = service.record_capture(ledger, reserve(ledger, provider, "api-1", amount=4000), NOW)
+    assert releases.release_after_capture(ledger, provider, first, NOW) is None
+
+    # When the rest is captured by amount
+    rest = EXAMPLE_ORDER_TOTAL - 4000
+    last = service.record_capture(ledger, reserve(ledger, provider, "api-2", amount=rest), NOW)
+    released = releases.release_after_capture(ledger, provider, last, NOW)
+
+    # Then it was sent as the final capture and the authorization's rest is released once
+    assert last.releases_authorization
+    assert [call.final_capture for call in provider.captures] == [False, True]
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+def test_defect_11_a_capture_by_amount_of_the_whole_authorization_is_final() -> None:
+    # An authorization below the order's total: capturing all of it leaves nothing to capture
+    # (nothing to release either), so the provider is told it is the last capture.
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, authorized=EXAMPLE_ORDER_TOTAL - 171)
+    last = service.record_capture(
+        ledger, reserve(ledger, provider, "api-1", amount=EXAMPLE_ORDER_TOTAL - 171), NOW
+    )
+
+    assert last.releases_authorization
+    assert [call.final_capture for call in provider.captures] == [True]
+    assert releases.release_after_capture(ledger, provider, last, NOW) is None
+    assert provider.released == []
+
+
+def test_defect_11_the_rest_canceled_while_a_capture_is_in_flight_is_released_once_after_it() -> (
+    None
+):
+    # Given a shipment in flight, then the rest of the order canceled: nothing to release yet
+    # (the shipment may still fail and give its units back), so the release waits
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    in_flight = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    waiting = releases.release_remainder(ledger, provider, cancel(ledger, [("line-2", 2)]), NOW)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+    assert provider.released == []
+
+    # When the shipment is recorded, and reconciliation runs
+    service.record_capture(ledger, in_flight, NOW)
+    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
+
+    # Then the order can capture nothing more, and its authorization's rest went, once
+    stored = ledger.get_order(MERCHANT, ORDER)
+    released = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and report.released == 1
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert released.amount == AUTHORIZED - stored.captured_amount
+    assert [r.remaining_amount for r in provider.released] == [released.amount]

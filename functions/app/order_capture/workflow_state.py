@@ -179,6 +179,7 @@ class StatePlan(Model):
     expected_version: int
     is_final: bool
     releases_authorization: bool = False
+    may_finish_order: bool = False
     nothing_to_capture: bool
 
     def named(self, order: Order) -> CapturePlan:

@@ -19,6 +19,7 @@ from order_capture import history
 from order_capture.adapters.dynamodb.history import history_sk
 from order_capture.errors import OrderChangedError
 from order_capture.models import (
+    OPEN_RELEASE_STATUSES,
     AuthorizationRelease,
     Capture,
     CaptureStatus,
@@ -368,6 +369,6 @@ class MemoryLedger(MemoryRefunds):
             releases = [
                 release.model_copy(deep=True)
                 for release in self.releases.values()
-                if release.status is ReleaseStatus.PENDING and release.updated_at < updated_before
+                if release.status in OPEN_RELEASE_STATUSES and release.updated_at < updated_before
             ]
         return sorted(releases, key=lambda release: (release.updated_at, release.release_id))

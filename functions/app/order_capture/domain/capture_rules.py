@@ -269,6 +269,7 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         amount = max(0, capturable if is_final else min(value, capturable))
     _check_limits(order, amount, capturable)
     _check_single_capture(order, amount, capturable)
+    closes = _leaves_nothing(order, amount)
     return CapturePlan(
         capture_id=request.capture_id,
         amount=amount,
@@ -280,9 +281,21 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         is_final=is_final,
         # Letting the provider release the rest of the authorization is only safe when no
         # other capture of the order is still in flight (it would then be refused).
-        releases_authorization=is_final and order.reserved_amount == 0,
+        releases_authorization=closes and order.reserved_amount == 0,
+        # With another capture in flight, whichever of them is confirmed last may finish the
+        # order: neither knows which now, so both read the order once confirmed.
+        may_finish_order=order.reserved_amount > 0 and amount > 0,
         nothing_to_capture=amount == 0,
     )
+
+
+def _leaves_nothing(order: Order, amount: int) -> bool:
+    """Whether capturing ``amount`` leaves the order nothing more to capture: it takes all that
+    is capturable (the last unit shipped, or the rest captured by amount through the API), or
+    all the authorization has left."""
+    authorized_left = order.payment.authorized_amount - order.captured_amount
+    authorized_left -= order.reserved_amount
+    return amount > 0 and (amount >= order.capturable_amount or amount >= authorized_left)
 
 
 def _claims_for_items(

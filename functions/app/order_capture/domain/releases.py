@@ -7,10 +7,19 @@ When
     runs inside steps that already run, adding no state transition:
 
     * Record, once it confirmed a capture that was sent as the order's final one
-      (``releases_authorization``: it closed every unit with nothing else in flight);
+      (``releases_authorization``: it left nothing capturable, the last unit shipped or the
+      rest captured by amount, with nothing else in flight), or one that was reserved while
+      another capture was in flight (``may_finish_order``: it may be the last confirmed; the
+      order is read to tell);
     * the provider's webhook that confirms such a capture (Adyen's asynchronous captures);
     * ``Order Items Canceled`` (event or API), when the cancellation leaves nothing to capture;
-    * reconciliation, which asks again for every release left pending (``reconcile_releases``).
+    * reconciliation, after confirming a capture, and for every release left pending or
+      ``waiting`` (``reconcile_releases``).
+
+    A step that closes the order (nothing capturable) while captures are still in flight
+    stores the release ``waiting``: the confirmer that finds none in flight any more carries it
+    out, or reconciliation does (a capture reserved alone does not read the order when it is
+    confirmed, so that a partial capture costs no extra ledger request).
 
 Once
     The release record (its id derived from the order, ``models.release_id_for``) is stored,
@@ -63,6 +72,12 @@ def remainder_of(order: Order) -> int | None:
     return max(0, order.payment.authorized_amount - order.captured_amount)
 
 
+def closed_in_flight(order: Order) -> bool:
+    """Nothing capturable is left, but captures are still in flight: the order is finished
+    once they are confirmed (or capturable again if one fails)."""
+    return order.capturable_amount <= 0 and order.reserved_amount > 0
+
+
 def release_remainder(
     ledger: ReleaseLedger,
     providers: PaymentProviders,
@@ -71,43 +86,89 @@ def release_remainder(
 ) -> AuthorizationRelease | None:
     """Release what ``order``'s authorization has left if the order can capture nothing more;
     the release as recorded (the one stored before, if any), or None when there is nothing to
-    release."""
+    release. An order closed with captures still in flight gets a ``waiting`` release, which
+    the confirmer that finds none left in flight (or reconciliation) carries out."""
     remaining = remainder_of(order)
+    if remaining is None:
+        return _wait(ledger, order, now) if closed_in_flight(order) else None
     if not remaining:
         return None
-    release = AuthorizationRelease(
-        release_id=release_id_for(order.merchant_id, order.order_id),
-        merchant_id=order.merchant_id,
-        order_id=order.order_id,
-        provider=order.payment.provider,
-        authorization_reference=order.payment.reference,
-        amount=remaining,
-        currency=order.currency,
-        status=ReleaseStatus.PENDING,
-        attempts=1,  # counted before it is made: a crash during it leaves it counted
-        created_at=now,
-        updated_at=now,
-    )
+    release = _release(order, remaining, ReleaseStatus.PENDING, now)
     stored = ledger.begin_release(release)
+    if stored is not None and stored.status is ReleaseStatus.WAITING:
+        # It waited for the captures in flight, which are confirmed now: this one sends it.
+        if not ledger.update_release(release, ReleaseStatus.WAITING):
+            return ledger.get_release(order.merchant_id, order.order_id)
+        stored = None
     if stored is not None:
         return stored  # released (or being released) once already: ask nothing
     return _ask_provider(ledger, providers, release, now)
 
 
+def _release(
+    order: Order, amount: int, status: ReleaseStatus, now: datetime
+) -> AuthorizationRelease:
+    return AuthorizationRelease(
+        release_id=release_id_for(order.merchant_id, order.order_id),
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        provider=order.payment.provider,
+        authorization_reference=order.payment.reference,
+        amount=amount,
+        currency=order.currency,
+        status=status,
+        # Counted before it is made: a crash during it leaves it counted. None yet if waiting.
+        attempts=1 if status is ReleaseStatus.PENDING else 0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _wait(ledger: ReleaseLedger, order: Order, now: datetime) -> AuthorizationRelease | None:
+    """Store the ``waiting`` release of ``order`` (closed, captures in flight), whose amount
+    is what the authorization will have left if they are all confirmed; the one stored
+    before instead, if any."""
+    left = order.payment.authorized_amount - order.captured_amount - order.reserved_amount
+    if left <= 0:
+        return None  # the captures in flight take all the authorization has: nothing to wait for
+    waiting = _release(order, left, ReleaseStatus.WAITING, now)
+    return ledger.begin_release(waiting) or waiting
+
+
 def release_after_capture(
     ledger: ReleaseLedger, providers: PaymentProviders, capture: Capture, now: datetime
 ) -> AuthorizationRelease | None:
-    """After ``capture`` was confirmed: release the order's remainder if the capture was sent
-    as the order's final one; None otherwise or when nothing is left.
+    """After ``capture`` was confirmed: release the order's remainder if the order can capture
+    nothing more now; None otherwise or when nothing is left.
 
-    At a provider whose final capture released the rest itself (Stripe, the sandbox) nothing
-    is sent and nothing more is written: the capture, stored with ``releases_authorization``,
-    is the record, and the order is not read again (a capture costs no extra request)."""
-    if capture.status is not CaptureStatus.CAPTURED or not capture.releases_authorization:
+    A capture sent as the order's final one (``releases_authorization``: it left nothing to
+    capture with nothing else in flight) finished it. At a provider whose final capture
+    released the rest itself (Stripe, the sandbox) nothing is sent and nothing more is
+    written: the capture, stored so, is the record, and the order is not read again. A capture
+    that was in flight with others (``may_finish_order``) may have been the last of them to be
+    confirmed (none knew it would be when it was reserved): the order is read once to tell.
+    Any other capture leaves the order something to capture, or is the one a ``waiting``
+    release waits for (the capture or cancellation that closed the order while it was in
+    flight stored that release, and reconciliation carries it out)."""
+    if capture.status is not CaptureStatus.CAPTURED:
         return None
-    if units_for(capture.provider).final_capture_releases_rest:
+    if capture.releases_authorization:
+        if units_for(capture.provider).final_capture_releases_rest:
+            return None
+    elif not capture.may_finish_order:
         return None
-    order = ledger.get_order(capture.merchant_id, capture.order_id)
+    return release_of_order(ledger, providers, capture.merchant_id, capture.order_id, now)
+
+
+def release_of_order(
+    ledger: ReleaseLedger,
+    providers: PaymentProviders,
+    merchant_id: str,
+    order_id: str,
+    now: datetime,
+) -> AuthorizationRelease | None:
+    """``release_remainder`` of the order as stored now."""
+    order = ledger.get_order(merchant_id, order_id)
     if order is None:
         return None
     return release_remainder(ledger, providers, order, now)
@@ -193,6 +254,54 @@ class ReleaseReport(Model):
     errors: int = 0
 
 
+def _outcome(settled: AuthorizationRelease) -> tuple[str, str]:
+    outcome = {
+        ReleaseStatus.RELEASED: "released",
+        ReleaseStatus.FAILED: "failed",
+        ReleaseStatus.PENDING: "still_open",
+        ReleaseStatus.WAITING: "still_open",
+    }[settled.status]
+    return outcome, settled.failure.message if settled.failure else settled.status.value
+
+
+def _retry(
+    ledger: ReleaseLedger,
+    providers: PaymentProviders,
+    release: AuthorizationRelease,
+    now: datetime,
+) -> tuple[str, str]:
+    retry = release.model_copy(update={"attempts": release.attempts + 1, "updated_at": now})
+    if not ledger.update_release(retry, ReleaseStatus.PENDING):
+        return "still_open", "settled meanwhile by another run"
+    return _outcome(_ask_provider(ledger, providers, retry, now))
+
+
+def _carry_out_waiting(
+    ledger: ReleaseLedger,
+    providers: PaymentProviders,
+    release: AuthorizationRelease,
+    now: datetime,
+) -> tuple[str, str]:
+    """A ``waiting`` release: sent once its order's captures in flight are all confirmed (its
+    amount what the authorization has left then); left waiting while one is in flight, or
+    while the order can capture again (one failed and gave its units back)."""
+    order = ledger.get_order(release.merchant_id, release.order_id)
+    if order is None:
+        return "still_open", "its order is not in the ledger"
+    remaining = remainder_of(order)
+    if remaining is None:
+        return "still_open", "waiting: the order still has captures in flight or to make"
+    if not remaining:
+        settled = release.model_copy(
+            update={"status": ReleaseStatus.RELEASED, "amount": 0, "updated_at": now}
+        )
+        if not ledger.update_release(settled, ReleaseStatus.WAITING):
+            return "still_open", "settled meanwhile by another run"
+        return "released", "nothing was left to release"
+    stored = release_remainder(ledger, providers, order, now)
+    return _outcome(stored) if stored is not None else ("still_open", "nothing to release")
+
+
 def reconcile_releases(
     ledger: ReleaseLedger,
     providers: PaymentProviders,
@@ -202,22 +311,16 @@ def reconcile_releases(
     on_item: OnItem | None = None,
 ) -> ReleaseReport:
     """Ask again for every release still pending and older than ``grace`` (its provider call
-    failed, went unanswered, or its step died after storing it), with the same key."""
+    failed, went unanswered, or its step died after storing it), with the same key; carry
+    out every ``waiting`` one whose order's captures in flight are all confirmed now."""
     counts = ReleaseReport().model_dump()
     for release in ledger.list_open_releases(now - grace):
         counts["examined"] += 1
         try:
-            retry = release.model_copy(update={"attempts": release.attempts + 1, "updated_at": now})
-            if not ledger.update_release(retry, ReleaseStatus.PENDING):
-                outcome, reason = "still_open", "settled meanwhile by another run"
+            if release.status is ReleaseStatus.WAITING:
+                outcome, reason = _carry_out_waiting(ledger, providers, release, now)
             else:
-                settled = _ask_provider(ledger, providers, retry, now)
-                outcome = {
-                    ReleaseStatus.RELEASED: "released",
-                    ReleaseStatus.FAILED: "failed",
-                    ReleaseStatus.PENDING: "still_open",
-                }[settled.status]
-                reason = settled.failure.message if settled.failure else "released"
+                outcome, reason = _retry(ledger, providers, release, now)
         except Exception as error:  # one release must not stop the others
             outcome, reason = "errors", error_reason(error)
         counts[outcome] += 1

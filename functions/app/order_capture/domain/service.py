@@ -149,6 +149,7 @@ def execute_capture(
         trigger=request.trigger,
         execution_id=execution_id,
         releases_authorization=plan.releases_authorization,
+        may_finish_order=plan.may_finish_order,
         created_at=now,
         updated_at=now,
     )

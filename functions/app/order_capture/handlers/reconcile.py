@@ -3,7 +3,8 @@ pending, and releases of authorizations' remainders left pending."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,8 +17,8 @@ from order_capture.domain.reconciled import ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refund_reconciliation import reconcile_open_refunds
 from order_capture.handlers.await_confirmation import default_waiters
-from order_capture.models import Capture, Refund
-from order_capture.observability import logger, metrics
+from order_capture.models import AuthorizationRelease, Capture, Refund
+from order_capture.observability import log_release_error, logger, metrics
 from order_capture.ports import (
     Clock,
     ConfirmationWaiters,
@@ -25,6 +26,7 @@ from order_capture.ports import (
     PaymentProvider,
     PaymentProviders,
     ReconcileLedger,
+    ReleaseLedger,
     SystemClock,
 )
 from order_capture.wiring import default_publisher, default_repository, dump, lambda_entry
@@ -48,6 +50,16 @@ def _log_refund_error(refund: Refund, error: Exception) -> None:
         extra={"refund_id": refund.refund_id, "order_id": refund.order_id},
         exc_info=error,
     )
+
+
+def _release_after(
+    ledger: ReleaseLedger, providers: PaymentProviders, item: ReconciledItem, now: datetime
+) -> AuthorizationRelease | None:
+    """``releases.release_after_capture`` of the capture ``item`` says reconciliation confirmed."""
+    confirmed = ledger.get_capture(item.merchant_id, item.order_id, item.id)
+    if confirmed is None:
+        return None
+    return releases.release_after_capture(ledger, providers, confirmed, now)
 
 
 def handle(
@@ -75,9 +87,16 @@ def handle(
         on_error=_log_capture_error,
         on_item=items.append,
     )
+    release_providers = providers or ConfiguredProviders(settings())
+    for item in items:
+        if item.kind == "capture" and item.outcome == "confirmed":
+            # Confirming it may have left its order nothing to capture: the remainder goes.
+            releases.release_quietly(
+                partial(_release_after, ledger, release_providers, item, now), log_release_error
+            )
     refunds = reconcile_open_refunds(
         ledger,
-        providers or ConfiguredProviders(settings()),
+        release_providers,
         now,
         grace,
         _log_refund_error,
@@ -85,7 +104,7 @@ def handle(
     )
     released = releases.reconcile_releases(
         ledger,
-        providers or ConfiguredProviders(settings()),
+        release_providers,
         now,
         grace,
         on_item=items.append,

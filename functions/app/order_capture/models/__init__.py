@@ -48,6 +48,7 @@ from order_capture.models.events import (
 )
 from order_capture.models.ledger import (
     FINAL_CAPTURE_STATUSES,
+    OPEN_RELEASE_STATUSES,
     SETTLED_CAPTURE_STATUSES,
     Authorization,
     AuthorizationRelease,
@@ -76,6 +77,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_METADATA_CHARACTERS",
     "MAX_ORDER_LINES",
+    "OPEN_RELEASE_STATUSES",
     "SETTLED_CAPTURE_STATUSES",
     "Authorization",
     "AuthorizationRelease",

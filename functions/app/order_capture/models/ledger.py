@@ -132,6 +132,10 @@ class Capture(Model):
     execution_id: str | None = None
     #: Sent to the provider as its final capture (it may release the rest of the authorization).
     releases_authorization: bool = False
+    #: Not sent final, but may be the capture whose confirmation leaves the order nothing to
+    #: capture (others were in flight when it was reserved): its confirmer reads the order to
+    #: tell (see domain.releases).
+    may_finish_order: bool = False
     failure: FailureReason | None = None
     #: What the provider answered the capture request: ``pending`` means it received it and
     #: confirms later (Adyen, by webhook); the state machine then leaves the capture pending.
@@ -187,6 +191,13 @@ class ReleaseStatus(StrEnum):
     RELEASED = "released"
     #: The provider refused: for an operator (its ``failure`` says why).
     FAILED = "failed"
+    #: The order closed (nothing capturable) with captures still in flight: due once they are
+    #: confirmed, by whichever confirmer finds none left in flight, or by reconciliation. Open.
+    WAITING = "waiting"
+
+
+#: Releases reconciliation still has to see to (the sparse index holds these).
+OPEN_RELEASE_STATUSES = frozenset({ReleaseStatus.PENDING, ReleaseStatus.WAITING})
 
 
 class AuthorizationRelease(Model):

@@ -23,6 +23,8 @@ class CapturePlan(Model):
     is_final: bool
     #: Also tells the provider this is the last capture (it may release the rest).
     releases_authorization: bool = False
+    #: See ``Capture.may_finish_order``.
+    may_finish_order: bool = False
     nothing_to_capture: bool
 
 

@@ -15,7 +15,7 @@ from order_capture.adapters.dynamodb.codec import (
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import ledger_call
-from order_capture.models import AuthorizationRelease, ReleaseStatus
+from order_capture.models import OPEN_RELEASE_STATUSES, AuthorizationRelease, ReleaseStatus
 
 if TYPE_CHECKING:
     from order_capture.adapters.dynamodb.codec import Item
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def _release_item(release: AuthorizationRelease) -> Item:
     item = codec.encode(codec.release_key(release.merchant_id, release.order_id), release)
-    if release.status is ReleaseStatus.PENDING:
+    if release.status in OPEN_RELEASE_STATUSES:
         item[OPEN_STATUS] = string(layout.sharded(OPEN_RELEASE, release.release_id))
     return item
 
