@@ -35,6 +35,8 @@ def item(event: str, success: str = "true", **extra: Any) -> dict[str, Any]:
         ("REFUND", "false", "refund", "failed"),
         ("REFUND_FAILED", "true", "refund", "failed"),
         ("REFUNDED_REVERSED", "true", "refund", "reversed"),
+        ("CANCELLATION", "true", "release", "succeeded"),
+        ("CANCELLATION", "false", "release", "failed"),
     ],
 )
 def test_each_capture_and_refund_event_says_what_became_of_ours(
@@ -64,7 +66,7 @@ def test_a_notification_without_a_reason_names_its_event() -> None:
     "wire",
     [
         item("AUTHORISATION"),  # not about a capture or refund of ours
-        item("CANCELLATION"),
+        item("CANCEL_OR_REFUND"),  # we never send /reversals
         item("CAPTURE", merchantReference=None),  # no reference of ours
         item("CAPTURE", merchantReference=""),
         {"success": "true", "merchantReference": "our-key"},  # no eventCode

@@ -28,6 +28,7 @@ def test_every_key_the_codec_builds_is_in_the_documented_key_table() -> None:
         codec.release_key("<merchant_id>", "<order_id>"),
         codec.capture_ref_key("<merchant_id>", "<capture_id>"),
         codec.refund_ref_key("<merchant_id>", "<refund_id>"),
+        codec.release_ref_key("<merchant_id>", "<release_id>"),
         codec.execution_failure_key("<execution ARN>"),
         codec.api_key_key("<sha256>"),
     ]

@@ -351,6 +351,18 @@ class MemoryLedger(MemoryRefunds):
             self.releases[(release.merchant_id, release.order_id)] = release
             return None
 
+    def find_release(self, merchant_id: str, release_id: str) -> AuthorizationRelease | None:
+        with self._lock:
+            stored = next(
+                (
+                    release
+                    for (merchant, _), release in self.releases.items()
+                    if merchant == merchant_id and release.release_id == release_id
+                ),
+                None,
+            )
+            return None if stored is None else stored.model_copy(deep=True)
+
     def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
         with self._lock:
             stored = self.releases.get((release.merchant_id, release.order_id))

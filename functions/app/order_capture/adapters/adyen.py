@@ -307,10 +307,13 @@ class NotificationItem(AdyenWire):
 
 #: Adyen event -> (subject, outcome when ``success`` is true). ``CAPTURE_FAILED`` and
 #: ``REFUND_FAILED`` report a failure whatever ``success`` says; ``REFUNDED_REVERSED``: the
-#: refunded money came back to the merchant (the refund is undone).
+#: refunded money came back to the merchant (the refund is undone); ``CANCELLATION``: the
+#: outcome of a ``/cancels`` request (our release of what the authorization has left).
 _EVENTS: dict[
-    str, tuple[Literal["capture", "refund"], Literal["succeeded", "failed", "reversed"]]
+    str,
+    tuple[Literal["capture", "refund", "release"], Literal["succeeded", "failed", "reversed"]],
 ] = {
+    "CANCELLATION": ("release", "succeeded"),
     "CAPTURE": ("capture", "succeeded"),
     "CAPTURE_FAILED": ("capture", "failed"),
     "REFUND": ("refund", "succeeded"),

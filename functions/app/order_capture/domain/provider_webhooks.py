@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from order_capture.domain import capture_rules, failures, service, state_log
+from order_capture.domain import capture_rules, failures, releases, service, state_log
 from order_capture.domain.announcements import announce, complete_wait, make_known
 from order_capture.errors import (
     InvalidStateError,
@@ -32,6 +32,7 @@ from order_capture.errors import (
 )
 from order_capture.history import Actor, acting
 from order_capture.models import (
+    AuthorizationRelease,
     Capture,
     CaptureStatus,
     FailureReason,
@@ -59,7 +60,7 @@ def apply_notification(
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
-) -> Capture | Refund | None:
+) -> Capture | Refund | AuthorizationRelease | None:
     """``_apply_notification``, the webhook (and its event) the actor of the ledger's history."""
     with acting(Actor(kind="webhook", reason=notification.event)):
         return _apply_notification(
@@ -80,13 +81,15 @@ def _apply_notification(
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
-) -> Capture | Refund | None:
+) -> Capture | Refund | AuthorizationRelease | None:
     """Settle the merchant's capture (or refund) as ``notification`` says; for a capture, then
     complete the workflow that waits for it, or announce the change if none waits. None if the
     ledger does not know it (one made outside this service, or not noted as awaiting the
     provider yet)."""
     if notification.about_refund:
         return settle_refund(repository, merchant_id, notification, now)
+    if notification.subject == "release":
+        return releases.settle_by_notification(repository, merchant_id, notification, now)
     capture = repository.find_capture(merchant_id, notification.reference)
     if capture is None:
         return None

@@ -57,7 +57,12 @@ from order_capture.models import (
     ReleaseStatus,
     release_id_for,
 )
-from order_capture.ports import PaymentProviders, ProviderReleaseRequest, ReleaseLedger
+from order_capture.ports import (
+    PaymentProviders,
+    ProviderNotification,
+    ProviderReleaseRequest,
+    ReleaseLedger,
+)
 from order_capture.provider_units import units_for
 
 #: Releases younger than this are probably still being sent by the step that began them.
@@ -198,7 +203,7 @@ def _ask_provider(
     """Ask the provider to release ``release`` (stored pending, this attempt counted) and
     record what it said; the release as stored after."""
     try:
-        providers.provider(release.provider, release.merchant_id).release(
+        answer = providers.provider(release.provider, release.merchant_id).release(
             ProviderReleaseRequest(
                 authorization_reference=release.authorization_reference,
                 remaining_amount=release.amount,
@@ -225,10 +230,51 @@ def _ask_provider(
         # Unavailable, unanswered, no credentials: still pending, for reconciliation.
         outcome = _settled(release, ReleaseStatus.PENDING, now, error)
     else:
-        outcome = _settled(release, ReleaseStatus.RELEASED, now)
+        if answer.status == "pending":
+            # Received, not done (Adyen's "received"): its webhook settles it (CANCELLATION,
+            # ``settle_by_notification``); until then it stays open, and reconciliation asks
+            # again with the same key (which the provider answers as it did the first time).
+            outcome = release.model_copy(update={"failure": _AWAITING_PROVIDER, "updated_at": now})
+        else:
+            outcome = _settled(release, ReleaseStatus.RELEASED, now)
     if ledger.update_release(outcome, ReleaseStatus.PENDING):
         return outcome
     return ledger.get_release(release.merchant_id, release.order_id) or outcome
+
+
+#: Why a release the provider received is still pending.
+_AWAITING_PROVIDER = FailureReason(
+    reason="awaiting_provider",
+    message="received by the provider, which settles it by webhook",
+    error="ProviderPending",
+)
+
+
+def settle_by_notification(
+    ledger: ReleaseLedger, merchant_id: str, notification: ProviderNotification, now: datetime
+) -> AuthorizationRelease | None:
+    """Settle the merchant's pending release as the provider's webhook says (Adyen's
+    ``CANCELLATION``: ``success`` true, released; false, failed, for an operator, with the
+    provider's reason); the release as stored after, or None if the ledger knows no release by
+    that reference (not ours: a cancellation made in the provider's dashboard). A repeated
+    notification finds it settled and changes nothing."""
+    release = ledger.find_release(merchant_id, notification.reference)
+    if release is None or release.status is not ReleaseStatus.PENDING:
+        return release
+    if notification.succeeded:
+        settled = _settled(release, ReleaseStatus.RELEASED, now)
+    else:
+        failure = FailureReason(
+            reason="release_refused",
+            message=f"{notification.event} success false: {notification.reason}",
+            error="ProviderDeclinedError",
+        )
+        settled = release.model_copy(
+            update={"status": ReleaseStatus.FAILED, "failure": failure, "updated_at": now}
+        )
+    if ledger.update_release(settled, ReleaseStatus.PENDING):
+        return settled
+    return ledger.get_release(release.merchant_id, release.order_id)
 
 
 def _settled(

@@ -227,8 +227,12 @@ class ReleaseLedger(OrderReads, Protocol):
 
     def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:
         """Store ``release`` if its order has none yet (a pending one is findable by
-        ``list_open_releases`` from then on). Returns None on success, or the release already
-        stored (nothing is written then)."""
+        ``list_open_releases`` from then on, and by ``find_release`` by its id). Returns None
+        on success, or the release already stored (nothing is written then)."""
+        ...
+
+    def find_release(self, merchant_id: str, release_id: str) -> AuthorizationRelease | None:
+        """The merchant's release by its id (the reference a provider's webhook names)."""
         ...
 
     def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
@@ -250,8 +254,8 @@ class RefundReconciliation(RefundLedger, OpenRefunds, Protocol):
     """Reconciliation of open refunds."""
 
 
-class WebhookLedger(CaptureConfirmations, RefundLedger, Protocol):
-    """What a provider's webhook settles: captures and refunds."""
+class WebhookLedger(CaptureConfirmations, RefundLedger, ReleaseLedger, Protocol):
+    """What a provider's webhook settles: captures, refunds and releases."""
 
 
 class RecordLedger(CaptureConfirmations, ReleaseLedger, Protocol):

@@ -192,16 +192,16 @@ class ProviderRelease(Model):
 
 
 class ProviderNotification(Model):
-    """What a provider's webhook says about one of our captures or refunds, in no provider's
-    words: each adapter reads its own wire format into this (Adyen:
+    """What a provider's webhook says about one of our captures, refunds or releases, in no
+    provider's words: each adapter reads its own wire format into this (Adyen:
     ``adapters.adyen.notification_of``), and the domain settles the ledger from it
     (``domain.provider_webhooks``)."""
 
-    subject: Literal["capture", "refund"]
+    subject: Literal["capture", "refund", "release"]
     #: ``reversed``: the provider undid what it had confirmed (Adyen ``REFUNDED_REVERSED``:
     #: the refunded money came back to the merchant).
     outcome: Literal["succeeded", "failed", "reversed"]
-    #: The reference we sent: our capture or refund id (the idempotency key).
+    #: The reference we sent: our capture, refund or release id (the idempotency key).
     reference: str
     #: The provider's reference of the capture or refund.
     provider_reference: str = ""

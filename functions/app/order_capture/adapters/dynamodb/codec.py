@@ -45,6 +45,9 @@ CAPTURE_REF_PREFIX = "CAPTURE_REF#"
 CAPTURE_REF_SK = "CAPTURE"
 REFUND_REF_PREFIX = "REFUND_REF#"
 REFUND_REF_SK = "REFUND"
+#: A release's pointer (release id -> order), for the provider's webhook that names it.
+RELEASE_REF_PREFIX = "RELEASE_REF#"
+RELEASE_REF_SK = "RELEASE"
 EXECUTION_PREFIX = "EXECUTION#"
 FAILURE_SK = "FAILURE"
 API_KEY_PREFIX = "APIKEY#"
@@ -171,6 +174,10 @@ def history_key(merchant_id: str, order_id: str, capture_id: str, entry: str = "
 
 def release_key(merchant_id: str, order_id: str) -> Item:
     return key(order_pk(merchant_id, order_id), RELEASE_SK)
+
+
+def release_ref_key(merchant_id: str, release_id: str) -> Item:
+    return key(f"{RELEASE_REF_PREFIX}{merchant_id}#{release_id}", RELEASE_REF_SK)
 
 
 def refund_ref_key(merchant_id: str, refund_id: str) -> Item:

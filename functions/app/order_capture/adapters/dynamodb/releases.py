@@ -1,6 +1,8 @@
 """Authorization releases on the ledger table: one ``RELEASE`` item per order, under the
 order's PK, written before the provider is asked (``attribute_not_exists``: once per order)
-and in the sparse ``OpenCaptures`` index while pending, for reconciliation."""
+and in the sparse ``OpenCaptures`` index while open (pending or waiting), for reconciliation;
+beside it a ``RELEASE_REF#`` pointer from the release id to the order, for the provider's
+webhook (Adyen's ``CANCELLATION``), written in the same transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from order_capture.adapters.dynamodb.codec import (
     string,
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
-from order_capture.adapters.dynamodb.table import ledger_call
+from order_capture.adapters.dynamodb.table import ledger_call, put_op
 from order_capture.models import OPEN_RELEASE_STATUSES, AuthorizationRelease, ReleaseStatus
 
 if TYPE_CHECKING:
@@ -31,37 +33,43 @@ def _release_item(release: AuthorizationRelease) -> Item:
 class ReleaseLedger(OrderLedger):
     """An order's release of what its authorization has left (domain.releases)."""
 
-    def _put_release(self, release: AuthorizationRelease, expected: ReleaseStatus | None) -> bool:
-        """Put ``release`` if none is stored (``expected`` None) or the stored one is still
-        ``expected``; False if not (nothing written)."""
+    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+        """Put ``release`` if the stored one is still ``expected``; False if not (nothing
+        written)."""
         client = self.table.client
         with ledger_call("put_item"):
             try:
-                if expected is None:
-                    client.put_item(
-                        TableName=self.table_name,
-                        Item=_release_item(release),
-                        ConditionExpression="attribute_not_exists(PK)",
-                    )
-                else:
-                    client.put_item(
-                        TableName=self.table_name,
-                        Item=_release_item(release),
-                        ConditionExpression="#status = :expected",
-                        ExpressionAttributeNames={"#status": "status"},
-                        ExpressionAttributeValues={":expected": string(expected.value)},
-                    )
+                client.put_item(
+                    TableName=self.table_name,
+                    Item=_release_item(release),
+                    ConditionExpression="#status = :expected",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":expected": string(expected.value)},
+                )
             except client.exceptions.ConditionalCheckFailedException:
                 return False
         return True
 
     def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:
-        if self._put_release(release, None):
+        # With its pointer (release id -> order) in the same write: a webhook naming the
+        # release can find it as soon as the provider could have heard of it.
+        pointer = codec.release_ref_key(release.merchant_id, release.release_id)
+        pointer["order_id"] = string(release.order_id)
+        canceled = self.table.transact(
+            [
+                put_op(self.table_name, _release_item(release), "attribute_not_exists(PK)"),
+                put_op(self.table_name, pointer),
+            ]
+        )
+        if canceled is None:
             return None
         return self.get_release(release.merchant_id, release.order_id)
 
-    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
-        return self._put_release(release, expected)
+    def find_release(self, merchant_id: str, release_id: str) -> AuthorizationRelease | None:
+        pointer = self._pointer(codec.release_ref_key(merchant_id, release_id), "order_id")
+        if pointer is None:
+            return None
+        return self.get_release(merchant_id, pointer[0])
 
     def get_release(self, merchant_id: str, order_id: str) -> AuthorizationRelease | None:
         item = self.table.get(codec.release_key(merchant_id, order_id))
