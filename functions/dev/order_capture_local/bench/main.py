@@ -15,6 +15,7 @@ from order_capture_local.asl_lint import worst_case_seconds
 from order_capture_local.bench import summary_blocks
 from order_capture_local.bench.cold import FirstPayloads, measure_cold_starts
 from order_capture_local.bench.cost import CONFIRMATION_STATES, cost_per_million, invoked_functions
+from order_capture_local.bench.hot_order import HOT_SHIPMENTS, measure_hot_order
 from order_capture_local.bench.package import build_tree, measure_package
 from order_capture_local.bench.recording import Bench
 from order_capture_local.bench.rendering import Results, render, render_summary_table
@@ -54,6 +55,8 @@ def run_bench(args: argparse.Namespace) -> Results:
             paths = measure_paths(bench)
             _progress(started, "API captures")
             api = measure_api(bench)
+        _progress(started, f"a hot order: {HOT_SHIPMENTS} shipments at once")
+        hot_order = measure_hot_order(bench)
         # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
         # are measured while the table is still small.
         _progress(started, "warm invokes")
@@ -109,6 +112,7 @@ def run_bench(args: argparse.Namespace) -> Results:
         package=package,
         costs=costs,
         express_limit=express_limit,
+        hot_order=hot_order,
         seconds=time.perf_counter() - started,
         cpu_seconds=_cpu_seconds(),
     )

@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 from order_capture_local.bench import rendering_costs, summary_blocks
 from order_capture_local.bench.cold import ColdResult
 from order_capture_local.bench.cost import CONFIRMATION_STATES, PRICES, Cost
+from order_capture_local.bench.hot_order import (
+    MAX_HOT_ORDER_TRANSITIONS_PER_CAPTURE,
+    HotOrderResult,
+)
 from order_capture_local.bench.package import PackageResult
 from order_capture_local.bench.recording import ApiRun, Run
 from order_capture_local.bench.scenarios import PathResult, ScaleResult, WarmResult
@@ -44,6 +48,7 @@ class Results:
     #: CPU seconds of the bench and its cold-start probes: the machine is shared, so the wall
     #: time also says how loaded it was
     cpu_seconds: float = 0.0
+    hot_order: HotOrderResult | None = None
 
 
 def _fmt_requests(requests: Counter[str]) -> str:
@@ -302,6 +307,7 @@ def render_summary_table(results: Results) -> list[str]:
             f"{capture.transitions}: {_ok(capture.transitions <= MAX_CAPTURE_TRANSITIONS)}",
         ),
         *_api_summary_rows(results),
+        *_hot_order_rows(results.hot_order),
         (
             "Requests flat over 0/10/100 earlier captures",
             _ok(len({_fmt_requests(row.first.requests) for row in results.history}) == 1),
@@ -352,6 +358,19 @@ def render_summary_table(results: Results) -> list[str]:
         )
     )
     return ["| Figure | Value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
+
+
+def _hot_order_rows(hot: HotOrderResult | None) -> list[tuple[str, str]]:
+    if hot is None:
+        return []
+    label = (
+        f"State transitions per capture, hot order ({hot.shipments} shipments at once; "
+        f"target ≤ {MAX_HOT_ORDER_TRANSITIONS_PER_CAPTURE})"
+    )
+    value = f"{hot.per_capture:.1f}: {_ok(hot.met)}"
+    if hot.succeeded != hot.shipments:
+        value += f" ({hot.succeeded} of {hot.shipments} succeeded)"
+    return [(label, value + " (varies with the backoff's jitter)")]
 
 
 def _async_transitions(results: Results) -> str:
