@@ -17,11 +17,13 @@ from order_capture.errors import (
     OutcomeUnknownNotRetryableError,
     ProviderDeclinedError,
     ProviderError,
+    ProviderNotConfiguredError,
     ProviderUnavailableError,
 )
 from tests.unit.provider_recorder import Recorder
 from tests.unit.provider_specs import stripe_spec
 from tests.unit.test_provider_contracts import capture_request, partial_stripe, stripe_error
+from tests.unit.test_provider_contracts import stripe as stripe_adapter
 
 
 def _literals(annotation: Any) -> set[str]:
@@ -95,3 +97,74 @@ def test_a_5xx_without_the_header_is_where_we_differ_on_purpose() -> None:
         partial_stripe(Recorder().answer(500, stripe_error("api_error", None))).capture(
             capture_request("pi_1")
         )
+
+
+def stripes_error_class(status: int, body: dict[str, Any]) -> type[Exception]:
+    """The exception Stripe's own library raises for this answer (its v1 error mapping)."""
+    from stripe._api_requestor import _APIRequestor
+
+    raised = _APIRequestor.specific_v1_api_error(None, "", status, body, {}, body["error"])  # type: ignore[arg-type,no-untyped-call]
+    return type(raised)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "stripes", "ours"),
+    [
+        # The key was used with other parameters: the first request may have run.
+        (400, stripe_error("idempotency_error", None), stripe.IdempotencyError,
+         OutcomeUnknownNotRetryableError),
+        # Nothing was done: try again later with the same key.
+        (429, stripe_error("invalid_request_error", "rate_limit"), stripe.RateLimitError,
+         ProviderUnavailableError),
+        (400, stripe_error("invalid_request_error", "rate_limit"), stripe.RateLimitError,
+         ProviderUnavailableError),
+        (402, stripe_error("card_error", "card_declined"), stripe.CardError,
+         ProviderDeclinedError),
+        (401, stripe_error("invalid_request_error", None), stripe.AuthenticationError,
+         ProviderNotConfiguredError),
+        (403, stripe_error("invalid_request_error", None), stripe.PermissionError,
+         ProviderNotConfiguredError),
+        (404, stripe_error("invalid_request_error", "resource_missing"),
+         stripe.InvalidRequestError, ProviderDeclinedError),
+        (500, stripe_error("api_error", None), stripe.APIError,
+         OutcomeUnknownNotRetryableError),
+    ],
+)  # fmt: skip
+def test_each_of_stripes_error_classes_means_to_us_what_it_means_to_stripe(
+    status: int, body: dict[str, Any], stripes: type[Exception], ours: type[ProviderError]
+) -> None:
+    """The answers our tests play are the ones Stripe's library raises each class for, and
+    the adapter reads each as that class means: IdempotencyError an unknown outcome (never a
+    decline), RateLimitError nothing done, CardError a decline, Authentication/Permission a
+    merchant's configuration, APIError (5xx without Stripe-Should-Retry) an unknown outcome."""
+    assert stripes_error_class(status, body) is stripes
+    with pytest.raises(ours):
+        stripe_adapter(Recorder().answer(status, body)).capture(
+            capture_request("pi_1", final_capture=True)
+        )
+
+
+@pytest.mark.parametrize("ours_in_metadata", [True, False])
+def test_payment_intent_unexpected_state_is_stripes_invalid_request_and_ours_only_with_our_key(
+    ours_in_metadata: bool,
+) -> None:
+    """Stripe's library raises InvalidRequestError (code ``payment_intent_unexpected_state``)
+    for a capture of an intent already captured; with our key in the intent's metadata it was
+    our capture (an answer lost, the key pruned): confirmed; without, a refusal."""
+    from order_capture.adapters.stripe import metadata_key
+    from tests.unit.test_provider_contracts import KEY, stripe_intent
+
+    metadata = {metadata_key(KEY): "10050"} if ours_in_metadata else {}
+    intent = stripe_intent(metadata=metadata, status="succeeded")
+    body = stripe_error(
+        "invalid_request_error", "payment_intent_unexpected_state", payment_intent=intent
+    )
+    raised = stripes_error_class(400, body)
+    assert raised is stripe.InvalidRequestError
+    provider = stripe_adapter(Recorder().answer(400, body))
+    if ours_in_metadata:
+        capture = provider.capture(capture_request("pi_1", final_capture=True))
+        assert capture.status == "succeeded"
+    else:
+        with pytest.raises(ProviderDeclinedError):
+            provider.capture(capture_request("pi_1", final_capture=True))
