@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from order_capture.domain import capture_rules
+from order_capture.domain import capture_rules, refunds
 from order_capture.models import (
     Capture,
     CaptureStatus,
     Order,
     OrderPlacedDetail,
     Refund,
-    RefundStatus,
 )
 from tests.factories import order_placed
 
@@ -57,14 +56,4 @@ def reserved(order: Order, capture: Capture) -> Order:
 
 
 def new_refund(capture: Capture, refund_id: str = "refund-1", amount: int = 300) -> Refund:
-    return Refund(
-        refund_id=refund_id,
-        merchant_id=capture.merchant_id,
-        order_id=capture.order_id,
-        capture_id=capture.capture_id,
-        amount=amount,
-        currency=capture.currency,
-        status=RefundStatus.PENDING,
-        created_at=T0,
-        updated_at=T0,
-    )
+    return refunds.new_refund(capture, refund_id, amount, T0)
