@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from order_capture_local import moto_corrections, request_router
+from order_capture_local import moto_corrections, moto_speedups, request_router
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
 from order_capture_local.executions import (
     ExecutionReport,
@@ -181,6 +181,7 @@ class LocalRuntime:
         if self.retry_time_scale != 1.0:
             self._scale_retry_intervals()
         moto_corrections.apply(self._patch)
+        moto_speedups.apply(self._patch)
         boto3.setup_default_session(region_name=LOCAL_REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
