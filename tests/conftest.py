@@ -58,6 +58,15 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL where connections are refused: the port stays bound (not listening) for
+    the whole test, so no other test or worker running in parallel can take it meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
 

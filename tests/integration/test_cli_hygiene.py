@@ -121,19 +121,15 @@ def test_no_aws_region_or_stack_is_one_line(no_stack: dict[str, str]) -> None:
     assert_one_line_error(without_stack, "--table", "order-capture local start")
 
 
-def test_a_stack_that_is_not_running_any_more_is_one_line(no_stack: dict[str, str]) -> None:
-    import socket
-
+def test_a_stack_that_is_not_running_any_more_is_one_line(
+    no_stack: dict[str, str], refused_url: str
+) -> None:
     # The stack file of a stack whose process lives on (this test) but whose endpoint is gone
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    listener.close()
     Path(no_stack["ORDER_CAPTURE_STACK_FILE"]).write_text(
         json.dumps(
             {
                 "pid": os.getpid(),
-                "endpoint": f"http://127.0.0.1:{port}",
+                "endpoint": refused_url,
                 "api_url": "http://127.0.0.1:9",
                 "sandbox_url": "http://127.0.0.1:9",
                 "table_name": "t",

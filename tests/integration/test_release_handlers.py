@@ -111,21 +111,12 @@ def test_a_cancellation_leaving_nothing_to_capture_releases_the_rest_once(
     assert authorization(sandbox, reference).get("released")
 
 
-@pytest.fixture
-def closed_port() -> str:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 def test_a_release_the_provider_did_not_take_is_sent_again_by_reconciliation(
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
     sandbox: SandboxServer,
-    closed_port: str,
+    refused_url: str,
 ) -> None:
     reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL)
     ship_and_record(
@@ -136,7 +127,7 @@ def test_a_release_the_provider_did_not_take_is_sent_again_by_reconciliation(
         lambda_context,
         repository=repository,
         clock=clock,
-        providers=Sandboxes(closed_port),  # unreachable: nothing sent
+        providers=Sandboxes(refused_url),  # unreachable: nothing sent
     )
     pending = repository.get_release(MERCHANT, ORDER)
     assert pending is not None and pending.status is ReleaseStatus.PENDING

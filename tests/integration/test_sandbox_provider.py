@@ -189,13 +189,8 @@ def test_latency_within_the_timeout_still_captures(provider: SandboxProvider, sa
     assert capture(provider, 4_000, "cap-1").status == "succeeded"
 
 
-def test_an_unreachable_sandbox_is_retryable() -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    closed = SandboxProvider(f"http://127.0.0.1:{port}", timeout_seconds=0.5)
+def test_an_unreachable_sandbox_is_retryable(refused_url: str) -> None:
+    closed = SandboxProvider(refused_url, timeout_seconds=0.5)
 
     with pytest.raises(ProviderUnavailableError):
         capture(closed, 4_000, "cap-1")
