@@ -25,6 +25,12 @@ SAM_CLI_VERSION := 1.170.0
 ASL_VALIDATOR_VERSION := 4.0.0
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON313)
+# Compiled bytecode is kept, in one folder outside the source trees: with
+# PYTHONDONTWRITEBYTECODE (set on the CI machines) every Python process (each test worker, each
+# stack or CLI a test starts, sam) compiled moto, boto3 and the rest from source again, about
+# 9 s of CPU per pytest start here.
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX ?= $(CURDIR)/.pycache
 
 .PHONY: chaos help setup run up sam-local test lint typecheck validate-template validate-asl build pytest bench deploy requirements clean medusa-client browser provider-specs
 
@@ -124,8 +130,12 @@ $(PROVIDER_SPECS): tests/provider-specs/package.json tests/provider-specs/packag
 
 provider-specs: $(PROVIDER_SPECS)
 
+# In parallel (pytest-xdist), one worker per core unless PYTEST_WORKERS says otherwise; a test
+# file's tests stay on one worker, so a module's local stack or API is started once.
+PYTEST_WORKERS ?= auto
 pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM) $(PROVIDER_SPECS)
-	$(BIN)/pytest --cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile \
+		--cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
 
 test: lint typecheck validate-template validate-asl build pytest
 
@@ -150,4 +160,4 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(TOOLS) tests/medusa/node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+	rm -rf $(VENV) $(TOOLS) tests/medusa/node_modules .aws-sam .pycache .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
