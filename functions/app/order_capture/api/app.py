@@ -9,17 +9,19 @@ exception handler per kind.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
+import threading
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.api import cors, medusa, native, omnitron, stripe_webhook, webhooks
+from order_capture.api import cors
 from order_capture.api.authorizer import authorized_merchant
 from order_capture.api.common import status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
@@ -56,44 +58,101 @@ OPENAPI_PATH = "/openapi.json"
 APLAZAME_MEDIA_TYPE_HEADER = "X-Aplazame-Media-Type"
 APLAZAME_MEDIA_TYPE = "aplazame.v1"
 
-app = PerRequestRestResolver(enable_validation=True)
-app.include_router(native.router)
-app.include_router(medusa.router)
-app.include_router(omnitron.router)
-app.include_router(stripe_webhook.router)
-app.include_router(webhooks.router)
-app.configure_openapi(
-    title="order-capture API",
-    version="1.0.0",
-    summary="Captures of authorized payments in the Aplazame, Medusa and Omnitron dialects.",
-    description="Amounts are integers in the currency's minor units, except Omnitron's "
-    "decimal amounts. Every POST and PUT takes an optional `Idempotency-Key` header: sent, a "
-    "retry with it gets the first response; not sent, each route is safe by its meaning "
-    "(see each route).",
-    security_schemes={
-        "bearer": HTTPBearer(description="`Authorization: Bearer <API key>` (native, Medusa)"),
-        "medusa_token": APIKey(
-            name=MEDUSA_TOKEN_HEADER,
-            in_=APIKeyIn.header,
-            description="`x-medusa-access-token: <API key>` (Medusa; what medusa-js sends)",
-        ),
-        "token": APIKey(
-            name="Authorization",
-            in_=APIKeyIn.header,
-            description="`Authorization: Token <API key>` (Omnitron)",
-        ),
-    },
+#: The dialects' routes, each module loaded (and its routes registered) by the first request
+#: whose path starts with its prefix, so a cold request pays for its own dialect only
+#: (BENCHMARKS.md, cold start). First match wins; ``/webhooks/`` loads both webhook modules
+#: since ``/webhooks/<provider>`` also matches Stripe's static route, which takes precedence.
+WEBHOOKS_PREFIX = "/webhooks/"
+ROUTE_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/admin/", ("medusa",)),
+    ("/api/", ("omnitron",)),
+    (WEBHOOKS_PREFIX, ("stripe_webhook", "webhooks")),
+    ("/", ("native",)),
 )
-app.enable_swagger(path=SWAGGER_PATH)
+#: Every route module, in the order the OpenAPI document lists them.
+DOCUMENT_ORDER = ("native", "medusa", "omnitron", "stripe_webhook", "webhooks")
+_DIALECT_MODULES = {
+    Dialect.NATIVE: "native",
+    Dialect.MEDUSA: "medusa",
+    Dialect.OMNITRON: "omnitron",
+}
 
-_DIALECTS = {Dialect.NATIVE: native, Dialect.MEDUSA: medusa, Dialect.OMNITRON: omnitron}
+app = PerRequestRestResolver(enable_validation=True)
+_included: set[str] = set()
+#: The local API serves requests in threads: each module's routes are registered once.
+_including = threading.Lock()
+
+
+def route_module(name: str) -> ModuleType:
+    return importlib.import_module(f"order_capture.api.{name}")
+
+
+def include_routes_for(path: str) -> None:
+    """Register on ``app`` the routes of the modules that serve ``path``, once."""
+    names = next((names for prefix, names in ROUTE_MODULES if path.startswith(prefix)), ("native",))
+    with _including:
+        for name in names:
+            if name not in _included:
+                app.include_router(route_module(name).router)
+                _included.add(name)
+
+
+@cache
+def document_resolver() -> PerRequestRestResolver:
+    """Every route, in the document's order, with the OpenAPI document's configuration and
+    the Swagger UI route: the resolver that serves ``/openapi.json`` and ``/swagger``.
+    Kept apart from ``app`` because Powertools' OpenAPI models cost more than a cold start's
+    whole baseline to import and no capture needs them."""
+    from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
+        APIKey,
+        APIKeyIn,
+        HTTPBearer,
+    )
+
+    resolver = PerRequestRestResolver(enable_validation=True)
+    for name in DOCUMENT_ORDER:
+        router = route_module(name).router
+        # Including a router points its request state at the resolver: the routes keep
+        # reading ``app``'s (or, not yet included there, their own).
+        serving = router.api_resolver
+        resolver.include_router(router)
+        router.api_resolver = serving
+    resolver.configure_openapi(
+        title="order-capture API",
+        version="1.0.0",
+        summary="Captures of authorized payments in the Aplazame, Medusa and Omnitron dialects.",
+        description="Amounts are integers in the currency's minor units, except Omnitron's "
+        "decimal amounts. Every POST and PUT takes an optional `Idempotency-Key` header: sent, "
+        "a retry with it gets the first response; not sent, each route is safe by its meaning "
+        "(see each route).",
+        security_schemes={
+            "bearer": HTTPBearer(description="`Authorization: Bearer <API key>` (native, Medusa)"),
+            "medusa_token": APIKey(
+                name=MEDUSA_TOKEN_HEADER,
+                in_=APIKeyIn.header,
+                description="`x-medusa-access-token: <API key>` (Medusa; what medusa-js sends)",
+            ),
+            "token": APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                description="`Authorization: Token <API key>` (Omnitron)",
+            ),
+        },
+    )
+    resolver.enable_swagger(path=SWAGGER_PATH)
+    return resolver
+
+
+def openapi_json_schema() -> str:
+    """The API's OpenAPI document (docs/openapi.json)."""
+    return document_resolver().get_openapi_json_schema()
 
 
 # --- Errors -> the dialect's response ----------------------------------------------------------
 
 
 def error_response(dialect: Dialect, error: OrderCaptureError) -> Response[str]:
-    module = _DIALECTS[dialect]
+    module = route_module(_DIALECT_MODULES[dialect])
     problem = Problem(error=error, status=status_for(error, module.STATUS_BY_ERROR))
     headers = {}
     if isinstance(error, UnauthorizedError):
@@ -251,7 +310,7 @@ def handle(
     if event.get("httpMethod") == "OPTIONS":
         return cors.preflight(event, origins)
     if event.get("httpMethod") == "GET" and path == SWAGGER_PATH:
-        return app.resolve(event, context)
+        return document_resolver().resolve(event, context)
     if event.get("httpMethod") == "GET" and path == OPENAPI_PATH:
         return cors.with_cors_headers(_openapi_document(event), event, origins)
     response = _with_dialect_headers(_handle(event, context, path, dependencies), path)
@@ -270,7 +329,7 @@ def _handle(
         _check_body(event)
         # A provider's webhook has no API key: it proves itself by the signature of every
         # notification, which the webhook route checks (api/webhooks.py).
-        is_webhook = path.startswith(webhooks.PATH_PREFIX)
+        is_webhook = path.startswith(WEBHOOKS_PREFIX)
         merchant_id = "" if is_webhook else _authenticate(event, dialect, dependencies)
     except OrderCaptureError as error:
         return _proxy_response(error_response(dialect, error))
@@ -282,6 +341,7 @@ def _handle(
         lambda_context=context,
         fingerprint=_fingerprint(event),
     )
+    include_routes_for(path)
     return app.resolve(_normalized(event), context)
 
 
@@ -293,7 +353,7 @@ def _openapi_document(event: dict[str, Any]) -> dict[str, Any]:
     served_under_stage = stage not in {"", "$default"} and str(
         context.get("path") or ""
     ).startswith(f"/{stage}/")
-    document = json.loads(app.get_openapi_json_schema())
+    document = json.loads(openapi_json_schema())
     document["servers"] = [{"url": f"/{stage}" if served_under_stage else "/"}]
     return {
         "statusCode": 200,
@@ -305,7 +365,7 @@ def _openapi_document(event: dict[str, Any]) -> dict[str, Any]:
 
 def _with_dialect_headers(response: dict[str, Any], path: str) -> dict[str, Any]:
     """Headers a dialect's clients expect on every answer: Aplazame's media type (seed 003)."""
-    if dialect_of(path) is not Dialect.NATIVE or path.startswith(webhooks.PATH_PREFIX):
+    if dialect_of(path) is not Dialect.NATIVE or path.startswith(WEBHOOKS_PREFIX):
         return response
     headers = dict(response.get("multiValueHeaders") or {})
     headers[APLAZAME_MEDIA_TYPE_HEADER] = [APLAZAME_MEDIA_TYPE]
