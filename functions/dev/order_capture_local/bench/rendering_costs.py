@@ -244,7 +244,8 @@ def render_cold(cold: ColdResult | None) -> list[str]:
         "`boto3.client('dynamodb')`. *Init*: importing the handler. *Ready*: Init plus the "
         "first invocation with the payload the function first received in this run, up to "
         "its first AWS request (endpoints on a closed loopback port, one attempt), and for "
-        "Capture the order's provider adapter; time blocked on sockets excluded.",
+        "Capture the order's provider adapter. Measured as the process's CPU time: the "
+        "machine is shared, and wall time there mostly measures the neighbours.",
         "",
         "| Function | Init / baseline | Ready / baseline | Target (ready) |",
         "|---|---|---|---|",
