@@ -41,13 +41,17 @@ def wait_for_execution(execution_arn: str, timeout_seconds: float = 120) -> Exec
 
     stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
     deadline = time.monotonic() + timeout_seconds
+    # Polled every 20 ms at first, then less often up to every 100 ms: a long execution (a
+    # 1,000-line order) was polled hundreds of times, each poll a request moto serves.
+    interval = 0.02
     while True:
         described = stepfunctions.describe_execution(executionArn=execution_arn)
         if described["status"] != "RUNNING":
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {execution_arn} still running")
-        time.sleep(0.02)
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.1)
     return ExecutionReport(
         name=described["name"],
         arn=execution_arn,
