@@ -105,6 +105,22 @@ def _zipped_size(root: Path) -> int:
         return Path(archive).stat().st_size
 
 
+def _layer_zipped_size(tree: LambdaTree) -> int:
+    """The layer zip's size, kept beside the layer's stamp: the layer is rebuilt only when its
+    requirements change, and zipping its 25 MB took longer than most scenarios."""
+    root = tree.layer.parent.parent
+    stamp, kept = root / "layer.sha256", root / "layer.zipped"
+    digest = stamp.read_text() if stamp.exists() else None
+    if digest and kept.exists():
+        kept_digest, _, kept_size = kept.read_text().partition(" ")
+        if kept_digest == digest and kept_size.isdigit():
+            return int(kept_size)
+    size = _zipped_size(tree.layer.parent)
+    if digest:
+        kept.write_text(f"{digest} {size}")
+    return size
+
+
 def measure_package(tree: LambdaTree, functions: int) -> PackageResult:
     """Sizes of one function's artifact (all functions share one ``CodeUri``) and of the layer
     (its ``python/`` directory, as the layer zip holds it)."""
@@ -116,7 +132,7 @@ def measure_package(tree: LambdaTree, functions: int) -> PackageResult:
     result.function_unzipped = _tree_size(tree.function)
     result.function_zipped = _zipped_size(tree.function)
     result.layer_unzipped = _tree_size(tree.layer)
-    result.layer_zipped = _zipped_size(tree.layer.parent)
+    result.layer_zipped = _layer_zipped_size(tree)
     sizes: Counter[str] = Counter()
     for child in tree.layer.iterdir():
         name = child.name.split("-")[0] if child.name.endswith(".dist-info") else child.name

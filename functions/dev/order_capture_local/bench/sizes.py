@@ -47,22 +47,34 @@ class LedgerSnapshot:
     indexed: set[tuple[str, str]]
 
 
-def ledger_snapshot(runtime: LocalRuntime) -> LedgerSnapshot:
-    """The ledger as it stands, read from the embedded AWS's own tables: a ``Scan`` through
-    the SDK serializes every item (1,000-line catalogs among them) and was most of the
-    bench's time; the items and their values are the same."""
+def ledger_snapshot(
+    runtime: LocalRuntime, keys: Iterable[tuple[str, str]] | None = None
+) -> LedgerSnapshot:
+    """The ledger's items as they stand (``keys``: only those; all by default), read from the
+    embedded AWS's own tables: a ``Scan`` through the SDK serializes every item (1,000-line
+    catalogs among them) and was most of the bench's time; the items and their values are
+    the same."""
     from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
 
     (table,) = runtime.template.tables.values()
     index_attributes = [
         index["KeySchema"][0]["AttributeName"]
         for index in table.properties.get("GlobalSecondaryIndexes", [])
     ]
+    stored_table = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].get_table(table.name)
+    if keys is None:
+        stored_items = list(stored_table.all_items())
+    else:
+        found = (
+            stored_table.get_item(DynamoType({"S": pk}), DynamoType({"S": sk})) for pk, sk in keys
+        )
+        stored_items = [stored for stored in found if stored is not None]
     deserializer = TypeDeserializer()
     sizes: dict[tuple[str, str], int] = {}
     indexed: set[tuple[str, str]] = set()
-    for stored in dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].get_table(table.name).all_items():
+    for stored in stored_items:
         attributes = stored.to_json()["Attributes"]
         item = {k: deserializer.deserialize(v) for k, v in attributes.items()}
         key = (item["PK"], item["SK"])
