@@ -120,7 +120,9 @@ def run_bench(args: argparse.Namespace) -> Results:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--cold-runs", type=int, default=5)
+    # Three interleaved runs: each is a dozen fresh interpreters, and CPU time (cold.py)
+    # varies little between runs where wall time did.
+    parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--warm-rounds", type=int, default=10)
     parser.add_argument(
         "--report",
