@@ -284,7 +284,8 @@ def render_cold(cold: ColdResult | None) -> list[str]:
         "validation (~0.3x), Idempotency and a Step Functions client. The step-handler and "
         "API targets are not reachable with pydantic and Powertools on every function; "
         "wall-clock figures on this machine (load 10-14 on 2 cores) varied by more than "
-        "0.3x between runs, CPU time by about 0.1-0.2x.",
+        "0.3x between runs, and CPU time still by up to about 0.6x between runs of the same "
+        "code (docs/performance.md, cold start).",
         "",
     ]
     return lines
