@@ -73,7 +73,7 @@ def reconcile_open_captures(
     on_item: OnItem | None = None,
 ) -> ReconciliationReport:
     """Settle the open captures older than ``grace``; each one settled is made known once
-    (``provider_webhooks.make_known``): the confirmation workflow still waiting for it is
+    (``announcements.make_known``): the confirmation workflow still waiting for it is
     completed and announces it, else it is announced here (``Payment Captured`` /
     ``Payment Capture Failed``), as its execution could not. ``on_item`` is told what became
     of each capture examined, and why."""
