@@ -1,5 +1,6 @@
-"""Ledger states the reconciliation and operations tests start from: a registered order, a
-capture sent but never recorded, one left requires_action; and the CLI as an operator runs it."""
+"""Ledger states the handler, reconciliation and operations tests start from: a registered order,
+the first three steps run, a capture sent but never recorded, one left requires_action; and
+the CLI as an operator runs it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from order_capture.adapters.eventbridge import EventBridgePublisher
 from order_capture.adapters.sandbox_provider import SandboxProvider
 from order_capture.domain import capture_rules, failures, service
 from order_capture.errors import CaptureOutcomeUnknownError
+from order_capture.handlers import capture, compute_amount, validate
 from order_capture.models import (
     CaptureRequest,
     CaptureStatus,
@@ -31,6 +33,22 @@ def register(
     if sandbox is not None:
         sandbox.authorize(detail.payment.reference, detail.payment.authorized_amount, "EUR")
     return service.register_order(repository, detail, clock)
+
+
+def run_until_capture(
+    repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, event: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Validate, ComputeAmount and Capture (sandbox) of ``event`` as execution ``exec-1``."""
+    validated = validate.handle(event, context, repository=repository)
+    plan = compute_amount.handle(validated, context, clock=clock)
+    captured = capture.handle(
+        {"planned": plan, "execution_id": "exec-1"},
+        context,
+        repository=repository,
+        provider=SandboxProvider(sandbox.url),
+        clock=clock,
+    )
+    return validated, plan, captured
 
 
 def captured_but_not_recorded(

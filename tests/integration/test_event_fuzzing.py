@@ -87,7 +87,7 @@ def test_malformed_events_fail_by_name_and_write_nothing(
         context,
         repository=repository,
         clock=clock,
-    )
+    )["payment_capture_failed"]
     assert failure["reason"] == "invalid_event"
 
 

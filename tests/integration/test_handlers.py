@@ -31,6 +31,7 @@ from order_capture.models import Capture
 from order_capture.public_events import payment_captured
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
+from tests.integration.capture_support import run_until_capture
 from tests.support import FixedClock
 
 
@@ -44,21 +45,6 @@ def registered(
         payment["reference"], payment["authorized_amount"], "EUR", payment["expires_at"]
     )
     return order_events.handle(event, lambda_context, repository=repository, clock=clock)
-
-
-def run_until_capture(
-    repository: Any, context: Any, clock: FixedClock, sandbox: SandboxServer, event: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    validated = validate.handle(event, context, repository=repository)
-    plan = compute_amount.handle(validated, context, clock=clock)
-    captured = capture.handle(
-        {"planned": plan, "execution_id": "exec-1"},
-        context,
-        repository=repository,
-        provider=SandboxProvider(sandbox.url),
-        clock=clock,
-    )
-    return validated, plan, captured
 
 
 def test_order_placed_registers_once_and_refuses_different_content(
@@ -257,7 +243,7 @@ def test_failure_after_reservation_releases_it(
         lambda_context,
         repository=repository,
         clock=clock,
-    )
+    )["payment_capture_failed"]
     assert (failure["status"], failure["reason"], failure["message"]) == (
         "failed",
         "provider_declined",
@@ -293,7 +279,7 @@ def test_outcome_unknown_keeps_the_reservation_as_requires_action(
         lambda_context,
         repository=repository,
         clock=clock,
-    )
+    )["payment_capture_failed"]
     assert failure["status"] == "requires_action"
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
 
@@ -371,7 +357,7 @@ def test_provider_unavailable_after_a_reservation_keeps_it_for_reconciliation(
         lambda_context,
         repository=repository,
         clock=clock,
-    )
+    )["payment_capture_failed"]
     assert failure["status"] == "requires_action"
     assert repository.get_order("merchant-1", "order-1001").reserved_amount == EXAMPLE_ORDER_TOTAL
 

@@ -99,6 +99,7 @@ def test_provider_decline_records_failure_and_releases_the_reservation(
         "ComputeAmount",
         "Capture",
         "RecordFailure",
+        "FailureToAnnounce?",
         "EmitCaptureFailed",
         "CaptureFailed",
     ]
@@ -123,7 +124,12 @@ def test_an_authorization_the_provider_says_expired_fails_and_releases_the_reser
     sandbox.add_fault("expired_authorization", count=1)
     execution = ship(runtime, "shipment-1")
     assert (execution.status, execution.error) == ("FAILED", "CaptureFailed")
-    assert execution.states[-3:] == ["RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    assert execution.states[-4:] == [
+        "RecordFailure",
+        "FailureToAnnounce?",
+        "EmitCaptureFailed",
+        "CaptureFailed",
+    ]
     failures = lambda_failures(runtime, execution)
     # Terminal: not retried, so the provider was asked once
     assert failures == ["ProviderAuthorizationExpiredError"]
@@ -149,7 +155,13 @@ def test_invalid_event_fails_in_validate_naming_the_field(runtime: LocalRuntime)
     place(runtime)
     execution = ship(runtime, "shipment-bad", [{"item_id": "line-1", "quantity": 0}])
     assert execution.status == "FAILED"
-    assert execution.states == ["Validate", "RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    assert execution.states == [
+        "Validate",
+        "RecordFailure",
+        "FailureToAnnounce?",
+        "EmitCaptureFailed",
+        "CaptureFailed",
+    ]
     (capture,) = captures(runtime)
     assert capture["failure"]["error"] == "InvalidEventError"
     assert "detail.items[0].quantity" in capture["failure"]["message"]

@@ -83,7 +83,12 @@ def test_capture_crashing_after_the_provider_every_time_is_kept_and_reconciled(
     runtime.after_hooks["CaptureFunction"] = crash(100)
     execution = ship_once(runtime)
     assert execution.status == "FAILED"
-    assert execution.states[-3:] == ["RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+    assert execution.states[-4:] == [
+        "RecordFailure",
+        "FailureToAnnounce?",
+        "EmitCaptureFailed",
+        "CaptureFailed",
+    ]
     (capture,) = captures(runtime)
     # The provider holds the money: the reservation is kept, not released.
     assert capture["status"] == "requires_action"

@@ -149,4 +149,7 @@ def test_the_state_machines_emit_only_public_events_from_their_mapped_outputs() 
         assert entry["DetailType"] in EMITTED, where
         # Each emits a step's output that is the mapped detail (RecordFailure's, or the
         # confirmation wait's SendTaskSuccess output), never the ledger's capture.
-        assert entry["Detail.$"] in {"$.failure", "$.payment_captured"}, where
+        assert entry["Detail.$"] in {
+            "$.failure.payment_capture_failed",
+            "$.payment_captured",
+        }, where

@@ -25,6 +25,7 @@ from order_capture.models import (
     OrderShippedDetail,
 )
 from order_capture.parsing import parse_as
+from order_capture.public_events import PaymentCaptureFailed
 from order_capture.workflow_state import PassedOn, StatePlanned, StateRequest, StateValidated
 
 ORDER_SHIPPED = "Order Shipped"
@@ -178,7 +179,22 @@ def _shipment_named_by(detail: Any) -> CaptureRequest | None:
 
 
 class RecordFailureStepInput(Model):
-    """``{"state.$": "$", "execution_id.$": "$$.Execution.Id"}``."""
+    """``{"state.$": "$", "execution_id.$": "$$.Execution.Id"}``; the confirmation workflow
+    adds ``"handed_over": true``: the webhook that failed the capture handed this workflow its
+    announcement (it completed the wait instead of announcing), so it is announced whatever
+    the ledger already says."""
 
     state: FailedState
     execution_id: str | None = None
+    handed_over: bool = False
+
+
+class RecordFailureStepOutput(Model):
+    """RecordFailure's result (``$.failure``): the detail of `Payment Capture Failed`, and whether
+    this execution announces it. Not when somebody else settled the capture: a webhook or
+    reconciliation failed it (and announced it) first, a twin execution holds it, or it is a
+    redelivered shipment that was captured; announcing then would tell the merchant twice,
+    or that a captured shipment failed."""
+
+    payment_capture_failed: PaymentCaptureFailed
+    announce: bool

@@ -110,7 +110,10 @@ TOUR: tuple[Visit, ...] = (
     Visit(
         "RecordFailureFunction",
         "steps/record-failure.json",
-        _expect(lambda a: a["reason"] == "provider_declined", "the decline recorded"),
+        _expect(
+            lambda a: a["payment_capture_failed"]["reason"] == "provider_declined",
+            "the decline recorded",
+        ),
     ),
     Visit(
         "OrderEventsFunction",

@@ -33,12 +33,42 @@ def record_failure(
     now: datetime,
     reopen_requires_action: bool = False,
 ) -> FailureRecord:
+    """``record_failure_here`` without whether this call settled it."""
+    record, _ = record_failure_here(
+        repository,
+        request=request,
+        error_type=error_type,
+        error_reason=error_reason,
+        message=message,
+        execution_id=execution_id,
+        now=now,
+        reopen_requires_action=reopen_requires_action,
+    )
+    return record
+
+
+def record_failure_here(
+    repository: CaptureLedger,
+    *,
+    request: CaptureRequest | None,
+    error_type: str,
+    error_reason: str,
+    message: str,
+    execution_id: str | None,
+    now: datetime,
+    reopen_requires_action: bool = False,
+) -> tuple[FailureRecord, bool]:
     """RecordFailure step: whatever failed, the ledger says so and no reservation leaks.
 
     A reservation is released (its units become capturable again) only when the error proves
     the provider captured nothing; otherwise (an unknown outcome, a crash or timeout of the
     Capture step) the capture stays reserved as requires_action, which only reconciliation
     (``reopen_requires_action``) settles.
+
+    Also whether this call settled what it records (true for a failure nobody's capture holds:
+    nobody else records it); false when the capture was settled by somebody else (captured,
+    failed by a webhook or reconciliation) or is another execution's; true again for a retry of
+    the step that settled it.
     """
     failure = FailureReason(reason=error_reason, message=message, error=error_type)
     if request is None:
@@ -56,8 +86,8 @@ def record_failure(
             execution_id=execution_id,
         )
         repository.record_orphan_failure(execution_id or "unknown", record)
-        return record
-    capture, _ = fail_capture(
+        return record, True
+    capture, settled_here = fail_capture(
         repository,
         request=request,
         failure=failure,
@@ -65,7 +95,10 @@ def record_failure(
         now=now,
         reopen_requires_action=reopen_requires_action,
     )
-    return FailureRecord.of(capture, failure, execution_id)
+    # An earlier try of this same step wrote this very failure (it timed out after its write and
+    # is retried): nobody has announced it yet, since the workflow announces after the step.
+    earlier_try = capture.execution_id == execution_id and capture.failure == failure
+    return FailureRecord.of(capture, failure, execution_id), settled_here or earlier_try
 
 
 def fail_capture(

@@ -25,7 +25,11 @@ from order_capture.ports import (
     SystemClock,
 )
 from order_capture.public_events import payment_capture_failed
-from order_capture.step_payloads import RecordFailureStepInput, RecordStepInput
+from order_capture.step_payloads import (
+    RecordFailureStepInput,
+    RecordFailureStepOutput,
+    RecordStepInput,
+)
 from order_capture.wiring import (
     default_providers,
     default_publisher,
@@ -121,7 +125,7 @@ def handle_failure(
     error_type = step.state.error.Error
     request = step.state.failed_request()
     log_keys_of(request, step.execution_id)
-    failure = failures.record_failure(
+    failure, settled_here = failures.record_failure_here(
         repository or default_repository(),
         request=request,
         error_type=error_type,
@@ -132,9 +136,18 @@ def handle_failure(
     )
     metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
     add_metric_by("Reason", failure.reason, "CaptureFailuresByReason", 1)
-    logger.warning("capture failed", extra={"reason": failure.reason, "error": error_type})
-    # The workflow emits this output as Payment Capture Failed (EmitCaptureFailed).
-    return dump(payment_capture_failed(failure))
+    announce = step.handed_over or settled_here
+    logger.warning(
+        "capture failed",
+        extra={"reason": failure.reason, "error": error_type, "announced_here": announce},
+    )
+    # The workflow emits payment_capture_failed as Payment Capture Failed (EmitCaptureFailed)
+    # when announce is true.
+    return dump(
+        RecordFailureStepOutput(
+            payment_capture_failed=payment_capture_failed(failure), announce=announce
+        )
+    )
 
 
 @lambda_entry
