@@ -234,12 +234,18 @@ def refund_received(
     assert capture["status"] == "captured"
     assert api.runtime.sandbox is not None
     api.runtime.sandbox.add_fault(kind, delay_seconds=0.3, operation="refund")
-    with merchant.client() as client:
-        response = client.post(
-            f"/orders/{order_id}/captures/{capture['id']}/refunds",
-            json={"amount": 3000},
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-        )
+    # Held until the API has answered, as capture_asynchronously does: under load the answer
+    # took longer than 0.3 s and showed the webhook's outcome (refunded 3000) beside "pending".
+    api.runtime.sandbox.hold_webhooks()
+    try:
+        with merchant.client() as client:
+            response = client.post(
+                f"/orders/{order_id}/captures/{capture['id']}/refunds",
+                json={"amount": 3000},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+    finally:
+        api.runtime.sandbox.release_webhooks()
     assert response.status_code == 200, response.text
     return order_id, capture["id"], response.json()
 
