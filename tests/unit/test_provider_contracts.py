@@ -12,7 +12,7 @@ import pytest
 from order_capture.adapters.adyen import AdyenProvider
 from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
-from order_capture.adapters.stripe import StripeProvider, metadata_key
+from order_capture.adapters.stripe import metadata_key
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
     OutcomeUnknownNotRetryableError,
@@ -26,64 +26,26 @@ from order_capture.errors import (
     ProviderUnavailableError,
     proves_nothing_was_captured,
 )
-from order_capture.models import CaptureLine
 from order_capture.ports import (
     ProviderCaptureLookup,
-    ProviderCaptureRequest,
     ProviderItem,
-    ProviderRefundRequest,
-    ProviderReleaseRequest,
+)
+from tests.unit.provider_adapters_support import (
+    ADYEN_RECEIVED,
+    KEY,
+    SECRET,
+    adyen,
+    capture_request,
+    lookup,
+    multicapture_intent,
+    partial_stripe,
+    refund_request,
+    release_request,
+    stripe,
+    stripe_error,
+    stripe_intent,
 )
 from tests.unit.provider_recorder import Recorder, form_body, json_body
-
-KEY = "6b1f0c6a2f2e5d7a9c3b4e8f1a2d3c4b"  # a capture id, as the service makes them
-SECRET = "sk_test_not_a_real_key"
-
-
-def capture_request(reference: str, amount: int = 10050, **extra: Any) -> ProviderCaptureRequest:
-    return ProviderCaptureRequest(
-        authorization_reference=reference,
-        amount=amount,
-        currency="EUR",
-        idempotency_key=KEY,
-        lines=[
-            CaptureLine(item_id="sku-1", quantity=2, amount=8000),
-            CaptureLine(item_id="sku-2", quantity=3, amount=2050),
-        ],
-        merchant_id="m-1",
-        order_id="o-1",
-        **extra,
-    )
-
-
-def refund_request(reference: str, capture_reference: str, amount: int) -> ProviderRefundRequest:
-    return ProviderRefundRequest(
-        authorization_reference=reference,
-        capture_reference=capture_reference,
-        amount=amount,
-        currency="EUR",
-        idempotency_key=f"refund-{KEY}",
-        merchant_id="m-1",
-        order_id="o-1",
-    )
-
-
-def release_request(reference: str, remaining: int) -> ProviderReleaseRequest:
-    return ProviderReleaseRequest(
-        authorization_reference=reference,
-        remaining_amount=remaining,
-        currency="EUR",
-        idempotency_key=f"release-{KEY}",
-        merchant_id="m-1",
-        order_id="o-1",
-    )
-
-
-def lookup(reference: str, **by: str) -> ProviderCaptureLookup:
-    return ProviderCaptureLookup(
-        authorization_reference=reference, merchant_id="m-1", order_id="o-1", **by
-    )
-
 
 # --- Aplazame ---------------------------------------------------------------------------------
 
@@ -289,48 +251,6 @@ def test_aplazame_error_mapping(
 
 # --- Stripe -----------------------------------------------------------------------------------
 
-CAPTURE_BEFORE = 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-def stripe_intent(**changes: Any) -> dict[str, Any]:
-    """A PaymentIntent as Stripe's capture answers it (docs "Capture a PaymentIntent"),
-    with ``latest_charge`` expanded."""
-    intent = {
-        "id": "pi_3MrPBM2eZvKYlo2C1TEMacFD",
-        "object": "payment_intent",
-        "amount": 20000,
-        "amount_capturable": 9950,
-        "amount_received": 10050,
-        "currency": "eur",
-        "status": "requires_capture",
-        "capture_method": "manual",
-        "metadata": {},
-        "latest_charge": {
-            "id": "ch_3MrPBM2eZvKYlo2C1",
-            "object": "charge",
-            "payment_method_details": {"card": {"capture_before": CAPTURE_BEFORE}, "type": "card"},
-        },
-    }
-    return {**intent, **changes}
-
-
-def stripe(recorder: Recorder) -> StripeProvider:
-    return StripeProvider(ProviderCredentials(api_key=SECRET), 5, recorder.transport)
-
-
-def multicapture_intent(status: str = "available", capturable: int = 20000) -> dict[str, Any]:
-    """The intent as a partial capture's check reads it (GET, ``latest_charge`` expanded)."""
-    card = {"capture_before": CAPTURE_BEFORE, "multicapture": {"status": status}}
-    charge = {"id": "ch_1", "object": "charge", "payment_method_details": {"card": card}}
-    return stripe_intent(amount_capturable=capturable, amount_received=0, latest_charge=charge)
-
-
-def partial_stripe(recorder: Recorder) -> StripeProvider:
-    """``stripe`` for a capture that is not the last: it reads the intent first (multicapture
-    available), then answers as queued."""
-    recorder.responses.insert(0, Recorder().answer(200, multicapture_intent()).responses[0])
-    return stripe(recorder)
-
 
 def test_stripe_capture_is_form_encoded_with_idempotency_key_and_partial_by_default() -> None:
     recorder = Recorder().answer(200, stripe_intent())
@@ -441,12 +361,6 @@ def test_stripe_metadata_keys_fit_forty_characters() -> None:
     assert metadata_key("x" * 200) != metadata_key("y" * 200)
 
 
-def stripe_error(type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
-    """Stripe's error body; without a code Stripe leaves ``code`` out (spec3: a string)."""
-    coded = {"code": code} if code is not None else {}
-    return {"error": {"type": type_, **coded, "message": f"{code} happened", **extra}}
-
-
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
@@ -507,20 +421,6 @@ def test_stripe_error_mapping(
 
 
 # --- Adyen ------------------------------------------------------------------------------------
-
-ADYEN_RECEIVED = {  # POST /payments/{paymentPspReference}/captures, Adyen API explorer
-    "merchantAccount": "ShopECOM",
-    "paymentPspReference": "993617894903480A",
-    "pspReference": "QJCMPCBQPXKHGXX6",
-    "reference": KEY,
-    "status": "received",
-    "amount": {"currency": "EUR", "value": 10050},
-}
-
-
-def adyen(recorder: Recorder) -> AdyenProvider:
-    credentials = ProviderCredentials(api_key=SECRET, merchant_account="ShopECOM")
-    return AdyenProvider(credentials, 5, recorder.transport)
 
 
 def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pending() -> None:

@@ -27,6 +27,13 @@ from order_capture.errors import (
     ProviderNotConfiguredError,
 )
 from order_capture.ports import ProviderRelease
+from tests.unit.provider_adapters_support import (
+    SECRET,
+    adyen,
+    capture_request,
+    refund_request,
+    release_request,
+)
 from tests.unit.provider_recorder import Recorder
 from tests.unit.provider_specs import (
     STRIPE_SPEC,
@@ -34,13 +41,6 @@ from tests.unit.provider_specs import (
     adyen_checkout,
     adyen_examples,
     installed,
-)
-from tests.unit.test_provider_contracts import (
-    SECRET,
-    adyen,
-    capture_request,
-    refund_request,
-    release_request,
 )
 
 CAPTURES = "/payments/{paymentPspReference}/captures"

@@ -39,15 +39,7 @@ from order_capture.adapters.adyen import (
     verify_notification,
 )
 from order_capture.ports import ProviderCaptureLookup, ProviderItem
-from tests.unit.provider_recorder import Recorder, json_body
-from tests.unit.provider_specs import (
-    ADYEN_MODIFICATIONS,
-    ADYEN_TYPINGS,
-    installed,
-    validate_stripe_object,
-    validate_stripe_request,
-)
-from tests.unit.test_provider_contracts import (
+from tests.unit.provider_adapters_support import (
     ADYEN_RECEIVED,
     KEY,
     adyen,
@@ -57,6 +49,14 @@ from tests.unit.test_provider_contracts import (
     release_request,
     stripe,
     stripe_intent,
+)
+from tests.unit.provider_recorder import Recorder, json_body
+from tests.unit.provider_specs import (
+    ADYEN_MODIFICATIONS,
+    ADYEN_TYPINGS,
+    installed,
+    validate_stripe_object,
+    validate_stripe_request,
 )
 
 

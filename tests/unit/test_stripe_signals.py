@@ -20,10 +20,10 @@ from order_capture.errors import (
     ProviderNotConfiguredError,
     ProviderUnavailableError,
 )
+from tests.unit.provider_adapters_support import capture_request, partial_stripe, stripe_error
+from tests.unit.provider_adapters_support import stripe as stripe_adapter
 from tests.unit.provider_recorder import Recorder
 from tests.unit.provider_specs import stripe_spec
-from tests.unit.test_provider_contracts import capture_request, partial_stripe, stripe_error
-from tests.unit.test_provider_contracts import stripe as stripe_adapter
 
 
 def _literals(annotation: Any) -> set[str]:
@@ -152,7 +152,7 @@ def test_payment_intent_unexpected_state_is_stripes_invalid_request_and_ours_onl
     for a capture of an intent already captured; with our key in the intent's metadata it was
     our capture (an answer lost, the key pruned): confirmed; without, a refusal."""
     from order_capture.adapters.stripe import metadata_key
-    from tests.unit.test_provider_contracts import KEY, stripe_intent
+    from tests.unit.provider_adapters_support import KEY, stripe_intent
 
     metadata = {metadata_key(KEY): "10050"} if ours_in_metadata else {}
     intent = stripe_intent(metadata=metadata, status="succeeded")
