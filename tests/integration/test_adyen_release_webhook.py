@@ -27,9 +27,9 @@ from order_capture.models import (
 from order_capture.ports import PaymentProvider
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
 from tests.support import FixedClock
+from tests.unit.provider_adapters_support import notification
 from tests.unit.provider_recorder import Recorder
 from tests.unit.provider_specs import adyen_examples
-from tests.unit.test_provider_specs import notification
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 MERCHANT, ORDER = "merchant-1", "order-1001"

@@ -21,7 +21,7 @@ from order_capture.domain import refunds
 from order_capture.domain.external_refunds import allocation
 from order_capture.errors import OverRefundError
 from order_capture.models import Capture, CaptureStatus, Refund, RefundStatus
-from tests.integration.test_stripe_pending_refunds import (
+from tests.integration.stripe_support import (
     NOW,
     FakeStripe,
     StripeProviders,

@@ -131,3 +131,19 @@ ADYEN_RECEIVED = {  # POST /payments/{paymentPspReference}/captures, Adyen API e
 def adyen(recorder: Recorder) -> AdyenProvider:
     credentials = ProviderCredentials(api_key=SECRET, merchant_account="ShopECOM")
     return AdyenProvider(credentials, 5, recorder.transport)
+
+
+def notification(event: str, success: str = "true", **changes: Any) -> dict[str, Any]:
+    """An Adyen standard-webhook notification item for our capture ``KEY``."""
+    return {
+        "amount": {"currency": "EUR", "value": 10545},
+        "eventCode": event,
+        "eventDate": "2026-12-01T10:00:00+01:00",
+        "merchantAccountCode": "ShopECOM",
+        "merchantReference": KEY,
+        "originalReference": "993617894903480A",
+        "pspReference": "QJCMPCBQPXKHGXX6",
+        "reason": "",
+        "success": success,
+        **changes,
+    }

@@ -45,6 +45,7 @@ from tests.unit.provider_adapters_support import (
     adyen,
     capture_request,
     multicapture_intent,
+    notification,
     refund_request,
     release_request,
     stripe,
@@ -239,21 +240,6 @@ def test_adyens_capture_request_offers_no_final_capture_flag() -> None:
 # --- Adyen's webhooks and their HMAC ----------------------------------------------------------
 
 HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
-
-
-def notification(event: str, success: str = "true", **changes: Any) -> dict[str, Any]:
-    return {
-        "amount": {"currency": "EUR", "value": 10545},
-        "eventCode": event,
-        "eventDate": "2026-12-01T10:00:00+01:00",
-        "merchantAccountCode": "ShopECOM",
-        "merchantReference": KEY,
-        "originalReference": "993617894903480A",
-        "pspReference": "QJCMPCBQPXKHGXX6",
-        "reason": "",
-        "success": success,
-        **changes,
-    }
 
 
 EVENTS = [

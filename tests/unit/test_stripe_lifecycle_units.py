@@ -11,8 +11,6 @@ cancellations and failures, in the rules alone; this one is Stripe's wire, with 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -33,56 +31,11 @@ from order_capture.models import (
 )
 from order_capture.ports import ProviderCaptureRequest, ProviderRefundRequest
 from order_capture.provider_units import STRIPE
-from tests.unit.provider_specs import validate_stripe_response
+from tests.unit.stripe_intent_fake import (
+    FakeIntent,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-class FakeIntent:
-    """One manual-capture PaymentIntent with multicapture: what Stripe would hold."""
-
-    def __init__(self, currency: str, capturable: int) -> None:
-        self.currency = currency.lower()
-        self.capturable = capturable
-        self.captured: list[int] = []
-        self.finals: list[bool] = []
-        self.refunded: list[int] = []
-
-    def intent(self) -> dict[str, Any]:
-        card = {"multicapture": {"status": "available"}}
-        return {
-            "id": "pi_1", "object": "payment_intent", "currency": self.currency,
-            "amount_capturable": self.capturable, "amount_received": sum(self.captured),
-            "status": "requires_capture" if self.capturable else "succeeded", "metadata": {},
-            "latest_charge": {"id": "ch_1", "object": "charge",
-                              "payment_method_details": {"card": card}},
-        }  # fmt: skip
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        """The answer, checked against what Stripe's spec3 documents for the operation."""
-        answer = self.answer(request)
-        validate_stripe_response(request, answer.status_code, answer.json())
-        return answer
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        form = dict(parse_qsl(request.content.decode())) if request.content else {}
-        path = request.url.path
-        if path.endswith("/capture"):
-            amount = int(form["amount_to_capture"])
-            assert 0 < amount <= self.capturable, "Stripe refuses more than is capturable"
-            self.captured.append(amount)
-            self.finals.append(form["final_capture"] == "true")
-            self.capturable = 0 if form["final_capture"] == "true" else self.capturable - amount
-        elif path == "/v1/refunds" and request.method == "POST":
-            amount = int(form["amount"])
-            assert amount <= sum(self.captured) - sum(self.refunded)
-            self.refunded.append(amount)
-            return httpx.Response(200, json={"id": f"re_{len(self.refunded)}", "object": "refund",
-                                             "amount": amount, "currency": self.currency,
-                                             "status": "succeeded"})  # fmt: skip
-        elif path == "/v1/refunds":
-            return httpx.Response(200, json={"object": "list", "data": []})
-        return httpx.Response(200, json=self.intent())
 
 
 def register(currency: str, units: list[int], shipping: int) -> Order:

@@ -36,7 +36,7 @@ from order_capture.ports import PaymentProvider
 from order_capture_local.memory_ledger import MemoryLedger
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed
 from tests.support import FixedClock
-from tests.unit.test_stripe_lifecycle_units import FakeIntent
+from tests.unit.stripe_intent_fake import FakeIntent
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 MERCHANT, ORDER = "merchant-1", "order-1001"
