@@ -35,7 +35,6 @@ from order_capture.models import Capture
 from order_capture.observability import log_release_error, logger
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
-PATH_PREFIX = "/webhooks/"
 TAGS = ["Provider webhooks"]
 #: Providers whose webhooks come as Adyen-style signed notification items. The sandbox speaks
 #: Adyen's format so that a local run shows asynchronous confirmation end to end.
