@@ -86,7 +86,7 @@ def shipment(
             now=NOW,
         )
     except ProviderMulticaptureUnavailableError as refused:
-        return failures.record_failure(
+        failed, _ = failures.record_failure(
             ledger,
             request=request,
             error_type=type(refused).__name__,
@@ -95,6 +95,7 @@ def shipment(
             execution_id=f"exec-{name}",
             now=NOW,
         )
+        return failed
     return service.record_capture(ledger, sent, NOW)
 
 

@@ -32,31 +32,6 @@ def record_failure(
     execution_id: str | None,
     now: datetime,
     reopen_requires_action: bool = False,
-) -> FailureRecord:
-    """``record_failure_here`` without whether this call settled it."""
-    record, _ = record_failure_here(
-        repository,
-        request=request,
-        error_type=error_type,
-        error_reason=error_reason,
-        message=message,
-        execution_id=execution_id,
-        now=now,
-        reopen_requires_action=reopen_requires_action,
-    )
-    return record
-
-
-def record_failure_here(
-    repository: CaptureLedger,
-    *,
-    request: CaptureRequest | None,
-    error_type: str,
-    error_reason: str,
-    message: str,
-    execution_id: str | None,
-    now: datetime,
-    reopen_requires_action: bool = False,
 ) -> tuple[FailureRecord, bool]:
     """RecordFailure step: whatever failed, the ledger says so and no reservation leaks.
 

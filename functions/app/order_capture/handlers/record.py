@@ -125,7 +125,7 @@ def handle_failure(
     error_type = step.state.error.Error
     request = step.state.failed_request()
     log_keys_of(request, step.execution_id)
-    failure, settled_here = failures.record_failure_here(
+    failure, settled_here = failures.record_failure(
         repository or default_repository(),
         request=request,
         error_type=error_type,
