@@ -125,6 +125,7 @@ def test_order_registered_again_with_other_content_is_409(merchant: Merchant) ->
     response = merchant.put_order(changed)
     assert response.status_code == 409
     assert response.json()["error"]["type"] == "order_conflict"
+    assert response.json()["error"]["field"] == "shipping_amount"
 
 
 def test_order_ids_must_match_path_and_key(merchant: Merchant) -> None:

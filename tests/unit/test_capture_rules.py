@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -143,6 +144,35 @@ def test_registration_conflict_is_detected() -> None:
     detail["shipping_amount"] = 0
     with pytest.raises(OrderConflictError):
         capture_rules.ensure_same_registration(order, OrderPlacedDetail.model_validate(detail))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"shipping_amount": 0}, "shipping_amount"),
+        ({"currency": "USD"}, "currency"),
+        ({"payment": {"authorized_amount": 10170}}, "payment.authorized_amount"),
+        ({"payment": {"reference": "auth_other"}}, "payment.reference"),
+        ({"items": [{"quantity": 2}]}, "items"),
+        ({"email": "someone@example.com"}, "email"),
+    ],
+)
+def test_a_registration_conflict_names_the_field_that_differs(
+    change: dict[str, Any], field: str
+) -> None:
+    order = example_order()
+    detail = load_event("order-placed")["detail"]
+    for name, value in change.items():
+        if name == "payment":
+            detail["payment"].update(value)
+        elif name == "items":
+            detail["items"][0].update(value[0])
+        else:
+            detail[name] = value
+    with pytest.raises(OrderConflictError) as refused:
+        capture_rules.ensure_same_registration(order, OrderPlacedDetail.model_validate(detail))
+    assert refused.value.field == field
+    assert refused.value.message.startswith(f"{field}: ")
 
 
 def test_everything_canceled_cancels_shipping_too() -> None:

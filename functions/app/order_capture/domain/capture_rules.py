@@ -97,31 +97,36 @@ def register_order(detail: OrderPlacedDetail, now: datetime) -> Order:
     return order
 
 
-def same_registration(existing: Order, detail: OrderPlacedDetail) -> bool:
-    """Whether ``detail`` registers exactly ``existing`` (a redelivered `Order Placed`)."""
+def registration_difference(existing: Order, detail: OrderPlacedDetail) -> str | None:
+    """The first field in which ``detail`` registers something other than ``existing``
+    (``items``, ``payment.authorized_amount``...), or None for the same order (a redelivered
+    `Order Placed`)."""
     fresh = register_order(detail, existing.created_at)
-    shop_fields = set(ShopReferences.model_fields)
-    return (
-        fresh.lines,
-        fresh.shipping_amount,
-        fresh.payment,
-        fresh.currency,
-        fresh.model_dump(include=shop_fields),
-        fresh.metadata,
-    ) == (
-        [_definition(line) for line in existing.lines],
-        existing.shipping_amount,
-        existing.payment,
-        existing.currency,
-        existing.model_dump(include=shop_fields),
-        existing.metadata,
-    )
+    fresh_payment, existing_payment = fresh.payment.model_dump(), existing.payment.model_dump()
+    fields: list[tuple[str, object, object]] = [
+        ("items", fresh.lines, [_definition(line) for line in existing.lines]),
+        ("shipping_amount", fresh.shipping_amount, existing.shipping_amount),
+        ("currency", fresh.currency, existing.currency),
+        *(
+            (f"payment.{name}", fresh_payment[name], existing_payment[name])
+            for name in Authorization.model_fields
+        ),
+        *(
+            (name, getattr(fresh, name), getattr(existing, name))
+            for name in ShopReferences.model_fields
+        ),
+        ("metadata", fresh.metadata, existing.metadata),
+    ]
+    return next((name for name, new, old in fields if new != old), None)
 
 
 def ensure_same_registration(existing: Order, detail: OrderPlacedDetail) -> None:
-    if not same_registration(existing, detail):
+    field = registration_difference(existing, detail)
+    if field is not None:
         raise OrderConflictError(
-            f"order {detail.order_id} is already registered with different content"
+            f"{field}: order {detail.order_id} is already registered with another {field}; "
+            "an order's registration cannot be changed",
+            field=field,
         )
 
 
