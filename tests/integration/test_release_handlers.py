@@ -238,9 +238,69 @@ def test_defect_11_reconciliation_confirming_the_last_capture_releases_the_rest(
         publisher=RecordingPublisher(),
     )
 
-    # Then the order can capture nothing more and its rest is released in the same run, once
-    assert (report["confirmed"], report["releases"]["released"]) == (1, 1)
+    # Then the order can capture nothing more and its rest is released in the same run, once:
+    # by the confirmation itself (the capture was noted as one a release waits for), so the
+    # releases' own pass finds nothing open
+    assert (report["confirmed"], report["releases"]["examined"]) == (1, 0)
     release = repository.get_release(MERCHANT, ORDER)
     assert release is not None and release.status is ReleaseStatus.RELEASED
     assert release.amount == 500
+    assert authorization(sandbox, reference).get("released")
+
+
+def test_defect_11_a_capture_reserved_alone_and_recorded_after_the_order_closed_releases_at_once(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    # Given the shipment reserved last (closing the order) recorded first: its Record finds
+    # the first, reserved alone, still in flight and stores the release waiting
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL + 500)
+    first = ship_without_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    second = ship_without_record(repository, lambda_context, clock, sandbox, "s-2")
+    assert not first["may_finish_order"] and second["may_finish_order"]
+    record_step(repository, lambda_context, clock, sandbox, second)
+    waiting = repository.get_release(MERCHANT, ORDER)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+
+    # When the first one's Record runs, with the payload its Capture step gave it
+    recorded = record_step(repository, lambda_context, clock, sandbox, first)
+
+    # Then that Record releases the rest at once (no reconciliation run), once
+    assert recorded["status"] == "captured"
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.RELEASED
+    assert (release.amount, release.attempts) == (500, 1)
+    assert authorization(sandbox, reference).get("released")
+    order = repository.get_order(MERCHANT, ORDER)
+    assert order is not None and order.captured_amount == EXAMPLE_ORDER_TOTAL
+
+
+def test_defect_11_the_rest_canceled_while_a_shipment_is_in_flight_releases_at_its_record(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    # Given a shipment in flight when the rest of the order is canceled: the release waits
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL)
+    in_flight = ship_without_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    order_events.handle(
+        items_canceled([{"item_id": "line-2", "quantity": 2}]),
+        lambda_context,
+        repository=repository,
+        clock=clock,
+        providers=Sandboxes(sandbox.url),
+    )
+    waiting = repository.get_release(MERCHANT, ORDER)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+
+    # When the shipment's Record runs
+    record_step(repository, lambda_context, clock, sandbox, in_flight)
+
+    # Then it releases what the authorization has left, once
+    order = repository.get_order(MERCHANT, ORDER)
+    release = repository.get_release(MERCHANT, ORDER)
+    assert order is not None and release is not None
+    assert release.status is ReleaseStatus.RELEASED
+    assert release.amount == EXAMPLE_ORDER_TOTAL - order.captured_amount > 0
     assert authorization(sandbox, reference).get("released")

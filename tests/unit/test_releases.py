@@ -382,38 +382,6 @@ def test_defect_11_last_captures_in_flight_together_the_one_confirmed_last_relea
     assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
 
 
-def test_defect_11_last_captures_in_flight_confirmed_out_of_order_release_at_reconciliation() -> (
-    None
-):
-    # Given the same two shipments, the one reserved last (closing the order) confirmed first
-    ledger, provider = MemoryLedger(), ReleasingProvider()
-    registered(ledger)
-    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
-    second = reserve(ledger, provider, "s-2")
-    recorded_second = service.record_capture(ledger, second, NOW)
-
-    # When its Record finds the first still in flight: the release waits for it (the first,
-    # reserved alone, does not read the order when it is confirmed: a partial capture costs
-    # no extra read)
-    waiting = releases.release_after_capture(ledger, provider, recorded_second, NOW)
-    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
-    recorded_first = service.record_capture(ledger, first, NOW)
-    assert releases.release_after_capture(ledger, provider, recorded_first, NOW) is None
-    assert provider.released == []
-
-    # Then reconciliation carries it out once past its grace, with what the authorization has
-    # left, and a second run finds nothing open
-    early = releases.reconcile_releases(ledger, provider, NOW + timedelta(minutes=1))
-    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
-    again = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=2))
-
-    assert (early.examined, report.released, again.examined) == (0, 1, 0)
-    stored = ledger.get_release(MERCHANT, ORDER)
-    assert stored is not None and stored.status is ReleaseStatus.RELEASED
-    assert (stored.amount, stored.attempts) == (AUTHORIZED - EXAMPLE_ORDER_TOTAL, 1)
-    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
-
-
 def test_defect_11_a_waiting_release_whose_capture_failed_waits_for_the_next_one() -> None:
     # Given the order closed by a shipment while an earlier one was in flight
     ledger, provider = MemoryLedger(), ReleasingProvider()
@@ -520,4 +488,86 @@ def test_defect_11_the_rest_canceled_while_a_capture_is_in_flight_is_released_on
     assert stored is not None and report.released == 1
     assert released is not None and released.status is ReleaseStatus.RELEASED
     assert released.amount == AUTHORIZED - stored.captured_amount
+    assert [r.remaining_amount for r in provider.released] == [released.amount]
+
+
+# --- Released as soon as the ledger proves the order finished (issue 11, out of order) -------
+
+
+def test_defect_11_a_capture_reserved_alone_confirmed_after_the_order_closed_releases_at_once() -> (
+    None
+):
+    # Given the shipment reserved last (closing the order) confirmed first: its Record finds
+    # the first, reserved alone, still in flight and stores the release waiting
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = service.record_capture(ledger, reserve(ledger, provider, "s-2"), NOW)
+    waiting = releases.release_after_capture(ledger, provider, second, NOW)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+    assert not first.may_finish_order
+
+    # When the first is confirmed (its Record's payload says it was reserved alone)
+    recorded_first = service.record_capture(ledger, first, NOW)
+    released = releases.release_after_capture(ledger, provider, recorded_first, NOW)
+
+    # Then its confirmer releases the rest at once, once, with no reconciliation run
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert (released.amount, released.attempts) == (AUTHORIZED - EXAMPLE_ORDER_TOTAL, 1)
+    assert releases.release_after_capture(ledger, provider, recorded_first, NOW) == released
+    assert releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1)).examined == 0
+    assert [r.remaining_amount for r in provider.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+
+
+def test_defect_11_the_rest_canceled_while_a_capture_is_in_flight_releases_at_its_record() -> None:
+    # Given a shipment in flight, then the rest of the order canceled: the release waits
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    in_flight = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    waiting = releases.release_remainder(ledger, provider, cancel(ledger, [("line-2", 2)]), NOW)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+
+    # When the shipment is recorded
+    recorded = service.record_capture(ledger, in_flight, NOW)
+    released = releases.release_after_capture(ledger, provider, recorded, NOW)
+
+    # Then its Record releases what the authorization has left, once
+    stored = ledger.get_order(MERCHANT, ORDER)
+    assert stored is not None and released is not None
+    assert released.status is ReleaseStatus.RELEASED
+    assert released.amount == AUTHORIZED - stored.captured_amount
+    assert [r.remaining_amount for r in provider.released] == [released.amount]
+
+
+class ConfirmsWhileWaiting:
+    """The ledger, on which ``capture`` is confirmed just before the waiting release is stored
+    (after the closing step read the order with it in flight): the race the closing step must
+    still see through."""
+
+    def __init__(self, ledger: MemoryLedger, capture: Capture) -> None:
+        self.ledger, self.capture = ledger, capture
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:
+        if release.status is ReleaseStatus.WAITING:
+            service.record_capture(self.ledger, self.capture, NOW)
+        return self.ledger.begin_release(release)
+
+
+def test_defect_11_a_capture_confirmed_while_the_release_is_stored_waiting_releases_once() -> None:
+    # Given a shipment in flight, reserved alone
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    in_flight = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    closed = cancel(ledger, [("line-2", 2)])
+
+    # When the cancellation that closes the order read it with the shipment in flight, and
+    # the shipment is confirmed before the cancellation's waiting release is stored
+    racing = ConfirmsWhileWaiting(ledger, in_flight)
+    released = releases.release_remainder(racing, provider, closed, NOW)
+
+    # Then the closing step itself sees it confirmed and releases, once
+    assert released is not None and released.status is ReleaseStatus.RELEASED
     assert [r.remaining_amount for r in provider.released] == [released.amount]

@@ -229,6 +229,8 @@ class MemoryLedger(MemoryRefunds):
             order = self.orders.get((capture.merchant_id, capture.order_id))
             if stored is None or stored.status not in OPEN_CAPTURE_STATUSES or order is None:
                 return False
+            if stored.may_finish_order and not capture.may_finish_order:
+                return False  # a release waits for it: its confirmer must know (as DynamoDB)
             self.captures[key] = stored.model_copy(
                 update={
                     "status": CaptureStatus.CAPTURED,
@@ -375,6 +377,16 @@ class MemoryLedger(MemoryRefunds):
         with self._lock:
             stored = self.releases.get((merchant_id, order_id))
             return None if stored is None else stored.model_copy(deep=True)
+
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+        with self._lock:
+            for (merchant, order, capture_id), capture in self.captures.items():
+                if (merchant, order) == (merchant_id, order_id) and (
+                    capture.status in OPEN_CAPTURE_STATUSES
+                ):
+                    self.captures[(merchant, order, capture_id)] = capture.model_copy(
+                        update={"may_finish_order": True}
+                    )
 
     def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
         with self._lock:

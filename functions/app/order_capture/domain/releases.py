@@ -17,9 +17,10 @@ When
       ``waiting`` (``reconcile_releases``).
 
     A step that closes the order (nothing capturable) while captures are still in flight
-    stores the release ``waiting``: the confirmer that finds none in flight any more carries it
-    out, or reconciliation does (a capture reserved alone does not read the order when it is
-    confirmed, so that a partial capture costs no extra ledger request).
+    stores the release ``waiting`` and notes those captures as ones whose confirmation may
+    finish the order: the confirmer that finds none in flight any more carries it out (a
+    capture reserved alone and not so noted does not read the order when it is confirmed, so
+    that a partial capture costs no extra ledger request); reconciliation is the backstop.
 
 Once
     The release record (its id derived from the order, ``models.release_id_for``) is stored,
@@ -95,7 +96,7 @@ def release_remainder(
     the confirmer that finds none left in flight (or reconciliation) carries out."""
     remaining = remainder_of(order)
     if remaining is None:
-        return _wait(ledger, order, now) if closed_in_flight(order) else None
+        return _wait(ledger, providers, order, now) if closed_in_flight(order) else None
     if not remaining:
         return None
     release = _release(order, remaining, ReleaseStatus.PENDING, now)
@@ -129,15 +130,30 @@ def _release(
     )
 
 
-def _wait(ledger: ReleaseLedger, order: Order, now: datetime) -> AuthorizationRelease | None:
+def _wait(
+    ledger: ReleaseLedger, providers: PaymentProviders, order: Order, now: datetime
+) -> AuthorizationRelease | None:
     """Store the ``waiting`` release of ``order`` (closed, captures in flight), whose amount
     is what the authorization will have left if they are all confirmed; the one stored
-    before instead, if any."""
+    before instead, if any.
+
+    Every capture still in flight is then noted as one whose confirmation may finish the
+    order (``note_may_finish_order``): its confirmer, told so by the ledger, reads the order
+    and releases at once (domain.service._confirm). A capture confirmed before the note was
+    written is seen by reading the order again after it: this step then releases itself.
+    Either way the conditional ``waiting`` -> ``pending`` write lets one of them send it."""
     left = order.payment.authorized_amount - order.captured_amount - order.reserved_amount
     if left <= 0:
         return None  # the captures in flight take all the authorization has: nothing to wait for
     waiting = _release(order, left, ReleaseStatus.WAITING, now)
-    return ledger.begin_release(waiting) or waiting
+    stored = ledger.begin_release(waiting) or waiting
+    if stored.status is not ReleaseStatus.WAITING:
+        return stored  # released (or being released) already
+    ledger.note_may_finish_order(order.merchant_id, order.order_id)
+    now_stored = ledger.get_order(order.merchant_id, order.order_id)
+    if now_stored is None or remainder_of(now_stored) is None:
+        return stored  # still in flight (or capturable again): its confirmer releases
+    return release_remainder(ledger, providers, now_stored, now) or stored
 
 
 def release_after_capture(
@@ -152,9 +168,9 @@ def release_after_capture(
     written: the capture, stored so, is the record, and the order is not read again. A capture
     that was in flight with others (``may_finish_order``) may have been the last of them to be
     confirmed (none knew it would be when it was reserved): the order is read once to tell.
-    Any other capture leaves the order something to capture, or is the one a ``waiting``
-    release waits for (the capture or cancellation that closed the order while it was in
-    flight stored that release, and reconciliation carries it out)."""
+    Any other capture leaves the order something to capture: one that a ``waiting`` release
+    waits for was noted so in the ledger by the step that closed the order, and is confirmed
+    with ``may_finish_order`` (domain.service._confirm)."""
     if capture.status is not CaptureStatus.CAPTURED:
         return None
     if capture.releases_authorization:

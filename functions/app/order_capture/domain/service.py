@@ -271,12 +271,24 @@ def _confirm(
         return capture, False  # received, not captured: the provider's webhook confirms it
     captured = capture.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": now})
     if not repository.confirm(captured, announced=announcing):
-        stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-        if stored is None:
-            raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-        return stored, False
+        stored = _stored(repository, capture)
+        if stored.status in SETTLED_CAPTURE_STATUSES or not stored.may_finish_order:
+            return stored, False
+        # Still open, but a release waits for it (the order was closed while it was in
+        # flight, domain.releases): confirmed as a capture that may finish the order, so that
+        # its confirmer reads the order and releases at once.
+        captured = captured.model_copy(update={"may_finish_order": True})
+        if not repository.confirm(captured, announced=announcing):
+            return _stored(repository, capture), False
     state_log.capture_changed(captured, capture.status, "confirmed")
     return captured, True
+
+
+def _stored(repository: CaptureLedger, capture: Capture) -> Capture:
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    if stored is None:
+        raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
+    return stored
 
 
 def record_and_announce(

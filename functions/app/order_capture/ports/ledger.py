@@ -72,7 +72,9 @@ class CaptureLedger(OrderReads, Protocol):
     def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
         """Atomically mark a pending capture captured and move its amount from reserved to
         captured on the order (and, if ``announced``, note it as announced: its confirmer
-        announces it). False if the capture was not pending (already settled)."""
+        announces it). False if the capture was not pending (already settled), or if it was
+        noted as one whose confirmation may finish the order (``note_may_finish_order``) and
+        ``capture`` does not say so: its confirmer then confirms it as such, and releases."""
         ...
 
     def settle_failure(
@@ -243,6 +245,11 @@ class ReleaseLedger(OrderReads, Protocol):
 
     def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
         """Releases still pending, last touched before ``updated_before``."""
+        ...
+
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+        """Note on every capture of the order still in flight that its confirmation may finish
+        the order (``Capture.may_finish_order``): a release waits for them."""
         ...
 
 

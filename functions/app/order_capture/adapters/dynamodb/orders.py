@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from order_capture.adapters.dynamodb.codec import Item
 
 _STATUS = {"#status": "status"}
+#: A capture not noted as one whose confirmation may finish its order (``:true`` bound).
+_NOT_MAY_FINISH_ORDER = "(attribute_not_exists(may_finish_order) OR may_finish_order <> :true)"
 
 
 def open_index_items(table: LedgerTable, value: str, updated_before: datetime) -> list[Item]:
@@ -292,7 +294,10 @@ class OrderLedger:
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
             "SET #status = :captured, provider_reference = :ref, "
             "status_at_provider = :at_provider, updated_at = :now REMOVE open_status",
-            "#status IN (:pending, :requires_action)",
+            "#status IN (:pending, :requires_action)"
+            # A release waits for it (``note_may_finish_order``): refused unless its confirmer
+            # knows, so that it reads the order and releases (domain.service._confirm).
+            + ("" if capture.may_finish_order else " AND " + _NOT_MAY_FINISH_ORDER),
             names=_STATUS,
             values={
                 ":captured": string(CaptureStatus.CAPTURED.value),
@@ -301,6 +306,7 @@ class OrderLedger:
                 ":ref": codec.value(capture.provider_reference),
                 ":at_provider": codec.value(capture.status_at_provider),
                 ":now": now,
+                **({} if capture.may_finish_order else {":true": {"BOOL": True}}),
             },
         )
         add_to_order = update_op(

@@ -11,13 +11,22 @@ from typing import TYPE_CHECKING
 
 from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
+    CAPTURE_PREFIX,
+    OPEN_CAPTURE_STATUSES,
     OPEN_RELEASE,
     OPEN_STATUS,
+    key,
+    order_pk,
     string,
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import ledger_call, put_op
-from order_capture.models import OPEN_RELEASE_STATUSES, AuthorizationRelease, ReleaseStatus
+from order_capture.models import (
+    OPEN_RELEASE_STATUSES,
+    AuthorizationRelease,
+    CaptureStatus,
+    ReleaseStatus,
+)
 
 if TYPE_CHECKING:
     from order_capture.adapters.dynamodb.codec import Item
@@ -80,3 +89,28 @@ class ReleaseLedger(OrderLedger):
         items = self.table.batch_get(keys)
         releases = [AuthorizationRelease.model_validate(codec.decode(item)) for item in items]
         return sorted(releases, key=lambda release: (release.updated_at, release.release_id))
+
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+        # Rare (a release waits for captures in flight): one Query of the order's capture
+        # items (not their lines), one conditional Update per capture still in flight.
+        pk = order_pk(merchant_id, order_id)
+        items = self.table.query(
+            "PK = :pk AND begins_with(SK, :prefix)",
+            {":pk": string(pk), ":prefix": string(CAPTURE_PREFIX)},
+            consistent=True,
+        )
+        in_flight = {status.value for status in OPEN_CAPTURE_STATUSES}
+        for item in items:
+            if item["status"]["S"] not in in_flight:
+                continue
+            self.table.update(
+                key(pk, item["SK"]["S"]),
+                "SET may_finish_order = :true",
+                "#status IN (:pending, :requires_action)",  # settled meanwhile: nothing to note
+                names={"#status": "status"},
+                values={
+                    ":true": {"BOOL": True},
+                    ":pending": string(CaptureStatus.PENDING.value),
+                    ":requires_action": string(CaptureStatus.REQUIRES_ACTION.value),
+                },
+            )

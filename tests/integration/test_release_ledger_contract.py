@@ -1,0 +1,54 @@
+"""The ledger's contract for a release that waits for captures in flight, on the DynamoDB
+adapter (moto) and the in-memory ledger alike: a capture noted as one whose confirmation may
+finish its order is confirmed only by a confirmer that knows it (domain.service._confirm then
+confirms it as such and its confirmer releases; domain.releases)."""
+
+from __future__ import annotations
+
+import pytest
+
+from order_capture.models import CaptureStatus
+from order_capture.ports import OrderRepository
+from order_capture_local.memory_ledger import MemoryLedger
+from tests.integration.ledger_contract_support import T0, new_order, pending_capture, reserved
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def ledger(request: pytest.FixtureRequest) -> OrderRepository:
+    if request.param == "memory":
+        return MemoryLedger()
+    repository: OrderRepository = request.getfixturevalue("repository")
+    return repository
+
+
+def test_defect_11_a_capture_a_release_waits_for_is_confirmed_only_as_one_that_may_finish(
+    ledger: OrderRepository,
+) -> None:
+    # Given two captures of an order, one confirmed, one still in flight
+    order = new_order()
+    assert ledger.create_order(order) is None
+    done, in_flight = pending_capture(order, "s1", 1000), pending_capture(order, "s2", 2000)
+    assert ledger.reserve(reserved(order, done), order.version, done) is None
+    twice = reserved(reserved(order, done), in_flight)
+    assert ledger.reserve(twice, order.version + 1, in_flight) is None
+    confirmed = done.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    assert ledger.confirm(confirmed)
+
+    # When a release comes to wait for the order's captures in flight
+    ledger.note_may_finish_order(order.merchant_id, order.order_id)
+
+    # Then only the one in flight is noted, and a confirmer that does not know is refused
+    # (nothing written), while one that does confirms it once
+    noted = ledger.get_capture(order.merchant_id, order.order_id, in_flight.capture_id)
+    settled = ledger.get_capture(order.merchant_id, order.order_id, done.capture_id)
+    assert noted is not None and noted.may_finish_order and noted.status is CaptureStatus.PENDING
+    assert settled is not None and not settled.may_finish_order
+    unaware = in_flight.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    assert not ledger.confirm(unaware)
+    stored = ledger.get_order(order.merchant_id, order.order_id)
+    assert stored is not None and (stored.captured_amount, stored.reserved_amount) == (1000, 2000)
+    aware = unaware.model_copy(update={"may_finish_order": True})
+    assert ledger.confirm(aware)
+    assert not ledger.confirm(aware)
+    stored = ledger.get_order(order.merchant_id, order.order_id)
+    assert stored is not None and (stored.captured_amount, stored.reserved_amount) == (3000, 0)
