@@ -62,8 +62,8 @@ def test_an_api_capture_is_counted_end_to_end_and_its_replay_starts_nothing(
         assert run.provider_captures == 1
         assert run.execution.transitions == MAX_CAPTURE_TRANSITIONS
         # And the workflow does not read again what ApiFunction read just before it (issue 15):
-        # Capture's read, the reserve and the confirm; ApiFunction's check and its answer
-        assert (run.workflow_ledger_requests, run.api_ledger_requests) == (3, 2)
+        # Capture's read, the reserve and the confirm; ApiFunction's check only
+        assert (run.workflow_ledger_requests, run.api_ledger_requests) == (3, 1)
         # And the idempotency record is counted apart from the ledger
         assert sum(run.idempotency_requests.values()) >= 1
     # And the key is read once, by the authorizer, on the first request: API Gateway keeps
@@ -79,3 +79,19 @@ def test_an_api_capture_is_counted_end_to_end_and_its_replay_starts_nothing(
     assert "SFN.StartSyncExecution" not in replay.requests
     assert "EventBridge.PutEvents" not in replay.requests
     assert sum(replay.idempotency_requests.values()) >= 1
+
+
+def test_defect_15_an_api_capture_answers_from_the_workflow_output_in_4_ledger_requests(
+    runtime: LocalRuntime,
+) -> None:
+    bench = Bench(runtime)
+
+    # When an API capture by items, then one by amount, are posted
+    capture, _, by_amount = measure_api(bench)
+
+    # Then neither reads the order again after its execution: its output carries the order's
+    # totals after the capture, and the lines are the ones ApiFunction planned (issue 15)
+    for run in (capture, by_amount):
+        assert run.status_code == 200
+        assert run.api_ledger_requests + run.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS
+        assert run.requests.get("DynamoDB.GetItem", 0) == run.api_key_requests

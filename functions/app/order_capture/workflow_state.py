@@ -245,6 +245,16 @@ class PassedOn(Model):
         return self.nothing_to_capture.plan.model_dump(mode="json")
 
 
+def capture_output(capture: Capture) -> dict[str, Any]:
+    """A capture as the Capture and Record steps hand it on (the state's ``capture``, the
+    execution's output): its dump, with ``order_after`` when known (a few numbers, whatever
+    the order's size; ``Capture.order_after`` is left out of every other dump)."""
+    output = capture.model_dump(mode="json")
+    if capture.order_after is not None:
+        output["order_after"] = capture.order_after.model_dump(mode="json")
+    return output
+
+
 def order_summary(order: Order) -> dict[str, Any]:
     """What an order event's handler answers: the order without its lines (the answer is
     also the idempotency record's, an item of at most 400 KB)."""

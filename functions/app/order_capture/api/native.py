@@ -259,7 +259,7 @@ def create_capture(
     dependencies = request.dependencies
 
     def respond() -> StoredResponse:
-        order, capture = merchant_api.capture(
+        capture, totals = merchant_api.capture(
             dependencies.repository,
             dependencies.workflow,
             CaptureRequest(
@@ -274,7 +274,7 @@ def create_capture(
         )
         created = CaptureCreatedOut(
             **capture_out(capture).model_dump(),
-            remaining_capture_amount=merchant_api.remaining_capture_amount(order),
+            remaining_capture_amount=totals.remaining_capture_amount,
         )
         return StoredResponse(status_code=200, body=json_text(created))
 

@@ -258,7 +258,7 @@ def capture_order(
     dependencies = request.dependencies
 
     def respond() -> StoredResponse:
-        order, _ = merchant_api.capture_whole_lines(
+        order = merchant_api.capture_whole_lines(
             dependencies.repository,
             dependencies.workflow,
             merchant_id=request.merchant_id,

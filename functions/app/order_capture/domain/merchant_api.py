@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from typing import NamedTuple
 
 from order_capture import errors
 from order_capture.domain import capture_rules, service
@@ -24,6 +25,7 @@ from order_capture.history import HistoryEntry, HistoryReader
 from order_capture.models import (
     FINAL_CAPTURE_STATUSES,
     Capture,
+    CapturePlan,
     CaptureRequest,
     CaptureStatus,
     FailureReason,
@@ -31,6 +33,7 @@ from order_capture.models import (
     Order,
     OrderItemsCanceledDetail,
     OrderPlacedDetail,
+    OrderTotals,
     capture_id_for,
     failed_before_reservation,
 )
@@ -106,10 +109,7 @@ def capture_history(
 
 def remaining_capture_amount(order: Order) -> int:
     """What can still be captured: the order's open value, and never beyond the authorization."""
-    authorized_left = (
-        order.payment.authorized_amount - order.captured_amount - order.reserved_amount
-    )
-    return max(0, min(order.capturable_amount, authorized_left))
+    return order.totals().remaining_capture_amount
 
 
 # --- Writes ----------------------------------------------------------------------------------
@@ -149,31 +149,47 @@ def api_shipment_id(merchant_id: str, idempotency_key: str | None) -> str:
     return f"api-{digest[:32]}"
 
 
+class CaptureAnswer(NamedTuple):
+    """What the API answers a capture with: the capture (its lines included) and the order's
+    totals right after it."""
+
+    capture: Capture
+    totals: OrderTotals
+
+
 def capture(
     repository: OrderReads,
     workflow: WorkflowStarter,
     request: CaptureRequest,
     clock: Clock,
-) -> tuple[Order, Capture]:
+    *,
+    read: tuple[Order | None, Capture | None] | None = None,
+) -> CaptureAnswer:
     """An API capture: checked against the order first (fast, precise errors, nothing written
     when it cannot succeed), then run through the capture state machine, which stays the only
     writer of captures and the authority when requests race. The execution is handed what
     this read found (Validate's output), so it does not read it again: its Capture step reads
-    the order anyway, and plans again if a racing request moved it in between."""
-    order, earlier = repository.get_order_and_capture(
+    the order anyway, and plans again if a racing request moved it in between. ``read`` is
+    the order and the shipment's capture, if the caller has just read them.
+
+    The answer needs no read after the execution (``_answer_from``): the execution's output
+    carries the order's totals after its capture, and its lines are those planned here when
+    the capture was reserved on the order as read here."""
+    order, earlier = read or repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
     )
     if order is None:
         raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
+    plan = None
     if earlier is None or earlier.status not in FINAL_CAPTURE_STATUSES:
         plan = capture_rules.plan_capture(order, request, clock.now())
         if plan.nothing_to_capture:
             raise InvalidStateError(
                 f"order {request.order_id} has nothing left to capture", field="order_id"
             )
-    read = validated_state(request, order, service.earlier_result(earlier))
+    read_state = validated_state(request, order, service.earlier_result(earlier))
     result = workflow.run(
-        {READ_BY_API: read.model_dump(mode="json")},
+        {READ_BY_API: read_state.model_dump(mode="json")},
         name=f"api-{request.capture_id[:24]}-{uuid.uuid4().hex[:12]}",
     )
     if result.status == "SUCCEEDED" and isinstance(result.output, dict):
@@ -192,15 +208,60 @@ def capture(
             )
         captured = stored
     _raise_unless_captured(captured)
-    # The workflow's output leaves the capture's lines out (Capture.lines): the order as it
-    # is now and the capture's lines, in one read. The capture answered is the workflow's
-    # (a provider's webhook may have settled it since; the capture's GET tells that).
+    answer = _answer_from(order, earlier, plan, captured)
+    if answer is not None:
+        return answer
+    # A racing request moved the order before this capture was reserved (the execution
+    # planned again): the order as it is now and the capture's lines, in one read. The
+    # capture answered is the workflow's (a provider's webhook may have settled it since;
+    # the capture's GET tells that).
     order, stored = repository.get_order_and_capture(
         request.merchant_id, request.order_id, request.capture_id
     )
     if order is None:
         raise OrderNotFoundError(f"order {request.order_id} not found", field="order_id")
-    return order, captured.model_copy(update={"lines": stored.lines if stored else []})
+    lines = stored.lines if stored else []
+    return CaptureAnswer(captured.model_copy(update={"lines": lines}), order.totals())
+
+
+def _answer_from(
+    order: Order, earlier: Capture | None, plan: CapturePlan | None, captured: Capture
+) -> CaptureAnswer | None:
+    """The answer without reading the ledger again, where what was read before the execution
+    tells it exactly; None where it does not.
+
+    - The shipment's capture was final when read: the execution answered with it and wrote
+      nothing; the read holds its lines and the order's totals.
+    - The capture was reserved on the order at the version read here (its totals after the
+      reservation are at the next version): the Capture step executed the plan made from this
+      very order, so its lines are this plan's. Its totals are the execution's output.
+    """
+    if earlier is not None and plan is None and captured.capture_id == earlier.capture_id:
+        return CaptureAnswer(captured.model_copy(update={"lines": earlier.lines}), order.totals())
+    after = captured.order_after
+    if (
+        plan is not None
+        and after is not None
+        and captured.amount == plan.amount
+        and _reserved_on(order, after, captured)
+    ):
+        return CaptureAnswer(captured.model_copy(update={"lines": plan.lines}), after)
+    return None
+
+
+def _reserved_on(order: Order, after: OrderTotals, captured: Capture) -> bool:
+    """Whether ``after`` (the totals the execution handed on) follow from ``order`` by this
+    capture's reservation alone (and its confirmation, for a captured one): nothing else
+    wrote the order in between."""
+    reserved = order.totals().model_copy(
+        update={
+            "reserved_amount": order.reserved_amount + captured.amount,
+            "version": order.version + 1,
+        }
+    )
+    if captured.status is CaptureStatus.CAPTURED:
+        reserved = reserved.confirmed(captured.amount)
+    return after == reserved
 
 
 def _raise_unless_captured(capture: Capture) -> None:
@@ -245,8 +306,10 @@ def capture_whole_lines(
     item_ids: list[str],
     shipment_id: str,
     clock: Clock,
-) -> tuple[Order, Capture]:
-    """Capture every open unit (neither shipped nor canceled) of the lines ``item_ids``.
+) -> Order:
+    """Capture every open unit (neither shipped nor canceled) of the lines ``item_ids``, and
+    answer with the order as it is then (Omnitron's answer is the whole order, its lines
+    included, which no execution's output carries: one read after the execution).
 
     A retry of a request whose capture is final asks for the units that capture took (the
     workflow then answers with the first result); any other retry (nothing was reserved the
@@ -279,7 +342,8 @@ def capture_whole_lines(
         items=items,
         trigger="api",
     )
-    return capture(repository, workflow, request, clock)
+    capture(repository, workflow, request, clock, read=(order, earlier))
+    return require_order(repository, merchant_id, order_id)
 
 
 def _open_units_of(order: Order, position: int, item_id: str) -> ItemQuantity:

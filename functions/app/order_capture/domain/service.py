@@ -153,8 +153,13 @@ def execute_capture(
         created_at=now,
         updated_at=now,
     )
+    # The order's totals after this capture's reservation, for the API's answer: the order
+    # as reserved here or, for our own earlier attempt, as read (it holds the reservation).
+    order_after = order.totals()
     if existing is None:
-        existing = _reserve(repository, order, plan, pending, now)
+        reserved = capture_rules.reserve(order, plan, now)
+        existing = _reserve(repository, reserved, plan, pending)
+        order_after = reserved.totals()
     if existing is not None:
         if existing.status in SETTLED_CAPTURE_STATUSES:
             return existing  # a duplicate that raced past Validate: its result stands
@@ -183,6 +188,7 @@ def execute_capture(
         update={
             "provider_reference": result.provider_reference,
             "status_at_provider": result.status,
+            "order_after": order_after,
         }
     )
     if result.status == "pending":
@@ -213,12 +219,11 @@ def provider_capture_request(order: Order, capture: Capture) -> ProviderCaptureR
 
 
 def _reserve(
-    repository: CaptureLedger, order: Order, plan: CapturePlan, pending: Capture, now: datetime
+    repository: CaptureLedger, reserved: Order, plan: CapturePlan, pending: Capture
 ) -> Capture | None:
-    """Reserve ``pending``; None if it is reserved now, else the capture stored before."""
-    existing = repository.reserve(
-        capture_rules.reserve(order, plan, now), plan.expected_version, pending
-    )
+    """Reserve ``pending`` (``reserved``: the order with it reserved); None if it is reserved
+    now, else the capture stored before."""
+    existing = repository.reserve(reserved, plan.expected_version, pending)
     if existing is None:
         state_log.capture_changed(pending, None, "reserved")
     return existing

@@ -13,7 +13,7 @@ from order_capture.parsing import parse_as
 from order_capture.ports import CaptureLedger, Clock, PaymentProvider, SystemClock
 from order_capture.step_payloads import CaptureStepInput
 from order_capture.wiring import default_repository, dump, lambda_entry, log_keys_of
-from order_capture.workflow_state import PassedOn
+from order_capture.workflow_state import PassedOn, capture_output
 
 
 def handle(
@@ -41,7 +41,7 @@ def handle(
         # announces the outcome. This one ends with the capture as it stands, as a duplicate
         # (an answer, not a Lambda error that alarms would count).
         return dump(PassedOn(duplicate_of=capture))
-    return dump(capture)
+    return capture_output(capture)
 
 
 @lambda_entry

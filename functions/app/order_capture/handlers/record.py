@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture import errors
 from order_capture.config import settings
 from order_capture.domain import confirmation_handoff, failures, releases, service
+from order_capture.models import Capture, CaptureStatus
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
@@ -38,7 +39,7 @@ from order_capture.wiring import (
     lambda_entry,
     log_keys_of,
 )
-from order_capture.workflow_state import PassedOn
+from order_capture.workflow_state import PassedOn, capture_output
 
 
 @cache
@@ -80,7 +81,7 @@ def handle_success(
             "awaiting provider confirmation",
             extra={"capture_id": capture.capture_id, "started_now": started},
         )
-        return dump(capture)
+        return capture_output(capture)
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
     recorded = service.record_and_announce(
@@ -102,7 +103,16 @@ def handle_success(
     logger.info(
         "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
     )
-    return dump(recorded)
+    return capture_output(_with_totals(recorded, capture))
+
+
+def _with_totals(recorded: Capture, sent: Capture) -> Capture:
+    """``recorded`` with the order's totals after it: those after its reservation (the
+    Capture step's), confirmed. Captured by whoever (this step, or a webhook first), the
+    capture moved its amount from reserved to captured; anything else is not answered so."""
+    if sent.order_after is None or recorded.status is not CaptureStatus.CAPTURED:
+        return recorded
+    return recorded.model_copy(update={"order_after": sent.order_after.confirmed(sent.amount)})
 
 
 def error_reason(error_type: str) -> str:

@@ -86,6 +86,48 @@ class Order(ShopReferences):
     def line(self, item_id: str) -> OrderLine | None:
         return next((line for line in self.lines if line.item_id == item_id), None)
 
+    def totals(self) -> OrderTotals:
+        return OrderTotals(
+            total=self.total,
+            authorized_amount=self.payment.authorized_amount,
+            captured_amount=self.captured_amount,
+            reserved_amount=self.reserved_amount,
+            canceled_amount=self.canceled_amount,
+            version=self.version,
+        )
+
+
+class OrderTotals(Model):
+    """An order's money figures without its lines: what the API answers a capture with (the
+    remaining amount), carried in the capture workflow's output so that ApiFunction need not
+    read the order again (see ``Capture.order_after``)."""
+
+    total: int
+    authorized_amount: int
+    captured_amount: int
+    reserved_amount: int
+    canceled_amount: int
+    version: int
+
+    @property
+    def remaining_capture_amount(self) -> int:
+        """What can still be captured: the order's open value, never beyond the authorization."""
+        capturable = self.total - self.canceled_amount - self.captured_amount
+        capturable -= self.reserved_amount
+        authorized_left = self.authorized_amount - self.captured_amount - self.reserved_amount
+        return max(0, min(capturable, authorized_left))
+
+    def confirmed(self, amount: int) -> OrderTotals:
+        """These totals once a capture of ``amount`` they reserve is confirmed (as Record's
+        ADD writes it: reserved becomes captured; what remains does not change)."""
+        return self.model_copy(
+            update={
+                "captured_amount": self.captured_amount + amount,
+                "reserved_amount": self.reserved_amount - amount,
+                "version": self.version + 1,
+            }
+        )
+
 
 class CaptureStatus(StrEnum):
     PENDING = "pending"
@@ -146,6 +188,11 @@ class Capture(Model):
     refund_pending_amount: int = 0
     created_at: datetime
     updated_at: datetime
+    #: The order's totals right after this capture's own writes (the Capture step's
+    #: reservation, then Record's confirmation), handed on in the capture workflow's state and
+    #: output for the API's answer. Never stored (left out of every dump, as ``lines``): the
+    #: steps that hand it on dump it explicitly (``workflow_state.capture_output``).
+    order_after: Annotated[OrderTotals | None, Field(exclude=True)] = None
 
     @property
     def refundable_amount(self) -> int:
