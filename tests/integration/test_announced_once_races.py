@@ -189,6 +189,7 @@ def settle_by_operator(repository: Any, publisher: Publisher, capture: Capture) 
         NobodyWaits(),
         publisher,
         capture,
+        providers=RecordingProvider(),
         provider_reference=f"cap-{capture.capture_id}",
         reason=None,
         operator="alice",

@@ -12,7 +12,7 @@ from order_capture.domain import service
 from order_capture.domain.operator_settlement import CaptureMovedOnError, settle_capture
 from order_capture.models import CaptureStatus
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.capture_support import announced, cli, requires_action
+from tests.integration.capture_support import NoProviders, announced, cli, requires_action
 from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
 __all__ = ["announced"]  # fixture
@@ -90,6 +90,7 @@ def test_settled_not_captured_releases_the_reservation_and_announces_the_failure
         NothingWaits(),
         publisher,
         stuck,
+        providers=NoProviders(),  # not captured: nothing to release
         provider_reference=None,
         reason="the provider's dashboard shows no capture",
         operator="alice",
@@ -122,6 +123,7 @@ def test_settling_what_moved_on_meanwhile_is_refused_and_changes_nothing(
             NothingWaits(),
             publisher,
             looked_at,
+            providers=NoProviders(),  # not captured: nothing to release
             provider_reference=None,
             reason="not at the provider",
             operator="alice",

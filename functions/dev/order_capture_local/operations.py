@@ -232,6 +232,7 @@ def _cmd_captures_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_captures_settle(args: argparse.Namespace) -> int:
+    from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
     from order_capture.domain.operator_settlement import settle_capture  # noqa: PLC0415
     from order_capture.errors import InvalidStateError  # noqa: PLC0415
 
@@ -247,6 +248,7 @@ def _cmd_captures_settle(args: argparse.Namespace) -> int:
                 ledger.waiters,
                 ledger.publisher,
                 capture,
+                providers=ConfiguredProviders(ledger.settings),
                 provider_reference=args.provider_reference if args.captured else None,
                 reason=args.reason,
                 operator=args.operator,
@@ -254,11 +256,24 @@ def _cmd_captures_settle(args: argparse.Namespace) -> int:
             )
         except InvalidStateError as error:
             raise SystemExit(f"order-capture: refused: {error}") from None
+        release = release_note(ledger, settled)
     print(
         f"capture {settled.capture_id} settled {settled.status.value} by {args.operator}"
         + (f" ({settled.provider_reference})" if settled.provider_reference else "")
+        + release
     )
     return 0
+
+
+def release_note(ledger: Ledger, capture: Any) -> str:
+    """What became of the order's release, once ``capture`` is settled: the operator sees
+    whether settling it finished the order and gave the authorization's rest back."""
+    release = ledger.repository.get_release(capture.merchant_id, capture.order_id)
+    if release is None or capture.status.value != "captured":
+        return ""
+    why = f", {release.failure.message}" if release.failure else ""
+    status = f"{release.status.value} ({release.amount}{why})"
+    return f"; the order's release {release.release_id}: {status}"
 
 
 def where(sub: argparse.ArgumentParser) -> None:

@@ -9,32 +9,33 @@ import getpass
 from datetime import UTC, datetime
 from typing import Any
 
-from order_capture_local.operations import Ledger, _find, ledger_of, where
+from order_capture_local.operations import Ledger, _find, ledger_of, release_note, where
 
 
 def _cmd_captures_retry(args: argparse.Namespace) -> int:
-    from order_capture.adapters.providers import provider_for  # noqa: PLC0415
+    from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
     from order_capture.domain.operator_settlement import retry_capture  # noqa: PLC0415
     from order_capture.errors import InvalidStateError, ProviderError  # noqa: PLC0415
 
     with ledger_of(args) as ledger:
         capture = _find(ledger, args)
         try:
-            provider = provider_for(
-                capture.provider, ledger.settings, merchant_id=capture.merchant_id
-            )
             stored, what = retry_capture(
                 ledger.repository,
                 ledger.waiters,
                 ledger.publisher,
-                provider,
+                ConfiguredProviders(ledger.settings),
                 capture,
                 operator=args.operator,
                 now=datetime.now(UTC),
             )
         except (InvalidStateError, ProviderError) as error:
             raise SystemExit(f"order-capture: refused: {error}") from None
-    print(f"capture {stored.capture_id} retried by {args.operator}: {what}; now {stored.status}")
+        release = release_note(ledger, stored)
+    print(
+        f"capture {stored.capture_id} retried by {args.operator}: {what}; now {stored.status}"
+        + release
+    )
     return 0 if stored.status.value in {"captured", "failed"} else 1
 
 

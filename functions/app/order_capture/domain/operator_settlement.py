@@ -3,7 +3,8 @@ provider (its reference), or not captured (why); or retries it under its own ide
 The same conditional writes as the automatic paths (``service.record_capture`` /
 ``failures.record_failure``) and the same announcement, once (``announcements.make_known``):
 a capture settled meanwhile by its execution, a webhook or reconciliation is refused, never
-overwritten."""
+overwritten. A capture settled captured may finish its order: what the authorization has left
+is then released as Record would (``releases.release_after_capture``), once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from order_capture.domain import failures, service, state_log
+from order_capture.domain import failures, releases, service, state_log
 from order_capture.domain.announcements import make_known
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -21,11 +22,13 @@ from order_capture.errors import (
 )
 from order_capture.history import Actor, acting
 from order_capture.models import Capture, CaptureStatus, FailureReason, Refund, RefundStatus
+from order_capture.observability import log_release_error
 from order_capture.ports import (
     CaptureConfirmations,
     ConfirmationWaiters,
     EventPublisher,
-    PaymentProvider,
+    PaymentProviders,
+    RecordLedger,
     RefundLedger,
 )
 
@@ -59,18 +62,22 @@ class CaptureMovedOnError(InvalidStateError):
 
 @as_operator
 def settle_capture(
-    repository: CaptureConfirmations,
+    repository: RecordLedger,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     capture: Capture,
     *,
+    providers: PaymentProviders,
     provider_reference: str | None,
     reason: str | None,
     operator: str,
     now: datetime,
 ) -> Capture:
     """Captured when ``provider_reference`` is given, else not captured for ``reason``.
-    ``capture`` is what the operator looked at: if the ledger has moved on since, refused."""
+    ``capture`` is what the operator looked at: if the ledger has moved on since, refused.
+    Captured, it may have finished its order: the remainder is released (at ``providers``)
+    as after Record; a release that fails is logged and retried by reconciliation, the
+    settlement stands."""
     if capture.status not in SETTLEABLE:
         raise CaptureMovedOnError(
             f"capture {capture.capture_id} is {capture.status.value} already "
@@ -108,6 +115,11 @@ def settle_capture(
             "nothing was changed"
         )
     make_known(repository, waiters, publisher, settled, claimed=settled_here)
+    if settled.status is CaptureStatus.CAPTURED:
+        releases.release_quietly(
+            lambda: releases.release_after_capture(repository, providers, settled, now),
+            log_release_error,
+        )
     return settled
 
 
@@ -119,10 +131,10 @@ class RetryNotSafeError(InvalidStateError):
 
 @as_operator
 def retry_capture(
-    repository: CaptureConfirmations,
+    repository: RecordLedger,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     capture: Capture,
     *,
     operator: str,
@@ -130,13 +142,15 @@ def retry_capture(
 ) -> tuple[Capture, str]:
     """Send open ``capture`` to its provider again under its own idempotency key (the provider
     answers with the first capture if it made one), and settle the ledger with the answer as
-    the automatic paths do. Refused where the provider takes no idempotency key. Returns the
+    the automatic paths do (``settle_capture``: captured, the remainder released if it
+    finished the order). Refused where the provider takes no idempotency key. Returns the
     capture as the ledger now holds it and what happened."""
     if capture.status not in SETTLEABLE:
         raise CaptureMovedOnError(
             f"capture {capture.capture_id} is {capture.status.value} already "
             f"(since {capture.updated_at.isoformat()}): nothing to retry"
         )
+    provider = providers.provider(capture.provider, capture.merchant_id)
     if not provider.idempotent_captures:
         raise RetryNotSafeError(
             f"{provider.name} takes no idempotency key: capture {capture.capture_id} may have "
@@ -182,6 +196,7 @@ def retry_capture(
         waiters,
         publisher,
         capture,
+        providers=providers,
         provider_reference=answer.provider_reference,
         reason=None,
         operator=operator,
