@@ -51,3 +51,25 @@ def test_the_campaign_section_describes_every_figure_it_requires_zero() -> None:
     section = readme.split("### The fault campaign (`make chaos`)", 1)[1].split("\n## ", 1)[0]
     described = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
     assert described == set(OUTCOME_FIGURES)
+
+
+def test_readmes_guarantees_name_tests_that_exist_and_figures_the_campaign_requires_zero() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Guarantees\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| **")]
+    assert len(rows) == len(guarantee_rows()), "README and docs/guarantees.md list other guarantees"
+    tests = defined_tests()
+    for row in rows:
+        guarantee, proved_by, figures = (cell.strip() for cell in row.strip("|").split(" | "))
+        named = re.findall(r"`([^`]+)`", proved_by)
+        assert named, f"{guarantee}: no test named"
+        for name in named:
+            path, _, test = name.partition("::")
+            assert (ROOT / path).is_file(), f"{guarantee}: no {path}"
+            if test:
+                assert test in tests and f"def {test}(" in (ROOT / path).read_text(), (
+                    f"{guarantee}: no test {test} in {path}"
+                )
+        named_figures = re.findall(r"`([^`]+)`", figures)
+        assert named_figures, f"{guarantee}: no campaign figure"
+        assert set(named_figures) <= set(OUTCOME_FIGURES), f"{guarantee}: {named_figures}"
