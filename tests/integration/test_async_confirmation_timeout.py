@@ -5,8 +5,11 @@ it ends requires_action, and the provider's webhook settles and announces it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.api_support import (
@@ -136,3 +139,51 @@ def test_campaign_a_task_token_is_refused_after_its_wait_timed_out_as_on_aws(
     waiters = StepFunctionsConfirmationWaiters(client)
     assert not waiters.fail(token, "ProviderDeclinedError", "late")
     assert not waiters.succeed(token, stored.model_copy(update={"status": "captured"}))
+
+
+def test_campaign_a_token_completed_just_before_its_wait_times_out_is_announced_once(
+    silent_provider_api: LocalApiUnderTest, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The campaign's "announced captured 0x" (api-7502-0004, api-7502-0005): the webhook's
+    SendTaskSuccess came just before the confirmation wait's time ran out, and moto accepted
+    it, but its task still timed out (its thread had not carried the outcome on by then), so
+    the webhook left the announcing to a wait that ended ConfirmationOverdue. On AWS a token
+    accepted is the task's outcome: the wait succeeds and its workflow announces."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    api = silent_provider_api
+    assert api.runtime.sandbox is not None
+    with api.runtime.sandbox.state.lock:  # faults an earlier test armed and its capture left
+        api.runtime.sandbox.state.faults.clear()
+    answered: list[httpx.Response] = []
+    wait = CallbackEndpoint.wait
+
+    def noted_capture(token: str) -> str | None:
+        """The capture whose CAPTURE_REF#<merchant>#<capture id> item holds ``token``."""
+        for item in ledger_items(api, merchant.merchant_id):
+            if item.get("confirmation_token") == token:
+                return str(item["PK"]).rsplit("#", 1)[-1]
+        return None
+
+    def webhook_then_a_slow_task(endpoint: CallbackEndpoint, timeout: float | None = None) -> Any:
+        # The task's thread waits for its token while AwaitConfirmation notes it: the
+        # provider's webhook completes it in time, and the thread is slow to carry it on.
+        deadline = time.monotonic() + TIMEOUT_SECONDS / 2
+        while not answered and time.monotonic() < deadline:
+            capture_id = noted_capture(endpoint.callback_id)
+            if capture_id is not None:
+                notification = signed_notification(capture_id, "CAPTURE", "true")
+                answered.append(post_webhook(api, merchant.merchant_id, notification))
+                time.sleep(TIMEOUT_SECONDS + 0.5)
+            time.sleep(0.02)
+        return wait(endpoint, timeout)
+
+    monkeypatch.setattr(CallbackEndpoint, "wait", webhook_then_a_slow_task)
+    order_id, capture = capture_asynchronously(api, merchant, "async")
+    # Given the provider's CAPTURE webhook accepted just before the wait's time ran out
+    execution = confirmation_execution(api, capture["id"])
+    assert [(r.status_code, r.text) for r in answered] == [(202, "[accepted]")]
+    # the wait ends with the webhook's outcome, and its workflow announces it once
+    assert (execution.status, execution.error) == ("SUCCEEDED", None)
+    assert order_totals(merchant, order_id) == (10050, 0)
+    assert events_about(api, capture["id"]) == ["Payment Captured"]

@@ -35,6 +35,7 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "_normalise_parameters",
         "notify",
         "_evaluate_with_timeout",
+        "threading",
         "send_task_success",
         "_eval_body",
         "transact_write_items",

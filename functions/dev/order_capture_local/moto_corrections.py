@@ -9,11 +9,14 @@ version fixes) rather than a silent change of behaviour.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from typing import Any
 
 #: The moto release line these corrections are written for (``pyproject.toml`` pins it too).
 CORRECTED_MOTO = "5.2."
+#: How long a task whose token was completed in time waits for moto to pass the outcome on.
+TOKEN_OUTCOME_SECONDS = 30
 
 #: ``patch(owner, attribute name, replacement)``: sets the attribute while the runtime runs.
 Patch = Callable[[object, str, object], None]
@@ -74,46 +77,84 @@ def _task_timed_out() -> Exception:
     return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut")
 
 
+#: Orders a task's timeout and its token's completion: one of the two comes first (on AWS
+#: they cannot both happen).
+_TOKEN_OR_TIMEOUT = threading.Lock()
+#: The callback endpoint of the waitForTaskToken task this thread is evaluating, if any.
+_EVALUATING = threading.local()
+
+
+class _TaskDoneEvent(threading.Event):
+    """The event moto's task waits on for its work to finish in time (``terminated_event``),
+    made to agree with the token: if the token was completed before the time ran out, the
+    task waits for its thread to carry that outcome on; if not, the token ends with the
+    task, so that a later completion is refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.endpoint = getattr(_EVALUATING, "endpoint", None)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if super().wait(timeout) or self.endpoint is None:
+            return self.is_set()
+        with _TOKEN_OR_TIMEOUT:
+            completed = self.endpoint._notify_event.is_set()
+            if not completed:
+                self.endpoint.timed_out = True
+        # Completed in time: its outcome is the task's (moto's thread only has to pass it on).
+        return completed and super().wait(TOKEN_OUTCOME_SECONDS)
+
+
+class _ThreadingWithTaskDoneEvent:
+    """``threading`` as moto's ``execute_state`` module sees it, with ``_TaskDoneEvent``."""
+
+    Event = _TaskDoneEvent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
 def end_task_tokens_with_their_tasks(patch: Patch) -> None:
     """On AWS a task token is good for one SendTaskSuccess/SendTaskFailure while its task
-    waits; after that, or once the task timed out, the call fails with TaskTimedOut.
-    moto 5.2 accepts a token forever: a second call, and a call after its task timed out
-    (SendTaskFailure even after the execution ended). Refuse them as AWS does."""
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (  # noqa: PLC0415
-        EvalTimeoutError,
-    )
-    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import (  # noqa: PLC0415
-        ExecutionState,
+    waits; after that, or once the task timed out, the call fails with TaskTimedOut, and a
+    call that was accepted is the task's outcome. moto 5.2 accepts a token forever (a second
+    call, a call after its task timed out, SendTaskFailure even after the execution ended),
+    and can time a task out although its token was completed in time (its thread had not
+    passed the outcome on yet when the time ran out: the campaign's "announced 0x"). Both
+    are corrected: the timeout and the completion are decided under one lock."""
+    from moto.stepfunctions.parser.asl.component.state.exec import (  # noqa: PLC0415
+        execute_state,
     )
     from moto.stepfunctions.parser.asl.eval.callback import callback  # noqa: PLC0415
 
     manager = callback.CallbackPoolManager
     original_notify = manager.notify
-    original_evaluate = ExecutionState._evaluate_with_timeout
+    original_evaluate = execute_state.ExecutionState._evaluate_with_timeout
 
     def notify(pool: Any, callback_id: str, outcome: Any) -> bool:
         endpoint = pool.get(callback_id)
-        if endpoint is not None and (
-            endpoint._notify_event.is_set() or getattr(endpoint, "timed_out", False)
-        ):
-            raise _task_timed_out()
-        return bool(original_notify(pool, callback_id, outcome))
+        with _TOKEN_OR_TIMEOUT:
+            if endpoint is not None and (
+                endpoint._notify_event.is_set() or getattr(endpoint, "timed_out", False)
+            ):
+                raise _task_timed_out()
+            return bool(original_notify(pool, callback_id, outcome))
 
     def evaluate_with_timeout(state: Any, env: Any) -> None:
-        # moto's task times out here and moves on, while the thread waiting for the token
-        # goes on waiting (for the same time, counted from after the Lambda invoke): the
-        # token is done when its task times out, as on AWS.
+        # moto's task waits for its work with a timeout (on a ``_TaskDoneEvent``, created in
+        # this thread), while the thread waiting for the token goes on waiting.
         task = env.states.context_object.context_object_data.get("Task") or {}
-        endpoint = env.callback_pool_manager.get(task["Token"]) if "Token" in task else None
+        _EVALUATING.endpoint = (
+            env.callback_pool_manager.get(task["Token"]) if "Token" in task else None
+        )
         try:
             original_evaluate(state, env)
-        except EvalTimeoutError:
-            if endpoint is not None:
-                endpoint.timed_out = True
-            raise
+        finally:
+            _EVALUATING.endpoint = None
 
     patch(manager, "notify", notify)
-    patch(ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout)
+    patch(execute_state.ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout)
+    patch(execute_state, "threading", _ThreadingWithTaskDoneEvent())
 
 
 def refuse_tokens_of_ended_executions(patch: Patch) -> None:
