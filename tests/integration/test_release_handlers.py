@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from order_capture.adapters.sandbox_provider import SandboxProvider
+from order_capture.domain import failures
 from order_capture.handlers import (
     capture,
     compute_amount,
@@ -304,3 +305,44 @@ def test_defect_11_the_rest_canceled_while_a_shipment_is_in_flight_releases_at_i
     assert release.status is ReleaseStatus.RELEASED
     assert release.amount == EXAMPLE_ORDER_TOTAL - order.captured_amount > 0
     assert authorization(sandbox, reference).get("released")
+
+
+def test_defect_11_a_waiting_release_of_an_order_never_finished_lapses_at_its_expiry(
+    repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    # Given a waiting release whose capture in flight then failed (its units capturable
+    # again), on an order whose units nobody ships or cancels
+    reference = register(repository, lambda_context, clock, sandbox, EXAMPLE_ORDER_TOTAL + 500)
+    first = ship_without_record(
+        repository, lambda_context, clock, sandbox, "s-1", [{"item_id": "line-1", "quantity": 3}]
+    )
+    last = ship_without_record(repository, lambda_context, clock, sandbox, "s-2")
+    record_step(repository, lambda_context, clock, sandbox, last)
+    stored = repository.get_capture(MERCHANT, ORDER, first["capture_id"])
+    failures.record_failure(
+        repository,
+        request=stored.request(),
+        error_type="ProviderDeclinedError",
+        error_reason="provider_declined",
+        message="declined",
+        execution_id=stored.execution_id,
+        now=clock.now(),
+    )
+    expires_at = repository.get_order(MERCHANT, ORDER).payment.expires_at
+
+    # When reconciliation runs once the authorization has expired
+    report = reconcile.handle(
+        {"grace_seconds": 0},
+        lambda_context,
+        repository=repository,
+        clock=FixedClock(expires_at + timedelta(minutes=1)),
+        providers=Sandboxes(sandbox.url),
+        publisher=RecordingPublisher(),
+    )
+
+    # Then the release is closed, lapsed, out of the open index, and nothing was sent
+    assert report["releases"]["lapsed"] == 1
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.LAPSED
+    assert repository.list_open_releases(expires_at + timedelta(days=1)) == []
+    assert not authorization(sandbox, reference).get("released")

@@ -571,3 +571,78 @@ def test_defect_11_a_capture_confirmed_while_the_release_is_stored_waiting_relea
     # Then the closing step itself sees it confirmed and releases, once
     assert released is not None and released.status is ReleaseStatus.RELEASED
     assert [r.remaining_amount for r in provider.released] == [released.amount]
+
+
+# --- A waiting release on an order that never finishes (issue 11) --------------------------
+
+
+def waiting_on_a_failed_capture(ledger: MemoryLedger, provider: ReleasingProvider) -> datetime:
+    """A release stored waiting, whose capture in flight then failed: the order can capture
+    its units again, and nobody ships or cancels them. Returns the authorization's expiry."""
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    second = service.record_capture(ledger, reserve(ledger, provider, "s-2"), NOW)
+    waiting = releases.release_after_capture(ledger, provider, second, NOW)
+    assert waiting is not None and waiting.status is ReleaseStatus.WAITING
+    failures.record_failure(
+        ledger,
+        request=first.request(),
+        error_type="ProviderDeclinedError",
+        error_reason="provider_declined",
+        message="declined",
+        execution_id="exec-s-1",
+        now=NOW,
+    )
+    order = ledger.get_order(MERCHANT, ORDER)
+    assert order is not None and order.capturable_amount > 0 and order.reserved_amount == 0
+    return order.payment.expires_at
+
+
+def test_defect_11_a_waiting_release_is_closed_lapsed_once_the_authorization_expired() -> None:
+    # Given a waiting release on an order that never finishes
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    expires_at = waiting_on_a_failed_capture(ledger, provider)
+
+    # When reconciliation runs before the authorization expires, then after
+    before = releases.reconcile_releases(ledger, provider, expires_at - timedelta(minutes=1))
+    after = releases.reconcile_releases(ledger, provider, expires_at + timedelta(minutes=1))
+    again = releases.reconcile_releases(ledger, provider, expires_at + timedelta(hours=1))
+
+    # Then it waits while the order may still capture, and is closed once it can capture
+    # nothing more (its authorization expired, nothing in flight): recorded, nothing sent
+    assert (before.still_open, after.lapsed, again.examined) == (1, 1, 0)
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.LAPSED
+    assert stored.failure is not None and stored.failure.reason == "authorization_expired"
+    assert provider.released == []
+
+
+def test_defect_11_a_waiting_release_past_expiry_waits_while_a_capture_is_in_flight() -> None:
+    # Given the order's capture in flight past its authorization's expiry (requires_action:
+    # its outcome unknown, the provider may hold that money for it)
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    first = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    closed = cancel(ledger, [("line-2", 2)])
+    assert releases.release_remainder(ledger, provider, closed, NOW) is not None
+    failures.record_failure(
+        ledger,
+        request=first.request(),
+        error_type=CaptureOutcomeUnknownError.__name__,
+        error_reason=CaptureOutcomeUnknownError.reason,
+        message="timed out",
+        execution_id="exec-s-1",
+        now=NOW,
+    )
+    order = ledger.get_order(MERCHANT, ORDER)
+    assert order is not None and order.reserved_amount > 0
+
+    # When reconciliation runs past the expiry
+    late = order.payment.expires_at + timedelta(days=1)
+    report = releases.reconcile_releases(ledger, provider, late)
+
+    # Then the release keeps waiting for that capture, and nothing is sent
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert (report.still_open, report.lapsed) == (1, 0)
+    assert stored is not None and stored.status is ReleaseStatus.WAITING
+    assert provider.released == []

@@ -312,6 +312,8 @@ class ReleaseReport(Model):
     released: int = 0
     failed: int = 0
     still_open: int = 0
+    #: Waiting releases closed because their order's authorization expired unfinished.
+    lapsed: int = 0
     #: Releases whose retry raised: left as they were, for the next run (and alarmed).
     errors: int = 0
 
@@ -322,6 +324,7 @@ def _outcome(settled: AuthorizationRelease) -> tuple[str, str]:
         ReleaseStatus.FAILED: "failed",
         ReleaseStatus.PENDING: "still_open",
         ReleaseStatus.WAITING: "still_open",
+        ReleaseStatus.LAPSED: "lapsed",
     }[settled.status]
     return outcome, settled.failure.message if settled.failure else settled.status.value
 
@@ -351,7 +354,10 @@ def _carry_out_waiting(
     if order is None:
         return "still_open", "its order is not in the ledger"
     remaining = remainder_of(order)
+    if remaining is None and order.reserved_amount == 0 and order.payment.expires_at <= now:
+        return _lapse(ledger, release, now)
     if remaining is None:
+        # Never while a capture is in flight: the provider may hold that money for it.
         return "still_open", "waiting: the order still has captures in flight or to make"
     if not remaining:
         settled = release.model_copy(
@@ -364,6 +370,28 @@ def _carry_out_waiting(
     return _outcome(stored) if stored is not None else ("still_open", "nothing to release")
 
 
+def _lapse(ledger: ReleaseLedger, release: AuthorizationRelease, now: datetime) -> tuple[str, str]:
+    """Close waiting ``release``, sending nothing: its order has units nobody shipped or
+    canceled, and an authorization that expired, so no capture can be made any more
+    (capture_rules refuses one), nothing is in flight, and the provider lets the
+    authorization go by itself."""
+    lapsed = release.model_copy(
+        update={"status": ReleaseStatus.LAPSED, "failure": _EXPIRED, "updated_at": now}
+    )
+    if not ledger.update_release(lapsed, ReleaseStatus.WAITING):
+        return "still_open", "settled meanwhile by another run"
+    return "lapsed", _EXPIRED.message
+
+
+#: Why a waiting release was closed without being sent.
+_EXPIRED = FailureReason(
+    reason="authorization_expired",
+    message="the authorization expired before the order finished, with nothing in flight: "
+    "nothing more can be captured and the provider lets it go itself",
+    error="AuthorizationExpired",
+)
+
+
 def reconcile_releases(
     ledger: ReleaseLedger,
     providers: PaymentProviders,
@@ -374,7 +402,9 @@ def reconcile_releases(
 ) -> ReleaseReport:
     """Ask again for every release still pending and older than ``grace`` (its provider call
     failed, went unanswered, or its step died after storing it), with the same key; carry
-    out every ``waiting`` one whose order's captures in flight are all confirmed now."""
+    out every ``waiting`` one whose order's captures in flight are all confirmed now, and close
+    as ``lapsed`` (nothing sent) every ``waiting`` one whose order can capture nothing more
+    because its authorization expired unfinished with nothing in flight."""
     counts = ReleaseReport().model_dump()
     for release in ledger.list_open_releases(now - grace):
         counts["examined"] += 1

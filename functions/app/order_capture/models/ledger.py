@@ -241,6 +241,10 @@ class ReleaseStatus(StrEnum):
     #: The order closed (nothing capturable) with captures still in flight: due once they are
     #: confirmed, by whichever confirmer finds none left in flight, or by reconciliation. Open.
     WAITING = "waiting"
+    #: A waiting release whose order never finished (units neither shipped nor canceled) and
+    #: whose authorization expired with nothing in flight: nothing more can be captured and
+    #: the provider lets the authorization go itself, so nothing is sent. Closed.
+    LAPSED = "lapsed"
 
 
 #: Releases reconciliation still has to see to (the sparse index holds these).
