@@ -298,7 +298,8 @@ def render_package(package: PackageResult) -> list[str]:
     return [
         "## Package",
         "",
-        f"Built {package.note}. Every function uses one `DependenciesLayer` "
+        f"{package.note[:1].upper()}{package.note[1:]}. Every function uses one "
+        "`DependenciesLayer` "
         "(template Globals `Layers`).",
         "",
         "| Artifact | Unzipped | Zipped |",
