@@ -12,6 +12,7 @@ authorization's deadline.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -63,6 +64,11 @@ _OVER_AMOUNT_CODES = frozenset({"amount_too_large", "charge_already_refunded"})
 #: Nothing done yet: another request with this key is still running, or Stripe is busy.
 _TRY_AGAIN_CODES = frozenset({"idempotency_key_in_use", "lock_timeout", "rate_limit"})
 #: The intent cannot be captured (again): if its metadata holds our key, our capture happened.
+#: Stripe's largest list page, and how many pages of an intent's refunds are read at most: a
+#: bound on one lookup's requests, far above what an order's refunds come to (one per refund
+#: request, each of at least one minor unit of a capture).
+_REFUND_PAGE_SIZE = 100
+REFUND_PAGES = 20
 _ALREADY_CAPTURED_CODES = frozenset({"payment_intent_unexpected_state", "charge_already_captured"})
 
 
@@ -259,13 +265,10 @@ class StripeProvider:
         ``capture``): how a refund made elsewhere finds its order. Stripe lists the newest
         first; they are given oldest first."""
         intent = self.http.request("GET", _intent_path(authorization_reference), idempotent=True)
-        listed = self.http.request(
-            "GET",
-            "/v1/refunds",
-            params={"payment_intent": authorization_reference, "limit": "100"},
-            idempotent=True,
-        )
-        states = [stripe_events.refund_state(refund) for refund in listed.get("data") or []]
+        states = [
+            stripe_events.refund_state(refund)
+            for refund in self._refunds_of(authorization_reference)
+        ]
         return IntentRefunds(
             authorization_reference=authorization_reference,
             capture_keys=[
@@ -277,16 +280,28 @@ class StripeProvider:
         )
 
     def _refund_with_key(self, request: ProviderRefundRequest) -> dict[str, Any] | None:
-        listed = self.http.request(
-            "GET",
-            "/v1/refunds",
-            params={"payment_intent": request.capture_reference, "limit": "100"},
-            idempotent=True,
-        )
-        for refund in listed.get("data") or []:
+        for refund in self._refunds_of(request.capture_reference):
             if (refund.get("metadata") or {}).get("refund_key") == request.idempotency_key:
-                return dict(refund)
+                return dict(refund)  # found: the pages after it are not read
         return None
+
+    def _refunds_of(self, payment_intent: str) -> Iterator[dict[str, Any]]:
+        """The intent's refunds, newest first, page after page (``GET /v1/refunds``: at most
+        100 a page, ``has_more`` while more are left, ``starting_after`` the last id read), at
+        most ``REFUND_PAGES`` pages. Past that it raises rather than answer from part of the
+        list: a refund looked up before it is sent again must not be missed."""
+        params = {"payment_intent": payment_intent, "limit": str(_REFUND_PAGE_SIZE)}
+        for _ in range(REFUND_PAGES):
+            listed = self.http.request("GET", "/v1/refunds", params=params, idempotent=True)
+            page = listed.get("data") or []
+            yield from page
+            if not listed.get("has_more") or not page:
+                return
+            params = {**params, "starting_after": str(page[-1]["id"])}
+        raise ProviderLookupUnsupportedError(
+            f"stripe lists more than {REFUND_PAGES * _REFUND_PAGE_SIZE} refunds of "
+            f"{payment_intent}: not read further; settle its refunds from Stripe's Dashboard"
+        )
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
         intent_id = lookup.provider_reference or lookup.authorization_reference
