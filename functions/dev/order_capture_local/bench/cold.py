@@ -1,6 +1,6 @@
 """Cold starts as the cold request pays them: Init plus the first invocation's setup.
 
-Each sample is a fresh interpreter (``python -I -S``: nothing but the standard library and the
+Each sample is a fresh interpreter (``python -I -S -B``: nothing but the standard library and the
 Lambda tree of ``package.build_tree`` on ``sys.path``, in Lambda's order) with the function's
 environment from the template, tracing on as deployed. It imports the handler (Lambda's
 *Init*), then invokes it once with the payload the function received first in this run's
@@ -174,6 +174,9 @@ def _probe(
             sys.executable,
             "-I",
             "-S",
+            # /var/task and /opt are read-only on Lambda: a module without bytecode in the
+            # tree is compiled at every cold start, never cached for the next probe.
+            "-B",
             "-c",
             _PROBE,
             json.dumps(tree.sys_path),

@@ -19,6 +19,7 @@ from order_capture_local.bench.hot_order import HOT_SHIPMENTS, measure_hot_order
 from order_capture_local.bench.package import build_tree, measure_package
 from order_capture_local.bench.recording import Bench
 from order_capture_local.bench.rendering import Results, render, render_summary_table
+from order_capture_local.bench.rendering_costs import render_cold
 from order_capture_local.bench.scenarios import (
     measure_api,
     measure_history,
@@ -118,6 +119,25 @@ def run_bench(args: argparse.Namespace) -> Results:
     )
 
 
+def run_cold_only(args: argparse.Namespace) -> list[str]:
+    """Only the cold-start part (``--only-cold``): the path and API scenarios, for the payload
+    each function is first invoked with, then the probes. Renders the cold-start section."""
+    started = time.perf_counter()
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with LocalRuntime(log_level="ERROR") as runtime:
+        bench = Bench(runtime)
+        first_payloads = FirstPayloads()
+        with first_payloads.recording(runtime):
+            _progress(started, "paths (for the first payloads)")
+            measure_paths(bench)
+            _progress(started, "API captures (for the first payloads)")
+            measure_api(bench)
+        _progress(started, "the Lambda tree (layer and function)")
+        tree = build_tree()
+        cold = measure_cold_starts(runtime, tree, first_payloads.payloads, args.cold_runs)
+    return render_cold(cold)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     # Three interleaved runs: each is a dozen fresh interpreters, and CPU time (cold.py)
@@ -135,7 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also write the summary table into README.md and docs/performance.md "
         "(make bench REPORT=1)",
     )
+    parser.add_argument(
+        "--only-cold",
+        action="store_true",
+        help="run only the cold-start part and print its section (writes nothing)",
+    )
     args = parser.parse_args(argv)
+    if args.only_cold:
+        with contextlib.redirect_stdout(sys.stderr):
+            section = run_cold_only(args)
+        print("\n".join(section))
+        return 0
     # Handlers print what they would print on Lambda (EMF metrics when enabled); stdout is the
     # summary's.
     with contextlib.redirect_stdout(sys.stderr):

@@ -237,8 +237,9 @@ def render_cold(cold: ColdResult | None) -> list[str]:
     lines = [
         "## Cold start",
         "",
-        "Fresh interpreter per sample (`python -I -S`: the standard library and the Lambda "
-        "tree only, function code then layer, all compiled to bytecode), each function's "
+        "Fresh interpreter per sample (`python -I -S -B`: the standard library and the Lambda "
+        "tree only, function code then layer, all compiled to bytecode beforehand and none "
+        "written at run time, as on Lambda's read-only `/var/task` and `/opt`), each function's "
         "environment from the template with tracing on, median of "
         f"{cold.runs} interleaved runs. Baseline in the same tree: `import boto3` + "
         "`boto3.client('dynamodb')`. *Init*: importing the handler. *Ready*: Init plus the "
