@@ -115,3 +115,26 @@ def test_every_route_is_loaded_by_a_request_for_its_path() -> None:
                 (prefix, names) for prefix, names in app.ROUTE_MODULES if rule.startswith(prefix)
             )
             assert name in names, f"{rule} ({name}) would load {names} (prefix {prefix})"
+
+
+def test_a_step_handlers_clients_and_ledger_codec_do_not_import_boto3() -> None:
+    # Given the clients a step handler's first invocation builds, and an item it writes and
+    # reads back
+    code = (
+        "from order_capture.adapters.dynamodb import codec\n"
+        "from order_capture.adapters.dynamodb.table import LedgerTable\n"
+        "from order_capture.adapters.eventbridge import EventBridgePublisher\n"
+        "from order_capture.adapters.stepfunctions import StepFunctionsConfirmationWaiters\n"
+        "LedgerTable('ledger').client, EventBridgePublisher('bus').client\n"
+        "StepFunctionsConfirmationWaiters().client\n"
+        "item = codec.encode(codec.key('ORDER#o', 'ORDER'), {'amount': 5, 'lines': [[1, 2]]})\n"
+        "assert codec.plain(item)['amount'] == 5\n"
+    )
+
+    # When a fresh interpreter builds them
+    loaded = _loaded_after(code)
+
+    # Then they are botocore clients of one session, and the boto3 package is not imported
+    # (its sessions, resources and s3transfer: about 0.1x of the cold-start baseline)
+    assert "botocore.session" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in {"boto3", "s3transfer"}) == []

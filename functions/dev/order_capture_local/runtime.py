@@ -182,7 +182,15 @@ class LocalRuntime:
             self._scale_retry_intervals()
         moto_corrections.apply(self._patch)
         moto_speedups.apply(self._patch)
-        boto3.setup_default_session(region_name=LOCAL_REGION)
+        # One botocore session for the handlers' clients (adapters.aws_clients) and boto3's
+        # default session, so that the hooks below see every request.
+        import botocore.session  # noqa: PLC0415
+
+        from order_capture.adapters import aws_clients  # noqa: PLC0415
+
+        shared = botocore.session.get_session()
+        aws_clients.use_session(shared)
+        boto3.setup_default_session(botocore_session=shared, region_name=LOCAL_REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
         session.events.register("before-call", self._count_request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from order_capture.adapters import aws_clients
 from order_capture.errors import LedgerUnavailableError
 from order_capture.models import Model
 from order_capture.public_events import SOURCE
@@ -31,10 +32,9 @@ class EventBridgePublisher:
     def client(self) -> EventBridgeClient:
         if self._client is not None:
             return self._client
-        import boto3  # noqa: PLC0415
         from botocore.config import Config  # noqa: PLC0415
 
-        return boto3.client(
+        client: EventBridgeClient = aws_clients.client(
             "events",
             config=Config(
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -42,6 +42,7 @@ class EventBridgePublisher:
                 retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
             ),
         )
+        return client
 
     def publish(self, detail_type: str, details: list[Model]) -> None:
         entries: list[Any] = [

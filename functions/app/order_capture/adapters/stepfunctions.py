@@ -14,6 +14,7 @@ import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from order_capture.adapters import aws_clients
 from order_capture.errors import ConfirmationNotAwaitedError, LedgerUnavailableError
 from order_capture.models import Capture
 from order_capture.ports import WorkflowResult
@@ -29,7 +30,7 @@ _NOT_WAITING = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 class _StepFunctionsClient:
-    """The boto3 client, created on first use (imported lazily to keep cold starts short)."""
+    """The Step Functions client, created on first use (``aws_clients``)."""
 
     def __init__(self, client: SFNClient | None = None) -> None:
         self._client = client
@@ -38,9 +39,8 @@ class _StepFunctionsClient:
     def client(self) -> SFNClient:
         if self._client is not None:
             return self._client
-        import boto3  # noqa: PLC0415
-
-        return boto3.client("stepfunctions")
+        client: SFNClient = aws_clients.client("stepfunctions")
+        return client
 
 
 class StepFunctionsConfirmationWaiters(_StepFunctionsClient):

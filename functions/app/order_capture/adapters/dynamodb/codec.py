@@ -1,8 +1,8 @@
 """The ledger's item codec: its keys, its one timestamp format, models to items and back.
 
 The key table (every item's ``PK``/``SK`` and the sparse indexes' keys) is docs/ledger.md;
-the builders below are the only code that spells those keys. Pure apart from boto3's
-attribute-value (de)serializer, imported on first use.
+the builders below are the only code that spells those keys. Pure: attribute values are
+converted by ``attribute_values`` (not boto3's, which imports all of boto3).
 
 **One timestamp format** for every attribute and index sort key this package writes:
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, UTC, always six fractional digits, so that the lexicographic
@@ -15,16 +15,14 @@ decode: ``datetime.fromisoformat`` and pydantic read all of them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
+from order_capture.adapters.dynamodb import attribute_values
 from order_capture.models import CaptureStatus, Model
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     AttributeValue = AttributeValueTypeDef
@@ -195,25 +193,11 @@ def api_key_key(key_digest: str) -> Item:
 # --- values and items ----------------------------------------------------------------------------
 
 
-@cache
-def _serializer() -> TypeSerializer:
-    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415 - first use, cold starts
-
-    return TypeSerializer()
-
-
-@cache
-def _deserializer() -> TypeDeserializer:
-    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
-
-    return TypeDeserializer()
-
-
 def value(plain: Any) -> AttributeValueTypeDef:
     """A plain value (JSON-like, datetimes in the ledger's format) as an attribute value."""
     if isinstance(plain, datetime):
         plain = timestamp(plain)
-    return _serializer().serialize(plain)
+    return attribute_values.serialize(plain)
 
 
 def string(text: str) -> AttributeValueTypeDef:
@@ -230,22 +214,9 @@ def encode(primary: Item, body: Model | dict[str, Any]) -> Item:
     return {**primary, **{name: value(attribute) for name, attribute in plain.items()}}
 
 
-def to_plain(stored: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; the ledger only stores integers."""
-    if isinstance(stored, Decimal):
-        return int(stored)
-    if isinstance(stored, dict):
-        return {name: to_plain(attribute) for name, attribute in stored.items()}
-    if isinstance(stored, list):
-        return [to_plain(attribute) for attribute in stored]
-    return stored
-
-
 def plain(item: Item) -> dict[str, Any]:
     """Every attribute of ``item`` as plain values (keys and index attributes included)."""
-    deserializer = _deserializer()
-    values = {name: deserializer.deserialize(attribute) for name, attribute in item.items()}
-    return cast(dict[str, Any], to_plain(values))
+    return {name: attribute_values.deserialize(attribute) for name, attribute in item.items()}
 
 
 def decode(item: Item) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+from order_capture.adapters import aws_clients
 from order_capture.errors import LedgerUnavailableError
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def _add_condition(
 
 
 class LedgerTable:
-    """One DynamoDB table; the boto3 client is created on first use."""
+    """One DynamoDB table; its client is created on first use (``aws_clients``)."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
@@ -133,9 +134,8 @@ class LedgerTable:
     def client(self) -> DynamoDBClient:
         if self._client is not None:
             return self._client
-        import boto3  # noqa: PLC0415 - imported on first use to keep cold starts short
-
-        return boto3.client("dynamodb")
+        client: DynamoDBClient = aws_clients.client("dynamodb")
+        return client
 
     def get(self, key: Item, projection: str | None = None, consistent: bool = True) -> Item | None:
         """The item under ``key`` (only the ``projection``'s attributes if given); None if
