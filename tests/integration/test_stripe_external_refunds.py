@@ -56,7 +56,18 @@ class StripeAccount(FakeStripe):
         if request.method == "GET" and intent_id in self.intents:
             self.requests.append(request)
             return httpx.Response(200, json=self.intents[intent_id])
-        return super().answer(request)
+        answer = super().answer(request)
+        if request.url.path == "/v1/refunds" and "data.payment_intent" in (
+            request.url.params.get_list("expand[]")
+        ):
+            # Stripe expands each listed refund's payment_intent into the intent object.
+            listed = answer.json()
+            for listed_refund in listed["data"]:
+                listed_refund["payment_intent"] = self.intents.get(
+                    listed_refund["payment_intent"], listed_refund["payment_intent"]
+                )
+            return httpx.Response(200, json=listed)
+        return answer
 
     def intent_of(self, captured: Capture) -> str:
         assert captured.provider_reference is not None
@@ -180,6 +191,27 @@ def test_defect_11_charge_refunded_alone_records_the_dashboard_refund(
     validate_stripe_object(json.loads(payload)["data"]["object"], "charge")
     assert deliver(repository, ledger_table, account, capture.merchant_id, payload) == 200
     assert totals(repository, capture) == (1234, 0, 5000 - 1234, 1234)
+
+
+def test_defect_11_a_charge_refunded_costs_one_get_of_stripe(
+    repository: Any, ledger_table: str, account: StripeAccount, capture: Capture
+) -> None:
+    # Given a Dashboard refund, and our own, on the intent
+    intent = account.intent_of(capture)
+    account.dashboard_refund(intent, 1234)
+    account.status = "succeeded"
+    refund(repository, account, capture, 1000)
+    account.requests.clear()
+
+    # When Stripe sends charge.refunded (the charge names its intent, not which refund)
+    payload = account.charge_refunded(intent)
+    assert deliver(repository, ledger_table, account, capture.merchant_id, payload) == 200
+
+    # Then one GET reads the intent's refunds with the intent itself expanded in them (its
+    # metadata: our capture keys), and the Dashboard refund is recorded
+    assert [(r.method, r.url.path) for r in account.requests] == [("GET", "/v1/refunds")]
+    assert account.requests[0].url.params.get_list("expand[]") == ["data.payment_intent"]
+    assert totals(repository, capture) == (2234, 0, 5000 - 2234, 2234)
 
 
 @pytest.mark.parametrize(("decided", "expected"), [("succeeded", (700, 0, 4300, 700)),

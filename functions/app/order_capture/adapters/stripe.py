@@ -263,12 +263,19 @@ class StripeProvider:
         """Every refund of the PaymentIntent (ours and those made in Stripe's Dashboard or by
         another system), and our capture keys from its metadata (``capture_<key>``, written by
         ``capture``): how a refund made elsewhere finds its order. Stripe lists the newest
-        first; they are given oldest first."""
-        intent = self.http.request("GET", _intent_path(authorization_reference), idempotent=True)
-        states = [
-            stripe_events.refund_state(refund)
-            for refund in self._refunds_of(authorization_reference)
-        ]
+        first; they are given oldest first.
+
+        One request in the common case (``charge.refunded`` names the intent, not a refund, and
+        its charge carries no refunds: ``refunds`` is expandable, and events expand nothing):
+        the first page of refunds is asked with ``expand[]=data.payment_intent``, so each
+        refund brings the intent, metadata and all. The intent is read on its own only when
+        Stripe lists no refund of it (or does not expand it)."""
+        listed = list(self._refunds_of(authorization_reference, expand_intent=True))
+        intent = next(
+            (r["payment_intent"] for r in listed if isinstance(r.get("payment_intent"), dict)),
+            None,
+        ) or self.http.request("GET", _intent_path(authorization_reference), idempotent=True)
+        states = [stripe_events.refund_state(refund) for refund in listed]
         return IntentRefunds(
             authorization_reference=authorization_reference,
             capture_keys=[
@@ -285,14 +292,21 @@ class StripeProvider:
                 return dict(refund)  # found: the pages after it are not read
         return None
 
-    def _refunds_of(self, payment_intent: str) -> Iterator[dict[str, Any]]:
+    def _refunds_of(
+        self, payment_intent: str, *, expand_intent: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """The intent's refunds, newest first, page after page (``GET /v1/refunds``: at most
         100 a page, ``has_more`` while more are left, ``starting_after`` the last id read), at
         most ``REFUND_PAGES`` pages. Past that it raises rather than answer from part of the
-        list: a refund looked up before it is sent again must not be missed."""
+        list: a refund looked up before it is sent again must not be missed. With
+        ``expand_intent`` the first page's refunds bring the intent object (later pages do not:
+        it is the same intent)."""
         params = {"payment_intent": payment_intent, "limit": str(_REFUND_PAGE_SIZE)}
-        for _ in range(REFUND_PAGES):
-            listed = self.http.request("GET", "/v1/refunds", params=params, idempotent=True)
+        first = {**params, "expand[]": "data.payment_intent"} if expand_intent else params
+        for number in range(REFUND_PAGES):
+            listed = self.http.request(
+                "GET", "/v1/refunds", params=first if number == 0 else params, idempotent=True
+            )
             page = listed.get("data") or []
             yield from page
             if not listed.get("has_more") or not page:
