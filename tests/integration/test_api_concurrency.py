@@ -7,7 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.integration.api_support import Merchant, idempotency_key, local_api, merchant
+from tests.integration.api_support import (
+    Merchant,
+    idempotency_key,
+    local_api,
+    merchant,
+    seed_order,
+)
 
 __all__ = ["local_api", "merchant"]  # fixtures
 
@@ -55,3 +61,31 @@ def test_defect_11_concurrent_requests_each_get_their_own_answer(merchant: Merch
         else:
             assert response.status_code == 404, (label, response.text)
             assert subject.removeprefix("order-") in response.json()["error"]["message"]
+
+
+def test_captures_by_amount_that_race_past_the_order_one_wins_the_others_are_422(
+    merchant: Merchant,
+) -> None:
+    """Three captures of 40000 at once on an order of 70070, each with its own key: one is
+    captured; the others no longer fit and are refused as over-captures naming the amount
+    (docs/guarantees.md, concurrent captures), and nothing more is captured."""
+    detail = seed_order(merchant.merchant_id)
+    assert merchant.put_order(detail).status_code == 200
+    order_id = detail["order_id"]
+
+    def capture(_: int) -> httpx.Response:
+        with merchant.client() as client:
+            return client.post(
+                f"/orders/{order_id}/captures", json={"amount": 40000}, headers=idempotency_key()
+            )
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(capture, range(3)))
+
+    assert sorted(a.status_code for a in answers) == [200, 422, 422], [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 422):
+        assert refused.json()["error"]["type"] == "over_capture"
+        assert refused.json()["error"]["field"] == "amount"
+    with merchant.client() as client:
+        order = client.get(f"/orders/{order_id}").json()
+    assert (order["captured_amount"], order["pending_amount"]) == (40000, 0)
