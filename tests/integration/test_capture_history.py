@@ -1,6 +1,7 @@
-"""A capture's history on the moto ledger: each change of its state (and of its refunds') is an
-item of its own, written in the same transaction as the change: no extra request, no item that
-grows; who made it, from what to what, when, the provider's reference or error."""
+"""A capture's history on the moto ledger: each change of its state (and of its refunds') is
+written in the same write as the change (a capture's own changes on its ``CAPTURE#`` item, a
+refund's as an item of its own): no extra request; who made it, from what to what, when, the
+provider's reference or error."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def reserved_and_sent(repository: Any, clock: FixedClock, answer: str = "pending
     )
 
 
-def test_a_capture_reserved_sent_and_confirmed_has_three_history_items_and_no_extra_request(
+def test_a_capture_reserved_sent_and_confirmed_has_three_history_entries_and_no_extra_request(
     repository: Any, clock: FixedClock, requests_made: Counter[str]
 ) -> None:
     # Reserved and sent: the provider received it and confirms later (Adyen's way)
@@ -88,11 +89,12 @@ def test_a_capture_reserved_sent_and_confirmed_has_three_history_items_and_no_ex
         ),
         now=clock.now(),
     )
-    # Each state change was one write request, its history item within it
+    # Each state change was one write request, its history entry within it
     writes = {op: n for op, n in requests_made.items() if op not in {"GetItem", "BatchGetItem"}}
-    # register, reserve, sent (an UpdateItem before it had history), confirmed: one request
-    # each (no announcement here: the confirmation workflow that waits for it announces it)
-    assert writes == {"TransactWriteItems": 4}
+    # register, reserve, confirmed: one transaction each; sent: one UpdateItem (its entry
+    # folded into the capture item, issue 15). No announcement here: the confirmation
+    # workflow that waits for it announces it
+    assert writes == {"TransactWriteItems": 3, "UpdateItem": 1}
     reference = sent.provider_reference
     assert changes(repository, sent) == [
         ("reserved", None, "pending", "execution", None),
@@ -102,11 +104,13 @@ def test_a_capture_reserved_sent_and_confirmed_has_three_history_items_and_no_ex
     history = repository.capture_history(sent.merchant_id, sent.order_id, sent.capture_id)
     assert history[0].by.name == "exec-1" and history[2].by.reason == "CAPTURE"
     assert [entry.at for entry in history] == sorted(entry.at for entry in history)
-    # A history item is small: one write unit (1 KB) whatever the order's size
+    # The entries are the capture item's own: no item of their own (issue 15), and the
+    # capture item stays within two write units (2 KB) with three of them
     items = repository.client.scan(TableName=repository.table_name)["Items"]
-    kept = [item for item in items if item["SK"]["S"].startswith("HISTORY#")]
-    assert len(kept) == 3
-    assert max(len(json.dumps(item)) for item in kept) < 1024
+    assert not [item for item in items if item["SK"]["S"].startswith("HISTORY#")]
+    (capture_item,) = [item for item in items if item["SK"]["S"].startswith("CAPTURE#")]
+    assert len(capture_item["history"]["L"]) == 3
+    assert len(json.dumps(capture_item)) < 2048
 
 
 def test_an_unknown_outcome_released_by_reconciliation_is_named_in_the_history(

@@ -49,8 +49,9 @@ class ApiVerdict:
         for item in mine:
             if item["SK"].startswith("CAPTURE#"):
                 capture = dict(item)
-                stored = lines.get(capture["capture_id"])
-                if stored is not None:  # a capture's lines are an item of their own
+                # A capture's lines: an item of their own, or folded into it (layout)
+                stored = lines.get(capture["capture_id"]) or (item if "positions" in item else None)
+                if stored is not None:
                     named = lines_of(stored, catalogs[item["PK"]])
                     capture["lines"] = [line.model_dump() for line in named]
                 self.captures[capture["capture_id"]] = capture

@@ -71,7 +71,20 @@ OPEN_REFUND = "refund_pending"
 OPEN_RELEASE = "release_pending"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
 #: Attributes of the ledger's own, never a model's field.
-_LEDGER_ATTRIBUTES = ("PK", "SK", OPEN_STATUS, OPEN_ORDER, AUTHORIZATION_EXPIRES_AT, LINE_COUNT)
+#: Attributes folded into an item beside its model's fields (see ``layout``): an order's line
+#: counters on its header, a capture's lines and history on its ``CAPTURE#`` item.
+FOLDED_ATTRIBUTES = ("shipped", "canceled", "closed", "positions", "quantities", "amounts")
+HISTORY_ATTRIBUTE = "history"
+_LEDGER_ATTRIBUTES = (
+    "PK",
+    "SK",
+    OPEN_STATUS,
+    OPEN_ORDER,
+    AUTHORIZATION_EXPIRES_AT,
+    LINE_COUNT,
+    HISTORY_ATTRIBUTE,
+    *FOLDED_ATTRIBUTES,
+)
 
 
 # --- timestamps ------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""A capture's history on the ledger table: one small item per change of the capture or of one
-of its refunds, put in the same transaction as the change (``history_put``, always the
-transaction's last item, so that the other items' cancellation reasons keep their positions).
+"""A capture's history on the ledger table. The capture's own changes are folded into its
+``CAPTURE#`` item (``capture_items``: appended in the same write as the change); each change of
+one of its refunds is one small item, put in the same transaction as the change
+(``history_put``, always the transaction's last item, so that the other items' cancellation
+reasons keep their positions). Captures written before the fold keep their changes as items
+too: both are read, and merged in the order the items' keys sort in.
 
 ``PK`` is the order's, ``SK`` ``HISTORY#<capture id>#<when>#<rank>#<refund id>#<change>``
 (docs/ledger.md): a capture's changes and its refunds' are one Query, in the order they
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from order_capture.adapters.dynamodb import codec
+from order_capture.adapters.dynamodb.capture_items import folded_history
 from order_capture.adapters.dynamodb.codec import timestamp
 from order_capture.adapters.dynamodb.table import LedgerTable, put_op
 from order_capture.history import HistoryEntry
@@ -56,4 +60,8 @@ class HistoryLedger:
             {":pk": prefix["PK"], ":prefix": prefix["SK"]},
             consistent=True,
         )
-        return [HistoryEntry.model_validate(codec.decode(item)) for item in items]
+        entries = [HistoryEntry.model_validate(codec.decode(item)) for item in items]
+        capture = self.table.get(codec.capture_key(merchant_id, order_id, capture_id))
+        if capture is not None:
+            entries += folded_history(codec.plain(capture))
+        return sorted(entries, key=history_sk)

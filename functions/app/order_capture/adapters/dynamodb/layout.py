@@ -1,8 +1,8 @@
 """How an order and a capture's lines are laid out over ledger items (plain values; the
 codec serializes them). Pure: no boto3 here. The key table: docs/ledger.md.
 
-An order is three items, so that what every capture rewrites stays small whatever the order's
-size (DynamoDB bills a write by the whole item, twice in a transaction):
+An order is up to three items, so that what every capture rewrites stays small whatever the
+order's size (DynamoDB bills a write by the whole item, twice in a transaction):
 
 - ``ORDER``: the header: payment, totals, ``version`` (every conditional write's guard) and the
   expiry index's keys. A few hundred bytes; reserve, confirm, refunds and cancellations
@@ -12,10 +12,23 @@ size (DynamoDB bills a write by the whole item, twice in a transaction):
 - ``LINE_COUNTERS``: per line, by its position in the catalog, the shipped and canceled units
   and the value they claimed (three lists of numbers: about 10 bytes a line). Written with the
   header, in the same transaction, by the writes that ship, release or cancel units.
+  An order of at most ``FOLDED_LINES`` lines keeps these lists on its header instead (no
+  item of their own: one write fewer per reservation, and the header stays within 1 KB).
 
-A capture's lines are an item of their own, ``CAPTURE_LINES#<capture id>``, by catalog position
-(``[position]``, ``[quantity]``, ``[amount]``): written once when the capture is reserved, so
-that confirming or failing a capture rewrites only its small ``CAPTURE#`` item.
+A capture's lines, by catalog position (``positions``, ``quantities``, ``amounts``), are
+written once, when the capture is reserved: on its ``CAPTURE#`` item for at most
+``FOLDED_LINES`` lines, else as an item of their own, ``CAPTURE_LINES#<capture id>``, so that
+confirming or failing a large capture rewrites only its small ``CAPTURE#`` item.
+
+Why ``FOLDED_LINES = 16``: DynamoDB bills a write by each started KB of the item (twice in a
+transaction). A header or capture item is about 0.6 KB; 16 lines' counters or capture lines
+(three numbers a line, at most about 13 bytes a line with the largest amounts) add at most
+about 0.2 KB, so the folded item still writes as one KB, and saves the 2 WRU of the item it
+replaces. Past that, the lists would make every later write of the header (each confirm,
+refund and cancellation) or of the capture cost more than the separate item saves once. The
+rule depends only on the number of lines, which never changes: an order's or a capture's
+layout is the same in every write. Items of the former layout (counters and lines always
+apart) still read: a header holding the lists is newer than any ``LINE_COUNTERS`` item.
 """
 
 from __future__ import annotations
@@ -23,7 +36,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from order_capture.adapters.dynamodb.codec import COUNTERS_SK, LINES_SK, ORDER_SK, storable
+from order_capture.adapters.dynamodb.codec import (
+    COUNTERS_SK,
+    LINE_COUNT,
+    LINES_SK,
+    ORDER_SK,
+    storable,
+)
 from order_capture.models import Capture, CaptureLine, Order
 
 CATALOG_FIELDS = ("item_id", "sku", "quantity", "unit_amount", "discount_amount", "tax_amount")
@@ -39,6 +58,12 @@ COUNTER_LISTS = {
 #: whole service near 500 captures a second (each capture adds and removes its entry). Spread
 #: over 16, the ceiling is DynamoDB's table quota instead (docs/performance.md "Scale").
 INDEX_SHARDS = 16
+
+#: Orders and captures of at most this many lines keep their counters or lines folded into
+#: their header or ``CAPTURE#`` item (see above).
+FOLDED_LINES = 16
+#: The ``CAPTURE#`` attributes of a capture's lines: folded, or the count of those apart.
+CAPTURE_LINE_ATTRIBUTES = (LINE_COUNT, "positions", "quantities", "amounts")
 
 
 def shard_of(key: str) -> int:
@@ -64,6 +89,16 @@ def order_catalog(order: Order) -> dict[str, Any]:
     return {
         "lines": [line.model_dump(mode="json", include=set(CATALOG_FIELDS)) for line in order.lines]
     }
+
+
+def counters_folded(order: Order) -> bool:
+    """Whether ``order``'s line counters are on its header (not a ``LINE_COUNTERS`` item)."""
+    return len(order.lines) <= FOLDED_LINES
+
+
+def holds_counters(header: dict[str, Any]) -> bool:
+    """Whether a header item (plain values) holds its order's line counters."""
+    return all(attribute in header for attribute in COUNTER_LISTS.values())
 
 
 def order_counters(order: Order) -> dict[str, Any]:
@@ -95,8 +130,22 @@ def capture_lines(capture: Capture, order: Order) -> dict[str, Any]:
     }
 
 
+def capture_line_attributes(capture: Capture, order: Order) -> dict[str, Any]:
+    """What a reservation writes of ``capture``'s lines on its ``CAPTURE#`` item: the lines
+    themselves when folded, else their count (the lines then are ``CAPTURE_LINES#``)."""
+    if len(capture.lines) <= FOLDED_LINES:
+        return capture_lines(capture, order) if capture.lines else {}
+    return {LINE_COUNT: len(capture.lines)}
+
+
+def holds_lines(capture_item: dict[str, Any]) -> bool:
+    """Whether a ``CAPTURE#`` item (plain values) holds its capture's lines."""
+    return "positions" in capture_item
+
+
 def lines_of(stored: dict[str, Any], catalog: dict[str, Any]) -> list[CaptureLine]:
-    """A capture's lines from its ``CAPTURE_LINES#`` item, named by the order's catalog."""
+    """A capture's lines from its ``CAPTURE_LINES#`` item or its ``CAPTURE#`` item (folded),
+    named by the order's catalog."""
     return [
         CaptureLine(item_id=catalog["lines"][position]["item_id"], quantity=qty, amount=amount)
         for position, qty, amount in zip(
@@ -112,7 +161,7 @@ def orders_in(items: list[dict[str, Any]]) -> list[Order]:
         order_from(
             {key: value for key, value in item.items() if key in Order.model_fields},
             by_key[(item["PK"], LINES_SK)],
-            by_key[(item["PK"], COUNTERS_SK)],
+            item if holds_counters(item) else by_key[(item["PK"], COUNTERS_SK)],
         )
         for (pk, sk), item in by_key.items()
         if sk == ORDER_SK

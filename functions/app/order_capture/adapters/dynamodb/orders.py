@@ -1,8 +1,9 @@
 """Orders and their captures on the ledger table: reads, and the conditional writes that move
 money (register, reserve, confirm, release).
 
-An order is three items and a capture two (docs/ledger.md, ``layout``). ADD is commutative,
-so confirming needs no read of the order; every other write of the order's header is
+An order is up to three items and a capture up to two, its history folded into its
+``CAPTURE#`` item (docs/ledger.md, ``layout``, ``capture_items``). ADD is commutative, so
+confirming needs no read of the order; every other write of the order's header is
 conditional on its ``version``, and a capture's on its status.
 """
 
@@ -13,6 +14,12 @@ from typing import TYPE_CHECKING
 
 from order_capture import history
 from order_capture.adapters.dynamodb import codec, layout
+from order_capture.adapters.dynamodb.capture_items import (
+    APPEND_HISTORY,
+    HISTORY,
+    capture_update,
+    history_values,
+)
 from order_capture.adapters.dynamodb.codec import (
     AUTHORIZATION_EXPIRES_AT,
     CAPTURE_LINES_PREFIX,
@@ -24,7 +31,6 @@ from order_capture.adapters.dynamodb.codec import (
     OPEN_CAPTURE_STATUSES,
     OPEN_CAPTURES_INDEX,
     OPEN_ORDER,
-    OPEN_STATUS,
     ORDER_SK,
     key,
     key_text,
@@ -33,7 +39,6 @@ from order_capture.adapters.dynamodb.codec import (
     string,
     timestamp,
 )
-from order_capture.adapters.dynamodb.history import history_put
 from order_capture.adapters.dynamodb.table import (
     LedgerTable,
     condition_failed,
@@ -41,7 +46,6 @@ from order_capture.adapters.dynamodb.table import (
     update_op,
 )
 from order_capture.errors import LedgerUnavailableError, OrderChangedError
-from order_capture.history import HistoryEntry
 from order_capture.models import Capture, CaptureStatus, Model, Order
 
 if TYPE_CHECKING:
@@ -88,6 +92,8 @@ class OrderLedger:
         """The order's header item (its catalog and counters are items of their own)."""
         pk = order_pk(order.merchant_id, order.order_id)
         item = codec.encode(key(pk, ORDER_SK), layout.order_header(order))
+        if layout.counters_folded(order):
+            item.update(codec.encode({}, layout.order_counters(order)))
         if order.capturable_amount > 0 or order.reserved_amount > 0:
             # The keys of the sparse OpenOrdersByExpiry index: only orders with money still
             # to capture carry them, so the expiry sweep reads just those.
@@ -95,11 +101,14 @@ class OrderLedger:
             item[AUTHORIZATION_EXPIRES_AT] = string(timestamp(order.payment.expires_at))
         return item
 
-    def _counters_put(self, order: Order) -> TransactWriteItemTypeDef:
-        """The Put of the order's line counters (its header's condition guards it)."""
+    def _counters_puts(self, order: Order) -> list[TransactWriteItemTypeDef]:
+        """The Put of the order's line counters (its header's condition guards it), unless
+        its header holds them (``layout.counters_folded``)."""
+        if layout.counters_folded(order):
+            return []
         pk = order_pk(order.merchant_id, order.order_id)
         item = codec.encode(key(pk, COUNTERS_SK), layout.order_counters(order))
-        return put_op(self.table_name, item)
+        return [put_op(self.table_name, item)]
 
     def _header_put(self, order: Order, expected_version: int) -> TransactWriteItemTypeDef:
         """The Put of the order's header, if it is still at ``expected_version``."""
@@ -110,24 +119,13 @@ class OrderLedger:
             values={":expected": number(expected_version)},
         )
 
-    def _capture_item(self, capture: Capture) -> Item:
-        primary = codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id)
-        item = codec.encode(primary, capture)
-        if capture.lines:
-            # Its lines are an item of their own, written by reserve (see layout).
-            item[LINE_COUNT] = number(len(capture.lines))
-        if capture.status in OPEN_CAPTURE_STATUSES:
-            # The key of the sparse OpenCaptures index: only unsettled captures carry it.
-            item[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))
-        return item
-
-    def _history_put(self, capture: Capture, entry: HistoryEntry) -> TransactWriteItemTypeDef:
-        return history_put(self.table_name, capture.merchant_id, capture.order_id, entry)
-
-    def _capture_lines_put(self, order: Order, capture: Capture) -> TransactWriteItemTypeDef:
+    def _capture_lines_puts(self, order: Order, capture: Capture) -> list[TransactWriteItemTypeDef]:
+        """The Put of the capture's lines as an item of their own, unless folded (``layout``)."""
+        if LINE_COUNT not in layout.capture_line_attributes(capture, order):
+            return []
         primary = codec.capture_lines_key(capture.merchant_id, capture.order_id, capture.capture_id)
         item = codec.encode(primary, layout.capture_lines(capture, order))
-        return put_op(self.table_name, item)
+        return [put_op(self.table_name, item)]
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -140,29 +138,37 @@ class OrderLedger:
         missing = [
             wanted
             for (pk, sk), item in by_key.items()
-            if sk.startswith(CAPTURE_PREFIX) and LINE_COUNT in item
-            for wanted in ((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]), (pk, LINES_SK))
+            if sk.startswith(CAPTURE_PREFIX)
+            for wanted in _needed_for_lines(pk, sk, item)
             if wanted not in by_key
         ]
         if missing:
             extra = self.table.batch_get([key(*k) for k in dict.fromkeys(missing)], consistent)
             by_key.update({key_text(item): item for item in extra})
-        orders = {
-            pk: layout.order_from(
-                codec.decode(item),
-                codec.plain(by_key[(pk, LINES_SK)]),
-                codec.plain(by_key[(pk, COUNTERS_SK)]),
-            )
-            for (pk, sk), item in by_key.items()
-            if sk == ORDER_SK and (pk, LINES_SK) in by_key and (pk, COUNTERS_SK) in by_key
-        }
+        orders = {}
+        for (pk, sk), item in by_key.items():
+            if sk != ORDER_SK or (pk, LINES_SK) not in by_key:
+                continue
+            header = codec.plain(item)
+            # Counters on the header are newer than any LINE_COUNTERS item (former layout).
+            counters = header if layout.holds_counters(header) else by_key.get((pk, COUNTERS_SK))
+            if counters is not None:
+                orders[pk] = layout.order_from(
+                    codec.decode(item),
+                    codec.plain(by_key[(pk, LINES_SK)]),
+                    counters if counters is header else codec.plain(counters),
+                )
         captures = []
         for (pk, sk), item in by_key.items():
             if not sk.startswith(CAPTURE_PREFIX):
                 continue
             capture = codec.decode(item)
-            stored = by_key.get((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]))
-            if stored is not None and LINE_COUNT in item:
+            stored = (
+                by_key.get((pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]))
+                if LINE_COUNT in item
+                else item
+            )
+            if stored is not None and "positions" in stored:
                 capture["lines"] = layout.lines_of(
                     codec.plain(stored), codec.plain(by_key[(pk, LINES_SK)])
                 )
@@ -220,7 +226,7 @@ class OrderLedger:
             self.table_name, codec.encode(key(pk, LINES_SK), layout.order_catalog(order))
         )
         # The catalog and counters are written only with a header that did not exist.
-        reasons = self.table.transact([header, catalog, self._counters_put(order)])
+        reasons = self.table.transact([header, catalog, *self._counters_puts(order)])
         if reasons is None:
             return None
         if condition_failed(reasons[0]):
@@ -231,7 +237,7 @@ class OrderLedger:
 
     def replace_order(self, order: Order, expected_version: int) -> None:
         reasons = self.table.transact(
-            [self._header_put(order, expected_version), self._counters_put(order)]
+            [self._header_put(order, expected_version), *self._counters_puts(order)]
         )
         if reasons is None:
             return
@@ -248,14 +254,16 @@ class OrderLedger:
         }
         items = [
             self._header_put(order, expected_version),
-            put_op(
+            capture_update(
                 self.table_name,
-                self._capture_item(capture),
+                capture,
+                history.capture_change(capture, "reserved", None),
                 # New, or replacing a failure recorded before anything was reserved
                 # (models.failed_before_reservation): never over a live or settled capture.
                 "attribute_not_exists(PK) OR (#status = :failed AND amount = :zero)",
                 names=_STATUS,
                 values={":failed": string(CaptureStatus.FAILED.value), ":zero": number(0)},
+                lines=codec.encode({}, layout.capture_line_attributes(capture, order)),
                 return_old=True,
             ),
             # Findable by merchant and capture id alone from the moment it is reserved, so a
@@ -264,10 +272,9 @@ class OrderLedger:
             put_op(self.table_name, pointer),
         ]
         if capture.lines:
-            # Units shipped: the line counters and the capture's lines (an amount capture
-            # changes neither).
-            items += [self._counters_put(order), self._capture_lines_put(order, capture)]
-        items.append(self._history_put(capture, history.capture_change(capture, "reserved", None)))
+            # Units shipped: the line counters and the capture's lines, where they are items
+            # of their own (an amount capture changes neither).
+            items += [*self._counters_puts(order), *self._capture_lines_puts(order, capture)]
         reasons = self.table.transact(items)
         if reasons is None:
             return None
@@ -293,13 +300,18 @@ class OrderLedger:
             self.table_name,
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
             "SET #status = :captured, provider_reference = :ref, "
-            "status_at_provider = :at_provider, updated_at = :now REMOVE open_status",
+            f"status_at_provider = :at_provider, updated_at = :now, {APPEND_HISTORY} "
+            "REMOVE open_status",
             "#status IN (:pending, :requires_action)"
             # A release waits for it (``note_may_finish_order``): refused unless its confirmer
             # knows, so that it reads the order and releases (domain.service._confirm).
             + ("" if capture.may_finish_order else " AND " + _NOT_MAY_FINISH_ORDER),
-            names=_STATUS,
+            names={**_STATUS, "#history": HISTORY},
             values={
+                # Its history entry, in the same write (``capture_items``).
+                **history_values(
+                    history.capture_change(capture, "confirmed", history.confirmed_from(capture))
+                ),
                 ":captured": string(CaptureStatus.CAPTURED.value),
                 ":pending": string(CaptureStatus.PENDING.value),
                 ":requires_action": string(CaptureStatus.REQUIRES_ACTION.value),
@@ -330,8 +342,7 @@ class OrderLedger:
                 ":now": now,
             },
         )
-        entry = history.capture_change(capture, "confirmed", history.confirmed_from(capture))
-        operations = [confirm_capture, add_to_order, self._history_put(capture, entry)]
+        operations = [confirm_capture, add_to_order]
         if announced:  # its confirmer announces it: noted in the same write (CAPTURE_REF)
             operations.append(self._announced_op(capture))
         return self.table.transact(operations) is None
@@ -355,25 +366,25 @@ class OrderLedger:
         *,
         announced: bool = False,
     ) -> bool:
+        entry = history.failure_change(capture, expected_status, released=order is not None)
         if expected_status is None:
-            capture_put = put_op(
-                self.table_name, self._capture_item(capture), "attribute_not_exists(PK)"
+            capture_write = capture_update(
+                self.table_name, capture, entry, "attribute_not_exists(PK)"
             )
         else:
-            capture_put = put_op(
+            capture_write = capture_update(
                 self.table_name,
-                self._capture_item(capture),
+                capture,
+                entry,
                 "#status = :expected_status",
                 names=_STATUS,
                 values={":expected_status": string(expected_status.value)},
             )
-        items = [capture_put]
+        items = [capture_write]
         if order is not None:
             items.append(self._header_put(order, expected_version or 0))
             if capture.lines:  # its units given back
-                items.append(self._counters_put(order))
-        entry = history.failure_change(capture, expected_status, released=order is not None)
-        items.append(self._history_put(capture, entry))
+                items += self._counters_puts(order)
         if announced and expected_status is not None:  # its settler announces it (CAPTURE_REF)
             items.append(self._announced_op(capture))
         reasons = self.table.transact(items)
@@ -387,22 +398,21 @@ class OrderLedger:
         self.table.put(codec.encode(codec.execution_failure_key(execution_id), failure))
 
     def await_provider(self, capture: Capture) -> None:
-        note_answer = update_op(
-            self.table_name,
+        # One conditional write, its history entry in it: not written when no longer
+        # pending, settled already (its webhook was faster): nothing to note.
+        sent = history.capture_change(capture, "sent", CaptureStatus.PENDING)
+        self.table.update(
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
-            "SET provider_reference = :ref, status_at_provider = :at_provider",
+            f"SET provider_reference = :ref, status_at_provider = :at_provider, {APPEND_HISTORY}",
             "#status = :pending",
-            names=_STATUS,
+            names={**_STATUS, "#history": HISTORY},
             values={
                 ":ref": codec.value(capture.provider_reference),
                 ":at_provider": codec.value(capture.status_at_provider),
                 ":pending": string(CaptureStatus.PENDING.value),
+                **history_values(sent),
             },
         )
-        # One request still, now a transaction (with its history item): canceled when no
-        # longer pending, settled already (its webhook was faster): nothing to note.
-        sent = history.capture_change(capture, "sent", CaptureStatus.PENDING)
-        self.table.transact([note_answer, self._history_put(capture, sent)])
 
     def _pointer(self, pointer_key: Item, *attributes: str) -> list[str] | None:
         """The string ``attributes`` of a pointer item (CAPTURE_REF, REFUND_REF), read
@@ -411,3 +421,11 @@ class OrderLedger:
         if item is None:
             return None
         return [item[attribute]["S"] for attribute in attributes]
+
+
+def _needed_for_lines(pk: str, sk: str, capture_item: Item) -> list[tuple[str, str]]:
+    """The items naming a ``CAPTURE#`` item's lines: its order's catalog, and its
+    ``CAPTURE_LINES#`` item when the lines are kept apart (``layout``)."""
+    if LINE_COUNT in capture_item:
+        return [(pk, CAPTURE_LINES_PREFIX + sk[len(CAPTURE_PREFIX) :]), (pk, LINES_SK)]
+    return [(pk, LINES_SK)] if "positions" in capture_item else []

@@ -85,10 +85,11 @@ def update_op(
     *,
     names: Mapping[str, str] | None = None,
     values: Values | None = None,
+    return_old: bool = False,
 ) -> TransactWriteItemTypeDef:
     """A transaction's Update of the item under ``key``, if ``condition`` holds."""
     update: dict[str, Any] = {"TableName": table_name, "Key": key, "UpdateExpression": expression}
-    _add_condition(update, condition, names, values, return_old=False)
+    _add_condition(update, condition, names, values, return_old=return_old)
     return cast("TransactWriteItemTypeDef", {"Update": update})
 
 

@@ -1,0 +1,98 @@
+"""Writes of a capture's ``CAPTURE#`` item, which holds the capture's own history (and, when
+small, its lines: ``layout``), so that a change of the capture writes this one item and its
+history entry costs no item of its own (issue 15; docs/ledger.md "Folded items").
+
+Every write of an existing capture is therefore an Update, never a Put: a Put would drop the
+history and the lines written before it. ``capture_update`` sets every field of the model (so
+it replaces the capture as a Put did), sets or removes the ``OpenCaptures`` index key, and
+appends the change to ``history`` in the same write, under the write's own condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from order_capture.adapters.dynamodb import codec, layout
+from order_capture.adapters.dynamodb.codec import (
+    HISTORY_ATTRIBUTE,
+    OPEN_CAPTURE_STATUSES,
+    OPEN_STATUS,
+    string,
+)
+from order_capture.adapters.dynamodb.table import update_op
+from order_capture.history import HistoryEntry
+from order_capture.models import Capture
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+    from order_capture.adapters.dynamodb.codec import Values
+
+#: The ``CAPTURE#`` attribute holding the capture's own changes, oldest first.
+HISTORY = HISTORY_ATTRIBUTE
+#: ``SET`` clause appending ``:entry`` to the history (``:no_history`` for the first entry).
+APPEND_HISTORY = "#history = list_append(if_not_exists(#history, :no_history), :entry)"
+
+
+def history_values(entry: HistoryEntry) -> dict[str, AttributeValueTypeDef]:
+    """The values of ``APPEND_HISTORY`` for ``entry``: absent fields left out, and its capture
+    id (the item's own), so that the item stays small."""
+    body = {
+        name: held
+        for name, held in codec.storable(entry).items()
+        if held is not None and name != "capture_id"
+    }
+    body["by"] = {name: held for name, held in body["by"].items() if held is not None}
+    return {":entry": codec.value([body]), ":no_history": {"L": []}}
+
+
+def folded_history(item: Mapping[str, Any]) -> list[HistoryEntry]:
+    """The entries a ``CAPTURE#`` item holds (plain values), oldest first."""
+    capture_id = item["capture_id"]
+    return [
+        HistoryEntry.model_validate({**entry, "capture_id": capture_id})
+        for entry in item.get(HISTORY, [])
+    ]
+
+
+def capture_update(
+    table_name: str,
+    capture: Capture,
+    entry: HistoryEntry,
+    condition: str | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Values | None = None,
+    lines: Mapping[str, AttributeValueTypeDef] | None = None,
+    return_old: bool = False,
+) -> TransactWriteItemTypeDef:
+    """The Update writing every field of ``capture`` and appending ``entry`` to its history,
+    if ``condition`` holds. ``lines``: the line attributes a reservation writes (folded lines,
+    or the count of lines kept apart: ``layout.capture_line_attributes``); the other line
+    attributes are then removed. Without ``lines`` the item's lines stay as they are."""
+    fields: dict[str, AttributeValueTypeDef] = dict(codec.encode({}, capture))
+    if capture.status in OPEN_CAPTURE_STATUSES:
+        # The key of the sparse OpenCaptures index: only unsettled captures carry it.
+        fields[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))
+    removed = [] if OPEN_STATUS in fields else [OPEN_STATUS]
+    if lines is not None:
+        fields.update(lines)
+        removed += [name for name in layout.CAPTURE_LINE_ATTRIBUTES if name not in lines]
+    all_names = {f"#f{index}": name for index, name in enumerate([*fields, *removed])}
+    all_names["#history"] = HISTORY
+    sets = [f"#f{index} = :f{index}" for index in range(len(fields))]
+    expression = "SET " + ", ".join([*sets, APPEND_HISTORY])
+    if removed:
+        first = len(fields)
+        expression += " REMOVE " + ", ".join(f"#f{first + i}" for i in range(len(removed)))
+    all_values = {f":f{index}": held for index, held in enumerate(fields.values())}
+    return update_op(
+        table_name,
+        codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
+        expression,
+        condition,
+        names={**all_names, **(names or {})},
+        values={**all_values, **history_values(entry), **(values or {})},
+        return_old=return_old,
+    )

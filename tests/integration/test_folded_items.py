@@ -1,0 +1,160 @@
+"""Fewer items per capture (issue 15): a small order's line counters live on its header, a
+small capture's lines and its own history on its ``CAPTURE#`` item, so that a 2-line capture's
+reserve writes 3 items (header, capture, ``CAPTURE_REF``) and its confirm 2 (capture, header)
+(+ ``CAPTURE_REF``'s announced note when its confirmer announces it). Larger orders and
+captures keep them apart (``layout.FOLDED_LINES``), and items of the former layout (everything
+apart, history as items) still read, and are written on correctly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from order_capture.adapters.dynamodb import layout
+from order_capture.adapters.dynamodb.history import history_put
+from order_capture.domain import capture_rules, service
+from order_capture.history import capture_change
+from order_capture.models import (
+    CaptureRequest,
+    CaptureStatus,
+    ItemQuantity,
+    OrderPlacedDetail,
+    PlannedCapture,
+)
+from tests.factories import order_placed
+from tests.fake_providers import RecordingProvider
+from tests.support import FixedClock
+
+
+@pytest.fixture
+def written(repository: Any) -> Iterator[list[list[str]]]:
+    """The sort keys each TransactWriteItems request of the repository writes."""
+    made: list[list[str]] = []
+
+    def kind(key: dict[str, Any]) -> str:
+        """``CAPTURE_REF`` (its own partition), else what the sort key starts with."""
+        pk, sk = str(key["PK"]["S"]), str(key["SK"]["S"])
+        return (sk if pk.startswith("ORDER#") else pk).split("#")[0]
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        made.append(
+            [
+                kind(operation.get("Item") or operation.get("Key"))
+                for each in params["TransactItems"]
+                for operation in each.values()
+            ]
+        )
+
+    events = repository.client.meta.events
+    events.register("provide-client-params.dynamodb.TransactWriteItems", record)
+    try:
+        yield made
+    finally:
+        events.unregister("provide-client-params.dynamodb.TransactWriteItems", record)
+
+
+def _order(lines: int) -> OrderPlacedDetail:
+    items = [
+        {"item_id": f"line-{n}", "sku": f"SKU-{n}", "quantity": 2, "unit_amount": 1000}
+        for n in range(lines)
+    ]
+    total = lines * 2000 + 495
+    event = order_placed(items=items, authorized_amount=total)
+    return OrderPlacedDetail.model_validate(event["detail"])
+
+
+def _capture(repository: Any, clock: FixedClock, lines: int, shipment: str = "s-1") -> Any:
+    """Capture one unit of each of the first ``lines`` lines, then confirm it (announced)."""
+    request = CaptureRequest(
+        merchant_id="merchant-1",
+        order_id="order-1001",
+        shipment_id=shipment,
+        items=[ItemQuantity(item_id=f"line-{n}", quantity=1) for n in range(lines)],
+    )
+    order = repository.get_order("merchant-1", "order-1001")
+    plan = capture_rules.plan_capture(order, request, clock.now())
+    sent = service.execute_capture(
+        repository,
+        RecordingProvider(),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-1",
+        now=clock.now(),
+    )
+    captured = sent.model_copy(update={"status": CaptureStatus.CAPTURED})
+    assert repository.confirm(captured, announced=True)
+    return captured
+
+
+def test_defect_15_a_small_capture_writes_three_items_to_reserve_and_two_to_confirm(
+    repository: Any, clock: FixedClock, written: list[list[str]]
+) -> None:
+    # Given a 2-line order
+    service.register_order(repository, _order(2), clock)
+    # When a shipment of both lines is captured and confirmed by the execution announcing it
+    captured = _capture(repository, clock, lines=2)
+
+    # Then registration wrote the header and the catalog; the reserve its header, capture
+    # and pointer; the confirm the capture, the header and the pointer's announced note
+    assert written == [
+        ["ORDER", "LINES"],
+        ["ORDER", "CAPTURE", "CAPTURE_REF"],
+        ["CAPTURE", "ORDER", "CAPTURE_REF"],
+    ]
+    # And everything reads back as written: lines, counters, history
+    order, stored = repository.get_order_and_capture(
+        "merchant-1", "order-1001", captured.capture_id
+    )
+    assert stored.lines == captured.lines and len(stored.lines) == 2
+    assert [line.shipped_quantity for line in order.lines] == [1, 1]
+    assert order.captured_amount == captured.amount and order.reserved_amount == 0
+    history = repository.capture_history("merchant-1", "order-1001", captured.capture_id)
+    assert [(e.change, e.to_status, e.by.name) for e in history] == [
+        ("reserved", "pending", "exec-1"),
+        ("confirmed", "captured", "exec-1"),
+    ]
+
+
+def test_a_capture_of_more_lines_than_fold_keeps_its_lines_and_counters_apart(
+    repository: Any, clock: FixedClock, written: list[list[str]]
+) -> None:
+    lines = layout.FOLDED_LINES + 1
+    service.register_order(repository, _order(lines), clock)
+    captured = _capture(repository, clock, lines=lines)
+
+    assert written[0] == ["ORDER", "LINES", "LINE_COUNTERS"]
+    assert written[1] == ["ORDER", "CAPTURE", "CAPTURE_REF", "LINE_COUNTERS", "CAPTURE_LINES"]
+    order, stored = repository.get_order_and_capture(
+        "merchant-1", "order-1001", captured.capture_id
+    )
+    assert stored.lines == captured.lines and len(stored.lines) == lines
+    assert all(line.shipped_quantity == 1 for line in order.lines)
+
+
+def test_items_of_the_former_layout_still_read_and_take_new_writes(
+    repository: Any, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an order and a capture written as before the fold: counters and lines apart,
+    # the capture's history as items of their own
+    monkeypatch.setattr(layout, "FOLDED_LINES", 0)
+    service.register_order(repository, _order(2), clock)
+    first = _capture(repository, clock, lines=1)
+    entry = capture_change(first, "sent", CaptureStatus.PENDING)
+    put = history_put(repository.table_name, "merchant-1", "order-1001", entry)["Put"]
+    repository.client.put_item(**put)
+    monkeypatch.undo()
+
+    # When the order takes a capture in today's layout (its header now holds the counters;
+    # the former LINE_COUNTERS item stays behind, stale)
+    second = _capture(repository, clock, lines=2, shipment="s-2")
+
+    # Then the order reads with both captures' units, whichever item holds them
+    order, old = repository.get_order_and_capture("merchant-1", "order-1001", first.capture_id)
+    _, new = repository.get_order_and_capture("merchant-1", "order-1001", second.capture_id)
+    assert [line.shipped_quantity for line in order.lines] == [2, 1]
+    assert order.captured_amount == first.amount + second.amount
+    assert old.lines == first.lines and new.lines == second.lines
+    # And the former capture's history merges its items and its item's own entries, in order
+    history = repository.capture_history("merchant-1", "order-1001", first.capture_id)
+    assert [e.change for e in history] == ["reserved", "sent", "confirmed"]
