@@ -70,6 +70,8 @@ def test_missing_or_malformed_secrets_are_configuration_errors(secrets: object) 
         store.credentials("m-2", "stripe")
     with pytest.raises(ProviderNotConfiguredError, match="not a JSON object") as malformed:
         store.credentials("m-1", "adyen")
+    # What Secrets Manager answered is named (Powertools does not chain it as the cause).
+    assert "(ResourceNotFoundException)" in missing.value.message
     # The messages reach the ledger, events and API answers: they never name the secret
     for raised in (missing, malformed):
         assert "order-capture/providers" not in raised.value.message

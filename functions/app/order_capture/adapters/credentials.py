@@ -96,9 +96,12 @@ class SecretsManagerCredentials:
         try:
             value = self.secrets.get(name, transform="json", max_age=self.max_age_seconds)
         except GetParameterError as error:
+            # Powertools raises it inside its ``except`` without ``from``: what Secrets Manager
+            # answered (ResourceNotFoundException, AccessDeniedException...) is its context.
+            cause = error.__cause__ or error.__context__
+            reason = type(cause).__name__ if cause is not None else "no answer"
             raise ProviderNotConfiguredError(
-                f"{what} could not be read ({type(error.__cause__).__name__}); an operator "
-                "must add them"
+                f"{what} could not be read ({reason}); an operator must add them"
             ) from None
         except TransformParameterError:
             raise ProviderNotConfiguredError(f"{what} are not a JSON object") from None
