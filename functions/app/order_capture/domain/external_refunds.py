@@ -24,7 +24,8 @@ provider says an authorization's refunds changed (Stripe: any refund event or
 A refund made elsewhere while one of ours was reserved but not yet at the provider can leave
 the capture's refunds in flight over what is left: the provider's refund is a fact and is
 recorded whole; ours is then refused by the provider (over-refund) and gives its amount back.
-Until then ``refundable_amount`` is below zero and our API refunds nothing more.
+Until then the capture's refunds made and in flight add up to more than it captured;
+``refundable_amount`` (and every API answer) says zero, and our API refunds nothing more.
 """
 
 from __future__ import annotations

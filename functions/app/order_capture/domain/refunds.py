@@ -123,7 +123,7 @@ def refund_totals(capture: Capture, capture_refunds: list[Refund] | None) -> tup
         return capture.refunded_amount, capture.refundable_amount
     refunded = sum(r.amount for r in capture_refunds if r.status is RefundStatus.REFUNDED)
     pending = sum(r.amount for r in capture_refunds if r.status is RefundStatus.PENDING)
-    return refunded, capture.amount - refunded - pending
+    return refunded, max(0, capture.amount - refunded - pending)  # as ``refundable_amount``
 
 
 def visible_refunds(refunds: list[Refund]) -> list[Refund]:

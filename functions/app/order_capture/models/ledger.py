@@ -196,8 +196,11 @@ class Capture(Model):
 
     @property
     def refundable_amount(self) -> int:
-        """What may still be refunded: the amount less refunds made or in flight."""
-        return self.amount - self.refunded_amount - self.refund_pending_amount
+        """What may still be refunded: the amount less refunds made or in flight, never below
+        zero (a refund made at the provider while one of ours was in flight is recorded whole,
+        and the two can add up to more than the capture until ours is refused: nothing is
+        left to refund then, see domain.external_refunds)."""
+        return max(0, self.amount - self.refunded_amount - self.refund_pending_amount)
 
     def request(self) -> CaptureRequest:
         """The request this capture answers (its id derives from the same three ids)."""
