@@ -3,6 +3,7 @@ every fault kind, mapped to the error class the state machine treats accordingly
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,3 +195,30 @@ def test_an_unreachable_sandbox_is_retryable(refused_url: str) -> None:
 
     with pytest.raises(ProviderUnavailableError):
         capture(closed, 4_000, "cap-1")
+
+
+def decided(sandbox: Any, status: str) -> None:
+    """Wait until the sandbox decided its asynchronous capture or refund: ``status``."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sandbox.state.lock:
+            last = sandbox.state.captures[-1]
+            if (last["refunds"][-1] if last["refunds"] else last)["status"] == status:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"never {status}")
+
+
+def test_campaign_a_refund_replayed_after_it_failed_is_declined_not_a_502(
+    provider: SandboxProvider, sandbox: Any
+) -> None:
+    # The campaign's 502 (ApiFunction's ValidationError: ProviderRefund status 'failed'): a
+    # refund received, its answer lost, failed by the provider; the client's retry with its
+    # key is answered the refund as it is now.
+    captured = capture(provider, 4_000, "cap-1")
+    sandbox.add_fault("async_failed", operation="refund", delay_seconds=0.05)
+    assert refund(provider, captured.provider_reference, 3_000, "ref-1").status == "pending"
+    decided(sandbox, "failed")
+
+    with pytest.raises(ProviderDeclinedError, match="failed"):
+        refund(provider, captured.provider_reference, 3_000, "ref-1")

@@ -87,6 +87,10 @@ class SandboxProvider:
             {"amount": request.amount},
             headers={"Idempotency-Key": request.idempotency_key},
         )
+        if answer["status"] == "failed":
+            # A repeated request (same key) is answered the refund as it is now: received
+            # before, then failed (Adyen's REFUND with success false), as Stripe may answer.
+            raise ProviderDeclinedError(f"sandbox refund {answer['id']} failed")
         return ProviderRefund(
             provider_reference=answer["id"],
             capture_reference=answer["capture_id"],
