@@ -222,3 +222,21 @@ def test_campaign_a_refund_replayed_after_it_failed_is_declined_not_a_502(
 
     with pytest.raises(ProviderDeclinedError, match="failed"):
         refund(provider, captured.provider_reference, 3_000, "ref-1")
+
+
+def test_campaign_an_asynchronous_final_capture_releases_the_rest_only_if_it_succeeds(
+    provider: SandboxProvider, sandbox: Any
+) -> None:
+    # A final capture received, then failed by the provider, released nothing: the order
+    # captures again (the campaign's "a capture after its release" x7 on one order)
+    sandbox.add_fault("async_failed", delay_seconds=0.05)
+    assert capture(provider, 4_000, "cap-1", final_capture=True).status == "pending"
+    decided(sandbox, "failed")
+    sandbox.add_fault("async", delay_seconds=0.05)
+    assert capture(provider, 4_000, "cap-2", final_capture=True).status == "pending"
+    assert sandbox.state.releases == []
+    # and a final capture that succeeds releases the rest once it is made
+    decided(sandbox, "succeeded")
+    assert [r["by"] for r in sandbox.state.releases] == ["final capture"]
+    with pytest.raises(ProviderAuthorizationExpiredError):
+        capture(provider, 1_000, "cap-3")

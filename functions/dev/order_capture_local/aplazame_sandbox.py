@@ -49,6 +49,10 @@ class AplazameState:
     captures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[AplazameFault] = field(default_factory=list)
     faults_served: Counter[str] = field(default_factory=Counter)
+    #: Every void (the order id, amount asked and voided), and every capture of an order
+    #: after a void: the fault campaign's release figures.
+    voids: list[dict[str, Any]] = field(default_factory=list)
+    captures_after_void: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -171,6 +175,8 @@ class AplazameSandbox(ThreadingHTTPServer):
         with self.state.lock:
             if order_id not in self.state.orders:
                 return 404, _error(404, "order not found")
+            if self.state.orders[order_id]["voided"]:
+                self.state.captures_after_void.append(order_id)
             if amount > self.remaining(order_id):
                 return 400, _error(400, "amount exceeds the order", "exceeds what is left")
             self.state.orders[order_id]["captured"] += amount
@@ -211,6 +217,7 @@ class AplazameSandbox(ThreadingHTTPServer):
                 return 404, _error(404, "order not found")
             voided = min(amount, self.remaining(order_id))
             self.state.orders[order_id]["voided"] += voided
+            self.state.voids.append({"order_id": order_id, "amount": amount, "voided": voided})
             return 200, {"remaining_amount": self.remaining(order_id), "results": []}
 
     def start(self) -> AplazameSandbox:

@@ -9,7 +9,8 @@ It keeps authorizations and captures in memory and behaves like a careful provid
   ``Idempotency-Key`` header: captures. The same key replays the first answer (header
   ``Idempotent-Replayed: true``); the same key with another body is ``409``. Over-capture is
   ``402 amount_exceeds_authorization``, an expired authorization ``402 authorization_expired``.
-  A capture with ``"final": true`` releases what the authorization has left.
+  A capture with ``"final": true`` releases what the authorization has left (once it
+  succeeds: an asynchronous one when it is confirmed).
 * ``GET /captures``: every capture made (tests count them to prove "never twice");
   ``GET /captures/{id}``: one capture with its refunds.
 * ``GET /authorizations/{id}/captures?idempotency_key=...``: the authorization's captures (each
@@ -81,7 +82,21 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     #: How many times each fault kind has struck (the fault campaign reports them).
     faults_served: Counter[str] = field(default_factory=Counter)
+    #: Every release of an authorization's rest (a release request, or a final capture), and
+    #: every capture refused because its authorization was released: the fault campaign's.
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    captures_after_release: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note_release(self, authorization: dict[str, Any], by: str) -> None:
+        """Called with the lock held, as ``authorization`` is released ``by`` a request."""
+        in_flight = [
+            c["id"] for c in self.captures
+            if c["authorization_id"] == authorization["id"] and c["status"] == "pending"
+        ]  # fmt: skip
+        self.releases.append(
+            {"authorization_id": authorization["id"], "by": by, "captures_in_flight": in_flight}
+        )
 
     def take_fault(self, operation: str = "capture") -> Fault | None:
         with self.lock:
@@ -290,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             return 402, _error("authorization_expired", f"expired at {expires_at}")
         if authorization.get("released"):
+            state.captures_after_release.append(authorization_id)
             return 402, _error("authorization_released", "the authorization was released")
         if authorization["captured_amount"] + amount > authorization["amount"]:
             remaining = authorization["amount"] - authorization["captured_amount"]
@@ -307,9 +323,15 @@ class _Handler(BaseHTTPRequestHandler):
             "refunded_amount": 0,
             "refunds": [],
         }
-        state.captures.append(capture)
         if body.get("final") is True:
-            authorization["released"] = True
+            if fault and fault.kind in ASYNC_FAULT_KINDS:
+                # Received, not made: the rest is released when it succeeds (a capture that
+                # fails releases nothing, and the order can still capture).
+                capture["final"] = True
+            else:
+                state.note_release(authorization, "final capture")
+                authorization["released"] = True
+        state.captures.append(capture)
         return 201, capture
 
     # --- refunds, lookups, release --------------------------------------------------------------
@@ -406,6 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
             if authorization.get("released")
             else (authorization["amount"] - authorization["captured_amount"])
         )
+        self.server.state.note_release(authorization, "release")
         authorization["released"] = True
         return 200, {
             "authorization_id": authorization_id,

@@ -95,10 +95,12 @@ class WebhookNotifier:
             with self.state.lock:
                 was = capture["status"]
                 capture["status"] = "succeeded" if succeeded else "failed"
+                authorization = self.state.authorizations[capture["authorization_id"]]
                 if was != "failed" and not succeeded:
-                    self.state.authorizations[capture["authorization_id"]]["captured_amount"] -= (
-                        capture["amount"]
-                    )
+                    authorization["captured_amount"] -= capture["amount"]
+                if succeeded and capture.get("final") and not authorization.get("released"):
+                    self.state.note_release(authorization, "final capture")
+                    authorization["released"] = True
             self._notify(
                 {
                     "pspReference": capture["id"],

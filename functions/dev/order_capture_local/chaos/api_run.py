@@ -19,9 +19,11 @@ from order_capture_local.chaos.api import ApiCampaign, World
 from order_capture_local.chaos.api_plan import CAPTURE_KINDS, MERCHANT
 from order_capture_local.chaos.api_verdict import ApiVerdict
 from order_capture_local.chaos.checks import (
+    add_figures,
     announcement_figures,
     executions_over_the_state_limit,
     record_function_errors,
+    release_figures,
     running_executions,
 )
 from order_capture_local.chaos.relay import WebhookRelay
@@ -176,12 +178,13 @@ def _run(
         judge = ApiVerdict(campaign, world, runtime.ledger())
         verdict = judge.check()
         figures = Counter(verdict["figures"])
-        wrongly, examples = announcement_figures(
-            runtime.emitted_events, list(judge.captures.values())
+        announced = announcement_figures(runtime.emitted_events, list(judge.captures.values()))
+        add_figures(figures, verdict["examples"], announced)
+        add_figures(
+            figures,
+            verdict["examples"],
+            release_figures(judge.order_models, world.sandbox.state, aplazame.state),
         )
-        figures["captures_announced_wrongly"] += wrongly
-        if examples:
-            verdict["examples"]["captures_announced_wrongly"] = examples
         figures["executions_over_the_state_limit"] += _large_executions_over_limit(
             campaign, runtime
         )
@@ -203,6 +206,7 @@ def _run(
             | {f"provider {k}": n for k, n in runtime.sandbox.state.faults_served.items()}
             | {f"aplazame {k}": n for k, n in aplazame.state.faults_served.items()},
             "webhooks": dict(relay.counts),
+            "provider releases": len(world.sandbox.state.releases) + len(aplazame.state.voids),
             "reconciliation runs": reconciler.runs,
             "reconciliation": dict(reconciler.figures),
             "outcome": dict(figures),

@@ -38,7 +38,8 @@ class ApiVerdict:
         self.campaign = campaign
         self.world = world
         mine = [item for item in ledger if f"#{MERCHANT}#" in item["PK"]]
-        self.orders = {order.order_id: order.model_dump(mode="json") for order in orders_in(mine)}
+        self.order_models = orders_in(mine)
+        self.orders = {order.order_id: order.model_dump(mode="json") for order in self.order_models}
         catalogs = {item["PK"]: item for item in mine if item["SK"] == LINES_SK}
         lines = {
             item["SK"].removeprefix(CAPTURE_LINES_PREFIX): item

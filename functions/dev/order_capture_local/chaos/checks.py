@@ -1,11 +1,16 @@
-"""Checks both campaigns share: what the service announced, and how large its states grew."""
+"""Checks both campaigns share: what the service announced, what it released, and how large
+its states grew."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
+from order_capture.domain.releases import remainder_of
+from order_capture.models import Order
+from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.executions import largest_payload
+from order_capture_local.sandbox import SandboxState
 from order_capture_local.template import LOCAL_REGION
 
 #: Step Functions refuses a state input or output above 256 KB (``States.DataLimitExceeded``,
@@ -15,40 +20,123 @@ STATE_PAYLOAD_LIMIT = 256 * 1024
 
 def announcement_figures(
     emitted: list[dict[str, Any]], captures: list[dict[str, Any]]
-) -> tuple[int, list[str]]:
-    """``captures_announced_wrongly``: a capture that ended captured must have been announced
-    ``Payment Captured`` exactly once and never ``Payment Capture Failed`` as failed; any
-    capture is announced captured at most once. The count, and a few examples."""
+) -> dict[str, tuple[int, list[str]]]:
+    """What the service announced, against how each capture ended; per figure, the count
+    and a few examples:
+
+    * ``captures_announced_wrongly``: a capture that ended captured announced ``Payment
+      Captured`` other than exactly once, or any capture announced captured more than once;
+    * ``failures_announced_wrongly``: ``Payment Capture Failed`` (status failed) announced
+      more than once for one capture, or at all for one that ended captured."""
     captured_events: Counter[str] = Counter()
     failed_events: Counter[str] = Counter()
     executions: dict[str, list[str]] = {}
     for event in emitted:
         if event.get("source") != "order-capture":
             continue
-        capture_id = str((event.get("detail") or {}).get("capture_id"))
+        detail = event.get("detail") or {}
+        capture_id = str(detail.get("capture_id"))
         if event.get("detail-type") == "Payment Captured":
             captured_events[capture_id] += 1
-            execution = str((event.get("detail") or {}).get("execution_id") or "-")
+            execution = str(detail.get("execution_id") or "-")
             executions.setdefault(capture_id, []).append(execution.rsplit(":", 1)[-1])
-        elif (
-            event.get("detail-type") == "Payment Capture Failed"
-            and (event.get("detail") or {}).get("status") == "failed"
+        elif event.get("detail-type") == "Payment Capture Failed" and detail.get("status") == (
+            "failed"
         ):
             failed_events[capture_id] += 1
-    wrong: list[str] = []
+    captures_wrong: list[str] = []
+    failures_wrong: list[str] = []
     for capture in captures:
         capture_id = capture["capture_id"]
         times = captured_events[capture_id], failed_events[capture_id]
         said = "announced captured {}x, failed {}x".format(*times)
         if times[0] > 1:
             said += f" (by executions {', '.join(executions[capture_id])})"
-        if capture["status"] == "captured" and (
-            captured_events[capture_id] != 1 or failed_events[capture_id] > 0
-        ):
-            wrong.append(f"{capture['order_id']}/{capture_id} captured, {said}")
-        elif capture["status"] != "captured" and captured_events[capture_id] > 1:
-            wrong.append(f"{capture['order_id']}/{capture_id} {capture['status']}, {said}")
-    return len(wrong), wrong[:5]
+        name = f"{capture['order_id']}/{capture_id} {capture['status']}, {said}"
+        captured = capture["status"] == "captured"
+        if (captured and times[0] != 1) or times[0] > 1:
+            captures_wrong.append(name)
+        if times[1] > 1 or (captured and times[1] > 0):
+            failures_wrong.append(name)
+    return {
+        "captures_announced_wrongly": (len(captures_wrong), captures_wrong[:5]),
+        "failures_announced_wrongly": (len(failures_wrong), failures_wrong[:5]),
+    }
+
+
+def release_figures(
+    orders: list[Order], sandbox: SandboxState, aplazame: AplazameState | None = None
+) -> dict[str, tuple[int, list[str]]]:
+    """Releases of the orders' authorizations, from the providers' own records; per figure,
+    the count and a few examples:
+
+    * ``releases_twice``: an authorization released more than once (release requests under
+      more than one key, a release after a final capture, Aplazame voided twice);
+    * ``releases_while_capturing``: a release while a capture of the authorization was in
+      flight at the provider (received, not confirmed yet), or a capture that reached the
+      provider after its authorization was released;
+    * ``releases_missing``: an order that can capture nothing more (``remainder_of``) with a
+      remainder its provider still holds."""
+    figures: dict[str, list[str]] = {
+        "releases_twice": [],
+        "releases_while_capturing": [],
+        "releases_missing": [],
+    }
+    with sandbox.lock:
+        releases = [dict(release) for release in sandbox.releases]
+        after_release = list(sandbox.captures_after_release)
+        released = {k for k, a in sandbox.authorizations.items() if a.get("released")}
+    voids: list[dict[str, Any]] = []
+    after_void: list[str] = []
+    left: dict[str, int] = {}
+    if aplazame is not None:
+        with aplazame.lock:
+            voids = [dict(void) for void in aplazame.voids]
+            after_void = list(aplazame.captures_after_void)
+            left = {ref: aplazame_left(order) for ref, order in aplazame.orders.items()}
+    times = Counter(r["authorization_id"] for r in releases)
+    times.update(void["order_id"] for void in voids)
+    figures["releases_twice"] += [f"{ref} released {n}x" for ref, n in times.items() if n > 1]
+    figures["releases_while_capturing"] += [
+        f"{r['authorization_id']} released ({r['by']}) with {r['captures_in_flight']} in flight"
+        for r in releases
+        if r["captures_in_flight"]
+    ]
+    figures["releases_while_capturing"] += [
+        f"{ref}: a capture after its release" for ref in after_release + after_void
+    ]
+    for order in orders:
+        remainder = remainder_of(order)
+        reference = order.payment.reference
+        if not remainder:
+            continue
+        holds = (
+            left.get(reference, 0) > 0
+            if order.payment.provider == "aplazame"
+            else reference not in released
+        )
+        if holds:
+            figures["releases_missing"].append(
+                f"{order.order_id}: can capture nothing more, {remainder} not released"
+            )
+    return {name: (len(found), found[:5]) for name, found in figures.items()}
+
+
+def aplazame_left(order: dict[str, int]) -> int:
+    """What an Aplazame order (its sandbox's record) has neither captured nor voided."""
+    return order["amount"] - order["captured"] - order["voided"]
+
+
+def add_figures(
+    outcome: dict[str, int],
+    examples: dict[str, list[str]],
+    figures: dict[str, tuple[int, list[str]]],
+) -> None:
+    """Add ``figures`` (count, examples) to a segment's outcome and examples."""
+    for name, (count, found) in figures.items():
+        outcome[name] = outcome.get(name, 0) + count
+        if found:
+            examples.setdefault(name, []).extend(found)
 
 
 def record_function_errors(runtime: Any, function_id: str, into: list[str], keep: int = 5) -> None:

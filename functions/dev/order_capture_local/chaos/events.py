@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from order_capture.adapters.dynamodb.layout import orders_in
-from order_capture_local.chaos.checks import announcement_figures
+from order_capture_local.chaos.checks import add_figures, announcement_figures, release_figures
 from order_capture_local.lambda_service import LambdaCrash
 from order_capture_local.runtime import LocalRuntime
 
@@ -250,7 +250,8 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
     sandbox = runtime.sandbox
     assert sandbox is not None
     ledger = runtime.ledger()
-    orders = {order.order_id: order.model_dump(mode="json") for order in orders_in(ledger)}
+    order_models = orders_in(ledger)
+    orders = {order.order_id: order.model_dump(mode="json") for order in order_models}
     captures = [item for item in ledger if item["SK"].startswith("CAPTURE#")]
     provider_captures = list(sandbox.state.captures)
     by_key = Counter(capture["idempotency_key"] for capture in provider_captures)
@@ -296,7 +297,15 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
         if (order_id, shipment_id) not in settled and not nothing:
             lost += 1
 
-    announced_wrongly, examples = announcement_figures(runtime.emitted_events, captures)
+    outcome = {
+        "over_captures": over,
+        "double_provider_captures": sum(count - 1 for count in by_key.values() if count > 1),
+        "lost_shipments": lost,
+        "ledger_provider_mismatches": mismatches,
+    }
+    examples: dict[str, list[str]] = {}
+    add_figures(outcome, examples, announcement_figures(runtime.emitted_events, captures))
+    add_figures(outcome, examples, release_figures(order_models, sandbox.state))
     transitions = Counter(
         " -> ".join(states) for outcome in run["outcomes"].values() for states in outcome["states"]
     )
@@ -310,15 +319,10 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
         "reconciliation": run["reconciliation"],
         "ledger captures by status": dict(Counter(capture["status"] for capture in captures)),
         "provider captures": len(provider_captures),
+        "provider releases": len(sandbox.state.releases),
         "paths taken": len(transitions),
-        "outcome": {
-            "over_captures": over,
-            "double_provider_captures": sum(count - 1 for count in by_key.values() if count > 1),
-            "lost_shipments": lost,
-            "ledger_provider_mismatches": mismatches,
-            "captures_announced_wrongly": announced_wrongly,
-        },
-        "examples": {"captures_announced_wrongly": examples} if examples else {},
+        "outcome": outcome,
+        "examples": examples,
     }
 
 

@@ -1,0 +1,144 @@
+"""The campaign's announcement and release figures count what they name: given events or
+provider records that show a defect, its figure counts it; given consistent ones, nothing.
+(The campaign itself is in tests/statemachine/test_fault_campaign.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from order_capture.models import Authorization, Order, OrderLine
+from order_capture_local.aplazame_sandbox import AplazameState
+from order_capture_local.chaos.checks import announcement_figures, release_figures
+from order_capture_local.sandbox import SandboxState
+
+AUTHORIZED = 12000  # an order of 10000, authorized for 12000: 2000 to release once finished
+
+
+def event(detail_type: str, capture_id: str, status: str) -> dict[str, Any]:
+    return {
+        "source": "order-capture",
+        "detail-type": detail_type,
+        "detail": {"capture_id": capture_id, "status": status, "execution_id": "x:run-1"},
+    }
+
+
+def captured(capture_id: str) -> dict[str, Any]:
+    return {"capture_id": capture_id, "order_id": "o-1", "status": "captured"}
+
+
+def failed(capture_id: str) -> dict[str, Any]:
+    return {"capture_id": capture_id, "order_id": "o-1", "status": "failed"}
+
+
+def figures(emitted: list[dict[str, Any]], captures: list[dict[str, Any]]) -> dict[str, int]:
+    return {name: count for name, (count, _) in announcement_figures(emitted, captures).items()}
+
+
+def test_captures_and_failures_announced_once_count_nothing() -> None:
+    emitted = [
+        event("Payment Captured", "c-1", "captured"),
+        event("Payment Capture Failed", "c-2", "failed"),
+    ]
+    assert figures(emitted, [captured("c-1"), failed("c-2")]) == {
+        "captures_announced_wrongly": 0,
+        "failures_announced_wrongly": 0,
+    }
+
+
+def test_a_failure_announced_twice_is_counted() -> None:
+    emitted = [event("Payment Capture Failed", "c-2", "failed")] * 2
+    assert figures(emitted, [failed("c-2")])["failures_announced_wrongly"] == 1
+
+
+def test_a_failure_announced_for_money_that_was_captured_is_counted() -> None:
+    emitted = [
+        event("Payment Capture Failed", "c-1", "failed"),
+        event("Payment Captured", "c-1", "captured"),
+    ]
+    assert figures(emitted, [captured("c-1")]) == {
+        "captures_announced_wrongly": 0,
+        "failures_announced_wrongly": 1,
+    }
+
+
+def test_a_capture_never_announced_or_announced_twice_is_counted() -> None:
+    emitted = [event("Payment Captured", "c-2", "captured")] * 2
+    assert figures(emitted, [captured("c-1"), failed("c-2")])["captures_announced_wrongly"] == 2
+
+
+def order(provider: str = "sandbox", captured_amount: int = 10000, reserved: int = 0) -> Order:
+    return Order(
+        merchant_id="m",
+        order_id="o-1",
+        currency="EUR",
+        lines=[OrderLine(item_id="101", sku="A", quantity=1, unit_amount=10000)],
+        shipping_amount=0,
+        payment=Authorization(
+            provider=provider,
+            reference="auth-1",
+            authorized_amount=AUTHORIZED,
+            expires_at=datetime(2099, 1, 1, tzinfo=UTC),
+        ),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+        captured_amount=captured_amount,
+        reserved_amount=reserved,
+    )
+
+
+def sandbox(*releases: dict[str, Any], released: bool = True) -> SandboxState:
+    state = SandboxState()
+    state.authorizations["auth-1"] = {"id": "auth-1", "amount": AUTHORIZED, "released": released}
+    state.releases.extend(releases)
+    return state
+
+
+def release(by: str = "release", in_flight: list[str] | None = None) -> dict[str, Any]:
+    return {"authorization_id": "auth-1", "by": by, "captures_in_flight": in_flight or []}
+
+
+def counts(orders: list[Order], state: SandboxState, aplazame: AplazameState | None = None) -> Any:
+    return {name: count for name, (count, _) in release_figures(orders, state, aplazame).items()}
+
+
+def test_a_finished_order_released_once_counts_nothing() -> None:
+    assert counts([order()], sandbox(release("final capture"))) == {
+        "releases_twice": 0,
+        "releases_while_capturing": 0,
+        "releases_missing": 0,
+    }
+
+
+def test_an_authorization_released_twice_is_counted() -> None:
+    state = sandbox(release("final capture"), release("release"))
+    assert counts([order()], state)["releases_twice"] == 1
+
+
+def test_a_release_while_a_capture_is_in_flight_and_a_capture_after_it_are_counted() -> None:
+    state = sandbox(release(in_flight=["cap_1"]))
+    state.captures_after_release.append("auth-1")
+    assert counts([order()], state)["releases_while_capturing"] == 2
+
+
+def test_a_finished_order_whose_remainder_is_still_held_is_counted() -> None:
+    assert counts([order()], sandbox(released=False))["releases_missing"] == 1
+    # An order still capturing (or with a capture in flight) has nothing to release yet
+    assert counts([order(captured_amount=4000)], sandbox(released=False))["releases_missing"] == 0
+    in_flight = order(captured_amount=4000, reserved=6000)
+    assert counts([in_flight], sandbox(released=False))["releases_missing"] == 0
+
+
+def test_aplazame_voided_twice_or_never_is_counted() -> None:
+    aplazame = AplazameState()
+    aplazame.orders["auth-1"] = {"amount": AUTHORIZED, "captured": 10000, "voided": 0}
+    finished = order("aplazame")
+    assert counts([finished], SandboxState(), aplazame)["releases_missing"] == 1
+    aplazame.orders["auth-1"]["voided"] = 2000
+    aplazame.voids += [{"order_id": "auth-1", "amount": 2000, "voided": 2000}] * 2
+    aplazame.captures_after_void.append("auth-1")
+    assert counts([finished], SandboxState(), aplazame) == {
+        "releases_twice": 1,
+        "releases_while_capturing": 1,
+        "releases_missing": 0,
+    }
