@@ -142,3 +142,21 @@ def test_aplazame_voided_twice_or_never_is_counted() -> None:
         "releases_while_capturing": 1,
         "releases_missing": 0,
     }
+
+
+def test_a_final_capture_the_sandbox_confirmed_then_reversed_is_not_judged() -> None:
+    # No provider both releases on a final capture (Stripe) and reverses a confirmed capture
+    # (Adyen): the service's release after the reversal, and the captures refused, are the
+    # sandbox's hybrid, not the service's
+    state = sandbox(release("final capture"), release("release"))
+    state.captures.append({"authorization_id": "auth-1", "final": True, "status": "failed"})
+    state.captures_after_release.append("auth-1")
+    assert counts([order(captured_amount=0)], state) == {
+        "releases_twice": 0,
+        "releases_while_capturing": 0,
+        "releases_missing": 0,
+    }
+    # while a final capture that failed without being confirmed released nothing to excuse
+    state = sandbox(release("release"), release("release"))
+    state.captures.append({"authorization_id": "auth-1", "final": True, "status": "failed"})
+    assert counts([order()], state)["releases_twice"] == 1
