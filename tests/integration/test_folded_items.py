@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
-from order_capture.adapters.dynamodb import layout
+from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.history import history_put
 from order_capture.domain import capture_rules, service
 from order_capture.history import capture_change
@@ -23,6 +24,7 @@ from order_capture.models import (
     OrderPlacedDetail,
     PlannedCapture,
 )
+from order_capture_local.bench.sizes import dynamodb_item_size
 from tests.factories import order_placed
 from tests.fake_providers import RecordingProvider
 from tests.support import FixedClock
@@ -65,7 +67,16 @@ def _order(lines: int) -> OrderPlacedDetail:
     return OrderPlacedDetail.model_validate(event["detail"])
 
 
-def _capture(repository: Any, clock: FixedClock, lines: int, shipment: str = "s-1") -> Any:
+#: An execution ARN as long as AWS's (stack-named state machine, event-derived name).
+EXECUTION = (
+    "arn:aws:states:us-east-1:123456789012:execution:order-capture-CaptureStateMachine-"
+    "AbCdEf123456:order-shipped-00001-2ad4e25e"
+)
+
+
+def _capture(
+    repository: Any, clock: FixedClock, lines: int, shipment: str = "s-1", execution: str = "exec-1"
+) -> Any:
     """Capture one unit of each of the first ``lines`` lines, then confirm it (announced)."""
     request = CaptureRequest(
         merchant_id="merchant-1",
@@ -79,7 +90,7 @@ def _capture(repository: Any, clock: FixedClock, lines: int, shipment: str = "s-
         repository,
         RecordingProvider(),
         planned=PlannedCapture(request=request, plan=plan),
-        execution_id="exec-1",
+        execution_id=execution,
         now=clock.now(),
     )
     captured = sent.model_copy(update={"status": CaptureStatus.CAPTURED})
@@ -93,7 +104,7 @@ def test_defect_15_a_small_capture_writes_three_items_to_reserve_and_two_to_conf
     # Given a 2-line order
     service.register_order(repository, _order(2), clock)
     # When a shipment of both lines is captured and confirmed by the execution announcing it
-    captured = _capture(repository, clock, lines=2)
+    captured = _capture(repository, clock, lines=2, execution=EXECUTION)
 
     # Then registration wrote the header and the catalog; the reserve its header, capture
     # and pointer; the confirm the capture, the header and the pointer's announced note
@@ -110,10 +121,18 @@ def test_defect_15_a_small_capture_writes_three_items_to_reserve_and_two_to_conf
     assert [line.shipped_quantity for line in order.lines] == [1, 1]
     assert order.captured_amount == captured.amount and order.reserved_amount == 0
     history = repository.capture_history("merchant-1", "order-1001", captured.capture_id)
-    assert [(e.change, e.to_status, e.by.name) for e in history] == [
-        ("reserved", "pending", "exec-1"),
-        ("confirmed", "captured", "exec-1"),
+    assert [(e.change, e.to_status, e.by.kind, e.by.name) for e in history] == [
+        ("reserved", "pending", "execution", EXECUTION),
+        ("confirmed", "captured", "execution", EXECUTION),
     ]
+    # And the capture item, its lines and both entries in it, stays within one write unit
+    # (1 KB: 2 WRU per transactional write), whose confirm it costs
+    item = repository.client.get_item(
+        TableName=repository.table_name,
+        Key=codec.capture_key("merchant-1", "order-1001", captured.capture_id),
+    )["Item"]
+    plain = {name: TypeDeserializer().deserialize(held) for name, held in item.items()}
+    assert dynamodb_item_size(plain) <= 1024
 
 
 def test_a_capture_of_more_lines_than_fold_keeps_its_lines_and_counters_apart(

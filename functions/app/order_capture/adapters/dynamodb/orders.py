@@ -265,6 +265,7 @@ class OrderLedger:
                 values={":failed": string(CaptureStatus.FAILED.value), ":zero": number(0)},
                 lines=codec.encode({}, layout.capture_line_attributes(capture, order)),
                 return_old=True,
+                reserving=True,
             ),
             # Findable by merchant and capture id alone from the moment it is reserved, so a
             # provider's webhook finds it whatever became of the capture request (an answer
@@ -310,7 +311,8 @@ class OrderLedger:
             values={
                 # Its history entry, in the same write (``capture_items``).
                 **history_values(
-                    history.capture_change(capture, "confirmed", history.confirmed_from(capture))
+                    history.capture_change(capture, "confirmed", history.confirmed_from(capture)),
+                    capture.execution_id,
                 ),
                 ":captured": string(CaptureStatus.CAPTURED.value),
                 ":pending": string(CaptureStatus.PENDING.value),
@@ -410,7 +412,7 @@ class OrderLedger:
                 ":ref": codec.value(capture.provider_reference),
                 ":at_provider": codec.value(capture.status_at_provider),
                 ":pending": string(CaptureStatus.PENDING.value),
-                **history_values(sent),
+                **history_values(sent, capture.execution_id),
             },
         )
 
