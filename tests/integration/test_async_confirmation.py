@@ -205,6 +205,7 @@ def test_forged_or_unsigned_webhooks_are_refused_and_change_nothing(
     for body in (forged_key, tampered, unsigned):
         response = post_webhook(async_api, merchant.merchant_id, body)
         assert response.status_code == 401, response.text
+        assert response.json()["error"]["field"] == "hmacSignature"
     other_merchant = post_webhook(
         async_api, "someone-else", signed_notification(capture["id"], "CAPTURE_FAILED", "true")
     )

@@ -149,7 +149,7 @@ def test_a_forged_or_stale_event_is_401_and_changes_nothing(
     answer = post_event(repository, ledger_table, capture.merchant_id, payload, signature, secrets)
     assert answer["statusCode"] == 401
     assert SECRET not in answer["body"] and other not in answer["body"]
-    assert "Stripe-Signature" in answer["body"]
+    assert json.loads(answer["body"])["error"]["field"] == "Stripe-Signature"
     assert totals(repository, capture) == (0, 1500, 3500, 0)
 
 

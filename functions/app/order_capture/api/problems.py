@@ -35,12 +35,15 @@ def dialect_of(path: str) -> Dialect:
 
 
 class UnauthorizedError(OrderCaptureError):
-    """No API key, a malformed Authorization header, or a key we do not know."""
+    """No API key, a malformed Authorization header, or a key we do not know; for a
+    provider's webhook, a missing or invalid signature (``field`` names where it goes)."""
 
     reason = "unauthorized"
 
-    def __init__(self, message: str, *, credentials_given: bool) -> None:
-        super().__init__(message, field="Authorization")
+    def __init__(
+        self, message: str, *, credentials_given: bool, field: str = "Authorization"
+    ) -> None:
+        super().__init__(message, field=field)
         self.credentials_given = credentials_given
 
 

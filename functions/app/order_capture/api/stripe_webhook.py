@@ -124,6 +124,7 @@ def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:
             f"{stripe_events.SIGNATURE_HEADER}: missing, invalid or older than "
             f"{stripe_events.TOLERANCE_SECONDS} s for this merchant's endpoint secret",
             credentials_given=header is not None,
+            field=stripe_events.SIGNATURE_HEADER,
         )
     stripe_event = stripe_events.parse_event(payload)
     state = stripe_events.refund_of(stripe_event) if stripe_event is not None else None

@@ -106,6 +106,7 @@ def provider_webhook(
         raise UnauthorizedError(
             "hmacSignature: missing or invalid for this merchant's webhook key",
             credentials_given=True,
+            field="hmacSignature",
         )
     now = dependencies.clock.now()
     for item in items:
