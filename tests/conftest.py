@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -77,15 +77,21 @@ def lambda_context() -> FakeLambdaContext:
 
 
 @pytest.fixture
-def ledger_table() -> Iterator[str]:
-    """The template's ledger table on moto (same key schema as deployed)."""
+def ledger_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The template's ledger table on moto (same key schema as deployed), moto corrected and
+    sped up as the local runtime runs it: among them, a cancelled transaction puts back the
+    items it names instead of a copy of the whole table taken before each transaction (the
+    cost of every transaction grew with the table)."""
     import boto3
     from moto import mock_aws
 
+    from order_capture_local import moto_corrections, moto_speedups
     from order_capture_local.template import load_template, table_arguments
 
     template = load_template(ROOT / "template.yaml")
     table = next(iter(template.tables.values()))
+    moto_corrections.apply(monkeypatch.setattr)
+    moto_speedups.apply(monkeypatch.setattr)
     with mock_aws():
         boto3.client("dynamodb", region_name="us-east-1").create_table(**table_arguments(table))
         yield table.name
@@ -98,6 +104,31 @@ def repository(ledger_table: str) -> Any:
     from order_capture.adapters.dynamodb import DynamoDBOrderRepository
 
     return DynamoDBOrderRepository(ledger_table, boto3.client("dynamodb", region_name="us-east-1"))
+
+
+@pytest.fixture
+def fresh_repository(ledger_table: str) -> Callable[[], Any]:
+    """Repositories each on an empty table of its own (the template's schema, the same moto):
+    for a hypothesis test, whose examples share one function-scoped fixture. On one table
+    every example would read (moto scans a whole table for each index query) and copy (for
+    each transaction) the items of all the examples before it."""
+    import itertools
+
+    import boto3
+
+    from order_capture.adapters.dynamodb import DynamoDBOrderRepository
+    from order_capture_local.template import load_template, table_arguments
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = next(iter(load_template(ROOT / "template.yaml").tables.values()))
+    numbers = itertools.count(1)
+
+    def new() -> Any:
+        name = f"{ledger_table}-{next(numbers)}"
+        client.create_table(**(table_arguments(table) | {"TableName": name}))
+        return DynamoDBOrderRepository(name, client)
+
+    return new
 
 
 @pytest.fixture
