@@ -131,10 +131,11 @@ $(PROVIDER_SPECS): tests/provider-specs/package.json tests/provider-specs/packag
 provider-specs: $(PROVIDER_SPECS)
 
 # In parallel (pytest-xdist), one worker per core unless PYTEST_WORKERS says otherwise; a test
-# file's tests stay on one worker, so a module's local stack or API is started once.
+# file's tests stay on one worker, so a module's local stack or API is started once. The
+# modules are handed out in tests/conftest.py's order (the ones marked slow first).
 PYTEST_WORKERS ?= auto
 pytest: setup $(MEDUSA_CLIENT) $(CHROMIUM) $(PROVIDER_SPECS)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--cov=order_capture --cov=order_capture_local --cov-report=term:skip-covered
 
 test: lint typecheck validate-template validate-asl build pytest

@@ -148,3 +148,21 @@ def runtime(sandbox: Any) -> Iterator[Any]:
     # Retry intervals shrunk 50x: the attempts are the same, the suite is not slowed by them.
     with LocalRuntime(sandbox=sandbox, retry_time_scale=0.02) as local:
         yield local
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test modules in the order pytest-xdist hands them out to its workers (`make test`:
+    ``--dist loadfile --no-loadscope-reorder``): those marked ``slow(seconds)`` first, the
+    longest first, then the others by their number of tests, most first (xdist's own order).
+    With xdist's order alone the one-test modules that run for minutes (the fault campaign)
+    came last, and one worker ran them while the other had nothing left to do."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def expected_seconds(tests: list[pytest.Item]) -> float:
+        marker = tests[0].get_closest_marker("slow")
+        return float(marker.args[0]) if marker is not None else 0.0
+
+    ordered = sorted(modules.values(), key=lambda tests: (-expected_seconds(tests), -len(tests)))
+    items[:] = [test for tests in ordered for test in tests]

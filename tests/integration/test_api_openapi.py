@@ -25,6 +25,8 @@ from tests.integration.api_support import LocalApiUnderTest, local_api
 
 __all__ = ["local_api"]  # fixture
 
+pytestmark = pytest.mark.slow(55)  # seconds of CPU: scheduled first (conftest.py)
+
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 

@@ -33,6 +33,8 @@ from order_capture_local.function_events import ADYEN_FIXTURE_HMAC_KEY, EVENTS, 
 from order_capture_local.template import load_template
 from tests.integration.stack_support import Stack
 
+pytestmark = pytest.mark.slow(20)  # seconds of CPU: scheduled first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Each event file and how its handler reads it: (model, the part of the event it parses).

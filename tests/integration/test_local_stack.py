@@ -21,6 +21,8 @@ from order_capture_local.stack import STACK_FILE_ENV, StackInfo, running_stack
 from order_capture_local.template import load_template
 from tests.integration.stack_support import Stack
 
+pytestmark = pytest.mark.slow(25)  # seconds of CPU: scheduled first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 

@@ -3,7 +3,11 @@ event campaign and the API campaign, every figure that must be zero."""
 
 from __future__ import annotations
 
+import pytest
+
 from order_capture_local.chaos import OUTCOME_FIGURES, run_campaign
+
+pytestmark = pytest.mark.slow(60)  # seconds of CPU: scheduled first (conftest.py)
 
 
 def test_a_small_campaign_ends_with_all_outcome_figures_zero() -> None:

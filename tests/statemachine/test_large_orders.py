@@ -19,6 +19,8 @@ from order_capture_local.bench.targets import MAX_DYNAMODB_REQUESTS, MAX_WRU_PER
 from order_capture_local.runtime import LocalRuntime
 from tests.factories import order_placed, order_shipped
 
+pytestmark = pytest.mark.slow(25)  # seconds of CPU: scheduled first (conftest.py)
+
 #: Issue 15's targets for any accepted order.
 MAX_STATE_PAYLOAD = 64 * 1024
 
