@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from order_capture_local.bench.package import LambdaTree
@@ -113,6 +116,9 @@ class ColdResult:
     steps: frozenset[str] = frozenset()
     #: functions whose first invocation was not measured (no payload seen in the scenarios)
     init_only: frozenset[str] = frozenset()
+    #: The same tree without bytecode, as ``sam build`` leaves it (it unpacks wheels and copies
+    #: the code, compiling nothing): median baseline and Validate's ready, seconds.
+    without_bytecode: tuple[float, float] | None = None
 
     def ratio(self, function_id: str) -> float:
         return self.handlers[function_id][1] / self.baseline_seconds
@@ -245,6 +251,9 @@ def measure_cold_starts(
             samples[function_id].append(
                 _probe(tree, module, attribute, payload, environment, later=later)
             )
+    without_bytecode = _without_bytecode(
+        tree, payloads.get(UNCOMPILED_SUBJECT), runtime, port, runs
+    )
     substituted = {
         value
         for machine in runtime.template.state_machines.values()
@@ -258,6 +267,7 @@ def measure_cold_starts(
         ),
         init_only=frozenset(name for name in subjects if name not in payloads),
         runs=runs,
+        without_bytecode=without_bytecode,
         baseline_seconds=statistics.median(baseline),
         handlers={
             name: (
@@ -267,3 +277,29 @@ def measure_cold_starts(
             for name, values in samples.items()
         },
     )
+
+
+#: The function measured again in a tree without bytecode (with the baseline).
+UNCOMPILED_SUBJECT = "ValidateFunction"
+
+
+def _without_bytecode(
+    tree: LambdaTree, payload: Any, runtime: LocalRuntime, port: int, runs: int
+) -> tuple[float, float] | None:
+    """Baseline and Validate in a copy of ``tree`` without ``__pycache__`` (probes run with
+    ``-B``, so every sample compiles every module it imports, as on Lambda)."""
+    if payload is None or UNCOMPILED_SUBJECT not in runtime.template.functions:
+        return None
+    module, _, attribute = runtime.template.functions[UNCOMPILED_SUBJECT].handler.rpartition(".")
+    environment = _lambda_environment(runtime, UNCOMPILED_SUBJECT, port)
+    with tempfile.TemporaryDirectory() as scratch:
+        bare = LambdaTree(Path(scratch) / "function", Path(scratch) / "layer")
+        for source, copy in ((tree.function, bare.function), (tree.layer, bare.layer)):
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        baseline: list[float] = []
+        ready: list[float] = []
+        for run in range(runs):
+            print(f"bench: without bytecode, run {run + 1} of {runs} ...", file=sys.stderr)
+            baseline.append(_probe(bare, "boto3", "client", None, environment)[0])
+            ready.append(_probe(bare, module, attribute, payload, environment)[1])
+    return statistics.median(baseline), statistics.median(ready)

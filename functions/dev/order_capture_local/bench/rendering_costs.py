@@ -264,32 +264,55 @@ def render_cold(cold: ColdResult | None) -> list[str]:
         )
     lines += [
         "",
-        "- What changed before: no X-Ray SDK (Powertools' Tracer imported it at the first "
-        "invocation, ~0.8x of the baseline alone; traces are now sent by `tracing.py`), "
-        "pydantic `defer_build` (each function builds the validators it uses), an own "
-        "EventBridge envelope instead of Powertools' parser models, provider adapters and "
-        "httpx imported only for the order's provider, `PYDANTIC_DISABLE_PLUGINS`.",
-        "- What changed this time: ApiFunction registers only the routes of the request's "
-        "dialect (by path prefix), and serves `/openapi.json` and `/swagger` from a resolver "
-        "of its own: Powertools' OpenAPI models, imported for the document's security "
-        "schemes, cost more than half of ApiFunction's Init and no capture needs them (Init "
-        "1.9x -> 1.0x of the baseline). `tests/unit/test_cold_start_imports.py` keeps each "
-        "function's Init free of provider adapters, httpx, the AWS SDK, the X-Ray SDK, "
-        "Powertools' parser and OpenAPI models and the API's route modules.",
-        "- What remains, measured standalone in this tree as CPU time against the baseline "
-        "(~0.43 s): a step handler that calls DynamoDB needs boto3 and a client (the whole "
-        "baseline) and then pydantic (`import pydantic_core` alone ~0.2x, `BaseModel` "
-        "~0.45x), Powertools Logger and Metrics (~0.2x) and the service's models and ports "
-        "(~0.15x), partly shared with botocore's own imports; ComputeAmount needs no AWS "
-        "client, hence its lower figure. ApiFunction adds Powertools' REST resolver with "
-        "validation (~0.3x), Idempotency and a Step Functions client. The step-handler and "
-        "API targets are not reachable with pydantic and Powertools on every function; "
-        "wall-clock figures on this machine (load 10-14 on 2 cores) varied by more than "
-        "0.3x between runs, and CPU time still by up to about 0.6x between runs of the same "
-        "code (docs/performance.md, cold start).",
+        "- Which tree, and why: `sam build` unpacks the layer's wheels and copies each "
+        "function's code without compiling bytecode, and Lambda's `/var/task` and `/opt` are "
+        "read-only, so a package built that way compiles every module it imports at every "
+        "cold start. The ratios above are measured in a tree with bytecode (the issue's "
+        "target; what a build that ships `.pyc` files gives). " + _without_bytecode_note(cold),
+        "- What changed before: no X-Ray SDK (`tracing.py` sends subsegments itself), "
+        "pydantic `defer_build`, an own EventBridge envelope instead of Powertools' parser "
+        "models, provider adapters and httpx imported only for the order's provider, "
+        "`PYDANTIC_DISABLE_PLUGINS`, ApiFunction loading only the request's dialect routes.",
+        "- What changed this time: every AWS client comes from one botocore session "
+        "(`adapters/aws_clients.py`): no `import boto3` on a step handler's path (the "
+        "ledger's attribute values are converted by `adapters/dynamodb/attribute_values.py`, "
+        "not `boto3.dynamodb.types`, which imports the whole boto3 package), and "
+        "Powertools' idempotency store and Secrets provider no longer build a boto3 session "
+        "of their own (a second session and its client: ~0.35x of the baseline). The "
+        "probes now also build the clients of the first invocation's later requests "
+        "(Record's EventBridge client, ApiFunction's ledger and Step Functions clients), "
+        "which the refused first request used to leave out, and the tree's bytecode is no "
+        "longer sent to `PYTHONPYCACHEPREFIX` (run 1 compiled from source before).",
+        "- What remains, measured as instructions (valgrind, the same in every run; CPU "
+        "time on this machine varies by 0.1-0.3x between runs): Validate's Init + first "
+        "invocation is ~1.49x of the baseline's. Of that, pydantic's import alone "
+        "(`pydantic_core` and `BaseModel`) is ~0.26x, `pydantic.types` (for `SecretStr`, "
+        "`AwareDatetime`, `StringConstraints`, and it imports `pydantic.json_schema`) ~0.07x, "
+        "the service's models, ports and workflow state (~50 pydantic classes) ~0.13x, "
+        "Powertools Logger and Metrics ~0.03x, the rest of the service's modules, settings "
+        "and the first request's validators ~0.1x; botocore's session and client are ~0.09x "
+        "cheaper than the baseline's boto3. The 1.2x step target needs all of pydantic to "
+        "fit in 0.2x: not reachable while every boundary is a pydantic model. ApiFunction "
+        "adds Powertools' REST resolver with validation, the idempotency utility (which "
+        "imports boto3) and more models.",
         "",
     ]
     return lines
+
+
+def _without_bytecode_note(cold: ColdResult) -> str:
+    if cold.without_bytecode is None:
+        return "Without bytecode: not measured in this run."
+    baseline, ready = cold.without_bytecode
+    with_bytecode = cold.handlers["ValidateFunction"][1]
+    return (
+        f"The same tree without bytecode, as `sam build` leaves it: the baseline takes "
+        f"{baseline:.2f} s (against {cold.baseline_seconds:.2f} s) and Validate's Init + "
+        f"first invocation {ready:.2f} s (against {with_bytecode:.2f} s), "
+        f"{ready / baseline:.2f}x: compiling is most of a cold start there, and shipping "
+        "bytecode (a layer built with `compileall --invalidation-mode unchecked-hash`) "
+        "would save it; the template does not do that yet."
+    )
 
 
 def render_package(package: PackageResult) -> list[str]:
