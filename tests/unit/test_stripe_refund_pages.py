@@ -8,8 +8,12 @@ parameters of the operation, the answer its list object)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 import pytest
+import stripe
 
 from order_capture.adapters import stripe as stripe_adapter
 from order_capture.adapters.credentials import ProviderCredentials
@@ -150,3 +154,40 @@ def test_an_intent_with_no_refund_of_ours_gets_the_refund_sent_once() -> None:
 
     assert adapter(fake).refund(refund_request()).provider_reference == "re_new"
     assert len(fake.posted()) == 1 and fake.pages_read() == [None]
+
+
+class StripePythonOverTheFake(stripe.HTTPClient):
+    """stripe-python's HTTP client, answered by ``fake``: Stripe's own library pages the
+    same list, a second oracle for how ``has_more`` and ``starting_after`` are followed."""
+
+    name = "fake"
+
+    def __init__(self, fake: PagedRefunds) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        answer = self.fake(httpx.Request(method.upper(), url, headers=headers))
+        return answer.text, answer.status_code, dict(answer.headers)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_adapter_pages_refunds_as_stripes_own_library_does() -> None:
+    # The adapter's pages of an intent's refunds, and stripe-python's auto_paging_iter's
+    ours, theirs = PagedRefunds(250), PagedRefunds(250)
+    listed = adapter(ours).intent_refunds(INTENT)
+    client = stripe.StripeClient("sk_test_x", http_client=StripePythonOverTheFake(theirs))
+    paged = client.v1.refunds.list({"payment_intent": INTENT, "limit": 100}).auto_paging_iter()
+
+    assert [r.provider_reference for r in reversed(listed.refunds)] == [r.id for r in paged]
+    assert ours.pages_read() == theirs.pages_read() == [None, "re_00150", "re_00050"]
