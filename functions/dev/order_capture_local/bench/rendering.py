@@ -157,9 +157,10 @@ def render_requests(results: Results) -> list[str]:
         f"capture ({_fmt_requests(_dynamodb_of(capture.requests))}). Validate reads the "
         "order and the shipment's capture (`BatchGetItem`); Capture reads them again "
         "(`BatchGetItem`: the state no longer carries the order's lines) and reserves "
-        "(`TransactWriteItems`: order version check + new pending capture + its "
-        "`CAPTURE_REF` pointer); Record confirms "
-        "(`TransactWriteItems`: capture pending→captured + order totals). The floor for a "
+        "(`TransactWriteItems`: order header with its version check and line counters + new "
+        "pending capture with its lines and history entry + its `CAPTURE_REF` pointer); Record "
+        "confirms (`TransactWriteItems`: capture pending→captured with its history entry + "
+        "order totals + `CAPTURE_REF`'s announced note). The floor for a "
         "safe capture is three (one read, one conditional reserve, one confirm); the fourth, "
         "Capture's re-read, is what keeping the order out of the state costs (it lets a "
         "1,000-line order capture within Step Functions' 256 KB).",
@@ -230,7 +231,9 @@ def render_scaling(results: Results) -> list[str]:
         f"{_large_wru(results):g} WRU (target ≤ {MAX_WRU_PER_LARGE_CAPTURE}): "
         f"{_ok(_large_wru(results) <= MAX_WRU_PER_LARGE_CAPTURE)}. Reserve and "
         "confirm rewrite the order's small header; reserve also writes the line counters "
-        "(about 10 bytes a line) and the capture's lines by position, once.",
+        "(about 10 bytes a line) and the capture's lines by position, once, as items of "
+        "their own past 16 lines (folded into the header and the capture item up to 16: "
+        'docs/ledger.md "Folded items").',
         "",
     ]
     return lines

@@ -145,10 +145,13 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "capture the provider confirms later are handed on by the steps). Express runs the "
         f"same definition for ${event.express:,.2f}.",
         f"- Measured cause of the Express figure: DynamoDB ${event.dynamodb:,.2f} "
-        "(the request units of the table above; a 2-line capture's two transactions write 10 "
-        "small items at 2 WRU each: reserve 6 (order header, capture, `CAPTURE_REF`, line "
-        "counters, capture lines, a history item), confirm 4 (capture, header, `CAPTURE_REF`'s "
-        "announced marker, a history item), plus index entries), then Lambda duration "
+        "(the request units of the table above; a 2-line capture's two transactions write 6 "
+        "items of at most 1 KB, at 2 WRU each: reserve 3 (order header with its line counters, "
+        "capture with its lines and history entry, `CAPTURE_REF`), confirm 3 (capture with "
+        "its history entry, header, `CAPTURE_REF`'s announced note), plus 1 WRU per index "
+        'entry written (docs/ledger.md "Folded items"; the announced note is not folded: '
+        "it is read and claimed by capture id alone, where the capture item needs its order); "
+        "the reads, 5 items each for Validate and Capture, are 1 RRU each), then Lambda duration "
         f"${event.lambda_duration:,.2f}, logs ${event.logs:,.2f}, the orchestration "
         f"${event.express:,.2f}, PutEvents ${event.put_events:,.2f}, Lambda requests "
         f"${event.lambda_requests:,.2f}, X-Ray ${event.xray:,.2f}.",
