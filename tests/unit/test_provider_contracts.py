@@ -446,7 +446,7 @@ def test_adyen_capture_sends_amount_line_items_and_merchant_account_and_is_pendi
         "reference": KEY,
         "lineItems": [
             {"id": "sku-1", "description": "TSHIRT-M", "quantity": 2, "amountIncludingTax": 4000,
-             "amountExcludingTax": 3306, "taxAmount": 694, "taxPercentage": 2099},
+             "amountExcludingTax": 3306, "taxAmount": 694, "taxPercentage": 2100},
             # 2050 does not split evenly over 3 units: 2 x 683 + 1 x 684, true quantities.
             {"id": "sku-2", "description": "MUG", "quantity": 2, "amountIncludingTax": 683,
              "amountExcludingTax": 683, "taxAmount": 0, "taxPercentage": 0},

@@ -24,9 +24,35 @@ class ProviderItem(Model):
 
     @property
     def tax_basis_points(self) -> int:
-        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax."""
-        net = self.amount_including_tax - self.tax_amount
-        return (self.tax_amount * 10_000 + net // 2) // net if net > 0 else 0
+        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax: see
+        ``tax_rate_of``."""
+        return tax_rate_of(self.tax_amount, self.amount_including_tax - self.tax_amount)
+
+
+#: Rates merchants record, coarsest first: whole, half and quarter percents, then tenths,
+#: twentieths and hundredths of a percent (basis points).
+_RATE_STEPS = (100, 50, 25, 10, 5, 1)
+
+
+def tax_rate_of(tax: int, net: int) -> int:
+    """The tax rate, in basis points, that ``tax`` on ``net`` (both rounded minor units) was
+    computed at: of the rates within one minor unit of the tax (any rounding, of a
+    tax-exclusive or a tax-inclusive price), the coarsest (a whole percent before a half
+    percent, ...), nearest the quotient among those. The amounts alone cannot tell 21% from
+    20.99%: ``tax / net`` would give 2099 for 1388 of 6612, which is 21% of 8000 with tax.
+    A rate in whole ``step`` basis points comes back exactly when ``net * step`` is at least
+    20000 (a whole percent from 2.00 EUR before tax)."""
+    if tax <= 0 or net <= 0:
+        return 0
+    scaled = tax * 10_000
+    # Rates r with |tax - net * r / 10000| < 1 minor unit, at least 1 (there is a tax).
+    low = max(1, (scaled - 10_000) // net + 1)
+    high = -(-(scaled + 10_000) // net) - 1
+    for step in _RATE_STEPS:
+        first = -(-low // step) * step
+        if first <= high:
+            return min(range(first, high + 1, step), key=lambda rate: abs(rate * net - scaled))
+    return max(1, (2 * scaled + net) // (2 * net))
 
 
 class ProviderCaptureRequest(Model):

@@ -1,0 +1,67 @@
+"""Adyen's ``lineItems`` (issue 11): tax rates as Adyen reads them (``taxPercentage`` in
+basis points), the items' own lines on refunds, and the items' names as descriptions."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from order_capture.ports import ProviderItem
+
+#: Rates a merchant records: whole percents (21%), half percents (5.5%), quarter percents.
+STEPS = (100, 50, 25)
+
+
+def _taxed(net: int, rate: int, inclusive: bool) -> ProviderItem:
+    """A line of ``net`` before tax at ``rate`` basis points, its tax rounded half up: on the
+    net price (tax-exclusive prices) or out of the gross one (tax-inclusive prices)."""
+    if inclusive:
+        gross = net + (net * rate + 5_000) // 10_000
+        tax = (gross * rate * 2 + (10_000 + rate)) // (2 * (10_000 + rate))
+        return ProviderItem(sku="S", tax_amount=tax, amount_including_tax=gross)
+    tax = (net * rate + 5_000) // 10_000
+    return ProviderItem(sku="S", tax_amount=tax, amount_including_tax=net + tax)
+
+
+def test_defect_11_adyen_tax_percentage_of_a_21_percent_line_is_2100() -> None:
+    """8000 with tax, 1388 of it VAT: 21% of a gross price (8000 / 1.21 = 6611.57), not the
+    2099 the rounded amounts give."""
+    item = ProviderItem(sku="TSHIRT-M", tax_amount=1388, amount_including_tax=8000)
+
+    assert item.tax_basis_points == 2100
+
+
+@given(
+    step=st.sampled_from(STEPS),
+    multiple=st.integers(min_value=0, max_value=10_000 // 25),
+    net=st.integers(min_value=1, max_value=10**12),
+    inclusive=st.booleans(),
+)
+def test_defect_11_adyen_tax_percentage_recovers_exact_rates_from_rounded_amounts(
+    step: int, multiple: int, net: int, inclusive: bool
+) -> None:
+    """A rate in whole ``step`` basis points comes back exactly from the rounded amounts when
+    the line is worth at least 20000 / ``step`` minor units before tax (one rounding of up to
+    one minor unit then cannot reach the next such rate)."""
+    rate = min(step * multiple, 10_000)
+    rate -= rate % step
+    item = _taxed(max(net, 20_000 // step + 2), rate, inclusive)
+    assert (item.amount_including_tax - item.tax_amount) * step >= 20_000
+
+    assert item.tax_basis_points == rate
+
+
+@given(
+    tax=st.integers(min_value=0, max_value=10**9),
+    net=st.integers(min_value=1, max_value=10**12),
+)
+def test_adyen_tax_percentage_is_within_one_minor_unit_of_the_tax(tax: int, net: int) -> None:
+    """Whatever the amounts, the rate sent is one the tax could have been rounded from: zero
+    only for no tax, and within one minor unit of the tax on the net price (or, for a line too
+    large for any whole basis point to be that close, the nearest one, at least 1)."""
+    item = ProviderItem(sku="S", tax_amount=tax, amount_including_tax=net + tax)
+
+    rate = item.tax_basis_points
+    assert (rate == 0) == (tax == 0)
+    off = abs(net * rate - tax * 10_000)
+    assert off < 10_000 or 2 * off <= net or rate == 1
