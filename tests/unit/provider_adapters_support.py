@@ -52,6 +52,18 @@ def refund_request(reference: str, capture_reference: str, amount: int) -> Provi
     )
 
 
+def refund_of(capture: ProviderCaptureRequest, amount: int) -> ProviderRefundRequest:
+    """A refund of ``amount`` of ``capture``, with the capture's lines as the service sends them."""
+    return refund_request(capture.authorization_reference, "QJCMPCBQPXKHGXX6", amount).model_copy(
+        update={
+            "capture_amount": capture.amount,
+            "lines": capture.lines,
+            "shipping_amount": capture.shipping_amount,
+            "items": capture.items,
+        }
+    )
+
+
 def release_request(reference: str, remaining: int) -> ProviderReleaseRequest:
     return ProviderReleaseRequest(
         authorization_reference=reference,

@@ -3,10 +3,20 @@ basis points), the items' own lines on refunds, and the items' names as descript
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from order_capture.adapters.adyen import line_items
 from order_capture.ports import ProviderItem
+from tests.unit.provider_adapters_support import (
+    ADYEN_RECEIVED,
+    adyen,
+    capture_request,
+    refund_of,
+)
+from tests.unit.provider_recorder import Recorder, json_body
 
 #: Rates a merchant records: whole percents (21%), half percents (5.5%), quarter percents.
 STEPS = (100, 50, 25)
@@ -65,3 +75,47 @@ def test_adyen_tax_percentage_is_within_one_minor_unit_of_the_tax(tax: int, net:
     assert (rate == 0) == (tax == 0)
     off = abs(net * rate - tax * 10_000)
     assert off < 10_000 or 2 * off <= net or rate == 1
+
+
+# --- Refunds: the refunded items' own lines --------------------------------------------------
+
+ITEMS = {  # 21% VAT on sku-1, none on sku-2 (the lines of capture_request)
+    "sku-1": ProviderItem(sku="TSHIRT-M", tax_amount=1388, amount_including_tax=8000),
+    "sku-2": ProviderItem(sku="MUG", amount_including_tax=2050),
+}
+CAPTURE = capture_request("993617894903480A", amount=10545, shipping_amount=495, items=ITEMS)
+
+
+def _refund_lines(amount: int) -> list[dict[str, Any]]:
+    recorder = Recorder().answer(201, ADYEN_RECEIVED)
+    adyen(recorder).refund(refund_of(CAPTURE, amount))
+    lines: list[dict[str, Any]] = json_body(recorder.last)["lineItems"]
+    return lines
+
+
+def _sum(lines: list[dict[str, Any]]) -> int:
+    return sum(line["quantity"] * line["amountIncludingTax"] for line in lines)
+
+
+def test_defect_11_adyen_refund_of_a_whole_capture_sends_its_items_lines() -> None:
+    lines = _refund_lines(10545)
+
+    assert lines == line_items(CAPTURE)
+    assert {line["id"] for line in lines} == {"sku-1", "sku-2", "shipping"}
+
+
+def test_defect_11_adyen_refund_of_one_captured_item_sends_that_items_lines() -> None:
+    lines = _refund_lines(8000)
+
+    assert {line["id"] for line in lines} == {"sku-1"}
+    assert _sum(lines) == 8000
+    assert all(line["taxPercentage"] == 2100 for line in lines)
+
+
+@given(amount=st.integers(min_value=1, max_value=10545))
+def test_adyen_refund_lines_add_up_to_the_refund_whatever_its_amount(amount: int) -> None:
+    lines = _refund_lines(amount)
+
+    assert _sum(lines) == amount
+    assert all(line["amountExcludingTax"] + line["taxAmount"] == line["amountIncludingTax"]
+               for line in lines)  # fmt: skip

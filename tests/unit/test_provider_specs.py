@@ -46,6 +46,7 @@ from tests.unit.provider_adapters_support import (
     capture_request,
     multicapture_intent,
     notification,
+    refund_of,
     refund_request,
     release_request,
     stripe,
@@ -194,16 +195,21 @@ ITEMS = {"sku-1": ProviderItem(sku="TSHIRT", tax_amount=1388, amount_including_t
 def every_adyen_request() -> list[tuple[httpx.Request, str]]:
     recorder = Recorder().answer(201, ADYEN_RECEIVED).answer(201, ADYEN_RECEIVED)
     recorder.answer(201, ADYEN_RECEIVED).answer(201, ADYEN_RECEIVED)
+    recorder.answer(201, ADYEN_RECEIVED)
     provider = adyen(recorder)
-    provider.capture(capture_request("9936", amount=10545, shipping_amount=495, items=ITEMS))
+    captured = capture_request("9936", amount=10545, shipping_amount=495, items=ITEMS)
+    provider.capture(captured)
     provider.capture(capture_request("9936").model_copy(update={"lines": []}))  # by amount
     provider.refund(refund_request("9936", "QJC", 500))
+    provider.refund(refund_of(captured, 8000))  # one captured item's own lines
     provider.release(release_request("9936", 9950))
-    models = ["PaymentCaptureRequest", "PaymentCaptureRequest", "PaymentRefundRequest"]
+    models = ["PaymentCaptureRequest", "PaymentCaptureRequest", *["PaymentRefundRequest"] * 2]
     return list(zip(recorder.requests, [*models, "PaymentCancelRequest"], strict=True))
 
 
-@pytest.mark.parametrize("index", range(4), ids=["capture", "by-amount", "refund", "cancel"])
+@pytest.mark.parametrize(
+    "index", range(5), ids=["capture", "by-amount", "refund", "refund-of-items", "cancel"]
+)
 def test_every_adyen_request_is_valid_by_adyens_checkout_models(index: int) -> None:
     request, model = every_adyen_request()[index]
     path = request.url.path.removeprefix("/v71")

@@ -27,6 +27,7 @@ from order_capture.errors import (
     ProviderLookupUnsupportedError,
     ProviderNotConfiguredError,
 )
+from order_capture.models import CaptureLine
 from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureLookup,
@@ -150,7 +151,7 @@ class AdyenProvider:
                 "merchantAccount": self.merchant_account,
                 "amount": adyen_amount(request.amount, request.currency),
                 "reference": request.idempotency_key,
-                "lineItems": refund_line_items(request.amount, request.currency),
+                "lineItems": refund_line_items(request),
             },
             request.idempotency_key,
         )
@@ -219,29 +220,56 @@ def line_items(request: ProviderCaptureRequest) -> list[dict[str, Any]]:
     ``taxPercentage``, per unit); the order's shipping when this capture claims it; and a
     rounding line for what the provider's granularity moved (see
     ``capture_rules.in_provider_steps``)."""
-    currency = request.currency
     if not request.lines and not request.shipping_amount:
         return []  # a capture by amount (the API's): nothing to itemize
+    return _itemized(
+        request.amount, request.currency, request.lines, request.shipping_amount, request.items
+    )
+
+
+def _itemized(
+    amount: int,
+    currency: str,
+    lines: list[CaptureLine],
+    shipping_amount: int,
+    known_items: dict[str, ProviderItem],
+) -> list[dict[str, Any]]:
     step = ADYEN.granularity(currency)
     items: list[dict[str, Any]] = []
-    for line in request.lines:
-        known = request.items.get(line.item_id) or ProviderItem(sku=line.item_id)
+    for line in lines:
+        known = known_items.get(line.item_id) or ProviderItem(sku=line.item_id)
         total = _floor_value(line.amount, step, currency)
         items.extend(_unit_lines(line.item_id, known.sku, line.quantity, total, known))
-    if request.shipping_amount:
-        shipping = _floor_value(request.shipping_amount, step, currency)
+    if shipping_amount:
+        shipping = _floor_value(shipping_amount, step, currency)
         items.extend(_unit_lines(SHIPPING_LINE_ID, "Shipping", 1, shipping))
     listed = sum(item["quantity"] * item["amountIncludingTax"] for item in items)
-    rounding = ADYEN.to_provider(request.amount, currency) - listed
+    rounding = ADYEN.to_provider(amount, currency) - listed
     if rounding:
         items.extend(_unit_lines(ROUNDING_LINE_ID, "Rounding", 1, rounding))
     return items
 
 
-def refund_line_items(amount: int, currency: str) -> list[dict[str, Any]]:
-    """A refund's ``lineItems``: refunds here are by amount, so one line of that amount (open
-    invoice methods refuse a partial refund without lines)."""
-    return _unit_lines("refund", "Refund", 1, ADYEN.to_provider(amount, currency))
+def refund_line_items(request: ProviderRefundRequest) -> list[dict[str, Any]]:
+    """A refund's ``lineItems``, adding up to its amount exactly (open-invoice methods refuse a
+    partial refund without lines, or whose lines do not add up). Refunds here are by amount, so
+    the refunded items are those the amount names without doubt: the whole capture's lines for
+    a refund of all of it; one captured item's lines (or the shipping's) for a refund of exactly
+    its amount, when no other line of the capture has that amount. Any other amount cannot be
+    told apart from a partial refund of several items: one ``Refund`` line of that amount."""
+    currency = request.currency
+    if request.lines or request.shipping_amount:
+        if request.amount == request.capture_amount:
+            return _itemized(
+                request.amount, currency, request.lines, request.shipping_amount, request.items
+            )
+        same = [line for line in request.lines if line.amount == request.amount]
+        shipping = request.shipping_amount == request.amount
+        if len(same) + shipping == 1:
+            if shipping:
+                return _itemized(request.amount, currency, [], request.amount, {})
+            return _itemized(request.amount, currency, same, 0, request.items)
+    return _unit_lines("refund", "Refund", 1, ADYEN.to_provider(request.amount, currency))
 
 
 def _floor_value(amount: int, step: int, currency: str) -> int:

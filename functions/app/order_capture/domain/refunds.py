@@ -31,6 +31,7 @@ from datetime import datetime
 
 from order_capture.domain import state_log
 from order_capture.domain.merchant_api import error_from_failure, order_and_capture
+from order_capture.domain.service import provider_items
 from order_capture.errors import (
     InvalidEventError,
     InvalidStateError,
@@ -253,6 +254,10 @@ def settle_at_provider(
                 idempotency_key=refund.refund_id,
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
+                capture_amount=capture.amount,
+                lines=capture.lines,
+                shipping_amount=capture.shipping_amount,
+                items=provider_items(order, capture),
             )
         )
     except ProviderDeclinedError as error:

@@ -209,7 +209,7 @@ def provider_capture_request(order: Order, capture: Capture) -> ProviderCaptureR
         idempotency_key=capture.capture_id,
         lines=capture.lines,
         shipping_amount=capture.shipping_amount,
-        items=_provider_items(order, capture),
+        items=provider_items(order, capture),
         merchant_id=capture.merchant_id,
         order_id=capture.order_id,
         # The shipment that closes the order lets the provider release the rest; as stored,
@@ -229,7 +229,7 @@ def _reserve(
     return existing
 
 
-def _provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
+def provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
     """The order's lines that ``capture`` ships, as a provider may show them."""
     named = {line.item_id for line in capture.lines}
     return {

@@ -98,6 +98,12 @@ class ProviderRefundRequest(Model):
     idempotency_key: str
     merchant_id: str
     order_id: str
+    #: The refunded capture as it was sent (``ProviderCaptureRequest``): its amount, lines,
+    #: shipping and items, so that a provider may show the refunded items (Adyen's lineItems).
+    capture_amount: int = 0
+    lines: list[CaptureLine] = []
+    shipping_amount: int = 0
+    items: dict[str, ProviderItem] = {}
 
 
 class ProviderRefund(Model):
