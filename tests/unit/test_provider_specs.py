@@ -81,8 +81,10 @@ def every_stripe_request() -> list[httpx.Request]:
     )
     recorder.answer(200, stripe_intent(status="canceled"))
     provider.release(release_request("pi_1", 9950))
-    recorder.answer(200, stripe_intent()).answer(200, {"object": "list", "data": []})
-    provider.intent_refunds("pi_1")  # a refund made in Stripe's Dashboard finds its order
+    # A refund made in Stripe's Dashboard finds its order: the intent's refunds first (the
+    # intent expanded in each), then the intent itself when Stripe lists none of them.
+    recorder.answer(200, {"object": "list", "data": []}).answer(200, stripe_intent())
+    provider.intent_refunds("pi_1")
     return recorder.requests
 
 
@@ -97,8 +99,8 @@ def every_stripe_request() -> list[httpx.Request]:
         "refund",
         "lookup",
         "cancel",
-        "intent-of-external-refund",
         "refunds-of-intent",
+        "intent-of-external-refund",
     ],
 )
 def test_every_stripe_request_is_valid_by_stripes_spec(index: int) -> None:
