@@ -282,6 +282,9 @@ def test_campaign_an_announcement_is_claimed_by_one_caller_and_withdrawn_by_its_
     # A later outcome (a reversal) is a new note
     assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.FAILED)
     assert ledger.confirmation_state(merchant, capture_id).announced is CaptureStatus.FAILED
+    # A failed note is final: a success read before the reversal claims nothing (issue 12)
+    assert not ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert ledger.confirmation_state(merchant, capture_id).announced is CaptureStatus.FAILED
 
 
 @pytest.mark.parametrize("announced", [True, False])

@@ -330,8 +330,8 @@ class MemoryLedger(MemoryRefunds):
     def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
         with self._lock:
             pointer = self.capture_refs.get((merchant_id, capture_id))
-            if pointer is None or pointer.announced is status:
-                return False
+            if pointer is None or pointer.announced in {status, CaptureStatus.FAILED}:
+                return False  # noted already, or failed: final (see the port)
             pointer.announced = status
             return True
 

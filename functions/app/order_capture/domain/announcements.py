@@ -8,7 +8,9 @@ same transaction as the settling write (``CaptureLedger.confirm`` / ``settle_fai
 ``announced``), so the settler, and nobody else, announces it. If the announcement cannot be
 sent, the note is taken back (conditionally), and whoever comes next (the step's retry, the
 provider's redelivery, reconciliation) claims it with a conditional write and announces it: of
-two callers that find a settled capture without the note, one wins.
+two callers that find a settled capture without the note, one wins. A ``failed`` note is final
+and a claim is kept only while the ledger still holds its outcome: a success read just before
+its reversal (a redelivered ``CAPTURE``, a Record retry) announces nothing (issue 12).
 
 What is left (docs/guarantees.md): a process that dies after its settling write and before
 PutEvents answered leaves the note written and nothing announced.
@@ -86,7 +88,14 @@ def make_known(
         if not repository.claim_announcement(
             settled.merchant_id, settled.capture_id, settled.status
         ):
-            return False  # somebody else claimed it meanwhile
+            return False  # somebody else claimed it meanwhile, or it failed since
+        if not _still(repository, settled):
+            # Read before it moved on (a success read just before its reversal): what it is
+            # now is its settler's to announce, not this stale outcome.
+            repository.withdraw_announcement(
+                settled.merchant_id, settled.capture_id, settled.status
+            )
+            return False
     try:
         if state.task_token is None or not complete_wait(waiters, state.task_token, settled):
             announce(publisher, settled)
@@ -94,6 +103,12 @@ def make_known(
         repository.withdraw_announcement(settled.merchant_id, settled.capture_id, settled.status)
         raise
     return True
+
+
+def _still(repository: CaptureConfirmations, settled: Capture) -> bool:
+    """Whether the ledger still holds ``settled``'s outcome (read after claiming its note)."""
+    stored = repository.get_capture(settled.merchant_id, settled.order_id, settled.capture_id)
+    return stored is not None and stored.status is settled.status
 
 
 class _NobodyWaits:

@@ -125,8 +125,9 @@ class CaptureConfirmations(CaptureLedger, Protocol):
 
     def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
         """Note that the capture's ``status`` is being announced, if it is not noted already
-        (conditional: of two callers, one gets True). False, and nothing written, also for a
-        capture ``reserve`` never made findable (no such capture id)."""
+        (conditional: of two callers, one gets True). False, and nothing written, over a
+        ``failed`` note (failed is final: a success read before its reversal is stale) and for
+        a capture ``reserve`` never made findable (no such capture id)."""
         ...
 
     def withdraw_announcement(

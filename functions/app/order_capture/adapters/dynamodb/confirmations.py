@@ -57,12 +57,17 @@ class ConfirmationLedger(OrderLedger):
 
     def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
         # Conditional on the pointer: an Update of a missing item would create one holding
-        # only the key, a pointer without its order that find_capture could not read.
+        # only the key, a pointer without its order that find_capture could not read. A
+        # failed note is final: nothing settled after a failure (a stale success) claims it.
         return self.table.update(
             codec.capture_ref_key(merchant_id, capture_id),
             "SET announced = :status",
-            "attribute_exists(PK) AND (attribute_not_exists(announced) OR announced <> :status)",
-            values={":status": string(status.value)},
+            "attribute_exists(PK) AND (attribute_not_exists(announced) OR "
+            "(announced <> :status AND announced <> :failed))",
+            values={
+                ":status": string(status.value),
+                ":failed": string(CaptureStatus.FAILED.value),
+            },
         )
 
     def withdraw_announcement(
