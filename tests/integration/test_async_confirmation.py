@@ -29,6 +29,7 @@ from tests.integration.async_support import (
 
 CONFIRMED_PATH = ["AwaitProviderConfirmation", "EmitCaptured", "Captured"]
 DECLINED_PATH = ["AwaitProviderConfirmation", "RecordFailure", "EmitCaptureFailed", "CaptureFailed"]
+ANNOUNCED_BY_SETTLER = ["AwaitProviderConfirmation", "AnnouncedBySettler"]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,8 @@ def test_a_webhook_faster_than_the_wait_is_not_missed(
     async_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
     """The webhook settles the capture before the confirmation workflow has noted its task
-    token: AwaitConfirmation finds the capture settled and completes its own wait."""
+    token, and announces it (no wait to complete): AwaitConfirmation finds the capture settled
+    and announced, and completes its own wait without announcing it again."""
     runtime = async_api.runtime
     settled = threading.Event()
 
@@ -152,7 +154,7 @@ def test_a_webhook_faster_than_the_wait_is_not_missed(
     finally:
         runtime.fault_hooks.pop("AwaitConfirmationFunction")
     assert settled.is_set()
-    assert (confirmation.status, confirmation.states) == ("SUCCEEDED", CONFIRMED_PATH)
+    assert (confirmation.status, confirmation.states) == ("SUCCEEDED", ANNOUNCED_BY_SETTLER)
     assert order_totals(merchant, order_id) == (10050, 0)
     assert events_about(async_api, capture["id"]) == ["Payment Captured"]
 
@@ -160,9 +162,9 @@ def test_a_webhook_faster_than_the_wait_is_not_missed(
 def test_defect_webhook_before_the_wait_then_repeated_is_announced_once(
     async_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
-    """The webhook settled the capture before the wait was noted, so AwaitConfirmation
-    completed its own wait (the workflow announces); the provider repeating its notification
-    later must not announce the capture a second time."""
+    """The webhook settled (and announced) the capture before the wait was noted, so
+    AwaitConfirmation completed its own wait; the provider repeating its notification later
+    must not announce the capture a second time."""
     runtime = async_api.runtime
 
     def after_the_webhook(payload: Any) -> None:

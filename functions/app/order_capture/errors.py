@@ -207,6 +207,15 @@ class ConfirmationNotAwaitedError(OrderCaptureError):
     retryable = True
 
 
+class AnnouncedBySettlerError(OrderCaptureError):
+    """Not a failure: the confirmation wait's capture was settled before the wait noted its
+    task token, and its settler (the webhook, reconciliation, an operator) announced it. The
+    AwaitConfirmation function completes the wait with this error (SendTaskFailure), so that
+    the workflow ends without announcing it a second time (AnnouncedBySettler)."""
+
+    reason = "announced_by_settler"
+
+
 class CaptureNotYetRecordedError(OrderCaptureError):
     """A provider's webhook names one of our captures before the ledger noted it as awaiting
     the provider (the Capture step is still writing): the provider must deliver it again.

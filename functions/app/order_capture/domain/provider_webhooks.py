@@ -12,9 +12,10 @@ Meanwhile the confirmation workflow waits with a task token (``await_confirmatio
 webhook settles the ledger first, then completes that wait (``apply_notification``), and the
 workflow announces the outcome (``Payment Captured`` / ``Payment Capture Failed``). Whichever of
 the two comes second completes the wait, so neither order of arrival leaves it waiting. When
-nothing waits any more (the wait timed out, or a late failure reverses a capture), or nothing
-ever waited (the answer to the capture request was lost, so the capture was left
-``requires_action``), the webhook announces the change itself.
+no token is noted yet (the webhook came first: the waiter, if it runs at all, then ends its
+wait announcing nothing), nothing waits any more (the wait timed out, or a late failure
+reverses a capture), or nothing ever waited (the answer to the capture request was lost, so
+the capture was left ``requires_action``), the webhook announces the change itself.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from order_capture.domain import capture_rules, failures, releases, service, state_log
-from order_capture.domain.announcements import announce, complete_wait, make_known
+from order_capture.domain.announcements import make_known
 from order_capture.errors import (
+    AnnouncedBySettlerError,
     InvalidStateError,
     OrderChangedError,
     ProviderDeclinedError,
@@ -32,6 +34,7 @@ from order_capture.errors import (
 )
 from order_capture.history import Actor, acting
 from order_capture.models import (
+    SETTLED_CAPTURE_STATUSES,
     AuthorizationRelease,
     Capture,
     CaptureStatus,
@@ -94,13 +97,11 @@ def _apply_notification(
     if capture is None:
         return None
     settled, settled_here = _settle_capture(repository, capture, notification, now)
-    # Read after settling: a token noted before the settling write is seen here; one noted
-    # after it cannot be (the capture is no longer pending), and its waiter completes itself.
+    # Read after settling: a token noted before the settling write is seen here (its workflow
+    # announces); one noted after it cannot be (the capture is no longer pending). With no
+    # token the settler announces here: a waiter that comes later completes its wait without
+    # announcing, and one that never comes (its wait timed out first) leaves nothing unsaid.
     state = repository.confirmation_state(merchant_id, capture.capture_id)
-    if state.task_token is None and capture.status_at_provider == "pending":
-        # Received, its wait not noted yet: the waiter completes itself, and its workflow
-        # announces what this settling write noted as announced.
-        return settled
     make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state)
     return settled
 
@@ -114,19 +115,35 @@ def await_confirmation(
     publisher: EventPublisher,
 ) -> Capture:
     """AwaitProviderConfirmation: note the task token beside the pending capture for the
-    webhook; if the webhook settled the capture already, complete the wait at once, or, if
-    that wait timed out meanwhile, announce the outcome here."""
+    webhook. If something settled the capture already, its settler announced it (noting it
+    in its settling write, it found no token to complete): complete the wait without an
+    announcement (``AnnouncedBySettlerError``). A settler that noted nothing (a bare
+    ``record_capture``) leaves it to this call, which claims the note and hands it to the
+    workflow (or announces it, if the wait timed out meanwhile)."""
     if repository.await_confirmation(capture, task_token):
         return capture
     stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     if stored is None:
         raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
-    # The webhook came first and left the announcing to this wait's workflow (its settling
-    # write noted the outcome as announced, so a repeated notification announces nothing).
-    if not complete_wait(waiters, task_token, stored):
-        # Nothing waits any more: the wait timed out while this step ran (Lambda slower than
-        # the wait), and the webhook that settled the capture left the announcing to it.
-        announce(publisher, stored)
+    if stored.status not in SETTLED_CAPTURE_STATUSES:
+        raise InvalidStateError(f"capture {capture.capture_id} is {stored.status}, not settled")
+    state = repository.confirmation_state(stored.merchant_id, stored.capture_id)
+    if state.announced is stored.status:
+        # False if the wait timed out meanwhile: then it is over, announced all the same.
+        waiters.fail(
+            task_token,
+            AnnouncedBySettlerError.__name__,
+            f"capture {stored.capture_id} is {stored.status}, announced by its settler",
+        )
+        return stored
+    make_known(
+        repository,
+        waiters,
+        publisher,
+        stored,
+        claimed=False,
+        state=state.model_copy(update={"task_token": task_token}),
+    )
     return stored
 
 

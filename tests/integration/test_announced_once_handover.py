@@ -1,0 +1,192 @@
+"""`Payment Captured` / `Payment Capture Failed` once when the provider's webhook settles a
+received capture before its confirmation wait noted the task token (on moto). The campaign
+saw it announced 0 times: the webhook left the announcing to the waiter, whose function never
+noted the token before the wait timed out. Whatever the waiter does after the webhook (never
+runs, runs while the workflow still waits, runs after the wait timed out), one party
+announces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from order_capture.domain import capture_rules, provider_webhooks, reconciliation, service
+from order_capture.errors import ProviderDeclinedError
+from order_capture.models import (
+    Capture,
+    CaptureRequest,
+    CaptureStatus,
+    OrderPlacedDetail,
+    PlannedCapture,
+)
+from order_capture.ports import ProviderCapture, ProviderCaptureLookup, ProviderNotification
+from tests.factories import order_placed
+from tests.fake_providers import ReceivingProvider
+from tests.support import FixedClock
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=1)
+
+#: What the confirmation workflow emits after its wait completes with this error (or success).
+EMITTING = {"success": "Payment Captured", ProviderDeclinedError.__name__: "Payment Capture Failed"}
+
+
+class Workflow:
+    """The confirmation workflow's side of the task tokens: ``waiting`` until its wait timed
+    out; what it announces (``EmitCaptured`` / ``EmitCaptureFailed``) when completed."""
+
+    def __init__(self, announced: list[str]) -> None:
+        self.announced = announced
+        self.waiting = True
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        return self._complete("success")
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return self._complete(error)
+
+    def _complete(self, outcome: str) -> bool:
+        if not self.waiting:
+            return False
+        self.waiting = False  # a completed task refuses its token from now on
+        if outcome in EMITTING:
+            self.announced.append(EMITTING[outcome])
+        return True
+
+
+class Publisher:
+    def __init__(self, announced: list[str]) -> None:
+        self.announced = announced
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        self.announced.extend(detail_type for _ in details)
+
+
+def received_capture(repository: Any) -> Capture:
+    """A capture the provider received (confirms later by webhook), its wait not noted yet."""
+    detail = OrderPlacedDetail.model_validate(order_placed(provider="adyen")["detail"])
+    service.register_order(repository, detail, FixedClock(NOW))
+    request = CaptureRequest(
+        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
+    )
+    plan = capture_rules.plan_capture(
+        service.load_for_capture(repository, request).order, request, NOW
+    )
+    pending = service.execute_capture(
+        repository,
+        ReceivingProvider(),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-1",
+        now=NOW,
+    )
+    assert (pending.status, pending.status_at_provider) == (CaptureStatus.PENDING, "pending")
+    return pending
+
+
+def webhook(
+    repository: Any, workflow: Workflow, publisher: Publisher, capture: Capture, succeeded: bool
+) -> Any:
+    return provider_webhooks.apply_notification(
+        repository,
+        workflow,
+        publisher,
+        merchant_id=capture.merchant_id,
+        notification=ProviderNotification(
+            subject="capture",
+            outcome="succeeded" if succeeded else "failed",
+            reference=capture.capture_id,
+            provider_reference=f"psp-{capture.capture_id}",
+            event="CAPTURE" if succeeded else "CAPTURE_FAILED",
+            reason="refused",
+        ),
+        now=LATER,
+    )
+
+
+def wait_noting_its_token(
+    repository: Any, workflow: Workflow, publisher: Publisher, capture: Capture
+) -> Capture:
+    return provider_webhooks.await_confirmation(
+        repository, workflow, capture, "token-1", publisher=publisher
+    )
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["captured", "failed"])
+@pytest.mark.parametrize("waiter", ["runs-while-waiting", "runs-after-the-timeout"])
+def test_campaign_a_capture_settled_before_its_wait_noted_the_token_is_announced_once(
+    repository: Any, waiter: str, succeeded: bool
+) -> None:
+    # Given a received capture whose webhook settles it before its wait noted the token
+    announced: list[str] = []
+    workflow, publisher = Workflow(announced), Publisher(announced)
+    pending = received_capture(repository)
+    settled = webhook(repository, workflow, publisher, pending, succeeded)
+    assert settled.status is (CaptureStatus.CAPTURED if succeeded else CaptureStatus.FAILED)
+    # When the waiter's function runs then (while the workflow waits, or after it timed out)
+    workflow.waiting = waiter == "runs-while-waiting"
+    wait_noting_its_token(repository, workflow, publisher, pending)
+    # Then the outcome is announced once, and the workflow waits no more
+    expected = "Payment Captured" if succeeded else "Payment Capture Failed"
+    assert announced == [expected]
+    assert not workflow.waiting
+    # and the provider repeating its notification announces nothing more
+    webhook(repository, workflow, publisher, pending, succeeded)
+    assert announced == [expected]
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["captured", "failed"])
+def test_campaign_a_capture_settled_before_its_wait_noted_the_token_and_the_wait_timed_out_is_announced_once(  # noqa: E501
+    repository: Any, succeeded: bool
+) -> None:
+    # Given a received capture whose webhook settles it before its wait noted the token
+    announced: list[str] = []
+    workflow, publisher = Workflow(announced), Publisher(announced)
+    pending = received_capture(repository)
+    webhook(repository, workflow, publisher, pending, succeeded)
+    # When the waiter's function never notes the token before the wait times out
+    workflow.waiting = False
+    # Then the outcome is announced once all the same
+    expected = "Payment Captured" if succeeded else "Payment Capture Failed"
+    assert announced == [expected]
+    # and neither a repeated notification nor a late waiter announces it again
+    webhook(repository, workflow, publisher, pending, succeeded)
+    wait_noting_its_token(repository, workflow, publisher, pending)
+    assert announced == [expected]
+
+
+class CapturedAtTheProvider(ReceivingProvider):
+    """What reconciliation finds: the provider captured it."""
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        return ProviderCapture(
+            provider_reference=f"psp-{lookup.idempotency_key}",
+            amount=5000,
+            currency="EUR",
+            status="succeeded",
+        )
+
+
+def test_campaign_a_capture_reconciled_before_its_wait_noted_the_token_is_announced_once(
+    repository: Any,
+) -> None:
+    # Given a received capture that reconciliation settles before its wait noted the token
+    announced: list[str] = []
+    workflow, publisher = Workflow(announced), Publisher(announced)
+    pending = received_capture(repository)
+    report = reconciliation.reconcile_open_captures(
+        repository,
+        lambda _: CapturedAtTheProvider(),
+        LATER,
+        timedelta(seconds=0),
+        publisher=publisher,
+        waiters=workflow,
+        on_error=lambda _, error: (_ for _ in ()).throw(error),
+    )
+    assert report.confirmed == 1
+    # When the waiter's function runs then, while its workflow waits
+    wait_noting_its_token(repository, workflow, publisher, pending)
+    # Then it is announced once (by reconciliation), and the workflow waits no more
+    assert announced == ["Payment Captured"]
+    assert not workflow.waiting
