@@ -17,6 +17,10 @@ from order_capture_local.api_server import ApiServer, LocalApi
 from order_capture_local.runtime import LocalRuntime
 from tests.factories import load_event
 
+#: How long a test's HTTP client waits for an answer. httpx's default (5 s) is shorter than a
+#: capture through the whole workflow takes on two busy cores; API Gateway gives 29 s.
+CLIENT_TIMEOUT_SECONDS = 60
+
 
 @dataclass
 class LocalApiUnderTest:
@@ -45,14 +49,16 @@ class Merchant:
         return httpx.Client(
             base_url=self.api.url,
             headers={"Authorization": f"{scheme} {self.api_key}"},
-            timeout=60,
+            timeout=CLIENT_TIMEOUT_SECONDS,
         )
 
     def medusa_client(self) -> httpx.Client:
         """A client of Medusa's route as medusa-js is: the key in ``x-medusa-access-token``
         (the header API Gateway's authorizer of that route takes)."""
         return httpx.Client(
-            base_url=self.api.url, headers={"x-medusa-access-token": self.api_key}, timeout=60
+            base_url=self.api.url,
+            headers={"x-medusa-access-token": self.api_key},
+            timeout=CLIENT_TIMEOUT_SECONDS,
         )
 
     def put_order(self, detail: dict[str, Any], key: str | None = None) -> httpx.Response:

@@ -20,6 +20,7 @@ from order_capture.api.authorizer import MERCHANT_CONTEXT_KEY, authorize
 from order_capture_local.local_authorizer import allows
 from order_capture_local.runtime import AwsCall
 from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
@@ -67,7 +68,7 @@ def test_an_unknown_key_gets_the_dialects_401_without_a_lookup_by_api_function(
     local_api: LocalApiUnderTest,
 ) -> None:
     lookups = key_lookups(local_api, "ApiFunction")
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         omnitron = client.post(
             "/api/v1/capture-order/",
             json={"order": "any", "order_items": [{"pk": 1}]},
@@ -86,7 +87,7 @@ def test_a_request_without_the_key_header_never_reaches_the_authorizer(
     local_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
     before = dict(local_api.api.authorizers.invocations)
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         missing = client.get("/orders/any/captures")
         # Medusa's route is authorized by x-medusa-access-token, what medusa-js sends
         bearer_on_medusa = client.post(

@@ -13,7 +13,7 @@ from order_capture.api import cors
 from order_capture_local.api_server import ApiServer, LocalApi
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.template import _CfnLoader
-from tests.integration.api_support import LocalApiUnderTest
+from tests.integration.api_support import CLIENT_TIMEOUT_SECONDS, LocalApiUnderTest
 
 ADMIN = "http://admin.example:7001"
 PREFLIGHT = {
@@ -37,7 +37,7 @@ def cors_api() -> Iterator[LocalApiUnderTest]:
 
 
 def test_a_preflight_from_an_allowed_origin_is_answered(cors_api: LocalApiUnderTest) -> None:
-    with httpx.Client(base_url=cors_api.url) as client:
+    with httpx.Client(base_url=cors_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         response = client.options("/admin/orders/any/capture", headers=PREFLIGHT)
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == ADMIN
@@ -50,7 +50,7 @@ def test_a_preflight_from_an_allowed_origin_is_answered(cors_api: LocalApiUnderT
 def test_an_answer_to_an_allowed_origin_carries_cors_headers(cors_api: LocalApiUnderTest) -> None:
     merchant = cors_api.merchant()
     detail = merchant.place()
-    with httpx.Client(base_url=cors_api.url) as client:
+    with httpx.Client(base_url=cors_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         response = client.post(
             f"/admin/orders/{detail['order_id']}/capture",
             headers={"Origin": ADMIN, "x-medusa-access-token": merchant.api_key},
@@ -67,7 +67,7 @@ def test_an_answer_to_an_allowed_origin_carries_cors_headers(cors_api: LocalApiU
 
 
 def test_other_origins_get_no_cors_headers(cors_api: LocalApiUnderTest) -> None:
-    with httpx.Client(base_url=cors_api.url) as client:
+    with httpx.Client(base_url=cors_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         preflight = client.options(
             "/orders/any/captures", headers=PREFLIGHT | {"Origin": "https://evil.example"}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
@@ -107,7 +108,7 @@ def test_not_found_and_unauthorized_in_medusas_shape(
 
     with merchant.medusa_client() as client:
         missing = client.post("/admin/orders/order_missing/capture", headers=idempotency_key())
-    with httpx.Client(base_url=local_api.url) as anonymous:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as anonymous:
         unauthorized = anonymous.post(
             "/admin/orders/order_missing/capture", headers=idempotency_key()
         )
@@ -123,7 +124,7 @@ def test_x_medusa_access_token_authenticates_like_bearer(
 ) -> None:
     detail = merchant.place()
     path = f"/admin/orders/{detail['order_id']}/capture"
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         unknown = client.post(path, headers={"x-medusa-access-token": "oc_unknown"})
         captured = client.post(path, headers={"x-medusa-access-token": merchant.api_key})
     assert unknown.status_code == 401 and unknown.json()["type"] == "unauthorized"

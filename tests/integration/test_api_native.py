@@ -10,6 +10,7 @@ import pytest
 from order_capture.domain.capture_rules import value_of_first_units
 from order_capture.models import OrderLine
 from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
@@ -285,7 +286,7 @@ def test_authentication_is_required_in_the_bearer_scheme(
         token = wrong_scheme.get(path)
     import httpx
 
-    with httpx.Client(base_url=local_api.url) as anonymous:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as anonymous:
         missing = anonymous.get(path)
         unknown = anonymous.get(path, headers={"Authorization": "Bearer oc_not-a-key"})
         unknown_route = anonymous.get("/nowhere")

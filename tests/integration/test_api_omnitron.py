@@ -14,6 +14,7 @@ from order_capture.money import to_decimal
 from order_capture.ports import WorkflowResult
 from order_capture_local.api_server import LocalWorkflowStarter
 from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
@@ -117,7 +118,7 @@ def test_errors_in_omnitrons_shapes(local_api: LocalApiUnderTest, merchant: Merc
 
 def test_401_bodies_are_detail_and_code(local_api: LocalApiUnderTest, merchant: Merchant) -> None:
     body = {"order": "any", "order_items": [{"pk": 1}]}
-    with httpx.Client(base_url=local_api.url) as anonymous:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as anonymous:
         missing = anonymous.post("/api/v1/capture-order/", json=body, headers=idempotency_key())
         invalid = anonymous.post(
             "/api/v1/capture-order/",

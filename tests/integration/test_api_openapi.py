@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from order_capture_local.api_server import openapi_document
-from tests.integration.api_support import LocalApiUnderTest, local_api
+from tests.integration.api_support import CLIENT_TIMEOUT_SECONDS, LocalApiUnderTest, local_api
 
 __all__ = ["local_api"]  # fixture
 
@@ -53,7 +53,7 @@ def test_openapi_document_is_valid_and_covers_every_route() -> None:
 
 
 def test_swagger_ui_is_served(local_api: LocalApiUnderTest) -> None:
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         page = client.get("/swagger")
         spec = client.get("/swagger", params={"format": "json"})
     assert page.status_code == 200 and "swagger-ui" in page.text.lower()

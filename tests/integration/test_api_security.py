@@ -11,6 +11,7 @@ import pytest
 
 from order_capture_local.cli import main
 from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
@@ -90,7 +91,7 @@ def test_keys_create_against_the_running_local_api(
 ) -> None:
     assert main(["keys", "create", "--merchant", "shop-7", "--local-url", local_api.url]) == 0
     api_key = capsys.readouterr().out.strip()
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         response = client.get("/orders/none", headers={"Authorization": f"Bearer {api_key}"})
     assert response.status_code == 404  # authenticated: the order simply does not exist
 
@@ -102,7 +103,7 @@ def test_keys_create_on_a_table(
     assert main(["keys", "create", "--merchant", "shop-8", "--table", table]) == 0
     api_key = capsys.readouterr().out.strip()
     assert api_key.startswith("oc_")
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         response = client.get("/orders/none", headers={"Authorization": f"Bearer {api_key}"})
     assert response.status_code == 404
 

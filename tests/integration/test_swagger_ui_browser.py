@@ -13,7 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.api_support import LocalApiUnderTest, Merchant, local_api, merchant
+from tests.integration.api_support import (
+    CLIENT_TIMEOUT_SECONDS,
+    LocalApiUnderTest,
+    Merchant,
+    local_api,
+    merchant,
+)
 
 __all__ = ["local_api", "merchant"]  # fixtures
 
@@ -48,7 +54,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_openapi_json_names_the_server_it_is_served_under(local_api: LocalApiUnderTest) -> None:
-    with httpx.Client(base_url=local_api.url) as client:
+    with httpx.Client(base_url=local_api.url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
         document = client.get("/openapi.json")
     assert document.status_code == 200
     assert document.json()["servers"] == [{"url": "/"}]
