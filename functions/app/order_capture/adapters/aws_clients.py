@@ -14,6 +14,7 @@ and routing on (``use_session``), and boto3's default session wraps the same one
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,15 +22,22 @@ if TYPE_CHECKING:
     from botocore.session import Session
 
 _session: list[Session] = []
+#: botocore sessions are not thread-safe: two threads creating clients from one session at once
+#: can break it (a client is, once made). Lambda runs one request per container, so this is
+#: uncontended there; the local runtime and the campaign run many containers' first requests
+#: at once in threads, where an unguarded ``create_client`` failed ApiFunction's idempotency
+#: store ("Failed to save in persistence layer", a 502).
+_creating = threading.Lock()
 
 
 def session() -> Session:
     """The container's botocore session, created on first use."""
-    if not _session:
-        import botocore.session  # noqa: PLC0415 - first use: cold starts
+    with _creating:
+        if not _session:
+            import botocore.session  # noqa: PLC0415 - first use: cold starts
 
-        _session.append(botocore.session.get_session())
-    return _session[0]
+            _session.append(botocore.session.get_session())
+        return _session[0]
 
 
 def use_session(botocore_session: Session) -> None:
@@ -40,4 +48,6 @@ def use_session(botocore_session: Session) -> None:
 def client(service_name: str, config: Config | None = None) -> Any:
     """A low-level client of ``service_name``, as ``boto3.client(service_name, config=...)``
     builds it (typed by the caller: ``DynamoDBClient``, ``SFNClient``...)."""
-    return session().create_client(service_name, config=config)
+    botocore_session = session()
+    with _creating:
+        return botocore_session.create_client(service_name, config=config)
