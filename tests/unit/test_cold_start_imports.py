@@ -138,33 +138,3 @@ def test_a_step_handlers_clients_and_ledger_codec_do_not_import_boto3() -> None:
     # (its sessions, resources and s3transfer: about 0.1x of the cold-start baseline)
     assert "botocore.session" in loaded
     assert sorted(name for name in loaded if name.split(".")[0] in {"boto3", "s3transfer"}) == []
-
-
-def test_the_apis_first_request_builds_its_clients_from_one_botocore_session() -> None:
-    # Given ApiFunction's collaborators, as its first request builds them, with every AWS
-    # client they hold created (the ledger's, the API keys', Step Functions', EventBridge's and
-    # the idempotency store's)
-    code = (
-        "import os\n"
-        "os.environ['TABLE_NAME'] = 'ledger'\n"
-        "import botocore.session\n"
-        "sessions = []\n"
-        "original = botocore.session.Session.__init__\n"
-        "def counted(self, *args, **kwargs):\n"
-        "    sessions.append(self)\n"
-        "    original(self, *args, **kwargs)\n"
-        "botocore.session.Session.__init__ = counted\n"
-        "from order_capture.api.app import default_dependencies\n"
-        "from order_capture.wiring import default_repository\n"
-        "found = default_dependencies()\n"
-        "clients = [found.idempotency_store.client, found.api_keys.table.client,\n"
-        "           found.workflow.client, found.publisher.client,\n"
-        "           found.confirmation_waiters.client]\n"
-    )
-
-    # When a fresh interpreter builds them
-    loaded = _loaded_after(code + "assert len(sessions) == 1, len(sessions)\n")
-
-    # Then one botocore session made them all: no boto3 session of Powertools' own (a second
-    # session and its clients cost about 0.35x of the cold-start baseline)
-    assert "order_capture.api.app" in loaded

@@ -70,7 +70,7 @@ def _parse(value: Any, where: str) -> ProviderCredentials:
 
 
 class SecretsManagerCredentials:
-    """Secrets Manager through Powertools Parameters; the provider (and its client) is
+    """Secrets Manager through Powertools Parameters; the provider (and its boto3 client) is
     created on first use and caches each secret for ``max_age_seconds``."""
 
     def __init__(self, prefix: str, max_age_seconds: int = 300) -> None:
@@ -81,10 +81,7 @@ class SecretsManagerCredentials:
     def secrets(self) -> SecretsProvider:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
 
-        from order_capture.adapters import aws_clients  # noqa: PLC0415
-
-        # The container's botocore session (not a new boto3 session: adapters.aws_clients).
-        return SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
+        return SecretsProvider()
 
     def credentials(self, merchant_id: str, provider: str) -> ProviderCredentials:
         from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415

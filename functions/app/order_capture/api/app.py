@@ -393,7 +393,6 @@ def default_dependencies() -> ApiDependencies:
         DynamoDBPersistenceLayer,
     )
 
-    from order_capture.adapters import aws_clients  # noqa: PLC0415
     from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
     from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
     from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
@@ -415,13 +414,8 @@ def default_dependencies() -> ApiDependencies:
         clock=SystemClock(),
         confirmation_waiters=StepFunctionsConfirmationWaiters(),
         publisher=EventBridgePublisher(settings().event_bus_name),
-        # A client of the container's one botocore session: Powertools' own default, a new
-        # boto3 session and its client, cost 0.35x of the cold-start baseline again.
         idempotency_store=DynamoDBPersistenceLayer(
-            table_name=table_name,
-            key_attr="PK",
-            sort_key_attr="SK",
-            boto3_client=aws_clients.client("dynamodb"),
+            table_name=table_name, key_attr="PK", sort_key_attr="SK"
         ),
         providers=ConfiguredProviders(settings()),
         webhook_keys=ConfiguredProviders(settings()),

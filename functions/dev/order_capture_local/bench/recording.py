@@ -241,6 +241,14 @@ class Bench:
     def is_idempotency(self, call: DynamoDBCall) -> bool:
         return self.kind_of(call) == "idempotency"
 
+    def watch(self, client: Any) -> None:
+        """Count and record the requests of a client built from another boto3 session."""
+        client.meta.events.register("before-call", self._count)
+        client.meta.events.register("before-parameter-build.dynamodb", self.recorder)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.runtime.request_counts[f"{model.service_model.service_id}.{model.name}"] += 1
+
     def api_run(
         self,
         label: str,

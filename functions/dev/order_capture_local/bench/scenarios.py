@@ -152,6 +152,10 @@ def measure_api(bench: Bench) -> list[ApiRun]:
     """``POST /orders/{order_id}/captures`` through ApiFunction as API Gateway invokes it
     (``LocalApi``), by items and by amount, and the items request replayed with its
     Idempotency-Key."""
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+        DynamoDBPersistenceLayer,
+    )
+
     from order_capture.api.app import (  # noqa: PLC0415
         default_dependencies,
         install_workflow_starter,
@@ -161,9 +165,11 @@ def measure_api(bench: Bench) -> list[ApiRun]:
     starter = RecordingWorkflowStarter(bench)
     install_workflow_starter(starter)
     try:
-        # The idempotency store's client comes from the session the runtime and the recorder
-        # hook (adapters.aws_clients): its requests are counted like the ledger's.
-        default_dependencies()
+        store = default_dependencies().idempotency_store
+        # Powertools builds its DynamoDB client from a session of its own, which carries
+        # neither the runtime's request counter nor the recorder: hook them onto it.
+        if isinstance(store, DynamoDBPersistenceLayer):
+            bench.watch(store.client)
         bench.register(order_placed("order-api", lines=2, quantity=2))
         api_key = api.create_api_key("merchant-bench")
 
