@@ -22,12 +22,14 @@ from order_capture.errors import (
     ProviderNotConfiguredError,
 )
 from order_capture.ports import (
+    ListedCapture,
     ProviderCapture,
     ProviderCaptureLookup,
     ProviderCaptureRequest,
     ProviderRefund,
     ProviderRefundLookup,
     ProviderRefundRequest,
+    ProviderRefundState,
     ProviderRelease,
     ProviderReleaseRequest,
 )
@@ -72,6 +74,8 @@ class CaptureAnswer(AplazameWire):
     id: AplazameId
     amount: int
     refunds: list[RefundAnswer] = []
+    #: The seed's ``refunded_amount``; None where an answer leaves it out.
+    refunded_amount: int | None = None
 
 
 class RefundedCaptureAnswer(AplazameWire):
@@ -194,18 +198,25 @@ class AplazameProvider:
     def find_refund(self, lookup: ProviderRefundLookup) -> ProviderRefund | None:
         """A refund whose answer was lost, by elimination like a capture: among the capture's
         refunds at Aplazame (``GET /orders/{id}/captures`` lists each capture with its refunds),
-        those the ledger does not know. None: nothing was refunded. Exactly one, of the amount
-        sent: that is it. Anything else is left to a person (ProviderLookupUnsupportedError)."""
+        those the ledger does not know, of the amount sent (Aplazame refunds what it is asked;
+        one of another amount was made elsewhere, in its back office). None of them: nothing
+        was refunded. Exactly one: that is it. Several are left to a person
+        (ProviderLookupUnsupportedError)."""
         results = self._captures(lookup.authorization_reference)
         capture = next((c for c in results if c.id == lookup.capture_reference), None)
         if capture is None:
             raise ProviderLookupUnsupportedError(
                 f"aplazame lists no capture {lookup.capture_reference} for this order"
             )
-        unknown = [item for item in capture.refunds if item.id not in lookup.known_references]
+        amount = APLAZAME.to_provider(lookup.amount, lookup.currency)
+        unknown = [
+            item
+            for item in capture.refunds
+            if item.id not in lookup.known_references and item.amount == amount
+        ]
         if not unknown:
             return None
-        if len(unknown) == 1 and unknown[0].amount == lookup.amount:
+        if len(unknown) == 1:
             return ProviderRefund(
                 provider_reference=unknown[0].id,
                 capture_reference=lookup.capture_reference,
@@ -214,9 +225,9 @@ class AplazameProvider:
                 status="succeeded",
             )
         raise ProviderLookupUnsupportedError(
-            f"aplazame holds {len(unknown)} refund(s) of capture {lookup.capture_reference} the "
-            f"ledger does not know (amounts {[item.amount for item in unknown]}); which "
-            f"is {lookup.amount} is for a person to decide"
+            f"aplazame holds {len(unknown)} refunds of {lookup.amount} of capture "
+            f"{lookup.capture_reference} the ledger does not know; which is ours is for a "
+            "person to decide"
         )
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
@@ -246,6 +257,31 @@ class AplazameProvider:
             f"(amounts {[item.amount for item in unknown]}); "
             f"which is {lookup.amount} is for a person to decide"
         )
+
+    def listed_captures(self, authorization_reference: str, currency: str) -> list[ListedCapture]:
+        """The order's captures with all their refunds, those made in Aplazame's back office
+        included (Aplazame sends no webhook for them): ``GET /orders/{id}/captures``."""
+        return [
+            ListedCapture(
+                provider_reference=item.id,
+                amount=APLAZAME.from_provider(item.amount, currency),
+                refunds=[
+                    ProviderRefundState(
+                        provider_reference=refund.id,
+                        status="succeeded",
+                        amount=APLAZAME.from_provider(refund.amount, currency),
+                        currency=currency,
+                    )
+                    for refund in item.refunds
+                ],
+                # The larger of the two: a list that shows fewer refunds than its total
+                # still refunds no more than the total says is gone.
+                refunded_amount=APLAZAME.from_provider(
+                    max(item.refunded_amount or 0, sum(r.amount for r in item.refunds)), currency
+                ),
+            )
+            for item in self._captures(authorization_reference)
+        ]
 
     def _captures(self, order_id: str) -> list[CaptureAnswer]:
         """The order's captures at Aplazame, each with its refunds. An answer we cannot read

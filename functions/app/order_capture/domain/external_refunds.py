@@ -42,6 +42,7 @@ from order_capture.ports import (
     IntentRefunds,
     ProviderNotification,
     ProviderRefundState,
+    RefundLedger,
     WebhookLedger,
 )
 from order_capture.provider_units import units_for
@@ -247,7 +248,7 @@ def _record(
         ]
         try:
             return recorded + [
-                _record_part(
+                record_part(
                     repository,
                     capture,
                     state=state,
@@ -262,8 +263,8 @@ def _record(
     raise OrderChangedError(f"order {order_id} kept changing while recording a refund")
 
 
-def _record_part(
-    repository: WebhookLedger,
+def record_part(
+    repository: RefundLedger,
     capture: Capture,
     *,
     state: ProviderRefundState,
@@ -271,6 +272,9 @@ def _record_part(
     amount: int,
     now: datetime,
 ) -> Refund:
+    """Part ``part`` of the provider's refund ``state`` as a refund of ``capture``, once: the
+    refund found if it was recorded before. Raises OrderChangedError when the capture's refund
+    totals moved since ``capture`` was read."""
     refund = Refund(
         refund_id=external_refund_id(capture.merchant_id, state.provider_reference, part),
         merchant_id=capture.merchant_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from order_capture.domain.listed_refunds import record_listed_refunds
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.domain.refunds import settle_at_provider
@@ -23,7 +24,7 @@ from order_capture.errors import (
     ProviderError,
 )
 from order_capture.history import Actor, acting
-from order_capture.models import Model, Order, Refund, RefundStatus
+from order_capture.models import Capture, Model, Order, Refund, RefundStatus
 from order_capture.ports import (
     PaymentProviders,
     RefundLedger,
@@ -84,15 +85,35 @@ def reconcile_open_refunds(
 def _reconcile_refund(
     repository: RefundLedger, providers: PaymentProviders, refund: Refund, now: datetime
 ) -> tuple[str, str, str]:
-    """The outcome (a report counter), why, and the provider."""
+    """The outcome (a report counter), why, and the provider. Once the refund is settled,
+    the refunds its provider lists that the ledger lacks are recorded (``listed_refunds``:
+    Aplazame's back office)."""
     order, capture = repository.get_order_and_capture(
         refund.merchant_id, refund.order_id, refund.capture_id
     )
     provider = order.payment.provider if order is not None else "?"
     if order is None or capture is None:
         return "still_open", "its order or capture is not in the ledger", provider
+    outcome, why = _settle(
+        repository, providers, order=order, capture=capture, refund=refund, now=now
+    )
+    recorded = record_listed_refunds(repository, providers, order, now).recorded
+    if recorded:
+        why = f"{why}; {len(recorded)} refund(s) made at {provider} recorded"
+    return outcome, why, provider
+
+
+def _settle(
+    repository: RefundLedger,
+    providers: PaymentProviders,
+    *,
+    order: Order,
+    capture: Capture,
+    refund: Refund,
+    now: datetime,
+) -> tuple[str, str]:
     if refund.provider_reference is not None:
-        return (*_settle_by_lookup(repository, providers, order, refund, now), provider)
+        return _settle_by_lookup(repository, providers, order, refund, now)
     try:
         # Sent again only where the provider takes idempotency keys; elsewhere found by lookup
         # if the provider can, or left pending for an operator.
@@ -100,16 +121,16 @@ def _reconcile_refund(
             repository, providers, order=order, capture=capture, refund=refund, now=now
         )
     except ProviderDeclinedError as error:
-        return "failed", error_reason(error), provider
+        return "failed", error_reason(error)
     except OutcomeUnknownNotRetryableError as error:
-        return "still_open", error_reason(error), provider
+        return "still_open", error_reason(error)
     except ProviderError as error:  # no answer, or no credentials: named, never swallowed
-        return "unanswered", error_reason(error), provider
+        return "unanswered", error_reason(error)
     if settled.status is RefundStatus.REFUNDED:
         outcome, why = "refunded", f"refunded at the provider as {settled.provider_reference}"
     else:
         outcome, why = "still_open", "pending at the provider"
-    return outcome, why, provider
+    return outcome, why
 
 
 def _settle_by_lookup(

@@ -30,6 +30,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from order_capture.domain import state_log
+from order_capture.domain.listed_refunds import ListedRefunds, record_listed_refunds
 from order_capture.domain.merchant_api import error_from_failure, order_and_capture
 from order_capture.domain.service import provider_items
 from order_capture.errors import (
@@ -74,8 +75,11 @@ def refund_id_for(merchant_id: str, capture_id: str, idempotency_key: str) -> st
     return digest.hexdigest()[:32]
 
 
-def check_refundable(capture: Capture, amount: int) -> None:
-    """Raise unless ``amount`` can be refunded from ``capture`` now."""
+def check_refundable(
+    capture: Capture, amount: int, refundable_at_provider: int | None = None
+) -> None:
+    """Raise unless ``amount`` can be refunded from ``capture`` now: by the ledger, and by
+    what the provider says the capture has left, where it was asked (``listed_refunds``)."""
     if capture.status is not CaptureStatus.CAPTURED or capture.provider_reference is None:
         raise InvalidStateError(
             f"capture_id: capture {capture.capture_id} is {capture.status.value}; "
@@ -87,6 +91,13 @@ def check_refundable(capture: Capture, amount: int) -> None:
         raise OverRefundError(
             f"amount: {amount} is more than the {capture.refundable_amount} capture "
             f"{capture.capture_id} has left to refund",
+            field="amount",
+        )
+    if refundable_at_provider is not None and amount > refundable_at_provider:
+        raise OverRefundError(
+            f"amount: {amount} is more than the {refundable_at_provider} {capture.provider} "
+            f"has left to refund of capture {capture.capture_id} (refunds made at "
+            f"{capture.provider}, outside this service, included)",
             field="amount",
         )
 
@@ -160,6 +171,7 @@ def refund_capture(
     refund_id = refund_id_for(merchant_id, capture_id, idempotency_key)
     order, capture, refund, reserved_now = _reserve(
         repository,
+        providers,
         merchant_id=merchant_id,
         order_id=order_id,
         capture_id=capture_id,
@@ -187,6 +199,7 @@ def _stored(repository: RefundLedger, refund: Refund) -> Refund | None:
 
 def _reserve(
     repository: RefundLedger,
+    providers: PaymentProviders,
     *,
     merchant_id: str,
     order_id: str,
@@ -196,14 +209,20 @@ def _reserve(
     now: datetime,
 ) -> tuple[Order, Capture, Refund, bool]:
     """The refund of the request, and whether this call reserved it (False: an earlier or a
-    concurrent request with the same key did, and may have sent it)."""
+    concurrent request with the same key did, and may have sent it). A new refund first
+    records the refunds the provider lists that the ledger lacks (``listed_refunds``)."""
+    listed: ListedRefunds | None = None
     for _ in range(MAX_RESERVE_ATTEMPTS):
         order, capture = order_and_capture(repository, merchant_id, order_id, capture_id)
         refund = new_refund(capture, refund_id, amount, now)
         earlier = _stored(repository, refund)
         if earlier is not None:
             return order, capture, same_request(earlier, amount), False
-        check_refundable(capture, amount)
+        if listed is None:
+            listed = record_listed_refunds(repository, providers, order, now)
+            if listed.recorded:
+                continue  # the capture's totals moved: read them again
+        check_refundable(capture, amount, listed.refundable_at_provider.get(capture_id))
         try:
             stored = repository.reserve_refund(capture, refund)
         except OrderChangedError:

@@ -24,8 +24,10 @@ from order_capture.ports.ledger import (
     WebhookLedger,
 )
 from order_capture.ports.providers import (
+    CaptureRefundsReader,
     IntentRefunds,
     IntentRefundsReader,
+    ListedCapture,
     PaymentProvider,
     PaymentProviders,
     ProviderCapture,
@@ -63,6 +65,7 @@ __all__ = [
     "CaptureConfirmations",
     "CaptureLedger",
     "CaptureReconciliation",
+    "CaptureRefundsReader",
     "Clock",
     "ConfirmationState",
     "ConfirmationWaiters",
@@ -71,6 +74,7 @@ __all__ = [
     "ExpiringOrders",
     "IntentRefunds",
     "IntentRefundsReader",
+    "ListedCapture",
     "OpenCaptures",
     "OpenRefunds",
     "OrderEventsLedger",

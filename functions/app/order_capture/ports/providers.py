@@ -173,6 +173,35 @@ class IntentRefundsReader(Protocol):
     def intent_refunds(self, authorization_reference: str) -> IntentRefunds: ...
 
 
+class ListedCapture(Model):
+    """One capture of an authorization as the provider lists it, with every refund of it,
+    wherever it was made (Aplazame's ``GET /orders/{id}/captures``: its back office too)."""
+
+    provider_reference: str
+    #: In the ledger's (ISO 4217) minor units, as every amount here.
+    amount: int
+    #: Its refunds, all made (Aplazame's refunds are synchronous).
+    refunds: list[ProviderRefundState] = []
+    #: What the provider counts as refunded: at least the sum of ``refunds``.
+    refunded_amount: int = 0
+
+    @property
+    def refundable_amount(self) -> int:
+        """What the provider would still refund of this capture."""
+        return max(0, self.amount - self.refunded_amount)
+
+
+@runtime_checkable
+class CaptureRefundsReader(Protocol):
+    """A provider that lists an authorization's captures with their refunds, those made in
+    its back office included, and sends no webhook for those (Aplazame): the ledger reads the
+    list before a refund of ours and in reconciliation (``domain.listed_refunds``)."""
+
+    def listed_captures(self, authorization_reference: str, currency: str) -> list[ListedCapture]:
+        """Raises ProviderError when the list cannot be had or read."""
+        ...
+
+
 @runtime_checkable
 class RefundFinder(Protocol):
     """A provider without idempotency keys whose API lists a capture's refunds (Aplazame)."""
