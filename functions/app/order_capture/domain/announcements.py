@@ -8,7 +8,9 @@ same transaction as the settling write (``CaptureLedger.confirm`` / ``settle_fai
 ``announced``), so the settler, and nobody else, announces it. If the announcement cannot be
 sent, the note is taken back (conditionally), and whoever comes next (the step's retry, the
 provider's redelivery, reconciliation) claims it with a conditional write and announces it: of
-two callers that find a settled capture without the note, one wins. A ``failed`` note is final
+two callers that find a settled capture without the note, one wins. The settler alone completes a
+waiting confirmation workflow; another caller does only once the settler is over
+(``SETTLER_DEADLINE``). A ``failed`` note is final
 and a claim is kept only while the ledger still holds its outcome: a success read just before
 its reversal (a redelivered ``CAPTURE``, a Record retry) announces nothing (issue 12).
 
@@ -17,6 +19,8 @@ PutEvents answered leaves the note written and nothing announced.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from order_capture.errors import InvalidStateError, ProviderDeclinedError
 from order_capture.models import (
@@ -42,6 +46,11 @@ from order_capture.public_events import (
 PAYMENT_CAPTURED = PaymentCaptured.detail_type
 PAYMENT_CAPTURE_FAILED = PaymentCaptureFailed.detail_type
 
+#: How long after its settling write the settler of a capture may still be running: longer
+#: than any function's Timeout (Lambda stops it by then). Only past it does a second
+#: confirmer complete a wait the settler did not (it died before completing it).
+SETTLER_DEADLINE = timedelta(minutes=6)
+
 
 def announce(publisher: EventPublisher, capture: Capture) -> None:
     """The event the capture workflows send for this settled capture."""
@@ -66,6 +75,7 @@ def make_known(
     *,
     claimed: bool,
     state: ConfirmationState | None = None,
+    now: datetime | None = None,
 ) -> bool:
     """Make the outcome of ``settled`` known once: complete the confirmation workflow waiting
     for it (which announces it), or, when nothing waits (any more), announce it here.
@@ -73,36 +83,68 @@ def make_known(
     ``claimed``: the caller's own settling write noted the outcome as announced (it settled
     the capture). Otherwise the note is claimed here, conditionally, and nothing is announced
     if somebody else holds it. If announcing raises, the note is taken back and the error
-    raised, so that a retry announces it. True if this call announced (or handed it on)."""
+    raised, so that a retry announces it. True if this call announced (or handed it on).
+
+    ``now``: when a caller that did not settle it finds the settler's note and a workflow
+    waiting, it completes the wait only once the settler is over (``SETTLER_DEADLINE``): a
+    live settler completes it itself, and one that lost that race would take its refused
+    token for a timed-out wait and announce a second time."""
     if settled.status not in SETTLED_CAPTURE_STATUSES:
         return False
     if state is None:
         state = repository.confirmation_state(settled.merchant_id, settled.capture_id)
-    if not claimed:
-        if state.announced is settled.status:
-            # Announced (or being) by its settler. A waiting workflow is completed still: the
-            # settler may have died before completing it; a completed one refuses the token.
-            if state.task_token is not None:
-                complete_wait(waiters, state.task_token, settled)
-            return False
-        if not repository.claim_announcement(
-            settled.merchant_id, settled.capture_id, settled.status
-        ):
-            return False  # somebody else claimed it meanwhile, or it failed since
-        if not _still(repository, settled):
-            # Read before it moved on (a success read just before its reversal): what it is
-            # now is its settler's to announce, not this stale outcome.
-            repository.withdraw_announcement(
-                settled.merchant_id, settled.capture_id, settled.status
-            )
-            return False
+    if not claimed and not _claim(repository, waiters, settled, state, now):
+        return False
     try:
-        if state.task_token is None or not complete_wait(waiters, state.task_token, settled):
-            announce(publisher, settled)
+        if state.task_token is not None:
+            if complete_wait(waiters, state.task_token, settled):
+                return True  # the workflow announces it
+            # The wait timed out: announced here, unless the capture moved on while its wait
+            # was being completed (a reversal, whose settler announces what it is now).
+            if not _still(repository, settled):
+                _withdraw(repository, settled)
+                return False
+        announce(publisher, settled)
     except Exception:
-        repository.withdraw_announcement(settled.merchant_id, settled.capture_id, settled.status)
+        _withdraw(repository, settled)
         raise
     return True
+
+
+def _claim(
+    repository: CaptureConfirmations,
+    waiters: ConfirmationWaiters,
+    settled: Capture,
+    state: ConfirmationState,
+    now: datetime | None,
+) -> bool:
+    """Claim the announcement of ``settled`` for a caller that did not settle it; False if
+    somebody else holds it, or it moved on since it was read."""
+    if state.announced is settled.status:
+        # Announced (or being) by its settler, who completes the waiting workflow. Once the
+        # settler is over, a workflow still waiting is completed here: the settler died
+        # before completing it (a completed or timed-out wait refuses the token).
+        if state.task_token is not None and _settler_over(settled, now):
+            complete_wait(waiters, state.task_token, settled)
+        return False
+    if not repository.claim_announcement(settled.merchant_id, settled.capture_id, settled.status):
+        return False  # somebody else claimed it meanwhile, or it failed since
+    if not _still(repository, settled):
+        # Read before it moved on (a success read just before its reversal): what it is now
+        # is its settler's to announce, not this stale outcome.
+        _withdraw(repository, settled)
+        return False
+    return True
+
+
+def _withdraw(repository: CaptureConfirmations, settled: Capture) -> None:
+    repository.withdraw_announcement(settled.merchant_id, settled.capture_id, settled.status)
+
+
+def _settler_over(settled: Capture, now: datetime | None) -> bool:
+    """Whether whoever settled ``settled`` (at its ``updated_at``) cannot be running any more;
+    a later write to the capture only makes it look younger (never completed too early)."""
+    return now is not None and now >= settled.updated_at + SETTLER_DEADLINE
 
 
 def _still(repository: CaptureConfirmations, settled: Capture) -> bool:

@@ -114,7 +114,7 @@ def settle_capture(
             f"{settled.status.value} (provider reference {settled.provider_reference}); "
             "nothing was changed"
         )
-    make_known(repository, waiters, publisher, settled, claimed=settled_here)
+    make_known(repository, waiters, publisher, settled, claimed=settled_here, now=now)
     if settled.status is CaptureStatus.CAPTURED:
         releases.release_quietly(
             lambda: releases.release_after_capture(repository, providers, settled, now),
@@ -228,7 +228,7 @@ def _fail(
         now=now,
         reopen_requires_action=True,
     )
-    make_known(repository, waiters, publisher, stored, claimed=settled_here)
+    make_known(repository, waiters, publisher, stored, claimed=settled_here, now=now)
     return stored
 
 

@@ -102,7 +102,7 @@ def _apply_notification(
     # token the settler announces here: a waiter that comes later completes its wait without
     # announcing, and one that never comes (its wait timed out first) leaves nothing unsaid.
     state = repository.confirmation_state(merchant_id, capture.capture_id)
-    make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state)
+    make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state, now=now)
     return settled
 
 

@@ -195,7 +195,7 @@ def _reconcile(
             now=now,
             reopen_requires_action=True,
         )
-        make_known(repository, waiters, publisher, released, claimed=released_here)
+        make_known(repository, waiters, publisher, released, claimed=released_here, now=now)
         return "released", f"{cause.reason}: {message}"
     return _settle_found(repository, capture, found, now, publisher=publisher, waiters=waiters)
 
@@ -228,5 +228,5 @@ def _settle_found(
         ),
         now,
     )
-    make_known(repository, waiters, publisher, confirmed, claimed=confirmed_here)
+    make_known(repository, waiters, publisher, confirmed, claimed=confirmed_here, now=now)
     return "confirmed", f"captured at the provider as {found.provider_reference}"
