@@ -137,19 +137,22 @@ def _wait(
     is what the authorization will have left if they are all confirmed; the one stored
     before instead, if any.
 
-    Every capture still in flight is then noted as one whose confirmation may finish the
+    Every capture still in flight is first noted as one whose confirmation may finish the
     order (``note_may_finish_order``): its confirmer, told so by the ledger, reads the order
-    and releases at once (domain.service._confirm). A capture confirmed before the note was
-    written is seen by reading the order again after it: this step then releases itself.
-    Either way the conditional ``waiting`` -> ``pending`` write lets one of them send it."""
+    and releases at once (domain.service._confirm). The note comes before the release is
+    stored so that a step dying between the two writes leaves that confirmer to release (it
+    stores the release itself), not a waiting release nobody is told of until reconciliation.
+    A capture confirmed before the note was written is seen by reading the order again after
+    it: this step then releases itself. Either way the conditional ``waiting`` -> ``pending``
+    write lets one of them send it."""
     left = order.payment.authorized_amount - order.captured_amount - order.reserved_amount
     if left <= 0:
         return None  # the captures in flight take all the authorization has: nothing to wait for
+    ledger.note_may_finish_order(order.merchant_id, order.order_id)
     waiting = _release(order, left, ReleaseStatus.WAITING, now)
     stored = ledger.begin_release(waiting) or waiting
     if stored.status is not ReleaseStatus.WAITING:
         return stored  # released (or being released) already
-    ledger.note_may_finish_order(order.merchant_id, order.order_id)
     now_stored = ledger.get_order(order.merchant_id, order.order_id)
     if now_stored is None or remainder_of(now_stored) is None:
         return stored  # still in flight (or capturable again): its confirmer releases
