@@ -82,3 +82,38 @@ def test_breaker_11_closing_step_dies_after_its_first_write_the_next_confirmer_r
     assert released.amount == AUTHORIZED - order.captured_amount > 0
     assert [r.remaining_amount for r in provider.released] == [released.amount]
     assert releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1)).released == 0
+
+
+class NoteFails:
+    """The ledger, whose note on the captures in flight fails before writing anything (the
+    Query throttled)."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self.ledger = ledger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+        raise LedgerUnavailableError("ProvisionedThroughputExceededException")
+
+
+def test_breaker_11_a_failed_note_still_leaves_the_waiting_release_to_reconciliation() -> None:
+    # Given a shipment in flight, and a cancellation closing the order whose note fails
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger)
+    in_flight = reserve(ledger, provider, "s-1", [("line-1", 3)])
+    closed = cancel(ledger, [("line-2", 2)])
+    with pytest.raises(LedgerUnavailableError):
+        releases.release_remainder(NoteFails(ledger), provider, closed, NOW)
+
+    # When the shipment is confirmed (not noted: it reads nothing) and reconciliation runs
+    recorded = service.record_capture(ledger, in_flight, NOW)
+    assert releases.release_after_capture(ledger, provider, recorded, NOW) is None
+    report = releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
+
+    # Then the waiting release stored all the same is carried out, once
+    released = ledger.get_release(MERCHANT, ORDER)
+    assert report.released == 1
+    assert released is not None and released.status is ReleaseStatus.RELEASED
+    assert [r.remaining_amount for r in provider.released] == [released.amount]

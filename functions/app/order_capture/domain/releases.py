@@ -141,15 +141,20 @@ def _wait(
     order (``note_may_finish_order``): its confirmer, told so by the ledger, reads the order
     and releases at once (domain.service._confirm). The note comes before the release is
     stored so that a step dying between the two writes leaves that confirmer to release (it
-    stores the release itself), not a waiting release nobody is told of until reconciliation.
+    stores the release itself), not a waiting release nobody is told of until reconciliation;
+    a note that fails still stores the waiting release, which reconciliation carries out.
     A capture confirmed before the note was written is seen by reading the order again after
     it: this step then releases itself. Either way the conditional ``waiting`` -> ``pending``
     write lets one of them send it."""
     left = order.payment.authorized_amount - order.captured_amount - order.reserved_amount
     if left <= 0:
         return None  # the captures in flight take all the authorization has: nothing to wait for
-    ledger.note_may_finish_order(order.merchant_id, order.order_id)
     waiting = _release(order, left, ReleaseStatus.WAITING, now)
+    try:
+        ledger.note_may_finish_order(order.merchant_id, order.order_id)
+    except Exception:
+        ledger.begin_release(waiting)  # stored all the same: reconciliation's backstop
+        raise
     stored = ledger.begin_release(waiting) or waiting
     if stored.status is not ReleaseStatus.WAITING:
         return stored  # released (or being released) already
