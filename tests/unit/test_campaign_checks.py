@@ -160,3 +160,23 @@ def test_a_final_capture_the_sandbox_confirmed_then_reversed_is_not_judged() -> 
     state = sandbox(release("release"), release("release"))
     state.captures.append({"authorization_id": "auth-1", "final": True, "status": "failed"})
     assert counts([order()], state)["releases_twice"] == 1
+
+
+def test_a_capture_announced_wrongly_names_who_emitted_each_event() -> None:
+    # Given a capture announced twice, by a step's retry and by a webhook's second copy
+    emitted = [
+        {**event("Payment Captured", "c-1", "captured"), "emitted_by": by}
+        for by in (
+            "12:00:01.000 RecordFunction exec run-1 attempt 2",
+            "12:00:01.500 ApiFunction POST /webhooks/sandbox body 1a2b3c4d copy 2",
+        )
+    ]
+    # Then its example names both emitters and their moments, in the order they emitted
+    count, (example,) = announcement_figures(emitted, [captured("c-1")])[
+        "captures_announced_wrongly"
+    ]
+    assert count == 1
+    assert example.endswith(
+        "(captured by 12:00:01.000 RecordFunction exec run-1 attempt 2; captured by "
+        "12:00:01.500 ApiFunction POST /webhooks/sandbox body 1a2b3c4d copy 2)"
+    )

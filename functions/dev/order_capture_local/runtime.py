@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 from order_capture_local import moto_corrections, moto_speedups, request_router
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
+from order_capture_local.emitters import Emitters, emitter
 from order_capture_local.executions import (
     ExecutionReport,
     execution_history,
@@ -130,7 +131,9 @@ class LocalRuntime:
         self.retry_time_scale = retry_time_scale
         self.template: Template
         self.request_counts: Counter[str] = Counter()
+        #: Each with ``emitted_by``: who sent it, and when (``order_capture_local.emitters``).
         self.emitted_events: list[dict[str, Any]] = []
+        self._emitters = Emitters()
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._stack = ExitStack()
         self._execution_counter = 0
@@ -279,11 +282,12 @@ class LocalRuntime:
         """AWS calls in this block are not the invoked function's own (the local stand-in for
         StartSyncExecution drives an execution from the API function's thread)."""
         function_id = getattr(self._invoking, "function_id", None)
-        self._invoking.function_id = None
+        name = getattr(self._invoking, "name", None)
+        self._invoking.function_id = self._invoking.name = None
         try:
             yield
         finally:
-            self._invoking.function_id = function_id
+            self._invoking.function_id, self._invoking.name = function_id, name
 
     def _record_emitted(self, params: dict[str, Any], **_: Any) -> None:
         for entry in params.get("Entries", []):
@@ -294,6 +298,7 @@ class LocalRuntime:
                         "source": entry.get("Source"),
                         "detail-type": entry.get("DetailType"),
                         "detail": json.loads(detail) if isinstance(detail, str) else detail,
+                        "emitted_by": emitter(getattr(self._invoking, "name", None), entry),
                     }
                 )
 
@@ -317,7 +322,9 @@ class LocalRuntime:
         before = self.fault_hooks.get(function_id)
         after = self.after_hooks.get(function_id)
         caller = getattr(self._invoking, "function_id", None)
+        calling = getattr(self._invoking, "name", None)
         self._invoking.function_id = function_id
+        self._invoking.name = self._emitters.invoked(function_id, payload)
         try:
             if before is not None:
                 before(payload)
@@ -344,6 +351,7 @@ class LocalRuntime:
             )
         finally:
             self._invoking.function_id = caller
+            self._invoking.name = calling
 
     def _dispatch_lambda(self, request: Any, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: PLC0415

@@ -30,7 +30,8 @@ def announcement_figures(
       more than once for one capture, or at all for one that ended captured."""
     captured_events: Counter[str] = Counter()
     failed_events: Counter[str] = Counter()
-    executions: dict[str, list[str]] = {}
+    #: Per capture, who announced what (``LocalRuntime.emitted_events``' ``emitted_by``).
+    emitters: dict[str, list[str]] = {}
     for event in emitted:
         if event.get("source") != "order-capture":
             continue
@@ -38,21 +39,25 @@ def announcement_figures(
         capture_id = str(detail.get("capture_id"))
         if event.get("detail-type") == "Payment Captured":
             captured_events[capture_id] += 1
-            execution = str(detail.get("execution_id") or "-")
-            executions.setdefault(capture_id, []).append(execution.rsplit(":", 1)[-1])
+            said = "captured"
         elif event.get("detail-type") == "Payment Capture Failed" and detail.get("status") == (
             "failed"
         ):
             failed_events[capture_id] += 1
+            said = "failed"
+        else:
+            continue
+        by = event.get("emitted_by") or "unknown"
+        emitters.setdefault(capture_id, []).append(f"{said} by {by}")
     captures_wrong: list[str] = []
     failures_wrong: list[str] = []
     for capture in captures:
         capture_id = capture["capture_id"]
         times = captured_events[capture_id], failed_events[capture_id]
         said = "announced captured {}x, failed {}x".format(*times)
-        if times[0] > 1:
-            said += f" (by executions {', '.join(executions[capture_id])})"
         name = f"{capture['order_id']}/{capture_id} {capture['status']}, {said}"
+        if capture_id in emitters:
+            name += f" ({'; '.join(emitters[capture_id])})"
         captured = capture["status"] == "captured"
         if (captured and times[0] != 1) or times[0] > 1:
             captures_wrong.append(name)
