@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from order_capture.adapters.adyen import AdyenProvider
+from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.adapters.stripe import StripeProvider
 from order_capture.models import CaptureLine
@@ -128,6 +129,21 @@ def stripe_error(type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
     """Stripe's error body; without a code Stripe leaves ``code`` out (spec3: a string)."""
     coded = {"code": code} if code is not None else {}
     return {"error": {"type": type_, **coded, "message": f"{code} happened", **extra}}
+
+
+APLAZAME_CAPTURE = {  # POST /orders/:orderId/captures, Aplazame docs "Request capture"
+    "remaining_capture_amount": 49970,
+    "amount": 10050,
+    "id": "cf04aa87a6364f14b164e48a84e99936",
+    "created": "2019-06-21T16:51:19.494155+02:00",
+    "refunds": [],
+    "refunded_amount": 0,
+    "remaining_amount": 10050,
+}
+
+
+def aplazame(recorder: Recorder) -> AplazameProvider:
+    return AplazameProvider(ProviderCredentials(api_key=SECRET), 5, recorder.transport)
 
 
 ADYEN_RECEIVED = {  # POST /payments/{paymentPspReference}/captures, Adyen API explorer

@@ -1,7 +1,7 @@
 """What a Stripe answer proves, judged by Stripe's own library (``stripe`` on PyPI) and spec3:
 the error codes the adapter acts on are Stripe's, and where Stripe says whether to retry
 (``Stripe-Should-Retry``) we decide as its library does. (The behaviour itself is asserted in
-test_provider_contracts.py: ``test_stripe_error_mapping``, ``test_defect_11_*``.)"""
+test_stripe_contract.py: ``test_stripe_error_mapping``, ``test_defect_11_*``.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A sandbox of Aplazame's merchant API on loopback, for the fault campaign.
 
 It answers what ``adapters/aplazame.py`` calls, in Aplazame's shapes (its docs' examples, as in
-``tests/unit/test_provider_contracts.py``), and keeps what it really captured and refunded:
+``tests/unit/test_aplazame_contract.py``), and keeps what it really captured and refunded:
 
 * ``POST /orders/{id}/captures`` ``{"amount"}``: a capture (``{"id", "amount", "created",
   "refunds", "refunded_amount", "remaining_amount", "remaining_capture_amount"}``); above what
