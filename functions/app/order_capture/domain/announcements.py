@@ -15,7 +15,8 @@ and a claim is kept only while the ledger still holds its outcome: a success rea
 its reversal (a redelivered ``CAPTURE``, a Record retry) announces nothing (issue 12).
 
 What is left (docs/guarantees.md): a process that dies after its settling write and before
-PutEvents answered leaves the note written and nothing announced.
+PutEvents answered leaves the note written and nothing announced, unless a workflow waits (it
+is completed once the settler is over, and announces).
 """
 
 from __future__ import annotations
