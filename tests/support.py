@@ -36,12 +36,16 @@ class FakeLambdaContext(LambdaContext):
 
 
 class RecordingPublisher:
-    """EventPublisher that keeps what it was asked to send."""
+    """EventPublisher that keeps what it was asked to send; fails the first ``failures``."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
         self.published: list[tuple[str, list[Any]]] = []
 
     def publish(self, detail_type: str, details: list[Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("EventBridge unreachable")
         self.published.append((detail_type, details))
 
 
