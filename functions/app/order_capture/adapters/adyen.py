@@ -216,9 +216,9 @@ def line_items(request: ProviderCaptureRequest) -> list[dict[str, Any]]:
     """The capture's ``lineItems``, adding up to its amount exactly, as open-invoice methods
     (Klarna and others) require: each item line with its true quantity (a total that does not
     split evenly over its units becomes two lines, of the lower and of the higher unit amount),
-    its sku as description and its tax (``taxAmount``, ``amountExcludingTax``,
-    ``taxPercentage``, per unit); the order's shipping when this capture claims it; and a
-    rounding line for what the provider's granularity moved (see
+    its product's name (else its sku) as description and its tax (``taxAmount``,
+    ``amountExcludingTax``, ``taxPercentage``, per unit); the order's shipping when this
+    capture claims it; and a rounding line for what the provider's granularity moved (see
     ``capture_rules.in_provider_steps``)."""
     if not request.lines and not request.shipping_amount:
         return []  # a capture by amount (the API's): nothing to itemize
@@ -239,7 +239,7 @@ def _itemized(
     for line in lines:
         known = known_items.get(line.item_id) or ProviderItem(sku=line.item_id)
         total = _floor_value(line.amount, step, currency)
-        items.extend(_unit_lines(line.item_id, known.sku, line.quantity, total, known))
+        items.extend(_unit_lines(line.item_id, known.description, line.quantity, total, known))
     if shipping_amount:
         shipping = _floor_value(shipping_amount, step, currency)
         items.extend(_unit_lines(SHIPPING_LINE_ID, "Shipping", 1, shipping))

@@ -18,9 +18,11 @@ Mapping (ours -> Medusa's; amounts stay integer minor units)::
     captured - refunded          -> refundable_amount
     the authorization            -> payments[0] (provider_id, amount = authorized_amount,
                                     captured_at = last capture)
-    lines                        -> items (title = sku, unit_price, fulfilled/shipped_quantity,
+    lines                        -> items (title = the product's name, else the sku,
+                                    unit_price, fulfilled/shipped_quantity,
                                     metadata.canceled_quantity); variant and product stand for
-                                    the SKU (their id, title and sku are the SKU)
+                                    the SKU (their id and sku are the SKU, their title the
+                                    item's)
     each shipment that captured lines -> fulfillments (id = shipment id, items, shipped_at)
     customer_id, email           -> customer
     region_id, currency, provider -> region
@@ -90,16 +92,17 @@ def _line_items(order: Order) -> list[LineItem]:
     items = []
     for line in order.lines:
         gross = line.quantity * line.unit_amount
-        product = Product(id=line.sku, title=line.sku, **stamps)
+        title = line.name or line.sku
+        product = Product(id=line.sku, title=title, **stamps)
         variant = ProductVariant(
-            id=line.sku, title=line.sku, product_id=line.sku, product=product, sku=line.sku,
+            id=line.sku, title=title, product_id=line.sku, product=product, sku=line.sku,
             **stamps,
         )  # fmt: skip
         items.append(
             LineItem(
                 id=line.item_id,
                 order_id=order.order_id,
-                title=line.sku,
+                title=title,
                 unit_price=line.unit_amount,
                 variant_id=line.sku,
                 variant=variant,

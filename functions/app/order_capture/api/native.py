@@ -139,10 +139,12 @@ def order_out(order: Order) -> OrderOut:
             OrderLineOut(
                 item_id=line.item_id,
                 sku=line.sku,
+                name=line.name,
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 discount_amount=line.discount_amount,
                 tax_amount=line.tax_amount,
+                tax_rate=line.tax_rate,
                 total_amount=line.line_total,
                 shipped_quantity=line.shipped_quantity,
                 canceled_quantity=line.canceled_quantity,

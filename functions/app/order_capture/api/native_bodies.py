@@ -134,10 +134,14 @@ class CaptureListOut(ResponseModel):
 class OrderLineOut(ResponseModel):
     item_id: str
     sku: str
+    name: str | None = Field(default=None, description="The product's name, if given.")
     quantity: int
     unit_amount: int
     discount_amount: int
     tax_amount: int
+    tax_rate: int | None = Field(
+        default=None, description="The tax rate in basis points (2100: 21%), if given."
+    )
     total_amount: int
     shipped_quantity: int
     canceled_quantity: int

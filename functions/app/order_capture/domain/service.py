@@ -234,7 +234,11 @@ def provider_items(order: Order, capture: Capture) -> dict[str, ProviderItem]:
     named = {line.item_id for line in capture.lines}
     return {
         line.item_id: ProviderItem(
-            sku=line.sku, tax_amount=line.tax_amount, amount_including_tax=line.line_total
+            sku=line.sku,
+            name=line.name,
+            tax_amount=line.tax_amount,
+            amount_including_tax=line.line_total,
+            tax_rate=line.tax_rate,
         )
         for line in order.lines
         if line.item_id in named

@@ -47,13 +47,47 @@ Sku = Annotated[
 ]
 
 
+#: A product's name as a customer reads it, bounded like a sku. Adyen's Checkout API sets no
+#: length on ``lineItems[].description``; the other providers are sent no name.
+ProductName = Sku
+#: What the lines' item ids, skus, names and tax rates take of the order's line catalog (one
+#: ledger item, under DynamoDB's 400 KB), in bytes: what 1,000 lines of the longest ids and
+#: skus take, so that a name or a rate never makes a catalog larger than one that was
+#: accepted before orders carried them.
+MAX_LINE_TEXT_BYTES = MAX_ORDER_LINES * 2 * MAX_ID_LENGTH
+#: A name's attribute name and separator, and a tax rate's attribute with its value (at
+#: most 3 bytes as a DynamoDB number), in the catalog.
+NAME_OVERHEAD_BYTES = len("name") + 1
+TAX_RATE_BYTES = len("tax_rate") + 1 + 3
+
+
+def line_text_bytes(item: OrderLineIn) -> int:
+    """What ``item``'s id, sku, name and tax rate take of the line catalog, in bytes."""
+    size = len(item.item_id.encode()) + len(item.sku.encode())
+    if item.name is not None:
+        size += len(item.name.encode()) + NAME_OVERHEAD_BYTES
+    if item.tax_rate is not None:
+        size += TAX_RATE_BYTES
+    return size
+
+
+#: A tax rate in basis points, hundredths of a percent (2100: 21%; 550: 5.5%), at most 100%.
+BasisPoints = Annotated[int, Field(ge=0, le=10_000, strict=True)]
+
+
 class OrderLineIn(Model):
     item_id: Identifier
     sku: Sku
+    #: The product's name, for the providers that show one (Adyen's line description); the
+    #: sku stands in where it is left out.
+    name: ProductName | None = None
     quantity: Quantity
     unit_amount: MinorUnits
     discount_amount: MinorUnits = 0
     tax_amount: MinorUnits = 0
+    #: The rate ``tax_amount`` was computed at, in basis points, sent as it is (Adyen's
+    #: ``taxPercentage``); where left out, the rate is recovered from the amounts.
+    tax_rate: BasisPoints | None = None
 
     @model_validator(mode="after")
     def _discount_within_line(self) -> OrderLineIn:
@@ -64,6 +98,28 @@ class OrderLineIn(Model):
             "quantity x unit_amount + tax_amount",
         )
         return self
+
+    @field_validator("tax_rate")
+    @classmethod
+    def _rate_of_the_tax(cls, rate: int | None, info: ValidationInfo) -> int | None:
+        """The tax must be the rate of the line's price before tax, give or take one minor
+        unit a unit (a shop that rounds each unit's tax, or the discount's share of it)."""
+        figures = [info.data.get(name) for name in _RATE_FIGURES]
+        if rate is None or not all(isinstance(value, int) for value in figures):
+            return rate  # another field is refused already
+        quantity, unit_amount, discount_amount, tax_amount = (int(v or 0) for v in figures)
+        net = quantity * unit_amount - discount_amount
+        if abs(tax_amount * 10_000 - rate * net) > 10_000 * quantity:
+            expected = (2 * rate * net + 10_000) // 20_000
+            raise ValueError(
+                f"{rate} basis points of the line's {net} before tax is about {expected}, not "
+                f"its tax_amount {tax_amount} (more than one minor unit a unit apart)"
+            )
+        return rate
+
+
+#: The line's fields its tax rate is checked against, in order.
+_RATE_FIGURES = ("quantity", "unit_amount", "discount_amount", "tax_amount")
 
 
 #: Bound on a shop's metadata (JSON text), which is stored with the order and echoed.
@@ -114,6 +170,17 @@ class OrderPlacedDetail(ShopReferences):
     def _unique_items(self) -> OrderPlacedDetail:
         _check_unique_item_ids([item.item_id for item in self.items])
         return self
+
+    @field_validator("items")
+    @classmethod
+    def _items_text_fits(cls, items: list[OrderLineIn]) -> list[OrderLineIn]:
+        size = sum(line_text_bytes(item) for item in items)
+        if size > MAX_LINE_TEXT_BYTES:
+            raise ValueError(
+                f"the lines' item ids, skus, names and tax rates take {size} bytes of the "
+                f"ledger; at most {MAX_LINE_TEXT_BYTES} for one order (shorten the names)"
+            )
+        return items
 
     @field_validator("items")
     @classmethod

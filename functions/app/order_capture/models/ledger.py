@@ -19,10 +19,14 @@ from order_capture.models.events import ShopReferences
 class OrderLine(Model):
     item_id: str
     sku: str
+    #: The product's name, if the shop gave one (``OrderLineIn.name``).
+    name: str | None = None
     quantity: int
     unit_amount: int
     discount_amount: int = 0
     tax_amount: int = 0
+    #: The tax rate in basis points, if the shop gave one (``OrderLineIn.tax_rate``).
+    tax_rate: int | None = None
     #: Units reserved or captured by shipments.
     shipped_quantity: int = 0
     canceled_quantity: int = 0

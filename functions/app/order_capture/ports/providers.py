@@ -15,17 +15,29 @@ from order_capture.models import (
 
 
 class ProviderItem(Model):
-    """What a provider may show of an order line (Adyen's lineItems): its sku, and its tax as
-    a share of its price including tax (``tax_amount`` of ``amount_including_tax``)."""
+    """What a provider may show of an order line (Adyen's lineItems): its sku and name, and
+    its tax as a share of its price including tax (``tax_amount`` of
+    ``amount_including_tax``) at the rate the shop recorded, if it did."""
 
     sku: str
+    name: str | None = None
     tax_amount: int = 0
     amount_including_tax: int = 0
+    #: The shop's own rate, in basis points (``OrderLineIn.tax_rate``).
+    tax_rate: int | None = None
+
+    @property
+    def description(self) -> str:
+        """What a customer reads of the line: its product's name, else its sku."""
+        return self.name or self.sku
 
     @property
     def tax_basis_points(self) -> int:
-        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax: see
-        ``tax_rate_of``."""
+        """The tax rate in hundredths of a percent (2100: 21%), of the price before tax: the
+        shop's, exactly, where it recorded one; else recovered from the amounts (see
+        ``tax_rate_of``)."""
+        if self.tax_rate is not None:
+            return self.tax_rate
         return tax_rate_of(self.tax_amount, self.amount_including_tax - self.tax_amount)
 
 

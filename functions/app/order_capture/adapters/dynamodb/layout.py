@@ -45,7 +45,10 @@ from order_capture.adapters.dynamodb.codec import (
 )
 from order_capture.models import Capture, CaptureLine, Order
 
-CATALOG_FIELDS = ("item_id", "sku", "quantity", "unit_amount", "discount_amount", "tax_amount")
+CATALOG_FIELDS = (
+    "item_id", "sku", "name", "quantity", "unit_amount", "discount_amount", "tax_amount",
+    "tax_rate",
+)  # fmt: skip
 #: Line field -> list attribute of ``LINE_COUNTERS``.
 COUNTER_LISTS = {
     "shipped_quantity": "shipped",
@@ -87,7 +90,11 @@ def order_header(order: Order) -> dict[str, Any]:
 
 def order_catalog(order: Order) -> dict[str, Any]:
     return {
-        "lines": [line.model_dump(mode="json", include=set(CATALOG_FIELDS)) for line in order.lines]
+        "lines": [
+            # A name or rate left out is left out of the item too (not stored as null).
+            line.model_dump(mode="json", include=set(CATALOG_FIELDS), exclude_none=True)
+            for line in order.lines
+        ]
     }
 
 
