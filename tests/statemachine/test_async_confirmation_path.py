@@ -4,7 +4,7 @@ confirmation workflow, which waits with a task token noted in the ledger."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 from typing import Any
 
 import pytest
@@ -29,6 +29,8 @@ def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
     (placed,) = runtime.put_events([order_placed()])
     assert not any(invocation.failed for invocation in placed.invocations)
     sandbox.add_fault("async")
+    noted = threading.Event()
+    runtime.after_hooks["AwaitConfirmationFunction"] = lambda payload, result: noted.set()
     # When the order ships
     (delivery,) = runtime.put_events([order_shipped("shipment-1")])
     (execution,) = delivery.executions
@@ -45,20 +47,15 @@ def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
     # And the confirmation workflow, named after the capture, waits with its task token noted
     waiting = runtime.execution_arn("ConfirmationStateMachine", capture["capture_id"])
     assert runtime.wait_for_state(waiting, "AwaitProviderConfirmation")
-    token = wait_for_token(runtime, capture["merchant_id"], capture["capture_id"])
+    # (a guard against a hang, not a timing: the wait ends when AwaitConfirmation has run)
+    assert noted.wait(timeout=180), "AwaitConfirmation never ran"
+    noted_state = runtime.repository().confirmation_state(
+        capture["merchant_id"], capture["capture_id"]
+    )
+    token = str(noted_state.task_token)
     ended = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
     assert not [event for event in runtime.history(waiting) if event["type"] in ended]
     assert len(token) > 20
-
-
-def wait_for_token(runtime: LocalRuntime, merchant_id: str, capture_id: str) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        token = runtime.repository().confirmation_state(merchant_id, capture_id).task_token
-        if token:
-            return str(token)
-        time.sleep(0.02)
-    raise AssertionError(f"no task token noted for {capture_id}")
 
 
 def test_the_local_cli_shows_a_capture_confirmed_asynchronously(

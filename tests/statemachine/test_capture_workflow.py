@@ -187,7 +187,7 @@ def test_concurrent_shipments_of_one_order_never_overlap(
     place(runtime)
     # Both executions read the order before either reserves: one must lose the conditional
     # write and plan again from the order the winner left.
-    both_planned = threading.Barrier(2, timeout=20)
+    both_planned = threading.Barrier(2, timeout=180)  # a guard against a hang, not a timing
     calls = []
 
     def hold_first_two(payload: Any) -> None:
