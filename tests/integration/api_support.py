@@ -7,7 +7,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -44,12 +44,14 @@ class Merchant:
     api: LocalApiUnderTest
     merchant_id: str
     api_key: str
+    #: How long its clients wait (``dataclasses.replace`` it for a wait bounded otherwise).
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(CLIENT_TIMEOUT_SECONDS))
 
     def client(self, scheme: str = "Bearer") -> httpx.Client:
         return httpx.Client(
             base_url=self.api.url,
             headers={"Authorization": f"{scheme} {self.api_key}"},
-            timeout=CLIENT_TIMEOUT_SECONDS,
+            timeout=self.timeout,
         )
 
     def medusa_client(self) -> httpx.Client:
@@ -58,7 +60,7 @@ class Merchant:
         return httpx.Client(
             base_url=self.api.url,
             headers={"x-medusa-access-token": self.api_key},
-            timeout=CLIENT_TIMEOUT_SECONDS,
+            timeout=self.timeout,
         )
 
     def put_order(self, detail: dict[str, Any], key: str | None = None) -> httpx.Response:
