@@ -116,8 +116,8 @@ class ColdResult:
     steps: frozenset[str] = frozenset()
     #: functions whose first invocation was not measured (no payload seen in the scenarios)
     init_only: frozenset[str] = frozenset()
-    #: The same tree without bytecode, as ``sam build`` leaves it (it unpacks wheels and copies
-    #: the code, compiling nothing): median baseline and Validate's ready, seconds.
+    #: The same tree without bytecode, as SAM's python3.13 builder left it (wheels unpacked
+    #: and code copied, nothing compiled): median baseline and Validate's ready, seconds.
     without_bytecode: tuple[float, float] | None = None
 
     def ratio(self, function_id: str) -> float:

@@ -1,17 +1,17 @@
 """The deployment package, built as ``sam build`` builds it, and its sizes.
 
-``sam build`` installs the layer's pinned requirements (``functions/layer/requirements.txt``)
-with pip into ``python/`` and copies each function's ``CodeUri`` (the service's code alone,
-since every dependency is in the layer). The bench builds the same tree itself, faster and
-without the SAM CLI: ``uv pip install --target`` of the same requirements (rebuilt only when
-they change) and a copy of ``functions/app``, both compiled to bytecode as Lambda would need
-them (``/var/task`` and ``/opt`` are read-only: a module without its ``.pyc`` is compiled at
-every cold start). Cold starts are measured in this tree (``cold``).
+``sam build`` runs each artifact's Makefile (``BuildMethod: makefile`` in template.yaml):
+``functions/layer/Makefile`` installs the layer's pinned wheels
+(``functions/layer/requirements.txt``) into ``python/`` and compiles them;
+``functions/app/Makefile`` copies the service's code (each function's ``CodeUri``) and compiles
+it. The bench runs the same two targets with the same interpreter (the layer again only when
+its requirements or Makefile change), so the tree it measures is the one the build ships,
+bytecode included: ``/var/task`` and ``/opt`` are read-only on Lambda, and a module without its
+``.pyc`` is compiled at every cold start. Cold starts are measured in this tree (``cold``).
 """
 
 from __future__ import annotations
 
-import compileall
 import hashlib
 import shutil
 import subprocess
@@ -24,11 +24,14 @@ from pathlib import Path
 from order_capture_local.runtime import PROJECT_ROOT
 
 APP_ROOT = PROJECT_ROOT / "functions" / "app"
-LAYER_REQUIREMENTS = PROJECT_ROOT / "functions" / "layer" / "requirements.txt"
-UV = PROJECT_ROOT / ".tools" / "uv" / "bin" / "uv"
+LAYER_ROOT = PROJECT_ROOT / "functions" / "layer"
+LAYER_REQUIREMENTS = LAYER_ROOT / "requirements.txt"
 #: Ignored by git (.aws-sam/): building it never dirties the tree.
 TREE = PROJECT_ROOT / ".aws-sam" / "bench"
 SDK_DIRECTORIES = ("boto3", "botocore", "s3transfer")
+#: The interpreter ``sam build`` runs the Makefiles with (``make build`` puts it first on PATH):
+#: the base Python 3.13, not the dev virtual environment (which has no pip).
+BUILD_PYTHON = Path(sys.base_prefix) / "bin" / "python3.13"
 
 
 @dataclass(frozen=True)
@@ -44,54 +47,40 @@ class LambdaTree:
         return [str(self.function), str(self.layer)]
 
 
-def build_tree(progress: bool = True) -> LambdaTree:
-    layer = TREE / "layer" / "python"
-    stamp = TREE / "layer.sha256"
-    digest = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes()).hexdigest()
-    if not layer.is_dir() or not stamp.exists() or stamp.read_text() != digest:
-        if progress:
-            print("bench: building the dependency layer ...", file=sys.stderr)
-        shutil.rmtree(layer, ignore_errors=True)
-        subprocess.run(
-            [
-                str(UV),
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--target",
-                str(layer),
-                "--python",
-                sys.executable,
-                "-r",
-                str(LAYER_REQUIREMENTS),
-            ],
-            check=True,
-            timeout=600,
-        )
-        stamp.write_text(digest)
-    # Also on a kept layer: one built before the fix below has no bytecode in it (compileall
-    # skips what is up to date, so this costs little).
-    _compile(layer)
-    function = TREE / "function"
-    shutil.rmtree(function, ignore_errors=True)
-    shutil.copytree(
-        APP_ROOT, function, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.txt")
+def run_build_target(source: Path, target: str, artifacts: Path) -> None:
+    """What ``sam build`` runs for a ``BuildMethod: makefile`` resource."""
+    subprocess.run(
+        [
+            "make",
+            "--silent",
+            "--makefile",
+            str(source / "Makefile"),
+            target,
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={BUILD_PYTHON}",
+        ],
+        cwd=source,
+        check=True,
+        timeout=900,
     )
-    _compile(function)
-    return LambdaTree(function, layer)
 
 
-def _compile(root: Path) -> None:
-    """Bytecode beside the sources (``__pycache__``), where Lambda's interpreter looks for it.
-    ``make bench`` runs with ``PYTHONPYCACHEPREFIX`` (Makefile), which sends compileall's
-    output to that folder instead: the tree was left without bytecode, and the first probes
-    compiled it from source (and wrote it), so run 1 measured compiling, not importing."""
-    prefix, sys.pycache_prefix = sys.pycache_prefix, None
-    try:
-        compileall.compile_dir(root, quiet=2)
-    finally:
-        sys.pycache_prefix = prefix
+def build_tree(progress: bool = True, root: Path = TREE) -> LambdaTree:
+    layer = root / "layer"
+    stamp = root / "layer.sha256"
+    digest = hashlib.sha256(
+        LAYER_REQUIREMENTS.read_bytes() + (LAYER_ROOT / "Makefile").read_bytes()
+    ).hexdigest()
+    if not (layer / "python").is_dir() or not stamp.exists() or stamp.read_text() != digest:
+        if progress:
+            print("bench: building the dependency layer (as sam build does) ...", file=sys.stderr)
+        shutil.rmtree(layer, ignore_errors=True)
+        run_build_target(LAYER_ROOT, "build-DependenciesLayer", layer)
+        stamp.write_text(digest)
+    function = root / "function"
+    shutil.rmtree(function, ignore_errors=True)
+    run_build_target(APP_ROOT, "build-ValidateFunction", function)
+    return LambdaTree(function, layer / "python")
 
 
 @dataclass
@@ -139,8 +128,8 @@ def measure_package(tree: LambdaTree, functions: int) -> PackageResult:
     """Sizes of one function's artifact (all functions share one ``CodeUri``) and of the layer
     (its ``python/`` directory, as the layer zip holds it)."""
     result = PackageResult(
-        "built as `sam build` does (layer: pip install of functions/layer/requirements.txt; "
-        "function: functions/app), compiled to bytecode",
+        "built by the Makefiles `sam build` runs (layer: functions/layer/Makefile, wheels of "
+        "functions/layer/requirements.txt; function: functions/app/Makefile), with bytecode",
         functions=functions,
     )
     result.function_unzipped = _tree_size(tree.function)
