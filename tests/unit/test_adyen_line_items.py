@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from order_capture.adapters.adyen import line_items
+from order_capture.adapters.adyen_lines import line_items
 from order_capture.ports import ProviderItem
 from tests.unit.provider_adapters_support import (
     ADYEN_RECEIVED,

@@ -24,6 +24,7 @@ from tests.template_support import resources_of_type
 NOT_AT_INIT = (
     "order_capture.adapters.stripe",
     "order_capture.adapters.adyen",
+    "order_capture.adapters.adyen_lines",
     "order_capture.adapters.aplazame",
     "order_capture.adapters.sandbox_provider",
     "order_capture.adapters.provider_http",

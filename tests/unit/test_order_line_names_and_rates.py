@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from order_capture.adapters.adyen import line_items
+from order_capture.adapters.adyen_lines import line_items
 from order_capture.adapters.dynamodb import layout
 from order_capture.api.medusa_order import medusa_order
 from order_capture.api.native import order_out

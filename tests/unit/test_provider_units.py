@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from order_capture.adapters.adyen import AdyenProvider, line_items
+from order_capture.adapters.adyen import AdyenProvider
+from order_capture.adapters.adyen_lines import line_items
 from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.adapters.stripe import StripeProvider

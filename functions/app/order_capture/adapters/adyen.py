@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from order_capture.adapters.adyen_lines import line_items, refund_line_items
 from order_capture.adapters.provider_http import ProviderHttp
 from order_capture.errors import (
     CaptureOutcomeUnknownError,
@@ -27,12 +28,10 @@ from order_capture.errors import (
     ProviderLookupUnsupportedError,
     ProviderNotConfiguredError,
 )
-from order_capture.models import CaptureLine
 from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureLookup,
     ProviderCaptureRequest,
-    ProviderItem,
     ProviderNotification,
     ProviderRefund,
     ProviderRefundRequest,
@@ -205,106 +204,6 @@ def adyen_amount(amount: int, currency: str) -> dict[str, Any]:
     """An Adyen ``Amount``: the value in Adyen's units of ``currency`` (CLP in centavos, IDR in
     whole rupiah; see :mod:`provider_units`)."""
     return {"value": ADYEN.to_provider(amount, currency), "currency": currency}
-
-
-#: Ids of the lines that make the items add up to the amount (Adyen requires the sum).
-SHIPPING_LINE_ID = "shipping"
-ROUNDING_LINE_ID = "rounding"
-
-
-def line_items(request: ProviderCaptureRequest) -> list[dict[str, Any]]:
-    """The capture's ``lineItems``, adding up to its amount exactly, as open-invoice methods
-    (Klarna and others) require: each item line with its true quantity (a total that does not
-    split evenly over its units becomes two lines, of the lower and of the higher unit amount),
-    its product's name (else its sku) as description and its tax (``taxAmount``,
-    ``amountExcludingTax``, ``taxPercentage``, per unit); the order's shipping when this
-    capture claims it; and a rounding line for what the provider's granularity moved (see
-    ``capture_rules.in_provider_steps``)."""
-    if not request.lines and not request.shipping_amount:
-        return []  # a capture by amount (the API's): nothing to itemize
-    return _itemized(
-        request.amount, request.currency, request.lines, request.shipping_amount, request.items
-    )
-
-
-def _itemized(
-    amount: int,
-    currency: str,
-    lines: list[CaptureLine],
-    shipping_amount: int,
-    known_items: dict[str, ProviderItem],
-) -> list[dict[str, Any]]:
-    step = ADYEN.granularity(currency)
-    items: list[dict[str, Any]] = []
-    for line in lines:
-        known = known_items.get(line.item_id) or ProviderItem(sku=line.item_id)
-        total = _floor_value(line.amount, step, currency)
-        items.extend(_unit_lines(line.item_id, known.description, line.quantity, total, known))
-    if shipping_amount:
-        shipping = _floor_value(shipping_amount, step, currency)
-        items.extend(_unit_lines(SHIPPING_LINE_ID, "Shipping", 1, shipping))
-    listed = sum(item["quantity"] * item["amountIncludingTax"] for item in items)
-    rounding = ADYEN.to_provider(amount, currency) - listed
-    if rounding:
-        items.extend(_unit_lines(ROUNDING_LINE_ID, "Rounding", 1, rounding))
-    return items
-
-
-def refund_line_items(request: ProviderRefundRequest) -> list[dict[str, Any]]:
-    """A refund's ``lineItems``, adding up to its amount exactly (open-invoice methods refuse a
-    partial refund without lines, or whose lines do not add up). Refunds here are by amount, so
-    the refunded items are those the amount names without doubt: the whole capture's lines for
-    a refund of all of it; one captured item's lines (or the shipping's) for a refund of exactly
-    its amount, when no other line of the capture has that amount. Any other amount cannot be
-    told apart from a partial refund of several items: one ``Refund`` line of that amount."""
-    currency = request.currency
-    if request.lines or request.shipping_amount:
-        if request.amount == request.capture_amount:
-            return _itemized(
-                request.amount, currency, request.lines, request.shipping_amount, request.items
-            )
-        same = [line for line in request.lines if line.amount == request.amount]
-        shipping = request.shipping_amount == request.amount
-        if len(same) + shipping == 1:
-            if shipping:
-                return _itemized(request.amount, currency, [], request.amount, {})
-            return _itemized(request.amount, currency, same, 0, request.items)
-    return _unit_lines("refund", "Refund", 1, ADYEN.to_provider(request.amount, currency))
-
-
-def _floor_value(amount: int, step: int, currency: str) -> int:
-    """``amount`` in Adyen's units, down to a whole step (the rest goes to the rounding line)."""
-    return ADYEN.to_provider(amount - amount % step, currency)
-
-
-def _unit_lines(
-    item_id: str, description: str, quantity: int, total: int, item: ProviderItem | None = None
-) -> list[dict[str, Any]]:
-    """Lines of ``quantity`` units worth ``total`` (Adyen's amounts are per unit), each unit's
-    tax its share at the item's rate."""
-    if quantity <= 0:
-        return []
-    unit, extra = divmod(total, quantity)
-    lines = []
-    for units, including in ((quantity - extra, unit), (extra, unit + 1)):
-        if not units:
-            continue
-        tax = 0
-        if item is not None and item.amount_including_tax > 0:
-            share = including * item.tax_amount
-            tax = (2 * share + item.amount_including_tax) // (2 * item.amount_including_tax)
-        lines.append(
-            {
-                "id": item_id,
-                "description": description,
-                "quantity": units,
-                "amountIncludingTax": including,
-                "amountExcludingTax": including - tax,
-                "taxAmount": tax,
-                "taxPercentage": item.tax_basis_points if item is not None else 0,
-            }
-        )
-    return lines
 
 
 # --- Webhooks --------------------------------------------------------------------------------

@@ -277,6 +277,7 @@ def settle_at_provider(
                 lines=capture.lines,
                 shipping_amount=capture.shipping_amount,
                 items=provider_items(order, capture),
+                earlier_refund_amounts=_earlier_amounts(repository, capture, refund),
             )
         )
     except ProviderDeclinedError as error:
@@ -301,6 +302,25 @@ def settle_at_provider(
         state_log.refund_changed(received, RefundStatus.PENDING, "received by the provider")
         return received
     return _confirm_refunded(repository, refund, answer.provider_reference, now)
+
+
+def _earlier_amounts(repository: RefundLedger, capture: Capture, refund: Refund) -> list[int]:
+    """The amounts of ``capture``'s other refunds that moved or hold money, oldest first (by
+    creation, then id: refunds created in the same instant replay in id order). Read only
+    for a capture of lines, the only one whose refunds a provider itemizes."""
+    if not capture.lines and not capture.shipping_amount:
+        return []
+
+    def order_of(r: Refund) -> tuple[datetime, str]:
+        return r.created_at, r.refund_id
+
+    refunds = repository.list_refunds(capture.merchant_id, capture.order_id, capture.capture_id)
+    earlier = [
+        other
+        for other in refunds
+        if order_of(other) < order_of(refund) and other.status is not RefundStatus.FAILED
+    ]
+    return [other.amount for other in sorted(earlier, key=order_of)]
 
 
 def _confirm_refunded(

@@ -116,6 +116,10 @@ class ProviderRefundRequest(Model):
     lines: list[CaptureLine] = []
     shipping_amount: int = 0
     items: dict[str, ProviderItem] = {}
+    #: The amounts of the capture's earlier refunds that moved or hold money, oldest first:
+    #: a provider that shows the refunded items replays them, so that no line is shown
+    #: refunded twice (Adyen's lineItems).
+    earlier_refund_amounts: list[int] = []
 
 
 class ProviderRefund(Model):
