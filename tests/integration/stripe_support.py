@@ -200,9 +200,11 @@ def post_event(
     signature: str | None,
     secrets: dict[str, str] | None = None,
     providers: Any = None,
+    provider: str = "stripe",
 ) -> dict[str, Any]:
     """The event as API Gateway hands it to the API function (``providers``: for the
-    lookups of refunds made elsewhere, test_stripe_external_refunds.py)."""
+    lookups of refunds made elsewhere, test_stripe_external_refunds.py; ``provider``: the
+    route's, ``/webhooks/{provider}``)."""
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if signature is not None:
         headers["Stripe-Signature"] = signature
@@ -219,14 +221,14 @@ def post_event(
     )
     event = {
         "resource": "/webhooks/{provider}",
-        "path": "/webhooks/stripe",
+        "path": f"/webhooks/{provider}",
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": {"merchant_id": merchant_id},
         "multiValueQueryStringParameters": {"merchant_id": [merchant_id]},
-        "pathParameters": {"provider": "stripe"},
-        "requestContext": {"stage": "v1", "path": "/v1/webhooks/stripe", "requestId": "r-1"},
+        "pathParameters": {"provider": provider},
+        "requestContext": {"stage": "v1", "path": f"/v1/webhooks/{provider}", "requestId": "r-1"},
         "body": payload.decode(),
         "isBase64Encoded": False,
     }

@@ -87,6 +87,16 @@ def route_module(name: str) -> ModuleType:
     return importlib.import_module(f"order_capture.api.{name}")
 
 
+def refuse_a_provider_without_webhooks(path: str) -> None:
+    """A webhook call for a provider without a webhook route is 404 before anything in it is
+    checked, as any unknown route (its body was a validation error of a route not there). Both
+    webhook modules are loaded for every ``/webhooks/`` path anyway."""
+    provider = path.removeprefix(WEBHOOKS_PREFIX).split("/", 1)[0]
+    stripe_provider = route_module("stripe_webhook").PATH.removeprefix(WEBHOOKS_PREFIX)
+    if provider not in route_module("webhooks").ADYEN_FORMAT_PROVIDERS | {stripe_provider}:
+        raise RouteNotFoundError(f"no webhooks for provider {provider!r}", field="provider")
+
+
 def include_routes_for(path: str) -> None:
     """Register on ``app`` the routes of the modules that serve ``path``, once."""
     names = next((names for prefix, names in ROUTE_MODULES if path.startswith(prefix)), ("native",))
@@ -330,6 +340,8 @@ def _handle(
         # A provider's webhook has no API key: it proves itself by the signature of every
         # notification, which the webhook route checks (api/webhooks.py).
         is_webhook = path.startswith(WEBHOOKS_PREFIX)
+        if is_webhook:
+            refuse_a_provider_without_webhooks(path)
         merchant_id = "" if is_webhook else _authenticate(event, dialect, dependencies)
     except OrderCaptureError as error:
         return _proxy_response(error_response(dialect, error))
