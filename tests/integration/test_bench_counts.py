@@ -95,3 +95,19 @@ def test_defect_15_an_api_capture_answers_from_the_workflow_output_in_4_ledger_r
         assert run.status_code == 200
         assert run.api_ledger_requests + run.workflow_ledger_requests <= MAX_DYNAMODB_REQUESTS
         assert run.requests.get("DynamoDB.GetItem", 0) == run.api_key_requests
+
+
+def test_defect_15_a_2_line_capture_reads_no_capture_lines_item(runtime: LocalRuntime) -> None:
+    bench = Bench(runtime)
+
+    # When a 2-line order's shipment is captured
+    run = _capture_after(bench, "order-reads", earlier_captures=0)
+
+    # Then Validate and Capture each read the order's items (header, catalog, LINE_COUNTERS:
+    # in the same request, whatever the order's size) and the capture sought (not there yet),
+    # 1 RRU each: not a CAPTURE_LINES# item, which only a capture of more than 16 lines has
+    # and which DynamoDB bills all the same (1 RRU for a strongly consistent read of a
+    # missing item)
+    assert run.report.status == "SUCCEEDED"
+    assert run.capacity.rru == 2 * 4
+    assert run.ledger_requests <= MAX_DYNAMODB_REQUESTS

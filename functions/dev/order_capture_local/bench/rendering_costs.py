@@ -151,7 +151,9 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "its history entry, header, `CAPTURE_REF`'s announced note), plus 1 WRU per index "
         'entry written (docs/ledger.md "Folded items"; the announced note is not folded: '
         "it is read and claimed by capture id alone, where the capture item needs its order); "
-        "the reads, 5 items each for Validate and Capture, are 1 RRU each), then Lambda duration "
+        "the reads, 4 items each for Validate and Capture (header, catalog, `LINE_COUNTERS`, "
+        "the capture sought; missing items billed too; a capture's `CAPTURE_LINES#` is read "
+        "after, only when the capture names it), are 1 RRU each), then Lambda duration "
         f"${event.lambda_duration:,.2f}, logs ${event.logs:,.2f}, the orchestration "
         f"${event.express:,.2f}, PutEvents ${event.put_events:,.2f}, Lambda requests "
         f"${event.lambda_requests:,.2f}, X-Ray ${event.xray:,.2f}.",

@@ -190,10 +190,12 @@ class OrderLedger:
     def get_order_and_capture(
         self, merchant_id: str, order_id: str, capture_id: str
     ) -> tuple[Order | None, Capture | None]:
+        # A CAPTURE_LINES# item is read after, only if the capture names it (``_assemble``):
+        # the capture sought is mostly not there yet, or small, and a read of an item that
+        # does not exist costs 1 RRU all the same.
         keys = [
             *codec.order_keys(merchant_id, order_id),
             codec.capture_key(merchant_id, order_id, capture_id),
-            codec.capture_lines_key(merchant_id, order_id, capture_id),
         ]
         orders, captures = self._assemble(self.table.batch_get(keys, consistent=True))
         return orders.get(order_pk(merchant_id, order_id)), captures[0] if captures else None
