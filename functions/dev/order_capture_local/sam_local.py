@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from order_capture_local import function_events, sam_local_api
+from order_capture_local.docker_daemon import DockerUnavailableError, ensure_docker, start_dockerd
 from order_capture_local.loopback_bridge import LoopbackBridge
 from order_capture_local.runtime import PROJECT_ROOT
 from order_capture_local.stack import LOCAL_CREDENTIALS, STACK_FILE_ENV, StackInfo, sam_env_vars
@@ -67,62 +68,19 @@ IMAGE_ENV = {
 }
 
 
+#: Set by .ci/run: where Docker cannot be had (not installed and not installable, or its daemon
+#: does not start), ``make sam-local`` says so on a line starting ``sam-local: SKIPPED`` and
+#: passes; without it (a developer's run) that is a failure like any other.
+SKIP_WITHOUT_DOCKER_ENV = "SAM_LOCAL_SKIP_WITHOUT_DOCKER"
+SKIPPED = "SKIPPED"
+
+
 def say(message: str) -> None:
     print(f"sam-local: {message}", flush=True)
 
 
 def architecture() -> str:
     return "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
-
-
-# --- Docker -----------------------------------------------------------------------------------
-
-
-def ensure_docker() -> None:
-    if shutil.which("dockerd") and shutil.which("docker"):
-        return
-    if os.geteuid() != 0:
-        raise SystemExit("sam-local: dockerd is missing; install docker.io (needs root)")
-    say("installing docker.io (Debian)")
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=600", "docker.io"],
-        check=True,
-        env=environment,
-    )
-
-
-def start_dockerd(stack: ExitStack, work: Path) -> dict[str, str]:
-    """A private dockerd: its own socket and directories, no bridge, no iptables."""
-    socket_path = work / "docker.sock"
-    log = (work / "dockerd.log").open("w")
-    stack.callback(log.close)
-    daemon = subprocess.Popen(
-        [
-            "dockerd",
-            f"--host=unix://{socket_path}",
-            f"--data-root={work / 'docker-data'}",
-            f"--exec-root={work / 'docker-exec'}",
-            f"--pidfile={work / 'dockerd.pid'}",
-            "--bridge=none",
-            "--iptables=false",
-            "--ip6tables=false",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.callback(_stop, daemon, "dockerd")
-    environment = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}"}
-    deadline = time.monotonic() + 60
-    while subprocess.run(
-        ["docker", "info"], check=False, env=environment, capture_output=True
-    ).returncode:
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"sam-local: dockerd did not start; see {work / 'dockerd.log'}")
-        time.sleep(0.5)
-    say(f"dockerd PID {daemon.pid} on {socket_path} (--bridge=none --iptables=false)")
-    return environment
 
 
 def _stop(process: subprocess.Popen[Any], name: str) -> None:
@@ -389,8 +347,8 @@ def run(work: Path, phases: set[str]) -> int:
     arch = architecture()
     image = f"public.ecr.aws/lambda/python:3.13-{arch}"
     with ExitStack() as stack:
-        ensure_docker()
-        docker_env = start_dockerd(stack, work)
+        ensure_docker(say)
+        docker_env = start_dockerd(stack, work, say, _stop)
         build_base_image(docker_env, work, image)
         environment = sam_environment(docker_env)
         template = sam_build(environment, arch)
@@ -462,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="order-capture-sam-local-"))
     try:
         return run(work, set(args.phase or ["invoke", "start-api"]))
+    except DockerUnavailableError as unavailable:
+        if os.environ.get(SKIP_WITHOUT_DOCKER_ENV) != "1":
+            raise SystemExit(f"sam-local: Docker is unavailable here: {unavailable}") from None
+        say(f"{SKIPPED}: Docker is unavailable here: {unavailable}")
+        return 0
     finally:
         if args.keep:
             say(f"work directory kept: {work}")
