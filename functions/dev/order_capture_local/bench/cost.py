@@ -57,6 +57,11 @@ ASSUMED_LAMBDA_MS = {
     "RecordFailureFunction": 40,
 }
 ASSUMED_DEFAULT_LAMBDA_MS = 50
+#: ApiFunction's own work per capture request (parsing, its three DynamoDB and Step Functions
+#: calls, the dialect's answer): 50 ms at 512 MB. It is mostly CPU, and Lambda's CPU share is
+#: proportional to MemorySize, so it is billed the same GB-seconds at any size; only the wait
+#: on StartSyncExecution (no CPU) gets cheaper with less memory.
+ASSUMED_API_OWN_GB_SECONDS = 0.050 * 512 / 1024
 #: An Express execution lasts its Lambda tasks plus this much Step Functions overhead.
 ASSUMED_EXPRESS_OVERHEAD_MS = 100
 #: CloudWatch Logs per Lambda invocation: START/END/REPORT (~0.3 KB) and the handler's JSON
@@ -167,11 +172,10 @@ def cost_per_million(
     stack = template or deployed()
     traces = traces_per_capture(API_TRACE_RULE if api else EVENT_TRACE_RULE)
     seconds = express_seconds(invoked)
-    billed = [*invoked, *(["ApiFunction"] if api else [])]
     gb_seconds = sum(
         ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) / 1000 * stack.memory_gb(f)
-        for f in billed
-    )
+        for f in invoked
+    ) + (ASSUMED_API_OWN_GB_SECONDS if api else 0.0)
     invocations = run.requests["Lambda.Invoke"] + (1 if api else 0)
     api_wait = (
         seconds * stack.memory_gb("ApiFunction") * prices.lambda_per_gb_second * MILLION
