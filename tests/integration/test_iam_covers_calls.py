@@ -18,8 +18,13 @@ import pytest
 
 from order_capture_local.runtime import AwsCall
 from order_capture_local.template import _CfnLoader
-from tests.factories import items_canceled, order_placed, order_shipped
-from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key
+from tests.factories import EXAMPLE_ORDER_TOTAL, items_canceled, order_placed, order_shipped
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    idempotency_key,
+    order_detail,
+)
 from tests.integration.async_support import (
     capture_asynchronously,
     confirmation_execution,
@@ -175,6 +180,33 @@ def tour(api: LocalApiUnderTest, merchant: Merchant) -> None:
     wait_for_capture(
         merchant, async_order, async_capture["id"], lambda c: refund_statuses(c) == ["refunded"]
     )
+    # Orders closed while a capture is in flight (its webhook held): Record (the rest captured
+    # by amount) and OrderEvents (the rest canceled) store the release waiting and note the
+    # capture in flight (a Query)
+    sandbox.hold_webhooks()
+    try:
+        closed_by_record, first = capture_in_flight(api, merchant, amount=5000)
+        with merchant.client() as client:
+            rest = client.post(
+                f"/orders/{closed_by_record}/captures",
+                json={"amount": EXAMPLE_ORDER_TOTAL - 5000},
+                headers=idempotency_key(),
+            )
+            assert rest.status_code == 200, rest.text
+        line_1_and_shipping = 3 * 1999 - 500 + 1154 + 495
+        closed_by_cancel, second = capture_in_flight(api, merchant, amount=line_1_and_shipping)
+        canceled = items_canceled(
+            [{"item_id": "line-2", "quantity": 2}],
+            order_id=closed_by_cancel,
+            merchant_id=merchant.merchant_id,
+        )
+        canceled["id"] = uuid.uuid4().hex  # not the earlier cancellation's event id
+        for delivery in runtime.put_events([canceled]):
+            assert not any(invocation.failed for invocation in delivery.invocations), delivery
+    finally:
+        sandbox.release_webhooks()
+    wait_for_status(merchant, closed_by_record, first["id"], "captured")
+    wait_for_status(merchant, closed_by_cancel, second["id"], "captured")
     # The schedules
     for function_id, event in (
         ("ReconcileFunction", {"grace_seconds": 0}),
@@ -182,6 +214,30 @@ def tour(api: LocalApiUnderTest, merchant: Merchant) -> None:
     ):
         invocation = runtime.invoke(function_id, event)
         assert not invocation.failed, invocation.payload
+
+
+def capture_in_flight(
+    api: LocalApiUnderTest, merchant: Merchant, amount: int
+) -> tuple[str, dict[str, Any]]:
+    """A new order of EXAMPLE_ORDER_TOTAL authorized for more, with a capture of ``amount``
+    through the API that the sandbox received and decides by webhook (held by the caller)."""
+    detail = order_detail(merchant.merchant_id, payment={"authorized_amount": AUTHORIZED})
+    assert merchant.put_order(detail).status_code == 200
+    assert api.runtime.sandbox is not None
+    api.runtime.sandbox.add_fault("async", delay_seconds=0)
+    with merchant.client() as client:
+        response = client.post(
+            f"/orders/{detail['order_id']}/captures",
+            json={"amount": amount},
+            headers=idempotency_key(),
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "pending", response.text
+    return detail["order_id"], response.json()
+
+
+#: More than the order's total, so that a closed order has a remainder to release.
+AUTHORIZED = EXAMPLE_ORDER_TOTAL + 1829
 
 
 def test_the_tour_reaches_every_function_that_calls_aws(toured: LocalApiUnderTest) -> None:
@@ -213,3 +269,21 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(toured: LocalApiU
         for function_id, calls in toured.runtime.calls_by_function.items()
     }
     assert {name: gaps for name, gaps in missing.items() if gaps} == {}
+
+
+def test_breaker_11_record_and_order_events_query_the_table_when_a_release_waits(
+    toured: LocalApiUnderTest,
+) -> None:
+    # The Query both are granted for (the captures in flight of an order they close) is made
+    # on the tour, so the policy check above covers it, and the grant is not dead weight
+    for function_id in ("RecordFunction", "OrderEventsFunction"):
+        queries = [
+            call
+            for call in toured.runtime.calls_by_function[function_id]
+            if call.operation == "Query"
+        ]
+        assert queries, function_id
+        assert all("IndexName" not in call.params for call in queries), function_id
+        assert ("dynamodb:Query", "table") in {
+            permission for call in queries for permission in required_permissions(call)
+        }
