@@ -4,6 +4,7 @@ the CLI as an operator runs it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,12 +15,14 @@ from order_capture.domain import capture_rules, failures, service
 from order_capture.errors import CaptureOutcomeUnknownError
 from order_capture.handlers import capture, compute_amount, validate
 from order_capture.models import (
+    Capture,
     CaptureRequest,
     CaptureStatus,
     OrderPlacedDetail,
     PlannedCapture,
     capture_id_for,
 )
+from order_capture.ports import PaymentProvider
 from order_capture_local.cli import main
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import order_placed
@@ -112,3 +115,32 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         status, message = (1 if stop.code else 0), str(stop.code)
     out, err = capsys.readouterr()
     return status, out, err + message
+
+
+def capture_of_5000(
+    repository: Any,
+    provider: PaymentProvider,
+    now: datetime,
+    *,
+    paid_with: str | None = None,
+    execution_id: str | None = None,
+) -> Capture:
+    """5000 of the example order (paid with ``paid_with``: the factory's provider if None)
+    captured through the domain service with ``provider``, as the provider answered: pending
+    in the ledger until recorded."""
+    placed = order_placed() if paid_with is None else order_placed(provider=paid_with)
+    detail = OrderPlacedDetail.model_validate(placed["detail"])
+    service.register_order(repository, detail, FixedClock(now))
+    request = CaptureRequest(
+        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
+    )
+    plan = capture_rules.plan_capture(
+        service.load_for_capture(repository, request).order, request, now
+    )
+    return service.execute_capture(
+        repository,
+        provider,
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id=execution_id,
+        now=now,
+    )

@@ -21,18 +21,15 @@ from order_capture.adapters.stripe import StripeProvider
 from order_capture.api import app
 from order_capture.api.context import ApiDependencies
 from order_capture.config import settings
-from order_capture.domain import capture_rules, refunds, service
+from order_capture.domain import refunds, service
 from order_capture.errors import ProviderNotConfiguredError
 from order_capture.models import (
     Capture,
-    CaptureRequest,
-    OrderPlacedDetail,
-    PlannedCapture,
     Refund,
 )
 from order_capture.ports import PaymentProvider
-from tests.factories import order_placed
 from tests.fake_providers import RecordingProvider
+from tests.integration.capture_support import capture_of_5000
 from tests.support import FakeLambdaContext, FixedClock
 from tests.unit.provider_specs import validate_stripe_response
 
@@ -160,21 +157,7 @@ def fake() -> FakeStripe:
 @pytest.fixture
 def capture(repository: Any) -> Capture:
     """A captured 5000 of an order paid with Stripe."""
-    detail = OrderPlacedDetail.model_validate(order_placed(provider="stripe")["detail"])
-    service.register_order(repository, detail, FixedClock(NOW))
-    request = CaptureRequest(
-        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
-    )
-    plan = capture_rules.plan_capture(
-        service.load_for_capture(repository, request).order, request, NOW
-    )
-    pending = service.execute_capture(
-        repository,
-        RecordingProvider(),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id=None,
-        now=NOW,
-    )
+    pending = capture_of_5000(repository, RecordingProvider(), NOW, paid_with="stripe")
     return service.record_capture(repository, pending, NOW)
 
 

@@ -12,19 +12,15 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, provider_webhooks, reconciliation, service
+from order_capture.domain import provider_webhooks, reconciliation
 from order_capture.errors import ProviderDeclinedError
 from order_capture.models import (
     Capture,
-    CaptureRequest,
     CaptureStatus,
-    OrderPlacedDetail,
-    PlannedCapture,
 )
 from order_capture.ports import ProviderCapture, ProviderCaptureLookup, ProviderNotification
-from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider
-from tests.support import FixedClock
+from tests.integration.capture_support import capture_of_5000
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -66,20 +62,8 @@ class Publisher:
 
 def received_capture(repository: Any) -> Capture:
     """A capture the provider received (confirms later by webhook), its wait not noted yet."""
-    detail = OrderPlacedDetail.model_validate(order_placed(provider="adyen")["detail"])
-    service.register_order(repository, detail, FixedClock(NOW))
-    request = CaptureRequest(
-        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
-    )
-    plan = capture_rules.plan_capture(
-        service.load_for_capture(repository, request).order, request, NOW
-    )
-    pending = service.execute_capture(
-        repository,
-        ReceivingProvider(),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id="exec-1",
-        now=NOW,
+    pending = capture_of_5000(
+        repository, ReceivingProvider(), NOW, paid_with="adyen", execution_id="exec-1"
     )
     assert (pending.status, pending.status_at_provider) == (CaptureStatus.PENDING, "pending")
     return pending

@@ -8,18 +8,15 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, provider_webhooks, refunds, service
+from order_capture.domain import provider_webhooks, refunds, service
 from order_capture.models import (
     Capture,
-    CaptureRequest,
-    OrderPlacedDetail,
-    PlannedCapture,
     RefundStatus,
 )
 from order_capture.ports import ProviderNotification, ProviderRefund, ProviderRefundRequest
 from order_capture_local.memory_ledger import MemoryLedger
-from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider, RecordingProvider
+from tests.integration.capture_support import capture_of_5000
 from tests.support import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -35,21 +32,7 @@ def repository() -> MemoryLedger:
 @pytest.fixture
 def capture(repository: Any) -> Capture:
     """A captured 5000 of the example order."""
-    detail = OrderPlacedDetail.model_validate(order_placed()["detail"])
-    service.register_order(repository, detail, FixedClock(NOW))
-    request = CaptureRequest(
-        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
-    )
-    plan = capture_rules.plan_capture(
-        service.load_for_capture(repository, request).order, request, NOW
-    )
-    pending = service.execute_capture(
-        repository,
-        RecordingProvider(),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id=None,
-        now=NOW,
-    )
+    pending = capture_of_5000(repository, RecordingProvider(), NOW)
     return service.record_capture(repository, pending, NOW)
 
 
