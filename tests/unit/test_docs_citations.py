@@ -1,14 +1,17 @@
-"""README.md, CONTRIBUTING.md and every docs/*.md cite tests, test files and make targets as
-proof or as instructions: each one cited must exist, so a renamed or split test file (or a
-dropped target) fails here rather than leaving a document pointing at nothing."""
+"""README.md, CONTRIBUTING.md and every docs/*.md cite tests, test files, make targets and
+`order-capture` commands as proof or as instructions: each one cited must exist, so a renamed or
+split test file, a dropped target or command fails here rather than leaving a document pointing
+at nothing."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import pytest
 
+from order_capture_local.cli import build_parser
 from tests.support import ROOT
 
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")])
@@ -20,6 +23,8 @@ TEST_FILE = re.compile(r"(?<![\w/<>-])(test_\w+\.py)\b")
 TEST_NAME = re.compile(r"`(test_\w+)`")
 #: A make command in backticks or a code block: ``make target`` at the start of a command.
 MAKE_COMMAND = re.compile(r"(?:^|`)make ([a-z][\w-]*)", re.MULTILINE)
+#: ``order-capture group command`` in backticks: the subcommands the CLI must have.
+CLI_COMMAND = re.compile(r"`order-capture ([a-z][a-z-]*(?: [a-z][a-z-]*)?)")
 #: Backticked names that look like tests but are not (a credentials field).
 NOT_TESTS = {"test_mode"}
 
@@ -91,3 +96,23 @@ def test_a_stale_citation_is_caught(tmp_path: Path) -> None:
     assert [m.group(1) for m in cited(TEST_NAME, stale)] == ["test_no_such_test_anywhere"]
     assert [m.group(1) for m in cited(MAKE_COMMAND, stale)] == ["no-such-target"]
     assert "no-such-target" not in make_targets()
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    choices: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            choices.update(action.choices)
+    return choices
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_every_order_capture_command_a_document_gives_exists(document: Path) -> None:
+    for match in cited(CLI_COMMAND, document):
+        parser = build_parser()
+        for word in match.group(1).split():
+            commands = subcommands(parser)
+            if not commands:
+                break
+            assert word in commands, f"{document.name}: `order-capture {match.group(1)}`"
+            parser = commands[word]
