@@ -116,3 +116,22 @@ def test_every_order_capture_command_a_document_gives_exists(document: Path) -> 
                 break
             assert word in commands, f"{document.name}: `order-capture {match.group(1)}`"
             parser = commands[word]
+
+
+#: A source file a document points at: ``functions/…/x.py``, ``adapters/x.py``,
+#: ``order_capture/…/x.py``, ``order_capture_local/x.py``, ``statemachine/x.asl.json``.
+SOURCE_PATH = re.compile(
+    r"(?<![\w/])((?:functions|adapters|order_capture(?:_local)?|statemachine)/[\w/.-]+"
+    r"\.(?:py|json|yaml))"
+)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_every_source_file_a_document_points_at_exists(document: Path) -> None:
+    sources = [*(ROOT / "functions").rglob("*"), *(ROOT / "statemachine").rglob("*")]
+    for match in cited(SOURCE_PATH, document):
+        path = match.group(1)
+        found = (ROOT / path).is_file() or any(
+            source.as_posix().endswith("/" + path) for source in sources
+        )
+        assert found, f"{document.name} points at {path}, which does not exist"
