@@ -15,7 +15,7 @@ from order_capture.domain import releases, service
 from order_capture.errors import LedgerUnavailableError
 from order_capture.models import AuthorizationRelease, ReleaseStatus
 from order_capture_local.memory_ledger import MemoryLedger
-from tests.unit.test_releases import (
+from tests.unit.release_support import (
     AUTHORIZED,
     MERCHANT,
     NOW,
