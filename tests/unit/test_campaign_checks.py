@@ -10,7 +10,7 @@ from typing import Any
 from order_capture.models import Authorization, Order, OrderLine
 from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.chaos.checks import announcement_figures, release_figures
-from order_capture_local.sandbox import SandboxState
+from order_capture_local.sandbox_state import SandboxState
 
 AUTHORIZED = 12000  # an order of 10000, authorized for 12000: 2000 to release once finished
 

@@ -15,7 +15,7 @@ from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.chaos.api import ApiCampaign, World
 from order_capture_local.chaos.api_plan import MERCHANT, Sent
 from order_capture_local.chaos.api_verdict import ApiVerdict
-from order_capture_local.sandbox import SandboxState
+from order_capture_local.sandbox_state import SandboxState
 
 ORDER_TOTAL = 10171  # two lines: 101 of 6651, 102 of 3520
 

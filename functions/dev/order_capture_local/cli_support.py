@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from order_capture_local.sandbox import ASYNC_FAULT_KINDS, FAULT_KINDS
+from order_capture_local.sandbox_state import ASYNC_FAULT_KINDS, FAULT_KINDS
 
 PROG = "order-capture"
 #: Exit status of a user's mistake that argparse did not catch (argparse's own is 2 too).

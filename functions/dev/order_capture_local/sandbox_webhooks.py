@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from order_capture_local.sandbox import Fault, SandboxState
+    from order_capture_local.sandbox_state import Fault, SandboxState
 
 #: The merchant account the sandbox's notifications name (Adyen's ``merchantAccountCode``).
 SANDBOX_MERCHANT_ACCOUNT = "SandboxECOM"

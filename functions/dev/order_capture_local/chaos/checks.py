@@ -10,7 +10,7 @@ from order_capture.domain.releases import remainder_of
 from order_capture.models import Order
 from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.executions import largest_payload
-from order_capture_local.sandbox import SandboxState
+from order_capture_local.sandbox_state import SandboxState
 from order_capture_local.template import LOCAL_REGION
 
 #: Step Functions refuses a state input or output above 256 KB (``States.DataLimitExceeded``,
