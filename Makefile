@@ -32,12 +32,13 @@ export UV_PYTHON := $(PYTHON313)
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX ?= $(CURDIR)/.pycache
 
-.PHONY: chaos help setup run up sam-local test lint typecheck validate-template validate-asl build pytest bench deploy requirements clean medusa-client browser provider-specs
+.PHONY: chaos help setup run up sam-local test lint typecheck validate-template validate-asl build pytest bench deploy requirements clean medusa-client browser provider-specs provider-spec-excerpts
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 	@echo "parts of make test: lint typecheck validate-template validate-asl build pytest"
 	@echo "set-up: setup requirements medusa-client browser provider-specs; also: deploy clean"
+	@echo "after bumping tests/provider-specs: provider-spec-excerpts"
 
 $(PYTHON313):
 	@echo "python3.13 is required (the Lambda runtime's version)"; exit 1
@@ -129,6 +130,11 @@ $(PROVIDER_SPECS): tests/provider-specs/package.json tests/provider-specs/packag
 	touch $@
 
 provider-specs: $(PROVIDER_SPECS)
+
+# The excerpts of Stripe's spec3 and Adyen's Checkout v71 document the tests read
+# (tests/fixtures/provider-specs/), written from the installed packages; run after a bump.
+provider-spec-excerpts: setup $(PROVIDER_SPECS)
+	$(BIN)/python tests/provider-specs/excerpt.py
 
 # In parallel (pytest-xdist), one worker per core unless PYTEST_WORKERS says otherwise; a test
 # file's tests stay on one worker, so a module's local stack or API is started once. The

