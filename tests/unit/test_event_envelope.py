@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
 from order_capture.models import EventBridgeEnvelope
-from order_capture_local.runtime import normalize_event
+from order_capture_local.eventbridge import normalize_event
 from tests.factories import load_event
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from order_capture_local.cli_support import SandboxFault
+from order_capture_local.eventbridge import Delivery
 from order_capture_local.executions import ExecutionReport
 from order_capture_local.lambda_service import patched_environ
-from order_capture_local.runtime import Delivery, LocalRuntime
+from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox_state import ASYNC_FAULT_KINDS
 from order_capture_local.stack import StackInfo
 

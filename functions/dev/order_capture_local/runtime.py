@@ -21,8 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -30,6 +29,7 @@ from urllib.parse import unquote
 from order_capture_local import moto_corrections, moto_speedups, request_router
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
 from order_capture_local.emitters import Emitters, emitter
+from order_capture_local.eventbridge import Delivery, matching_rules, normalize_event
 from order_capture_local.executions import (
     ExecutionReport,
     execution_history,
@@ -77,38 +77,6 @@ class AwsCall:
     service: str
     operation: str
     params: dict[str, Any]
-
-
-@dataclass
-class Delivery:
-    """What one put event did: the rules it matched and what their targets did."""
-
-    event: dict[str, Any]
-    executions: list[ExecutionReport] = field(default_factory=list)
-    invocations: list[Invocation] = field(default_factory=list)
-
-
-def normalize_event(entry: dict[str, Any]) -> dict[str, Any]:
-    """An EventBridge event as targets receive it, from either that shape or a PutEvents entry."""
-    if "DetailType" in entry:
-        detail = entry.get("Detail", "{}")
-        entry = {
-            "source": entry.get("Source"),
-            "detail-type": entry["DetailType"],
-            "detail": json.loads(detail) if isinstance(detail, str) else detail,
-            "resources": entry.get("Resources", []),
-        }
-    return {
-        "version": "0",
-        "id": entry.get("id") or str(uuid.uuid4()),
-        "detail-type": entry.get("detail-type"),
-        "source": entry.get("source"),
-        "account": entry.get("account", LOCAL_ACCOUNT),
-        "time": entry.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": entry.get("region", LOCAL_REGION),
-        "resources": entry.get("resources", []),
-        "detail": entry.get("detail", {}),
-    }
 
 
 class LocalRuntime:
@@ -375,13 +343,7 @@ class LocalRuntime:
     # --- EventBridge and Step Functions ---------------------------------------------------------
 
     def matching_rules(self, event: dict[str, Any]) -> list[RuleSpec]:
-        from moto.events.models import EventPattern  # noqa: PLC0415
-
-        return [
-            rule
-            for rule in self.template.rules
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(event)  # type: ignore[arg-type]
-        ]
+        return matching_rules(self.template.rules, event)
 
     def put_events(self, entries: list[dict[str, Any]], wait: bool = True) -> list[Delivery]:
         """Deliver each event, in order, to the targets of the rules its pattern matches."""

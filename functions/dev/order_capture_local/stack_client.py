@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from order_capture_local.emf import metrics_environment, metrics_to_stderr
+from order_capture_local.eventbridge import Delivery, normalize_event
 from order_capture_local.executions import ExecutionReport, ledger_items, wait_for_execution
 from order_capture_local.lambda_service import (
     Invocation,
@@ -28,7 +29,6 @@ from order_capture_local.lambda_service import (
     drop_unpublished_metrics,
     patched_environ,
 )
-from order_capture_local.runtime import Delivery, normalize_event
 from order_capture_local.stack import StackInfo
 from order_capture_local.template import LOCAL_REGION, FunctionSpec, Template, load_template
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from order_capture_local.bench.recording import Bench, transitions_of
 from order_capture_local.bench.scenarios import order_placed, order_shipped
-from order_capture_local.runtime import normalize_event
+from order_capture_local.eventbridge import normalize_event
 
 #: Shipments of the hot order started at once, one line each.
 HOT_SHIPMENTS = 8

@@ -19,8 +19,9 @@ from order_capture_local.bench.sizes import (
     ledger_snapshot,
 )
 from order_capture_local.bench.targets import API_KEY_PK_PREFIX, IDEMPOTENCY_PK_PREFIX
+from order_capture_local.eventbridge import normalize_event
 from order_capture_local.executions import ExecutionReport, largest_payload
-from order_capture_local.runtime import LocalRuntime, normalize_event
+from order_capture_local.runtime import LocalRuntime
 
 # --- request recording ------------------------------------------------------------------------
 

@@ -13,10 +13,8 @@ from typing import Any
 
 from order_capture_local.api_server import LocalApi
 from order_capture_local.bench.recording import ApiRun, Bench, RecordingWorkflowStarter, Run
-from order_capture_local.runtime import (
-    PROJECT_ROOT,
-    normalize_event,
-)
+from order_capture_local.eventbridge import normalize_event
+from order_capture_local.runtime import PROJECT_ROOT
 from order_capture_local.template import LOCAL_REGION
 
 EVENTS = PROJECT_ROOT / "events"

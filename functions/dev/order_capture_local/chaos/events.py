@@ -238,7 +238,7 @@ class Campaign:
 
 
 def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
-    from order_capture_local.runtime import normalize_event  # noqa: PLC0415
+    from order_capture_local.eventbridge import normalize_event  # noqa: PLC0415
 
     return normalize_event(event)
 
