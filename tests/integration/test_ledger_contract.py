@@ -4,65 +4,32 @@ the same conditional writes succeed, fail, return and raise the same way on both
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from order_capture.errors import OrderChangedError
 from order_capture.history import HistoryReader
 from order_capture.models import (
-    AuthorizationRelease,
-    Capture,
     CaptureLine,
     CaptureStatus,
     FailureReason,
-    Order,
-    Refund,
     RefundStatus,
-    ReleaseStatus,
-    release_id_for,
 )
 from order_capture.ports import OrderRepository
 from order_capture_local.memory_ledger import MemoryLedger
+from tests.integration import ledger_contract_support
 from tests.integration.ledger_contract_support import (
     T0,
     new_order,
     new_refund,
     pending_capture,
     reserved,
+    stored_with_capture,
 )
 
+ledger = ledger_contract_support.ledger  # the fixture: each test runs on both ledgers
+
 _typed: OrderRepository = MemoryLedger()  # mypy: the in-memory ledger has every port
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def ledger(request: pytest.FixtureRequest) -> OrderRepository:
-    if request.param == "memory":
-        return MemoryLedger()
-    repository: OrderRepository = request.getfixturevalue("repository")
-    return repository
-
-
-def stored_with_capture(ledger: OrderRepository, **fields: Any) -> tuple[Order, Capture]:
-    """A registered order with one pending capture reserved on it."""
-    order = new_order()
-    assert ledger.create_order(order) is None
-    capture = pending_capture(order, **fields)
-    assert ledger.reserve(reserved(order, capture), order.version, capture) is None
-    stored = ledger.get_order(order.merchant_id, order.order_id)
-    assert stored is not None
-    return stored, capture
-
-
-def captured(ledger: OrderRepository, **fields: Any) -> Capture:
-    order, capture = stored_with_capture(ledger, **fields)
-    done = capture.model_copy(
-        update={"status": CaptureStatus.CAPTURED, "provider_reference": "cap_1", "updated_at": T0}
-    )
-    assert ledger.confirm(done)
-    stored = ledger.get_capture(order.merchant_id, order.order_id, capture.capture_id)
-    assert stored is not None
-    return stored
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -300,139 +267,6 @@ def test_a_confirm_notes_the_announcement_only_when_its_confirmer_announces(
     ledger.withdraw_announcement(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
     assert not ledger.confirm(done, announced=True)
     assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
-
-
-# --- refunds ---------------------------------------------------------------------------------
-
-
-def test_a_refund_is_reserved_once_on_the_capture_totals_read(ledger: OrderRepository) -> None:
-    capture = captured(ledger)
-    refund = new_refund(capture)
-    assert ledger.reserve_refund(capture, refund) is None
-    assert ledger.reserve_refund(capture, refund.model_copy(update={"amount": 1})) == refund
-    after = ledger.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
-    assert after is not None
-    assert after.refund_pending_amount == refund.amount
-    # Planned on the totals before the first refund: the capture changed meanwhile.
-    with pytest.raises(OrderChangedError):
-        ledger.reserve_refund(capture, new_refund(capture, "refund-2"))
-    assert ledger.reserve_refund(after, new_refund(after, "refund-2")) is None
-    assert ledger.find_refund(capture.merchant_id, refund.refund_id) == refund
-    assert [r.refund_id for r in ledger.list_refunds(capture.merchant_id, capture.order_id)] == [
-        "refund-1",
-        "refund-2",
-    ]
-
-
-def test_a_refund_of_a_capture_not_captured_is_refused(ledger: OrderRepository) -> None:
-    _, capture = stored_with_capture(ledger)
-    with pytest.raises(OrderChangedError):
-        ledger.reserve_refund(capture, new_refund(capture))
-    assert ledger.list_refunds(capture.merchant_id, capture.order_id) == []
-
-
-def _settled(refund: Refund, status: RefundStatus, **fields: Any) -> Refund:
-    return refund.model_copy(
-        update={"status": status, "updated_at": T0 + timedelta(minutes=1)} | fields
-    )
-
-
-def _totals(ledger: OrderRepository, capture: Capture) -> tuple[int, int, int]:
-    order, stored = ledger.get_order_and_capture(
-        capture.merchant_id, capture.order_id, capture.capture_id
-    )
-    assert order is not None and stored is not None
-    return stored.refunded_amount, stored.refund_pending_amount, order.refunded_amount
-
-
-def test_confirm_then_reverse_moves_the_refund_totals_once_each(ledger: OrderRepository) -> None:
-    capture = captured(ledger)
-    refund = new_refund(capture)
-    ledger.reserve_refund(capture, refund)
-    ledger.await_refund(refund.model_copy(update={"provider_reference": "re_1"}))
-    assert ledger.list_open_refunds(T0 + timedelta(seconds=1)) == [
-        refund.model_copy(update={"provider_reference": "re_1"})
-    ]
-    refunded = _settled(refund, RefundStatus.REFUNDED, provider_reference="re_1")
-    assert not ledger.reverse_refund(refunded)  # not refunded yet
-    assert ledger.confirm_refund(refunded)
-    assert not ledger.confirm_refund(refunded)
-    assert _totals(ledger, capture) == (300, 0, 300)
-    assert ledger.list_open_refunds(T0 + timedelta(days=1)) == []
-    failure = FailureReason(reason="failed", message="bank said no", error="ProviderDeclinedError")
-    reversed_ = _settled(refunded, RefundStatus.FAILED, failure=failure)
-    assert ledger.reverse_refund(reversed_)
-    assert not ledger.reverse_refund(reversed_)
-    assert _totals(ledger, capture) == (0, 0, 0)
-    assert ledger.find_refund(capture.merchant_id, refund.refund_id) == reversed_
-
-
-def test_a_failed_refund_gives_its_amount_back_once(ledger: OrderRepository) -> None:
-    capture = captured(ledger)
-    refund = new_refund(capture)
-    ledger.reserve_refund(capture, refund)
-    failure = FailureReason(reason="failed", message="no", error="ProviderDeclinedError")
-    failed = _settled(refund, RefundStatus.FAILED, failure=failure)
-    assert ledger.fail_refund(failed)
-    assert not ledger.fail_refund(failed)
-    assert not ledger.confirm_refund(_settled(refund, RefundStatus.REFUNDED))
-    assert _totals(ledger, capture) == (0, 0, 0)
-    # A settled refund is not noted again (nor made findable by a late answer).
-    ledger.await_refund(failed.model_copy(update={"provider_reference": "re_late"}))
-    assert ledger.list_refunds(capture.merchant_id, capture.order_id, capture.capture_id) == [
-        failed
-    ]
-
-
-def release_of(order: Order, status: ReleaseStatus = ReleaseStatus.PENDING) -> AuthorizationRelease:
-    return AuthorizationRelease(
-        release_id=release_id_for(order.merchant_id, order.order_id),
-        merchant_id=order.merchant_id,
-        order_id=order.order_id,
-        provider=order.payment.provider,
-        authorization_reference=order.payment.reference,
-        amount=500,
-        currency=order.currency,
-        status=status,
-        attempts=1,
-        created_at=T0,
-        updated_at=T0,
-    )
-
-
-def test_a_release_is_stored_once_per_order_and_open_while_pending(
-    ledger: OrderRepository,
-) -> None:
-    order = new_order()
-    ledger.create_order(order)
-    release = release_of(order)
-
-    assert ledger.begin_release(release) is None
-    second = ledger.begin_release(release.model_copy(update={"amount": 900}))
-
-    assert second == release  # the first stands: nothing written
-    assert ledger.get_release(order.merchant_id, order.order_id) == release
-    assert ledger.list_open_releases(T0 + timedelta(seconds=1)) == [release]
-    assert ledger.list_open_releases(T0) == []  # touched at T0, not before it
-
-
-def test_a_release_is_settled_only_from_the_status_expected(ledger: OrderRepository) -> None:
-    order = new_order()
-    ledger.create_order(order)
-    release = release_of(order)
-    ledger.begin_release(release)
-    released = release.model_copy(
-        update={"status": ReleaseStatus.RELEASED, "updated_at": T0 + timedelta(minutes=1)}
-    )
-
-    assert ledger.update_release(released, ReleaseStatus.PENDING)
-    assert not ledger.update_release(release, ReleaseStatus.PENDING)  # it moved on
-
-    assert ledger.get_release(order.merchant_id, order.order_id) == released
-    assert ledger.list_open_releases(T0 + timedelta(hours=1)) == []
-    other = new_order("order-2002")
-    assert not ledger.update_release(release_of(other), ReleaseStatus.PENDING)  # none stored
-    assert ledger.get_release(other.merchant_id, other.order_id) is None
 
 
 # --- history -----------------------------------------------------------------------------------

@@ -5,20 +5,25 @@ confirms it as such and its confirmer releases; domain.releases)."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from order_capture.models import CaptureStatus
+from order_capture.models import (
+    AuthorizationRelease,
+    CaptureStatus,
+    Order,
+    ReleaseStatus,
+    release_id_for,
+)
 from order_capture.ports import OrderRepository
-from order_capture_local.memory_ledger import MemoryLedger
-from tests.integration.ledger_contract_support import T0, new_order, pending_capture, reserved
+from tests.integration import ledger_contract_support
+from tests.integration.ledger_contract_support import (
+    T0,
+    new_order,
+    pending_capture,
+    reserved,
+)
 
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def ledger(request: pytest.FixtureRequest) -> OrderRepository:
-    if request.param == "memory":
-        return MemoryLedger()
-    repository: OrderRepository = request.getfixturevalue("repository")
-    return repository
+ledger = ledger_contract_support.ledger  # the fixture: each test runs on both ledgers
 
 
 def test_defect_11_a_capture_a_release_waits_for_is_confirmed_only_as_one_that_may_finish(
@@ -52,3 +57,54 @@ def test_defect_11_a_capture_a_release_waits_for_is_confirmed_only_as_one_that_m
     assert not ledger.confirm(aware)
     stored = ledger.get_order(order.merchant_id, order.order_id)
     assert stored is not None and (stored.captured_amount, stored.reserved_amount) == (3000, 0)
+
+
+def release_of(order: Order, status: ReleaseStatus = ReleaseStatus.PENDING) -> AuthorizationRelease:
+    return AuthorizationRelease(
+        release_id=release_id_for(order.merchant_id, order.order_id),
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        provider=order.payment.provider,
+        authorization_reference=order.payment.reference,
+        amount=500,
+        currency=order.currency,
+        status=status,
+        attempts=1,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_a_release_is_stored_once_per_order_and_open_while_pending(
+    ledger: OrderRepository,
+) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    release = release_of(order)
+
+    assert ledger.begin_release(release) is None
+    second = ledger.begin_release(release.model_copy(update={"amount": 900}))
+
+    assert second == release  # the first stands: nothing written
+    assert ledger.get_release(order.merchant_id, order.order_id) == release
+    assert ledger.list_open_releases(T0 + timedelta(seconds=1)) == [release]
+    assert ledger.list_open_releases(T0) == []  # touched at T0, not before it
+
+
+def test_a_release_is_settled_only_from_the_status_expected(ledger: OrderRepository) -> None:
+    order = new_order()
+    ledger.create_order(order)
+    release = release_of(order)
+    ledger.begin_release(release)
+    released = release.model_copy(
+        update={"status": ReleaseStatus.RELEASED, "updated_at": T0 + timedelta(minutes=1)}
+    )
+
+    assert ledger.update_release(released, ReleaseStatus.PENDING)
+    assert not ledger.update_release(release, ReleaseStatus.PENDING)  # it moved on
+
+    assert ledger.get_release(order.merchant_id, order.order_id) == released
+    assert ledger.list_open_releases(T0 + timedelta(hours=1)) == []
+    other = new_order("order-2002")
+    assert not ledger.update_release(release_of(other), ReleaseStatus.PENDING)  # none stored
+    assert ledger.get_release(other.merchant_id, other.order_id) is None
