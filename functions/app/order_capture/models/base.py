@@ -4,8 +4,6 @@ and the frozen, strict ``Model`` base.
 Amounts are ``int`` minor units of the order's currency everywhere in this package.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """What a capture is asked for, whatever triggered it, and the capture id derived from it."""
 
-from __future__ import annotations
-
 import uuid
 from typing import Literal
 

@@ -1,8 +1,6 @@
 """The event contract: the detail of EventBridge events with source ``orders`` (Order Placed,
 Order Shipped, Order Items Canceled) and their envelope, as shops send them."""
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -61,7 +59,7 @@ NAME_OVERHEAD_BYTES = len("name") + 1
 TAX_RATE_BYTES = len("tax_rate") + 1 + 3
 
 
-def line_text_bytes(item: OrderLineIn) -> int:
+def line_text_bytes(item: "OrderLineIn") -> int:
     """What ``item``'s id, sku, name and tax rate take of the line catalog, in bytes."""
     size = len(item.item_id.encode()) + len(item.sku.encode())
     if item.name is not None:
@@ -90,7 +88,7 @@ class OrderLineIn(Model):
     tax_rate: BasisPoints | None = None
 
     @model_validator(mode="after")
-    def _discount_within_line(self) -> OrderLineIn:
+    def _discount_within_line(self) -> "OrderLineIn":
         if self.discount_amount > self.quantity * self.unit_amount:
             raise ValueError("discount_amount exceeds quantity x unit_amount")
         check_exact(
@@ -167,7 +165,7 @@ class OrderPlacedDetail(ShopReferences):
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
-    def _unique_items(self) -> OrderPlacedDetail:
+    def _unique_items(self) -> "OrderPlacedDetail":
         _check_unique_item_ids([item.item_id for item in self.items])
         return self
 
@@ -233,7 +231,7 @@ class OrderShippedDetail(Model):
     items: Annotated[list[ItemQuantity], Field(max_length=MAX_ORDER_LINES)] | None = None
 
     @model_validator(mode="after")
-    def _unique_items(self) -> OrderShippedDetail:
+    def _unique_items(self) -> "OrderShippedDetail":
         _check_unique_item_ids([item.item_id for item in self.items or []])
         return self
 
@@ -244,7 +242,7 @@ class OrderItemsCanceledDetail(Model):
     items: Annotated[list[ItemQuantity], Field(min_length=1, max_length=MAX_ORDER_LINES)]
 
     @model_validator(mode="after")
-    def _unique_items(self) -> OrderItemsCanceledDetail:
+    def _unique_items(self) -> "OrderItemsCanceledDetail":
         _check_unique_item_ids([item.item_id for item in self.items])
         return self
 

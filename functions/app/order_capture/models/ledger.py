@@ -1,8 +1,6 @@
 """The ledger's state: orders, captures, refunds and releases of authorizations as the ledger
 keeps them (never a public contract: see public_events), and the release id of an order."""
 
-from __future__ import annotations
-
 import json
 import uuid
 from datetime import datetime
@@ -90,7 +88,7 @@ class Order(ShopReferences):
     def line(self, item_id: str) -> OrderLine | None:
         return next((line for line in self.lines if line.item_id == item_id), None)
 
-    def totals(self) -> OrderTotals:
+    def totals(self) -> "OrderTotals":
         return OrderTotals(
             total=self.total,
             authorized_amount=self.payment.authorized_amount,
@@ -121,7 +119,7 @@ class OrderTotals(Model):
         authorized_left = self.authorized_amount - self.captured_amount - self.reserved_amount
         return max(0, min(capturable, authorized_left))
 
-    def confirmed(self, amount: int) -> OrderTotals:
+    def confirmed(self, amount: int) -> "OrderTotals":
         """These totals once a capture of ``amount`` they reserve is confirmed (as Record's
         ADD writes it: reserved becomes captured; what remains does not change)."""
         return self.model_copy(

@@ -1,8 +1,6 @@
 """The state machine's step payloads built of ledger state: ComputeAmount's plan, what the
 Capture step executes, and RecordFailure's output (the Step Functions inputs are step_payloads)."""
 
-from __future__ import annotations
-
 from order_capture.models.base import Model
 from order_capture.models.capture_request import CaptureRequest
 from order_capture.models.ledger import Capture, CaptureLine, CaptureStatus, FailureReason
@@ -54,7 +52,7 @@ class FailureRecord(Model):
     @classmethod
     def of(
         cls, capture: Capture, failure: FailureReason, execution_id: str | None
-    ) -> FailureRecord:
+    ) -> "FailureRecord":
         """The record of ``failure`` for the capture (as stored after it)."""
         return cls(
             merchant_id=capture.merchant_id,
