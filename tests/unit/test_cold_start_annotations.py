@@ -22,6 +22,12 @@ EVALUATED_AT_IMPORT = (
     "order_capture.models.events",
     "order_capture.models.ledger",
     "order_capture.models.steps",
+    "order_capture.ports.ledger",
+    "order_capture.ports.providers",
+    "order_capture.ports.services",
+    "order_capture.public_events",
+    "order_capture.step_payloads",
+    "order_capture.workflow_state",
 )
 
 

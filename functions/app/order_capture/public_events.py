@@ -14,8 +14,6 @@ docs/events.md's table of these fields is generated from the models
 the models, the table and the samples agree.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -147,7 +145,7 @@ def payment_capture_failed(record: FailureRecord) -> PaymentCaptureFailed:
     )
 
 
-def authorization_expiring(warning: ExpiringAuthorization) -> AuthorizationExpiring:
+def authorization_expiring(warning: "ExpiringAuthorization") -> AuthorizationExpiring:
     return AuthorizationExpiring(
         merchant_id=warning.merchant_id,
         order_id=warning.order_id,

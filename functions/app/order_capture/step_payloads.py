@@ -9,8 +9,6 @@ models: every handler parses its whole payload into one of these.
   when a step failed, with the caught ``{Error, Cause}``.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -17,8 +17,6 @@ positions, plans with ``capture_rules``, and the Capture step names the lines ag
 order it reads.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import ConfigDict, model_validator
@@ -225,7 +223,7 @@ class PassedOn(Model):
     nothing_to_capture: StatePlanned | None = None
 
     @model_validator(mode="after")
-    def _one_outcome(self) -> PassedOn:
+    def _one_outcome(self) -> "PassedOn":
         if (self.duplicate_of is None) == (self.nothing_to_capture is None):
             raise ValueError("exactly one of duplicate_of and nothing_to_capture")
         return self

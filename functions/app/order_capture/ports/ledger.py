@@ -1,8 +1,6 @@
 """The ledger's ports: one per use case's need (OrderReads, Orders, CaptureLedger, ...), and
 ``OrderRepository``, the whole ledger the wiring builds."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Protocol
 

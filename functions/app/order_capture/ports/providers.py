@@ -1,8 +1,6 @@
 """Payment providers' port: what the domain asks of a provider and the provider-neutral
 models it passes and gets back (each provider's wire format lives in its adapter)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -244,7 +242,7 @@ class ProviderCaptureLookup(Model):
     known_references: list[str] = []
 
     @model_validator(mode="after")
-    def _names_a_capture(self) -> ProviderCaptureLookup:
+    def _names_a_capture(self) -> "ProviderCaptureLookup":
         if self.idempotency_key is None and self.provider_reference is None:
             raise ValueError("give idempotency_key or provider_reference")
         return self

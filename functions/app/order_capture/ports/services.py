@@ -1,8 +1,6 @@
 """Ports of the services besides the ledger and the providers: the clock, the capture
 workflow, API keys, the confirmation waits, the event bus."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
