@@ -25,12 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from order_capture_local import dead_letters, deliveries, operations
+from order_capture_local import dead_letters, deliveries, operations, stack_commands
 from order_capture_local.cli_support import progress, read_json_source, run_command
 from order_capture_local.cli_support import sandbox_fault as sandbox_fault_type
-from order_capture_local.operations import print_reconciliation
 from order_capture_local.runtime import DEFAULT_TEMPLATE, LocalRuntime
 from order_capture_local.stack import StackInfo, running_stack
+from order_capture_local.stack_commands import add_in_process_flag, stack_for
 
 
 def _read_events(sources: list[str]) -> list[dict[str, Any]]:
@@ -76,19 +76,9 @@ def _runtime(args: argparse.Namespace) -> LocalRuntime:
     )
 
 
-def _stack(args: argparse.Namespace) -> StackInfo | None:
-    """The running local stack this command talks to, unless told to run in-process."""
-    if getattr(args, "in_process", False):
-        return None
-    info = running_stack()
-    if info is not None:
-        print(f"(local stack at {info.endpoint})", file=sys.stderr)
-    return info
-
-
 def _cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_events([args.event])[0] if args.event else {}
-    info = _stack(args)
+    info = stack_for(args)
     if info is not None:
         from order_capture_local import stack_client  # noqa: PLC0415
 
@@ -111,7 +101,7 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
 
 def _cmd_put_events(args: argparse.Namespace) -> int:
     events = _read_events(args.event)
-    info = _stack(args)
+    info = stack_for(args)
     with progress(f"delivering {len(events)} event(s) and waiting for their workflows"):
         run = (
             deliveries.on_stack(args, info, events)
@@ -215,82 +205,6 @@ def _print_stack(info: StackInfo, keys: list[str], merchants: tuple[str, ...]) -
     sys.stdout.flush()
 
 
-def _cmd_keys_create(args: argparse.Namespace) -> int:
-    if args.table:
-        from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
-        from order_capture.domain import merchant_api  # noqa: PLC0415
-        from order_capture.ports import SystemClock  # noqa: PLC0415
-
-        api_key = merchant_api.create_api_key(
-            DynamoDBApiKeyStore(args.table), args.merchant, SystemClock()
-        )
-    elif args.local_url is None and (info := _stack(args)) is not None:
-        from order_capture_local import stack_client  # noqa: PLC0415
-
-        api_key = stack_client.create_api_key(info, args.merchant)
-    else:
-        api_key = _create_local_key(args.local_url or "http://127.0.0.1:3000", args.merchant)
-    print(api_key)
-    return 0
-
-
-def _create_local_key(base_url: str, merchant_id: str) -> str:
-    """Local state lives in the `start-api` process: ask it for the key."""
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
-
-    from order_capture_local.api_server import KEYS_PATH  # noqa: PLC0415
-
-    request = urllib.request.Request(
-        base_url.rstrip("/") + KEYS_PATH,
-        data=json.dumps({"merchant_id": merchant_id}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return str(json.loads(response.read())["api_key"])
-    except urllib.error.HTTPError as error:
-        raise SystemExit(f"order-capture: {error.read().decode(errors='replace')}") from None
-    except OSError as error:
-        raise SystemExit(
-            f"order-capture: no local API at {base_url} ({error}); start it with "
-            "`order-capture local start-api`, or pass --table for AWS"
-        ) from None
-
-
-def _cmd_reconcile(args: argparse.Namespace) -> int:
-    """Settle the open captures of the ledger table now (what the schedule does): on AWS
-    with --table, else on the running local stack."""
-    import os  # noqa: PLC0415
-
-    event = {"grace_seconds": args.grace_seconds}
-    if args.table is None:
-        info = _stack(args)
-        if info is None:
-            raise SystemExit(
-                "order-capture: reconcile needs --table (AWS) or a running "
-                "`order-capture local start`"
-            )
-        from order_capture_local import stack_client  # noqa: PLC0415
-
-        with progress("reconciling"):
-            invocation = stack_client.invoke(info, "ReconcileFunction", event)
-        if invocation.failed:
-            print(json.dumps(invocation.payload, indent=2))
-            return 1
-        return print_reconciliation(invocation.payload, as_json=args.json)
-    # Imported only now: Powertools reads its settings from the environment at import time.
-    from order_capture.config import settings  # noqa: PLC0415
-    from order_capture.handlers import reconcile  # noqa: PLC0415
-
-    os.environ["TABLE_NAME"] = args.table
-    settings.cache_clear()
-    with progress("reconciling"):
-        report = reconcile.handle(event, None)  # type: ignore[arg-type]
-    return print_reconciliation(report, as_json=args.json)
-
-
 def _cmd_openapi(args: argparse.Namespace) -> int:
     from order_capture_local.api_server import openapi_document  # noqa: PLC0415
 
@@ -348,14 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=_log_level,
             help="handlers' log level (logs go to stderr)",
         )
-        in_process(sub)
-
-    def in_process(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--in-process",
-            action="store_true",
-            help="run on an embedded AWS of its own even while `local start` runs",
-        )
+        add_in_process_flag(sub)
 
     _add_start_parser(local_commands)
 
@@ -408,38 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(start_api)
     start_api.set_defaults(run=_cmd_start_api)
 
-    keys = commands.add_parser("keys", help="API keys of merchants")
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create_key = keys_commands.add_parser(
-        "create", help="create an API key for a merchant and print it (shown only once)"
-    )
-    create_key.add_argument("--merchant", required=True, help="the merchant id")
-    create_key.add_argument(
-        "--table", help="on AWS: the ledger table (stack output LedgerTableName)"
-    )
-    create_key.add_argument(
-        "--local-url",
-        help="locally: a running `order-capture local start-api` (default: the running "
-        "`local start`, else http://127.0.0.1:3000)",
-    )
-    in_process(create_key)
-    create_key.set_defaults(run=_cmd_keys_create)
-
-    reconcile = commands.add_parser(
-        "reconcile", help="settle pending / requires_action captures now (AWS or local stack)"
-    )
-    reconcile.add_argument(
-        "--table", help="on AWS: the ledger table (LedgerTableName); default: the local stack"
-    )
-    reconcile.add_argument(
-        "--grace-seconds",
-        type=int,
-        default=900,
-        help="leave captures younger than this to their own execution (default %(default)s)",
-    )
-    reconcile.add_argument("--json", action="store_true", help="the whole report as JSON")
-    reconcile.set_defaults(run=_cmd_reconcile)
-
+    stack_commands.add_parsers(commands)
     operations.add_parsers(commands)
     dead_letters.add_parsers(commands)
 
