@@ -22,7 +22,7 @@ from order_capture.models import (
     PlannedCapture,
     capture_id_for,
 )
-from order_capture.ports import PaymentProvider
+from order_capture.ports import PaymentProvider, ProviderNotification
 from order_capture_local.cli import main
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import order_placed
@@ -143,4 +143,18 @@ def capture_of_5000(
         planned=PlannedCapture(request=request, plan=plan),
         execution_id=execution_id,
         now=now,
+    )
+
+
+def capture_notification(
+    capture: Capture, succeeded: bool, *, psp_prefix: str = "psp-", reason: str = "refused"
+) -> ProviderNotification:
+    """The provider's CAPTURE (or CAPTURE_FAILED) notification of ``capture``."""
+    return ProviderNotification(
+        subject="capture",
+        outcome="succeeded" if succeeded else "failed",
+        reference=capture.capture_id,
+        provider_reference=f"{psp_prefix}{capture.capture_id}",
+        event="CAPTURE" if succeeded else "CAPTURE_FAILED",
+        reason=reason,
     )

@@ -19,8 +19,8 @@ import pytest
 from order_capture.domain import provider_webhooks, service
 from order_capture.domain.announcements import SETTLER_DEADLINE
 from order_capture.models import Capture, CaptureStatus
-from order_capture.ports import ProviderNotification
 from order_capture_local.template import load_template
+from tests.integration.capture_support import capture_notification
 from tests.integration.test_announced_once_handover import (
     LATER,
     Publisher,
@@ -47,14 +47,7 @@ def deliver(
         workflow,
         publisher,
         merchant_id=capture.merchant_id,
-        notification=ProviderNotification(
-            subject="capture",
-            outcome="succeeded" if succeeded else "failed",
-            reference=capture.capture_id,
-            provider_reference=f"psp-{capture.capture_id}",
-            event="CAPTURE" if succeeded else "CAPTURE_FAILED",
-            reason="refused",
-        ),
+        notification=capture_notification(capture, succeeded),
         now=now,
     )
 

@@ -18,9 +18,9 @@ from order_capture.models import (
     Capture,
     CaptureStatus,
 )
-from order_capture.ports import ProviderCapture, ProviderCaptureLookup, ProviderNotification
+from order_capture.ports import ProviderCapture, ProviderCaptureLookup
 from tests.fake_providers import ReceivingProvider
-from tests.integration.capture_support import capture_of_5000
+from tests.integration.capture_support import capture_notification, capture_of_5000
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -77,14 +77,7 @@ def webhook(
         workflow,
         publisher,
         merchant_id=capture.merchant_id,
-        notification=ProviderNotification(
-            subject="capture",
-            outcome="succeeded" if succeeded else "failed",
-            reference=capture.capture_id,
-            provider_reference=f"psp-{capture.capture_id}",
-            event="CAPTURE" if succeeded else "CAPTURE_FAILED",
-            reason="refused",
-        ),
+        notification=capture_notification(capture, succeeded),
         now=LATER,
     )
 

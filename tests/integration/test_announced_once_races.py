@@ -31,10 +31,10 @@ from order_capture.ports import (
     ProviderCapture,
     ProviderCaptureLookup,
     ProviderCaptureRequest,
-    ProviderNotification,
 )
 from tests.factories import order_placed
 from tests.fake_providers import RecordingProvider
+from tests.integration.capture_support import capture_notification
 from tests.support import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -159,14 +159,7 @@ def deliver(repository: Any, publisher: Publisher, capture: Capture, succeeded: 
         NobodyWaits(),
         publisher,
         merchant_id=capture.merchant_id,
-        notification=ProviderNotification(
-            subject="capture",
-            outcome="succeeded" if succeeded else "failed",
-            reference=capture.capture_id,
-            provider_reference=f"cap-{capture.capture_id}",
-            event="CAPTURE" if succeeded else "CAPTURE_FAILED",
-            reason="x",
-        ),
+        notification=capture_notification(capture, succeeded, psp_prefix="cap-", reason="x"),
         now=LATER,
     )
 
