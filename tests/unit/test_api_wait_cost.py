@@ -20,6 +20,7 @@ def _run() -> Any:
         capacity=SimpleNamespace(wru=16, rru=10),
         put_event_chunks=1,
         transitions=4,
+        log_bytes=Counter(),
     )
 
 
@@ -28,6 +29,7 @@ def _with_api_memory(megabytes: int) -> Deployed:
     return Deployed(
         memory_mb={**stack.memory_mb, "ApiFunction": megabytes},
         log_retention_days=stack.log_retention_days,
+        log_level=stack.log_level,
     )
 
 

@@ -245,6 +245,11 @@ class LocalRuntime:
             with self._lock:
                 self.calls_by_function.setdefault(function_id, []).append(call)
 
+    def invoking_function(self) -> str | None:
+        """The function whose handler this thread is running (None: none, or unattributed)."""
+        function_id: str | None = getattr(self._invoking, "function_id", None)
+        return function_id
+
     @contextmanager
     def unattributed(self) -> Iterator[None]:
         """AWS calls in this block are not the invoked function's own (the local stand-in for

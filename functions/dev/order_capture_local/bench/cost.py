@@ -4,11 +4,12 @@ stated assumptions for what the counts cannot tell (durations, log volume, sampl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from order_capture_local.bench.logs import platform_bytes_per_invocation
 from order_capture_local.bench.recording import Run
 from order_capture_local.runtime import PROJECT_ROOT, LocalRuntime
 from order_capture_local.template import _CfnLoader
@@ -64,9 +65,6 @@ ASSUMED_DEFAULT_LAMBDA_MS = 50
 ASSUMED_API_OWN_GB_SECONDS = 0.050 * 512 / 1024
 #: An Express execution lasts its Lambda tasks plus this much Step Functions overhead.
 ASSUMED_EXPRESS_OVERHEAD_MS = 100
-#: CloudWatch Logs per Lambda invocation: START/END/REPORT (~0.3 KB) and the handler's JSON
-#: lines at INFO (Powertools Logger with the Lambda context keys, ~0.35 KB each, two).
-ASSUMED_LOG_BYTES_PER_INVOCATION = 1024
 #: The template's X-Ray sampling rules: the root of a capture's trace (the event capture
 #: workflow, the API's stage) decides, and every Lambda downstream follows its decision.
 EVENT_TRACE_RULE = "CaptureTraceSampling"
@@ -92,6 +90,8 @@ class Deployed:
     memory_mb: dict[str, int]
     #: ``LogRetentionDays``' default: how long every function's log group keeps its logs.
     log_retention_days: int
+    #: ``LogLevel``'s default: the level the handlers' logs are measured at.
+    log_level: str = "INFO"
 
     def memory_gb(self, function_id: str) -> float:
         return self.memory_mb.get(function_id, self.memory_mb.get("", 128)) / 1024
@@ -104,8 +104,12 @@ def deployed(template_path: Path = TEMPLATE) -> Deployed:
     for logical_id, resource in document["Resources"].items():
         if resource.get("Type") == "AWS::Serverless::Function":
             memory[logical_id] = int(resource["Properties"].get("MemorySize", default))
-    retention = int(document["Parameters"]["LogRetentionDays"]["Default"])
-    return Deployed(memory_mb=memory, log_retention_days=retention)
+    parameters = document["Parameters"]
+    return Deployed(
+        memory_mb=memory,
+        log_retention_days=int(parameters["LogRetentionDays"]["Default"]),
+        log_level=str(parameters["LogLevel"]["Default"]),
+    )
 
 
 #: Days in a month, as CloudWatch Logs bills storage per GB-month.
@@ -127,6 +131,10 @@ class Cost:
     logs: float
     #: ApiFunction's share of lambda_duration: its wait on StartSyncExecution (API only)
     api_wait: float = 0.0
+    #: CloudWatch Logs bytes per execution: the handlers' measured lines and Lambda's own.
+    log_bytes: int = 0
+    #: Of ``log_bytes``, what each function's handler wrote (measured).
+    handler_log_bytes: dict[str, int] = field(default_factory=dict)
 
     @property
     def shared(self) -> float:
@@ -168,7 +176,9 @@ def cost_per_million(
     ``api``: the whole HTTP request besides: API Gateway, and ApiFunction billed for its own
     work plus its wait on StartSyncExecution (the Express execution's duration). Lambda
     duration is billed at each function's MemorySize in the template; logs are ingested and
-    kept for the template's ``LogRetentionDays``."""
+    kept for the template's ``LogRetentionDays``: the bytes the run's functions wrote
+    (``run.log_bytes``, measured; an authorizer's, cached per key, not priced) and Lambda's own
+    lines per invocation."""
     stack = template or deployed()
     traces = traces_per_capture(API_TRACE_RULE if api else EVENT_TRACE_RULE)
     seconds = express_seconds(invoked)
@@ -182,7 +192,10 @@ def cost_per_million(
         if api
         else 0.0
     )
-    log_gb = invocations * ASSUMED_LOG_BYTES_PER_INVOCATION / 1024**3
+    priced = {*invoked, *(["ApiFunction"] if api else [])}
+    handler_log_bytes = {f: count for f, count in run.log_bytes.items() if f in priced}
+    log_bytes = sum(handler_log_bytes.values()) + invocations * platform_bytes_per_invocation()
+    log_gb = log_bytes / 1024**3
     log_months = stack.log_retention_days / DAYS_PER_MONTH
     return Cost(
         standard=run.transitions * prices.standard_per_transition * MILLION,
@@ -204,6 +217,8 @@ def cost_per_million(
         * (prices.logs_per_gb + log_months * prices.logs_storage_per_gb_month)
         * MILLION,
         api_wait=api_wait,
+        log_bytes=log_bytes,
+        handler_log_bytes=handler_log_bytes,
     )
 
 

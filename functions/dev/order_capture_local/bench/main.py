@@ -14,7 +14,12 @@ from pathlib import Path
 from order_capture_local.asl_lint import worst_case_seconds
 from order_capture_local.bench import summary_blocks
 from order_capture_local.bench.cold import FirstPayloads, measure_cold_starts
-from order_capture_local.bench.cost import CONFIRMATION_STATES, cost_per_million, invoked_functions
+from order_capture_local.bench.cost import (
+    CONFIRMATION_STATES,
+    cost_per_million,
+    deployed,
+    invoked_functions,
+)
 from order_capture_local.bench.hot_order import HOT_SHIPMENTS, measure_hot_order
 from order_capture_local.bench.package import build_tree, measure_package
 from order_capture_local.bench.recording import Bench
@@ -51,24 +56,26 @@ def run_bench(args: argparse.Namespace) -> Results:
     with LocalRuntime(log_level="ERROR") as runtime:
         bench = Bench(runtime)
         first_payloads = FirstPayloads()
-        with first_payloads.recording(runtime):
-            _progress(started, "paths")
-            paths = measure_paths(bench)
-            _progress(started, "API captures")
-            api = measure_api(bench)
-        _progress(started, f"a hot order: {HOT_SHIPMENTS} shipments at once")
-        hot_order = measure_hot_order(bench)
-        # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
-        # are measured while the table is still small.
-        _progress(started, "warm invokes")
-        warm = measure_warm(bench, rounds=args.warm_rounds)
-        # Earlier captures before the large orders, for the same reason.
-        _progress(started, "scaling: 0, 10, 100 earlier captures")
-        history = measure_history(bench, (0, 10, 100), shipments=3)
-        _progress(started, "scaling: orders of 1, 100, 1,000 lines")
-        lines = measure_lines(bench, (1, 100, 1000), shipments=3)
-        _progress(started, "scaling: 1,000 lines with long ids")
-        lines += measure_long_ids(bench)
+        # The handlers' logs are measured at the template's level (priced in the costs).
+        with bench.logs.metering(deployed().log_level):
+            with first_payloads.recording(runtime):
+                _progress(started, "paths")
+                paths = measure_paths(bench)
+                _progress(started, "API captures")
+                api = measure_api(bench)
+            _progress(started, f"a hot order: {HOT_SHIPMENTS} shipments at once")
+            hot_order = measure_hot_order(bench)
+            # Before scaling: moto's TransactWriteItems copies the whole table, so warm invokes
+            # are measured while the table is still small.
+            _progress(started, "warm invokes")
+            warm = measure_warm(bench, rounds=args.warm_rounds)
+            # Earlier captures before the large orders, for the same reason.
+            _progress(started, "scaling: 0, 10, 100 earlier captures")
+            history = measure_history(bench, (0, 10, 100), shipments=3)
+            _progress(started, "scaling: orders of 1, 100, 1,000 lines")
+            lines = measure_lines(bench, (1, 100, 1000), shipments=3)
+            _progress(started, "scaling: 1,000 lines with long ids")
+            lines += measure_long_ids(bench)
         costs = {
             "shipment capture (2 lines)": cost_per_million(
                 paths[0].run, invoked_functions(runtime, paths[0].run)

@@ -7,10 +7,11 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from order_capture_local.api_server import LocalWorkflowStarter
+from order_capture_local.bench.logs import LogMeter, since
 from order_capture_local.bench.sizes import (
     Capacity,
     DynamoDBCall,
@@ -107,6 +108,8 @@ class Run:
     put_event_chunks: int
     #: API key lookups (API requests only): counted apart from the ledger's capture requests.
     api_key_requests: int = 0
+    #: Bytes each function wrote to its log meanwhile (``bench.logs``; empty when not metered).
+    log_bytes: Counter[str] = field(default_factory=Counter)
 
     @property
     def dynamodb_requests(self) -> int:
@@ -137,6 +140,7 @@ class Recording:
     provider_captures: int
     emitted: list[dict[str, Any]]
     seconds: float
+    log_bytes: Counter[str] = field(default_factory=Counter)
 
 
 class Bench:
@@ -149,6 +153,7 @@ class Bench:
 
         self.runtime = runtime
         self.recorder = DynamoDBRecorder(runtime)
+        self.logs = LogMeter(runtime)
         session = boto3.DEFAULT_SESSION
         assert session is not None
         session.events.register("before-parameter-build.dynamodb", self.recorder)
@@ -166,6 +171,7 @@ class Bench:
         captures_before = len(self.sandbox.state.captures)
         emitted_before = len(runtime.emitted_events)
         runtime.request_counts.clear()
+        logged_before = self.logs.snapshot()
         self.recorder.start()
         started = time.perf_counter()
         try:
@@ -186,6 +192,7 @@ class Bench:
             provider_captures=len(self.sandbox.state.captures) - captures_before,
             emitted=runtime.emitted_events[emitted_before:],
             seconds=seconds,
+            log_bytes=since(self.logs.snapshot(), logged_before),
         )
         return result, recording
 
@@ -225,6 +232,7 @@ class Bench:
                 math.ceil(len(json.dumps(event["detail"]).encode()) / 65536)
                 for event in recording.emitted
             ),
+            log_bytes=recording.log_bytes,
         )
 
     def kind_of(self, call: DynamoDBCall) -> str:

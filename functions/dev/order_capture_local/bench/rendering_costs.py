@@ -10,7 +10,6 @@ from order_capture_local.bench.cost import (
     ASSUMED_DEFAULT_LAMBDA_MS,
     ASSUMED_EXPRESS_OVERHEAD_MS,
     ASSUMED_LAMBDA_MS,
-    ASSUMED_LOG_BYTES_PER_INVOCATION,
     CONFIRMATION_STATES,
     EVENT_TRACE_RULE,
     PRICES,
@@ -18,6 +17,7 @@ from order_capture_local.bench.cost import (
     deployed,
     traces_per_capture,
 )
+from order_capture_local.bench.logs import platform_bytes_per_invocation
 from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
 
 #: Targets (issue 15), per 1M captures, all-in.
@@ -111,10 +111,13 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         + f", any other function {ASSUMED_DEFAULT_LAMBDA_MS} ms (Capture includes ~300 ms at "
         f"the provider); an Express execution lasts its tasks + {ASSUMED_EXPRESS_OVERHEAD_MS} "
         "ms; ApiFunction is billed for its own work and for its wait on StartSyncExecution (the "
-        "execution's whole duration, column *API wait*, part of Lambda duration); "
-        f"{ASSUMED_LOG_BYTES_PER_INVOCATION / 1024:g} KB of CloudWatch Logs per Lambda "
-        "invocation (START/END/REPORT and two JSON lines at INFO; the state machines log "
-        "nothing: no Logging configured). X-Ray, from the template's sampling rules (no "
+        "execution's whole duration, column *API wait*, part of Lambda duration); Lambda's "
+        f"own START, END and REPORT lines, {platform_bytes_per_invocation()} bytes per "
+        "invocation (the documented text format, REPORT with its X-Ray line; bench/logs.py). "
+        "Measured: what each handler writes at the template's log level "
+        f"(`LogLevel` {deployed().log_level}: Powertools Logger's JSON lines and Metrics' "
+        "EMF documents; the state machines log nothing: no Logging configured). X-Ray, from "
+        "the template's sampling rules (no "
         f"reservoir): {traces_per_capture(EVENT_TRACE_RULE):.0%} of event captures "
         f"(`{EVENT_TRACE_RULE}`), {traces_per_capture(API_TRACE_RULE):.0%} of API captures "
         f"(`{API_TRACE_RULE}`), one trace each. The asynchronous row adds the "
@@ -158,6 +161,7 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         f"${event.express:,.2f}, PutEvents ${event.put_events:,.2f}, Lambda requests "
         f"${event.lambda_requests:,.2f}, X-Ray ${event.xray:,.2f}.",
         *_api_cause(costs),
+        *_log_bytes(costs),
         "- The API row's orchestration is the Express column (the API's workflow is always "
         "Express); its Standard column is not a deployment option.",
         "- The asynchronous row leaves out the provider's webhook (an API Gateway request, "
@@ -165,6 +169,20 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "PutEvents: not measured in this scenario.",
         "",
     ]
+    return lines
+
+
+def _log_bytes(costs: dict[str, Cost]) -> list[str]:
+    """The measured log bytes of each row, by function."""
+    lines = []
+    for label, cost in costs.items():
+        by_function = ", ".join(
+            f"{f.removesuffix('Function')} {count:,}" for f, count in cost.handler_log_bytes.items()
+        )
+        lines.append(
+            f"- Logs, {label}: {cost.log_bytes:,} bytes per execution; the handlers' lines "
+            f"{by_function or 'none'}; the rest Lambda's own lines."
+        )
     return lines
 
 
