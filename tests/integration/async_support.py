@@ -129,11 +129,18 @@ def order_totals(merchant: Merchant, order_id: str) -> tuple[int, int]:
 
 
 def signed_notification(
-    capture_id: str, event: str, success: str, key: str = HMAC_KEY, **changes: Any
+    capture_id: str,
+    event: str,
+    success: str,
+    key: str = HMAC_KEY,
+    authorization: str = "auth",
+    **changes: Any,
 ) -> dict[str, Any]:
+    """A notification item signed with ``key`` (``authorization``: its ``originalReference``),
+    then changed by ``changes`` after signing (a tampered body keeps the old signature)."""
     item: dict[str, Any] = {
         "pspReference": "psp-late",
-        "originalReference": "auth",
+        "originalReference": authorization,
         "merchantAccountCode": "SandboxECOM",
         "merchantReference": capture_id,
         "amount": {"value": 10050, "currency": "EUR"},
