@@ -22,7 +22,11 @@ from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
 from order_capture.domain import capture_rules, listed_refunds, refund_reconciliation, service
 from order_capture.domain.external_refunds import external_refund_id
-from order_capture.errors import OutcomeUnknownNotRetryableError, OverRefundError
+from order_capture.errors import (
+    OutcomeUnknownNotRetryableError,
+    OverRefundError,
+    ProviderUnavailableError,
+)
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -46,6 +50,8 @@ class FakeAplazame:
 
     def __init__(self, lost: int = 0) -> None:
         self.captures: list[dict[str, Any]] = []
+        #: How the next GETs fail (an httpx error raised, or a status answered), if they do.
+        self.listing_fails: list[httpx.TransportError | int] = []
         self.requests: list[tuple[str, str]] = []
         self.lost = lost
         self.refunds_made = 0
@@ -64,6 +70,11 @@ class FakeAplazame:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
+        if request.method == "GET" and self.listing_fails:
+            failure = self.listing_fails.pop(0)
+            if isinstance(failure, httpx.TransportError):
+                raise type(failure)(str(failure), request=request)
+            return httpx.Response(failure, json={"error": {"message": "unavailable"}})
         if request.method == "GET":
             return httpx.Response(200, json={"remaining_capture_amount": 0,
                                              "results": self.captures})  # fmt: skip
@@ -197,6 +208,36 @@ def test_defect_11_our_refund_of_unknown_outcome_is_never_recorded_as_a_back_off
     }
     assert stored(repository, capture).refundable_amount == AUTHORIZED - 5000
     assert len(aplazame.sent("POST")) == 2  # the capture and our refund, each once
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("no answer"), httpx.ConnectError("refused"), 500, 503],
+    ids=["read-timeout", "connection-refused", "500", "503"],
+)
+def test_defect_11_a_refund_whose_captures_cannot_be_read_is_refused_and_never_sent(
+    repository: Any, failure: httpx.TransportError | int
+) -> None:
+    aplazame = FakeAplazame()
+    capture = captured(repository, aplazame.provider())
+    # Given the merchant may have refunded in Aplazame's back office, and the list that
+    # would say so cannot be read
+    aplazame.back_office_refund(6000)
+    aplazame.listing_fails = [failure]
+    # When a refund is asked through us
+    with pytest.raises(ProviderUnavailableError) as refused:
+        refund(repository, aplazame, capture, 5000, "k-1")
+    # Then it is refused as retryable, naming the field, before anything is reserved or sent
+    assert refused.value.retryable
+    assert refused.value.field == "amount"
+    assert "nothing was reserved or sent" in refused.value.message
+    assert aplazame.sent("POST") == ["/orders/auth_merchant-1_order-1001/captures"]
+    assert repository.list_refunds(capture.merchant_id, capture.order_id) == []
+    assert stored(repository, capture).refundable_amount == AUTHORIZED
+    # and the same request retried once the list reads is judged by it (over-refund refused)
+    with pytest.raises(OverRefundError):
+        refund(repository, aplazame, capture, 5000, "k-1")
+    assert len(aplazame.sent("POST")) == 1
 
 
 @pytest.fixture

@@ -205,10 +205,12 @@ def test_defect_1_an_aplazame_refund_whose_answer_was_lost_is_never_sent_again(
 ) -> None:
     """Aplazame takes no idempotency key: a retry of a refund whose answer was lost must not
     refund again (it stays pending, reserved, for an operator), and says so."""
+    # The refund is sent (the captures list read before it), its answer lost; from then on
     # Aplazame cannot be asked (its captures list is unavailable)
-    aplazame = FakeAplazameRefunds(str(capture.provider_reference), lists=False)
+    aplazame = FakeAplazameRefunds(str(capture.provider_reference))
     with pytest.raises(OutcomeUnknownNotRetryableError):
         refund(repository, aplazame, capture, 1000, "k-lost")
+    aplazame.lists = False
     # The client retries with the same key, as it is told to
     with pytest.raises(OutcomeUnknownNotRetryableError) as retried:
         refund(repository, aplazame, capture, 1000, "k-lost")

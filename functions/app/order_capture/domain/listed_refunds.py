@@ -23,6 +23,9 @@ The list is read before the ledger: any refund of ours the list shows was reserv
 ledger before it was sent, so the ledger read after it knows it (confirmed with its reference,
 or pending of unknown outcome): it is never mistaken for a refund made elsewhere.
 
+A list that cannot be read refuses a new refund (retryable, nothing reserved or sent): what
+the captures have left is then unknown. Reconciliation logs it and reads it on its next run.
+
 What the provider says each capture has left is returned too: a new refund above it is
 refused (``OverRefundError``, ``refunds.check_refundable``) even where the ledger could not
 record the difference (the skipped captures above).
@@ -33,7 +36,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from order_capture.domain import external_refunds
-from order_capture.errors import OrderChangedError, ProviderError
+from order_capture.errors import (
+    OrderChangedError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderNotConfiguredError,
+    ProviderUnavailableError,
+)
 from order_capture.models import Capture, CaptureStatus, Model, Order, Refund, RefundStatus
 from order_capture.observability import logger
 from order_capture.ports import (
@@ -59,18 +68,38 @@ class ListedRefunds(Model):
 
 
 def record_listed_refunds(
-    repository: RefundLedger, providers: PaymentProviders, order: Order, now: datetime
+    repository: RefundLedger,
+    providers: PaymentProviders,
+    order: Order,
+    now: datetime,
+    *,
+    for_new_refund: bool = False,
 ) -> ListedRefunds:
     """Read the order's captures with their refunds at its provider and record the refunds
-    the ledger does not know (see the module doc). A provider that lists none, or a list that
-    cannot be had, changes nothing (logged): the refund through us goes on, and the provider
-    still refuses what its capture has not got."""
+    the ledger does not know (see the module doc). A provider that lists none changes nothing.
+
+    A list that cannot be had (a timeout, a 5xx, an answer we cannot read) proves nothing
+    about what was refunded elsewhere. Before a new refund (``for_new_refund``) it refuses the
+    refund: ``ProviderUnavailableError`` (retryable, field ``amount``; a decline or missing
+    credentials are raised as they are), before anything is reserved or sent, as the capture
+    may have less left than the ledger knows and sending could refund more than it captured.
+    For reconciliation it is logged and changes nothing (the next run reads it again)."""
     try:
         provider = providers.provider(order.payment.provider, order.merchant_id)
         if not isinstance(provider, CaptureRefundsReader):
             return ListedRefunds()
         listed = provider.listed_captures(order.payment.reference, order.currency)
     except ProviderError as error:
+        if for_new_refund and isinstance(error, ProviderDeclinedError | ProviderNotConfiguredError):
+            raise  # the provider's clear answer (no such order, bad key): nothing reserved
+        if for_new_refund:
+            raise ProviderUnavailableError(
+                f"{order.payment.provider} could not list the captures of order "
+                f"{order.order_id} with their refunds ({error.reason}), so what they have left "
+                "after refunds made outside this service is unknown: nothing was reserved or "
+                "sent; retry later with the same Idempotency-Key",
+                field="amount",
+            ) from error
         logger.warning(
             "the provider's list of refunds could not be read: refunds made elsewhere not "
             "recorded now",

@@ -219,7 +219,7 @@ def _reserve(
         if earlier is not None:
             return order, capture, same_request(earlier, amount), False
         if listed is None:
-            listed = record_listed_refunds(repository, providers, order, now)
+            listed = record_listed_refunds(repository, providers, order, now, for_new_refund=True)
             if listed.recorded:
                 continue  # the capture's totals moved: read them again
         check_refundable(capture, amount, listed.refundable_at_provider.get(capture_id))
