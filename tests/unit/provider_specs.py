@@ -114,9 +114,18 @@ def coerce(value: Any, schema: dict[str, Any]) -> Any:
 
 def validate_stripe_request(request: httpx.Request) -> None:
     operation = stripe_operation(request.method, request.url.path)
-    declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-    for name in request.url.params:
-        assert name.removesuffix("[]") in declared, f"{name} is no query parameter of Stripe's"
+    declared = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+    for name, value in request.url.params.multi_items():
+        base, _, member = name.removesuffix("]").partition("[")
+        assert base in declared, f"{name} is no query parameter of Stripe's"
+        if member:  # a deepObject's member: one of its schema's, of its type
+            choices = declared[base]["schema"].get("anyOf", [declared[base]["schema"]])
+            properties: dict[str, Any] = next(
+                (c["properties"] for c in choices if "properties" in c), {}
+            )
+            if properties:
+                assert member in properties, f"{name}: {member} is no member Stripe's takes"
+                jsonschema.validate(coerce(value, properties[member]), properties[member])
     if request.method == "GET" or not request.content:
         return
     body_spec = operation["requestBody"]["content"]

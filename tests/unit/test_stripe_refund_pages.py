@@ -9,6 +9,7 @@ parameters of the operation, the answer its list object)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -64,7 +65,8 @@ class PagedRefunds:
         if request.url.path == "/v1/refunds":
             params = request.url.params
             assert params["payment_intent"] == INTENT
-            newest_first = list(reversed(self.refunds))
+            since = int(params.get("created[gte]", "0"))
+            newest_first = [r for r in reversed(self.refunds) if int(str(r["created"])) >= since]
             after = params.get("starting_after")
             start = 0 if after is None else [r["id"] for r in newest_first].index(after) + 1
             limit = int(params.get("limit", "10"))
@@ -147,6 +149,38 @@ def test_defect_11_more_refunds_than_the_bound_are_refused_never_sent_again(
         adapter(fake).intent_refunds(INTENT)
     assert fake.posted() == []
     assert fake.pages_read() == [None, "re_00150"] * 2
+
+
+#: When the ledger reserved the refund: two days after the fake's refunds were made.
+RESERVED_AT = datetime.fromtimestamp(1_700_000_000, UTC) + timedelta(days=2)
+
+
+def test_defect_11_an_intent_with_more_refunds_than_the_bound_still_gets_ours_sent_once() -> None:
+    # Given an intent with 2,500 refunds (more than the 20 pages a lookup reads), none ours,
+    # all made before the ledger reserved this refund
+    fake = PagedRefunds(2500)
+
+    # When the refund is sent, looked up first by its key
+    answer = adapter(fake).refund(refund_request().model_copy(update={"reserved_at": RESERVED_AT}))
+
+    # Then only refunds made since the reservation (less the clocks' margin) are listed: one
+    # page, none ours, and the refund is sent once
+    assert answer.provider_reference == "re_new"
+    assert len(fake.posted()) == 1 and fake.pages_read() == [None]
+    (listing,) = [r for r in fake.requests if r.method == "GET"]
+    since = RESERVED_AT - stripe_adapter.REFUND_LOOKUP_CLOCK_MARGIN
+    assert listing.url.params["created[gte]"] == str(int(since.timestamp()))
+
+
+def test_our_refund_made_after_the_reservation_is_found_among_thousands_older() -> None:
+    fake = PagedRefunds(2500)
+    ours = {**fake.refunds[-1], "id": "re_ours", "metadata": {"refund_key": "refund-key-1"}}
+    fake.refunds.append({**ours, "created": int(RESERVED_AT.timestamp()) + 1})
+
+    found = adapter(fake).refund(refund_request().model_copy(update={"reserved_at": RESERVED_AT}))
+
+    assert found.provider_reference == "re_ours"
+    assert fake.posted() == [] and fake.pages_read() == [None]
 
 
 def test_an_intent_with_no_refund_of_ours_gets_the_refund_sent_once() -> None:

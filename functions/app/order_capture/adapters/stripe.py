@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -69,6 +69,10 @@ _TRY_AGAIN_CODES = frozenset({"idempotency_key_in_use", "lock_timeout", "rate_li
 #: request, each of at least one minor unit of a capture).
 _REFUND_PAGE_SIZE = 100
 REFUND_PAGES = 20
+#: How much earlier than our reservation Stripe's clock may date our refund: the lookup by
+#: key asks only for refunds ``created[gte]`` the reservation less this, so an intent's older
+#: refunds (however many) are never read.
+REFUND_LOOKUP_CLOCK_MARGIN = timedelta(hours=1)
 _ALREADY_CAPTURED_CODES = frozenset({"payment_intent_unexpected_state", "charge_already_captured"})
 
 
@@ -287,21 +291,31 @@ class StripeProvider:
         )
 
     def _refund_with_key(self, request: ProviderRefundRequest) -> dict[str, Any] | None:
-        for refund in self._refunds_of(request.capture_reference):
+        """Our refund at Stripe, by ``refund_key``: it was made after the ledger reserved it,
+        so only refunds created since then (less a margin for the clocks) are listed."""
+        since = (
+            None
+            if request.reserved_at is None
+            else int((request.reserved_at - REFUND_LOOKUP_CLOCK_MARGIN).timestamp())
+        )
+        for refund in self._refunds_of(request.capture_reference, created_since=since):
             if (refund.get("metadata") or {}).get("refund_key") == request.idempotency_key:
                 return dict(refund)  # found: the pages after it are not read
         return None
 
     def _refunds_of(
-        self, payment_intent: str, *, expand_intent: bool = False
+        self, payment_intent: str, *, expand_intent: bool = False, created_since: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """The intent's refunds, newest first, page after page (``GET /v1/refunds``: at most
         100 a page, ``has_more`` while more are left, ``starting_after`` the last id read), at
         most ``REFUND_PAGES`` pages. Past that it raises rather than answer from part of the
         list: a refund looked up before it is sent again must not be missed. With
         ``expand_intent`` the first page's refunds bring the intent object (later pages do not:
-        it is the same intent)."""
+        it is the same intent). ``created_since`` (unix seconds): only refunds created then or
+        later (``created[gte]``)."""
         params = {"payment_intent": payment_intent, "limit": str(_REFUND_PAGE_SIZE)}
+        if created_since is not None:
+            params["created[gte]"] = str(created_since)
         first = {**params, "expand[]": "data.payment_intent"} if expand_intent else params
         for number in range(REFUND_PAGES):
             listed = self.http.request(
@@ -312,9 +326,11 @@ class StripeProvider:
             if not listed.get("has_more") or not page:
                 return
             params = {**params, "starting_after": str(page[-1]["id"])}
+        since = "" if created_since is None else f" created since {created_since}"
         raise ProviderLookupUnsupportedError(
             f"stripe lists more than {REFUND_PAGES * _REFUND_PAGE_SIZE} refunds of "
-            f"{payment_intent}: not read further; settle its refunds from Stripe's Dashboard"
+            f"{payment_intent}{since}: not read further; settle its refunds from Stripe's "
+            "Dashboard"
         )
 
     def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:

@@ -278,6 +278,7 @@ def settle_at_provider(
                 shipping_amount=capture.shipping_amount,
                 items=provider_items(order, capture),
                 earlier_refund_amounts=_earlier_amounts(repository, capture, refund),
+                reserved_at=refund.created_at,
             )
         )
     except ProviderDeclinedError as error:

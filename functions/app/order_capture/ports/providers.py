@@ -118,6 +118,9 @@ class ProviderRefundRequest(Model):
     #: a provider that shows the refunded items replays them, so that no line is shown
     #: refunded twice (Adyen's lineItems).
     earlier_refund_amounts: list[int] = []
+    #: When the ledger reserved the refund (before it was first sent): a provider that looks
+    #: the refund up before sending it (Stripe) need read only what was made since.
+    reserved_at: datetime | None = None
 
 
 class ProviderRefund(Model):
