@@ -93,10 +93,12 @@ def test_payment_captured_keeps_the_ledgers_bookkeeping_out() -> None:
     # Then no internal field is there, and every public one says what the ledger says
     assert not LEDGER_ONLY & set(detail)
     ledger = capture.model_dump(mode="json")
-    assert {key: detail[key] for key in detail if key != "schema_version"} == {
-        key: ledger[key] for key in detail if key != "schema_version"
+    own = {"schema_version", "announcement_id"}
+    assert {key: detail[key] for key in detail if key not in own} == {
+        key: ledger[key] for key in detail if key not in own
     }
     assert detail["schema_version"] == 1
+    assert detail["announcement_id"] == f"{capture.capture_id}:captured"
 
 
 @pytest.mark.parametrize("status", [CaptureStatus.FAILED, CaptureStatus.REQUIRES_ACTION, None])
@@ -113,7 +115,25 @@ def test_payment_capture_failed_says_what_the_failure_record_says(
     if status is None:
         record = record.model_copy(update={"status": None, "merchant_id": None})
     detail = payment_capture_failed(record).model_dump(mode="json")
-    assert detail == {**record.model_dump(mode="json"), "schema_version": 1}
+    assert detail == {
+        **record.model_dump(mode="json"),
+        "schema_version": 1,
+        "announcement_id": f"c1:capture_failed:{(status or CaptureStatus.FAILED).value}",
+    }
+
+
+def test_an_announcement_id_is_the_same_for_every_repeat_and_apart_for_each_outcome() -> None:
+    # Given a capture announced twice (a repeat), later than the first time
+    capture = a_ledger_capture()
+    repeat = capture.model_copy(update={"updated_at": capture.updated_at.replace(year=2030)})
+    # Then both carry one identity, derived from the capture and the outcome alone
+    assert payment_captured(capture).announcement_id == payment_captured(repeat).announcement_id
+    failure = FailureReason(reason="provider_declined", message="", error="ProviderDeclinedError")
+    failed = payment_capture_failed(FailureRecord.of(capture, failure, "arn:exec"))
+    assert failed.announcement_id != payment_captured(capture).announcement_id
+    # And a failure that names no capture is its execution's
+    orphan = FailureRecord.of(capture, failure, "arn:exec").model_copy(update={"capture_id": None})
+    assert payment_capture_failed(orphan).announcement_id == "execution:arn:exec:capture_failed"
 
 
 def test_authorization_expiring_says_what_the_sweep_found() -> None:

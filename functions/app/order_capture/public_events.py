@@ -40,10 +40,15 @@ class PublicEventDetail(Model):
 
 
 class PaymentCaptured(PublicEventDetail):
-    """A capture the provider made, recorded in the ledger: announced once."""
+    """A capture the provider made, recorded in the ledger: announced at least once, a repeat
+    carrying the same ``announcement_id``."""
 
     detail_type: ClassVar[str] = "Payment Captured"
 
+    announcement_id: str = Field(
+        description="This announcement's identity, the same in a repeat of it "
+        "(`<capture_id>:captured`): deduplicate on it."
+    )
     capture_id: str = Field(description="The capture's id (one per shipment).")
     merchant_id: str = Field(description="The merchant the order belongs to.")
     order_id: str = Field(description="The shop's order id.")
@@ -67,6 +72,11 @@ class PaymentCaptureFailed(PublicEventDetail):
 
     detail_type: ClassVar[str] = "Payment Capture Failed"
 
+    announcement_id: str = Field(
+        description="This announcement's identity, the same in a repeat of it "
+        "(`<capture_id>:capture_failed:<status>`; `execution:<execution_id>:capture_failed` "
+        "when the event named no capture): deduplicate on it."
+    )
     merchant_id: str | None = Field(description="The merchant the order belongs to.")
     order_id: str | None = Field(description="The shop's order id.")
     shipment_id: str | None = Field(description="The shipment (or API capture).")
@@ -110,8 +120,27 @@ EMITTED: dict[str, type[PublicEventDetail]] = {
 }
 
 
+def captured_id(capture_id: str) -> str:
+    """The identity of ``Payment Captured`` for ``capture_id``: derived from the capture and
+    the outcome alone (never a timestamp), so whoever announces it, and every repeat of it,
+    carries the same one."""
+    return f"{capture_id}:{CaptureStatus.CAPTURED.value}"
+
+
+def capture_failed_id(
+    capture_id: str | None, status: CaptureStatus | None, execution_id: str | None
+) -> str:
+    """The identity of ``Payment Capture Failed`` (as ``captured_id``): by the capture and the
+    status it announces (another execution's capture's own, when this failure changed
+    nothing), or by its execution when the event named no capture."""
+    if capture_id is None:
+        return f"execution:{execution_id}:capture_failed"
+    return f"{capture_id}:capture_failed:{(status or CaptureStatus.FAILED).value}"
+
+
 def payment_captured(capture: Capture) -> PaymentCaptured:
     return PaymentCaptured(
+        announcement_id=captured_id(capture.capture_id),
         capture_id=capture.capture_id,
         merchant_id=capture.merchant_id,
         order_id=capture.order_id,
@@ -131,6 +160,7 @@ def payment_captured(capture: Capture) -> PaymentCaptured:
 
 def payment_capture_failed(record: FailureRecord) -> PaymentCaptureFailed:
     return PaymentCaptureFailed(
+        announcement_id=capture_failed_id(record.capture_id, record.status, record.execution_id),
         merchant_id=record.merchant_id,
         order_id=record.order_id,
         shipment_id=record.shipment_id,
