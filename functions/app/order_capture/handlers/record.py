@@ -100,9 +100,8 @@ def handle_success(
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.
     add_metric_by("Currency", recorded.currency, "CapturedAmount", recorded.amount, money=True)
-    logger.info(
-        "capture recorded", extra={"capture_id": recorded.capture_id, "amount": recorded.amount}
-    )
+    # No line of its own: the ledger's change logged it (state_log: "capture state changed",
+    # confirmed, with its amount and the provider's reference); a duplicate changed nothing.
     return capture_output(_with_totals(recorded, capture))
 
 
