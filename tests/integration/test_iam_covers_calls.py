@@ -4,14 +4,17 @@ The local runtime attributes each AWS request to the function whose handler made
 Lambda's execution role would be asked). A tour of every trigger and path (events, the API in
 its routes, asynchronous confirmation and refunds by webhook, declines, reconciliation, the
 expiry sweep) collects them, and each call is checked against the function's policy statements
-in template.yaml: the action, and for DynamoDB the table or the named index.
+in template.yaml: the action, and for DynamoDB the table or the named index, and the partition
+key of every item it reads or writes against the statement's ``dynamodb:LeadingKeys``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
@@ -64,20 +67,76 @@ def required_permissions(call: AwsCall) -> list[tuple[str, str]]:
     return [(f"dynamodb:{call.operation}", "table")]
 
 
+def leading_keys(call: AwsCall) -> list[tuple[str, str, str]]:
+    """(IAM action, resource, partition key value) of each item a DynamoDB call names: the
+    values IAM compares with ``dynamodb:LeadingKeys`` (for a Query, its key condition's
+    partition key: the table's ``PK``, or the index's own)."""
+    params = call.params
+    if call.operation == "TransactWriteItems":
+        return [
+            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", "table", _partition(write))
+            for item in params["TransactItems"]
+            for kind, write in item.items()
+        ]
+    if call.operation == "BatchGetItem":
+        return [
+            ("dynamodb:BatchGetItem", "table", _partition({"Key": key}))
+            for request in params["RequestItems"].values()
+            for key in request["Keys"]
+        ]
+    if call.operation == "Query":
+        match = re.match(r"\s*#?\w+\s*=\s*(:\w+)", params["KeyConditionExpression"])
+        assert match is not None, params["KeyConditionExpression"]
+        value = str(params["ExpressionAttributeValues"][match.group(1)]["S"])
+        index = params.get("IndexName")
+        return [("dynamodb:Query", f"index/{index}" if index else "table", value)]
+    return [(f"dynamodb:{call.operation}", "table", _partition(params))]
+
+
+def _partition(params: dict[str, Any]) -> str:
+    return str((params.get("Key") or params["Item"])["PK"]["S"])
+
+
 def granted_permissions(function_id: str) -> list[tuple[list[str], str]]:
     """The function's policy statements as (actions, resource) with resource ``table``,
     ``index/<name>``, ``any`` (``*``) or ``other``."""
+    return [(actions, resource) for actions, resource, _ in granted_statements(function_id)]
+
+
+def granted_statements(function_id: str) -> list[tuple[list[str], str, list[str] | None]]:
+    """As ``granted_permissions``, with each statement's ``dynamodb:LeadingKeys`` patterns
+    (``ForAllValues:StringLike``; None: the statement has no such condition)."""
     template = yaml_template()
-    statements: list[tuple[list[str], str]] = []
+    statements: list[tuple[list[str], str, list[str] | None]] = []
     for policy in template["Resources"][function_id]["Properties"].get("Policies", []):
         for name, actions in SAM_POLICY_TEMPLATES.items():
             if name in policy:
-                statements.append((actions, "other"))
+                statements.append((actions, "other", None))
         for statement in policy.get("Statement", []):
             resources = statement["Resource"]
+            condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+            patterns = condition.get("dynamodb:LeadingKeys")
             for resource in resources if isinstance(resources, list) else [resources]:
-                statements.append((statement["Action"], _resource_kind(resource)))
+                statements.append((statement["Action"], _resource_kind(resource), patterns))
     return statements
+
+
+def keys_outside_grants(function_id: str, calls: list[AwsCall]) -> set[tuple[str, str, str]]:
+    """(action, resource, partition key) of the items no statement granting the action on the
+    resource lets the function touch, by its ``dynamodb:LeadingKeys`` patterns."""
+    granted = granted_statements(function_id)
+    return {
+        (action, resource, key)
+        for call in calls
+        if call.service == "dynamodb"
+        for action, resource, key in leading_keys(call)
+        if not any(
+            action in actions
+            and grant == resource
+            and (patterns is None or any(fnmatchcase(key, p) for p in patterns))
+            for actions, grant, patterns in granted
+        )
+    }
 
 
 def _resource_kind(resource: Any) -> str:
@@ -128,6 +187,63 @@ def test_the_checker_finds_a_missing_permission() -> None:
         ("dynamodb:ConditionCheckItem", "table"),
         ("dynamodb:UpdateItem", "table"),
     }
+
+
+def test_the_checker_finds_a_key_outside_the_leading_keys() -> None:
+    api_key = AwsCall("dynamodb", "GetItem", {"Key": {"PK": {"S": "APIKEY#abc"}}})
+    pointer = AwsCall(
+        "dynamodb",
+        "TransactWriteItems",
+        {"TransactItems": [{"Update": {"Key": {"PK": {"S": "CAPTURE_REF#m-1#c-1"}}}}]},
+    )
+    # AwaitConfirmation may update CAPTURE_REF items, but read no API key
+    assert keys_outside_grants("AwaitConfirmationFunction", [pointer]) == set()
+    assert keys_outside_grants("AwaitConfirmationFunction", [api_key]) == {
+        ("dynamodb:GetItem", "table", "APIKEY#abc")
+    }
+
+
+#: Where each function's table grant lets it read and write: the partition key prefixes of the
+#: items it touches (docs/ledger.md). One role serves every merchant, so no grant can name one
+#: merchant's partitions: the prefixes name the kinds of item.
+LEADING_KEYS = {
+    "ValidateFunction": ["ORDER#*"],
+    "CaptureFunction": ["ORDER#*", "CAPTURE_REF#*"],
+    "RecordFunction": ["ORDER#*", "CAPTURE_REF#*", "RELEASE_REF#*"],
+    "RecordFailureFunction": ["ORDER#*", "CAPTURE_REF#*", "EXECUTION#*"],
+    "AwaitConfirmationFunction": ["ORDER#*", "CAPTURE_REF#*"],
+    "OrderEventsFunction": ["ORDER#*", "CAPTURE_REF#*", "RELEASE_REF#*", "idempotency#*"],
+    "ApiAuthorizerFunction": ["APIKEY#*"],
+    "ApiFunction": [
+        "ORDER#*",
+        "CAPTURE_REF#*",
+        "REFUND_REF#*",
+        "RELEASE_REF#*",
+        "APIKEY#*",
+        "idempotency#*",
+    ],
+    "ReconcileFunction": ["ORDER#*", "CAPTURE_REF#*", "REFUND_REF#*", "RELEASE_REF#*"],
+    "ExpirySweepFunction": ["ORDER#*", "SWEEP#expiry"],
+}
+
+
+def test_defect_11_every_ledger_table_grant_is_limited_by_leading_keys() -> None:
+    template = yaml_template()
+    functions = [
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and any(kind != "other" and kind != "any" for _, kind in granted_permissions(name))
+    ]
+    assert sorted(functions) == sorted(LEADING_KEYS)
+    for function_id in functions:
+        for actions, resource, patterns in granted_statements(function_id):
+            if not any(action.startswith("dynamodb:") for action in actions):
+                continue
+            if resource == "table":
+                assert patterns == LEADING_KEYS[function_id], function_id
+            else:  # a named index, for Query only (its grant is by index name)
+                assert resource.startswith("index/") and actions == ["dynamodb:Query"]
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +385,16 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(toured: LocalApiU
         for function_id, calls in toured.runtime.calls_by_function.items()
     }
     assert {name: gaps for name, gaps in missing.items() if gaps} == {}
+
+
+def test_every_item_each_function_touches_is_within_its_leading_keys(
+    toured: LocalApiUnderTest,
+) -> None:
+    outside = {
+        function_id: sorted(keys_outside_grants(function_id, calls))
+        for function_id, calls in toured.runtime.calls_by_function.items()
+    }
+    assert {name: keys for name, keys in outside.items() if keys} == {}
 
 
 def test_breaker_11_record_and_order_events_query_the_table_when_a_release_waits(
