@@ -13,8 +13,16 @@ refund (a provider's decline, a refusal found by the capture workflow: ``error.r
 a 4xx status. That refusal is the key's answer from then on: the same request gets it again, a
 corrected request with the same key is 422 ``idempotency_key_reused`` (never the old refusal
 passed off as its answer). A refusal that wrote nothing (invalid, not found, nothing to capture
-or over-capture found before the workflow) and any 5xx (retry later) are not stored, so a
-client may fix its request, or retry it, with the same key.
+or over-capture found before the workflow) and any other 5xx (retry later) are not stored, so
+a client may fix its request, or retry it, with the same key.
+
+An outcome left unknown (``CaptureOutcomeUnknownError`` 503, ``OutcomeUnknownNotRetryableError``
+502) is neither: the request's capture or refund is in the ledger under the key, so the key is
+bound to that request (a different request with it is 422 ``idempotency_key_reused``, never
+answered with the first request's capture), yet its answer is not final: a retry of the same
+request runs again and learns the outcome (the ledger and its key-derived ids keep it from
+capturing or refunding twice). Before this, a different body with the key after a 503 got the
+first capture's 503, then its 200, and the real retry 422 forever.
 """
 
 from __future__ import annotations
@@ -39,11 +47,18 @@ from order_capture.api.problems import (
     IdempotencyKeyReusedError,
     dialect_of,
 )
-from order_capture.errors import OrderCaptureError
+from order_capture.errors import (
+    CaptureOutcomeUnknownError,
+    OrderCaptureError,
+    OutcomeUnknownNotRetryableError,
+)
 
 #: How long a response is replayed for a retried key.
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: Errors after which the request's capture or refund is recorded under the key with its
+#: outcome unknown: the key is bound to the request, its answer not final.
+UNSETTLED_ERRORS = (CaptureOutcomeUnknownError, OutcomeUnknownNotRetryableError)
 
 
 #: Bodies longer than this are stored compressed: the record is one DynamoDB item (400 KB at
@@ -59,6 +74,8 @@ class StoredResponse(BaseModel):
     #: A long body, gzip-compressed and base64-encoded (then ``body`` is empty).
     body_gzip: str | None = None
     replayed: bool = False
+    #: False: the outcome was unknown (``UNSETTLED_ERRORS``); a retry runs the request again.
+    final: bool = True
 
     def to_record(self) -> dict[str, Any]:
         """The record's data: a long body compressed."""
@@ -95,15 +112,20 @@ def idempotent_response(
         response_hook=_mark_replayed,
     )
     config.register_lambda_context(request.lambda_context)
+    unsettled: list[OrderCaptureError] = []
 
     def run(idempotent_request: dict[str, Any]) -> dict[str, Any]:
         try:
             return respond().to_record()
         except OrderCaptureError as error:
             refusal = _recorded_refusal(request, error)
-            if refusal is None:
-                raise  # not stored: the key stays free for a fixed request or a retry
-            return refusal.to_record()
+            if refusal is not None:
+                return refusal.to_record()
+            if isinstance(error, UNSETTLED_ERRORS):
+                # Bound to this request, answered by raising it below; not final.
+                unsettled.append(error)
+                return StoredResponse(status_code=503, final=False).to_record()
+            raise  # not stored: the key stays free for a fixed request or a retry
 
     run_once = cast(
         Callable[..., dict[str, Any]],
@@ -116,16 +138,13 @@ def idempotent_response(
         ),
     )
 
+    idempotent_request = {
+        "merchant_id": request.merchant_id,
+        "idempotency_key": idempotency_key,
+        "request": request.fingerprint,
+    }
     try:
-        stored = StoredResponse.model_validate(
-            run_once(
-                idempotent_request={
-                    "merchant_id": request.merchant_id,
-                    "idempotency_key": idempotency_key,
-                    "request": request.fingerprint,
-                }
-            )
-        )
+        stored = _run_again_if_unsettled(request, run_once, idempotent_request)
     except IdempotencyValidationError:
         raise IdempotencyKeyReusedError(
             "Idempotency-Key: this key was already used for a different request (method, path "
@@ -137,10 +156,40 @@ def idempotent_response(
             "Idempotency-Key: the first request with this key is still in progress; retry later",
             field="Idempotency-Key",
         ) from None
+    if not stored.final:
+        raise _unsettled_error(unsettled)
     response_headers = dict(headers or {})
     if stored.replayed:
         response_headers[REPLAYED_HEADER] = "true"
     return _response(stored, response_headers)
+
+
+def _run_again_if_unsettled(
+    request: RequestContext,
+    run_once: Callable[..., dict[str, Any]],
+    idempotent_request: dict[str, Any],
+) -> StoredResponse:
+    """The key's stored response; for the same request after an unknown outcome, the request
+    run again (its record bound the key to this request, it was not its answer)."""
+    stored = StoredResponse.model_validate(run_once(idempotent_request=idempotent_request))
+    if stored.final or not stored.replayed:
+        return stored
+    request.dependencies.idempotency_store.delete_record(
+        data=idempotent_request, exception=CaptureOutcomeUnknownError("asked again")
+    )
+    return StoredResponse.model_validate(run_once(idempotent_request=idempotent_request))
+
+
+def _unsettled_error(unsettled: list[OrderCaptureError]) -> OrderCaptureError:
+    """The error of this call's unknown outcome, or (another request with the key ran it
+    meanwhile) one that says to ask again."""
+    if unsettled:
+        return unsettled[-1]
+    return CaptureOutcomeUnknownError(
+        "Idempotency-Key: the outcome of the request with this key is not known yet; "
+        "retry later with the same key",
+        field="Idempotency-Key",
+    )
 
 
 def _recorded_refusal(request: RequestContext, error: OrderCaptureError) -> StoredResponse | None:
