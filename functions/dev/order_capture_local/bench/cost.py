@@ -3,12 +3,12 @@ stated assumptions for what the counts cannot tell (durations, log volume, sampl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from order_capture_local.bench.durations import ASSUMED_API_OWN, duration_of, express_seconds
 from order_capture_local.bench.logs import platform_bytes_per_invocation
 from order_capture_local.bench.recording import Run
 from order_capture_local.runtime import PROJECT_ROOT, LocalRuntime
@@ -48,23 +48,6 @@ class Prices:
 
 PRICES = Prices()
 
-# What the counts cannot tell. Lambda durations on AWS: a DynamoDB round trip is ~10 ms
-# in-region, the provider's capture ~300 ms.
-ASSUMED_LAMBDA_MS = {
-    "ValidateFunction": 30,
-    "ComputeAmountFunction": 10,
-    "CaptureFunction": 350,
-    "RecordFunction": 40,
-    "RecordFailureFunction": 40,
-}
-ASSUMED_DEFAULT_LAMBDA_MS = 50
-#: ApiFunction's own work per capture request (parsing, its three DynamoDB and Step Functions
-#: calls, the dialect's answer): 50 ms at 512 MB. It is mostly CPU, and Lambda's CPU share is
-#: proportional to MemorySize, so it is billed the same GB-seconds at any size; only the wait
-#: on StartSyncExecution (no CPU) gets cheaper with less memory.
-ASSUMED_API_OWN_GB_SECONDS = 0.050 * 512 / 1024
-#: An Express execution lasts its Lambda tasks plus this much Step Functions overhead.
-ASSUMED_EXPRESS_OVERHEAD_MS = 100
 #: The template's X-Ray sampling rules: the root of a capture's trace (the event capture
 #: workflow, the API's stage) decides, and every Lambda downstream follows its decision.
 EVENT_TRACE_RULE = "CaptureTraceSampling"
@@ -93,8 +76,11 @@ class Deployed:
     #: ``LogLevel``'s default: the level the handlers' logs are measured at.
     log_level: str = "INFO"
 
+    def memory_of(self, function_id: str) -> int:
+        return self.memory_mb.get(function_id, self.memory_mb.get("", 128))
+
     def memory_gb(self, function_id: str) -> float:
-        return self.memory_mb.get(function_id, self.memory_mb.get("", 128)) / 1024
+        return self.memory_of(function_id) / 1024
 
 
 def deployed(template_path: Path = TEMPLATE) -> Deployed:
@@ -157,13 +143,6 @@ class Cost:
         return self.express + self.shared
 
 
-def express_seconds(invoked: list[str]) -> float:
-    """An Express execution's billed duration: its Lambda tasks and the overhead, rounded up
-    to Express's 100 ms increments."""
-    milliseconds = sum(ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) for f in invoked)
-    return math.ceil((milliseconds + ASSUMED_EXPRESS_OVERHEAD_MS) / 100) / 10
-
-
 def cost_per_million(
     run: Run,
     invoked: list[str],
@@ -175,17 +154,17 @@ def cost_per_million(
     """Cost of 1,000,000 executions like ``run`` (``invoked``: the Lambda tasks it ran).
     ``api``: the whole HTTP request besides: API Gateway, and ApiFunction billed for its own
     work plus its wait on StartSyncExecution (the Express execution's duration). Lambda
-    duration is billed at each function's MemorySize in the template; logs are ingested and
-    kept for the template's ``LogRetentionDays``: the bytes the run's functions wrote
+    duration is billed at each function's MemorySize in the template (``bench.durations``:
+    CPU-bound work the same GB-seconds at any size, waits in proportion to it); logs are
+    ingested and kept for the template's ``LogRetentionDays``: the bytes the run's functions wrote
     (``run.log_bytes``, measured; an authorizer's, cached per key, not priced) and Lambda's own
     lines per invocation."""
     stack = template or deployed()
     traces = traces_per_capture(API_TRACE_RULE if api else EVENT_TRACE_RULE)
-    seconds = express_seconds(invoked)
-    gb_seconds = sum(
-        ASSUMED_LAMBDA_MS.get(f, ASSUMED_DEFAULT_LAMBDA_MS) / 1000 * stack.memory_gb(f)
-        for f in invoked
-    ) + (ASSUMED_API_OWN_GB_SECONDS if api else 0.0)
+    seconds = express_seconds(invoked, stack.memory_of)
+    gb_seconds = sum(duration_of(f).gb_seconds(stack.memory_of(f)) for f in invoked) + (
+        ASSUMED_API_OWN.gb_seconds(stack.memory_of("ApiFunction")) if api else 0.0
+    )
     invocations = run.requests["Lambda.Invoke"] + (1 if api else 0)
     api_wait = (
         seconds * stack.memory_gb("ApiFunction") * prices.lambda_per_gb_second * MILLION

@@ -15,6 +15,7 @@ from order_capture_local.bench.hot_order import (
 )
 from order_capture_local.bench.package import PackageResult
 from order_capture_local.bench.recording import ApiRun, Run
+from order_capture_local.bench.rendering_memory import render_memory
 from order_capture_local.bench.scenarios import PathResult, ScaleResult, WarmResult
 from order_capture_local.bench.targets import (
     DYNAMODB_ITEM_LIMIT,
@@ -428,6 +429,7 @@ def render(results: Results) -> str:
         *rendering_costs.render_cost(results.costs, results.paths[0].run.transitions),
         *rendering_costs.render_workflow_choice(results.costs, results.express_limit),
         *rendering_costs.render_cold(results.cold),
+        *render_memory(results.cold),
         *render_warm(results),
         *rendering_costs.render_package(results.package),
     ]

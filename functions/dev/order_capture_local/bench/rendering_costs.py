@@ -7,15 +7,19 @@ from order_capture_local.asl_lint import EXPRESS_LIMIT_SECONDS, SERVICE_CALL_SEC
 from order_capture_local.bench.cold import ColdResult
 from order_capture_local.bench.cost import (
     API_TRACE_RULE,
-    ASSUMED_DEFAULT_LAMBDA_MS,
-    ASSUMED_EXPRESS_OVERHEAD_MS,
-    ASSUMED_LAMBDA_MS,
     CONFIRMATION_STATES,
     EVENT_TRACE_RULE,
     PRICES,
     Cost,
     deployed,
     traces_per_capture,
+)
+from order_capture_local.bench.durations import (
+    ASSUMED_API_OWN,
+    ASSUMED_DEFAULT_DURATION,
+    ASSUMED_DURATIONS,
+    ASSUMED_EXPRESS_OVERHEAD_MS,
+    Duration,
 )
 from order_capture_local.bench.logs import platform_bytes_per_invocation
 from order_capture_local.bench.package import SDK_DIRECTORIES, PackageResult
@@ -106,11 +110,13 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         f"GB-month for the template's {deployed().log_retention_days} days "
         "(`LogRetentionDays`; uncompressed, an upper bound).",
         "",
-        "Assumed, not measured: Lambda durations "
-        + ", ".join(f"{k.removesuffix('Function')} {v} ms" for k, v in ASSUMED_LAMBDA_MS.items())
-        + f", any other function {ASSUMED_DEFAULT_LAMBDA_MS} ms (Capture includes ~300 ms at "
-        f"the provider); an Express execution lasts its tasks + {ASSUMED_EXPRESS_OVERHEAD_MS} "
-        "ms; ApiFunction is billed for its own work and for its wait on StartSyncExecution (the "
+        "Assumed, not measured: Lambda durations as CPU-bound work at 512 MB + waiting "
+        "(bench/durations.py: the CPU part scales with 512 / MemorySize, the wait does not) "
+        + ", ".join(f"{k.removesuffix('Function')} {_ms(v)}" for k, v in ASSUMED_DURATIONS.items())
+        + f", ApiFunction's own work {_ms(ASSUMED_API_OWN)}, any other function "
+        f"{_ms(ASSUMED_DEFAULT_DURATION)} (Capture waits ~300 ms on the provider); an Express "
+        f"execution lasts its tasks + {ASSUMED_EXPRESS_OVERHEAD_MS} ms; ApiFunction is billed "
+        "for its own work and for its wait on StartSyncExecution (the "
         "execution's whole duration, column *API wait*, part of Lambda duration); Lambda's "
         f"own START, END and REPORT lines, {platform_bytes_per_invocation()} bytes per "
         "invocation (the documented text format, REPORT with its X-Ray line; bench/logs.py). "
@@ -170,6 +176,10 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "",
     ]
     return lines
+
+
+def _ms(duration: Duration) -> str:
+    return f"{duration.cpu_ms_at_512:g} + {duration.wait_ms:g} ms"
 
 
 def _log_bytes(costs: dict[str, Cost]) -> list[str]:
