@@ -20,6 +20,8 @@ import pytest
 
 from order_capture.adapters.aplazame import AplazameProvider
 from order_capture.adapters.credentials import ProviderCredentials
+from order_capture.api.app import error_response
+from order_capture.api.problems import Dialect
 from order_capture.domain import capture_rules, listed_refunds, refund_reconciliation, service
 from order_capture.domain.external_refunds import external_refund_id
 from order_capture.errors import (
@@ -231,6 +233,14 @@ def test_defect_11_a_refund_whose_captures_cannot_be_read_is_refused_and_never_s
     assert refused.value.retryable
     assert refused.value.field == "amount"
     assert "nothing was reserved or sent" in refused.value.message
+    # as the native (Aplazame) dialect answers it: 503, its error naming the field
+    answer = error_response(Dialect.NATIVE, refused.value)
+    assert answer.status_code == 503
+    assert json.loads(str(answer.body))["error"] | {"message": ""} == {
+        "type": "provider_unavailable",
+        "message": "",
+        "field": "amount",
+    }
     assert aplazame.sent("POST") == ["/orders/auth_merchant-1_order-1001/captures"]
     assert repository.list_refunds(capture.merchant_id, capture.order_id) == []
     assert stored(repository, capture).refundable_amount == AUTHORIZED
