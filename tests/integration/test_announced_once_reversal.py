@@ -37,7 +37,7 @@ def _assert_failed_as_announced(repository: Any, capture: Capture) -> None:
     and the order's captured amount given back."""
     stored = _stored(repository, capture)
     assert stored.status is CaptureStatus.FAILED
-    state = repository.confirmation_state(capture.merchant_id, capture.capture_id)
+    state = repository.confirmation_state(capture.merchant_id, capture.order_id, capture.capture_id)
     assert state.announced is CaptureStatus.FAILED
     order = repository.get_order(capture.merchant_id, capture.order_id)
     assert (order.captured_amount, order.reserved_amount) == (0, 0)

@@ -125,7 +125,7 @@ def test_campaign_a_task_token_is_refused_after_its_wait_timed_out_as_on_aws(
     # Given a confirmation wait that timed out (its execution ended ConfirmationOverdue)
     assert confirmation_execution(api, capture["id"]).error == "ConfirmationOverdue"
     ledger = api.runtime.repository()
-    token = ledger.confirmation_state(merchant.merchant_id, capture["id"]).task_token
+    token = ledger.confirmation_state(merchant.merchant_id, order_id, capture["id"]).task_token
     assert token is not None
     client = boto3.client("stepfunctions", region_name=LOCAL_REGION)
     # When the webhook completes it late, Step Functions refuses the token: TaskTimedOut

@@ -1,9 +1,9 @@
 """Fewer items per capture (issue 15): a small order's line counters live on its header, a
-small capture's lines and its own history on its ``CAPTURE#`` item, so that a 2-line capture's
-reserve writes 3 items (header, capture, ``CAPTURE_REF``) and its confirm 2 (capture, header)
-(+ ``CAPTURE_REF``'s announced note when its confirmer announces it). Larger orders and
-captures keep them apart (``layout.FOLDED_LINES``), and items of the former layout (everything
-apart, history as items) still read, and are written on correctly."""
+small capture's lines, its own history and its announced note on its ``CAPTURE#`` item, so that
+a 2-line capture's reserve writes 3 items (header, capture, ``CAPTURE_REF``) and its confirm 2
+(capture with its announced note, header). Larger orders and captures keep them apart
+(``layout.FOLDED_LINES``), and items of the former layouts (everything apart, history as items;
+the announced note on ``CAPTURE_REF``) still read, and are written on correctly."""
 
 from __future__ import annotations
 
@@ -107,12 +107,14 @@ def test_defect_15_a_small_capture_writes_three_items_to_reserve_and_two_to_conf
     captured = _capture(repository, clock, lines=2, execution=EXECUTION)
 
     # Then registration wrote the header and the catalog; the reserve its header, capture
-    # and pointer; the confirm the capture, the header and the pointer's announced note
+    # and pointer; the confirm the capture (its announced note in it) and the header
     assert written == [
         ["ORDER", "LINES"],
         ["ORDER", "CAPTURE", "CAPTURE_REF"],
-        ["CAPTURE", "ORDER", "CAPTURE_REF"],
+        ["CAPTURE", "ORDER"],
     ]
+    state = repository.confirmation_state("merchant-1", "order-1001", captured.capture_id)
+    assert state.announced is CaptureStatus.CAPTURED
     # And everything reads back as written: lines, counters, history
     order, stored = repository.get_order_and_capture(
         "merchant-1", "order-1001", captured.capture_id
@@ -177,3 +179,91 @@ def test_items_of_the_former_layout_still_read_and_take_new_writes(
     # And the former capture's history merges its items and its item's own entries, in order
     history = repository.capture_history("merchant-1", "order-1001", first.capture_id)
     assert [e.change for e in history] == ["reserved", "sent", "confirmed"]
+
+
+def _former_note(repository: Any, capture_id: str, note: str | None) -> None:
+    """Rewrite the capture's announced note as before it moved to ``CAPTURE#``: none on the
+    capture item, ``note`` (if any) on its ``CAPTURE_REF``."""
+    client, table = repository.client, repository.table_name
+    client.update_item(
+        TableName=table,
+        Key=codec.capture_key("merchant-1", "order-1001", capture_id),
+        UpdateExpression="REMOVE announced",
+    )
+    pointer = codec.capture_ref_key("merchant-1", capture_id)
+    if note is None:
+        client.update_item(TableName=table, Key=pointer, UpdateExpression="REMOVE announced")
+    else:
+        client.update_item(
+            TableName=table,
+            Key=pointer,
+            UpdateExpression="SET announced = :note",
+            ExpressionAttributeValues={":note": {"S": note}},
+        )
+
+
+def test_an_announced_note_of_the_former_layout_on_capture_ref_still_holds(
+    repository: Any, clock: FixedClock
+) -> None:
+    # Given a capture confirmed and announced before the note moved to its capture item
+    service.register_order(repository, _order(2), clock)
+    captured = _capture(repository, clock, lines=2)
+    _former_note(repository, captured.capture_id, "captured")
+    ids = ("merchant-1", "order-1001", captured.capture_id)
+
+    # Then its note reads from CAPTURE_REF, and is claimed and withdrawn there
+    assert repository.confirmation_state(*ids).announced is CaptureStatus.CAPTURED
+    assert not repository.claim_announcement(*ids, CaptureStatus.CAPTURED)
+    assert repository.withdraw_announcement(*ids, CaptureStatus.CAPTURED)
+    assert repository.confirmation_state(*ids).announced is None
+    assert repository.claim_announcement(*ids, CaptureStatus.CAPTURED)
+    assert not repository.claim_announcement(*ids, CaptureStatus.CAPTURED)
+
+    # When a settling write notes a later outcome (a reversal), on the capture item
+    failed = captured.model_copy(update={"status": CaptureStatus.FAILED})
+    assert repository.settle_failure(None, None, failed, CaptureStatus.CAPTURED, announced=True)
+
+    # Then the capture item's note wins over the stale one on CAPTURE_REF, withdrawn or not
+    assert repository.confirmation_state(*ids).announced is CaptureStatus.FAILED
+    assert not repository.claim_announcement(*ids, CaptureStatus.CAPTURED)
+    assert repository.withdraw_announcement(*ids, CaptureStatus.FAILED)
+    assert repository.confirmation_state(*ids).announced is None
+    assert not repository.withdraw_announcement(*ids, CaptureStatus.CAPTURED)
+
+
+def test_a_capture_reserved_before_the_note_moved_is_noted_by_its_settling_write(
+    repository: Any, clock: FixedClock
+) -> None:
+    # Given a pending capture reserved before the note moved (none on either item)
+    service.register_order(repository, _order(2), clock)
+    request = CaptureRequest(
+        merchant_id="merchant-1",
+        order_id="order-1001",
+        shipment_id="s-1",
+        items=[ItemQuantity(item_id="line-0", quantity=1)],
+    )
+    order = repository.get_order("merchant-1", "order-1001")
+    plan = capture_rules.plan_capture(order, request, clock.now())
+    sent = service.execute_capture(
+        repository,
+        RecordingProvider(),
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-1",
+        now=clock.now(),
+    )
+    _former_note(repository, sent.capture_id, None)
+    ids = ("merchant-1", "order-1001", sent.capture_id)
+    assert repository.confirmation_state(*ids).announced is None
+
+    # When its confirmer confirms it, announcing
+    assert repository.confirm(
+        sent.model_copy(update={"status": CaptureStatus.CAPTURED}), announced=True
+    )
+
+    # Then the note is on the capture item, and nobody claims it on CAPTURE_REF after
+    assert repository.confirmation_state(*ids).announced is CaptureStatus.CAPTURED
+    assert not repository.claim_announcement(*ids, CaptureStatus.CAPTURED)
+    pointer = repository.client.get_item(
+        TableName=repository.table_name, Key=codec.capture_ref_key("merchant-1", sent.capture_id)
+    )["Item"]
+    assert "announced" not in pointer

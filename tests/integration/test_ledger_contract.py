@@ -160,9 +160,12 @@ def test_campaign_a_failure_notes_the_announcement_in_its_write_only_when_asked(
     failed = capture.model_copy(update={"status": CaptureStatus.FAILED, "failure": failure})
     # A write that does not happen notes nothing either
     assert not ledger.settle_failure(None, None, failed, CaptureStatus.CAPTURED, announced=True)
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
+    assert (
+        ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id).announced
+        is None
+    )
     assert ledger.settle_failure(None, None, failed, CaptureStatus.PENDING, announced=announced)
-    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
+    state = ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id)
     assert state.announced is (CaptureStatus.FAILED if announced else None)
 
 
@@ -199,23 +202,34 @@ def test_the_provider_reference_is_noted_only_while_pending(ledger: OrderReposit
 
 def test_a_task_token_is_noted_only_beside_a_pending_capture(ledger: OrderRepository) -> None:
     order, capture = stored_with_capture(ledger)
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token is None
-    assert ledger.await_confirmation(capture, "token-1")
-    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
-    assert (state.task_token, state.announced) == ("token-1", None)
-    assert ledger.claim_announcement(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced == (
-        CaptureStatus.CAPTURED
+    assert (
+        ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id).task_token
+        is None
     )
+    assert ledger.await_confirmation(capture, "token-1")
+    state = ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id)
+    assert (state.task_token, state.announced) == ("token-1", None)
+    assert ledger.claim_announcement(
+        order.merchant_id, order.order_id, capture.capture_id, CaptureStatus.CAPTURED
+    )
+    assert ledger.confirmation_state(
+        order.merchant_id, order.order_id, capture.capture_id
+    ).announced == (CaptureStatus.CAPTURED)
     ledger.confirm(capture.model_copy(update={"status": CaptureStatus.CAPTURED}))
     assert not ledger.await_confirmation(capture, "token-2")
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).task_token == "token-1"
+    assert (
+        ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id).task_token
+        == "token-1"
+    )
     assert ledger.find_capture(order.merchant_id, "cap-unknown") is None
     # taken back
     assert ledger.withdraw_announcement(
-        order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED
+        order.merchant_id, order.order_id, capture.capture_id, CaptureStatus.CAPTURED
     )
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
+    assert (
+        ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id).announced
+        is None
+    )
 
 
 def test_defect_16_an_announcement_on_an_unknown_capture_writes_nothing(
@@ -225,10 +239,14 @@ def test_defect_16_an_announcement_on_an_unknown_capture_writes_nothing(
     # find_capture then failed to read (KeyError on order_id).
     order = new_order()
     captured = CaptureStatus.CAPTURED
-    assert not ledger.claim_announcement(order.merchant_id, "cap-never-reserved", captured)
-    assert not ledger.withdraw_announcement(order.merchant_id, "cap-never-reserved", captured)
+    assert not ledger.claim_announcement(
+        order.merchant_id, order.order_id, "cap-never-reserved", captured
+    )
+    assert not ledger.withdraw_announcement(
+        order.merchant_id, order.order_id, "cap-never-reserved", captured
+    )
     assert ledger.find_capture(order.merchant_id, "cap-never-reserved") is None
-    state = ledger.confirmation_state(order.merchant_id, "cap-never-reserved")
+    state = ledger.confirmation_state(order.merchant_id, order.order_id, "cap-never-reserved")
     assert (state.task_token, state.announced) == (None, None)
 
 
@@ -236,22 +254,26 @@ def test_campaign_an_announcement_is_claimed_by_one_caller_and_withdrawn_by_its_
     ledger: OrderRepository,
 ) -> None:
     order, capture = stored_with_capture(ledger)
-    merchant, capture_id = order.merchant_id, capture.capture_id
+    merchant, order_id, capture_id = order.merchant_id, order.order_id, capture.capture_id
     # Of two callers that find no note, one claims it
-    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
-    assert not ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert ledger.claim_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
+    assert not ledger.claim_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
     # Only the note that is there is withdrawn (a reversal's note is not a capture's)
-    assert not ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.FAILED)
-    assert ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
-    assert not ledger.withdraw_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert not ledger.withdraw_announcement(merchant, order_id, capture_id, CaptureStatus.FAILED)
+    assert ledger.withdraw_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
+    assert not ledger.withdraw_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
     # Withdrawn, it can be claimed again (the retry of a failed announcement)
-    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
+    assert ledger.claim_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
     # A later outcome (a reversal) is a new note
-    assert ledger.claim_announcement(merchant, capture_id, CaptureStatus.FAILED)
-    assert ledger.confirmation_state(merchant, capture_id).announced is CaptureStatus.FAILED
+    assert ledger.claim_announcement(merchant, order_id, capture_id, CaptureStatus.FAILED)
+    assert (
+        ledger.confirmation_state(merchant, order_id, capture_id).announced is CaptureStatus.FAILED
+    )
     # A failed note is final: a success read before the reversal claims nothing (issue 12)
-    assert not ledger.claim_announcement(merchant, capture_id, CaptureStatus.CAPTURED)
-    assert ledger.confirmation_state(merchant, capture_id).announced is CaptureStatus.FAILED
+    assert not ledger.claim_announcement(merchant, order_id, capture_id, CaptureStatus.CAPTURED)
+    assert (
+        ledger.confirmation_state(merchant, order_id, capture_id).announced is CaptureStatus.FAILED
+    )
 
 
 @pytest.mark.parametrize("announced", [True, False])
@@ -261,12 +283,17 @@ def test_a_confirm_notes_the_announcement_only_when_its_confirmer_announces(
     order, capture = stored_with_capture(ledger)
     done = capture.model_copy(update={"status": CaptureStatus.CAPTURED})
     assert ledger.confirm(done, announced=announced)
-    state = ledger.confirmation_state(order.merchant_id, capture.capture_id)
+    state = ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id)
     assert state.announced == (CaptureStatus.CAPTURED if announced else None)
     # A confirm that finds it settled writes nothing, the marker included.
-    ledger.withdraw_announcement(order.merchant_id, capture.capture_id, CaptureStatus.CAPTURED)
+    ledger.withdraw_announcement(
+        order.merchant_id, order.order_id, capture.capture_id, CaptureStatus.CAPTURED
+    )
     assert not ledger.confirm(done, announced=True)
-    assert ledger.confirmation_state(order.merchant_id, capture.capture_id).announced is None
+    assert (
+        ledger.confirmation_state(order.merchant_id, order.order_id, capture.capture_id).announced
+        is None
+    )
 
 
 # --- history -----------------------------------------------------------------------------------

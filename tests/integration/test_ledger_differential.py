@@ -140,7 +140,8 @@ def held(ledger: OrderRepository, order_id: str) -> dict[str, Any]:
         "open refunds": [r for r in ledger.list_open_refunds(far) if r.order_id == order_id],
         "expiring": [o for o in ledger.list_orders_expiring_before(far) if o.order_id == order_id],
         "confirmations": [
-            ledger.confirmation_state("merchant-1", capture.capture_id) for capture in captures
+            ledger.confirmation_state("merchant-1", capture.order_id, capture.capture_id)
+            for capture in captures
         ],
         "found": [ledger.find_capture("merchant-1", capture.capture_id) for capture in captures],
     }

@@ -50,7 +50,7 @@ def test_shipment_captured_asynchronously_ends_awaiting_confirmation(
     # (a guard against a hang, not a timing: the wait ends when AwaitConfirmation has run)
     assert noted.wait(timeout=180), "AwaitConfirmation never ran"
     noted_state = runtime.repository().confirmation_state(
-        capture["merchant_id"], capture["capture_id"]
+        capture["merchant_id"], capture["order_id"], capture["capture_id"]
     )
     token = str(noted_state.task_token)
     ended = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}

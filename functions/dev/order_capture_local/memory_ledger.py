@@ -42,11 +42,10 @@ OrderKey = tuple[str, str]
 
 @dataclass
 class _Pointer:
-    """A ``CAPTURE_REF`` item: the capture's order, the waiting task token, the announcement."""
+    """A ``CAPTURE_REF`` item: the capture's order and the waiting task token."""
 
     order_id: str | None = None
     task_token: str | None = None
-    announced: CaptureStatus | None = None
 
 
 @dataclass
@@ -58,6 +57,9 @@ class MemoryLedger(MemoryRefunds):
     expiry_index: set[OrderKey] = field(default_factory=set)
     captures: dict[tuple[str, str, str], Capture] = field(default_factory=dict)
     capture_refs: dict[tuple[str, str], _Pointer] = field(default_factory=dict)
+    #: Each reserved capture's announced note (its ``CAPTURE#`` item's ``announced``): None
+    #: from its reservation until its settler or a claim notes an outcome.
+    announced: dict[tuple[str, str, str], CaptureStatus | None] = field(default_factory=dict)
     refunds: dict[tuple[str, str, str, str], Refund] = field(default_factory=dict)
     #: Refunds in the sparse open index (set by reserve_refund, removed by settling).
     open_refunds: set[tuple[str, str, str, str]] = field(default_factory=set)
@@ -217,6 +219,7 @@ class MemoryLedger(MemoryRefunds):
                 )
             self._put_header(order)
             self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
+            self.announced[self._capture_key(capture)] = None
             pointer = self._pointer_of(capture.merchant_id, capture.capture_id)
             pointer.order_id = capture.order_id
             self._note_capture(capture, "reserved", None)
@@ -251,9 +254,7 @@ class MemoryLedger(MemoryRefunds):
             if capture.releases_authorization:
                 self.expiry_index.discard((order.merchant_id, order.order_id))
             if announced:
-                self._pointer_of(
-                    capture.merchant_id, capture.capture_id
-                ).announced = CaptureStatus.CAPTURED
+                self.announced[key] = CaptureStatus.CAPTURED
             self._note_capture(capture, "confirmed", history.confirmed_from(capture))
             return True
 
@@ -277,7 +278,7 @@ class MemoryLedger(MemoryRefunds):
             if order is not None:
                 self._put_header(order)
             if announced and expected_status is not None:
-                self._pointer_of(capture.merchant_id, capture.capture_id).announced = capture.status
+                self.announced[self._capture_key(capture)] = capture.status
             entry = history.failure_change(capture, expected_status, released=order is not None)
             self._note(capture.merchant_id, capture.order_id, entry)
             return True
@@ -322,27 +323,34 @@ class MemoryLedger(MemoryRefunds):
             pointer.order_id = capture.order_id
             return True
 
-    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
+    def confirmation_state(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> ConfirmationState:
         with self._lock:
             pointer = self.capture_refs.get((merchant_id, capture_id), _Pointer())
-            return ConfirmationState(task_token=pointer.task_token, announced=pointer.announced)
+            return ConfirmationState(
+                task_token=pointer.task_token,
+                announced=self.announced.get((merchant_id, order_id, capture_id)),
+            )
 
-    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
+    def claim_announcement(
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+    ) -> bool:
         with self._lock:
-            pointer = self.capture_refs.get((merchant_id, capture_id))
-            if pointer is None or pointer.announced in {status, CaptureStatus.FAILED}:
-                return False  # noted already, or failed: final (see the port)
-            pointer.announced = status
+            key = (merchant_id, order_id, capture_id)
+            if key not in self.announced or self.announced[key] in {status, CaptureStatus.FAILED}:
+                return False  # never reserved, noted already, or failed: final (see the port)
+            self.announced[key] = status
             return True
 
     def withdraw_announcement(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
         with self._lock:
-            pointer = self.capture_refs.get((merchant_id, capture_id))
-            if pointer is None or pointer.announced is not status:
+            key = (merchant_id, order_id, capture_id)
+            if key not in self.announced or self.announced[key] is not status:
                 return False
-            pointer.announced = None
+            self.announced[key] = None
             return True
 
     def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:

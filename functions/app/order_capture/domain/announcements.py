@@ -2,7 +2,7 @@
 announced once per settled outcome whoever settles it: Record, a provider's webhook,
 reconciliation, an operator.
 
-Once, by one rule (``make_known``): the ``announced`` note on the capture's CAPTURE_REF item says
+Once, by one rule (``make_known``): the ``announced`` note on the capture's ledger item says
 which outcome is being (or was) announced. Whoever settles a capture writes that note in the
 same transaction as the settling write (``CaptureLedger.confirm`` / ``settle_failure`` with
 ``announced``), so the settler, and nobody else, announces it. If the announcement cannot be
@@ -93,7 +93,9 @@ def make_known(
     if settled.status not in SETTLED_CAPTURE_STATUSES:
         return False
     if state is None:
-        state = repository.confirmation_state(settled.merchant_id, settled.capture_id)
+        state = repository.confirmation_state(
+            settled.merchant_id, settled.order_id, settled.capture_id
+        )
     if not claimed and not _claim(repository, waiters, settled, state, now):
         return False
     try:
@@ -128,7 +130,9 @@ def _claim(
         if state.task_token is not None and _settler_over(settled, now):
             complete_wait(waiters, state.task_token, settled)
         return False
-    if not repository.claim_announcement(settled.merchant_id, settled.capture_id, settled.status):
+    if not repository.claim_announcement(
+        settled.merchant_id, settled.order_id, settled.capture_id, settled.status
+    ):
         return False  # somebody else claimed it meanwhile, or it failed since
     if not _still(repository, settled):
         # Read before it moved on (a success read just before its reversal): what it is now
@@ -139,7 +143,9 @@ def _claim(
 
 
 def _withdraw(repository: CaptureConfirmations, settled: Capture) -> None:
-    repository.withdraw_announcement(settled.merchant_id, settled.capture_id, settled.status)
+    repository.withdraw_announcement(
+        settled.merchant_id, settled.order_id, settled.capture_id, settled.status
+    )
 
 
 def _settler_over(settled: Capture, now: datetime | None) -> bool:

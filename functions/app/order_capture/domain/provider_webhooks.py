@@ -101,7 +101,7 @@ def _apply_notification(
     # announces); one noted after it cannot be (the capture is no longer pending). With no
     # token the settler announces here: a waiter that comes later completes its wait without
     # announcing, and one that never comes (its wait timed out first) leaves nothing unsaid.
-    state = repository.confirmation_state(merchant_id, capture.capture_id)
+    state = repository.confirmation_state(merchant_id, capture.order_id, capture.capture_id)
     make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state, now=now)
     return settled
 
@@ -127,7 +127,7 @@ def await_confirmation(
         raise InvalidStateError(f"capture {capture.capture_id} vanished from the ledger")
     if stored.status not in SETTLED_CAPTURE_STATUSES:
         raise InvalidStateError(f"capture {capture.capture_id} is {stored.status}, not settled")
-    state = repository.confirmation_state(stored.merchant_id, stored.capture_id)
+    state = repository.confirmation_state(stored.merchant_id, stored.order_id, stored.capture_id)
     if state.announced is stored.status:
         # False if the wait timed out meanwhile: then it is over, announced all the same.
         waiters.fail(

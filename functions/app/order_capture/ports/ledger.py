@@ -116,12 +116,16 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         (the provider's webhook came first)."""
         ...
 
-    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
+    def confirmation_state(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> ConfirmationState:
         """The task token noted by ``await_confirmation`` and the last outcome announced for
         the capture, read consistently."""
         ...
 
-    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
+    def claim_announcement(
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+    ) -> bool:
         """Note that the capture's ``status`` is being announced, if it is not noted already
         (conditional: of two callers, one gets True). False, and nothing written, over a
         ``failed`` note (failed is final: a success read before its reversal is stale) and for
@@ -129,7 +133,7 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         ...
 
     def withdraw_announcement(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
         """Take back the note that ``status`` is being announced (its announcement could not
         be sent), if that is still the note; False if it is not."""

@@ -160,8 +160,8 @@ def render_requests(results: Results) -> list[str]:
         "(`BatchGetItem`: the state no longer carries the order's lines) and reserves "
         "(`TransactWriteItems`: order header with its version check and line counters + new "
         "pending capture with its lines and history entry + its `CAPTURE_REF` pointer); Record "
-        "confirms (`TransactWriteItems`: capture pending→captured with its history entry + "
-        "order totals + `CAPTURE_REF`'s announced note). The floor for a "
+        "confirms (`TransactWriteItems`: capture pending→captured with its history entry and "
+        "announced note + order totals). The floor for a "
         "safe capture is three (one read, one conditional reserve, one confirm); the fourth, "
         "Capture's re-read, is what keeping the order out of the state costs (it lets a "
         "1,000-line order capture within Step Functions' 256 KB).",

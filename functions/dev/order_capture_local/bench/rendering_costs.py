@@ -154,12 +154,13 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "capture the provider confirms later are handed on by the steps). Express runs the "
         f"same definition for ${event.express:,.2f}.",
         f"- Measured cause of the Express figure: DynamoDB ${event.dynamodb:,.2f} "
-        "(the request units of the table above; a 2-line capture's two transactions write 6 "
+        "(the request units of the table above; a 2-line capture's two transactions write 5 "
         "items of at most 1 KB, at 2 WRU each: reserve 3 (order header with its line counters, "
-        "capture with its lines and history entry, `CAPTURE_REF`), confirm 3 (capture with "
-        "its history entry, header, `CAPTURE_REF`'s announced note), plus 1 WRU per index "
-        'entry written (docs/ledger.md "Folded items"; the announced note is not folded: '
-        "it is read and claimed by capture id alone, where the capture item needs its order); "
+        "capture with its lines and history entry, `CAPTURE_REF`: the pointer from our "
+        "capture id to its order that the provider's webhook needs from before the provider "
+        "hears of the capture), confirm 2 (capture with its history entry and announced note, "
+        'header), plus 1 WRU per index entry written (docs/ledger.md "Folded items", '
+        '"The announced note"); '
         "the reads, 4 items each for Validate and Capture (header, catalog, `LINE_COUNTERS`, "
         "the capture sought; missing items billed too; a capture's `CAPTURE_LINES#` is read "
         "after, only when the capture names it), are 1 RRU each), then Lambda duration "

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
+    ANNOUNCED,
     HISTORY_ATTRIBUTE,
+    NOT_ANNOUNCED,
     OPEN_CAPTURE_STATUSES,
     OPEN_STATUS,
     string,
@@ -76,13 +78,20 @@ def capture_update(
     lines: Mapping[str, AttributeValueTypeDef] | None = None,
     return_old: bool = False,
     reserving: bool = False,
+    announced: bool = False,
 ) -> TransactWriteItemTypeDef:
     """The Update writing every field of ``capture`` and appending ``entry`` to its history,
     if ``condition`` holds. ``lines``: the line attributes a reservation writes (folded lines,
     or the count of lines kept apart: ``layout.capture_line_attributes``); the other line
     attributes are then removed. Without ``lines`` the item's lines stay as they are.
-    ``reserving``: the reservation itself, which sets the capture's execution for good."""
+    ``reserving``: the reservation itself, which sets the capture's execution for good and
+    starts its announced note (``NOT_ANNOUNCED``). ``announced``: note ``capture``'s status as
+    announced (its settler announces it); otherwise the note stays as it is."""
     fields: dict[str, AttributeValueTypeDef] = dict(codec.encode({}, capture))
+    if announced:
+        fields[ANNOUNCED] = string(capture.status.value)
+    elif reserving:
+        fields[ANNOUNCED] = string(NOT_ANNOUNCED)
     if capture.status in OPEN_CAPTURE_STATUSES:
         # The key of the sparse OpenCaptures index: only unsettled captures carry it.
         fields[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))

@@ -75,6 +75,12 @@ OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES
 #: counters on its header, a capture's lines and history on its ``CAPTURE#`` item.
 FOLDED_ATTRIBUTES = ("shipped", "canceled", "closed", "positions", "quantities", "amounts")
 HISTORY_ATTRIBUTE = "history"
+#: Attribute of a ``CAPTURE#`` item: the capture status being (or last) announced, written
+#: by whoever settles it in its settling write; ``NOT_ANNOUNCED`` from its reservation on. A
+#: capture item without it was reserved before the note moved there: its note is on its
+#: ``CAPTURE_REF`` item (docs/ledger.md "The announced note").
+ANNOUNCED = "announced"
+NOT_ANNOUNCED = "none"
 _LEDGER_ATTRIBUTES = (
     "PK",
     "SK",
@@ -83,6 +89,7 @@ _LEDGER_ATTRIBUTES = (
     AUTHORIZATION_EXPIRES_AT,
     LINE_COUNT,
     HISTORY_ATTRIBUTE,
+    ANNOUNCED,
     *FOLDED_ATTRIBUTES,
 )
 

@@ -1,18 +1,36 @@
 """Captures a provider confirms later, on the ledger table: finding a capture by its id alone,
 the confirmation workflow's task token, and the outcome announced for it.
 
-All three live on the capture's ``CAPTURE_REF`` item (docs/ledger.md), written by the
-reservation and never replaced by a capture write (a failed capture is Put whole).
+The pointer from a capture id to its order and the task token live on the capture's
+``CAPTURE_REF`` item (docs/ledger.md), which no capture write touches. The announced note lives
+on the ``CAPTURE#`` item itself (``codec.ANNOUNCED``), so that the write that settles a capture
+notes it without a second item. A capture item reserved before the note moved there holds no
+``announced``: its note is still on its ``CAPTURE_REF`` item, read and written there, until a
+settling write notes it on the capture item, which wins from then on.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from order_capture.adapters.dynamodb import codec
-from order_capture.adapters.dynamodb.codec import string
+from order_capture.adapters.dynamodb.codec import ANNOUNCED, NOT_ANNOUNCED, key_text, string
 from order_capture.adapters.dynamodb.orders import OrderLedger
 from order_capture.adapters.dynamodb.table import check_op, update_op
 from order_capture.models import Capture, CaptureStatus
 from order_capture.ports import ConfirmationState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from order_capture.adapters.dynamodb.codec import Values
+
+#: The former layout's note, on ``CAPTURE_REF``: claimed only when absent or another outcome's
+#: and not ``failed`` (final).
+_CLAIMABLE_POINTER = (
+    "attribute_exists(PK) AND (attribute_not_exists(announced) OR "
+    "(announced <> :status AND announced <> :failed))"
+)
 
 
 class ConfirmationLedger(OrderLedger):
@@ -43,39 +61,88 @@ class ConfirmationLedger(OrderLedger):
         )
         return self.table.transact([still_pending, note_token]) is None
 
-    def confirmation_state(self, merchant_id: str, capture_id: str) -> ConfirmationState:
-        item = self.table.get(
-            codec.capture_ref_key(merchant_id, capture_id),
-            projection="confirmation_token, announced",
-        )
-        item = item or {}
-        announced = item.get("announced", {}).get("S")
+    def confirmation_state(
+        self, merchant_id: str, order_id: str, capture_id: str
+    ) -> ConfirmationState:
+        capture_key = codec.capture_key(merchant_id, order_id, capture_id)
+        pointer_key = codec.capture_ref_key(merchant_id, capture_id)
+        found = {
+            key_text(item): item
+            for item in self.table.batch_get([capture_key, pointer_key], consistent=True)
+        }
+        capture = found.get(key_text(capture_key), {})
+        pointer = found.get(key_text(pointer_key), {})
+        # The capture item's note wins; without one, the former layout's on CAPTURE_REF.
+        note = (capture.get(ANNOUNCED) or pointer.get(ANNOUNCED) or {}).get("S")
         return ConfirmationState(
-            task_token=item.get("confirmation_token", {}).get("S"),
-            announced=CaptureStatus(announced) if announced else None,
+            task_token=pointer.get("confirmation_token", {}).get("S"),
+            announced=CaptureStatus(note) if note and note != NOT_ANNOUNCED else None,
         )
 
-    def claim_announcement(self, merchant_id: str, capture_id: str, status: CaptureStatus) -> bool:
-        # Conditional on the pointer: an Update of a missing item would create one holding
-        # only the key, a pointer without its order that find_capture could not read. A
-        # failed note is final: nothing settled after a failure (a stale success) claims it.
-        return self.table.update(
-            codec.capture_ref_key(merchant_id, capture_id),
-            "SET announced = :status",
-            "attribute_exists(PK) AND (attribute_not_exists(announced) OR "
-            "(announced <> :status AND announced <> :failed))",
-            values={
-                ":status": string(status.value),
-                ":failed": string(CaptureStatus.FAILED.value),
-            },
+    def claim_announcement(
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+    ) -> bool:
+        # Conditional on the note being there (written by the reservation): an Update of a
+        # missing item would create one holding only the key. A failed note is final:
+        # nothing settled after a failure (a stale success) claims it.
+        values: Values = {
+            ":status": string(status.value),
+            ":failed": string(CaptureStatus.FAILED.value),
+        }
+        if self.table.update(
+            codec.capture_key(merchant_id, order_id, capture_id),
+            f"SET {ANNOUNCED} = :status",
+            f"attribute_exists({ANNOUNCED}) AND {ANNOUNCED} <> :status "
+            f"AND {ANNOUNCED} <> :failed",
+            values=values,
+        ):
+            return True
+        return self._on_former_pointer(
+            merchant_id,
+            order_id,
+            capture_id,
+            update_op(
+                self.table_name,
+                codec.capture_ref_key(merchant_id, capture_id),
+                "SET announced = :status",
+                _CLAIMABLE_POINTER,
+                values=values,
+            ),
         )
 
     def withdraw_announcement(
-        self, merchant_id: str, capture_id: str, status: CaptureStatus
+        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
-        return self.table.update(
-            codec.capture_ref_key(merchant_id, capture_id),
-            "REMOVE announced",
-            "announced = :status",
-            values={":status": string(status.value)},
+        values: Values = {":status": string(status.value)}
+        if self.table.update(
+            codec.capture_key(merchant_id, order_id, capture_id),
+            f"SET {ANNOUNCED} = :none",
+            f"{ANNOUNCED} = :status",
+            values={**values, ":none": string(NOT_ANNOUNCED)},
+        ):
+            return True
+        return self._on_former_pointer(
+            merchant_id,
+            order_id,
+            capture_id,
+            update_op(
+                self.table_name,
+                codec.capture_ref_key(merchant_id, capture_id),
+                "REMOVE announced",
+                "announced = :status",
+                values=values,
+            ),
         )
+
+    def _on_former_pointer(
+        self, merchant_id: str, order_id: str, capture_id: str, note: TransactWriteItemTypeDef
+    ) -> bool:
+        """Write ``note`` (an Update of the capture's ``CAPTURE_REF``) if the capture item
+        still holds no note of its own (reserved before the note moved to it), in one
+        transaction: a settling write that notes it on the capture item meanwhile wins."""
+        former_layout = check_op(
+            self.table_name,
+            codec.capture_key(merchant_id, order_id, capture_id),
+            f"attribute_not_exists({ANNOUNCED})",
+        )
+        return self.table.transact([former_layout, note]) is None

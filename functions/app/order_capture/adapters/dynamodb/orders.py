@@ -21,6 +21,7 @@ from order_capture.adapters.dynamodb.capture_items import (
     history_values,
 )
 from order_capture.adapters.dynamodb.codec import (
+    ANNOUNCED,
     AUTHORIZATION_EXPIRES_AT,
     CAPTURE_LINES_PREFIX,
     CAPTURE_PREFIX,
@@ -303,8 +304,10 @@ class OrderLedger:
             self.table_name,
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
             "SET #status = :captured, provider_reference = :ref, "
-            f"status_at_provider = :at_provider, updated_at = :now, {APPEND_HISTORY} "
-            "REMOVE open_status",
+            f"status_at_provider = :at_provider, updated_at = :now, {APPEND_HISTORY}"
+            # Its confirmer announces it: noted in the same write, on the same item.
+            + (f", {ANNOUNCED} = :captured" if announced else "")
+            + " REMOVE open_status",
             "#status IN (:pending, :requires_action)"
             # A release waits for it (``note_may_finish_order``): refused unless its confirmer
             # knows, so that it reads the order and releases (domain.service._confirm).
@@ -346,20 +349,7 @@ class OrderLedger:
                 ":now": now,
             },
         )
-        operations = [confirm_capture, add_to_order]
-        if announced:  # its confirmer announces it: noted in the same write (CAPTURE_REF)
-            operations.append(self._announced_op(capture))
-        return self.table.transact(operations) is None
-
-    def _announced_op(self, capture: Capture) -> TransactWriteItemTypeDef:
-        """The note that ``capture``'s status is being announced, on its CAPTURE_REF item:
-        written in the transaction that settles it, so that its settler alone announces it."""
-        return update_op(
-            self.table_name,
-            codec.capture_ref_key(capture.merchant_id, capture.capture_id),
-            "SET announced = :status",
-            values={":status": string(capture.status.value)},
-        )
+        return self.table.transact([confirm_capture, add_to_order]) is None
 
     def settle_failure(
         self,
@@ -383,14 +373,14 @@ class OrderLedger:
                 "#status = :expected_status",
                 names=_STATUS,
                 values={":expected_status": string(expected_status.value)},
+                # Its settler announces it: noted in the same write (``capture_items``).
+                announced=announced,
             )
         items = [capture_write]
         if order is not None:
             items.append(self._header_put(order, expected_version or 0))
             if capture.lines:  # its units given back
                 items += self._counters_puts(order)
-        if announced and expected_status is not None:  # its settler announces it (CAPTURE_REF)
-            items.append(self._announced_op(capture))
         reasons = self.table.transact(items)
         if reasons is None:
             return True
