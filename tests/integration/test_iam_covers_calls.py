@@ -246,6 +246,26 @@ def test_defect_11_every_ledger_table_grant_is_limited_by_leading_keys() -> None
                 assert resource.startswith("index/") and actions == ["dynamodb:Query"]
 
 
+@pytest.mark.parametrize("function_id", ["ApiFunction", "OrderEventsFunction"])
+def test_powertools_idempotency_records_are_within_the_leading_keys(
+    function_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Powertools' own client is not one the local runtime attributes, so the tour does not see
+    # these writes: the partition key is Powertools' as the two functions configure it
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"order-capture-{function_id}-A1b2C3")
+    layer = DynamoDBPersistenceLayer(table_name="ledger", key_attr="PK", sort_key_attr="SK")
+    record = {"PK": {"S": layer.static_pk_value}, "SK": {"S": "hash"}}
+    writes = [
+        AwsCall("dynamodb", operation, {"Key" if operation != "PutItem" else "Item": record})
+        for operation in ("PutItem", "GetItem", "UpdateItem", "DeleteItem")
+    ]
+    assert layer.static_pk_value.startswith("idempotency#")
+    assert keys_outside_grants(function_id, writes) == set()
+
+
 @pytest.fixture(scope="module")
 def toured() -> Iterator[LocalApiUnderTest]:
     """Every trigger and path once, on one runtime."""
