@@ -3,39 +3,21 @@ MemorySize, its CPU-bound work the same GB-seconds at any size (issue 15, API co
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
 
 from order_capture_local.bench.cost import Deployed, cost_per_million, deployed
+from tests.unit.bench_cost_support import STEPS, run_of_steps, with_memory
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
-
-
-def _run() -> Any:
-    return SimpleNamespace(
-        requests=Counter({"Lambda.Invoke": len(STEPS)}),
-        capacity=SimpleNamespace(wru=16, rru=10),
-        put_event_chunks=1,
-        transitions=4,
-        log_bytes=Counter(),
-    )
 
 
 def _with_api_memory(megabytes: int) -> Deployed:
-    stack = deployed(ROOT / "template.yaml")
-    return Deployed(
-        memory_mb={**stack.memory_mb, "ApiFunction": megabytes},
-        log_retention_days=stack.log_retention_days,
-        log_level=stack.log_level,
-    )
+    return with_memory(deployed(ROOT / "template.yaml"), "ApiFunction", megabytes)
 
 
 def test_the_api_wait_is_billed_in_proportion_to_api_function_memory() -> None:
-    small = cost_per_million(cast(Any, _run()), STEPS, api=True, template=_with_api_memory(256))
-    large = cost_per_million(cast(Any, _run()), STEPS, api=True, template=_with_api_memory(512))
+    small = cost_per_million(run_of_steps(), STEPS, api=True, template=_with_api_memory(256))
+    large = cost_per_million(run_of_steps(), STEPS, api=True, template=_with_api_memory(512))
     assert small.api_wait > 0
     assert large.api_wait == 2 * small.api_wait
     # The rest of Lambda duration (the steps and ApiFunction's CPU-bound work) is unchanged.

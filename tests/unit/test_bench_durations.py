@@ -4,15 +4,13 @@ size; the template's sizes are what is priced."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from order_capture_local.bench.cold import ColdResult
-from order_capture_local.bench.cost import PRICES, Deployed, cost_per_million, deployed
+from order_capture_local.bench.cost import PRICES, cost_per_million, deployed
 from order_capture_local.bench.durations import (
     MB_PER_VCPU,
     Duration,
@@ -21,17 +19,9 @@ from order_capture_local.bench.durations import (
     express_seconds,
 )
 from order_capture_local.bench.rendering_memory import render_memory
+from tests.unit.bench_cost_support import STEPS, run_of_steps, with_memory
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
-
-
-def _with(stack: Deployed, function_id: str, megabytes: int) -> Deployed:
-    return Deployed(
-        memory_mb={**stack.memory_mb, function_id: megabytes},
-        log_retention_days=stack.log_retention_days,
-        log_level=stack.log_level,
-    )
 
 
 def test_cpu_bound_work_costs_the_same_at_any_size_and_a_wait_in_proportion() -> None:
@@ -56,22 +46,12 @@ def test_a_smaller_capture_lengthens_the_express_execution_by_its_cpu_part() -> 
     )
 
 
-def _run() -> Any:
-    return SimpleNamespace(
-        requests=Counter({"Lambda.Invoke": len(STEPS)}),
-        capacity=SimpleNamespace(wru=16, rru=10),
-        put_event_chunks=1,
-        transitions=4,
-        log_bytes=Counter(),
-    )
-
-
 def test_capture_is_priced_at_the_templates_memory_size() -> None:
     stack = deployed(ROOT / "template.yaml")
     capture_mb = stack.memory_of("CaptureFunction")
-    priced = cost_per_million(cast(Any, _run()), STEPS, template=stack)
+    priced = cost_per_million(run_of_steps(), STEPS, template=stack)
     at_512 = cost_per_million(
-        cast(Any, _run()), STEPS, template=_with(stack, "CaptureFunction", 512)
+        run_of_steps(), STEPS, template=with_memory(stack, "CaptureFunction", 512)
     )
 
     # The difference is Capture's wait, at the size's share

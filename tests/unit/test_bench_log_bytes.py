@@ -7,8 +7,6 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -20,9 +18,9 @@ from order_capture_local.bench.logs import (
     platform_bytes_per_invocation,
     since,
 )
+from tests.unit.bench_cost_support import STEPS, run_of_steps
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ["ValidateFunction", "ComputeAmountFunction", "CaptureFunction", "RecordFunction"]
 
 
 class _Invoking:
@@ -87,23 +85,13 @@ def test_lambdas_own_lines_are_the_documented_start_end_and_report() -> None:
     assert platform_bytes_per_invocation() == 360
 
 
-def _run(log_bytes: dict[str, int]) -> Any:
-    return SimpleNamespace(
-        requests=Counter({"Lambda.Invoke": len(STEPS)}),
-        capacity=SimpleNamespace(wru=16, rru=10),
-        put_event_chunks=1,
-        transitions=4,
-        log_bytes=Counter(log_bytes),
-    )
-
-
 def test_logs_are_priced_from_the_measured_bytes_and_lambdas_lines() -> None:
     measured = {"CaptureFunction": 1_600, "RecordFunction": 900, "ApiAuthorizerFunction": 5_000}
     stack = deployed(ROOT / "template.yaml")
 
-    event = cost_per_million(cast(Any, _run(measured)), STEPS, template=stack)
+    event = cost_per_million(run_of_steps(measured), STEPS, template=stack)
     api = cost_per_million(
-        cast(Any, _run({**measured, "ApiFunction": 300})), STEPS, api=True, template=stack
+        run_of_steps({**measured, "ApiFunction": 300}), STEPS, api=True, template=stack
     )
 
     # The steps' bytes and four invocations' platform lines; the authorizer (cached per key)
