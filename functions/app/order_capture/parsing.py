@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from order_capture.errors import InvalidEventError
 
+#: The names pydantic gives the members of a union in an error's location (``constrained-str``,
+#: ``function-after[...]``): no field of the request, so never in the field's name.
+_UNION_MEMBER = re.compile(
+    r"^(constrained-)?(str|int|float|bool|bytes|decimal)$"
+    r"|^(function-(after|before|wrap|plain)|lax-or-strict|json-or-python)\["
+)
+
 
 def field_path(location: tuple[int | str, ...], prefix: str = "") -> str:
     path = prefix
     for part in location:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -40,6 +40,7 @@ from order_capture.api.problems import (
     UnsupportedMediaTypeError,
     dialect_of,
     invalid_request_from,
+    odd_id_in_path,
 )
 from order_capture.api.resolver import PerRequestRestResolver
 from order_capture.config import settings
@@ -191,9 +192,10 @@ def _invalid_request(error: RequestValidationError) -> Response[str]:
 
 def _route_not_found(_: NotFoundError) -> Response[str]:
     event = app.current_event
+    odd_id = odd_id_in_path(event.resource, event.path_parameters)
     return error_response(
         _current_dialect(),
-        RouteNotFoundError(f"no route {event.http_method} {event.path}", field="path"),
+        odd_id or RouteNotFoundError(f"no route {event.http_method} {event.path}", field="path"),
     )
 
 

@@ -7,12 +7,16 @@ into a :class:`Problem`, the dialect-neutral description the dialects render.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from order_capture import errors
+from order_capture.api.common import IDENTIFIER_PATTERN
 from order_capture.errors import InvalidEventError, InvalidStateError, OrderCaptureError
+from order_capture.models.base import MAX_ID_LENGTH
 from order_capture.parsing import field_path
 
 
@@ -29,6 +33,36 @@ def dialect_of(path: str) -> Dialect:
     if path.startswith("/api/"):
         return Dialect.OMNITRON
     return Dialect.NATIVE
+
+
+#: The path parameters that are ids (``common.OrderIdPath``, Medusa's ``id``,
+#: ``native.CaptureIdPath``), and what each must be.
+ID_PARAMETERS = frozenset({"order_id", "id", "capture_id"})
+ID_RULE = (
+    "1 to 128 characters, each a letter A-Z or a-z, a digit, '.', '_', ':' or '-', "
+    "the first a letter or digit"
+)
+
+
+def _is_id(value: str) -> bool:
+    return len(value) <= MAX_ID_LENGTH and re.fullmatch(IDENTIFIER_PATTERN, value) is not None
+
+
+def odd_id_in_path(
+    resource: str | None, parameters: Mapping[str, str] | None
+) -> InvalidEventError | None:
+    """The error naming an id in the path that its route could not take (characters the
+    resolver's route patterns do not match: an emoji, a control character, a quote), where
+    API Gateway matched the route (``resource``) and passed the ids (``parameters``); None
+    for a path that is no route of ours. Such an id can be no valid id, so the answer is
+    the route's own 400 naming the parameter, not "no route"."""
+    if not resource or not parameters:
+        return None
+    for name in re.findall(r"{(\w+)}", resource):
+        value = parameters.get(name)
+        if name in ID_PARAMETERS and value is not None and not _is_id(value):
+            return InvalidEventError(f"{name}: not an id; an id is {ID_RULE}", field=name)
+    return None
 
 
 # --- The API's own errors ---------------------------------------------------------------------
