@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture import tracing
+from order_capture import cold_start_done, tracing
 from order_capture.config import settings
 from order_capture.models import Model
 from order_capture.observability import logger, metrics
@@ -36,7 +36,18 @@ def lambda_entry(handler: Handler) -> Handler:
         with tracing.subsegment(name):
             return handler(event, context)
 
-    return logger.inject_lambda_context(metrics.log_metrics(traced), clear_state=True)
+    instrumented = logger.inject_lambda_context(metrics.log_metrics(traced), clear_state=True)
+
+    @wraps(handler)
+    def entry(event: dict[str, Any], context: LambdaContext) -> Any:
+        try:
+            return instrumented(event, context)
+        finally:
+            # The first invocation's clients and validators are built: the collector resumes
+            # (order_capture/__init__.py).
+            cold_start_done()
+
+    return entry
 
 
 @cache
