@@ -7,7 +7,7 @@ the retries cannot settle, reconciliation does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,20 +15,14 @@ import pytest
 from order_capture_local.lambda_service import LambdaCrash
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import EXAMPLE_ORDER_TOTAL, order_placed, order_shipped
-from tests.statemachine.workflow_support import CAPTURED_PATH, captures, order_item
-
-
-def crash(times: int) -> Callable[..., None]:
-    """A hook that crashes the first ``times`` invocations it sees."""
-    seen = []
-
-    def hook(*_: Any) -> None:
-        seen.append(1)
-        if len(seen) <= times:
-            raise LambdaCrash("Sandbox.Timedout")
-
-    return hook
+from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
+from tests.statemachine.workflow_support import (
+    CAPTURED_PATH,
+    captures,
+    crash,
+    order_item,
+    ship_once,
+)
 
 
 def settled_once(runtime: LocalRuntime, sandbox: SandboxServer) -> None:
@@ -44,12 +38,6 @@ def reconcile(runtime: LocalRuntime) -> dict[str, Any]:
     invocation = runtime.invoke("ReconcileFunction", {"grace_seconds": 0})
     assert not invocation.failed, invocation.payload
     return dict(invocation.payload)
-
-
-def ship_once(runtime: LocalRuntime) -> Any:
-    runtime.put_events([order_placed()])
-    (delivery,) = runtime.put_events([order_shipped("shipment-1")])
-    return delivery.executions[0]
 
 
 @pytest.mark.parametrize(

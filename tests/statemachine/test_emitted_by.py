@@ -7,7 +7,7 @@ from typing import Any
 
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
-from tests.statemachine.test_crash_windows import crash, ship_once
+from tests.statemachine.workflow_support import crash, ship_once
 
 
 def emitted(runtime: LocalRuntime, detail_type: str) -> list[dict[str, Any]]:

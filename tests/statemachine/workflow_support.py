@@ -1,11 +1,14 @@
 """What the capture-workflow tests share: the happy path's states, the ledger's captures and
-order as the local runtime holds them, and placing and shipping the example order."""
+order as the local runtime holds them, placing and shipping the example order, and a hook that
+crashes a function as Lambda would report it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from order_capture.adapters.dynamodb.layout import orders_in
+from order_capture_local.lambda_service import LambdaCrash
 from order_capture_local.runtime import LocalRuntime
 from tests.factories import order_placed, order_shipped
 
@@ -46,3 +49,21 @@ def order_item(runtime: LocalRuntime) -> dict[str, Any]:
     """The order as its ledger items describe it (header, catalog, line counters)."""
     (order,) = orders_in(runtime.ledger())
     return order.model_dump(mode="json")
+
+
+def crash(times: int) -> Callable[..., None]:
+    """A hook that crashes the first ``times`` invocations it sees."""
+    seen = []
+
+    def hook(*_: Any) -> None:
+        seen.append(1)
+        if len(seen) <= times:
+            raise LambdaCrash("Sandbox.Timedout")
+
+    return hook
+
+
+def ship_once(runtime: LocalRuntime) -> Any:
+    runtime.put_events([order_placed()])
+    (delivery,) = runtime.put_events([order_shipped("shipment-1")])
+    return delivery.executions[0]
