@@ -12,7 +12,7 @@ import pytest
 
 from order_capture.domain import service
 from order_capture.models import CaptureStatus
-from tests.integration.test_announced_once_races import LATER, Publisher, captured_at_the_provider
+from tests.integration.race_support import LATER, Publisher, captured_at_the_provider
 
 
 class ProcessDied(BaseException):

@@ -14,7 +14,7 @@ import pytest
 from order_capture.domain import failures, service
 from order_capture.errors import ProviderDeclinedError
 from order_capture.models import Capture, CaptureStatus
-from tests.integration.test_announced_once_races import (
+from tests.integration.race_support import (
     LATER,
     Publisher,
     ReadThenRace,
