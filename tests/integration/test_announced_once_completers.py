@@ -21,14 +21,14 @@ from order_capture.domain.announcements import SETTLER_DEADLINE
 from order_capture.models import Capture, CaptureStatus
 from order_capture_local.template import load_template
 from tests.integration.capture_support import capture_notification
-from tests.integration.race_support import ReadThenRace
-from tests.integration.test_announced_once_handover import (
+from tests.integration.handover_support import (
     LATER,
     Publisher,
     Workflow,
     received_capture,
     wait_noting_its_token,
 )
+from tests.integration.race_support import ReadThenRace
 
 ROOT = Path(__file__).resolve().parents[2]
 

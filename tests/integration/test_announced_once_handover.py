@@ -7,87 +7,23 @@ announces."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from order_capture.domain import provider_webhooks, reconciliation
-from order_capture.errors import ProviderDeclinedError
-from order_capture.models import (
-    Capture,
-    CaptureStatus,
-)
+from order_capture.domain import reconciliation
+from order_capture.models import CaptureStatus
 from order_capture.ports import ProviderCapture, ProviderCaptureLookup
 from tests.fake_providers import ReceivingProvider
-from tests.integration.capture_support import capture_notification, capture_of_5000
-
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-LATER = NOW + timedelta(minutes=1)
-
-#: What the confirmation workflow emits after its wait completes with this error (or success).
-EMITTING = {"success": "Payment Captured", ProviderDeclinedError.__name__: "Payment Capture Failed"}
-
-
-class Workflow:
-    """The confirmation workflow's side of the task tokens: ``waiting`` until its wait timed
-    out; what it announces (``EmitCaptured`` / ``EmitCaptureFailed``) when completed."""
-
-    def __init__(self, announced: list[str]) -> None:
-        self.announced = announced
-        self.waiting = True
-
-    def succeed(self, task_token: str, capture: Capture) -> bool:
-        return self._complete("success")
-
-    def fail(self, task_token: str, error: str, cause: str) -> bool:
-        return self._complete(error)
-
-    def _complete(self, outcome: str) -> bool:
-        if not self.waiting:
-            return False
-        self.waiting = False  # a completed task refuses its token from now on
-        if outcome in EMITTING:
-            self.announced.append(EMITTING[outcome])
-        return True
-
-
-class Publisher:
-    def __init__(self, announced: list[str]) -> None:
-        self.announced = announced
-
-    def publish(self, detail_type: str, details: list[Any]) -> None:
-        self.announced.extend(detail_type for _ in details)
-
-
-def received_capture(repository: Any) -> Capture:
-    """A capture the provider received (confirms later by webhook), its wait not noted yet."""
-    pending = capture_of_5000(
-        repository, ReceivingProvider(), NOW, paid_with="adyen", execution_id="exec-1"
-    )
-    assert (pending.status, pending.status_at_provider) == (CaptureStatus.PENDING, "pending")
-    return pending
-
-
-def webhook(
-    repository: Any, workflow: Workflow, publisher: Publisher, capture: Capture, succeeded: bool
-) -> Any:
-    return provider_webhooks.apply_notification(
-        repository,
-        workflow,
-        publisher,
-        merchant_id=capture.merchant_id,
-        notification=capture_notification(capture, succeeded),
-        now=LATER,
-    )
-
-
-def wait_noting_its_token(
-    repository: Any, workflow: Workflow, publisher: Publisher, capture: Capture
-) -> Capture:
-    return provider_webhooks.await_confirmation(
-        repository, workflow, capture, "token-1", publisher=publisher
-    )
+from tests.integration.handover_support import (
+    LATER,
+    Publisher,
+    Workflow,
+    received_capture,
+    wait_noting_its_token,
+    webhook,
+)
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["captured", "failed"])
