@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import capture_rules, failures, provider_webhooks, refunds, service
-from order_capture.errors import CaptureOutcomeUnknownError, LedgerUnavailableError
+from order_capture.domain import capture_rules, provider_webhooks, refunds, service
+from order_capture.errors import LedgerUnavailableError
 from order_capture.models import (
     Capture,
     CaptureRequest,
@@ -21,12 +21,11 @@ from order_capture.models import (
     RefundStatus,
 )
 from order_capture.ports import (
-    ProviderCapture,
-    ProviderCaptureRequest,
     ProviderNotification,
 )
 from tests.factories import order_placed
 from tests.fake_providers import ReceivingProvider
+from tests.integration.race_support import answer_lost
 from tests.support import FixedClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -143,11 +142,6 @@ def test_a_refund_failure_that_loses_the_race_to_its_success_reverses_it(reposit
     assert repository.get_order(captured.merchant_id, captured.order_id).refunded_amount == 0
 
 
-class LostAnswerProvider(ReceivingProvider):
-    def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
-        raise CaptureOutcomeUnknownError("sent, no answer")
-
-
 class FlakyPublisher:
     """EventBridge refusing the first ``failures`` publications."""
 
@@ -173,31 +167,8 @@ class NoWaiters:
 def test_an_announcement_that_failed_is_made_when_the_provider_delivers_again(
     repository: Any,
 ) -> None:
-    detail = OrderPlacedDetail.model_validate(order_placed()["detail"])
-    service.register_order(repository, detail, FixedClock(NOW))
-    request = CaptureRequest(
-        merchant_id=detail.merchant_id, order_id=detail.order_id, shipment_id="s-1", amount=5000
-    )
-    plan = capture_rules.plan_capture(
-        service.load_for_capture(repository, request).order, request, NOW
-    )
-    with pytest.raises(CaptureOutcomeUnknownError):
-        service.execute_capture(
-            repository,
-            LostAnswerProvider(),
-            planned=PlannedCapture(request=request, plan=plan),
-            execution_id="exec-1",
-            now=NOW,
-        )
-    failures.record_failure(
-        repository,
-        request=request,
-        error_type=CaptureOutcomeUnknownError.__name__,
-        error_reason=CaptureOutcomeUnknownError.reason,
-        message="sent, no answer",
-        execution_id="exec-1",
-        now=NOW,
-    )
+    # Given a capture whose answer was lost: requires_action, nothing waits for it
+    request = answer_lost(repository).request()
     publisher = FlakyPublisher(failures=1)
 
     def deliver() -> Any:
