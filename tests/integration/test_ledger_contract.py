@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from order_capture.errors import OrderChangedError
-from order_capture.history import HistoryReader
+from order_capture.history import Actor, HistoryReader, acting, announcer_for
 from order_capture.models import (
     CaptureLine,
     CaptureStatus,
@@ -342,3 +342,31 @@ def test_every_accepted_change_writes_one_history_entry_and_a_refused_one_none(
     ]
     assert [e.provider_reference for e in entries] == [None, "cap_1", "cap_1", None, "re_1"]
     assert ledger.capture_history(order.merchant_id, order.order_id, "cap-unknown") == []
+
+
+def test_defect_6_the_note_names_its_announcer_written_by_the_settle_or_the_claim(
+    ledger: OrderRepository,
+) -> None:
+    # Given a capture confirmed by its execution, noting the announcement (issue 12: the
+    # retry of the same announcer asks "is the note mine")
+    order, capture = stored_with_capture(ledger)
+    ids = order.merchant_id, order.order_id, capture.capture_id
+    done = capture.model_copy(update={"status": CaptureStatus.CAPTURED})
+    assert ledger.confirm(done, announced=True)
+    mine = announcer_for(capture.execution_id)
+    captured = CaptureStatus.CAPTURED
+    # Then the note is that execution's, of that outcome, and nobody else's
+    assert ledger.is_announcer(*ids, captured, mine)
+    assert not ledger.is_announcer(*ids, CaptureStatus.FAILED, mine)
+    assert not ledger.is_announcer(*ids, captured, "reconciliation::")
+    # Withdrawn, it is nobody's; claimed by another, it is the claimer's
+    assert ledger.withdraw_announcement(*ids, captured)
+    assert not ledger.is_announcer(*ids, captured, mine)
+    with acting(Actor(kind="webhook"), notification="CAPTURE psp-1 succeeded"):
+        webhook = announcer_for(capture.execution_id)
+    assert webhook == "webhook::CAPTURE psp-1 succeeded"
+    assert ledger.claim_announcement(*ids, captured, webhook)
+    assert ledger.is_announcer(*ids, captured, webhook)
+    assert not ledger.is_announcer(*ids, captured, mine)
+    # A capture never reserved has no note
+    assert not ledger.is_announcer(order.merchant_id, order.order_id, "cap-none", captured, mine)

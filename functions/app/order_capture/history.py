@@ -84,15 +84,20 @@ class HistoryReader(Protocol):
 
 
 _acting: ContextVar[Actor | None] = ContextVar("acting", default=None)
+_notification: ContextVar[str | None] = ContextVar("notification", default=None)
 
 
 @contextmanager
-def acting(actor: Actor) -> Iterator[None]:
-    """Ledger writes made in the block are ``actor``'s."""
+def acting(actor: Actor, notification: str | None = None) -> Iterator[None]:
+    """Ledger writes made in the block are ``actor``'s; ``notification``: the identity of the
+    provider's notification being applied (the same in every redelivery of it), which makes
+    the block's announcer that notification (``announcer_for``), not the history's actor."""
     token = _acting.set(actor)
+    noted = _notification.set(notification)
     try:
         yield
     finally:
+        _notification.reset(noted)
         _acting.reset(token)
 
 
@@ -105,6 +110,20 @@ def actor_for(execution_id: str | None, default: ActorKind = "execution") -> Act
     if execution_id is not None:
         return Actor(kind="execution", name=execution_id)
     return Actor(kind=default)
+
+
+def announcer_for(execution_id: str | None) -> str:
+    """Who announces what a write of the block settles (the holder of the ``announced`` note it
+    writes or claims): the block's actor, and for a webhook the notification it applies. The
+    retry of the same announcer (a Step Functions retry of Record, the provider's redelivery of
+    one notification, an operator's command run again) is the same one: it may announce again
+    what its note says it announced (domain.announcements)."""
+    actor = actor_for(execution_id)
+    if actor.kind == "execution":
+        # Always the capture's own execution (a twin's Record announces nothing): its name,
+        # about 100 bytes, would only grow the capture item (issue 15: 1 KB per WRU).
+        return actor.kind
+    return ":".join([actor.kind, actor.name or "", _notification.get() or ""])
 
 
 def _error_text(failure: FailureReason | None) -> str | None:

@@ -60,6 +60,8 @@ class MemoryLedger(MemoryRefunds):
     #: Each reserved capture's announced note (its ``CAPTURE#`` item's ``announced``): None
     #: from its reservation until its settler or a claim notes an outcome.
     announced: dict[tuple[str, str, str], CaptureStatus | None] = field(default_factory=dict)
+    #: Who holds each note (``announced_by``, ``history.announcer_for``).
+    announced_by: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
     refunds: dict[tuple[str, str, str, str], Refund] = field(default_factory=dict)
     #: Refunds in the sparse open index (set by reserve_refund, removed by settling).
     open_refunds: set[tuple[str, str, str, str]] = field(default_factory=set)
@@ -255,6 +257,7 @@ class MemoryLedger(MemoryRefunds):
                 self.expiry_index.discard((order.merchant_id, order.order_id))
             if announced:
                 self.announced[key] = CaptureStatus.CAPTURED
+                self.announced_by[key] = history.announcer_for(capture.execution_id)
             self._note_capture(capture, "confirmed", history.confirmed_from(capture))
             return True
 
@@ -279,6 +282,9 @@ class MemoryLedger(MemoryRefunds):
                 self._put_header(order)
             if announced and expected_status is not None:
                 self.announced[self._capture_key(capture)] = capture.status
+                self.announced_by[self._capture_key(capture)] = history.announcer_for(
+                    capture.execution_id
+                )
             entry = history.failure_change(capture, expected_status, released=order is not None)
             self._note(capture.merchant_id, capture.order_id, entry)
             return True
@@ -334,14 +340,31 @@ class MemoryLedger(MemoryRefunds):
             )
 
     def claim_announcement(
-        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str | None = None,
     ) -> bool:
         with self._lock:
             key = (merchant_id, order_id, capture_id)
             if key not in self.announced or self.announced[key] in {status, CaptureStatus.FAILED}:
                 return False  # never reserved, noted already, or failed: final (see the port)
-            self.announced[key] = status
+            self.announced[key], self.announced_by[key] = status, announcer
             return True
+
+    def is_announcer(
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str,
+    ) -> bool:
+        with self._lock:
+            key = (merchant_id, order_id, capture_id)
+            return self.announced.get(key) is status and self.announced_by.get(key) == announcer
 
     def withdraw_announcement(
         self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
@@ -350,7 +373,7 @@ class MemoryLedger(MemoryRefunds):
             key = (merchant_id, order_id, capture_id)
             if key not in self.announced or self.announced[key] is not status:
                 return False
-            self.announced[key] = None
+            self.announced[key] = self.announced_by[key] = None
             return True
 
     def begin_release(self, release: AuthorizationRelease) -> AuthorizationRelease | None:

@@ -14,9 +14,13 @@ waiting confirmation workflow; another caller does only once the settler is over
 and a claim is kept only while the ledger still holds its outcome: a success read just before
 its reversal (a redelivered ``CAPTURE``, a Record retry) announces nothing (issue 12).
 
-What is left (docs/guarantees.md): a process that dies after its settling write and before
-PutEvents answered leaves the note written and nothing announced, unless a workflow waits (it
-is completed once the settler is over, and announces).
+The note names its holder (``history.announcer_for``: the execution, the operator, ...), so
+that a process that dies after its settling write and before PutEvents answered is relieved by
+its own retry (``reannounce_own``: a Step Functions retry of Record): finding its own note and
+no workflow waiting, it announces again. That is at least once: a death in the instant after
+PutEvents answered repeats the announcement, with the same ``announcement_id``
+(public_events). Another announcer that finds someone else's note still announces nothing.
+What is left (docs/guarantees.md): a webhook, reconciliation or an operator that dies there.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from order_capture.errors import InvalidStateError, ProviderDeclinedError
+from order_capture.history import announcer_for
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
@@ -77,6 +82,7 @@ def make_known(
     claimed: bool,
     state: ConfirmationState | None = None,
     now: datetime | None = None,
+    reannounce_own: bool = False,
 ) -> bool:
     """Make the outcome of ``settled`` known once: complete the confirmation workflow waiting
     for it (which announces it), or, when nothing waits (any more), announce it here.
@@ -89,14 +95,21 @@ def make_known(
     ``now``: when a caller that did not settle it finds the settler's note and a workflow
     waiting, it completes the wait only once the settler is over (``SETTLER_DEADLINE``): a
     live settler completes it itself, and one that lost that race would take its refused
-    token for a timed-out wait and announce a second time."""
+    token for a timed-out wait and announce a second time.
+
+    ``reannounce_own``: the caller is the retry of an announcer that may have died before
+    PutEvents answered (Record): finding its own note (``is_announcer``) and no workflow
+    waiting, it announces again (at least once, a repeat only after a death between
+    PutEvents answering and the caller's end). Another holder's note still stops it."""
     if settled.status not in SETTLED_CAPTURE_STATUSES:
         return False
     if state is None:
         state = repository.confirmation_state(
             settled.merchant_id, settled.order_id, settled.capture_id
         )
-    if not claimed and not _claim(repository, waiters, settled, state, now):
+    if not claimed and not _claim(
+        repository, waiters, settled, state, now, reannounce_own=reannounce_own
+    ):
         return False
     try:
         if state.task_token is not None:
@@ -120,26 +133,49 @@ def _claim(
     settled: Capture,
     state: ConfirmationState,
     now: datetime | None,
+    *,
+    reannounce_own: bool,
 ) -> bool:
-    """Claim the announcement of ``settled`` for a caller that did not settle it; False if
-    somebody else holds it, or it moved on since it was read."""
+    """Claim the announcement of ``settled`` for a caller that did not settle it (or is the
+    retry of the one that did); False if somebody else holds it, or it moved on since it was
+    read."""
     if state.announced is settled.status:
         # Announced (or being) by its settler, who completes the waiting workflow. Once the
         # settler is over, a workflow still waiting is completed here: the settler died
         # before completing it (a completed or timed-out wait refuses the token).
-        if state.task_token is not None and _settler_over(settled, now):
-            complete_wait(waiters, state.task_token, settled)
-        return False
+        if state.task_token is not None:
+            if _settler_over(settled, now):
+                complete_wait(waiters, state.task_token, settled)
+            return False
+        return reannounce_own and _mine(repository, settled)
     if not repository.claim_announcement(
-        settled.merchant_id, settled.order_id, settled.capture_id, settled.status
+        settled.merchant_id,
+        settled.order_id,
+        settled.capture_id,
+        settled.status,
+        announcer_for(settled.execution_id),
     ):
-        return False  # somebody else claimed it meanwhile, or it failed since
+        # Somebody claimed it meanwhile, or it failed since; or it is this caller's own note
+        # (Record's retry reads no note first: its first try's confirm wrote it).
+        return reannounce_own and state.task_token is None and _mine(repository, settled)
     if not _still(repository, settled):
         # Read before it moved on (a success read just before its reversal): what it is now
         # is its settler's to announce, not this stale outcome.
         _withdraw(repository, settled)
         return False
     return True
+
+
+def _mine(repository: CaptureConfirmations, settled: Capture) -> bool:
+    """Whether the note says ``settled``'s outcome is this caller's to announce: its settling
+    write (or its claim) noted it, and it died, or raised, before PutEvents answered."""
+    return repository.is_announcer(
+        settled.merchant_id,
+        settled.order_id,
+        settled.capture_id,
+        settled.status,
+        announcer_for(settled.execution_id),
+    )
 
 
 def _withdraw(repository: CaptureConfirmations, settled: Capture) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -306,22 +307,30 @@ def record_and_announce(
     capture: Capture,
     now: datetime,
     execution_id: str | None = None,
+    *,
+    before_announcing: Callable[[Capture], object] | None = None,
 ) -> Capture:
     """Record step: confirm the capture, then announce it (``Payment Captured``), in one step
-    instead of two states, and once (``announcements.make_known``).
+    instead of two states (``announcements.make_known``).
 
-    The confirm that makes it captured also notes it as announced, in the same transaction:
-    whoever comes after (a retry of this step after a crash that followed the announcement,
-    reconciliation or a webhook that found it at the provider meanwhile) announces nothing
-    more. If sending fails, the note is taken back and the step fails, so that its retry (or
-    whoever claims the note first) announces it. The execution that made the capture
-    announces it; a twin execution that finds another execution's capture announces nothing:
-    ``execution_id`` is the execution running this step (a twin's Capture step may hand it the
-    first execution's capture, execution id and all, when it found that capture settled).
+    The confirm that makes it captured also notes it as announced by this execution, in the
+    same transaction: whoever else comes after (reconciliation or a webhook that found it at
+    the provider meanwhile) announces nothing more. Everything else the step does that can
+    fail or take time (``before_announcing``: releasing what the authorization has left) runs
+    before PutEvents, so that the step dies after sending only in the instant after PutEvents
+    answered. A retry of this step (Step Functions retries a Record that died or timed out)
+    finds its own note and announces (again, if it had been sent: the same
+    ``announcement_id``). If sending fails, the note is taken back and the step fails. The
+    execution that made the capture announces it; a twin execution that finds another
+    execution's capture announces nothing: ``execution_id`` is the execution running this
+    step (a twin's Capture step may hand it the first execution's capture, execution id and
+    all, when it found that capture settled).
     """
     running = execution_id or capture.execution_id
     ours = capture.execution_id == running
     recorded, confirmed_here = _confirm(repository, capture, now, announcing=ours)
+    if before_announcing is not None:
+        before_announcing(recorded)
     if recorded.status is not CaptureStatus.CAPTURED or recorded.execution_id != running:
         return recorded
     try:
@@ -334,6 +343,7 @@ def record_and_announce(
             recorded,
             claimed=confirmed_here,
             state=ConfirmationState(),
+            reannounce_own=True,
         )
     except Exception as error:
         raise AnnouncementFailedError(

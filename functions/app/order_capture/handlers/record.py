@@ -84,18 +84,20 @@ def handle_success(
         return capture_output(capture)
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
+    # The release (a provider call that can fail or take time) runs before PutEvents: a
+    # Record that dies after sending could only die in the instant after it answered.
     recorded = service.record_and_announce(
         ledger,
         publisher or default_publisher(),
         capture,
         now,
         execution_id=step.execution_id,
-    )
-    releases.release_quietly(
-        lambda: releases.release_after_capture(
-            ledger, providers or default_providers(), recorded, now
+        before_announcing=lambda confirmed: releases.release_quietly(
+            lambda: releases.release_after_capture(
+                ledger, providers or default_providers(), confirmed, now
+            ),
+            log_release_error,
         ),
-        log_release_error,
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
     # Amounts only add up within one currency, so the amount metric is per currency.

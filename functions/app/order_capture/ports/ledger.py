@@ -69,8 +69,9 @@ class CaptureLedger(OrderReads, Protocol):
 
     def confirm(self, capture: Capture, *, announced: bool = False) -> bool:
         """Atomically mark a pending capture captured and move its amount from reserved to
-        captured on the order (and, if ``announced``, note it as announced: its confirmer
-        announces it). False if the capture was not pending (already settled), or if it was
+        captured on the order (and, if ``announced``, note it as announced, held by
+        ``history.announcer_for(capture.execution_id)``: its confirmer announces it). False
+        if the capture was not pending (already settled), or if it was
         noted as one whose confirmation may finish the order (``note_may_finish_order``) and
         ``capture`` does not say so: its confirmer then confirms it as such, and releases."""
         ...
@@ -124,12 +125,29 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         ...
 
     def claim_announcement(
-        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str | None = None,
     ) -> bool:
-        """Note that the capture's ``status`` is being announced, if it is not noted already
-        (conditional: of two callers, one gets True). False, and nothing written, over a
-        ``failed`` note (failed is final: a success read before its reversal is stale) and for
-        a capture ``reserve`` never made findable (no such capture id)."""
+        """Note that the capture's ``status`` is being announced (by ``announcer``), if it is
+        not noted already (conditional: of two callers, one gets True). False, and nothing
+        written, over a ``failed`` note (failed is final: a success read before its reversal
+        is stale) and for a capture ``reserve`` never made findable (no such capture id)."""
+        ...
+
+    def is_announcer(
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str,
+    ) -> bool:
+        """Whether the note says ``status`` is announced by ``announcer`` (the holder its
+        settling write or its claim noted), read consistently: is the note mine."""
         ...
 
     def withdraw_announcement(

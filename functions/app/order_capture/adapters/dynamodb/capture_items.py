@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from order_capture import history
 from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
     ANNOUNCED,
+    ANNOUNCED_BY,
     HISTORY_ATTRIBUTE,
     NOT_ANNOUNCED,
     OPEN_CAPTURE_STATUSES,
@@ -90,6 +92,7 @@ def capture_update(
     fields: dict[str, AttributeValueTypeDef] = dict(codec.encode({}, capture))
     if announced:
         fields[ANNOUNCED] = string(capture.status.value)
+        fields[ANNOUNCED_BY] = string(history.announcer_for(capture.execution_id))
     elif reserving:
         fields[ANNOUNCED] = string(NOT_ANNOUNCED)
     if capture.status in OPEN_CAPTURE_STATUSES:

@@ -81,6 +81,8 @@ HISTORY_ATTRIBUTE = "history"
 #: ``CAPTURE_REF`` item (docs/ledger.md "The announced note").
 ANNOUNCED = "announced"
 NOT_ANNOUNCED = "none"
+#: Beside ``ANNOUNCED``: who holds the note (``history.announcer_for``), written with it.
+ANNOUNCED_BY = "announced_by"
 _LEDGER_ATTRIBUTES = (
     "PK",
     "SK",
@@ -90,6 +92,7 @@ _LEDGER_ATTRIBUTES = (
     LINE_COUNT,
     HISTORY_ATTRIBUTE,
     ANNOUNCED,
+    ANNOUNCED_BY,
     *FOLDED_ATTRIBUTES,
 )
 

@@ -14,7 +14,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from order_capture.adapters.dynamodb import codec
-from order_capture.adapters.dynamodb.codec import ANNOUNCED, NOT_ANNOUNCED, key_text, string
+from order_capture.adapters.dynamodb.codec import (
+    ANNOUNCED,
+    ANNOUNCED_BY,
+    NOT_ANNOUNCED,
+    key_text,
+    string,
+)
 from order_capture.adapters.dynamodb.orders import OrderLedger
 from order_capture.adapters.dynamodb.table import check_op, update_op
 from order_capture.models import Capture, CaptureStatus
@@ -80,7 +86,12 @@ class ConfirmationLedger(OrderLedger):
         )
 
     def claim_announcement(
-        self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str | None = None,
     ) -> bool:
         # Conditional on the note being there (written by the reservation): an Update of a
         # missing item would create one holding only the key. A failed note is final:
@@ -89,12 +100,12 @@ class ConfirmationLedger(OrderLedger):
             ":status": string(status.value),
             ":failed": string(CaptureStatus.FAILED.value),
         }
+        holder = f", {ANNOUNCED_BY} = :by" if announcer else f" REMOVE {ANNOUNCED_BY}"
         if self.table.update(
             codec.capture_key(merchant_id, order_id, capture_id),
-            f"SET {ANNOUNCED} = :status",
-            f"attribute_exists({ANNOUNCED}) AND {ANNOUNCED} <> :status "
-            f"AND {ANNOUNCED} <> :failed",
-            values=values,
+            f"SET {ANNOUNCED} = :status" + holder,
+            f"attribute_exists({ANNOUNCED}) AND {ANNOUNCED} <> :status AND {ANNOUNCED} <> :failed",
+            values={**values, **({":by": string(announcer)} if announcer else {})},
         ):
             return True
         return self._on_former_pointer(
@@ -110,13 +121,33 @@ class ConfirmationLedger(OrderLedger):
             ),
         )
 
+    def is_announcer(
+        self,
+        merchant_id: str,
+        order_id: str,
+        capture_id: str,
+        status: CaptureStatus,
+        announcer: str,
+    ) -> bool:
+        # Only the capture item's note names its holder: a note of the former layout (on
+        # CAPTURE_REF) is nobody's, and its announcer's retry announces nothing, as before.
+        item = self.table.get(
+            codec.capture_key(merchant_id, order_id, capture_id),
+            projection=f"{ANNOUNCED}, {ANNOUNCED_BY}",
+        )
+        item = item or {}
+        return (
+            item.get(ANNOUNCED, {}).get("S") == status.value
+            and item.get(ANNOUNCED_BY, {}).get("S") == announcer
+        )
+
     def withdraw_announcement(
         self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
         values: Values = {":status": string(status.value)}
         if self.table.update(
             codec.capture_key(merchant_id, order_id, capture_id),
-            f"SET {ANNOUNCED} = :none",
+            f"SET {ANNOUNCED} = :none REMOVE {ANNOUNCED_BY}",
             f"{ANNOUNCED} = :status",
             values={**values, ":none": string(NOT_ANNOUNCED)},
         ):

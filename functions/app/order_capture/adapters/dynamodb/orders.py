@@ -22,6 +22,7 @@ from order_capture.adapters.dynamodb.capture_items import (
 )
 from order_capture.adapters.dynamodb.codec import (
     ANNOUNCED,
+    ANNOUNCED_BY,
     AUTHORIZATION_EXPIRES_AT,
     CAPTURE_LINES_PREFIX,
     CAPTURE_PREFIX,
@@ -306,7 +307,7 @@ class OrderLedger:
             "SET #status = :captured, provider_reference = :ref, "
             f"status_at_provider = :at_provider, updated_at = :now, {APPEND_HISTORY}"
             # Its confirmer announces it: noted in the same write, on the same item.
-            + (f", {ANNOUNCED} = :captured" if announced else "")
+            + (f", {ANNOUNCED} = :captured, {ANNOUNCED_BY} = :by" if announced else "")
             + " REMOVE open_status",
             "#status IN (:pending, :requires_action)"
             # A release waits for it (``note_may_finish_order``): refused unless its confirmer
@@ -326,6 +327,11 @@ class OrderLedger:
                 ":at_provider": codec.value(capture.status_at_provider),
                 ":now": now,
                 **({} if capture.may_finish_order else {":true": {"BOOL": True}}),
+                **(
+                    {":by": string(history.announcer_for(capture.execution_id))}
+                    if announced
+                    else {}
+                ),
             },
         )
         add_to_order = update_op(
