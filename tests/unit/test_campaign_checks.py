@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from order_capture.models import Authorization, Order, OrderLine
+from order_capture.models import Authorization, CaptureStatus, Order, OrderLine
+from order_capture.public_events import capture_failed_id, captured_id
 from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.chaos.checks import announcement_figures, release_figures
 from order_capture_local.sandbox_state import SandboxState
@@ -15,11 +16,25 @@ from order_capture_local.sandbox_state import SandboxState
 AUTHORIZED = 12000  # an order of 10000, authorized for 12000: 2000 to release once finished
 
 
-def event(detail_type: str, capture_id: str, status: str) -> dict[str, Any]:
+def event(
+    detail_type: str, capture_id: str, status: str, announcement_id: str | None = None
+) -> dict[str, Any]:
+    """An emitted event; its ``announcement_id`` as the service derives it unless given."""
+    if announcement_id is None:
+        announcement_id = (
+            captured_id(capture_id)
+            if detail_type == "Payment Captured"
+            else capture_failed_id(capture_id, CaptureStatus(status), "x:run-1")
+        )
     return {
         "source": "order-capture",
         "detail-type": detail_type,
-        "detail": {"capture_id": capture_id, "status": status, "execution_id": "x:run-1"},
+        "detail": {
+            "announcement_id": announcement_id,
+            "capture_id": capture_id,
+            "status": status,
+            "execution_id": "x:run-1",
+        },
     }
 
 
@@ -43,12 +58,34 @@ def test_captures_and_failures_announced_once_count_nothing() -> None:
     assert figures(emitted, [captured("c-1"), failed("c-2")]) == {
         "captures_announced_wrongly": 0,
         "failures_announced_wrongly": 0,
+        "announcements_repeated": 0,
     }
 
 
-def test_a_failure_announced_twice_is_counted() -> None:
-    emitted = [event("Payment Capture Failed", "c-2", "failed")] * 2
+def test_a_failure_announced_under_two_announcement_ids_is_counted() -> None:
+    emitted = [
+        event("Payment Capture Failed", "c-2", "failed"),
+        event("Payment Capture Failed", "c-2", "failed", announcement_id="c-2:other"),
+    ]
     assert figures(emitted, [failed("c-2")])["failures_announced_wrongly"] == 1
+
+
+def test_defect_6_a_repeat_with_the_same_announcement_id_is_reported_apart_never_hidden() -> None:
+    # Given a capture announced three times under one announcement_id (its Record died right
+    # after PutEvents answered, twice) and a failure announced twice under one
+    emitted = [event("Payment Captured", "c-1", "captured")] * 3 + [
+        event("Payment Capture Failed", "c-2", "failed")
+    ] * 2
+    # Then the repeats are counted in their own figure, and nothing is wrong
+    assert figures(emitted, [captured("c-1"), failed("c-2")]) == {
+        "captures_announced_wrongly": 0,
+        "failures_announced_wrongly": 0,
+        "announcements_repeated": 3,
+    }
+    # And a repeat without an announcement_id, or a capture never announced, still is
+    unnamed = [event("Payment Captured", "c-1", "captured", announcement_id="None")]
+    assert figures(emitted[:1] + unnamed, [captured("c-1")])["captures_announced_wrongly"] == 1
+    assert figures([], [captured("c-1")])["captures_announced_wrongly"] == 1
 
 
 def test_a_failure_announced_for_money_that_was_captured_is_counted() -> None:
@@ -59,11 +96,15 @@ def test_a_failure_announced_for_money_that_was_captured_is_counted() -> None:
     assert figures(emitted, [captured("c-1")]) == {
         "captures_announced_wrongly": 0,
         "failures_announced_wrongly": 1,
+        "announcements_repeated": 0,
     }
 
 
-def test_a_capture_never_announced_or_announced_twice_is_counted() -> None:
-    emitted = [event("Payment Captured", "c-2", "captured")] * 2
+def test_a_capture_never_announced_or_announced_under_two_ids_is_counted() -> None:
+    emitted = [
+        event("Payment Captured", "c-2", "captured"),
+        event("Payment Captured", "c-2", "captured", announcement_id="c-2:other"),
+    ]
     assert figures(emitted, [captured("c-1"), failed("c-2")])["captures_announced_wrongly"] == 2
 
 
@@ -163,12 +204,18 @@ def test_a_final_capture_the_sandbox_confirmed_then_reversed_is_not_judged() -> 
 
 
 def test_a_capture_announced_wrongly_names_who_emitted_each_event() -> None:
-    # Given a capture announced twice, by a step's retry and by a webhook's second copy
+    # Given a capture announced twice under two ids, by a step's retry and by a webhook's
+    # second copy
     emitted = [
-        {**event("Payment Captured", "c-1", "captured"), "emitted_by": by}
-        for by in (
-            "12:00:01.000 RecordFunction exec run-1 attempt 2",
-            "12:00:01.500 ApiFunction POST /webhooks/sandbox body 1a2b3c4d copy 2",
+        {
+            **event("Payment Captured", "c-1", "captured", announcement_id=f"c-1:{n}"),
+            "emitted_by": by,
+        }
+        for n, by in enumerate(
+            (
+                "12:00:01.000 RecordFunction exec run-1 attempt 2",
+                "12:00:01.500 ApiFunction POST /webhooks/sandbox body 1a2b3c4d copy 2",
+            )
         )
     ]
     # Then its example names both emitters and their moments, in the order they emitted

@@ -26,6 +26,16 @@ class LambdaCrash(Exception):  # noqa: N818 - named for what it simulates
         self.error_type = error_type
 
 
+class LambdaDied(BaseException):
+    """Raised inside a handler (``LocalRuntime.send_hooks``): its process ends there, so no
+    ``except Exception`` of the handler runs (it cannot take back what it wrote); the Lambda
+    service reports it as ``error_type``."""
+
+    def __init__(self, error_type: str = "Sandbox.Timedout") -> None:
+        super().__init__("Task timed out")
+        self.error_type = error_type
+
+
 class LambdaContext:
     """The context object Lambda passes to a handler."""
 

@@ -41,6 +41,7 @@ from order_capture_local.lambda_service import (
     Invocation,
     LambdaContext,
     LambdaCrash,
+    LambdaDied,
     cold_containers,
     drop_unpublished_metrics,
     patched_environ,
@@ -117,6 +118,8 @@ class LocalRuntime:
         #: Called with the payload and result after the handler ran; raising fails the
         #: invocation although its work is done (a crash or timeout after the side effects).
         self.after_hooks: dict[str, Callable[[Any, Any], None]] = {}
+        #: Called with a function's PutEvents entries before they are sent (``LambdaDied``).
+        self.send_hooks: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -263,6 +266,9 @@ class LocalRuntime:
             self._invoking.function_id, self._invoking.name = function_id, name
 
     def _record_emitted(self, params: dict[str, Any], **_: Any) -> None:
+        hook = self.send_hooks.get(getattr(self._invoking, "function_id", None) or "")
+        if hook is not None:
+            hook(params.get("Entries", []))
         for entry in params.get("Entries", []):
             detail = entry.get("Detail", "{}")
             with self._lock:
@@ -309,10 +315,9 @@ class LocalRuntime:
             if after is not None:
                 after(payload, result)
             return Invocation(function_id, json.loads(json.dumps(result)))
-        except Exception as error:
-            error_type = (
-                error.error_type if isinstance(error, LambdaCrash) else type(error).__name__
-            )
+        except (Exception, LambdaDied) as error:
+            crash = error if isinstance(error, LambdaCrash | LambdaDied) else None
+            error_type = crash.error_type if crash else type(error).__name__
             return Invocation(
                 function_id,
                 {

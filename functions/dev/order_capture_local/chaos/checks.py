@@ -24,12 +24,15 @@ def announcement_figures(
     """What the service announced, against how each capture ended; per figure, the count
     and a few examples:
 
-    * ``captures_announced_wrongly``: a capture that ended captured announced ``Payment
-      Captured`` other than exactly once, or any capture announced captured more than once;
-    * ``failures_announced_wrongly``: ``Payment Capture Failed`` (status failed) announced
-      more than once for one capture, or at all for one that ended captured."""
-    captured_events: Counter[str] = Counter()
-    failed_events: Counter[str] = Counter()
+    * ``captures_announced_wrongly``: a capture that ended captured never announced
+      ``Payment Captured`` (lost), or any capture announced captured under more than one
+      ``announcement_id`` (or without one);
+    * ``failures_announced_wrongly``: ``Payment Capture Failed`` (status failed) under more
+      than one ``announcement_id`` for one capture, or at all for one that ended captured;
+    * ``announcements_repeated`` (reported, not a defect): the announcements beyond the first
+      that repeat one with the same ``announcement_id`` (issue 12: at least once; a repeat
+      when Record died right after PutEvents answered)."""
+    ids: dict[tuple[str, str], list[str]] = {}
     #: Per capture, who announced what (``LocalRuntime.emitted_events``' ``emitted_by``).
     emitters: dict[str, list[str]] = {}
     for event in emitted:
@@ -38,34 +41,41 @@ def announcement_figures(
         detail = event.get("detail") or {}
         capture_id = str(detail.get("capture_id"))
         if event.get("detail-type") == "Payment Captured":
-            captured_events[capture_id] += 1
             said = "captured"
         elif event.get("detail-type") == "Payment Capture Failed" and detail.get("status") == (
             "failed"
         ):
-            failed_events[capture_id] += 1
             said = "failed"
         else:
             continue
+        ids.setdefault((capture_id, said), []).append(str(detail.get("announcement_id")))
         by = event.get("emitted_by") or "unknown"
         emitters.setdefault(capture_id, []).append(f"{said} by {by}")
     captures_wrong: list[str] = []
     failures_wrong: list[str] = []
+    repeated: list[str] = []
+    repeats = 0
     for capture in captures:
         capture_id = capture["capture_id"]
-        times = captured_events[capture_id], failed_events[capture_id]
-        said = "announced captured {}x, failed {}x".format(*times)
+        sent = ids.get((capture_id, "captured"), []), ids.get((capture_id, "failed"), [])
+        said = "announced captured {}x, failed {}x".format(*map(len, sent))
         name = f"{capture['order_id']}/{capture_id} {capture['status']}, {said}"
         if capture_id in emitters:
             name += f" ({'; '.join(emitters[capture_id])})"
         captured = capture["status"] == "captured"
-        if (captured and times[0] != 1) or times[0] > 1:
+        distinct = [set(announced) for announced in sent]
+        if (captured and not sent[0]) or len(distinct[0]) > 1 or "None" in distinct[0]:
             captures_wrong.append(name)
-        if times[1] > 1 or (captured and times[1] > 0):
+        if len(distinct[1]) > 1 or "None" in distinct[1] or (captured and sent[1]):
             failures_wrong.append(name)
+        extra = sum(len(announced) - len(set(announced)) for announced in sent)
+        if extra:
+            repeats += extra
+            repeated.append(name)
     return {
         "captures_announced_wrongly": (len(captures_wrong), captures_wrong[:5]),
         "failures_announced_wrongly": (len(failures_wrong), failures_wrong[:5]),
+        "announcements_repeated": (repeats, repeated[:5]),
     }
 
 

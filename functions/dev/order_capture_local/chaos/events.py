@@ -28,7 +28,7 @@ from typing import Any
 
 from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.chaos.checks import add_figures, announcement_figures, release_figures
-from order_capture_local.lambda_service import LambdaCrash
+from order_capture_local.lambda_service import LambdaCrash, LambdaDied
 from order_capture_local.runtime import LocalRuntime
 
 CURRENCIES = ["EUR", "USD", "JPY", "KWD", "BHD", "GBP"]
@@ -169,6 +169,17 @@ class Campaign:
 
         return hook
 
+    def death_before_sending(self, function: str, probability: float) -> Any:
+        def hook(_: Any) -> None:
+            with self.lock:
+                strike = self.random.random() < probability
+                if strike:
+                    self.injected[f"death before PutEvents {function}"] += 1
+            if strike:
+                raise LambdaDied
+
+        return hook
+
     def arm_provider_faults(self, runtime: LocalRuntime, shipments_in_wave: int) -> None:
         sandbox = runtime.sandbox
         assert sandbox is not None
@@ -192,6 +203,9 @@ class Campaign:
         for function in STEP_FUNCTIONS:
             runtime.fault_hooks[function] = self.crash_hook(function, "before", 0.02)
             runtime.after_hooks[function] = self.crash_hook(function, "after", 0.02)
+        # Record dies between its confirm (its note written) and PutEvents: its retry must
+        # announce it, once (issue 12); a loss counts in captures_announced_wrongly.
+        runtime.send_hooks["RecordFunction"] = self.death_before_sending("RecordFunction", 0.03)
         for event in self.orders + self.cancellations:
             runtime.put_events([event])
         outcomes: dict[str, dict[str, Any]] = {}
@@ -230,6 +244,7 @@ class Campaign:
                     outcomes[key]["output"] = report.output
         runtime.fault_hooks.clear()
         runtime.after_hooks.clear()
+        runtime.send_hooks.clear()
         reconciliation = dict(runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload)
         # One flat table of figures: the refunds' counts under their own names.
         refunds = reconciliation.pop("refunds", {})
