@@ -7,7 +7,6 @@ replays: test_breaker_stripe_replays.py.)"""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,29 +19,21 @@ from tests.integration.api_support import (
     refund,
 )
 from tests.integration.async_support import (
+    async_api,
     capture_asynchronously,
     confirmation_execution,
     events_about,
+    merchant,
     order_totals,
     post_webhook,
     signed_notification,
-    signed_webhook_api,
     wait_for_status,
-    webhook_merchant,
 )
 
 ACCEPTED = (202, "[accepted]")
 
 
-@pytest.fixture(scope="module")
-def async_api() -> Iterator[LocalApiUnderTest]:
-    with signed_webhook_api() as api:
-        yield api
-
-
-@pytest.fixture
-def merchant(async_api: LocalApiUnderTest) -> Merchant:
-    return webhook_merchant(async_api)
+__all__ = ["async_api", "merchant"]  # fixtures
 
 
 def confirmed_by_webhook(api: LocalApiUnderTest, merchant: Merchant) -> tuple[str, str]:

@@ -60,6 +60,19 @@ def webhook_merchant(api: LocalApiUnderTest) -> Merchant:
     return Merchant(api, merchant_id, api.api.create_api_key(merchant_id))
 
 
+@pytest.fixture(scope="module")
+def async_api() -> Iterator[LocalApiUnderTest]:
+    """A test module's API whose sandbox calls back with signed webhooks."""
+    with signed_webhook_api() as api:
+        yield api
+
+
+@pytest.fixture
+def merchant(async_api: LocalApiUnderTest) -> Merchant:
+    """The merchant whose webhooks ``async_api`` signs, with a key of its own."""
+    return webhook_merchant(async_api)
+
+
 def confirmation_execution(api: LocalApiUnderTest, capture_id: str) -> ExecutionReport:
     """The confirmation workflow of ``capture_id`` once it has ended."""
     return api.runtime.wait_for(api.runtime.execution_arn(CONFIRMATION_MACHINE, capture_id), 30)

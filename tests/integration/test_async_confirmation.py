@@ -7,24 +7,21 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.integration.api_support import LocalApiUnderTest, Merchant
 from tests.integration.async_support import (
+    async_api,
     capture_asynchronously,
     confirmation_execution,
     events_about,
+    merchant,
     order_totals,
     post_webhook,
     refund_statuses,
     signed_notification,
-    signed_webhook_api,
     wait_for_capture,
     wait_for_status,
-    webhook_merchant,
 )
 
 CONFIRMED_PATH = ["AwaitProviderConfirmation", "EmitCaptured", "Captured"]
@@ -32,15 +29,7 @@ DECLINED_PATH = ["AwaitProviderConfirmation", "RecordFailure", "EmitCaptureFaile
 ANNOUNCED_BY_SETTLER = ["AwaitProviderConfirmation", "AnnouncedBySettler"]
 
 
-@pytest.fixture(scope="module")
-def async_api() -> Iterator[LocalApiUnderTest]:
-    with signed_webhook_api() as api:
-        yield api
-
-
-@pytest.fixture
-def merchant(async_api: LocalApiUnderTest) -> Merchant:
-    return webhook_merchant(async_api)
+__all__ = ["async_api", "merchant"]  # fixtures
 
 
 def test_received_capture_stays_pending_until_the_webhook_confirms_it(

@@ -5,26 +5,22 @@ are findable from the moment they can reach the provider, so none of ours is ign
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.integration.api_support import LocalApiUnderTest, ledger_items
 from tests.integration.async_support import (
+    async_api,
     post_webhook,
     signed_notification,
-    signed_webhook_api,
     webhook_merchant,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def async_api() -> Iterator[LocalApiUnderTest]:
-    with signed_webhook_api() as api:
-        yield api
+__all__ = ["async_api"]  # fixtures
 
 
 @pytest.mark.parametrize("event", ["CAPTURE", "REFUND", "CAPTURE_FAILED", "REFUND_FAILED"])
