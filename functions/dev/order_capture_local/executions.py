@@ -63,6 +63,39 @@ def wait_for_execution(execution_arn: str, timeout_seconds: float = 120) -> Exec
     )
 
 
+def wait_for_history_event(
+    execution_arn: str, event_type: str, timeout_seconds: float = 30
+) -> list[dict[str, Any]]:
+    """The execution's history once it holds an event of ``event_type`` (e.g. ``TaskSubmitted``:
+    a ``waitForTaskToken`` task's Lambda has returned and the task waits for its token)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            history = execution_history(execution_arn)
+        except Exception:  # not started yet (ExecutionDoesNotExist)
+            history = []
+        if any(event["type"] == event_type for event in history):
+            return history
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{execution_arn} recorded no {event_type} event")
+        time.sleep(0.02)
+
+
+def end_waiting_task(
+    execution_arn: str, history: list[dict[str, Any]], error: str, timeout_seconds: float = 30
+) -> ExecutionReport:
+    """End an execution whose ``waitForTaskToken`` task waits (``history``: its task
+    submitted): SendTaskFailure with ``error`` and its token, then the execution once it has
+    ended. (moto's StopExecution leaves a task waiting on its token running.)"""
+    import boto3  # noqa: PLC0415
+
+    scheduled = next(e for e in reversed(history) if e["type"] == "TaskScheduled")
+    parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+    stepfunctions = boto3.client("stepfunctions", region_name=LOCAL_REGION)
+    stepfunctions.send_task_failure(taskToken=parameters["Payload"]["task_token"], error=error)
+    return wait_for_execution(execution_arn, timeout_seconds)
+
+
 def execution_history(execution_arn: str) -> list[dict[str, Any]]:
     import boto3  # noqa: PLC0415
 
