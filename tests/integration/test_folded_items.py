@@ -267,3 +267,30 @@ def test_a_capture_reserved_before_the_note_moved_is_noted_by_its_settling_write
         TableName=repository.table_name, Key=codec.capture_ref_key("merchant-1", sent.capture_id)
     )["Item"]
     assert "announced" not in pointer
+
+
+def test_a_refused_claim_in_todays_layout_is_one_conditional_update(
+    repository: Any, clock: FixedClock
+) -> None:
+    # Given a capture confirmed and announced by its confirmer (the note on its item)
+    service.register_order(repository, _order(2), clock)
+    captured = _capture(repository, clock, lines=2)
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    events = repository.client.meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        # When another caller tries to claim it
+        claimed = repository.claim_announcement(
+            "merchant-1", "order-1001", captured.capture_id, CaptureStatus.CAPTURED
+        )
+    finally:
+        events.unregister("before-call.dynamodb", record)
+
+    # Then it is refused by one UpdateItem, which the settlers' roles allow: no transaction
+    # (its ConditionCheck would need dynamodb:ConditionCheckItem, which they lack)
+    assert not claimed
+    assert calls == ["UpdateItem"]

@@ -5,8 +5,9 @@ The pointer from a capture id to its order and the task token live on the captur
 ``CAPTURE_REF`` item (docs/ledger.md), which no capture write touches. The announced note lives
 on the ``CAPTURE#`` item itself (``codec.ANNOUNCED``), so that the write that settles a capture
 notes it without a second item. A capture item reserved before the note moved there holds no
-``announced``: its note is still on its ``CAPTURE_REF`` item, read and written there, until a
-settling write notes it on the capture item, which wins from then on.
+``announced``: its note is still on its ``CAPTURE_REF`` item, read and written there (the
+refused write of the capture item says so, in the same request), until a settling write notes
+it on the capture item, which wins from then on.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from order_capture.models import Capture, CaptureStatus
 from order_capture.ports import ConfirmationState
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-    from order_capture.adapters.dynamodb.codec import Values
+    from order_capture.adapters.dynamodb.codec import Item, Values
 
 #: The former layout's note, on ``CAPTURE_REF``: claimed only when absent or another outcome's
 #: and not ``failed`` (final).
@@ -101,24 +100,19 @@ class ConfirmationLedger(OrderLedger):
             ":failed": string(CaptureStatus.FAILED.value),
         }
         holder = f", {ANNOUNCED_BY} = :by" if announcer else f" REMOVE {ANNOUNCED_BY}"
-        if self.table.update(
+        claimed, stands = self.table.update_or_old(
             codec.capture_key(merchant_id, order_id, capture_id),
             f"SET {ANNOUNCED} = :status" + holder,
             f"attribute_exists({ANNOUNCED}) AND {ANNOUNCED} <> :status AND {ANNOUNCED} <> :failed",
             values={**values, **({":by": string(announcer)} if announcer else {})},
-        ):
-            return True
-        return self._on_former_pointer(
-            merchant_id,
-            order_id,
-            capture_id,
-            update_op(
-                self.table_name,
-                codec.capture_ref_key(merchant_id, capture_id),
-                "SET announced = :status",
-                _CLAIMABLE_POINTER,
-                values=values,
-            ),
+        )
+        if claimed or not _former_layout(stands):
+            return claimed
+        return self.table.update(
+            codec.capture_ref_key(merchant_id, capture_id),
+            "SET announced = :status",
+            _CLAIMABLE_POINTER,
+            values=values,
         )
 
     def is_announcer(
@@ -145,35 +139,26 @@ class ConfirmationLedger(OrderLedger):
         self, merchant_id: str, order_id: str, capture_id: str, status: CaptureStatus
     ) -> bool:
         values: Values = {":status": string(status.value)}
-        if self.table.update(
+        withdrawn, stands = self.table.update_or_old(
             codec.capture_key(merchant_id, order_id, capture_id),
             f"SET {ANNOUNCED} = :none REMOVE {ANNOUNCED_BY}",
             f"{ANNOUNCED} = :status",
             values={**values, ":none": string(NOT_ANNOUNCED)},
-        ):
-            return True
-        return self._on_former_pointer(
-            merchant_id,
-            order_id,
-            capture_id,
-            update_op(
-                self.table_name,
-                codec.capture_ref_key(merchant_id, capture_id),
-                "REMOVE announced",
-                "announced = :status",
-                values=values,
-            ),
+        )
+        if withdrawn or not _former_layout(stands):
+            return withdrawn
+        return self.table.update(
+            codec.capture_ref_key(merchant_id, capture_id),
+            "REMOVE announced",
+            "announced = :status",
+            values=values,
         )
 
-    def _on_former_pointer(
-        self, merchant_id: str, order_id: str, capture_id: str, note: TransactWriteItemTypeDef
-    ) -> bool:
-        """Write ``note`` (an Update of the capture's ``CAPTURE_REF``) if the capture item
-        still holds no note of its own (reserved before the note moved to it), in one
-        transaction: a settling write that notes it on the capture item meanwhile wins."""
-        former_layout = check_op(
-            self.table_name,
-            codec.capture_key(merchant_id, order_id, capture_id),
-            f"attribute_not_exists({ANNOUNCED})",
-        )
-        return self.table.transact([former_layout, note]) is None
+
+def _former_layout(capture_item: Item | None) -> bool:
+    """Whether a capture item (as it stands after a refused write) keeps its note on its
+    ``CAPTURE_REF`` item: it holds none of its own (reserved before the note moved to it).
+    Should a settling write note it on the capture item meanwhile, that note wins over the
+    pointer's (``confirmation_state``), and a claim read before it is taken back by its
+    caller once the ledger no longer holds its outcome (``announcements``)."""
+    return capture_item is not None and ANNOUNCED not in capture_item

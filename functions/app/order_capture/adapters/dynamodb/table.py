@@ -173,15 +173,34 @@ class LedgerTable:
     ) -> bool:
         """Update the item under ``key``; False if ``condition`` did not hold (nothing
         written)."""
+        return self.update_or_old(key, expression, condition, names=names, values=values)[0]
+
+    def update_or_old(
+        self,
+        key: Item,
+        expression: str,
+        condition: str | None = None,
+        *,
+        names: Mapping[str, str] | None = None,
+        values: Values | None = None,
+    ) -> tuple[bool, Item | None]:
+        """``update``, and when ``condition`` did not hold, the item as it stands (None if
+        there is none), from the same request (``ReturnValuesOnConditionCheckFailure``)."""
         operation = update_op(
-            self.table_name, key, expression, condition, names=names, values=values
+            self.table_name,
+            key,
+            expression,
+            condition,
+            names=names,
+            values=values,
+            return_old=condition is not None,
         )
         with ledger_call("update_item"):
             try:
                 self.client.update_item(**operation["Update"])
-            except self.client.exceptions.ConditionalCheckFailedException:
-                return False
-        return True
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                return False, cast("Item | None", error.response.get("Item"))
+        return True, None
 
     def query(
         self,
