@@ -15,9 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from order_capture_local.api_server import ApiServer, LocalApi
-from order_capture_local.runtime import LocalRuntime
-from tests.integration.api_support import LocalApiUnderTest, Merchant
+from tests.integration.api_support import LocalApiUnderTest, Merchant, served_api
 
 #: Longer than the provider timeout below: the sandbox captures, then answers too late.
 LATE_SECONDS = 1.6
@@ -30,16 +28,10 @@ Send = Callable[[httpx.Client, str, bool], httpx.Response]
 
 @pytest.fixture(scope="module")
 def impatient_api() -> Iterator[LocalApiUnderTest]:
-    with LocalRuntime(
+    with served_api(
         retry_time_scale=0.02, parameter_overrides={"ProviderTimeoutSeconds": "1.0"}
-    ) as runtime:
-        api = LocalApi(runtime)
-        server = ApiServer(api, port=0, access_log=False).start()
-        try:
-            yield LocalApiUnderTest(runtime, api, server)
-        finally:
-            server.stop()
-            api.close()
+    ) as api:
+        yield api
 
 
 def native(client: httpx.Client, order_id: str, other: bool) -> httpx.Response:

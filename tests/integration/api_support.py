@@ -7,6 +7,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +110,11 @@ def ledger_items(api: LocalApiUnderTest, merchant_id: str) -> list[dict[str, Any
     return [item for item in api.runtime.ledger() if f"#{merchant_id}#" in item["PK"]]
 
 
-@pytest.fixture(scope="module")
-def local_api() -> Iterator[LocalApiUnderTest]:
-    with LocalRuntime() as runtime:
+@contextmanager
+def served_api(**runtime_options: Any) -> Iterator[LocalApiUnderTest]:
+    """The API served on loopback by a local runtime made with ``runtime_options``
+    (``parameter_overrides``, ``retry_time_scale``), stopped on exit."""
+    with LocalRuntime(**runtime_options) as runtime:
         api = LocalApi(runtime)
         server = ApiServer(api, port=0, access_log=False).start()
         try:
@@ -119,6 +122,12 @@ def local_api() -> Iterator[LocalApiUnderTest]:
         finally:
             server.stop()
             api.close()
+
+
+@pytest.fixture(scope="module")
+def local_api() -> Iterator[LocalApiUnderTest]:
+    with served_api() as api:
+        yield api
 
 
 @pytest.fixture

@@ -16,8 +16,13 @@ import pytest
 
 from order_capture.adapters.adyen import notification_signature
 from order_capture_local.executions import ExecutionReport
-from order_capture_local.runtime import LocalRuntime
-from tests.integration.api_support import LocalApiUnderTest, Merchant, idempotency_key, seed_order
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    idempotency_key,
+    seed_order,
+    served_api,
+)
 
 HMAC_KEY = secrets.token_hex(32)
 CONFIRMATION_MACHINE = "ConfirmationStateMachine"
@@ -32,27 +37,19 @@ def signed_webhook_api(
 ) -> Iterator[LocalApiUnderTest]:
     """The API on the local runtime, with a merchant whose sandbox webhooks are signed; the
     sandbox calls the webhook unless told not to (a provider that never answers)."""
-    from order_capture_local.api_server import ApiServer, LocalApi
-
     merchant_id = f"merchant-async-{uuid.uuid4().hex[:8]}"
     credentials = {merchant_id: {"sandbox": {"api_key": "unused", "webhook_hmac_key": HMAC_KEY}}}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PROVIDER_CREDENTIALS_JSON", json.dumps(credentials))
-        with LocalRuntime(
+        with served_api(
             parameter_overrides=parameter_overrides, retry_time_scale=retry_time_scale
-        ) as runtime:
-            api = LocalApi(runtime)
-            server = ApiServer(api, port=0, access_log=False).start()
-            assert runtime.sandbox is not None
+        ) as under_test:
+            sandbox = under_test.runtime.sandbox
+            assert sandbox is not None
             if sandbox_calls_webhook:
-                runtime.sandbox.configure_webhook(f"{server.url}/webhooks/sandbox", HMAC_KEY)
-            under_test = LocalApiUnderTest(runtime, api, server)
+                sandbox.configure_webhook(f"{under_test.url}/webhooks/sandbox", HMAC_KEY)
             under_test.merchant_id = merchant_id  # type: ignore[attr-defined]
-            try:
-                yield under_test
-            finally:
-                server.stop()
-                api.close()
+            yield under_test
 
 
 def webhook_merchant(api: LocalApiUnderTest) -> Merchant:

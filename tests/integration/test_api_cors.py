@@ -10,10 +10,8 @@ import pytest
 import yaml
 
 from order_capture.api import cors
-from order_capture_local.api_server import ApiServer, LocalApi
-from order_capture_local.runtime import LocalRuntime
 from order_capture_local.template import _CfnLoader
-from tests.integration.api_support import CLIENT_TIMEOUT_SECONDS, LocalApiUnderTest
+from tests.integration.api_support import CLIENT_TIMEOUT_SECONDS, LocalApiUnderTest, served_api
 
 ADMIN = "http://admin.example:7001"
 PREFLIGHT = {
@@ -26,14 +24,8 @@ PREFLIGHT = {
 @pytest.fixture(scope="module")
 def cors_api() -> Iterator[LocalApiUnderTest]:
     overrides = {"CorsAllowedOrigins": f"https://shop.example,{ADMIN}"}
-    with LocalRuntime(parameter_overrides=overrides) as runtime:
-        api = LocalApi(runtime)
-        server = ApiServer(api, port=0, access_log=False).start()
-        try:
-            yield LocalApiUnderTest(runtime, api, server)
-        finally:
-            server.stop()
-            api.close()
+    with served_api(parameter_overrides=overrides) as api:
+        yield api
 
 
 def test_a_preflight_from_an_allowed_origin_is_answered(cors_api: LocalApiUnderTest) -> None:
