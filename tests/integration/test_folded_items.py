@@ -78,6 +78,14 @@ def _capture(
     repository: Any, clock: FixedClock, lines: int, shipment: str = "s-1", execution: str = "exec-1"
 ) -> Any:
     """Capture one unit of each of the first ``lines`` lines, then confirm it (announced)."""
+    sent = _send(repository, clock, lines, shipment, execution)
+    captured = sent.model_copy(update={"status": CaptureStatus.CAPTURED})
+    assert repository.confirm(captured, announced=True)
+    return captured
+
+
+def _send(repository: Any, clock: FixedClock, lines: int, shipment: str, execution: str) -> Any:
+    """Reserve a capture of one unit of each of the first ``lines`` lines and send it."""
     request = CaptureRequest(
         merchant_id="merchant-1",
         order_id="order-1001",
@@ -86,16 +94,13 @@ def _capture(
     )
     order = repository.get_order("merchant-1", "order-1001")
     plan = capture_rules.plan_capture(order, request, clock.now())
-    sent = service.execute_capture(
+    return service.execute_capture(
         repository,
         RecordingProvider(),
         planned=PlannedCapture(request=request, plan=plan),
         execution_id=execution,
         now=clock.now(),
     )
-    captured = sent.model_copy(update={"status": CaptureStatus.CAPTURED})
-    assert repository.confirm(captured, announced=True)
-    return captured
 
 
 def test_defect_15_a_small_capture_writes_three_items_to_reserve_and_two_to_confirm(
@@ -236,21 +241,7 @@ def test_a_capture_reserved_before_the_note_moved_is_noted_by_its_settling_write
 ) -> None:
     # Given a pending capture reserved before the note moved (none on either item)
     service.register_order(repository, _order(2), clock)
-    request = CaptureRequest(
-        merchant_id="merchant-1",
-        order_id="order-1001",
-        shipment_id="s-1",
-        items=[ItemQuantity(item_id="line-0", quantity=1)],
-    )
-    order = repository.get_order("merchant-1", "order-1001")
-    plan = capture_rules.plan_capture(order, request, clock.now())
-    sent = service.execute_capture(
-        repository,
-        RecordingProvider(),
-        planned=PlannedCapture(request=request, plan=plan),
-        execution_id="exec-1",
-        now=clock.now(),
-    )
+    sent = _send(repository, clock, lines=1, shipment="s-1", execution="exec-1")
     _former_note(repository, sent.capture_id, None)
     ids = ("merchant-1", "order-1001", sent.capture_id)
     assert repository.confirmation_state(*ids).announced is None
