@@ -3,7 +3,7 @@ stated assumptions for what the counts cannot tell (durations, log volume, sampl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -217,3 +217,18 @@ def invoked_functions(runtime: LocalRuntime, run: Run) -> list[str]:
 #: EmitCaptured, Captured): an asynchronous capture bills them besides its capture workflow's
 #: (which Record starts with StartExecution: no state of the capture workflow's own).
 CONFIRMATION_STATES = 3
+#: EmitCaptured's PutEvents: the one `Payment Captured` of an asynchronous capture (Record
+#: announces nothing while the provider has only received it), one 64 KB chunk.
+CONFIRMATION_PUT_EVENTS = 1
+
+
+def confirmed_later(run: Run) -> Run:
+    """An asynchronous capture's measured run (the capture workflow and the confirmation
+    workflow up to its wait) with what the confirmation bills once the provider confirms:
+    its states and its `Payment Captured`. The webhook's own request (API Gateway,
+    ApiFunction, its ledger writes) is not measured here."""
+    return replace(
+        run,
+        transitions=run.transitions + CONFIRMATION_STATES,
+        put_event_chunks=run.put_event_chunks + CONFIRMATION_PUT_EVENTS,
+    )

@@ -15,7 +15,7 @@ from order_capture_local.asl_lint import worst_case_seconds
 from order_capture_local.bench import summary_blocks
 from order_capture_local.bench.cold import FirstPayloads, measure_cold_starts
 from order_capture_local.bench.cost import (
-    CONFIRMATION_STATES,
+    confirmed_later,
     cost_per_million,
     deployed,
     invoked_functions,
@@ -26,6 +26,7 @@ from order_capture_local.bench.recording import Bench
 from order_capture_local.bench.rendering import Results, render, render_summary_table
 from order_capture_local.bench.rendering_costs import render_cold
 from order_capture_local.bench.scenarios import (
+    ASYNC_PATH,
     measure_api,
     measure_history,
     measure_lines,
@@ -84,9 +85,9 @@ def run_bench(args: argparse.Namespace) -> Results:
                 lines[1].first, invoked_functions(runtime, lines[1].first)
             ),
         }
-        asynchronous = next(p.run for p in paths if p.name.startswith("provider confirms later"))
+        asynchronous = next(p.run for p in paths if p.name == ASYNC_PATH)
         costs["asynchronous capture (Adyen; + confirmation workflow)"] = cost_per_million(
-            replace(asynchronous, transitions=asynchronous.transitions + CONFIRMATION_STATES),
+            confirmed_later(asynchronous),
             [*invoked_functions(runtime, asynchronous), "AwaitConfirmationFunction"],
         )
         api_capture = api[0].execution

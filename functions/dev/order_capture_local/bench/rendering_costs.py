@@ -127,8 +127,10 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         f"reservoir): {traces_per_capture(EVENT_TRACE_RULE):.0%} of event captures "
         f"(`{EVENT_TRACE_RULE}`), {traces_per_capture(API_TRACE_RULE):.0%} of API captures "
         f"(`{API_TRACE_RULE}`), one trace each. The asynchronous row adds the "
-        f"Standard confirmation workflow's {CONFIRMATION_STATES} transitions and its "
-        "AwaitConfirmation invocation. Not included: the provider's fees, data transfer, "
+        f"Standard confirmation workflow's {CONFIRMATION_STATES} transitions, its "
+        "AwaitConfirmation invocation (measured, inside the row's window) and its `Payment "
+        "Captured` PutEvents; not the provider's webhook request (API Gateway, ApiFunction, "
+        "its settling writes). Not included: the provider's fees, data transfer, "
         "Secrets Manager (cached reads), the caller's own Order Shipped event.",
         "",
         "| Per 1M | Standard | Express | Lambda requests | Lambda duration (API wait) "
