@@ -25,7 +25,7 @@ from order_capture.models import (
 from order_capture.ports import PaymentProvider, ProviderNotification
 from order_capture_local.cli import main
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import order_placed
+from tests.factories import order_placed, order_shipped
 from tests.support import FixedClock
 
 
@@ -52,6 +52,19 @@ def run_until_capture(
         clock=clock,
     )
     return validated, plan, captured
+
+
+#: What ``run_until_capture`` gives: the Validate, ComputeAmount and Capture outputs.
+Shipped = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
+@pytest.fixture
+def until_capture(
+    registered: Any, repository: Any, lambda_context: Any, clock: FixedClock, sandbox: SandboxServer
+) -> Shipped:
+    """Shipment ``s1`` of the registered order run until its capture (the provider captured,
+    Record has not run): ``run_until_capture``'s outputs."""
+    return run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
 
 
 def captured_but_not_recorded(

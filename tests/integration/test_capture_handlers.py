@@ -20,20 +20,19 @@ from order_capture.handlers import (
 )
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
-from tests.integration.capture_support import run_until_capture
+from tests.integration.capture_support import Shipped, run_until_capture, until_capture
 from tests.support import FixedClock, RecordingPublisher
+
+__all__ = ["until_capture"]  # fixtures
 
 
 def test_capture_then_record_moves_reserved_to_captured(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, _plan, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _plan, captured = until_capture
     assert captured["status"] == "pending"
     assert captured["provider_reference"].startswith("cap_")
     order = repository.get_order("merchant-1", "order-1001")
@@ -193,15 +192,12 @@ def test_failure_after_reservation_releases_it(
 
 
 def test_outcome_unknown_keeps_the_reservation_as_requires_action(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _validated, plan, _ = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _validated, plan, _ = until_capture
     error = {"Error": "CaptureOutcomeUnknownError", "Cause": "timeout"}
     state = order_shipped("s1") | {"validated": plan, "error": error}
     failure = record.handle_failure(
@@ -215,15 +211,14 @@ def test_outcome_unknown_keeps_the_reservation_as_requires_action(
 
 
 def test_a_twin_failing_never_releases_another_executions_reservation(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
     # Execution A reserved and is calling the provider; its twin B (the same shipment,
     # delivered twice) fails, e.g. because A holds the units it wanted.
-    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    _, plan, _ = until_capture
     error = {"Error": "InvalidStateError", "Cause": '{"errorMessage": "units taken"}'}
     state = {"validated": plan, "error": error}
     record.handle_failure(
@@ -247,15 +242,14 @@ def test_a_twin_failing_never_releases_another_executions_reservation(
 
 
 def test_provider_unavailable_after_a_reservation_keeps_it_for_reconciliation(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
     # An earlier attempt may have reached the provider before it became unavailable: only an
     # explicit decline proves nothing was captured.
-    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    _, plan, _ = until_capture
     error = {"Error": "ProviderUnavailableError", "Cause": "{}"}
     failure = record.handle_failure(
         {"state": {"validated": plan, "error": error}, "execution_id": "exec-1"},

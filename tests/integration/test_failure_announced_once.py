@@ -16,9 +16,10 @@ from order_capture.handlers import record
 from order_capture.models import CaptureRequest
 from order_capture.workflow_state import PassedOn
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import order_shipped
-from tests.integration.capture_support import register, run_until_capture
+from tests.integration.capture_support import Shipped, register, until_capture
 from tests.support import FixedClock, RecordingPublisher
+
+__all__ = ["until_capture"]  # fixtures
 
 
 @pytest.fixture
@@ -35,13 +36,12 @@ def _record_failure(
 
 
 def test_a_decline_is_announced_by_its_execution_and_again_by_a_retry_of_the_same_step(
-    registered: Any,
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    _, plan, _ = until_capture
     error = {"Error": "ProviderDeclinedError", "Cause": '{"errorMessage": "declined"}'}
     state = {"validated": plan, "error": error}
     first = _record_failure(repository, lambda_context, clock, state, "exec-1")
@@ -52,15 +52,12 @@ def test_a_decline_is_announced_by_its_execution_and_again_by_a_retry_of_the_sam
 
 
 def test_a_capture_a_webhook_failed_first_is_not_announced_again_by_the_workflow(
-    registered: Any,
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, plan, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, plan, captured = until_capture
     request = CaptureRequest.model_validate(
         {key: captured[key] for key in ("merchant_id", "order_id", "shipment_id")}
     )
@@ -84,13 +81,12 @@ def test_a_capture_a_webhook_failed_first_is_not_announced_again_by_the_workflow
 
 
 def test_a_twin_execution_does_not_announce_a_failure_of_the_capture_its_twin_is_making(
-    registered: Any,
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, plan, _ = run_until_capture(repository, lambda_context, clock, sandbox, order_shipped("s1"))
+    _, plan, _ = until_capture
     error = {"Error": "InvalidStateError", "Cause": '{"errorMessage": "units taken"}'}
     output = _record_failure(
         repository, lambda_context, clock, {"validated": plan, "error": error}, "exec-twin"
@@ -101,15 +97,12 @@ def test_a_twin_execution_does_not_announce_a_failure_of_the_capture_its_twin_is
 
 
 def test_a_captured_shipment_handed_on_as_a_duplicate_is_never_announced_as_failed(
-    registered: Any,
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, _, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _, captured = until_capture
     recorded = record.handle_success(
         {"capture": captured, "execution_id": "exec-1"},
         lambda_context,

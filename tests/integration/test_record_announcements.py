@@ -23,20 +23,19 @@ from order_capture.models import Capture
 from order_capture.public_events import payment_captured
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
-from tests.integration.capture_support import run_until_capture
+from tests.integration.capture_support import Shipped, run_until_capture, until_capture
 from tests.support import FixedClock, NothingWaits, RecordingPublisher
+
+__all__ = ["until_capture"]  # fixtures
 
 
 def test_record_announces_the_capture_it_confirms_once_and_again_after_a_failed_send(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, _, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _, captured = until_capture
     # Given EventBridge failing once
     publisher = RecordingPublisher(failures=1)
 
@@ -63,15 +62,12 @@ def test_record_announces_the_capture_it_confirms_once_and_again_after_a_failed_
 
 
 def test_record_of_another_executions_capture_announces_nothing(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
-    _, _, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _, captured = until_capture
     record.handle_success(
         {"capture": captured}, lambda_context, repository, clock, publisher=RecordingPublisher()
     )
@@ -141,17 +137,14 @@ def test_campaign_reconciliation_racing_record_for_the_same_capture_announces_on
 
 
 def test_campaign_a_wait_that_timed_out_before_it_was_noted_announces_the_webhooks_outcome(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
     # Given a capture the provider received ("pending" there), whose webhook then confirmed
     # it before the confirmation wait was noted (the webhook leaves the announcing to it)
-    _, _, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _, captured = until_capture
     received = Capture.model_validate(captured | {"status_at_provider": "pending"})
     repository.await_provider(received)
     service.record_capture(
@@ -179,18 +172,15 @@ def test_campaign_a_wait_that_timed_out_before_it_was_noted_announces_the_webhoo
 
 
 def test_a_twin_given_the_settled_capture_by_its_capture_step_announces_nothing(
-    registered: dict[str, Any],
+    until_capture: Shipped,
     repository: Any,
     lambda_context: Any,
     clock: FixedClock,
-    sandbox: SandboxServer,
 ) -> None:
     """Found by the fault campaign: a twin execution whose Capture step found the first
     execution's capture already settled gets that capture back (execution id and all), so
     Record must tell the executions apart by the one running it, not by the capture."""
-    _, _, captured = run_until_capture(
-        repository, lambda_context, clock, sandbox, order_shipped("s1")
-    )
+    _, _, captured = until_capture
     first = RecordingPublisher()
     record.handle_success(
         {"capture": captured, "execution_id": captured["execution_id"]},
