@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from order_capture_local.lambda_service import LambdaCrash
+from order_capture_local.lambda_service import LambdaCrash, LambdaDied
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
@@ -202,3 +202,26 @@ def test_defect_6_a_record_that_died_after_putevents_answered_repeats_it_with_on
     capture_id = captures(runtime)[0]["capture_id"]
     assert len(announced) == times + 1
     assert {e["detail"]["announcement_id"] for e in announced} == {f"{capture_id}:captured"}
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_defect_6_a_record_that_died_before_putevents_is_announced_once_by_its_retry(
+    runtime: LocalRuntime, sandbox: SandboxServer, times: int
+) -> None:
+    # Record confirmed the capture (its note written) and its process ended as it was about
+    # to send Payment Captured (the campaign's "death before PutEvents"), ``times`` times:
+    # no except clause of its ran. Step Functions retries it: announced once.
+    deaths: list[int] = []
+
+    def dies(_: Any) -> None:
+        if len(deaths) < times:
+            deaths.append(1)
+            raise LambdaDied
+
+    runtime.send_hooks["RecordFunction"] = dies
+    execution = ship_once(runtime)
+    assert (execution.status, execution.states) == ("SUCCEEDED", CAPTURED_PATH)
+    settled_once(runtime, sandbox)
+    (announced,) = payment_captured(runtime)
+    assert announced["detail"]["capture_id"] == captures(runtime)[0]["capture_id"]
+    assert len(deaths) == times
