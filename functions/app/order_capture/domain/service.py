@@ -331,6 +331,12 @@ def record_and_announce(
     recorded, confirmed_here = _confirm(repository, capture, now, announcing=ours)
     if before_announcing is not None:
         before_announcing(recorded)
+        if confirmed_here and (recorded.releases_authorization or recorded.may_finish_order):
+            # Its release may have asked the provider (seconds): a reversal meanwhile is its
+            # reverser's to announce, never Payment Captured after Payment Capture Failed.
+            stored = _stored(repository, recorded)
+            if stored.status is not CaptureStatus.CAPTURED:
+                return stored
     if recorded.status is not CaptureStatus.CAPTURED or recorded.execution_id != running:
         return recorded
     try:

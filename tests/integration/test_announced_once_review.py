@@ -1,0 +1,40 @@
+"""Adversarial review of announcing once (issue 12, defect 6; docs/guarantees.md, "Announced
+once"): sequences without a process death that announce an outcome twice, out of order, or
+not at all, found after Record's release moved before PutEvents (on moto)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from order_capture.domain import service
+from order_capture.models import CaptureStatus
+from tests.integration.race_support import (
+    LATER,
+    Publisher,
+    captured_at_the_provider,
+    deliver,
+)
+
+
+def test_defect_12_a_reversal_during_records_release_is_not_followed_by_payment_captured(
+    repository: Any,
+) -> None:
+    # Given a capture the provider made that may finish its order, and a Record that confirms
+    # it (noting the announcement as its own) and then releases the authorization's rest, a
+    # provider call that runs before PutEvents
+    pending = captured_at_the_provider(repository).model_copy(update={"may_finish_order": True})
+    publisher = Publisher()
+
+    def reversed_while_releasing(recorded: Any) -> None:
+        # When the provider's CAPTURE_FAILED arrives while Record is in that release: the
+        # webhook reverses the capture and announces the failure
+        deliver(repository, publisher, pending, False)
+
+    service.record_and_announce(
+        repository, publisher, pending, LATER, before_announcing=reversed_while_releasing
+    )
+    # Then the consumers' last word is the ledger's: failed, never Payment Captured after
+    # Payment Capture Failed
+    stored = repository.find_capture(pending.merchant_id, pending.capture_id)
+    assert stored.status is CaptureStatus.FAILED
+    assert publisher.sent == ["Payment Capture Failed failed"]
