@@ -83,12 +83,19 @@ FILE_EXCERPTS = (
     FileExcerpt(
         name="adyen-notification-models.json",
         package="@adyen/api-library",
-        files=tuple(
-            f"{NOTIFICATION_MODELS}{model}.{kind}"
-            for model in ("notification", "notificationItem", "notificationRequestItem", "amount")
-            for kind in ("js", "d.ts")
-        )
-        + ("tools/hmac/payload.json",),
+        files=(
+            *(
+                f"{NOTIFICATION_MODELS}{model}.{kind}"
+                for model in (
+                    "notification",
+                    "notificationItem",
+                    "notificationRequestItem",
+                    "amount",
+                )
+                for kind in ("js", "d.ts")
+            ),
+            "tools/hmac/payload.json",
+        ),
         what="Adyen's standard webhook (Notification API 1.0.0) as the library Adyen generates "
         "from it: the models of the request body (Notification, NotificationItem, "
         "NotificationRequestItem, Amount: attributeTypeMap in the .js, required fields and "
