@@ -14,7 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from order_capture_local.api_server import ApiServer, LocalApi
+from order_capture.api.app import install_workflow_starter
+from order_capture.models import CaptureRequest
+from order_capture.ports import WorkflowResult
+from order_capture_local.api_server import ApiServer, LocalApi, LocalWorkflowStarter
 from order_capture_local.runtime import LocalRuntime
 from tests.factories import load_event
 
@@ -162,3 +165,41 @@ def refund(
             json={"amount": amount},
             headers={"Idempotency-Key": key or uuid.uuid4().hex},
         )
+
+
+class RacingWorkflow:
+    """The API's workflow, with another request's capture (``race``) run whole first, between
+    the route's check of the order and the start of its own workflow: a race the route loses."""
+
+    def __init__(self, inner: Any, race: CaptureRequest) -> None:
+        self.inner = inner
+        self.race = race
+        self.raced = False
+
+    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
+        if not self.raced:
+            self.raced = True
+            won = self.inner.run({"capture_request": self.race.model_dump(mode="json")}, "race")
+            assert won.status == "SUCCEEDED", won
+        result: WorkflowResult = self.inner.run(execution_input, name)
+        return result
+
+
+@contextmanager
+def racing_first(
+    api: LocalApiUnderTest, merchant_id: str, order_id: str, **what: Any
+) -> Iterator[None]:
+    """The API's next capture loses a race to another capture of ``what`` (``amount`` or
+    ``items``) of the order, made by the API (shipment ``racing-shipment``)."""
+    race = CaptureRequest(
+        merchant_id=merchant_id,
+        order_id=order_id,
+        shipment_id="racing-shipment",
+        trigger="api",
+        **what,
+    )
+    install_workflow_starter(RacingWorkflow(LocalWorkflowStarter(api.runtime), race))
+    try:
+        yield
+    finally:
+        install_workflow_starter(LocalWorkflowStarter(api.runtime))

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import httpx
 
-from order_capture.api.app import install_workflow_starter
-from order_capture.models import CaptureRequest, ItemQuantity
+from order_capture.models import ItemQuantity
 from order_capture.money import to_decimal
-from order_capture.ports import WorkflowResult
-from order_capture_local.api_server import LocalWorkflowStarter
 from tests.integration.api_support import (
     CLIENT_TIMEOUT_SECONDS,
     LocalApiUnderTest,
@@ -21,6 +17,7 @@ from tests.integration.api_support import (
     ledger_items,
     local_api,
     merchant,
+    racing_first,
 )
 
 __all__ = ["local_api", "merchant"]  # fixtures
@@ -141,30 +138,6 @@ def test_401_bodies_are_detail_and_code(local_api: LocalApiUnderTest, merchant: 
     )
 
 
-class CaptureRacingWorkflow:
-    """The API's workflow, with another request capturing ``item_ids`` first, between the
-    route's check of the order and the start of the first workflow: a race the route loses."""
-
-    def __init__(self, inner: Any, merchant_id: str, order_id: str, item_ids: list[str]) -> None:
-        self.inner = inner
-        self.race = CaptureRequest(
-            merchant_id=merchant_id,
-            order_id=order_id,
-            shipment_id="racing-shipment",
-            items=[ItemQuantity(item_id=item_id, quantity=1) for item_id in item_ids],
-            trigger="api",
-        )
-        self.raced = False
-
-    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
-        if not self.raced:
-            self.raced = True
-            won = self.inner.run({"capture_request": self.race.model_dump(mode="json")}, "race")
-            assert won.status == "SUCCEEDED", won
-        result: WorkflowResult = self.inner.run(execution_input, name)
-        return result
-
-
 def test_defect_2_a_retry_of_a_lost_race_captures_only_what_was_asked(
     local_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
@@ -172,16 +145,17 @@ def test_defect_2_a_retry_of_a_lost_race_captures_only_what_was_asked(
     number = detail["order_id"]
     body = {"order": number, "order_items": [{"pk": 101}]}
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    racing = CaptureRacingWorkflow(
-        LocalWorkflowStarter(local_api.runtime), merchant.merchant_id, number, ["101"]
-    )
-    install_workflow_starter(racing)
-    try:
-        with merchant.client(scheme="Token") as client:
-            lost = client.post("/api/v1/capture-order/", json=body, headers=key)
-            retried = client.post("/api/v1/capture-order/", json=body, headers=key)
-    finally:
-        install_workflow_starter(LocalWorkflowStarter(local_api.runtime))
+    with (
+        racing_first(
+            local_api,
+            merchant.merchant_id,
+            number,
+            items=[ItemQuantity(item_id="101", quantity=1)],
+        ),
+        merchant.client(scheme="Token") as client,
+    ):
+        lost = client.post("/api/v1/capture-order/", json=body, headers=key)
+        retried = client.post("/api/v1/capture-order/", json=body, headers=key)
     # The first request lost pk 101 to the other one: 409
     assert lost.status_code == 409, lost.text
     # The retry answers as the first time, and never captures pk 102, which nobody asked for

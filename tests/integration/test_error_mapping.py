@@ -4,7 +4,6 @@ without naming anything internal (issue 12, defect 9)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import boto3
 import pytest
@@ -12,11 +11,7 @@ from botocore.config import Config
 
 from order_capture.adapters.api_keys import DynamoDBApiKeyStore
 from order_capture.adapters.dynamodb import DynamoDBOrderRepository
-from order_capture.api.app import install_workflow_starter
 from order_capture.errors import LedgerUnavailableError
-from order_capture.models import CaptureRequest
-from order_capture.ports import WorkflowResult
-from order_capture_local.api_server import LocalWorkflowStarter
 from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,
@@ -24,6 +19,7 @@ from tests.integration.api_support import (
     ledger_items,
     local_api,
     merchant,
+    racing_first,
 )
 
 __all__ = ["local_api", "merchant"]  # fixtures
@@ -112,47 +108,18 @@ def test_defect_9_a_refusal_that_wrote_nothing_leaves_the_key_free(merchant: Mer
     assert fixed.status_code == 200, fixed.text
 
 
-class AmountRacingWorkflow:
-    """The API's workflow, with another capture of ``amount`` made first: the route's check
-    passed, the workflow then finds less capturable than asked."""
-
-    def __init__(self, inner: Any, merchant_id: str, order_id: str, amount: int) -> None:
-        self.inner = inner
-        self.race = CaptureRequest(
-            merchant_id=merchant_id,
-            order_id=order_id,
-            shipment_id="racing-shipment",
-            amount=amount,
-            trigger="api",
-        )
-        self.raced = False
-
-    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowResult:
-        if not self.raced:
-            self.raced = True
-            won = self.inner.run({"capture_request": self.race.model_dump(mode="json")}, "race")
-            assert won.status == "SUCCEEDED", won
-        result: WorkflowResult = self.inner.run(execution_input, name)
-        return result
-
-
 def test_defect_9_an_over_capture_found_by_the_workflow_names_the_field(
     local_api: LocalApiUnderTest, merchant: Merchant
 ) -> None:
     detail = merchant.place()
     order_id = detail["order_id"]
-    install_workflow_starter(
-        AmountRacingWorkflow(
-            LocalWorkflowStarter(local_api.runtime), merchant.merchant_id, order_id, 9000
+    with (
+        racing_first(local_api, merchant.merchant_id, order_id, amount=9000),
+        merchant.client() as client,
+    ):
+        response = client.post(
+            f"/orders/{order_id}/captures", json={"amount": 5000}, headers=idempotency_key()
         )
-    )
-    try:
-        with merchant.client() as client:
-            response = client.post(
-                f"/orders/{order_id}/captures", json={"amount": 5000}, headers=idempotency_key()
-            )
-    finally:
-        install_workflow_starter(LocalWorkflowStarter(local_api.runtime))
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert (error["type"], error["field"]) == ("over_capture", "amount")
