@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from order_capture.domain import service
-from order_capture.models import CaptureStatus
+import pytest
+
+from order_capture.domain import provider_webhooks, service
+from order_capture.models import Capture, CaptureStatus
+from tests.integration.capture_support import capture_notification
+from tests.integration.handover_support import Publisher as HandoverPublisher
+from tests.integration.handover_support import (
+    Workflow,
+    received_capture,
+    wait_noting_its_token,
+)
 from tests.integration.race_support import (
     LATER,
     Publisher,
@@ -38,3 +47,51 @@ def test_defect_12_a_reversal_during_records_release_is_not_followed_by_payment_
     stored = repository.find_capture(pending.merchant_id, pending.capture_id)
     assert stored.status is CaptureStatus.FAILED
     assert publisher.sent == ["Payment Capture Failed failed"]
+
+
+class AnswerLost(Workflow):
+    """SendTaskSuccess completed the wait (its workflow announces), and its answer was lost
+    (a read timeout): the caller sees an error."""
+
+    def succeed(self, task_token: str, capture: Capture) -> bool:
+        if not super().succeed(task_token, capture):
+            return False  # a completed (or timed-out) wait refuses its token
+        raise ConnectionError("SendTaskSuccess: read timed out")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 defect 6: a lost answer of SendTaskSuccess (the wait completed, its "
+    "workflow announces) makes the webhook take its note back (make_known's except) and "
+    "fail; the provider's redelivery claims the note, finds the wait refusing its token and "
+    "announces a second time (the same announcement_id): a repeat without a death, which "
+    "docs/guarantees.md promises only for Record. Not withdrawing there would lose the "
+    "outcome when SendTaskSuccess truly failed and the wait then timed out.",
+)
+def test_defect_12_a_lost_sendtasksuccess_answer_is_not_announced_again_by_the_redelivery(
+    repository: Any,
+) -> None:
+    # Given a received capture whose confirmation wait noted its token
+    announced: list[str] = []
+    workflow, publisher = AnswerLost(announced), HandoverPublisher(announced)
+    pending = received_capture(repository)
+    wait_noting_its_token(repository, workflow, publisher, pending)
+    # When its CAPTURE webhook settles it and completes the wait, whose answer is lost
+    with pytest.raises(ConnectionError):
+        deliver_to(repository, workflow, publisher, pending)
+    assert announced == ["Payment Captured"]  # by the workflow
+    # and the provider delivers it again (the webhook answered 5xx)
+    deliver_to(repository, workflow, publisher, pending)
+    # Then it is not announced a second time
+    assert announced == ["Payment Captured"]
+
+
+def deliver_to(repository: Any, workflow: Workflow, publisher: Any, capture: Capture) -> Any:
+    return provider_webhooks.apply_notification(
+        repository,
+        workflow,
+        publisher,
+        merchant_id=capture.merchant_id,
+        notification=capture_notification(capture, True),
+        now=LATER,
+    )
