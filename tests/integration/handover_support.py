@@ -64,15 +64,21 @@ def received_capture(repository: Any) -> Capture:
 
 
 def webhook(
-    repository: Any, workflow: Workflow, publisher: Publisher, capture: Capture, succeeded: bool
+    repository: Any,
+    workflow: Workflow,
+    publisher: Publisher,
+    capture: Capture,
+    succeeded: bool,
+    now: datetime = LATER,
 ) -> Any:
+    """The provider's CAPTURE (or CAPTURE_FAILED) notification of ``capture``, at ``now``."""
     return provider_webhooks.apply_notification(
         repository,
         workflow,
         publisher,
         merchant_id=capture.merchant_id,
         notification=capture_notification(capture, succeeded),
-        now=LATER,
+        now=now,
     )
 
 

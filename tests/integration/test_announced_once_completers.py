@@ -10,46 +10,26 @@ completes the wait only once the settler cannot be running any more
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from order_capture.domain import provider_webhooks, service
+from order_capture.domain import service
 from order_capture.domain.announcements import SETTLER_DEADLINE
 from order_capture.models import Capture, CaptureStatus
 from order_capture_local.template import load_template
-from tests.integration.capture_support import capture_notification
 from tests.integration.handover_support import (
     LATER,
     Publisher,
     Workflow,
     received_capture,
     wait_noting_its_token,
+    webhook,
 )
 from tests.integration.race_support import ReadThenRace
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def deliver(
-    repository: Any,
-    workflow: Workflow,
-    publisher: Publisher,
-    capture: Capture,
-    succeeded: bool,
-    now: datetime = LATER,
-) -> Any:
-    """The provider's CAPTURE (or CAPTURE_FAILED) notification of ``capture``, at ``now``."""
-    return provider_webhooks.apply_notification(
-        repository,
-        workflow,
-        publisher,
-        merchant_id=capture.merchant_id,
-        notification=capture_notification(capture, succeeded),
-        now=now,
-    )
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["captured", "failed"])
@@ -67,9 +47,9 @@ def test_campaign_a_repeated_notification_completing_the_wait_first_announces_on
     racing = ReadThenRace(
         repository,
         "confirmation_state",
-        lambda: deliver(repository, workflow, publisher, pending, succeeded),
+        lambda: webhook(repository, workflow, publisher, pending, succeeded),
     )
-    deliver(racing, workflow, publisher, pending, succeeded)
+    webhook(racing, workflow, publisher, pending, succeeded)
     # Then the outcome is announced once, by the workflow the settler completed
     assert announced == ["Payment Captured" if succeeded else "Payment Capture Failed"]
     assert not workflow.waiting
@@ -88,11 +68,11 @@ def test_campaign_a_settler_that_died_before_completing_the_wait_is_relieved_aft
     settled, settled_here = service.confirm_capture(repository, confirmed, LATER)
     assert (settled.status, settled_here) == (CaptureStatus.CAPTURED, True)
     # When the provider delivers it again while the settler might still be running
-    deliver(repository, workflow, publisher, pending, True)
+    webhook(repository, workflow, publisher, pending, True)
     # Then nothing is announced yet, and the workflow still waits
     assert (announced, workflow.waiting) == ([], True)
     # and a redelivery after the settler's deadline completes the wait: announced once
-    deliver(repository, workflow, publisher, pending, True, now=LATER + SETTLER_DEADLINE)
+    webhook(repository, workflow, publisher, pending, True, now=LATER + SETTLER_DEADLINE)
     assert announced == ["Payment Captured"]
     assert not workflow.waiting
 
@@ -133,7 +113,7 @@ def test_campaign_a_timed_out_wait_rereads_the_capture_before_announcing_it(
     confirmed = pending.model_copy(update={"status_at_provider": "succeeded"})
     assert service.record_capture(repository, confirmed, LATER).status is CaptureStatus.CAPTURED
     # When the provider reverses the capture while the waiter completes its (timed-out) wait
-    workflow.reverse = lambda: deliver(repository, workflow, publisher, pending, False)
+    workflow.reverse = lambda: webhook(repository, workflow, publisher, pending, False)
     wait_noting_its_token(repository, workflow, publisher, pending)
     # Then only what it is now (failed) is announced: never Captured after Capture Failed
     stored = repository.get_capture(pending.merchant_id, pending.order_id, pending.capture_id)
