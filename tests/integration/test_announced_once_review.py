@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import provider_webhooks, service
+from order_capture.domain import service
 from order_capture.models import Capture, CaptureStatus
-from tests.integration.capture_support import capture_notification
 from tests.integration.handover_support import Publisher as HandoverPublisher
 from tests.integration.handover_support import (
     Workflow,
     received_capture,
     wait_noting_its_token,
+    webhook,
 )
 from tests.integration.race_support import (
     LATER,
@@ -78,20 +78,9 @@ def test_defect_12_a_lost_sendtasksuccess_answer_is_not_announced_again_by_the_r
     wait_noting_its_token(repository, workflow, publisher, pending)
     # When its CAPTURE webhook settles it and completes the wait, whose answer is lost
     with pytest.raises(ConnectionError):
-        deliver_to(repository, workflow, publisher, pending)
+        webhook(repository, workflow, publisher, pending, True)
     assert announced == ["Payment Captured"]  # by the workflow
     # and the provider delivers it again (the webhook answered 5xx)
-    deliver_to(repository, workflow, publisher, pending)
+    webhook(repository, workflow, publisher, pending, True)
     # Then it is not announced a second time
     assert announced == ["Payment Captured"]
-
-
-def deliver_to(repository: Any, workflow: Workflow, publisher: Any, capture: Capture) -> Any:
-    return provider_webhooks.apply_notification(
-        repository,
-        workflow,
-        publisher,
-        merchant_id=capture.merchant_id,
-        notification=capture_notification(capture, True),
-        now=LATER,
-    )
