@@ -16,6 +16,7 @@ logged and ignored.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from order_capture.api.common import IDENTIFIER_PATTERN
-from order_capture.api.context import request_context
+from order_capture.api.context import ApiDependencies, request_context
 from order_capture.api.problems import UnauthorizedError
 from order_capture.api.webhook_responses import webhook_error_responses
 from order_capture.domain import external_refunds, provider_webhooks, releases
@@ -119,6 +120,13 @@ def provider_webhook(
             merchant_id=merchant_id,
             notification=notification,
             now=now,
+            # Its confirmation may have been the order's last capture: the remainder goes,
+            # before PutEvents (a provider call that can fail or take time).
+            before_announcing=(
+                None
+                if dependencies.providers is None
+                else partial(_release_after, dependencies, now=now)
+            ),
         )
         if settled is None:
             # Every capture and refund of ours is in the ledger (CAPTURE_REF / REFUND_REF)
@@ -136,18 +144,6 @@ def provider_webhook(
                 extra={"event": notification.event, "reference": notification.reference},
             )
             continue
-        if isinstance(settled, Capture) and dependencies.providers is not None:
-            # Its confirmation may have been the order's last capture: the remainder goes.
-            releases.release_quietly(
-                partial(
-                    releases.release_after_capture,
-                    dependencies.repository,
-                    dependencies.providers,
-                    settled,
-                    now,
-                ),
-                log_release_error,
-            )
         logger.info(
             "provider notification",
             extra={
@@ -157,3 +153,14 @@ def provider_webhook(
             },
         )
     return Response(status_code=202, content_type="text/plain", body=ACCEPTED)
+
+
+def _release_after(dependencies: ApiDependencies, capture: Capture, *, now: datetime) -> None:
+    """Release what the authorization has left once ``capture`` was the order's last."""
+    providers = dependencies.providers
+    if providers is None:
+        return
+    releases.release_quietly(
+        partial(releases.release_after_capture, dependencies.repository, providers, capture, now),
+        log_release_error,
+    )

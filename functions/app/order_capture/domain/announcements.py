@@ -83,6 +83,7 @@ def make_known(
     state: ConfirmationState | None = None,
     now: datetime | None = None,
     reannounce_own: bool = False,
+    reannounce_own_once_over: bool = False,
 ) -> bool:
     """Make the outcome of ``settled`` known once: complete the confirmation workflow waiting
     for it (which announces it), or, when nothing waits (any more), announce it here.
@@ -100,16 +101,21 @@ def make_known(
     ``reannounce_own``: the caller is the retry of an announcer that may have died before
     PutEvents answered (Record): finding its own note (``is_announcer``) and no workflow
     waiting, it announces again (at least once, a repeat only after a death between
-    PutEvents answering and the caller's end). Another holder's note still stops it."""
+    PutEvents answering and the caller's end). Another holder's note still stops it.
+
+    ``reannounce_own_once_over``: the same, but only once its first holder is over (``now``
+    past ``SETTLER_DEADLINE`` after the note's moment): the provider's copy of a notification
+    whose first handler may have died before PutEvents answered (a webhook). A copy inside the
+    deadline announces nothing (its first handler may still be sending); one after it may
+    repeat, with the same ``announcement_id``. Its note is read only after its claim failed."""
     if settled.status not in SETTLED_CAPTURE_STATUSES:
         return False
     if state is None:
         state = repository.confirmation_state(
             settled.merchant_id, settled.order_id, settled.capture_id
         )
-    if not claimed and not _claim(
-        repository, waiters, settled, state, now, reannounce_own=reannounce_own
-    ):
+    own = reannounce_own or (reannounce_own_once_over and _settler_over(settled, now))
+    if not claimed and not _claim(repository, waiters, settled, state, now, reannounce_own=own):
         return False
     try:
         if state.task_token is not None:

@@ -20,6 +20,7 @@ the capture was left ``requires_action``), the webhook announces the change itse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from order_capture.domain import capture_rules, failures, releases, service, state_log
@@ -63,9 +64,14 @@ def apply_notification(
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
+    before_announcing: Callable[[Capture], object] | None = None,
 ) -> Capture | Refund | AuthorizationRelease | None:
-    """``_apply_notification``, the webhook (and its event) the actor of the ledger's history."""
-    with acting(Actor(kind="webhook", reason=notification.event)):
+    """``_apply_notification``, the webhook (and its event) the actor of the ledger's history,
+    and the notification (``notification_identity``) the announcer of what it settles."""
+    with acting(
+        Actor(kind="webhook", reason=notification.event),
+        notification=notification_identity(notification),
+    ):
         return _apply_notification(
             repository,
             waiters,
@@ -73,7 +79,15 @@ def apply_notification(
             merchant_id=merchant_id,
             notification=notification,
             now=now,
+            before_announcing=before_announcing,
         )
+
+
+def notification_identity(notification: ProviderNotification) -> str:
+    """The same for every copy the provider delivers of one notification (its event, outcome
+    and reference), another for each other notification of the capture (a ``CAPTURE_FAILED``
+    that reverses it): which copies are the retry of the note's holder."""
+    return f"{notification.event} {notification.outcome} {notification.reference}"
 
 
 def _apply_notification(
@@ -84,11 +98,18 @@ def _apply_notification(
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
+    before_announcing: Callable[[Capture], object] | None = None,
 ) -> Capture | Refund | AuthorizationRelease | None:
     """Settle the merchant's capture (or refund) as ``notification`` says; for a capture, then
-    complete the workflow that waits for it, or announce the change if none waits. None if the
-    ledger does not know it (one made outside this service, or not noted as awaiting the
-    provider yet)."""
+    run ``before_announcing`` (the release of the authorization's rest: a provider call that
+    can fail or take time, so before PutEvents) and complete the workflow that waits for it,
+    or announce the change if none waits. None if the ledger does not know it (one made
+    outside this service, or not noted as awaiting the provider yet).
+
+    A copy of the notification that finds its note held by this notification (its first
+    handler died after the settling write, before PutEvents answered, and the provider
+    redelivers it) announces again once ``SETTLER_DEADLINE`` is past the note's moment; a
+    copy inside it announces nothing (domain.announcements)."""
     if notification.about_refund:
         return settle_refund(repository, merchant_id, notification, now)
     if notification.subject == "release":
@@ -97,12 +118,23 @@ def _apply_notification(
     if capture is None:
         return None
     settled, settled_here = _settle_capture(repository, capture, notification, now)
+    if before_announcing is not None:
+        before_announcing(settled)
     # Read after settling: a token noted before the settling write is seen here (its workflow
     # announces); one noted after it cannot be (the capture is no longer pending). With no
     # token the settler announces here: a waiter that comes later completes its wait without
     # announcing, and one that never comes (its wait timed out first) leaves nothing unsaid.
     state = repository.confirmation_state(merchant_id, capture.order_id, capture.capture_id)
-    make_known(repository, waiters, publisher, settled, claimed=settled_here, state=state, now=now)
+    make_known(
+        repository,
+        waiters,
+        publisher,
+        settled,
+        claimed=settled_here,
+        state=state,
+        now=now,
+        reannounce_own_once_over=True,
+    )
     return settled
 
 
