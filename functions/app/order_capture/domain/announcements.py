@@ -20,7 +20,9 @@ its own retry (``reannounce_own``: a Step Functions retry of Record): finding it
 no workflow waiting, it announces again. That is at least once: a death in the instant after
 PutEvents answered repeats the announcement, with the same ``announcement_id``
 (public_events). Another announcer that finds someone else's note still announces nothing.
-What is left (docs/guarantees.md): a webhook, reconciliation or an operator that dies there.
+A webhook's copy of the same notification does too, but only once its first handler is over
+(``reannounce_own_once_over``). What is left (docs/guarantees.md): reconciliation or an
+operator that dies there.
 """
 
 from __future__ import annotations

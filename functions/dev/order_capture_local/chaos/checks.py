@@ -31,7 +31,8 @@ def announcement_figures(
       than one ``announcement_id`` for one capture, or at all for one that ended captured;
     * ``announcements_repeated`` (reported, not a defect): the announcements beyond the first
       that repeat one with the same ``announcement_id`` (issue 12: at least once; a repeat
-      when Record died right after PutEvents answered)."""
+      when Record died right after PutEvents answered, or a webhook's copy came after
+      ``SETTLER_DEADLINE``)."""
     ids: dict[tuple[str, str], list[str]] = {}
     #: Per capture, who announced what (``LocalRuntime.emitted_events``' ``emitted_by``).
     emitters: dict[str, list[str]] = {}

@@ -216,7 +216,7 @@ def render(report: dict[str, Any], seconds: float) -> str:
         ("left to an operator (Aplazame, ambiguous)", report["left to an operator"]),
         (
             "announcements repeated (same announcement_id: a Record that died right after "
-            "PutEvents answered)",
+            "PutEvents answered, a webhook's copy after SETTLER_DEADLINE)",
             report["reported"]["announcements_repeated"],
         ),
     ]
