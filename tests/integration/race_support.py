@@ -153,14 +153,17 @@ def answer_lost(repository: Any) -> Capture:
     return stored  # type: ignore[no-any-return]
 
 
-def deliver(repository: Any, publisher: Publisher, capture: Capture, succeeded: bool) -> Any:
+def deliver(
+    repository: Any, publisher: Publisher, capture: Capture, succeeded: bool, now: datetime = LATER
+) -> Any:
+    """The provider's notification of ``capture`` (every copy the same), at ``now``."""
     return provider_webhooks.apply_notification(
         repository,
         NobodyWaits(),
         publisher,
         merchant_id=capture.merchant_id,
         notification=capture_notification(capture, succeeded, psp_prefix="cap-", reason="x"),
-        now=LATER,
+        now=now,
     )
 
 

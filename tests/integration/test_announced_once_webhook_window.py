@@ -9,32 +9,15 @@ announces nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from order_capture.domain import provider_webhooks
 from order_capture.domain.announcements import SETTLER_DEADLINE
 from order_capture.models import Capture, CaptureStatus
-from tests.integration.capture_support import capture_notification
-from tests.integration.race_support import LATER, NobodyWaits, Publisher, answer_lost
-
-
-class ProcessDied(BaseException):
-    """The Lambda's process ends here (a timeout, out of memory): nothing after it runs."""
-
-
-class IdsPublisher(Publisher):
-    """EventBridge, keeping each announcement's ``announcement_id`` too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: list[str] = []
-
-    def publish(self, detail_type: str, details: list[Any]) -> None:
-        super().publish(detail_type, details)
-        self.ids.extend(detail.announcement_id for detail in details)
+from tests.integration.race_support import LATER, Publisher, answer_lost, deliver
+from tests.integration.test_announced_once_crash_window import IdsPublisher, ProcessDied
 
 
 class DiesWhileSending(Publisher):
@@ -50,25 +33,13 @@ class DiesWhileSending(Publisher):
         raise ProcessDied
 
 
-def deliver(repository: Any, publisher: Publisher, capture: Capture, now: datetime) -> Any:
-    """The provider's CAPTURE notification of ``capture`` (every copy the same), at ``now``."""
-    return provider_webhooks.apply_notification(
-        repository,
-        NobodyWaits(),
-        publisher,
-        merchant_id=capture.merchant_id,
-        notification=capture_notification(capture, True, psp_prefix="cap-", reason="x"),
-        now=now,
-    )
-
-
 def died_before_putevents(repository: Any) -> tuple[Capture, DiesWhileSending]:
     """A capture whose answer was lost, settled captured by its webhook at ``LATER``, whose
     handler died while sending Payment Captured."""
     lost = answer_lost(repository)
     dying = DiesWhileSending()
     with pytest.raises(ProcessDied):
-        deliver(repository, dying, lost, LATER)
+        deliver(repository, dying, lost, True, LATER)
     stored = repository.get_capture(lost.merchant_id, lost.order_id, lost.capture_id)
     assert stored.status is CaptureStatus.CAPTURED
     return lost, dying
@@ -81,12 +52,12 @@ def test_defect_6_a_webhook_that_died_before_putevents_is_announced_by_its_redel
     lost, dying = died_before_putevents(repository)
     # When the provider delivers the notification again after the deadline
     publisher = IdsPublisher()
-    deliver(repository, publisher, lost, LATER + SETTLER_DEADLINE)
+    deliver(repository, publisher, lost, True, LATER + SETTLER_DEADLINE)
     # Then it is announced once, with the id the dead handler was sending
     assert publisher.sent == ["Payment Captured captured"]
     assert publisher.ids == dying.ids
     # and a later copy of it repeats it with that id (at least once)
-    deliver(repository, publisher, lost, LATER + 2 * SETTLER_DEADLINE)
+    deliver(repository, publisher, lost, True, LATER + 2 * SETTLER_DEADLINE)
     assert publisher.ids == dying.ids * 2
 
 
@@ -97,11 +68,11 @@ def test_defect_6_a_copy_inside_the_deadline_announces_nothing_one_after_it_does
     lost, _ = died_before_putevents(repository)
     publisher = IdsPublisher()
     # When a copy of the notification comes while the first handler may still be sending
-    deliver(repository, publisher, lost, LATER + SETTLER_DEADLINE - timedelta(seconds=1))
+    deliver(repository, publisher, lost, True, LATER + SETTLER_DEADLINE - timedelta(seconds=1))
     # Then it announces nothing
     assert publisher.sent == []
     # and the copy that comes after the deadline announces it
-    deliver(repository, publisher, lost, LATER + SETTLER_DEADLINE)
+    deliver(repository, publisher, lost, True, LATER + SETTLER_DEADLINE)
     assert publisher.sent == ["Payment Captured captured"]
 
 
@@ -111,10 +82,10 @@ def test_defect_6_a_copy_after_the_deadline_of_a_sent_notification_repeats_its_i
     # Given a capture whose webhook settled it and announced it
     lost = answer_lost(repository)
     publisher = IdsPublisher()
-    deliver(repository, publisher, lost, LATER)
+    deliver(repository, publisher, lost, True, LATER)
     # When the provider delivers the notification again after the deadline (the first
     # handler died in the instant after PutEvents answered, before its 202)
-    deliver(repository, publisher, lost, LATER + SETTLER_DEADLINE)
+    deliver(repository, publisher, lost, True, LATER + SETTLER_DEADLINE)
     # Then the announcement repeats, with the same announcement_id (at least once)
     assert publisher.sent == ["Payment Captured captured"] * 2
     assert len(set(publisher.ids)) == 1
