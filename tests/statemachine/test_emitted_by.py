@@ -20,10 +20,14 @@ def test_payment_captured_names_the_record_step_and_its_attempt(
     # Given a Record step that announced, then crashed, and was retried
     runtime.after_hooks["RecordFunction"] = crash(1)
     execution = ship_once(runtime)
-    # Then the one Payment Captured names the first attempt of that execution's Record
-    (announced,) = emitted(runtime, "Payment Captured")
+    # Then each Payment Captured names the attempt of that execution's Record that sent it:
+    # the retry found its own note and announced again (docs/guarantees.md: at least once),
+    # the same announcement both times
+    first, repeat = emitted(runtime, "Payment Captured")
     name = execution.arn.rsplit(":", 1)[-1]
-    assert announced["emitted_by"].endswith(f"RecordFunction exec ...{name[-16:]} attempt 1")
+    assert first["emitted_by"].endswith(f"RecordFunction exec ...{name[-16:]} attempt 1")
+    assert repeat["emitted_by"].endswith(f"RecordFunction exec ...{name[-16:]} attempt 2")
+    assert first["detail"]["announcement_id"] == repeat["detail"]["announcement_id"]
 
 
 def test_payment_capture_failed_names_the_execution_whose_own_task_sent_it(
