@@ -82,7 +82,7 @@ def test_defect_6_a_record_that_died_in_its_release_is_announced_once_by_its_ret
     pending = captured_at_the_provider(repository)
     first = Publisher()
 
-    def times_out(_: Capture) -> None:
+    def times_out(_: Capture) -> bool:
         raise ProcessDied
 
     with pytest.raises(ProcessDied):
@@ -91,8 +91,13 @@ def test_defect_6_a_record_that_died_in_its_release_is_announced_once_by_its_ret
     # When Step Functions retries it (the release finds its own record and sends nothing)
     retry = Publisher()
     released: list[str] = []
+
+    def releases_nothing_more(capture: Capture) -> bool:
+        released.append(capture.status)
+        return False  # its own release record was found: nothing asked
+
     service.record_and_announce(
-        repository, retry, pending, LATER, before_announcing=lambda c: released.append(c.status)
+        repository, retry, pending, LATER, before_announcing=releases_nothing_more
     )
     # Then it is announced once, after the retry's release
     assert released == [CaptureStatus.CAPTURED]

@@ -34,10 +34,11 @@ def test_defect_12_a_reversal_during_records_release_is_not_followed_by_payment_
     pending = captured_at_the_provider(repository).model_copy(update={"may_finish_order": True})
     publisher = Publisher()
 
-    def reversed_while_releasing(recorded: Any) -> None:
+    def reversed_while_releasing(recorded: Any) -> bool:
         # When the provider's CAPTURE_FAILED arrives while Record is in that release: the
         # webhook reverses the capture and announces the failure
         deliver(repository, publisher, pending, False)
+        return True  # the release asked the provider
 
     service.record_and_announce(
         repository, publisher, pending, LATER, before_announcing=reversed_while_releasing

@@ -308,7 +308,7 @@ def record_and_announce(
     now: datetime,
     execution_id: str | None = None,
     *,
-    before_announcing: Callable[[Capture], object] | None = None,
+    before_announcing: Callable[[Capture], bool] | None = None,
 ) -> Capture:
     """Record step: confirm the capture, then announce it (``Payment Captured``), in one step
     instead of two states (``announcements.make_known``).
@@ -329,14 +329,15 @@ def record_and_announce(
     running = execution_id or capture.execution_id
     ours = capture.execution_id == running
     recorded, confirmed_here = _confirm(repository, capture, now, announcing=ours)
-    if before_announcing is not None:
-        before_announcing(recorded)
-        if confirmed_here and (recorded.releases_authorization or recorded.may_finish_order):
-            # Its release may have asked the provider (seconds): a reversal meanwhile is its
-            # reverser's to announce, never Payment Captured after Payment Capture Failed.
-            stored = _stored(repository, recorded)
-            if stored.status is not CaptureStatus.CAPTURED:
-                return stored
+    asked_provider = before_announcing is not None and before_announcing(recorded)
+    if asked_provider and confirmed_here:
+        # Its release asked the provider (seconds): a reversal meanwhile is its reverser's
+        # to announce, never Payment Captured after Payment Capture Failed. A release that
+        # asked nothing (none due, or the final capture released the rest) took no time:
+        # no read more on the common path (issue 15's four requests).
+        stored = _stored(repository, recorded)
+        if stored.status is not CaptureStatus.CAPTURED:
+            return stored
     if recorded.status is not CaptureStatus.CAPTURED or recorded.execution_id != running:
         return recorded
     try:

@@ -4,6 +4,7 @@ and a shipment handed on (``workflow_state.PassedOn``) becomes the execution's o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture import errors
 from order_capture.config import settings
 from order_capture.domain import confirmation_handoff, failures, releases, service
-from order_capture.models import Capture, CaptureStatus
+from order_capture.models import AuthorizationRelease, Capture, CaptureStatus
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
@@ -92,11 +93,10 @@ def handle_success(
         capture,
         now,
         execution_id=step.execution_id,
-        before_announcing=lambda confirmed: releases.release_quietly(
+        before_announcing=lambda confirmed: _release_asked(
             lambda: releases.release_after_capture(
                 ledger, providers or default_providers(), confirmed, now
-            ),
-            log_release_error,
+            )
         ),
     )
     metrics.add_metric(name="Captures", unit=MetricUnit.Count, value=1)
@@ -105,6 +105,19 @@ def handle_success(
     # No line of its own: the ledger's change logged it (state_log: "capture state changed",
     # confirmed, with its amount and the provider's reference); a duplicate changed nothing.
     return capture_output(_with_totals(recorded, capture))
+
+
+def _release_asked(release: Callable[[], AuthorizationRelease | None]) -> bool:
+    """Run the release quietly (its failure is logged, not this step's); True when it may have
+    asked the provider (a release made or found, or one that failed): only then can time have
+    passed for a reversal to settle the capture meanwhile (service.record_and_announce)."""
+    failed: list[Exception] = []
+
+    def on_error(error: Exception) -> None:
+        failed.append(error)
+        log_release_error(error)
+
+    return releases.release_quietly(release, on_error) is not None or bool(failed)
 
 
 def _with_totals(recorded: Capture, sent: Capture) -> Capture:
