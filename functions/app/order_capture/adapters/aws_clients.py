@@ -18,7 +18,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import boto3.session
     from botocore.config import Config
     from botocore.session import Session
 
@@ -52,21 +51,3 @@ def client(service_name: str, config: Config | None = None) -> Any:
     botocore_session = session()
     with _creating:
         return botocore_session.create_client(service_name, config=config)
-
-
-def separate_boto3_session() -> boto3.session.Session:
-    """A boto3 session of its own, for the libraries that want one (Powertools' idempotency
-    store and Secrets provider): its own botocore session, credentials, event handlers and
-    clients, sharing only the container session's data loader, so that the SDK's JSON data
-    (``endpoints.json``, the service models and endpoint rules), already read and parsed for
-    the service's own clients, is not read and parsed again. A session from scratch cost about
-    0.3x of the cold-start baseline; this one about 0.07x (BENCHMARKS.md, cold start). Nothing
-    mutable but the loader's cache of parsed files is shared, and the clients of one session
-    already share that."""
-    import boto3.session  # noqa: PLC0415 - its users import boto3 anyway
-    import botocore.session  # noqa: PLC0415
-
-    shared_loader = session().get_component("data_loader")
-    own = botocore.session.Session()
-    own.register_component("data_loader", shared_loader)
-    return boto3.session.Session(botocore_session=own)

@@ -81,10 +81,7 @@ class SecretsManagerCredentials:
     def secrets(self) -> SecretsProvider:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
 
-        from order_capture.adapters import aws_clients  # noqa: PLC0415
-
-        # A session of its own that reads the SDK data the container's session already parsed.
-        return SecretsProvider(boto3_session=aws_clients.separate_boto3_session())
+        return SecretsProvider()
 
     def credentials(self, merchant_id: str, provider: str) -> ProviderCredentials:
         from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415

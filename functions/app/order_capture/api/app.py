@@ -407,7 +407,6 @@ def default_dependencies() -> ApiDependencies:
         DynamoDBPersistenceLayer,
     )
 
-    from order_capture.adapters import aws_clients  # noqa: PLC0415
     from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
     from order_capture.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
     from order_capture.adapters.providers import ConfiguredProviders  # noqa: PLC0415
@@ -429,14 +428,8 @@ def default_dependencies() -> ApiDependencies:
         clock=SystemClock(),
         confirmation_waiters=StepFunctionsConfirmationWaiters(),
         publisher=EventBridgePublisher(settings().event_bus_name),
-        # A boto3 session of Powertools' own, reading the SDK data the container's session
-        # already parsed (adapters.aws_clients): a session from scratch cost 0.3x of the
-        # cold-start baseline again.
         idempotency_store=DynamoDBPersistenceLayer(
-            table_name=table_name,
-            key_attr="PK",
-            sort_key_attr="SK",
-            boto3_session=aws_clients.separate_boto3_session(),
+            table_name=table_name, key_attr="PK", sort_key_attr="SK"
         ),
         providers=ConfiguredProviders(settings()),
         webhook_keys=ConfiguredProviders(settings()),
