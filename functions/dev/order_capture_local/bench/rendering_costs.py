@@ -315,10 +315,9 @@ def render_cold(cold: ColdResult | None) -> list[str]:
         "no `import boto3` on a step handler's path), Init and the first invocation without "
         "Python's cyclic garbage collector (`order_capture/__init__.py`: what they made is "
         "frozen afterwards: 0.15x off each step handler, 0.07x off ComputeAmount, 0.23x off "
-        "ApiFunction), and Powertools' idempotency "
-        "store and Secrets provider on sessions of their own that read the SDK data the "
-        "container's session already parsed (`aws_clients.separate_boto3_session`; "
-        "ApiFunction: 0.07x for that session instead of 0.3x).",
+        "ApiFunction). Powertools' idempotency store and Secrets provider still build a "
+        "boto3 session of their own (ApiFunction: ~0.3x; sharing the service's botocore "
+        "state with them was tried twice and reverted: docs/performance.md).",
         "- What remains, measured as instructions (valgrind, the same in every run; CPU "
         "time on this machine varies by 0.1-0.3x between runs): Validate's Init + first "
         "invocation is ~1.30x of the baseline's, ApiFunction's ~1.70x. A botocore session "
