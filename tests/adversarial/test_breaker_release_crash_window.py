@@ -41,7 +41,7 @@ class DiesAfterItsFirstWrite:
         self.ledger.begin_release(release)
         raise LedgerUnavailableError("the Lambda died after storing the release")
 
-    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
         self.ledger.note_may_finish_order(merchant_id, order_id)
         raise LedgerUnavailableError("the Lambda died after noting the captures in flight")
 
@@ -94,7 +94,7 @@ class NoteFails:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ledger, name)
 
-    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
         raise LedgerUnavailableError("ProvisionedThroughputExceededException")
 
 

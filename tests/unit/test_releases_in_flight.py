@@ -319,3 +319,24 @@ def test_defect_11_a_waiting_release_past_expiry_waits_while_a_capture_is_in_fli
     assert (report.still_open, report.lapsed) == (1, 0)
     assert stored is not None and stored.status is ReleaseStatus.WAITING
     assert provider.released == []
+
+
+def test_defect_12_a_release_while_a_final_capture_is_in_flight_sends_nothing_after_it() -> None:
+    # Given the last shipment sent final at a provider whose final capture releases the rest
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, provider="sandbox")
+    final = reserve(ledger, provider, "s-1")
+    assert final.releases_authorization
+
+    # When a cancellation's release runs while it is in flight (the order closed, nothing
+    # capturable), then it is recorded, and reconciliation runs
+    in_flight = ledger.get_order(MERCHANT, ORDER)
+    assert in_flight is not None
+    assert releases.release_remainder(ledger, provider, in_flight, NOW) is None
+    recorded = service.record_capture(ledger, final, NOW)
+    assert releases.release_after_capture(ledger, provider, recorded, NOW) is None
+    releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
+
+    # Then nothing is sent: the final capture released the rest, and no release waits
+    assert provider.released == []
+    assert ledger.get_release(MERCHANT, ORDER) is None

@@ -409,15 +409,18 @@ class MemoryLedger(MemoryRefunds):
             stored = self.releases.get((merchant_id, order_id))
             return None if stored is None else stored.model_copy(deep=True)
 
-    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
+        final = False
         with self._lock:
             for (merchant, order, capture_id), capture in self.captures.items():
                 if (merchant, order) == (merchant_id, order_id) and (
                     capture.status in OPEN_CAPTURE_STATUSES
                 ):
+                    final = final or capture.releases_authorization
                     self.captures[(merchant, order, capture_id)] = capture.model_copy(
                         update={"may_finish_order": True}
                     )
+        return final
 
     def list_open_releases(self, updated_before: datetime) -> list[AuthorizationRelease]:
         with self._lock:

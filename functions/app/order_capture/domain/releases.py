@@ -151,10 +151,15 @@ def _wait(
         return None  # the captures in flight take all the authorization has: nothing to wait for
     waiting = _release(order, left, ReleaseStatus.WAITING, now)
     try:
-        ledger.note_may_finish_order(order.merchant_id, order.order_id)
+        final_in_flight = ledger.note_may_finish_order(order.merchant_id, order.order_id)
     except Exception:
         ledger.begin_release(waiting)  # stored all the same: reconciliation's backstop
         raise
+    if final_in_flight and units_for(order.payment.provider).final_capture_releases_rest:
+        # The capture in flight was sent final (alone in flight): confirmed, it releases the
+        # rest itself, and a release stored now would be sent after it (issue 12, defect 12);
+        # failed, it gives its units back and the order can capture again. Nothing to wait.
+        return None
     stored = ledger.begin_release(waiting) or waiting
     if stored.status is not ReleaseStatus.WAITING:
         return stored  # released (or being released) already

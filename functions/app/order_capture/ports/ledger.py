@@ -268,9 +268,10 @@ class ReleaseLedger(OrderReads, Protocol):
         """Releases still pending, last touched before ``updated_before``."""
         ...
 
-    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
         """Note on every capture of the order still in flight that its confirmation may finish
-        the order (``Capture.may_finish_order``): a release waits for them."""
+        the order (``Capture.may_finish_order``): a release waits for them. True when one of
+        them was sent as the order's final capture (``Capture.releases_authorization``)."""
         ...
 
 

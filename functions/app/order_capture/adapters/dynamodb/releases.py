@@ -90,7 +90,7 @@ class ReleaseLedger(OrderLedger):
         releases = [AuthorizationRelease.model_validate(codec.decode(item)) for item in items]
         return sorted(releases, key=lambda release: (release.updated_at, release.release_id))
 
-    def note_may_finish_order(self, merchant_id: str, order_id: str) -> None:
+    def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
         # Rare (a release waits for captures in flight): one Query of the order's capture
         # items (not their lines), one conditional Update per capture still in flight.
         pk = order_pk(merchant_id, order_id)
@@ -100,9 +100,11 @@ class ReleaseLedger(OrderLedger):
             consistent=True,
         )
         in_flight = {status.value for status in OPEN_CAPTURE_STATUSES}
+        final = False
         for item in items:
             if item["status"]["S"] not in in_flight:
                 continue
+            final = final or item.get("releases_authorization", {}).get("BOOL") is True
             self.table.update(
                 key(pk, item["SK"]["S"]),
                 "SET may_finish_order = :true",
@@ -114,3 +116,4 @@ class ReleaseLedger(OrderLedger):
                     ":requires_action": string(CaptureStatus.REQUIRES_ACTION.value),
                 },
             )
+        return final
