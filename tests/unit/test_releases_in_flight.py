@@ -340,3 +340,22 @@ def test_defect_12_a_release_while_a_final_capture_is_in_flight_sends_nothing_af
     # Then nothing is sent: the final capture released the rest, and no release waits
     assert provider.released == []
     assert ledger.get_release(MERCHANT, ORDER) is None
+
+
+def test_defect_12_a_final_capture_confirmed_as_a_release_reads_the_order_sends_nothing() -> None:
+    # Given a cancellation that read the order while its last capture, sent final at the
+    # sandbox, was in flight
+    ledger, provider = MemoryLedger(), ReleasingProvider()
+    registered(ledger, provider="sandbox")
+    final = reserve(ledger, provider, "s-1")
+    read_in_flight = ledger.get_order(MERCHANT, ORDER)
+    assert read_in_flight is not None
+
+    # When the capture is recorded before the cancellation's release runs on what it read
+    recorded = service.record_capture(ledger, final, NOW)
+    assert releases.release_after_capture(ledger, provider, recorded, NOW) is None
+    releases.release_remainder(ledger, provider, read_in_flight, NOW)
+    releases.reconcile_releases(ledger, provider, NOW + timedelta(hours=1))
+
+    # Then nothing is sent after the final capture, which released the rest
+    assert provider.released == []

@@ -413,10 +413,11 @@ class MemoryLedger(MemoryRefunds):
         final = False
         with self._lock:
             for (merchant, order, capture_id), capture in self.captures.items():
-                if (merchant, order) == (merchant_id, order_id) and (
-                    capture.status in OPEN_CAPTURE_STATUSES
-                ):
+                if (merchant, order) != (merchant_id, order_id):
+                    continue
+                if capture.status in (*OPEN_CAPTURE_STATUSES, CaptureStatus.CAPTURED):
                     final = final or capture.releases_authorization
+                if capture.status in OPEN_CAPTURE_STATUSES:
                     self.captures[(merchant, order, capture_id)] = capture.model_copy(
                         update={"may_finish_order": True}
                     )

@@ -156,9 +156,10 @@ def _wait(
         ledger.begin_release(waiting)  # stored all the same: reconciliation's backstop
         raise
     if final_in_flight and units_for(order.payment.provider).final_capture_releases_rest:
-        # The capture in flight was sent final (alone in flight): confirmed, it releases the
-        # rest itself, and a release stored now would be sent after it (issue 12, defect 12);
-        # failed, it gives its units back and the order can capture again. Nothing to wait.
+        # A capture was sent final (alone in flight): confirmed (now or since the order was
+        # read), it released the rest itself, and a release stored now would be sent after
+        # it (issue 12, defect 12); failed, it gives its units back and the order can
+        # capture again. Nothing to wait for.
         return None
     stored = ledger.begin_release(waiting) or waiting
     if stored.status is not ReleaseStatus.WAITING:

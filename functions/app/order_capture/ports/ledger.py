@@ -271,7 +271,8 @@ class ReleaseLedger(OrderReads, Protocol):
     def note_may_finish_order(self, merchant_id: str, order_id: str) -> bool:
         """Note on every capture of the order still in flight that its confirmation may finish
         the order (``Capture.may_finish_order``): a release waits for them. True when one of
-        them was sent as the order's final capture (``Capture.releases_authorization``)."""
+        them, or a capture confirmed already, was sent as the order's final capture
+        (``Capture.releases_authorization``)."""
         ...
 
 

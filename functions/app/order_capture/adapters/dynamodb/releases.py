@@ -102,9 +102,12 @@ class ReleaseLedger(OrderLedger):
         in_flight = {status.value for status in OPEN_CAPTURE_STATUSES}
         final = False
         for item in items:
+            sent_final = item.get("releases_authorization", {}).get("BOOL") is True
+            if item["status"]["S"] == CaptureStatus.CAPTURED.value:
+                final = final or sent_final  # confirmed meanwhile: it released the rest
             if item["status"]["S"] not in in_flight:
                 continue
-            final = final or item.get("releases_authorization", {}).get("BOOL") is True
+            final = final or sent_final
             self.table.update(
                 key(pk, item["SK"]["S"]),
                 "SET may_finish_order = :true",
