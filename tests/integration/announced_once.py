@@ -25,14 +25,21 @@ def reconcile_now(api: LocalApiUnderTest) -> dict[str, Any]:
     return dict(invocation.payload)
 
 
-def decided(api: LocalApiUnderTest, status: str) -> None:
-    """Wait until the sandbox has decided an asynchronous capture as ``status``."""
+def decisions(api: LocalApiUnderTest, status: str) -> int:
+    """How many captures the sandbox has decided as ``status`` so far."""
     sandbox = api.runtime.sandbox
     assert sandbox is not None
+    with sandbox.state.lock:
+        return sum(reply[2].get("status") == status for reply in sandbox.state.replies.values())
+
+
+def decided(api: LocalApiUnderTest, status: str, more_than: int = 0) -> None:
+    """Wait until the sandbox has decided an asynchronous capture as ``status`` beyond the
+    ``more_than`` it had decided so (the module's API is shared: an earlier test's capture,
+    decided already, must not stand for this one)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        with sandbox.state.lock:
-            if any(reply[2].get("status") == status for reply in sandbox.state.replies.values()):
-                return
+        if decisions(api, status) > more_than:
+            return
         time.sleep(0.05)
     raise AssertionError(f"the sandbox decided no capture {status}")

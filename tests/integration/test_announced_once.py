@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.announced_once import decided, reconcile_now, repeat_capture_notification
+from tests.integration.announced_once import (
+    decided,
+    decisions,
+    reconcile_now,
+    repeat_capture_notification,
+)
 from tests.integration.api_support import LocalApiUnderTest
 from tests.integration.async_support import (
     capture_asynchronously,
@@ -67,10 +72,11 @@ def test_defect_6a_reconciliation_while_the_wait_is_on_completes_it_and_announce
     api.runtime.sandbox.webhook_url = None  # this capture's webhook gets lost
     api.runtime.after_hooks["AwaitConfirmationFunction"] = lambda payload, result: noted.set()
     try:
+        earlier = decisions(api, "succeeded")
         order_id, capture = capture_asynchronously(api, merchant, "async", delay_seconds=0)
         # The wait has noted its task token, and the sandbox decided (captured) meanwhile
         assert noted.wait(10)
-        decided(api, "succeeded")
+        decided(api, "succeeded", more_than=earlier)
         assert reconcile_now(api)["confirmed"] >= 1
     finally:
         api.runtime.after_hooks.pop("AwaitConfirmationFunction")
