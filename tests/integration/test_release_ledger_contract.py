@@ -108,3 +108,22 @@ def test_a_release_is_settled_only_from_the_status_expected(ledger: OrderReposit
     other = new_order("order-2002")
     assert not ledger.update_release(release_of(other), ReleaseStatus.PENDING)  # none stored
     assert ledger.get_release(other.merchant_id, other.order_id) is None
+
+
+def test_a_pending_release_is_retried_only_from_the_attempt_read(ledger: OrderRepository) -> None:
+    # Given a pending release at its first attempt, read by two reconciliation runs
+    order = new_order()
+    ledger.create_order(order)
+    release = release_of(order)
+    ledger.begin_release(release)
+    retry = release.model_copy(
+        update={"attempts": release.attempts + 1, "updated_at": T0 + timedelta(minutes=20)}
+    )
+
+    # When both count their retry from the attempt they read
+    first = ledger.update_release(retry, ReleaseStatus.PENDING, expected_attempts=release.attempts)
+    second = ledger.update_release(retry, ReleaseStatus.PENDING, expected_attempts=release.attempts)
+
+    # Then only the first is written: the second run asks the provider nothing
+    assert (first, second) == (True, False)
+    assert ledger.get_release(order.merchant_id, order.order_id) == retry

@@ -49,11 +49,13 @@ class LedgerDiesAfterTheProvider:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ledger, name)
 
-    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+    def update_release(
+        self, release: AuthorizationRelease, expected: ReleaseStatus, **condition: Any
+    ) -> bool:
         if not self.died:
             self.died = True
             raise LedgerUnavailableError("the ledger went away after the provider answered")
-        return self.ledger.update_release(release, expected)
+        return self.ledger.update_release(release, expected, **condition)
 
 
 def test_the_last_shipment_leaves_a_remainder_which_is_released_once() -> None:
@@ -191,6 +193,64 @@ def test_a_repeated_release_refused_by_a_provider_without_keys_is_released_alrea
     assert report.released == 1
     assert stored is not None and stored.status is ReleaseStatus.RELEASED
     assert stored.failure is not None and "repeated release" in stored.failure.message
+
+
+class SecondRunDuringTheFirst(ReleasingProvider):
+    """A provider without idempotency keys (Aplazame's void), during whose first retried
+    release a second reconciliation run, started on the same read of the ledger, retries the
+    same pending release."""
+
+    def __init__(self, *failures: Exception, second_run: Any = None) -> None:
+        super().__init__(*failures, idempotent=False)
+        self.second_run = second_run
+        self.reports: list[releases.ReleaseReport] = []
+
+    def release(self, request: Any) -> Any:
+        second_run, self.second_run = self.second_run, None  # once
+        if second_run is not None and self.released:
+            self.reports.append(second_run())
+        elif not self.released:
+            self.second_run = second_run
+        return super().release(request)
+
+
+class ReadBefore:
+    """The ledger as a run that listed its open releases at ``listed`` sees it."""
+
+    def __init__(self, ledger: MemoryLedger, listed: list[AuthorizationRelease]) -> None:
+        self.ledger, self.listed = ledger, listed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def list_open_releases(self, updated_before: Any) -> list[AuthorizationRelease]:
+        return [release.model_copy() for release in self.listed]
+
+
+def test_defect_12_two_reconciliation_runs_send_one_void_for_one_pending_release() -> None:
+    # Given a release whose first void went unanswered, left pending, at a provider without
+    # idempotency keys, and two reconciliation runs that both listed it, pending, at attempt 1
+    ledger = MemoryLedger()
+    provider = SecondRunDuringTheFirst(CaptureOutcomeUnknownError("no answer"))
+    registered(ledger, provider="aplazame")
+    last = ship(ledger, provider, "s-1")
+    releases.release_after_capture(ledger, provider, last, NOW)
+    later = NOW + timedelta(minutes=20)
+    listed = ledger.list_open_releases(later - releases.DEFAULT_GRACE)
+    assert [release.attempts for release in listed] == [1]
+    racing = ReadBefore(ledger, listed)
+    provider.second_run = lambda: releases.reconcile_releases(racing, provider, later)
+
+    # When the first retries it and the second runs while the first's void is on its way
+    first = releases.reconcile_releases(racing, provider, later)
+
+    # Then one void was retried, not two; the second run left it to the first
+    assert len(provider.released) == 2  # the unanswered first, and one retry
+    assert first.released == 1
+    assert [(r.examined, r.released, r.still_open) for r in provider.reports] == [(1, 0, 1)]
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.RELEASED
+    assert stored.attempts == 2
 
 
 def test_a_first_refusal_is_recorded_failed_for_an_operator() -> None:

@@ -396,10 +396,18 @@ class MemoryLedger(MemoryRefunds):
             )
             return None if stored is None else stored.model_copy(deep=True)
 
-    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
+    def update_release(
+        self,
+        release: AuthorizationRelease,
+        expected: ReleaseStatus,
+        *,
+        expected_attempts: int | None = None,
+    ) -> bool:
         with self._lock:
             stored = self.releases.get((release.merchant_id, release.order_id))
             if stored is None or stored.status is not expected:
+                return False
+            if expected_attempts is not None and stored.attempts != expected_attempts:
                 return False
             self.releases[(release.merchant_id, release.order_id)] = release
             return True

@@ -31,7 +31,8 @@ Once
 Never lost
     A provider call that fails or goes unanswered leaves the record pending with the failure
     noted; so does a crash between the call and the ledger write. Reconciliation asks again,
-    with the same key, once the record is older than its grace. A repeated request the
+    with the same key, once the record is older than its grace, after counting the attempt in
+    a write conditional on the attempt it read (two runs at once: one asks). A repeated request the
     provider refuses (a provider without idempotency keys, Aplazame, whose first void went
     through; a Stripe key pruned after 24 hours) is recorded released, saying so; a refusal of
     a first request is recorded failed, for an operator.
@@ -350,7 +351,9 @@ def _retry(
     now: datetime,
 ) -> tuple[str, str]:
     retry = release.model_copy(update={"attempts": release.attempts + 1, "updated_at": now})
-    if not ledger.update_release(retry, ReleaseStatus.PENDING):
+    # At the attempt this run read: of two runs retrying it at once, one asks the provider
+    # (Aplazame's void takes no idempotency key; a second would be sent unguarded).
+    if not ledger.update_release(retry, ReleaseStatus.PENDING, expected_attempts=release.attempts):
         return "still_open", "settled meanwhile by another run"
     return _outcome(_ask_provider(ledger, providers, retry, now))
 

@@ -258,8 +258,16 @@ class ReleaseLedger(OrderReads, Protocol):
         """The merchant's release by its id (the reference a provider's webhook names)."""
         ...
 
-    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
-        """Write ``release`` if the stored one is still ``expected``; False if it moved on."""
+    def update_release(
+        self,
+        release: AuthorizationRelease,
+        expected: ReleaseStatus,
+        *,
+        expected_attempts: int | None = None,
+    ) -> bool:
+        """Write ``release`` if the stored one is still ``expected`` (and, given
+        ``expected_attempts``, still at that many attempts: two runs retrying the same
+        pending release, one wins); False if it moved on."""
         ...
 
     def get_release(self, merchant_id: str, order_id: str) -> AuthorizationRelease | None: ...

@@ -16,6 +16,7 @@ from order_capture.adapters.dynamodb.codec import (
     OPEN_RELEASE,
     OPEN_STATUS,
     key,
+    number,
     order_pk,
     string,
 )
@@ -42,18 +43,29 @@ def _release_item(release: AuthorizationRelease) -> Item:
 class ReleaseLedger(OrderLedger):
     """An order's release of what its authorization has left (domain.releases)."""
 
-    def update_release(self, release: AuthorizationRelease, expected: ReleaseStatus) -> bool:
-        """Put ``release`` if the stored one is still ``expected``; False if not (nothing
-        written)."""
+    def update_release(
+        self,
+        release: AuthorizationRelease,
+        expected: ReleaseStatus,
+        *,
+        expected_attempts: int | None = None,
+    ) -> bool:
+        """Put ``release`` if the stored one is still ``expected`` (at ``expected_attempts``,
+        if given); False if not (nothing written)."""
         client = self.table.client
+        condition = "#status = :expected"
+        values = {":expected": string(expected.value)}
+        if expected_attempts is not None:
+            condition += " AND attempts = :attempts"
+            values[":attempts"] = number(expected_attempts)
         with ledger_call("put_item"):
             try:
                 client.put_item(
                     TableName=self.table_name,
                     Item=_release_item(release),
-                    ConditionExpression="#status = :expected",
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={":expected": string(expected.value)},
+                    ExpressionAttributeValues=values,
                 )
             except client.exceptions.ConditionalCheckFailedException:
                 return False
