@@ -237,6 +237,6 @@ def test_campaign_an_asynchronous_final_capture_releases_the_rest_only_if_it_suc
     assert sandbox.state.releases == []
     # and a final capture that succeeds releases the rest once it is made
     decided(sandbox, "succeeded")
-    assert [r["by"] for r in sandbox.state.releases] == ["final capture"]
+    assert [(r["by"], r["key"]) for r in sandbox.state.releases] == [("final capture", "cap-2")]
     with pytest.raises(ProviderAuthorizationExpiredError):
         capture(provider, 1_000, "cap-3")

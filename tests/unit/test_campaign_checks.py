@@ -135,8 +135,15 @@ def sandbox(*releases: dict[str, Any], released: bool = True) -> SandboxState:
     return state
 
 
-def release(by: str = "release", in_flight: list[str] | None = None) -> dict[str, Any]:
-    return {"authorization_id": "auth-1", "by": by, "captures_in_flight": in_flight or []}
+def release(
+    by: str = "release", in_flight: list[str] | None = None, key: str = "key-1"
+) -> dict[str, Any]:
+    return {
+        "authorization_id": "auth-1",
+        "by": by,
+        "key": key,
+        "captures_in_flight": in_flight or [],
+    }
 
 
 def counts(orders: list[Order], state: SandboxState, aplazame: AplazameState | None = None) -> Any:
@@ -154,6 +161,21 @@ def test_a_finished_order_released_once_counts_nothing() -> None:
 def test_an_authorization_released_twice_is_counted() -> None:
     state = sandbox(release("final capture"), release("release"))
     assert counts([order()], state)["releases_twice"] == 1
+
+
+def test_an_authorization_released_twice_names_each_release_and_its_key() -> None:
+    # Given a final capture that released the rest and a release request after it
+    state = sandbox(release("final capture", key="cap-key"), release("release", key="rel-key"))
+    aplazame = AplazameState()
+    aplazame.orders["ap-1"] = {"amount": AUTHORIZED, "captured": 0, "voided": 2000}
+    aplazame.voids += [{"order_id": "ap-1", "amount": 2000, "voided": 2000}]
+    aplazame.voids += [{"order_id": "ap-1", "amount": 2000, "voided": 0}]
+    # Then the examples say who released each, under which key, and what each void voided
+    _, examples = release_figures([order()], state, aplazame)["releases_twice"]
+    assert examples == [
+        "auth-1 released 2x: final capture under key cap-key; release under key rel-key",
+        "ap-1 released 2x: void of 2000 (voided 2000); void of 2000 (voided 0)",
+    ]
 
 
 def test_a_release_while_a_capture_is_in_flight_and_a_capture_after_it_are_counted() -> None:

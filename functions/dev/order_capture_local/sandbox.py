@@ -274,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # fails releases nothing, and the order can still capture).
                 capture["final"] = True
             else:
-                state.note_release(authorization, "final capture")
+                state.note_release(authorization, "final capture", capture["idempotency_key"])
                 authorization["released"] = True
         state.captures.append(capture)
         return 201, capture
@@ -373,7 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
             if authorization.get("released")
             else (authorization["amount"] - authorization["captured_amount"])
         )
-        self.server.state.note_release(authorization, "release")
+        self.server.state.note_release(
+            authorization, "release", self.headers.get("Idempotency-Key")
+        )
         authorization["released"] = True
         return 200, {
             "authorization_id": authorization_id,

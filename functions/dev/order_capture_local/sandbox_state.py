@@ -43,14 +43,21 @@ class SandboxState:
     captures_after_release: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note_release(self, authorization: dict[str, Any], by: str) -> None:
-        """Called with the lock held, as ``authorization`` is released ``by`` a request."""
+    def note_release(self, authorization: dict[str, Any], by: str, key: str | None) -> None:
+        """Called with the lock held, as ``authorization`` is released ``by`` a request (a
+        release, or a final capture) under idempotency ``key``: the campaign names who
+        released an authorization twice by its keys (a release id, a capture id)."""
         in_flight = [
             c["id"] for c in self.captures
             if c["authorization_id"] == authorization["id"] and c["status"] == "pending"
         ]  # fmt: skip
         self.releases.append(
-            {"authorization_id": authorization["id"], "by": by, "captures_in_flight": in_flight}
+            {
+                "authorization_id": authorization["id"],
+                "by": by,
+                "key": key,
+                "captures_in_flight": in_flight,
+            }
         )
 
     def take_fault(self, operation: str = "capture") -> Fault | None:

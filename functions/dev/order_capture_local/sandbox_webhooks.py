@@ -99,7 +99,9 @@ class WebhookNotifier:
                 if was != "failed" and not succeeded:
                     authorization["captured_amount"] -= capture["amount"]
                 if succeeded and capture.get("final") and not authorization.get("released"):
-                    self.state.note_release(authorization, "final capture")
+                    self.state.note_release(
+                        authorization, "final capture", capture.get("idempotency_key")
+                    )
                     authorization["released"] = True
             self._notify(
                 {

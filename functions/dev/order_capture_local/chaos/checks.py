@@ -3,7 +3,7 @@ its states grew."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from typing import Any
 
 from order_capture.domain.releases import remainder_of
@@ -123,9 +123,14 @@ def release_figures(
             voids = [dict(void) for void in aplazame.voids]
             after_void = list(aplazame.captures_after_void)
             left = {ref: aplazame_left(order) for ref, order in aplazame.orders.items()}
-    times = Counter(r["authorization_id"] for r in releases)
-    times.update(void["order_id"] for void in voids)
-    figures["releases_twice"] += [f"{ref} released {n}x" for ref, n in times.items() if n > 1]
+    by: dict[str, list[str]] = defaultdict(list)
+    for r in releases:
+        by[r["authorization_id"]].append(f"{r['by']} under key {r.get('key')}")
+    for void in voids:
+        by[void["order_id"]].append(f"void of {void['amount']} (voided {void['voided']})")
+    figures["releases_twice"] += [
+        f"{ref} released {len(who)}x: {'; '.join(who)}" for ref, who in by.items() if len(who) > 1
+    ]
     figures["releases_while_capturing"] += [
         f"{r['authorization_id']} released ({r['by']}) with {r['captures_in_flight']} in flight"
         for r in releases
