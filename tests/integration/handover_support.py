@@ -30,6 +30,11 @@ class Workflow:
     def __init__(self, announced: list[str]) -> None:
         self.announced = announced
         self.waiting = True
+        #: How the wait was completed, as its execution's history tells (CompletedWaits).
+        self.completed: CaptureStatus | None = None
+
+    def completed_as(self, capture_id: str) -> CaptureStatus | None:
+        return self.completed
 
     def succeed(self, task_token: str, capture: Capture) -> bool:
         return self._complete("success")
@@ -41,6 +46,7 @@ class Workflow:
         if not self.waiting:
             return False
         self.waiting = False  # a completed task refuses its token from now on
+        self.completed = CaptureStatus.CAPTURED if outcome == "success" else CaptureStatus.FAILED
         if outcome in EMITTING:
             self.announced.append(EMITTING[outcome])
         return True

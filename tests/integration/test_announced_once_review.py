@@ -60,15 +60,6 @@ class AnswerLost(Workflow):
         raise ConnectionError("SendTaskSuccess: read timed out")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 defect 6: a lost answer of SendTaskSuccess (the wait completed, its "
-    "workflow announces) makes the webhook take its note back (make_known's except) and "
-    "fail; the provider's redelivery claims the note, finds the wait refusing its token and "
-    "announces a second time (the same announcement_id): a repeat without a death, inside "
-    "SETTLER_DEADLINE, which docs/guarantees.md does not allow. Not withdrawing would lose the "
-    "outcome when SendTaskSuccess truly failed and the wait then timed out.",
-)
 def test_defect_12_a_lost_sendtasksuccess_answer_is_not_announced_again_by_the_redelivery(
     repository: Any,
 ) -> None:

@@ -310,3 +310,53 @@ def test_a_refund_the_provider_fails_after_confirming_it_is_reversed_once(
         after = client.get(f"/orders/{order_id}/captures/{capture_id}").json()
         assert client.get(f"/orders/{order_id}").json()["refunded_amount"] == 0
     assert (after["refunds"], after["refunded_amount"], after["remaining_amount"]) == ([], 0, 10050)
+
+
+def test_defect_12_a_lost_sendtasksuccess_answer_is_announced_once_by_the_real_workflow(
+    async_api: LocalApiUnderTest, merchant: Merchant, monkeypatch: Any
+) -> None:
+    """The webhook's SendTaskSuccess completed the wait (its workflow announces) but its
+    answer was lost (a read timeout): the webhook fails, the provider redelivers, the
+    redelivery's token is refused, and the execution's history (GetExecutionHistory) says the
+    wait was completed as captured: nothing is announced a second time."""
+    from order_capture.adapters.stepfunctions import StepFunctionsConfirmationWaiters
+
+    succeed = StepFunctionsConfirmationWaiters.succeed
+    lost: list[str] = []
+
+    def answer_lost(waiters: Any, task_token: str, capture: Any) -> bool:
+        completed = succeed(waiters, task_token, capture)
+        if completed and not lost:
+            lost.append(capture.capture_id)
+            raise ConnectionError("SendTaskSuccess: read timed out")
+        return completed
+
+    monkeypatch.setattr(StepFunctionsConfirmationWaiters, "succeed", answer_lost)
+    # When the provider confirms a capture it received, and the first completion's answer
+    # is lost
+    order_id, capture = capture_asynchronously(async_api, merchant, "async")
+    confirmation = confirmation_execution(async_api, capture["id"])
+    wait_for_status(merchant, order_id, capture["id"], "captured")
+    # Then the wait was completed once, by the first webhook, and announced once, by the
+    # workflow; the redelivery's refused token was told apart from a timed-out wait
+    assert lost == [capture["id"]]
+    assert (confirmation.status, confirmation.states) == ("SUCCEEDED", CONFIRMED_PATH)
+    machine = async_api.runtime.state_machine_arns["ConfirmationStateMachine"]
+    waiters = StepFunctionsConfirmationWaiters(machine)
+    assert waiters.completed_as(capture["id"]) == "captured"
+    assert order_totals(merchant, order_id) == (10050, 0)
+    assert events_about(async_api, capture["id"]) == ["Payment Captured"]
+
+
+def test_a_failed_wait_is_told_from_the_execution_history(
+    async_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    from order_capture.adapters.stepfunctions import StepFunctionsConfirmationWaiters
+
+    order_id, capture = capture_asynchronously(async_api, merchant, "async_failed")
+    wait_for_status(merchant, order_id, capture["id"], "failed")
+    assert confirmation_execution(async_api, capture["id"]).states == DECLINED_PATH
+    machine = async_api.runtime.state_machine_arns["ConfirmationStateMachine"]
+    waiters = StepFunctionsConfirmationWaiters(machine)
+    assert waiters.completed_as(capture["id"]) == "failed"
+    assert waiters.completed_as("0" * 32) is None  # no such execution: cannot be told

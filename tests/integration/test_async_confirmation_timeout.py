@@ -21,6 +21,7 @@ from tests.integration.api_support import (
     seed_order,
 )
 from tests.integration.async_support import (
+    CONFIRMATION_MACHINE,
     capture_asynchronously,
     confirmation_execution,
     events_about,
@@ -139,9 +140,12 @@ def test_campaign_a_task_token_is_refused_after_its_wait_timed_out_as_on_aws(
     # and so the webhook knows nothing waits, and announces the outcome itself
     stored = ledger.get_capture(merchant.merchant_id, order_id, capture["id"])
     assert isinstance(stored, Capture)
-    waiters = StepFunctionsConfirmationWaiters(client)
+    machine = api.runtime.state_machine_arns[CONFIRMATION_MACHINE]
+    waiters = StepFunctionsConfirmationWaiters(machine, client=client)
     assert not waiters.fail(token, "ProviderDeclinedError", "late")
     assert not waiters.succeed(token, stored.model_copy(update={"status": "captured"}))
+    # and its execution's history says nobody completed it
+    assert waiters.completed_as(capture["id"]) is None
 
 
 def test_campaign_a_token_completed_just_before_its_wait_times_out_is_announced_once(

@@ -31,7 +31,9 @@ from tests.integration.api_support import (
 from tests.integration.async_support import (
     capture_asynchronously,
     confirmation_execution,
+    post_webhook,
     refund_statuses,
+    signed_notification,
     signed_webhook_api,
     wait_for_capture,
     wait_for_status,
@@ -316,6 +318,13 @@ def tour(api: LocalApiUnderTest, merchant: Merchant) -> None:
     wait_for_capture(
         merchant, async_order, async_capture["id"], lambda c: refund_statuses(c) == ["refunded"]
     )
+    # A reversal after the wait completed: its token refused, the webhook reads the wait's
+    # execution history (GetExecutionHistory) before announcing the reversal itself
+    reversed_order, reversed_capture = capture_asynchronously(api, merchant, "async")
+    wait_for_status(merchant, reversed_order, reversed_capture["id"], "captured")
+    assert confirmation_execution(api, reversed_capture["id"]).status == "SUCCEEDED"
+    reversal = signed_notification(reversed_capture["id"], "CAPTURE_FAILED", "true")
+    assert post_webhook(api, merchant.merchant_id, reversal).status_code == 202
     # Orders closed while a capture is in flight (its webhook held): Record (the rest captured
     # by amount) and OrderEvents (the rest canceled) store the release waiting and note the
     # capture in flight (a Query)
@@ -392,7 +401,13 @@ def test_the_tour_reaches_every_function_that_calls_aws(toured: LocalApiUnderTes
     }
     assert "ComputeAmountFunction" not in called  # pure: it has no permissions at all
     operations = {call.operation for calls in called_calls(toured) for call in calls}
-    assert {"SendTaskSuccess", "TransactWriteItems", "Query", "BatchGetItem"} <= operations
+    assert {
+        "SendTaskSuccess",
+        "GetExecutionHistory",
+        "TransactWriteItems",
+        "Query",
+        "BatchGetItem",
+    } <= operations
 
 
 def called_calls(api: LocalApiUnderTest) -> list[list[AwsCall]]:

@@ -102,9 +102,11 @@ def sam_env_vars(info: StackInfo, function_ids: list[str]) -> dict[str, dict[str
     if workflow and "ApiFunction" in function_ids:
         document["ApiFunction"] = {"CAPTURE_WORKFLOW_ARN": workflow}
     confirmation = info.state_machine_arns.get("ConfirmationStateMachine")
-    if confirmation and "RecordFunction" in function_ids:
-        # Record hands a capture the provider only received to the confirmation workflow.
-        document["RecordFunction"] = {"CONFIRMATION_WORKFLOW_ARN": confirmation}
+    for function_id in ("RecordFunction", "ApiFunction", "ReconcileFunction"):
+        if confirmation and function_id in function_ids:
+            # Record hands a capture the provider only received to the confirmation
+            # workflow; the webhooks and reconciliation read how a refused wait ended.
+            document.setdefault(function_id, {})["CONFIRMATION_WORKFLOW_ARN"] = confirmation
     return document
 
 

@@ -15,13 +15,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from order_capture.adapters import aws_clients
-from order_capture.errors import ConfirmationNotAwaitedError, LedgerUnavailableError
-from order_capture.models import Capture
+from order_capture.errors import (
+    ConfirmationNotAwaitedError,
+    LedgerUnavailableError,
+    ProviderDeclinedError,
+)
+from order_capture.models import Capture, CaptureStatus
 from order_capture.ports import WorkflowResult
 from order_capture.public_events import payment_captured
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
 
 #: What Step Functions answers for a token nothing waits on any more: the task timed out, was
@@ -43,8 +50,48 @@ class _StepFunctionsClient:
         return client
 
 
+#: The confirmation workflow's wait (AwaitProviderConfirmation) in its execution's history.
+_WAIT_RESOURCE = "invoke.waitForTaskToken"
+#: More than a confirmation execution's history holds (its retries included).
+_HISTORY_EVENTS = 1000
+
+
 class StepFunctionsConfirmationWaiters(_StepFunctionsClient):
-    """ConfirmationWaiters over SendTaskSuccess / SendTaskFailure."""
+    """ConfirmationWaiters over SendTaskSuccess / SendTaskFailure; CompletedWaits over the
+    history of the confirmation execution (named after the capture) of
+    ``confirmation_workflow_arn``, when it is known."""
+
+    def __init__(
+        self, confirmation_workflow_arn: str | None = None, client: SFNClient | None = None
+    ) -> None:
+        super().__init__(client)
+        self._confirmation_workflow_arn = confirmation_workflow_arn
+
+    @cached_property
+    def confirmation_workflow_arn(self) -> str | None:
+        """The one given, else the function's ``CONFIRMATION_WORKFLOW_ARN`` (settings), read
+        on first use: only a refused token needs it."""
+        if self._confirmation_workflow_arn is not None:
+            return self._confirmation_workflow_arn
+        from order_capture.config import settings  # noqa: PLC0415
+
+        return settings().confirmation_workflow_arn
+
+    def completed_as(self, capture_id: str) -> CaptureStatus | None:
+        if not self.confirmation_workflow_arn:
+            return None
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        arn = self.confirmation_workflow_arn.replace(":stateMachine:", ":execution:", 1)
+        try:
+            history = self.client.get_execution_history(
+                executionArn=f"{arn}:{capture_id}",
+                maxResults=_HISTORY_EVENTS,
+                includeExecutionData=False,
+            )
+        except (BotoCoreError, ClientError):
+            return None  # cannot be told: the caller announces (at least once)
+        return completion_in(history["events"])
 
     def succeed(self, task_token: str, capture: Capture) -> bool:
         return self._send(
@@ -141,3 +188,22 @@ class StepFunctionsConfirmationWorkflows(_StepFunctionsClient):
                 f"capture {capture.capture_id}: the confirmation workflow was not started: {code}"
             ) from error
         return True
+
+
+def completion_in(events: Sequence[HistoryEventTypeDef]) -> CaptureStatus | None:
+    """How the wait in a confirmation execution's ``events`` was completed: SendTaskSuccess
+    (TaskSucceeded), SendTaskFailure with ProviderDeclinedError (TaskFailed); None if it
+    timed out or is not completed. A failed invocation of the Lambda that notes the token
+    is retried (another TaskFailed, with a Lambda error) and is no completion."""
+    for event in events:
+        if event["type"] == "TaskSucceeded":
+            details = event.get("taskSucceededEventDetails", {})
+            if details.get("resource") == _WAIT_RESOURCE:
+                return CaptureStatus.CAPTURED
+        elif event["type"] == "TaskFailed":
+            failed = event.get("taskFailedEventDetails", {})
+            if failed.get("resource") == _WAIT_RESOURCE and (
+                failed.get("error") == ProviderDeclinedError.__name__
+            ):
+                return CaptureStatus.FAILED
+    return None

@@ -426,7 +426,7 @@ def default_dependencies() -> ApiDependencies:
         api_keys=DynamoDBApiKeyStore(table_name),
         workflow=workflow,
         clock=SystemClock(),
-        confirmation_waiters=StepFunctionsConfirmationWaiters(),
+        confirmation_waiters=StepFunctionsConfirmationWaiters(settings().confirmation_workflow_arn),
         publisher=EventBridgePublisher(settings().event_bus_name),
         idempotency_store=DynamoDBPersistenceLayer(
             table_name=table_name, key_attr="PK", sort_key_attr="SK"

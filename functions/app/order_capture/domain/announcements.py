@@ -40,6 +40,7 @@ from order_capture.models import (
 )
 from order_capture.ports import (
     CaptureConfirmations,
+    CompletedWaits,
     ConfirmationState,
     ConfirmationWaiters,
     EventPublisher,
@@ -123,6 +124,10 @@ def make_known(
         if state.task_token is not None:
             if complete_wait(waiters, state.task_token, settled):
                 return True  # the workflow announces it
+            if completed_as(waiters, settled) is settled.status:
+                # Completed with this outcome before: an earlier call whose answer was lost
+                # (or another completer's): the workflow announces it.
+                return True
             # The wait timed out: announced here, unless the capture moved on while its wait
             # was being completed (a reversal, whose settler announces what it is now).
             if not _still(repository, settled):
@@ -216,6 +221,14 @@ class _NobodyWaits:
 
 
 NOBODY_WAITS: ConfirmationWaiters = _NobodyWaits()
+
+
+def completed_as(waiters: ConfirmationWaiters, capture: Capture) -> CaptureStatus | None:
+    """How ``capture``'s refused wait was completed, where ``waiters`` can tell
+    (``CompletedWaits``); None (as a timed-out wait) where they cannot."""
+    if isinstance(waiters, CompletedWaits):
+        return waiters.completed_as(capture.capture_id)
+    return None
 
 
 def complete_wait(waiters: ConfirmationWaiters, task_token: str, capture: Capture) -> bool:

@@ -28,6 +28,8 @@ def default_waiters() -> ConfirmationWaiters:
         StepFunctionsConfirmationWaiters,
     )
 
+    # Where CONFIRMATION_WORKFLOW_ARN is set (ReconcileFunction), a refused token is told
+    # apart by the execution's history (AwaitConfirmation's own wait is the one it notes).
     return StepFunctionsConfirmationWaiters()
 
 

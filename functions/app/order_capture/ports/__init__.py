@@ -51,6 +51,7 @@ from order_capture.ports.providers import (
 from order_capture.ports.services import (
     ApiKeyStore,
     Clock,
+    CompletedWaits,
     ConfirmationWaiters,
     ConfirmationWorkflows,
     EventPublisher,
@@ -67,6 +68,7 @@ __all__ = [
     "CaptureReconciliation",
     "CaptureRefundsReader",
     "Clock",
+    "CompletedWaits",
     "ConfirmationState",
     "ConfirmationWaiters",
     "ConfirmationWorkflows",

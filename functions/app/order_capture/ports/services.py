@@ -2,10 +2,11 @@
 workflow, API keys, the confirmation waits, the event bus."""
 
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from order_capture.models import (
     Capture,
+    CaptureStatus,
     Model,
 )
 
@@ -56,6 +57,20 @@ class ConfirmationWaiters(Protocol):
     def fail(self, task_token: str, error: str, cause: str) -> bool:
         """Fail the wait with ``error`` (an exception class name of ``errors``). False if
         nothing waits on the token any more."""
+        ...
+
+
+@runtime_checkable
+class CompletedWaits(Protocol):
+    """Tells how a capture's confirmation wait was completed, for a completer whose token was
+    refused: its own earlier SendTaskSuccess whose answer was lost, or another completer's,
+    took the wait (the workflow announces that outcome), or the wait timed out (nobody will
+    announce it unless the completer does)."""
+
+    def completed_as(self, capture_id: str) -> CaptureStatus | None:
+        """CAPTURED if the wait of ``capture_id``'s confirmation workflow was completed with
+        SendTaskSuccess, FAILED if with ProviderDeclinedError; None if it was not completed
+        (timed out, stopped, never started) or that cannot be told."""
         ...
 
 
