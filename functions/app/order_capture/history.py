@@ -112,6 +112,19 @@ def actor_for(execution_id: str | None, default: ActorKind = "execution") -> Act
     return Actor(kind=default)
 
 
+#: Settlers that nothing retries once they die after their settling write (a Reconcile run, an
+#: operator's command; Step Functions retries Record, a provider redelivers its webhook).
+_UNRETRIED_SETTLERS = frozenset({"reconciliation", "operator"})
+
+
+def kept_open_until_announced() -> bool:
+    """Whether what this block settles stays among the captures to announce until its
+    announcement is sent (``announcement_sent``), so that the next reconciliation run
+    announces it if this settler dies before: the block's actor is one nothing retries."""
+    current = _acting.get()
+    return current is not None and current.kind in _UNRETRIED_SETTLERS
+
+
 def announcer_for(execution_id: str | None) -> str:
     """Who announces what a write of the block settles (the holder of the ``announced`` note it
     writes or claims): the block's actor, and for a webhook the notification it applies. The

@@ -62,6 +62,9 @@ class MemoryLedger(MemoryRefunds):
     announced: dict[tuple[str, str, str], CaptureStatus | None] = field(default_factory=dict)
     #: Who holds each note (``announced_by``, ``history.announcer_for``).
     announced_by: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    #: Captures settled by a settler nothing retries, their announcement not sent yet (the
+    #: ``OpenCaptures`` index's ``unannounced`` partition).
+    unannounced: set[tuple[str, str, str]] = field(default_factory=set)
     refunds: dict[tuple[str, str, str, str], Refund] = field(default_factory=dict)
     #: Refunds in the sparse open index (set by reserve_refund, removed by settling).
     open_refunds: set[tuple[str, str, str, str]] = field(default_factory=set)
@@ -204,6 +207,19 @@ class MemoryLedger(MemoryRefunds):
             ]
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
+    def list_unannounced(self, updated_before: datetime) -> list[Capture]:
+        with self._lock:
+            captures = [
+                self.captures[key].model_copy(deep=True)
+                for key in self.unannounced
+                if self.captures[key].updated_at < updated_before
+            ]
+        return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
+
+    def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
+        with self._lock:
+            self.unannounced.discard((merchant_id, order_id, capture_id))
+
     def _capture_key(self, capture: Capture) -> tuple[str, str, str]:
         return (capture.merchant_id, capture.order_id, capture.capture_id)
 
@@ -258,8 +274,13 @@ class MemoryLedger(MemoryRefunds):
             if announced:
                 self.announced[key] = CaptureStatus.CAPTURED
                 self.announced_by[key] = history.announcer_for(capture.execution_id)
+                self._keep_unannounced(key)
             self._note_capture(capture, "confirmed", history.confirmed_from(capture))
             return True
+
+    def _keep_unannounced(self, key: tuple[str, str, str]) -> None:
+        if history.kept_open_until_announced():
+            self.unannounced.add(key)
 
     def settle_failure(
         self,
@@ -278,6 +299,7 @@ class MemoryLedger(MemoryRefunds):
             if (stored.status if stored is not None else None) != expected_status:
                 return False
             self.captures[self._capture_key(capture)] = capture.model_copy(deep=True)
+            self.unannounced.discard(self._capture_key(capture))
             if order is not None:
                 self._put_header(order)
             if announced and expected_status is not None:
@@ -285,6 +307,7 @@ class MemoryLedger(MemoryRefunds):
                 self.announced_by[self._capture_key(capture)] = history.announcer_for(
                     capture.execution_id
                 )
+                self._keep_unannounced(self._capture_key(capture))
             entry = history.failure_change(capture, expected_status, released=order is not None)
             self._note(capture.merchant_id, capture.order_id, entry)
             return True

@@ -21,8 +21,9 @@ no workflow waiting, it announces again. That is at least once: a death in the i
 PutEvents answered repeats the announcement, with the same ``announcement_id``
 (public_events). Another announcer that finds someone else's note still announces nothing.
 A webhook's copy of the same notification does too, but only once its first handler is over
-(``reannounce_own_once_over``). What is left (docs/guarantees.md): reconciliation or an
-operator that dies there.
+(``reannounce_own_once_over``). Reconciliation and operators, which nothing retries, keep
+what they settle among the captures to announce until they have (``make_known_unretried``):
+the next reconciliation run announces what one of them left (docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -138,6 +139,24 @@ def make_known(
         _withdraw(repository, settled)
         raise
     return True
+
+
+def make_known_unretried(
+    repository: CaptureConfirmations,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    settled: Capture,
+    *,
+    settled_here: bool,
+    now: datetime,
+) -> None:
+    """``make_known`` by a settler nothing retries (reconciliation, an operator): what it
+    settled stays among the captures to announce (``history.kept_open_until_announced``)
+    until it has made it known, so that if it dies, or its PutEvents fails, before that, the
+    next reconciliation run does (``reconciliation.announce_unannounced``)."""
+    make_known(repository, waiters, publisher, settled, claimed=settled_here, now=now)
+    if settled_here:
+        repository.announcement_sent(settled.merchant_id, settled.order_id, settled.capture_id)
 
 
 def _claim(

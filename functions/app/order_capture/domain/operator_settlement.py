@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from order_capture.domain import failures, releases, service, state_log
-from order_capture.domain.announcements import make_known
+from order_capture.domain.announcements import make_known_unretried
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     InvalidStateError,
@@ -114,7 +114,9 @@ def settle_capture(
             f"{settled.status.value} (provider reference {settled.provider_reference}); "
             "nothing was changed"
         )
-    make_known(repository, waiters, publisher, settled, claimed=settled_here, now=now)
+    make_known_unretried(
+        repository, waiters, publisher, settled, settled_here=settled_here, now=now
+    )
     if settled.status is CaptureStatus.CAPTURED:
         releases.release_quietly(
             lambda: releases.release_after_capture(repository, providers, settled, now),
@@ -228,7 +230,7 @@ def _fail(
         now=now,
         reopen_requires_action=True,
     )
-    make_known(repository, waiters, publisher, stored, claimed=settled_here, now=now)
+    make_known_unretried(repository, waiters, publisher, stored, settled_here=settled_here, now=now)
     return stored
 
 

@@ -24,7 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from order_capture.domain import failures, service
-from order_capture.domain.announcements import NOBODY_WAITS, make_known
+from order_capture.domain.announcements import (
+    NOBODY_WAITS,
+    SETTLER_DEADLINE,
+    make_known,
+    make_known_unretried,
+)
 from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -32,7 +37,14 @@ from order_capture.errors import (
     ProviderError,
 )
 from order_capture.history import Actor, acting
-from order_capture.models import Capture, CaptureRequest, CaptureStatus, FailureReason, Model
+from order_capture.models import (
+    SETTLED_CAPTURE_STATUSES,
+    Capture,
+    CaptureRequest,
+    CaptureStatus,
+    FailureReason,
+    Model,
+)
 from order_capture.ports import (
     CaptureConfirmations,
     CaptureReconciliation,
@@ -54,6 +66,8 @@ class ReconciliationReport(Model):
     examined: int = 0
     confirmed: int = 0
     released: int = 0
+    #: Settled by an earlier run or an operator that died before announcing: announced now.
+    announced: int = 0
     still_open: int = 0
     unanswered: int = 0
     amount_mismatches: int = 0
@@ -79,18 +93,24 @@ def reconcile_open_captures(
     of each capture examined, and why."""
     waiters = waiters or NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
-    for capture in repository.list_open_captures(now - grace):
+    unannounced = repository.list_unannounced(now - grace)
+    for capture in [*unannounced, *repository.list_open_captures(now - grace)]:
         counts["examined"] += 1
         try:
             with acting(RECONCILIATION):
-                outcome, reason = _reconcile(
-                    repository,
-                    provider_for_capture,
-                    capture,
-                    now,
-                    publisher=publisher,
-                    waiters=waiters,
-                )
+                if capture.status in SETTLED_CAPTURE_STATUSES:
+                    outcome, reason = announce_unannounced(
+                        repository, capture, now, publisher=publisher, waiters=waiters
+                    )
+                else:
+                    outcome, reason = _reconcile(
+                        repository,
+                        provider_for_capture,
+                        capture,
+                        now,
+                        publisher=publisher,
+                        waiters=waiters,
+                    )
         except Exception as error:  # one capture must not stop the others
             outcome, reason = "errors", error_reason(error)
             if on_error is not None:
@@ -195,7 +215,9 @@ def _reconcile(
             now=now,
             reopen_requires_action=True,
         )
-        make_known(repository, waiters, publisher, released, claimed=released_here, now=now)
+        make_known_unretried(
+            repository, waiters, publisher, released, settled_here=released_here, now=now
+        )
         return "released", f"{cause.reason}: {message}"
     return _settle_found(repository, capture, found, now, publisher=publisher, waiters=waiters)
 
@@ -228,5 +250,37 @@ def _settle_found(
         ),
         now,
     )
-    make_known(repository, waiters, publisher, confirmed, claimed=confirmed_here, now=now)
+    make_known_unretried(
+        repository, waiters, publisher, confirmed, settled_here=confirmed_here, now=now
+    )
     return "confirmed", f"captured at the provider as {found.provider_reference}"
+
+
+def announce_unannounced(
+    repository: CaptureConfirmations,
+    capture: Capture,
+    now: datetime,
+    *,
+    publisher: EventPublisher,
+    waiters: ConfirmationWaiters,
+) -> tuple[str, str]:
+    """Make known a capture a settler nothing retries (an earlier run, an operator) settled
+    and did not finish announcing: it died after its settling write, or its PutEvents
+    failed. Only once that settler is over (``SETTLER_DEADLINE``, longer than Reconcile's
+    Timeout): its note, still held, is announced as its own retry would; a note taken back
+    (the announcement failed) is claimed as anyone would."""
+    if now < capture.updated_at + SETTLER_DEADLINE:
+        return "still_open", "its settler may still be announcing it"
+    state = repository.confirmation_state(capture.merchant_id, capture.order_id, capture.capture_id)
+    if state.announced is capture.status or state.announced is None:
+        make_known(
+            repository,
+            waiters,
+            publisher,
+            capture,
+            claimed=state.announced is capture.status,
+            state=state,
+            now=now,
+        )
+    repository.announcement_sent(capture.merchant_id, capture.order_id, capture.capture_id)
+    return "announced", f"{capture.status.value}: its settler had not announced it"

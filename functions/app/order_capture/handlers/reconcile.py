@@ -118,6 +118,9 @@ def handle(
     metrics.add_metric(name="ReleasesSettled", unit=MetricUnit.Count, value=released.released)
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
+    # Settled by an earlier run or an operator that died (or whose PutEvents failed) before
+    # announcing: announced by this run.
+    metrics.add_metric(name="CapturesAnnouncedLate", unit=MetricUnit.Count, value=report.announced)
     # Alarmed on: captures that still need a person or another run.
     metrics.add_metric(
         name="CapturesStillOpen",

@@ -157,6 +157,12 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         be sent), if that is still the note; False if it is not."""
         ...
 
+    def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
+        """The announcement of a capture settled by a settler nothing retries (reconciliation,
+        an operator: ``history.kept_open_until_announced``) was sent: the capture leaves the
+        captures to announce (``list_unannounced``). Nothing if it is not among them."""
+        ...
+
 
 class RefundLedger(OrderReads, Protocol):
     """Refunds of captures: reserve, note, settle; each write conditional on the refund's
@@ -208,6 +214,12 @@ class OpenCaptures(Protocol):
 
     def list_open_captures(self, updated_before: datetime) -> list[Capture]:
         """Captures still pending or requires_action, last touched before ``updated_before``."""
+        ...
+
+    def list_unannounced(self, updated_before: datetime) -> list[Capture]:
+        """Captures settled before ``updated_before`` by a settler nothing retries whose
+        announcement was not sent (``announcement_sent``): it died, or PutEvents failed,
+        after its settling write."""
         ...
 
 

@@ -22,6 +22,7 @@ from order_capture.adapters.dynamodb.codec import (
     NOT_ANNOUNCED,
     OPEN_CAPTURE_STATUSES,
     OPEN_STATUS,
+    UNANNOUNCED,
     string,
 )
 from order_capture.adapters.dynamodb.table import update_op
@@ -98,6 +99,9 @@ def capture_update(
     if capture.status in OPEN_CAPTURE_STATUSES:
         # The key of the sparse OpenCaptures index: only unsettled captures carry it.
         fields[OPEN_STATUS] = string(layout.sharded(capture.status.value, capture.capture_id))
+    elif announced and history.kept_open_until_announced():
+        # ... and settled ones whose settler nothing retries, until it has announced them.
+        fields[OPEN_STATUS] = string(layout.sharded(UNANNOUNCED, capture.capture_id))
     removed = [] if OPEN_STATUS in fields else [OPEN_STATUS]
     if lines is not None:
         fields.update(lines)

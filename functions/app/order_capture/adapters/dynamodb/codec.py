@@ -70,6 +70,9 @@ OPEN_REFUND = "refund_pending"
 #: ``OPEN_STATUS`` of a pending authorization release, likewise.
 OPEN_RELEASE = "release_pending"
 OPEN_CAPTURE_STATUSES = frozenset({CaptureStatus.PENDING, CaptureStatus.REQUIRES_ACTION})
+#: ``OPEN_STATUS`` of a capture settled by a settler nothing retries, until its announcement
+#: is sent (``history.kept_open_until_announced``).
+UNANNOUNCED = "unannounced"
 #: Attributes of the ledger's own, never a model's field.
 #: Attributes folded into an item beside its model's fields (see ``layout``): an order's line
 #: counters on its header, a capture's lines and history on its ``CAPTURE#`` item.

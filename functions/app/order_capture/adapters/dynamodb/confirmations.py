@@ -19,15 +19,19 @@ from order_capture.adapters.dynamodb.codec import (
     ANNOUNCED,
     ANNOUNCED_BY,
     NOT_ANNOUNCED,
+    OPEN_STATUS,
+    UNANNOUNCED,
     key_text,
     string,
 )
-from order_capture.adapters.dynamodb.orders import OrderLedger
+from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import check_op, update_op
 from order_capture.models import Capture, CaptureStatus
 from order_capture.ports import ConfirmationState
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from order_capture.adapters.dynamodb.codec import Item, Values
 
 #: The former layout's note, on ``CAPTURE_REF``: claimed only when absent or another outcome's
@@ -153,6 +157,19 @@ class ConfirmationLedger(OrderLedger):
             "announced = :status",
             values=values,
         )
+
+    def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
+        self.table.update(
+            codec.capture_key(merchant_id, order_id, capture_id),
+            f"REMOVE {OPEN_STATUS}",
+            f"begins_with({OPEN_STATUS}, :unannounced)",
+            values={":unannounced": string(f"{UNANNOUNCED}#")},
+        )
+
+    def list_unannounced(self, updated_before: datetime) -> list[Capture]:
+        keys = open_index_items(self.table, UNANNOUNCED, updated_before)
+        _, captures = self._assemble(self.table.batch_get(keys), consistent=False)
+        return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
 
 def _former_layout(capture_item: Item | None) -> bool:

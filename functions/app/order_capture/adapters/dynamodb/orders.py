@@ -34,6 +34,7 @@ from order_capture.adapters.dynamodb.codec import (
     OPEN_CAPTURES_INDEX,
     OPEN_ORDER,
     ORDER_SK,
+    UNANNOUNCED,
     key,
     key_text,
     number,
@@ -301,6 +302,7 @@ class OrderLedger:
         # ADD is commutative, so confirming needs no read of the order; the capture's status
         # condition in the same transaction makes it happen once.
         now = string(timestamp(capture.updated_at))
+        kept_open = announced and history.kept_open_until_announced()
         confirm_capture = update_op(
             self.table_name,
             codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
@@ -308,7 +310,8 @@ class OrderLedger:
             f"status_at_provider = :at_provider, updated_at = :now, {APPEND_HISTORY}"
             # Its confirmer announces it: noted in the same write, on the same item.
             + (f", {ANNOUNCED} = :captured, {ANNOUNCED_BY} = :by" if announced else "")
-            + " REMOVE open_status",
+            # A confirmer nothing retries keeps it in the index until it has announced it.
+            + (", open_status = :unannounced" if kept_open else " REMOVE open_status"),
             "#status IN (:pending, :requires_action)"
             # A release waits for it (``note_may_finish_order``): refused unless its confirmer
             # knows, so that it reads the order and releases (domain.service._confirm).
@@ -330,6 +333,11 @@ class OrderLedger:
                 **(
                     {":by": string(history.announcer_for(capture.execution_id))}
                     if announced
+                    else {}
+                ),
+                **(
+                    {":unannounced": string(layout.sharded(UNANNOUNCED, capture.capture_id))}
+                    if kept_open
                     else {}
                 ),
             },

@@ -1,0 +1,163 @@
+"""Settlers that nothing retries (a Reconcile run, an operator's command) and die, or whose
+PutEvents fails, after their settling write (issue 12, defect 6: "what is left"): the capture
+stays among the captures to announce until its announcement is sent, and the next
+reconciliation run announces it once its settler is over (on moto and the in-memory ledger)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from order_capture.domain import operator_settlement, reconciliation
+from order_capture.domain.announcements import SETTLER_DEADLINE
+from order_capture.history import Actor, acting
+from order_capture.models import CaptureStatus
+from order_capture.ports import OrderRepository
+from tests.fake_providers import RecordingProvider
+from tests.integration import ledger_contract_support
+from tests.integration.ledger_contract_support import T0, stored_with_capture
+from tests.integration.race_support import (
+    LATER,
+    FoundProvider,
+    NobodyWaits,
+    Publisher,
+    answer_lost,
+)
+
+ledger = ledger_contract_support.ledger  # the fixture: each test runs on both ledgers
+
+
+class Died(BaseException):
+    """The process ends here: no ``except Exception`` of the settler runs (its note stays)."""
+
+
+class DyingPublisher(Publisher):
+    """EventBridge, while the settler dies before PutEvents answers."""
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        raise Died
+
+
+def run_reconciliation(repository: Any, publisher: Publisher, now: datetime) -> Any:
+    return reconciliation.reconcile_open_captures(
+        repository,
+        lambda _: FoundProvider("captured"),
+        now,
+        timedelta(seconds=0),
+        publisher=publisher,
+        waiters=NobodyWaits(),
+    )
+
+
+def test_defect_12_a_reconciliation_run_that_died_before_putevents_is_announced_by_the_next(
+    repository: Any,
+) -> None:
+    # Given a capture whose answer was lost, which a reconciliation run confirms and then
+    # dies before PutEvents answered
+    lost = answer_lost(repository)
+    with pytest.raises(Died):
+        run_reconciliation(repository, DyingPublisher(), LATER)
+    stored = repository.find_capture(lost.merchant_id, lost.capture_id)
+    assert stored.status is CaptureStatus.CAPTURED
+    publisher = Publisher()
+
+    # When the next runs come: one while that run could still be alive, one after it
+    early = run_reconciliation(repository, publisher, LATER + timedelta(minutes=1))
+    assert (early.examined, early.still_open, publisher.sent) == (1, 1, [])
+    after = run_reconciliation(repository, publisher, LATER + SETTLER_DEADLINE)
+
+    # Then the capture is announced once, by the run after its settler was over, and no run
+    # looks at it again
+    assert (after.examined, after.announced) == (1, 1)
+    assert publisher.sent == ["Payment Captured captured"]
+    assert run_reconciliation(repository, publisher, LATER + 2 * SETTLER_DEADLINE).examined == 0
+    assert publisher.sent == ["Payment Captured captured"]
+
+
+def test_defect_12_a_reconciliation_whose_putevents_failed_is_announced_by_the_next_run(
+    repository: Any,
+) -> None:
+    # Given a run that confirms a capture and whose PutEvents fails (it takes its note back)
+    answer_lost(repository)
+    failing = Publisher(failures=1)
+    first = run_reconciliation(repository, failing, LATER)
+    assert (first.errors, failing.sent) == (1, [])
+
+    # When the next run comes after it
+    after = run_reconciliation(repository, failing, LATER + SETTLER_DEADLINE)
+
+    # Then it is announced once
+    assert after.announced == 1
+    assert failing.sent == ["Payment Captured captured"]
+    assert run_reconciliation(repository, failing, LATER + 2 * SETTLER_DEADLINE).examined == 0
+
+
+def test_defect_12_an_operator_that_died_before_putevents_is_announced_by_reconciliation(
+    repository: Any,
+) -> None:
+    # Given an operator's settling of a capture whose answer was lost, dying before PutEvents
+    lost = answer_lost(repository)
+    with pytest.raises(Died):
+        operator_settlement.settle_capture(
+            repository,
+            NobodyWaits(),
+            DyingPublisher(),
+            lost,
+            providers=RecordingProvider(),
+            provider_reference=f"cap-{lost.capture_id}",
+            reason=None,
+            operator="alice",
+            now=LATER,
+        )
+    publisher = Publisher()
+
+    # When reconciliation runs after it
+    report = run_reconciliation(repository, publisher, LATER + SETTLER_DEADLINE)
+
+    # Then the operator's outcome is announced once
+    assert report.announced == 1
+    assert publisher.sent == ["Payment Captured captured"]
+
+
+def test_a_reconciliation_that_announced_leaves_nothing_to_announce(repository: Any) -> None:
+    answer_lost(repository)
+    publisher = Publisher()
+    assert run_reconciliation(repository, publisher, LATER).confirmed == 1
+    assert repository.list_unannounced(LATER + timedelta(days=1)) == []
+    assert run_reconciliation(repository, publisher, LATER + SETTLER_DEADLINE).examined == 0
+    assert publisher.sent == ["Payment Captured captured"]
+
+
+def test_only_a_settler_nothing_retries_keeps_what_it_settles_to_announce(
+    ledger: OrderRepository,
+) -> None:
+    # Given two captures, one confirmed by its execution's Record, one by reconciliation
+    order, by_record = stored_with_capture(ledger)
+    done = by_record.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    assert ledger.confirm(done, announced=True)
+    other = new_capture(ledger, order)
+    confirmed = other.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    with acting(Actor(kind="reconciliation")):
+        assert ledger.confirm(confirmed, announced=True)
+
+    # Then only reconciliation's is among the captures to announce, until it is sent
+    later = T0 + timedelta(seconds=1)
+    assert [c.capture_id for c in ledger.list_unannounced(later)] == [other.capture_id]
+    assert ledger.list_unannounced(T0) == []  # touched at T0, not before it
+    assert [c.status for c in ledger.list_unannounced(later)] == [CaptureStatus.CAPTURED]
+    assert ledger.list_open_captures(later) == []  # never taken for an open capture
+    ledger.announcement_sent(order.merchant_id, order.order_id, other.capture_id)
+    ledger.announcement_sent(order.merchant_id, order.order_id, by_record.capture_id)  # none
+    assert ledger.list_unannounced(later) == []
+
+
+def new_capture(ledger: OrderRepository, order: Any) -> Any:
+    from tests.integration.ledger_contract_support import pending_capture, reserved
+
+    stored = ledger.get_order(order.merchant_id, order.order_id)
+    assert stored is not None
+    capture = pending_capture(stored, "s2", 2000)
+    assert ledger.reserve(reserved(stored, capture), stored.version, capture) is None
+    return capture
