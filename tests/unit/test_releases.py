@@ -253,6 +253,40 @@ def test_defect_12_two_reconciliation_runs_send_one_void_for_one_pending_release
     assert stored.attempts == 2
 
 
+class SlowFirstAttempt(ReleasingProvider):
+    """A provider that is down, whose first release request answers only after a
+    reconciliation run has retried the same release (``retry_meanwhile``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retry_meanwhile: Any = None
+
+    def release(self, request: Any) -> Any:
+        self.released.append(request)
+        retry, self.retry_meanwhile = self.retry_meanwhile, None
+        if retry is not None:
+            retry()
+        raise ProviderUnavailableError("down")
+
+
+def test_defect_12_a_slower_attempt_does_not_wind_a_newer_attempt_back() -> None:
+    # Given a release whose first request is slow to fail, retried by reconciliation meanwhile
+    ledger, provider = MemoryLedger(), SlowFirstAttempt()
+    registered(ledger)
+    last = ship(ledger, provider, "s-1")
+    later = NOW + timedelta(minutes=20)
+    provider.retry_meanwhile = lambda: releases.reconcile_releases(ledger, provider, later)
+
+    # When both fail, the first one last
+    releases.release_after_capture(ledger, provider, last, NOW)
+
+    # Then the record keeps the newer attempt: the next run counts from it
+    stored = ledger.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.PENDING
+    assert (stored.attempts, stored.updated_at) == (2, later)
+    assert len(provider.released) == 2
+
+
 def test_a_first_refusal_is_recorded_failed_for_an_operator() -> None:
     ledger = MemoryLedger()
     provider = ReleasingProvider(ProviderDeclinedError("adyen 422: payment not cancellable"))

@@ -268,7 +268,8 @@ def _ask_provider(
             outcome = release.model_copy(update={"failure": _AWAITING_PROVIDER, "updated_at": now})
         else:
             outcome = _settled(release, ReleaseStatus.RELEASED, now)
-    if ledger.update_release(outcome, ReleaseStatus.PENDING):
+    # Only over this attempt: a slower one must not wind a newer attempt's record back.
+    if ledger.update_release(outcome, ReleaseStatus.PENDING, expected_attempts=release.attempts):
         return outcome
     return ledger.get_release(release.merchant_id, release.order_id) or outcome
 
