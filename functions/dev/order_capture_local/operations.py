@@ -76,6 +76,8 @@ def ledger_of(args: argparse.Namespace) -> Iterator[Ledger]:
         environment = {"TABLE_NAME": args.table}
         if args.event_bus:
             environment["EVENT_BUS_NAME"] = args.event_bus
+        if args.confirmation_workflow:
+            environment["CONFIRMATION_WORKFLOW_ARN"] = args.confirmation_workflow
         with patched_environ(environment):
             yield _ledger()
         return
@@ -276,10 +278,22 @@ def release_note(ledger: Ledger, capture: Any) -> str:
     return f"; the order's release {release.release_id}: {status}"
 
 
+#: ``--confirmation-workflow``, of the commands that settle captures on AWS (``--table``).
+CONFIRMATION_WORKFLOW_HELP = (
+    "with --table: the confirmation workflow (stack output ConfirmationStateMachineArn), so "
+    "that a wait whose task token is refused is told apart by its execution's history"
+)
+
+
 def where(sub: argparse.ArgumentParser) -> None:
     """``--table`` / ``--event-bus``: which ledger (see ``ledger_of``)."""
     sub.add_argument("--table", help="the ledger table (LedgerTableName); default: the local stack")
     sub.add_argument("--event-bus", help="with --table: the bus announcements go on")
+    sub.add_argument(
+        "--confirmation-workflow",
+        metavar="ARN",
+        help=CONFIRMATION_WORKFLOW_HELP,
+    )
 
 
 def add_parsers(commands: Any) -> None:

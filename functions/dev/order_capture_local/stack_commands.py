@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from order_capture_local.cli_support import progress
-from order_capture_local.operations import print_reconciliation
+from order_capture_local.operations import CONFIRMATION_WORKFLOW_HELP, print_reconciliation
 from order_capture_local.stack import StackInfo, running_stack
 
 
@@ -102,6 +102,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     from order_capture.handlers import reconcile  # noqa: PLC0415
 
     os.environ["TABLE_NAME"] = args.table
+    if args.confirmation_workflow:
+        os.environ["CONFIRMATION_WORKFLOW_ARN"] = args.confirmation_workflow
     settings.cache_clear()
     with progress("reconciling"):
         report = reconcile.handle(event, None)  # type: ignore[arg-type]
@@ -138,6 +140,11 @@ def add_parsers(commands: Any) -> None:
         type=int,
         default=900,
         help="leave captures younger than this to their own execution (default %(default)s)",
+    )
+    reconcile.add_argument(
+        "--confirmation-workflow",
+        metavar="ARN",
+        help=CONFIRMATION_WORKFLOW_HELP,
     )
     reconcile.add_argument("--json", action="store_true", help="the whole report as JSON")
     reconcile.set_defaults(run=_cmd_reconcile)

@@ -21,6 +21,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
 )
 from order_capture.models import Capture, CaptureStatus
+from order_capture.observability import logger
 from order_capture.ports import WorkflowResult
 from order_capture.public_events import payment_captured
 
@@ -52,6 +53,8 @@ class _StepFunctionsClient:
 
 #: The confirmation workflow's wait (AwaitProviderConfirmation) in its execution's history.
 _WAIT_RESOURCE = "invoke.waitForTaskToken"
+#: The confirmation workflow's last state once EmitCaptureFailed has announced the failure.
+_FAILURE_ANNOUNCED = "CaptureFailed"
 #: More than a confirmation execution's history holds (its retries included).
 _HISTORY_EVENTS = 1000
 
@@ -89,8 +92,14 @@ class StepFunctionsConfirmationWaiters(_StepFunctionsClient):
                 maxResults=_HISTORY_EVENTS,
                 includeExecutionData=False,
             )
-        except (BotoCoreError, ClientError):
-            return None  # cannot be told: the caller announces (at least once)
+        except (BotoCoreError, ClientError) as error:
+            # Cannot be told: the caller announces (at least once). Said, since a denied or
+            # failing read turns a lost answer into a repeated announcement.
+            logger.warning(
+                "confirmation history unreadable",
+                extra={"capture_id": capture_id, "error": type(error).__name__},
+            )
+            return None
         return completion_in(history["events"])
 
     def succeed(self, task_token: str, capture: Capture) -> bool:
@@ -191,19 +200,33 @@ class StepFunctionsConfirmationWorkflows(_StepFunctionsClient):
 
 
 def completion_in(events: Sequence[HistoryEventTypeDef]) -> CaptureStatus | None:
-    """How the wait in a confirmation execution's ``events`` was completed: SendTaskSuccess
-    (TaskSucceeded), SendTaskFailure with ProviderDeclinedError (TaskFailed); None if it
-    timed out or is not completed. A failed invocation of the Lambda that notes the token
-    is retried (another TaskFailed, with a Lambda error) and is no completion."""
+    """How the wait in a confirmation execution's ``events`` was completed, if its workflow
+    announces that outcome: SendTaskSuccess (TaskSucceeded), SendTaskFailure with
+    ProviderDeclinedError (TaskFailed); None if it timed out or is not completed, and None
+    too if the execution ended without announcing it (its PutEvents failed past its retries,
+    or it was stopped): then nobody else will. A failed invocation of the Lambda that notes
+    the token is retried (another TaskFailed, with a Lambda error) and is no completion."""
+    completed: CaptureStatus | None = None
+    failure_announced = False
     for event in events:
-        if event["type"] == "TaskSucceeded":
+        kind = event["type"]
+        if kind == "TaskSucceeded" and completed is None:
             details = event.get("taskSucceededEventDetails", {})
             if details.get("resource") == _WAIT_RESOURCE:
-                return CaptureStatus.CAPTURED
-        elif event["type"] == "TaskFailed":
+                completed = CaptureStatus.CAPTURED
+        elif kind == "TaskFailed" and completed is None:
             failed = event.get("taskFailedEventDetails", {})
             if failed.get("resource") == _WAIT_RESOURCE and (
                 failed.get("error") == ProviderDeclinedError.__name__
             ):
-                return CaptureStatus.FAILED
-    return None
+                completed = CaptureStatus.FAILED
+        elif kind == "FailStateEntered":
+            # CaptureFailed: the end of the failure's path, after EmitCaptureFailed.
+            entered = event.get("stateEnteredEventDetails", {}).get("name")
+            failure_announced = failure_announced or entered == _FAILURE_ANNOUNCED
+        elif kind in {"ExecutionAborted", "ExecutionTimedOut"} or (
+            kind == "ExecutionFailed"
+            and not (completed is CaptureStatus.FAILED and failure_announced)
+        ):
+            return None
+    return completed
