@@ -10,20 +10,39 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import operator_settlement, reconciliation
+from order_capture.domain import (
+    capture_rules,
+    operator_settlement,
+    reconciliation,
+    service,
+)
 from order_capture.domain.announcements import SETTLER_DEADLINE
+from order_capture.errors import CaptureOutcomeUnknownError
+from order_capture.handlers import reconcile
 from order_capture.history import Actor, acting
-from order_capture.models import CaptureStatus
-from order_capture.ports import OrderRepository
+from order_capture.models import CaptureRequest, CaptureStatus, PlannedCapture, ReleaseStatus
+from order_capture.ports import OrderRepository, ProviderCapture, ProviderCaptureLookup
+from tests.factories import EXAMPLE_ORDER_TOTAL
 from tests.fake_providers import RecordingProvider
 from tests.integration import ledger_contract_support
 from tests.integration.ledger_contract_support import T0, stored_with_capture
 from tests.integration.race_support import (
     LATER,
+    NOW,
     FoundProvider,
     NobodyWaits,
     Publisher,
+    ReadThenRace,
     answer_lost,
+    deliver,
+)
+from tests.support import FixedClock
+from tests.unit.release_support import (
+    AUTHORIZED,
+    MERCHANT,
+    ORDER,
+    ReleasingProvider,
+    registered,
 )
 
 ledger = ledger_contract_support.ledger  # the fixture: each test runs on both ledgers
@@ -161,3 +180,136 @@ def new_capture(ledger: OrderRepository, order: Any) -> Any:
     capture = pending_capture(stored, "s2", 2000)
     assert ledger.reserve(reserved(stored, capture), stored.version, capture) is None
     return capture
+
+
+def test_defect_12_a_note_a_webhook_claimed_after_a_failed_run_is_not_announced_again(
+    repository: Any,
+) -> None:
+    # Given a run whose PutEvents failed (note taken back, the capture still to announce),
+    # and the provider's webhook that then claims the note and announces it
+    lost = answer_lost(repository)
+    publisher = Publisher(failures=1)
+    assert run_reconciliation(repository, publisher, LATER).errors == 1
+    deliver(repository, publisher, lost, True)
+    assert publisher.sent == ["Payment Captured captured"]
+
+    # When the next run comes after the deadline
+    after = run_reconciliation(repository, publisher, LATER + SETTLER_DEADLINE)
+
+    # Then the webhook's announcement stands alone
+    assert (after.examined, after.announced) == (1, 1)
+    assert publisher.sent == ["Payment Captured captured"]
+    assert repository.list_unannounced(LATER + timedelta(days=1)) == []
+
+
+def test_defect_12_two_runs_relieving_one_dead_run_announce_once(repository: Any) -> None:
+    # Given a capture a dead run confirmed, listed by two later runs at once
+    answer_lost(repository)
+    with pytest.raises(Died):
+        run_reconciliation(repository, DyingPublisher(), LATER)
+    now = LATER + SETTLER_DEADLINE
+    (listed,) = repository.list_unannounced(now)
+    publisher = Publisher()
+    outcomes: list[tuple[str, str]] = []
+
+    def second_run() -> None:
+        outcomes.append(
+            reconciliation.announce_unannounced(
+                repository, listed, now, publisher=publisher, waiters=NobodyWaits()
+            )
+        )
+
+    # When the second relieves it whole while the first is between its read and its takeover
+    racing = ReadThenRace(repository, "confirmation_state", second_run)
+    first = reconciliation.announce_unannounced(
+        racing, listed, now, publisher=publisher, waiters=NobodyWaits()
+    )
+
+    # Then it is announced once: the first finds the note taken over
+    assert [outcome for outcome, _ in outcomes] == ["announced"]
+    assert first == ("still_open", "another run is relieving its settler")
+    assert publisher.sent == ["Payment Captured captured"]
+
+
+def test_defect_12_a_reversal_while_a_dead_run_is_relieved_is_not_followed_by_captured(
+    repository: Any,
+) -> None:
+    # Given a capture a dead run confirmed
+    lost = answer_lost(repository)
+    with pytest.raises(Died):
+        run_reconciliation(repository, DyingPublisher(), LATER)
+    now = LATER + SETTLER_DEADLINE
+    (listed,) = repository.list_unannounced(now)
+    publisher = Publisher()
+
+    # When the provider's CAPTURE_FAILED reverses it right after a run took its note over
+    racing = ReadThenRace(
+        repository, "take_over_announcement", lambda: deliver(repository, publisher, lost, False)
+    )
+    reconciliation.announce_unannounced(
+        racing, listed, now, publisher=publisher, waiters=NobodyWaits()
+    )
+
+    # Then only the reversal is announced: the ledger's last word
+    assert publisher.sent == ["Payment Capture Failed failed"]
+    assert repository.find_capture(lost.merchant_id, lost.capture_id).status is (
+        CaptureStatus.FAILED
+    )
+
+
+class CapturedWhole(RecordingProvider):
+    """The provider, which captured the whole order (its answer was lost)."""
+
+    def find_capture(self, lookup: ProviderCaptureLookup) -> ProviderCapture | None:
+        return ProviderCapture(
+            provider_reference=f"cap-{lookup.idempotency_key}",
+            amount=EXAMPLE_ORDER_TOTAL,
+            currency="EUR",
+            status="succeeded",
+        )
+
+
+def test_defect_12_the_rest_of_an_order_a_dead_run_confirmed_is_released_by_the_next_run(
+    repository: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an Adyen order shipped whole (its final capture: Adyen releases nothing itself)
+    # whose answer was lost, confirmed by a run that then died before PutEvents
+    registered(repository, provider="adyen")
+    request = CaptureRequest(merchant_id=MERCHANT, order_id=ORDER, shipment_id="s-1")
+    plan = capture_rules.plan_capture(
+        service.load_for_capture(repository, request).order, request, NOW
+    )
+    with pytest.raises(CaptureOutcomeUnknownError):
+        service.execute_capture(
+            repository,
+            FoundProvider(None),
+            planned=PlannedCapture(request=request, plan=plan),
+            execution_id="exec-1",
+            now=NOW,
+        )
+    monkeypatch.setattr(reconcile, "_provider_of", lambda _: CapturedWhole())
+    releasing = ReleasingProvider()
+
+    def run(publisher: Publisher, now: datetime) -> Any:
+        return reconcile.handle(
+            {"grace_seconds": 0},
+            lambda_context,
+            repository=repository,
+            clock=FixedClock(now),
+            providers=releasing,
+            publisher=publisher,
+            waiters=NobodyWaits(),
+        )
+
+    with pytest.raises(Died):
+        run(DyingPublisher(), LATER)
+    assert releasing.released == []
+
+    # When the next run announces it
+    report = run(Publisher(), LATER + SETTLER_DEADLINE)
+
+    # Then it releases what the authorization has left, once
+    assert report["announced"] == 1
+    assert [r.remaining_amount for r in releasing.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
+    release = repository.get_release(MERCHANT, ORDER)
+    assert release is not None and release.status is ReleaseStatus.RELEASED

@@ -125,6 +125,13 @@ def kept_open_until_announced() -> bool:
     return current is not None and current.kind in _UNRETRIED_SETTLERS
 
 
+def held_by_unretried(holder: str | None) -> bool:
+    """Whether the note's ``holder`` (``announcer_for``) is a settler nothing retries: a
+    Reconcile run or an operator's command, not an execution or a webhook (whose own retry
+    or redelivery relieves it)."""
+    return holder is not None and holder.split(":", 1)[0] in _UNRETRIED_SETTLERS
+
+
 def announcer_for(execution_id: str | None) -> str:
     """Who announces what a write of the block settles (the holder of the ``announced`` note it
     writes or claims): the block's actor, and for a webhook the notification it applies. The

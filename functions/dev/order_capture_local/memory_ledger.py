@@ -216,6 +216,23 @@ class MemoryLedger(MemoryRefunds):
             ]
         return sorted(captures, key=lambda capture: (capture.updated_at, capture.capture_id))
 
+    def take_over_announcement(
+        self, capture: Capture, *, holder: str, announcer: str, now: datetime
+    ) -> bool:
+        key = self._capture_key(capture)
+        with self._lock:
+            held = (
+                self.announced.get(key) is capture.status and self.announced_by.get(key) == holder
+            )
+            stored = self.captures.get(key)
+            if not held or key not in self.unannounced or stored is None:
+                return False
+            if stored.updated_at != capture.updated_at:
+                return False
+            self.announced_by[key] = announcer
+            self.captures[key] = stored.model_copy(update={"updated_at": now})
+            return True
+
     def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
         with self._lock:
             self.unannounced.discard((merchant_id, order_id, capture_id))
@@ -360,6 +377,7 @@ class MemoryLedger(MemoryRefunds):
             return ConfirmationState(
                 task_token=pointer.task_token,
                 announced=self.announced.get((merchant_id, order_id, capture_id)),
+                announced_by=self.announced_by.get((merchant_id, order_id, capture_id)),
             )
 
     def claim_announcement(

@@ -36,7 +36,7 @@ from order_capture.errors import (
     ProviderDeclinedError,
     ProviderError,
 )
-from order_capture.history import Actor, acting
+from order_capture.history import Actor, acting, announcer_for, held_by_unretried
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
@@ -266,21 +266,30 @@ def announce_unannounced(
 ) -> tuple[str, str]:
     """Make known a capture a settler nothing retries (an earlier run, an operator) settled
     and did not finish announcing: it died after its settling write, or its PutEvents
-    failed. Only once that settler is over (``SETTLER_DEADLINE``, longer than Reconcile's
-    Timeout): its note, still held, is announced as its own retry would; a note taken back
-    (the announcement failed) is claimed as anyone would."""
+    failed. Only once that settler is over (``SETTLER_DEADLINE`` after the capture was last
+    touched; longer than Reconcile's Timeout). A note it still holds is taken over with a
+    conditional write (a lease: of two runs, one announces) and announced as its retry
+    would, if the ledger still holds that outcome; a note taken back (its PutEvents failed)
+    is claimed as anyone would; a note held by a settler something retries (Record, a
+    webhook), or of another outcome since, is that settler's to announce."""
     if now < capture.updated_at + SETTLER_DEADLINE:
         return "still_open", "its settler may still be announcing it"
-    state = repository.confirmation_state(capture.merchant_id, capture.order_id, capture.capture_id)
-    if state.announced is capture.status or state.announced is None:
-        make_known(
-            repository,
-            waiters,
-            publisher,
-            capture,
-            claimed=state.announced is capture.status,
-            state=state,
-            now=now,
-        )
-    repository.announcement_sent(capture.merchant_id, capture.order_id, capture.capture_id)
-    return "announced", f"{capture.status.value}: its settler had not announced it"
+    ids = (capture.merchant_id, capture.order_id, capture.capture_id)
+    state = repository.confirmation_state(*ids)
+    if state.announced is None:
+        make_known(repository, waiters, publisher, capture, claimed=False, state=state, now=now)
+        repository.announcement_sent(*ids)
+        return "announced", f"{capture.status.value}: its settler's announcement had failed"
+    if state.announced is not capture.status or not held_by_unretried(state.announced_by):
+        repository.announcement_sent(*ids)
+        return "announced", "its note is held by a settler that announces it"
+    relieving = announcer_for(capture.execution_id)
+    if not repository.take_over_announcement(
+        capture, holder=state.announced_by or "", announcer=relieving, now=now
+    ):
+        return "still_open", "another run is relieving its settler"
+    stored = repository.get_capture(*ids)
+    if stored is not None and stored.status is capture.status:
+        make_known(repository, waiters, publisher, stored, claimed=True, state=state, now=now)
+    repository.announcement_sent(*ids)
+    return "announced", f"{capture.status.value}: its settler died before announcing it"

@@ -89,8 +89,9 @@ def handle(
     )
     release_providers = providers or ConfiguredProviders(settings())
     for item in items:
-        if item.kind == "capture" and item.outcome == "confirmed":
-            # Confirming it may have left its order nothing to capture: the remainder goes.
+        if item.kind == "capture" and item.outcome in {"confirmed", "announced"}:
+            # Confirming it (here, or by a run or an operator that died after it) may have
+            # left its order nothing to capture: the remainder goes (begin_release: once).
             releases.release_quietly(
                 partial(_release_after, ledger, release_providers, item, now), log_release_error
             )

@@ -22,6 +22,8 @@ class ConfirmationState(Model):
     task_token: str | None = None
     #: The capture status last announced (``Payment Captured`` / ``Payment Capture Failed``).
     announced: CaptureStatus | None = None
+    #: Who holds that note (``history.announcer_for``); None for a note of the former layout.
+    announced_by: str | None = None
 
 
 class OrderReads(Protocol):
@@ -155,6 +157,17 @@ class CaptureConfirmations(CaptureLedger, Protocol):
     ) -> bool:
         """Take back the note that ``status`` is being announced (its announcement could not
         be sent), if that is still the note; False if it is not."""
+        ...
+
+    def take_over_announcement(
+        self, capture: Capture, *, holder: str, announcer: str, now: datetime
+    ) -> bool:
+        """Make ``announcer`` the holder of the note that ``capture``'s status is being
+        announced, if ``holder`` still holds it, the capture was last touched at its
+        ``updated_at`` (as read) and is still among the captures to announce; the capture
+        is touched ``now`` (a lease: a run that read it before, or lists it within its
+        grace, does not relieve this one). Of two runs relieving the same dead settler, one
+        gets True."""
         ...
 
     def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:

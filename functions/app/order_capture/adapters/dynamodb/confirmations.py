@@ -23,6 +23,7 @@ from order_capture.adapters.dynamodb.codec import (
     UNANNOUNCED,
     key_text,
     string,
+    timestamp,
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import check_op, update_op
@@ -86,6 +87,7 @@ class ConfirmationLedger(OrderLedger):
         return ConfirmationState(
             task_token=pointer.get("confirmation_token", {}).get("S"),
             announced=CaptureStatus(note) if note and note != NOT_ANNOUNCED else None,
+            announced_by=capture.get(ANNOUNCED_BY, {}).get("S"),
         )
 
     def claim_announcement(
@@ -156,6 +158,24 @@ class ConfirmationLedger(OrderLedger):
             "REMOVE announced",
             "announced = :status",
             values=values,
+        )
+
+    def take_over_announcement(
+        self, capture: Capture, *, holder: str, announcer: str, now: datetime
+    ) -> bool:
+        return self.table.update(
+            codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
+            f"SET {ANNOUNCED_BY} = :me, updated_at = :now",
+            f"{ANNOUNCED} = :status AND {ANNOUNCED_BY} = :holder AND updated_at = :seen"
+            f" AND begins_with({OPEN_STATUS}, :unannounced)",
+            values={
+                ":me": string(announcer),
+                ":now": string(timestamp(now)),
+                ":status": string(capture.status.value),
+                ":holder": string(holder),
+                ":seen": string(timestamp(capture.updated_at)),
+                ":unannounced": string(f"{UNANNOUNCED}#"),
+            },
         )
 
     def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
