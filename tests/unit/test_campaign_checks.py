@@ -178,6 +178,19 @@ def test_an_authorization_released_twice_names_each_release_and_its_key() -> Non
     ]
 
 
+def test_a_capture_after_its_release_names_the_capture_and_who_released() -> None:
+    state = sandbox(release("release", key="rel-key"))
+    state.captures_after_release.append("auth-1")
+    state.refused_after_release.append(
+        {"authorization_id": "auth-1", "key": "cap-key", "amount": 700, "final": True}
+    )
+    _, examples = release_figures([order()], state)["releases_while_capturing"]
+    assert examples == [
+        "auth-1: a capture after its release (700 under key cap-key, final; "
+        "released by: release under key rel-key)"
+    ]
+
+
 def test_a_release_while_a_capture_is_in_flight_and_a_capture_after_it_are_counted() -> None:
     state = sandbox(release(in_flight=["cap_1"]))
     state.captures_after_release.append("auth-1")

@@ -251,6 +251,14 @@ class _Handler(BaseHTTPRequestHandler):
             return 402, _error("authorization_expired", f"expired at {expires_at}")
         if authorization.get("released"):
             state.captures_after_release.append(authorization_id)
+            state.refused_after_release.append(
+                {
+                    "authorization_id": authorization_id,
+                    "key": self.headers.get("Idempotency-Key"),
+                    "amount": amount,
+                    "final": body.get("final") is True,
+                }
+            )
             return 402, _error("authorization_released", "the authorization was released")
         if authorization["captured_amount"] + amount > authorization["amount"]:
             remaining = authorization["amount"] - authorization["captured_amount"]

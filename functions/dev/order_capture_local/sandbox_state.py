@@ -41,6 +41,8 @@ class SandboxState:
     #: every capture refused because its authorization was released: the fault campaign's.
     releases: list[dict[str, Any]] = field(default_factory=list)
     captures_after_release: list[str] = field(default_factory=list)
+    #: Of each capture so refused: its authorization, idempotency key, amount and final flag.
+    refused_after_release: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note_release(self, authorization: dict[str, Any], by: str, key: str | None) -> None:

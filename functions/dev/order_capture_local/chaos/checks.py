@@ -104,6 +104,7 @@ def release_figures(
     with sandbox.lock:
         releases = [dict(release) for release in sandbox.releases]
         after_release = list(sandbox.captures_after_release)
+        refused = [dict(capture) for capture in sandbox.refused_after_release]
         released = {k for k, a in sandbox.authorizations.items() if a.get("released")}
         final_failed = {c["authorization_id"] for c in sandbox.captures if c.get("final")
                         and c["status"] == "failed"}  # fmt: skip
@@ -136,8 +137,21 @@ def release_figures(
         for r in releases
         if r["captures_in_flight"]
     ]
+    # Each capture the sandbox refused as after its release (one per ``after_release``
+    # entry), with what released the authorization before it: who sent the capture late.
+    refused = [c for c in refused if c["authorization_id"] not in reversed_final]
     figures["releases_while_capturing"] += [
-        f"{ref}: a capture after its release" for ref in after_release + after_void
+        f"{c['authorization_id']}: a capture after its release ({c['amount']} under key "
+        f"{c['key']}{', final' if c['final'] else ''}; released by: "
+        f"{'; '.join(by.get(c['authorization_id'], [])) or '?'})"
+        for c in refused
+    ]
+    figures["releases_while_capturing"] += [
+        f"{ref}: a capture after its release" for ref in after_release[len(refused) :]
+    ]
+    figures["releases_while_capturing"] += [
+        f"{ref}: a capture after its void ({'; '.join(by.get(ref, [])) or '?'})"
+        for ref in after_void
     ]
     for order in orders:
         remainder = remainder_of(order)
