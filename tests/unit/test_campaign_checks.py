@@ -261,4 +261,24 @@ def test_a_capture_announced_wrongly_names_who_emitted_each_event() -> None:
     assert example.endswith(
         "(captured by 12:00:01.000 RecordFunction exec run-1 attempt 2; captured by "
         "12:00:01.500 ApiFunction POST /webhooks/sandbox body 1a2b3c4d copy 2)"
+        " [note None held by None]"
+    )
+
+
+def test_a_capture_never_announced_says_what_its_ledger_item_notes() -> None:
+    # Given a capture confirmed by reconciliation, its note held, and nothing announced
+    item = {
+        **captured("c-1"),
+        "announced": "captured",
+        "announced_by": "reconciliation::",
+        "history": [
+            {"change": "reserved"},
+            {"change": "confirmed", "by": {"kind": "reconciliation"}},
+        ],
+    }
+    # Then its example says who settled it and who holds its note
+    _, (example,) = announcement_figures([], [item])["captures_announced_wrongly"]
+    assert example.endswith(
+        "announced captured 0x, failed 0x [note captured held by reconciliation::; "
+        "reserved by execution; confirmed by reconciliation]"
     )

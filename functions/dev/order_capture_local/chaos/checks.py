@@ -63,6 +63,7 @@ def announcement_figures(
         name = f"{capture['order_id']}/{capture_id} {capture['status']}, {said}"
         if capture_id in emitters:
             name += f" ({'; '.join(emitters[capture_id])})"
+        name += f" [{ledger_account(capture)}]"
         captured = capture["status"] == "captured"
         distinct = [set(announced) for announced in sent]
         if (captured and not sent[0]) or len(distinct[0]) > 1 or "None" in distinct[0]:
@@ -78,6 +79,18 @@ def announcement_figures(
         "failures_announced_wrongly": (len(failures_wrong), failures_wrong[:5]),
         "announcements_repeated": (repeats, repeated[:5]),
     }
+
+
+def ledger_account(capture: dict[str, Any]) -> str:
+    """What the capture's ledger item says of its settling: its announced note and holder,
+    and who made each change (its folded history; an entry without ``by`` is the reserving
+    execution's)."""
+    changes = [
+        f"{entry.get('change')} by {(entry.get('by') or {}).get('kind', 'execution')}"
+        for entry in capture.get("history") or []
+    ]
+    note = f"note {capture.get('announced')} held by {capture.get('announced_by')}"
+    return "; ".join([note, *changes])
 
 
 def release_figures(
