@@ -313,3 +313,34 @@ def test_defect_12_the_rest_of_an_order_a_dead_run_confirmed_is_released_by_the_
     assert [r.remaining_amount for r in releasing.released] == [AUTHORIZED - EXAMPLE_ORDER_TOTAL]
     release = repository.get_release(MERCHANT, ORDER)
     assert release is not None and release.status is ReleaseStatus.RELEASED
+
+
+def test_only_the_captures_own_record_hands_over_what_it_confirmed(ledger: OrderRepository) -> None:
+    from order_capture.domain.announcements import hand_over_abandoned
+    from order_capture.history import ABANDONED_HOLDER
+
+    # Given a capture still pending, then confirmed by its execution's Record (note its own)
+    order, pending = stored_with_capture(ledger, execution_id="exec-1")
+    assert not hand_over_abandoned(ledger, pending, "exec-1")  # pending: reconciliation's
+    done = pending.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    assert ledger.confirm(done, announced=True)
+
+    # Then a twin execution's Record hands nothing over; its own does, once
+    assert not hand_over_abandoned(ledger, done, "exec-twin")
+    assert hand_over_abandoned(ledger, done, "exec-1")
+    assert not hand_over_abandoned(ledger, done, "exec-1")
+    (listed,) = ledger.list_unannounced(T0 + timedelta(seconds=1))
+    assert listed.capture_id == done.capture_id
+    state = ledger.confirmation_state(order.merchant_id, order.order_id, done.capture_id)
+    assert (state.announced, state.announced_by) == (CaptureStatus.CAPTURED, ABANDONED_HOLDER)
+
+
+def test_a_note_somebody_else_holds_is_not_handed_over(ledger: OrderRepository) -> None:
+    from order_capture.domain.announcements import hand_over_abandoned
+
+    _, pending = stored_with_capture(ledger, execution_id="exec-1")
+    done = pending.model_copy(update={"status": CaptureStatus.CAPTURED, "updated_at": T0})
+    with acting(Actor(kind="webhook", name="adyen")):
+        assert ledger.confirm(done, announced=True)
+    assert not hand_over_abandoned(ledger, done, "exec-1")
+    assert ledger.list_unannounced(T0 + timedelta(seconds=1)) == []

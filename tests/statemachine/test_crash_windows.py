@@ -225,3 +225,61 @@ def test_defect_6_a_record_that_died_before_putevents_is_announced_once_by_its_r
     (announced,) = payment_captured(runtime)
     assert announced["detail"]["capture_id"] == captures(runtime)[0]["capture_id"]
     assert len(deaths) == times
+
+
+def reconcile_later(runtime: LocalRuntime, sandbox: SandboxServer) -> tuple[Any, list[str]]:
+    """A reconciliation run once SETTLER_DEADLINE has passed since the capture was settled
+    (the handler as Lambda runs it, on the runtime's ledger, with its clock moved on)."""
+    from datetime import UTC, datetime
+
+    from order_capture.adapters.sandbox_provider import SandboxProvider
+    from order_capture.domain.announcements import SETTLER_DEADLINE
+    from order_capture.handlers import reconcile as reconcile_handler
+    from tests.support import FakeLambdaContext, FixedClock, RecordingPublisher
+
+    class Sandboxes:
+        def provider(self, name: str, merchant_id: str) -> Any:
+            return SandboxProvider(sandbox.url, 2)
+
+    publisher = RecordingPublisher()
+    report = reconcile_handler.handle(
+        {"grace_seconds": 0},
+        FakeLambdaContext(),
+        repository=runtime.repository(),
+        clock=FixedClock(datetime.now(UTC) + SETTLER_DEADLINE),
+        providers=Sandboxes(),
+        publisher=publisher,
+    )
+    return report, [detail_type for detail_type, _ in publisher.published]
+
+
+@pytest.mark.parametrize("death", ["process", "putevents"])
+def test_defect_12_a_record_that_gave_up_after_its_confirm_is_announced_by_reconciliation(
+    runtime: LocalRuntime, sandbox: SandboxServer, death: str
+) -> None:
+    # Given a Record that confirmed the capture and, on every attempt, died before PutEvents
+    # answered (or PutEvents kept failing): past its retries it gives up
+    def dies(_: Any) -> None:
+        if death == "process":
+            raise LambdaDied
+        raise ConnectionError("EventBridge unreachable")
+
+    runtime.send_hooks["RecordFunction"] = dies
+    execution = ship_once(runtime)
+    error = "CaptureNotRecorded" if death == "process" else "CaptureNotAnnounced"
+    assert (execution.status, execution.error) == ("FAILED", error)
+    assert execution.states[-4:] == [
+        "Record",
+        "HandOverAnnouncement",
+        "NotAnnouncedOrNotRecorded?",
+        error,
+    ]
+    settled_once(runtime, sandbox)
+    assert payment_captured(runtime) == []
+    # When reconciliation runs: at once (the execution may still be around), then later
+    assert reconcile(runtime)["announced"] == 0
+    report, sent = reconcile_later(runtime, sandbox)
+    # Then the capture is announced once, by reconciliation
+    assert (report["announced"], sent) == (1, ["Payment Captured"])
+    again, sent_again = reconcile_later(runtime, sandbox)
+    assert (again["examined"], sent_again) == (0, [])

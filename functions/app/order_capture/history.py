@@ -114,7 +114,10 @@ def actor_for(execution_id: str | None, default: ActorKind = "execution") -> Act
 
 #: Settlers that nothing retries once they die after their settling write (a Reconcile run, an
 #: operator's command; Step Functions retries Record, a provider redelivers its webhook).
-_UNRETRIED_SETTLERS = frozenset({"reconciliation", "operator"})
+_UNRETRIED_SETTLERS = frozenset({"reconciliation", "operator", "abandoned"})
+#: The holder of a note its execution's Record gave up announcing (past its retries), handed
+#: to reconciliation (``announcements.hand_over_abandoned``).
+ABANDONED_HOLDER = "abandoned::"
 
 
 def kept_open_until_announced() -> bool:

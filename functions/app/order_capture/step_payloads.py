@@ -10,7 +10,7 @@ models: every handler parses its whole payload into one of these.
 """
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,6 +95,15 @@ class RecordStepInput(Model):
     capture: Capture | PassedOn
     #: The execution running the step (None when invoked by hand: the capture's own).
     execution_id: str | None = None
+
+
+class HandOverAnnouncementStepInput(Model):
+    """``{"capture.$": "$.capture", "execution_id.$": "$$.Execution.Id", "abandoned": true}``:
+    the capture Record was given (it gave up past its retries), to RecordFailureFunction."""
+
+    capture: Capture | PassedOn
+    execution_id: str | None = None
+    abandoned: Literal[True]
 
 
 class AwaitConfirmationStepInput(Model):

@@ -233,6 +233,22 @@ class MemoryLedger(MemoryRefunds):
             self.captures[key] = stored.model_copy(update={"updated_at": now})
             return True
 
+    def hand_over_announcement(self, capture: Capture, holder: str) -> bool:
+        key = self._capture_key(capture)
+        with self._lock:
+            stored = self.captures.get(key)
+            note, by = self.announced.get(key), self.announced_by.get(key)
+            own = note is CaptureStatus.CAPTURED and by == history.announcer_for(
+                capture.execution_id
+            )
+            if stored is None or stored.status is not CaptureStatus.CAPTURED:
+                return False
+            if key in self.unannounced or not (note is None or own):
+                return False
+            self.unannounced.add(key)
+            self.announced_by[key] = holder
+            return True
+
     def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
         with self._lock:
             self.unannounced.discard((merchant_id, order_id, capture_id))

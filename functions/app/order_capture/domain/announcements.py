@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from order_capture.errors import InvalidStateError, ProviderDeclinedError
-from order_capture.history import announcer_for
+from order_capture.history import ABANDONED_HOLDER, announcer_for
 from order_capture.models import (
     SETTLED_CAPTURE_STATUSES,
     Capture,
@@ -157,6 +157,23 @@ def make_known_unretried(
     make_known(repository, waiters, publisher, settled, claimed=settled_here, now=now)
     if settled_here:
         repository.announcement_sent(settled.merchant_id, settled.order_id, settled.capture_id)
+
+
+def hand_over_abandoned(
+    repository: CaptureConfirmations, capture: Capture, execution_id: str | None
+) -> bool:
+    """Record gave up past its retries (it died after its confirm, or PutEvents kept
+    failing): if it confirmed ``capture`` and did not announce it, hand the announcement to
+    reconciliation (``make_known_unretried``'s list: its next run announces it once
+    ``SETTLER_DEADLINE`` has passed since the confirm). Only the capture's own execution
+    hands it over (a twin's Record never confirmed it; its note is the other's). True if it
+    was handed over."""
+    if execution_id is not None and execution_id != capture.execution_id:
+        return False
+    stored = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
+    if stored is None or stored.status is not CaptureStatus.CAPTURED:
+        return False  # still pending: reconciliation settles it as it is
+    return repository.hand_over_announcement(stored, ABANDONED_HOLDER)
 
 
 def _claim(

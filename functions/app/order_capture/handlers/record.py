@@ -13,12 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture import errors
 from order_capture.config import settings
-from order_capture.domain import confirmation_handoff, failures, releases, service
+from order_capture.domain import announcements, confirmation_handoff, failures, releases, service
 from order_capture.models import AuthorizationRelease, Capture, CaptureStatus
 from order_capture.observability import add_metric_by, log_release_error, logger, metrics
 from order_capture.parsing import parse_as
 from order_capture.ports import (
-    CaptureLedger,
+    CaptureConfirmations,
     Clock,
     ConfirmationWorkflows,
     EventPublisher,
@@ -28,6 +28,7 @@ from order_capture.ports import (
 )
 from order_capture.public_events import payment_capture_failed
 from order_capture.step_payloads import (
+    HandOverAnnouncementStepInput,
     RecordFailureStepInput,
     RecordFailureStepOutput,
     RecordStepInput,
@@ -142,9 +143,11 @@ def error_reason(error_type: str) -> str:
 def handle_failure(
     event: dict[str, Any],
     context: LambdaContext,
-    repository: CaptureLedger | None = None,
+    repository: CaptureConfirmations | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("abandoned") is True:
+        return _hand_over(event, repository)
     step = parse_as(RecordFailureStepInput, event)
     error_type = step.state.error.Error
     request = step.state.failed_request()
@@ -172,6 +175,20 @@ def handle_failure(
             payment_capture_failed=payment_capture_failed(failure), announce=announce
         )
     )
+
+
+def _hand_over(event: dict[str, Any], repository: CaptureConfirmations | None) -> dict[str, Any]:
+    """HandOverAnnouncement: Record gave up; what it confirmed and did not announce goes to
+    reconciliation (``announcements.hand_over_abandoned``)."""
+    step = parse_as(HandOverAnnouncementStepInput, event)
+    if isinstance(step.capture, PassedOn):
+        return {"handed_over": False}
+    log_keys_of(step.capture, step.execution_id)
+    handed = announcements.hand_over_abandoned(
+        repository or default_repository(), step.capture, step.execution_id
+    )
+    logger.warning("record gave up", extra={"announcement_handed_to_reconciliation": handed})
+    return {"handed_over": handed}
 
 
 @lambda_entry

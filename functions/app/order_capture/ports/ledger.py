@@ -170,6 +170,13 @@ class CaptureConfirmations(CaptureLedger, Protocol):
         gets True."""
         ...
 
+    def hand_over_announcement(self, capture: Capture, holder: str) -> bool:
+        """Put ``capture``, captured, among the captures to announce, its note (if its own
+        execution's Record still holds it, or nobody does) now held by ``holder``: Record
+        gave up on announcing it. False, and nothing written, if somebody else holds the
+        note, it is not captured, or it is among them already."""
+        ...
+
     def announcement_sent(self, merchant_id: str, order_id: str, capture_id: str) -> None:
         """The announcement of a capture settled by a settler nothing retries (reconciliation,
         an operator: ``history.kept_open_until_announced``) was sent: the capture leaves the

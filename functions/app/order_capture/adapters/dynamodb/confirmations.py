@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from order_capture.adapters.dynamodb import codec
+from order_capture.adapters.dynamodb import codec, layout
 from order_capture.adapters.dynamodb.codec import (
     ANNOUNCED,
     ANNOUNCED_BY,
@@ -27,6 +27,7 @@ from order_capture.adapters.dynamodb.codec import (
 )
 from order_capture.adapters.dynamodb.orders import OrderLedger, open_index_items
 from order_capture.adapters.dynamodb.table import check_op, update_op
+from order_capture.history import announcer_for
 from order_capture.models import Capture, CaptureStatus
 from order_capture.ports import ConfirmationState
 
@@ -175,6 +176,22 @@ class ConfirmationLedger(OrderLedger):
                 ":holder": string(holder),
                 ":seen": string(timestamp(capture.updated_at)),
                 ":unannounced": string(f"{UNANNOUNCED}#"),
+            },
+        )
+
+    def hand_over_announcement(self, capture: Capture, holder: str) -> bool:
+        return self.table.update(
+            codec.capture_key(capture.merchant_id, capture.order_id, capture.capture_id),
+            f"SET {OPEN_STATUS} = :unannounced, {ANNOUNCED_BY} = :holder",
+            f"#status = :captured AND attribute_not_exists({OPEN_STATUS}) AND ({ANNOUNCED} = :none"
+            f" OR ({ANNOUNCED} = :captured AND {ANNOUNCED_BY} = :execution))",
+            names={"#status": "status"},
+            values={
+                ":unannounced": string(layout.sharded(UNANNOUNCED, capture.capture_id)),
+                ":holder": string(holder),
+                ":captured": string(CaptureStatus.CAPTURED.value),
+                ":none": string(NOT_ANNOUNCED),
+                ":execution": string(announcer_for(capture.execution_id)),
             },
         )
 
