@@ -227,30 +227,13 @@ def test_defect_6_a_record_that_died_before_putevents_is_announced_once_by_its_r
     assert len(deaths) == times
 
 
-def reconcile_later(runtime: LocalRuntime, sandbox: SandboxServer) -> tuple[Any, list[str]]:
-    """A reconciliation run once SETTLER_DEADLINE has passed since the capture was settled
-    (the handler as Lambda runs it, on the runtime's ledger, with its clock moved on)."""
-    from datetime import UTC, datetime
+def reconcile_later(runtime: LocalRuntime) -> dict[str, Any]:
+    """ReconcileFunction as its run after SETTLER_DEADLINE (the fault campaign's too)."""
+    from order_capture_local.chaos.later import reconcile_after_the_deadline
 
-    from order_capture.adapters.sandbox_provider import SandboxProvider
-    from order_capture.domain.announcements import SETTLER_DEADLINE
-    from order_capture.handlers import reconcile as reconcile_handler
-    from tests.support import FakeLambdaContext, FixedClock, RecordingPublisher
-
-    class Sandboxes:
-        def provider(self, name: str, merchant_id: str) -> Any:
-            return SandboxProvider(sandbox.url, 2)
-
-    publisher = RecordingPublisher()
-    report = reconcile_handler.handle(
-        {"grace_seconds": 0},
-        FakeLambdaContext(),
-        repository=runtime.repository(),
-        clock=FixedClock(datetime.now(UTC) + SETTLER_DEADLINE),
-        providers=Sandboxes(),
-        publisher=publisher,
-    )
-    return report, [detail_type for detail_type, _ in publisher.published]
+    invocation = reconcile_after_the_deadline(runtime)
+    assert not invocation.failed, invocation.payload
+    return dict(invocation.payload)
 
 
 @pytest.mark.parametrize("death", ["process", "putevents"])
@@ -278,8 +261,11 @@ def test_defect_12_a_record_that_gave_up_after_its_confirm_is_announced_by_recon
     assert payment_captured(runtime) == []
     # When reconciliation runs: at once (the execution may still be around), then later
     assert reconcile(runtime)["announced"] == 0
-    report, sent = reconcile_later(runtime, sandbox)
-    # Then the capture is announced once, by reconciliation
-    assert (report["announced"], sent) == (1, ["Payment Captured"])
-    again, sent_again = reconcile_later(runtime, sandbox)
-    assert (again["examined"], sent_again) == (0, [])
+    assert payment_captured(runtime) == []
+    assert reconcile_later(runtime)["announced"] == 1
+    # Then the capture is announced once, by reconciliation, under its one id
+    (announced,) = payment_captured(runtime)
+    capture_id = captures(runtime)[0]["capture_id"]
+    assert announced["detail"]["announcement_id"] == f"{capture_id}:captured"
+    assert reconcile_later(runtime)["examined"] == 0
+    assert len(payment_captured(runtime)) == 1

@@ -26,6 +26,7 @@ from order_capture_local.chaos.checks import (
     release_figures,
     running_executions,
 )
+from order_capture_local.chaos.later import reconcile_after_the_deadline
 from order_capture_local.chaos.relay import WebhookRelay
 from order_capture_local.lambda_service import patched_environ
 from order_capture_local.runtime import LocalRuntime
@@ -48,8 +49,12 @@ class Reconciler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
 
-    def run_once(self, grace_seconds: int) -> None:
-        invocation = self.runtime.invoke("ReconcileFunction", {"grace_seconds": grace_seconds})
+    def run_once(self, grace_seconds: int, *, after_the_deadline: bool = False) -> None:
+        invocation = (
+            reconcile_after_the_deadline(self.runtime)
+            if after_the_deadline
+            else self.runtime.invoke("ReconcileFunction", {"grace_seconds": grace_seconds})
+        )
         self.runs += 1
         if invocation.failed:
             self.failed[str(invocation.error_type)] += 1
@@ -106,6 +111,8 @@ def settle(world: World, reconciler: Reconciler, progress: Callable[[str], None]
     _wait_until(lambda: not _sandbox_notifying(), 60)
     world.relay.wait_idle(120)
     reconciler.run_once(0)
+    # The run after SETTLER_DEADLINE: what a settler that gave up handed over is announced.
+    reconciler.run_once(0, after_the_deadline=True)
 
 
 def run_api_segment(

@@ -10,7 +10,8 @@ the campaign:
 * crashes Lambda functions before or after they did their work (``Sandbox.Timedout``);
 * places some orders whose authorization has already expired.
 
-Then it runs reconciliation once and checks, against the ledger and the provider's own
+Then it runs reconciliation (now, and as its run after ``SETTLER_DEADLINE``: ``chaos.later``)
+and checks, against the ledger and the provider's own
 records, the figures that must all be zero: over-captures, double provider captures, lost
 shipments (no capture and no recorded failure), and ledger vs provider mismatches.
 Everything is drawn from one seeded random generator, so a run can be repeated; the figures
@@ -28,6 +29,7 @@ from typing import Any
 
 from order_capture.adapters.dynamodb.layout import orders_in
 from order_capture_local.chaos.checks import add_figures, announcement_figures, release_figures
+from order_capture_local.chaos.later import reconcile_after_the_deadline
 from order_capture_local.lambda_service import LambdaCrash, LambdaDied
 from order_capture_local.runtime import LocalRuntime
 
@@ -245,11 +247,24 @@ class Campaign:
         runtime.fault_hooks.clear()
         runtime.after_hooks.clear()
         runtime.send_hooks.clear()
-        reconciliation = dict(runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload)
-        # One flat table of figures: the refunds' counts under their own names.
-        refunds = reconciliation.pop("refunds", {})
-        reconciliation.update({f"refunds {name}": value for name, value in refunds.items()})
-        return {"outcomes": outcomes, "reconciliation": reconciliation}
+        return {"outcomes": outcomes, "reconciliation": _final_reconciliation(runtime)}
+
+
+def _final_reconciliation(runtime: LocalRuntime) -> dict[str, int]:
+    """Reconciliation now, then as its run after SETTLER_DEADLINE (what a Record that gave up
+    handed over is announced then): one flat table of both runs' figures, the refunds' counts
+    under their own names."""
+    runs = [
+        runtime.invoke("ReconcileFunction", {"grace_seconds": 0}).payload,
+        reconcile_after_the_deadline(runtime).payload,
+    ]
+    figures: Counter[str] = Counter()
+    for payload in runs:
+        counts = dict(payload)
+        refunds = counts.pop("refunds", {})
+        figures.update({k: v for k, v in counts.items() if isinstance(v, int)})
+        figures.update({f"refunds {k}": v for k, v in refunds.items()})
+    return dict(figures)
 
 
 def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
