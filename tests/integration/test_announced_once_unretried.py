@@ -344,3 +344,30 @@ def test_a_note_somebody_else_holds_is_not_handed_over(ledger: OrderRepository) 
         assert ledger.confirm(done, announced=True)
     assert not hand_over_abandoned(ledger, done, "exec-1")
     assert ledger.list_unannounced(T0 + timedelta(seconds=1)) == []
+
+
+class KeepingPublisher(Publisher):
+    """EventBridge, keeping each detail it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.details: list[Any] = []
+
+    def publish(self, detail_type: str, details: list[Any]) -> None:
+        super().publish(detail_type, details)
+        self.details.extend(details)
+
+
+def test_a_relieved_announcement_says_when_the_capture_was_settled(repository: Any) -> None:
+    # Given a capture a dead run confirmed at LATER
+    answer_lost(repository)
+    with pytest.raises(Died):
+        run_reconciliation(repository, DyingPublisher(), LATER)
+
+    # When a run relieves it after the deadline (its lease moves the item's updated_at on)
+    publisher = KeepingPublisher()
+    run_reconciliation(repository, publisher, LATER + SETTLER_DEADLINE)
+
+    # Then the event says when the capture was settled, as its settler's would have
+    (detail,) = publisher.details
+    assert detail.updated_at == LATER

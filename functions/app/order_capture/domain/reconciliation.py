@@ -290,6 +290,7 @@ def announce_unannounced(
         return "still_open", "another run is relieving its settler"
     stored = repository.get_capture(*ids)
     if stored is not None and stored.status is capture.status:
-        make_known(repository, waiters, publisher, stored, claimed=True, state=state, now=now)
+        # As listed: the take-over moved its updated_at (the lease), not its outcome.
+        make_known(repository, waiters, publisher, capture, claimed=True, state=state, now=now)
     repository.announcement_sent(*ids)
     return "announced", f"{capture.status.value}: its settler died before announcing it"

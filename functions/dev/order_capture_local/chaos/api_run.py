@@ -112,6 +112,9 @@ def settle(world: World, reconciler: Reconciler, progress: Callable[[str], None]
     world.relay.wait_idle(120)
     reconciler.run_once(0)
     # The run after SETTLER_DEADLINE: what a settler that gave up handed over is announced.
+    # Only once nothing is in flight: the moved clock would take a live settler for over.
+    _wait_until(lambda: running_executions(runtime) == 0, 60)
+    world.relay.wait_idle(120)
     reconciler.run_once(0, after_the_deadline=True)
 
 
