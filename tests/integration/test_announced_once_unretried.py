@@ -12,7 +12,6 @@ import pytest
 
 from order_capture.domain import (
     capture_rules,
-    operator_settlement,
     reconciliation,
     service,
 )
@@ -35,6 +34,7 @@ from tests.integration.race_support import (
     ReadThenRace,
     answer_lost,
     deliver,
+    settle_by_operator,
 )
 from tests.support import FixedClock
 from tests.unit.release_support import (
@@ -119,17 +119,7 @@ def test_defect_12_an_operator_that_died_before_putevents_is_announced_by_reconc
     # Given an operator's settling of a capture whose answer was lost, dying before PutEvents
     lost = answer_lost(repository)
     with pytest.raises(Died):
-        operator_settlement.settle_capture(
-            repository,
-            NobodyWaits(),
-            DyingPublisher(),
-            lost,
-            providers=RecordingProvider(),
-            provider_reference=f"cap-{lost.capture_id}",
-            reason=None,
-            operator="alice",
-            now=LATER,
-        )
+        settle_by_operator(repository, DyingPublisher(), lost)
     publisher = Publisher()
 
     # When reconciliation runs after it
