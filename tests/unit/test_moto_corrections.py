@@ -40,8 +40,25 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "_eval_body",
         "transact_write_items",
         "copy",
+        "__init__",
     ]
     assert all(hasattr(owner, name) for owner, name in patched)
+
+
+def test_each_asl_parse_has_its_own_query_language_scopes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    # Given moto's Preprocessor, whose stack of scopes is one list shared by every parse
+    # (two executions starting at once pushed and popped on it: IndexError, a hung execution)
+    assert Preprocessor()._query_language_per_scope is Preprocessor()._query_language_per_scope
+    # When corrected
+    moto_corrections.parse_each_definition_with_its_own_scopes(monkeypatch.setattr)
+    # Then each parse has its own (the definitions themselves parse in every workflow test)
+    assert Preprocessor()._query_language_per_scope is not (
+        Preprocessor()._query_language_per_scope
+    )
 
 
 TABLE = "corrections-ledger"

@@ -41,6 +41,26 @@ def apply(patch: Patch) -> None:
     refuse_tokens_of_ended_executions(patch)
     make_data_limit_terminal(patch)
     roll_back_transactions_item_by_item(patch)
+    parse_each_definition_with_its_own_scopes(patch)
+
+
+def parse_each_definition_with_its_own_scopes(patch: Patch) -> None:
+    """moto's ASL ``Preprocessor`` keeps its stack of query-language scopes in a class
+    attribute (``_query_language_per_scope = []``), shared by every parse: two executions
+    starting at once (each parses its definition in its own thread) push and pop on the same
+    list, and one parse fails with ``IndexError``, in a thread nobody joins, leaving its
+    execution RUNNING for ever (the fault campaign's "execution ... still running" after 600
+    s). Step Functions parses each execution alone: give each Preprocessor a stack of its
+    own."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: PLC0415
+
+    original = Preprocessor.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    patch(Preprocessor, "__init__", init)
 
 
 def name_start_execution_parameters(patch: Patch) -> None:
