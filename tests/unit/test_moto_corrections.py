@@ -41,8 +41,48 @@ def test_the_installed_moto_is_the_one_corrected_and_every_correction_applies() 
         "transact_write_items",
         "copy",
         "__init__",
+        "_reflect_execution_status",
     ]
     assert all(hasattr(owner, name) for owner, name in patched)
+
+
+class WrittenInOrder:
+    """An execution that lists its attributes in the order they are written."""
+
+    written: list[str]
+
+    def __init__(self, env: Any) -> None:
+        object.__setattr__(self, "written", [])
+        object.__setattr__(self, "exec_worker", type("Worker", (), {"env": env})())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.written.append(name)
+        object.__setattr__(self, name, value)
+
+
+def test_an_ended_execution_has_its_output_before_it_reads_succeeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    class Env:
+        states = type("States", (), {"get_input": staticmethod(lambda: {"done": True})})()
+
+        def program_state(self) -> Any:
+            return ProgramEnded()
+
+    def reflected(execution: Any) -> list[str]:
+        communication = object.__new__(BaseExecutionWorkerCommunication)
+        communication.execution = execution
+        communication._reflect_execution_status()  # type: ignore[no-untyped-call]
+        return [n for n in execution.written if n in {"exec_status", "output"}]
+
+    # Given moto, which writes the status first (a reader between the two sees no output)
+    assert reflected(WrittenInOrder(Env())) == ["exec_status", "output"]
+    # When corrected, the output is there before the status says SUCCEEDED
+    moto_corrections.set_an_executions_output_before_its_status(monkeypatch.setattr)
+    assert reflected(WrittenInOrder(Env()))[:2] == ["output", "exec_status"]
 
 
 def test_each_asl_parse_has_its_own_query_language_scopes(

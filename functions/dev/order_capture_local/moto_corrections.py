@@ -42,6 +42,29 @@ def apply(patch: Patch) -> None:
     make_data_limit_terminal(patch)
     roll_back_transactions_item_by_item(patch)
     parse_each_definition_with_its_own_scopes(patch)
+    set_an_executions_output_before_its_status(patch)
+
+
+def set_an_executions_output_before_its_status(patch: Patch) -> None:
+    """moto sets an ended execution's status to SUCCEEDED one statement before its output
+    (``_reflect_execution_status``): a DescribeExecution between the two (the runtime polls
+    it from another thread, and so does the local StartSyncExecution) reads SUCCEEDED with
+    output ``null`` (the fault campaign's verdict crashed on one). Step Functions answers
+    SUCCEEDED with its output: set the output first."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded  # noqa: PLC0415
+    from moto.stepfunctions.parser.backend.execution import (  # noqa: PLC0415
+        BaseExecutionWorkerCommunication,
+    )
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect(self: Any) -> None:
+        env = self.execution.exec_worker.env
+        if isinstance(env.program_state(), ProgramEnded):
+            self.execution.output = env.states.get_input()
+        original(self)  # type: ignore[no-untyped-call]
+
+    patch(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect)
 
 
 def parse_each_definition_with_its_own_scopes(patch: Patch) -> None:
