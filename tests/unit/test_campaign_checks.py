@@ -11,6 +11,7 @@ from order_capture.models import Authorization, CaptureStatus, Order, OrderLine
 from order_capture.public_events import capture_failed_id, captured_id
 from order_capture_local.aplazame_sandbox import AplazameState
 from order_capture_local.chaos.checks import announcement_figures, release_figures
+from order_capture_local.chaos.events import lost_shipments
 from order_capture_local.sandbox_state import SandboxState
 
 AUTHORIZED = 12000  # an order of 10000, authorized for 12000: 2000 to release once finished
@@ -282,3 +283,22 @@ def test_a_capture_never_announced_says_what_its_ledger_item_notes() -> None:
         "announced captured 0x, failed 0x [note captured held by reconciliation::; "
         "reserved by execution; confirmed by reconciliation]"
     )
+
+
+def test_a_succeeded_execution_without_output_is_counted_lost_not_a_crash() -> None:
+    """Session 10's campaign crashed on an execution read as SUCCEEDED before its output was
+    set: such an outcome proves nothing was due, so its unsettled shipment counts as lost."""
+    outcomes = {
+        "o-1/s-1": {"states": [], "status": "SUCCEEDED", "output": None},
+        "o-1/s-2": {
+            "states": [],
+            "status": "SUCCEEDED",
+            "output": {"nothing_to_capture": {"amount": 0}},
+        },
+        "o-1/s-3": {"states": [], "status": "FAILED"},
+        "o-1/s-4": {"states": [], "status": "SUCCEEDED", "output": None},
+    }
+    settled = {("o-1", "s-4")}
+
+    assert lost_shipments(outcomes, settled) == 2  # s-1 (no output) and s-3 (failed)
+    assert lost_shipments({"o-1/s-2": outcomes["o-1/s-2"]}, set()) == 0

@@ -267,6 +267,20 @@ def _final_reconciliation(runtime: LocalRuntime) -> dict[str, int]:
     return dict(figures)
 
 
+def lost_shipments(outcomes: dict[str, dict[str, Any]], settled: set[tuple[str, str]]) -> int:
+    """Shipments with no settled capture whose last execution did not end "nothing to
+    capture". An execution reported SUCCEEDED without an output (the runtime read it between
+    its status and its output) proves nothing: counted lost, not a verdict that crashes."""
+    lost = 0
+    for key, outcome in outcomes.items():
+        order_id, shipment_id = key.split("/")
+        output = outcome.get("output") if outcome.get("status") == "SUCCEEDED" else None
+        nothing = isinstance(output, dict) and bool(output.get("nothing_to_capture"))
+        if (order_id, shipment_id) not in settled and not nothing:
+            lost += 1
+    return lost
+
+
 def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
     from order_capture_local.eventbridge import normalize_event  # noqa: PLC0415
 
@@ -318,14 +332,7 @@ def verdict(campaign: Campaign, runtime: LocalRuntime, run: dict[str, Any]) -> d
         for capture in captures
         if capture["status"] in {"captured", "failed", "requires_action"}
     }
-    lost = 0
-    for key, outcome in run["outcomes"].items():
-        order_id, shipment_id = key.split("/")
-        nothing = outcome.get("status") == "SUCCEEDED" and outcome.get("output", {}).get(
-            "nothing_to_capture"
-        )
-        if (order_id, shipment_id) not in settled and not nothing:
-            lost += 1
+    lost = lost_shipments(run["outcomes"], settled)
 
     outcome = {
         "over_captures": over,
