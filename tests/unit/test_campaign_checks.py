@@ -288,7 +288,7 @@ def test_a_capture_never_announced_says_what_its_ledger_item_notes() -> None:
 def test_a_succeeded_execution_without_output_is_counted_lost_not_a_crash() -> None:
     """Session 10's campaign crashed on an execution read as SUCCEEDED before its output was
     set: such an outcome proves nothing was due, so its unsettled shipment counts as lost."""
-    outcomes = {
+    outcomes: dict[str, dict[str, Any]] = {
         "o-1/s-1": {"states": [], "status": "SUCCEEDED", "output": None},
         "o-1/s-2": {
             "states": [],
