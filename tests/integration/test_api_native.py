@@ -343,3 +343,36 @@ def test_defect_8_put_order_past_a_limit_is_400_naming_the_field(
     response = merchant.put_order(detail)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == field
+
+
+def test_review_a_deeply_nested_json_body_is_a_400_naming_body_in_every_dialect(
+    merchant: Merchant,
+) -> None:
+    """A 40 KB body of nested arrays (far under API Gateway's limit) made ``json.loads`` raise
+    RecursionError, which no handler caught: 502 in every dialect."""
+    order_id = merchant.place()["order_id"]
+    nested = b"[" * 20_000 + b"]" * 20_000
+    json_type = {"Content-Type": "application/json"}
+    with merchant.client() as native, merchant.client("Token") as omnitron:
+        answers = [
+            native.post(
+                f"/orders/{order_id}/captures",
+                content=b'{"amount": 1, "x": ' + nested + b"}",
+                headers=idempotency_key() | json_type,
+            ),
+            omnitron.post(
+                "/api/v1/capture-order/",
+                content=b'{"order": "%s", "order_items": ' % order_id.encode() + nested + b"}",
+                headers=json_type,
+            ),
+        ]
+    with merchant.medusa_client() as medusa:
+        answers.append(
+            medusa.post(f"/admin/orders/{order_id}/capture", content=nested, headers=json_type)
+        )
+    assert [answer.status_code for answer in answers] == [400, 400, 400], [
+        answer.text[:300] for answer in answers
+    ]
+    assert answers[0].json()["error"]["field"] == "body"
+    assert "body" in answers[1].json()
+    assert answers[2].json()["type"] == "invalid_data"

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_capture.api import cors
 from order_capture.api.authorizer import authorized_merchant
-from order_capture.api.common import status_for
+from order_capture.api.common import MAX_JSON_DEPTH, json_depth, status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
 from order_capture.api.credentials import (
     AUTH_SCHEME,
@@ -219,9 +219,10 @@ def _check_body(event: dict[str, Any]) -> None:
         raise PayloadTooLargeError(
             f"body: {len(body)} bytes is over the limit of {MAX_BODY_BYTES}", field="body"
         )
+    text = body
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(body, validate=True).decode()
+            text = base64.b64decode(body, validate=True).decode()
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             raise InvalidEventError("body: not UTF-8 text", field="body") from None
     media_type = (_header(event, "Content-Type") or "").split(";")[0].strip().lower()
@@ -230,6 +231,10 @@ def _check_body(event: dict[str, Any]) -> None:
             f"Content-Type: {media_type or 'none'} is not supported; send "
             f"{' or '.join(JSON_MEDIA_TYPES)}",
             field="Content-Type",
+        )
+    if (depth := json_depth(text)) > MAX_JSON_DEPTH:
+        raise InvalidEventError(
+            f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}", field="body"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -10,6 +11,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel, ConfigDict
 
 from order_capture.errors import OrderCaptureError
+
+#: How deep a request body's arrays and objects may nest: far more than any body of ours
+#: needs, far less than Python's recursion limit, past which the body parser raises
+#: RecursionError (a 502) instead of answering.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
@@ -52,3 +60,13 @@ def json_text(model: BaseModel | Mapping[str, Any]) -> str:
     if isinstance(model, BaseModel):
         return model.model_dump_json()
     return json.dumps(model, separators=(",", ":"))
+
+
+def json_depth(text: str) -> int:
+    """How deep ``text``'s arrays and objects nest (brackets inside strings not counted),
+    counted without parsing it: a parser would recurse once per level."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
