@@ -10,7 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.integration.api_support import LocalApiUnderTest, Merchant, local_api, merchant
+from tests.integration.api_support import (
+    LocalApiUnderTest,
+    Merchant,
+    ledger_captures,
+    local_api,
+    merchant,
+)
 
 __all__ = ["local_api", "merchant"]  # fixtures
 
@@ -33,7 +39,9 @@ def test_breaker_same_key_after_a_decline_replays_it_and_refuses_a_corrected_bod
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert corrected.status_code == 422, corrected.text
     assert corrected.json()["error"]["type"] == "idempotency_key_reused"
-    assert [c["status"] for c in listed["results"]] == ["failed"]
+    assert listed["results"] == []  # the decline captured nothing: listed nowhere
+    captures = ledger_captures(local_api, merchant.merchant_id)
+    assert [(c["status"], c["amount"]) for c in captures] == [("failed", 100)]
 
 
 def test_breaker_same_key_on_another_order_is_422_and_captures_nothing(

@@ -113,6 +113,11 @@ def ledger_items(api: LocalApiUnderTest, merchant_id: str) -> list[dict[str, Any
     return [item for item in api.runtime.ledger() if f"#{merchant_id}#" in item["PK"]]
 
 
+def ledger_captures(api: LocalApiUnderTest, merchant_id: str) -> list[dict[str, Any]]:
+    """The merchant's capture items, failed ones included (the API lists only the others)."""
+    return [item for item in ledger_items(api, merchant_id) if item["SK"].startswith("CAPTURE#")]
+
+
 @contextmanager
 def served_api(**runtime_options: Any) -> Iterator[LocalApiUnderTest]:
     """The API served on loopback by a local runtime made with ``runtime_options``

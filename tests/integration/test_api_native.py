@@ -14,6 +14,7 @@ from tests.integration.api_support import (
     LocalApiUnderTest,
     Merchant,
     idempotency_key,
+    ledger_captures,
     ledger_items,
     local_api,
     merchant,
@@ -273,8 +274,37 @@ def test_provider_decline_is_402_and_recorded(
         listed = client.get(f"/orders/{detail['order_id']}/captures").json()
     assert response.status_code == 402, response.text
     assert response.json()["error"]["type"] == "provider_declined"
-    assert [c["status"] for c in listed["results"]] == ["failed"]
+    assert listed["results"] == []  # a decline captured nothing (and stays in the ledger)
     assert listed["remaining_capture_amount"] == 10171  # the reservation was released
+    failed = ledger_captures(local_api, merchant.merchant_id)
+    assert [(item["status"], item["amount"]) for item in failed] == [("failed", 100)]
+
+
+def test_review_the_captures_list_holds_money_only_never_a_failed_capture(
+    local_api: LocalApiUnderTest, merchant: Merchant
+) -> None:
+    """Aplazame's ``results`` are the order's captures: an aplazame-sdk client adds up their
+    ``amount`` and ``remaining_amount``. A declined capture was listed beside the captured one,
+    refundable for its whole amount, though it moved no money."""
+    order_id = merchant.place()["order_id"]
+    assert local_api.runtime.sandbox is not None
+    local_api.runtime.sandbox.add_fault("decline")
+    path = f"/orders/{order_id}/captures"
+    with merchant.client() as client:
+        declined = client.post(path, json={"amount": 100}, headers=idempotency_key())
+        captured = client.post(path, json={"amount": 250}, headers=idempotency_key())
+        listed = client.get(path).json()
+        declined_id = next(
+            item["capture_id"]
+            for item in ledger_captures(local_api, merchant.merchant_id)
+            if item["status"] == "failed"
+        )
+        shown = client.get(f"{path}/{declined_id}").json()
+    assert (declined.status_code, captured.status_code) == (402, 200)
+    assert [(c["amount"], c["remaining_amount"], c["status"]) for c in listed["results"]] == [
+        (250, 250, "captured")
+    ]
+    assert (shown["status"], shown["amount"], shown["remaining_amount"]) == ("failed", 100, 0)
 
 
 def test_authentication_is_required_in_the_bearer_scheme(

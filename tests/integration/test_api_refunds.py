@@ -11,6 +11,7 @@ from tests.integration.api_support import (
     Merchant,
     captured,
     idempotency_key,
+    ledger_captures,
     ledger_items,
     local_api,
     merchant,
@@ -230,8 +231,10 @@ def test_only_a_captured_capture_can_be_refunded(
             json={"amount": 100},
             headers=idempotency_key(),
         )
-        (failed,) = client.get(f"/orders/{detail['order_id']}/captures").json()["results"]
-    response = refund(merchant, detail["order_id"], failed["id"], 100)
+        listed = client.get(f"/orders/{detail['order_id']}/captures").json()["results"]
+    (failed,) = ledger_captures(local_api, merchant.merchant_id)
+    assert listed == [] and failed["status"] == "failed"
+    response = refund(merchant, detail["order_id"], failed["capture_id"], 100)
     assert response.status_code == 409
     assert response.json()["error"]["field"] == "capture_id"
 

@@ -70,6 +70,7 @@ from order_capture.domain import merchant_api, refunds, releases
 from order_capture.models import (
     Capture,
     CaptureRequest,
+    CaptureStatus,
     Order,
     OrderPlacedDetail,
     Refund,
@@ -235,13 +236,20 @@ CaptureIdPath = Annotated[
     responses=_responses(CaptureListOut, "The order's captures."),
 )
 def list_captures(order_id: OrderIdPath) -> CaptureListOut:
+    """The order's captures, as Aplazame lists them: money captured or being captured. A
+    failed capture (a decline, a request that lost a race) moved no money, and a client that
+    adds up ``amount`` must not count it: it stays readable by its id, history and all."""
     request = request_context(router)
     repository = request.dependencies.repository
     order, captures = merchant_api.order_with_captures(repository, request.merchant_id, order_id)
     by_capture = refunds.refunds_by_capture(repository, request.merchant_id, order_id)
     return CaptureListOut(
         remaining_capture_amount=merchant_api.remaining_capture_amount(order),
-        results=[capture_out(capture, by_capture[capture.capture_id]) for capture in captures],
+        results=[
+            capture_out(capture, by_capture[capture.capture_id])
+            for capture in captures
+            if capture.status is not CaptureStatus.FAILED
+        ],
     )
 
 

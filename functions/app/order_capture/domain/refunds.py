@@ -130,12 +130,15 @@ def same_request(refund: Refund, amount: int) -> Refund:
 def refund_totals(capture: Capture, capture_refunds: list[Refund] | None) -> tuple[int, int]:
     """The capture's refunded and still refundable amounts, from its refunds when they are
     given: a response built from the capture and its refunds, read one after the other, then
-    agrees with itself even while a refund settles between the two reads."""
+    agrees with itself even while a refund settles between the two reads. A capture not
+    captured (pending, outcome unknown, failed or reversed) has nothing to refund."""
     if capture_refunds is None:
-        return capture.refunded_amount, capture.refundable_amount
-    refunded = sum(r.amount for r in capture_refunds if r.status is RefundStatus.REFUNDED)
-    pending = sum(r.amount for r in capture_refunds if r.status is RefundStatus.PENDING)
-    return refunded, max(0, capture.amount - refunded - pending)  # as ``refundable_amount``
+        refunded, refundable = capture.refunded_amount, capture.refundable_amount
+    else:
+        refunded = sum(r.amount for r in capture_refunds if r.status is RefundStatus.REFUNDED)
+        pending = sum(r.amount for r in capture_refunds if r.status is RefundStatus.PENDING)
+        refundable = max(0, capture.amount - refunded - pending)  # as ``refundable_amount``
+    return refunded, refundable if capture.status is CaptureStatus.CAPTURED else 0
 
 
 def visible_refunds(refunds: list[Refund]) -> list[Refund]:
