@@ -12,6 +12,7 @@ from tests.integration.api_support import (
     ledger_items,
     local_api,
     merchant,
+    order_detail,
 )
 
 __all__ = ["local_api", "merchant"]  # fixtures
@@ -168,3 +169,47 @@ def test_unknown_shop_references_default_to_values_of_their_type(merchant: Merch
     assert order["metadata"] is None
     for relation in ("claims", "discounts", "returns", "shipping_methods", "swaps", "gift_cards"):
         assert order[relation] == []
+
+
+def test_review_a_lines_refundable_is_what_its_captures_took_never_its_canceled_units(
+    merchant: Merchant,
+) -> None:
+    """Line 1, 3 units of 1000 (discount 100, tax 210): 1 unit canceled, the other 2 shipped
+    and captured. Its ``refundable`` (``@medusajs/client-types`` LineItem: what can be refunded
+    for it) was the value of all 3 units, and the items' sum exceeded ``paid_total``."""
+    detail = order_detail(
+        merchant.merchant_id,
+        currency="EUR",
+        shipping_amount=500,
+        items=[
+            {
+                "item_id": "1",
+                "sku": "A",
+                "quantity": 3,
+                "unit_amount": 1000,
+                "discount_amount": 100,
+                "tax_amount": 210,
+            },
+            {"item_id": "2", "sku": "B", "quantity": 1, "unit_amount": 2000},
+        ],
+        payment={"authorized_amount": 5610},
+    )
+    order_id = detail["order_id"]
+    assert merchant.put_order(detail).status_code == 200
+    with merchant.client() as client:
+        canceled = client.post(
+            f"/orders/{order_id}/cancellations", json={"items": [{"item_id": "1", "quantity": 1}]}
+        )
+    with merchant.medusa_client() as client:
+        response = client.post(
+            f"/admin/orders/{order_id}/capture", params={"expand": "items"},
+            headers=idempotency_key(),
+        )  # fmt: skip
+    assert canceled.status_code == 200, canceled.text
+    assert response.status_code == 200, response.text
+    order = response.json()["order"]
+    line_1, line_2 = order["items"]
+    assert line_2["refundable"] == 2000
+    canceled_value = 3110 - 2074  # the canceled unit's share of the line's 3110
+    assert line_1["refundable"] == 3110 - canceled_value
+    assert sum(item["refundable"] for item in order["items"]) + 500 == order["paid_total"]

@@ -20,6 +20,7 @@ Mapping (ours -> Medusa's; amounts stay integer minor units)::
                                     captured_at = last capture)
     lines                        -> items (title = the product's name, else the sku,
                                     unit_price, fulfilled/shipped_quantity,
+                                    refundable = what the line's captures took,
                                     metadata.canceled_quantity); variant and product stand for
                                     the SKU (their id and sku are the SKU, their title the
                                     item's)
@@ -37,6 +38,8 @@ Mapping (ours -> Medusa's; amounts stay integer minor units)::
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from order_capture.api.medusa_objects import (
     Address,
@@ -87,8 +90,13 @@ def _statuses(
     return status, fulfillment, payment
 
 
-def _line_items(order: Order) -> list[LineItem]:
+def _line_items(order: Order, captured: list[Capture]) -> list[LineItem]:
+    """Each line, its ``refundable`` what the captured captures took for it (their claims:
+    never the value of units canceled, or reserved and not yet captured)."""
     stamps = {"created_at": order.created_at, "updated_at": order.updated_at}
+    taken: Counter[str] = Counter()
+    for claim in (line for capture in captured for line in capture.lines):
+        taken[claim.item_id] += claim.amount
     items = []
     for line in order.lines:
         gross = line.quantity * line.unit_amount
@@ -110,7 +118,7 @@ def _line_items(order: Order) -> list[LineItem]:
                 fulfilled_quantity=line.shipped_quantity,
                 shipped_quantity=line.shipped_quantity,
                 returned_quantity=0,
-                refundable=line.closed_value if line.shipped_quantity else 0,
+                refundable=taken[line.item_id],
                 subtotal=gross,
                 discount_total=line.discount_amount,
                 raw_discount_total=line.discount_amount,
@@ -210,7 +218,7 @@ def medusa_order(
             payment_providers=[Provider(id=order.payment.provider)],
             **stamps,
         ),
-        items=_line_items(order),
+        items=_line_items(order, captured),
         payments=[
             Payment(
                 id=order.payment.reference,
