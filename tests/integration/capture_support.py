@@ -18,6 +18,7 @@ from order_capture.models import (
     Capture,
     CaptureRequest,
     CaptureStatus,
+    ItemQuantity,
     OrderPlacedDetail,
     PlannedCapture,
     capture_id_for,
@@ -83,6 +84,34 @@ def captured_but_not_recorded(
         now=clock.now(),
     )
     return capture_id_for("merchant-1", order_id, "s1")
+
+
+def free_gift_not_recorded(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer, provider: PaymentProvider
+) -> Capture:
+    """The example order with a free gift and no shipping: the gift's shipment, a capture of
+    0, reserved by its Capture step (``provider`` is never asked) whose execution died
+    before Record. The capture, pending."""
+    paid = order_placed()["detail"]["items"]
+    gift = {"item_id": "gift", "sku": "GIFT", "quantity": 1, "unit_amount": 0}
+    no_shipping = {"shipping_amount": 0, "authorized_amount": 10171 - 495}
+    register(repository, clock, sandbox, items=[*paid, gift], **no_shipping)
+    order = repository.get_order("merchant-1", "order-1001")
+    gift_only = [ItemQuantity(item_id="gift", quantity=1)]
+    request = CaptureRequest(
+        merchant_id="merchant-1", order_id="order-1001", shipment_id="s-gift", items=gift_only
+    )
+    plan = capture_rules.plan_capture(order, request, clock.now())
+    assert (plan.amount, plan.nothing_to_capture) == (0, False)
+    sent = service.execute_capture(
+        repository,
+        provider,
+        planned=PlannedCapture(request=request, plan=plan),
+        execution_id="exec-gift",
+        now=clock.now(),
+    )
+    assert (sent.amount, sent.status) == (0, CaptureStatus.PENDING)
+    return sent
 
 
 class NoProviders:

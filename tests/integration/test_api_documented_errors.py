@@ -90,7 +90,14 @@ def error_calls(merchant: Merchant) -> list[tuple[int, Call]]:
         captured = client.post(
             f"/orders/{closed}/captures", json={"amount": 10171}, headers={"Idempotency-Key": "a"}
         )
+        # Its units then ship, worth nothing left: a capture of 0
+        shipped = client.post(
+            f"/orders/{closed}/captures",
+            json={"items": [{"item_id": "line-1", "quantity": 3}]},
+            headers={"Idempotency-Key": "b"},
+        )
     assert captured.status_code == 200, captured.text
+    assert (shipped.status_code, shipped.json()["amount"]) == (200, 0), shipped.text
     capture_id = captured.json()["id"]
     order = f"/orders/{open_order}"
     done = f"/orders/{closed}"

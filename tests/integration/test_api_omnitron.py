@@ -168,3 +168,26 @@ def test_defect_2_a_retry_of_a_lost_race_captures_only_what_was_asked(
     ]
     # The racing capture alone: pk 101 and the shipping
     assert order.captured_amount == 12345 + detail["shipping_amount"]
+
+
+def test_review_a_free_item_ships_and_the_order_becomes_shipped(merchant: Merchant) -> None:
+    """Item 103, a free gift, captured after the others: it was a 409 "nothing left to
+    capture" naming the order, the unit stayed unshipped and the order stuck at "450"."""
+    gift = {"item_id": "103", "sku": "SAMPLE", "quantity": 1, "unit_amount": 0}
+    detail = merchant.place(
+        currency="KWD",
+        items=[*KWD_ITEMS, gift],
+        shipping_amount=750,
+        payment={"authorized_amount": 20089},
+    )
+    number = detail["order_id"]
+    paid = capture_order(merchant, {"order": number, "order_items": [{"pk": 101}, {"pk": 102}]})
+    free = capture_order(merchant, {"order": number, "order_items": [{"pk": 103}]})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "450"
+    assert free.status_code == 200, free.text
+    order = free.json(parse_float=Decimal)
+    assert order["status"] == "500" and order["is_send"] is True
+    assert order["extra_field"]["captured_amount"] == order["amount"] == Decimal("18.094")
+    again = capture_order(merchant, {"order": number, "order_items": [{"pk": 103}]})
+    assert again.status_code == 409, again.text

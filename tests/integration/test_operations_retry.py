@@ -15,7 +15,12 @@ from order_capture.models import Capture, CaptureStatus, RefundStatus
 from order_capture.ports import ProviderRefund, ProviderRefundRequest
 from order_capture_local.sandbox import SandboxServer
 from tests.fake_providers import RecordingProvider
-from tests.integration.capture_support import announced, cli, requires_action  # noqa: F401 - announced: a fixture
+from tests.integration.capture_support import (  # noqa: F401 - announced: a fixture
+    announced,
+    cli,
+    free_gift_not_recorded,
+    requires_action,
+)
 from tests.integration.refund_support import capture, refund  # noqa: F401 - capture: a fixture
 from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
@@ -197,3 +202,19 @@ def test_refunds_retry_to_a_provider_without_keys_is_refused(
     status, _, err = cli(capsys, "refunds", "retry", pending.refund_id, "--table", ledger_table)
     assert status == 1 and "refused" in err and "not sent again" in err
     assert no_keys.refunds == {}
+
+
+def test_review_captures_retry_of_a_capture_of_nothing_confirms_it_without_the_provider(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    """A free gift's capture of 0, left open: a retry confirms it and asks nothing, even of
+    a provider without idempotency keys (it would have been refused as unsafe)."""
+    stuck = free_gift_not_recorded(repository, clock, sandbox, _NoKeys())
+    publisher = RecordingPublisher()
+    settled, said = retry_capture(
+        repository, NothingWaits(), publisher, _NoKeys(), stuck, operator="bob", now=clock.now()
+    )
+    assert (settled.status, settled.amount) == (CaptureStatus.CAPTURED, 0)
+    assert "not sent" in said
+    ((detail_type, (event,)),) = publisher.published
+    assert (detail_type, event.capture_id) == ("Payment Captured", stuck.capture_id)

@@ -25,7 +25,7 @@ from order_capture.models import (
 from order_capture.public_events import authorization_expiring
 from order_capture_local.sandbox import SandboxServer
 from tests.factories import EXAMPLE_ORDER_TOTAL
-from tests.integration.capture_support import register
+from tests.integration.capture_support import free_gift_not_recorded, register
 from tests.support import FixedClock, RecordingPublisher
 
 
@@ -267,3 +267,39 @@ def test_two_lost_aplazame_answers_are_never_told_apart_by_guessing(
     assert {stored_capture(repository, s).status.value for s in ("s1", "s2")} == {"requires_action"}
     order = repository.get_order("merchant-1", "order-1001")
     assert (order.captured_amount, order.reserved_amount) == (0, sum(amounts))
+
+
+class _Unreachable(SandboxProvider):
+    """A provider that never answers: a capture of 0 must not need it."""
+
+    def capture(self, request: Any) -> Any:
+        raise ProviderUnavailableError("unreachable")
+
+    def find_capture(self, lookup: Any) -> Any:
+        raise ProviderUnavailableError("unreachable")
+
+
+def test_review_a_capture_of_nothing_left_pending_is_confirmed_without_the_provider(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    """A free gift's shipment whose execution died after its Capture step: its capture of 0
+    was never sent, so the provider has nothing under its key. Reconciliation would have
+    released it as not found at the provider, giving the shipped unit back as unshipped."""
+    sent = free_gift_not_recorded(repository, clock, sandbox, _Unreachable(sandbox.url))
+    publisher = RecordingPublisher()
+    report = reconcile_open_captures(
+        repository,
+        lambda _: _Unreachable(sandbox.url),
+        clock.now() + timedelta(hours=1),
+        publisher=publisher,
+    )
+    assert (report.examined, report.confirmed) == (1, 1)
+    stored = repository.get_capture("merchant-1", "order-1001", sent.capture_id)
+    assert (stored.status.value, stored.amount, stored.provider_reference) == ("captured", 0, None)
+    line = next(line for line in repository.get_order("merchant-1", "order-1001").lines
+                if line.item_id == "gift")  # fmt: skip
+    assert line.shipped_quantity == 1
+    ((detail_type, (announced,)),) = publisher.published
+    assert (detail_type, announced.amount) == ("Payment Captured", 0)
+    with sandbox.state.lock:
+        assert sandbox.state.captures == []

@@ -8,7 +8,7 @@ from typing import Any
 from order_capture.models import capture_id_for
 from order_capture_local.runtime import LocalRuntime
 from order_capture_local.sandbox import SandboxServer
-from tests.factories import EXAMPLE_ORDER_TOTAL, order_shipped
+from tests.factories import EXAMPLE_ORDER_TOTAL, load_event, order_shipped
 from tests.statemachine.workflow_support import (
     CAPTURED_PATH,
     captures,
@@ -231,3 +231,55 @@ def test_a_shipment_that_failed_before_its_order_existed_captures_when_redeliver
     (captured,) = captures(runtime)
     assert (captured["status"], captured["amount"]) == ("captured", EXAMPLE_ORDER_TOTAL)
     assert len(sandbox.state.captures) == 1
+
+
+def test_review_a_free_line_ships_as_a_capture_of_nothing_never_sent(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    """A free gift (unit price 0) shipped on its own: it was "nothing to capture", its unit
+    never shipped, and the order could never be completed. It is a capture of 0, recorded and
+    announced, that asks the provider nothing."""
+    paid = load_event("order-placed")["detail"]["items"]
+    gift = {"item_id": "gift", "sku": "GIFT", "quantity": 1, "unit_amount": 0}
+    place(runtime, items=[*paid, gift])
+    first = ship(runtime, "shipment-1", [{"item_id": "line-1", "quantity": 3}])
+    free = ship(runtime, "shipment-2", [{"item_id": "gift", "quantity": 1}])
+    last = ship(runtime, "shipment-3", [{"item_id": "line-2", "quantity": 2}])
+    assert [first.status, free.status, last.status] == ["SUCCEEDED"] * 3
+    assert free.states == CAPTURED_PATH
+    assert (free.output["amount"], free.output["status"]) == (0, "captured")
+    assert free.output["provider_reference"] is None
+    assert first.output["amount"] + last.output["amount"] == EXAMPLE_ORDER_TOTAL
+    assert len(sandbox.state.captures) == 2
+    lines = {line["item_id"]: line for line in order_item(runtime)["lines"]}
+    assert lines["gift"]["shipped_quantity"] == 1
+    emitted = [e for e in runtime.emitted_events if e["detail-type"] == "Payment Captured"]
+    assert [(e["detail"]["shipment_id"], e["detail"]["amount"]) for e in emitted] == [
+        ("shipment-1", first.output["amount"]),
+        ("shipment-2", 0),
+        ("shipment-3", last.output["amount"]),
+    ]
+
+
+def test_a_free_line_shipped_last_leaves_the_release_to_the_final_capture(
+    runtime: LocalRuntime, sandbox: SandboxServer
+) -> None:
+    """The paid lines ship first and take everything capturable: sent as the final capture,
+    it released the rest of the authorization (500 more than the order). The free gift's
+    capture of 0 that follows asks the provider for nothing, no second release either."""
+    paid = load_event("order-placed")["detail"]["items"]
+    gift = {"item_id": "gift", "sku": "GIFT", "quantity": 1, "unit_amount": 0}
+    place(runtime, items=[*paid, gift], authorized_amount=EXAMPLE_ORDER_TOTAL + 500)
+    paid_shipment = ship(
+        runtime,
+        "shipment-1",
+        [{"item_id": "line-1", "quantity": 3}, {"item_id": "line-2", "quantity": 2}],
+    )
+    free = ship(runtime, "shipment-2", [{"item_id": "gift", "quantity": 1}])
+    assert paid_shipment.output["amount"] == EXAMPLE_ORDER_TOTAL
+    assert (free.output["amount"], free.output["status"]) == (0, "captured")
+    with sandbox.state.lock:
+        releases = [release["by"] for release in sandbox.state.releases]
+    assert releases == ["final capture"]
+    order = order_item(runtime)
+    assert (order["captured_amount"], order["reserved_amount"]) == (EXAMPLE_ORDER_TOTAL, 0)

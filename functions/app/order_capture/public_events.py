@@ -41,7 +41,9 @@ class PublicEventDetail(Model):
 
 class PaymentCaptured(PublicEventDetail):
     """A capture the provider made, recorded in the ledger: announced at least once, a repeat
-    carrying the same ``announcement_id``."""
+    carrying the same ``announcement_id``. A shipment of units worth nothing left to capture
+    (a free gift, units whose money an earlier capture took) is a capture of 0 that no
+    provider was asked for: ``amount`` 0, ``provider_reference`` null."""
 
     detail_type: ClassVar[str] = "Payment Captured"
 
@@ -53,12 +55,16 @@ class PaymentCaptured(PublicEventDetail):
     merchant_id: str = Field(description="The merchant the order belongs to.")
     order_id: str = Field(description="The shop's order id.")
     shipment_id: str = Field(description="The shipment (or API capture) it captured.")
-    amount: int = Field(description="Captured, in the currency's minor units.")
+    amount: int = Field(
+        description="Captured, in the currency's minor units (0: nothing asked of the provider)."
+    )
     currency: str = Field(description="ISO 4217 code.")
     status: Literal[CaptureStatus.CAPTURED] = Field(description="Always `captured`.")
     shipping_amount: int = Field(description="Of `amount`, the shipping it captured.")
     provider: str = Field(description="`sandbox`, `aplazame`, `stripe` or `adyen`.")
-    provider_reference: str | None = Field(description="The provider's id of the capture.")
+    provider_reference: str | None = Field(
+        description="The provider's id of the capture (null for a capture of 0)."
+    )
     trigger: Trigger = Field(description="`event` (Order Shipped) or `api`.")
     execution_id: str | None = Field(description="The capture workflow's execution.")
     created_at: datetime = Field(description="When the capture was reserved (UTC).")

@@ -181,6 +181,7 @@ def capture_order(
                 trigger="api",
             ),
             dependencies.clock,
+            money_only=True,
         )
         order, captures = merchant_api.order_with_captures(
             dependencies.repository, request.merchant_id, id

@@ -290,7 +290,11 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         # With another capture in flight, whichever of them is confirmed last may finish the
         # order: neither knows which now, so both read the order once confirmed.
         may_finish_order=order.reserved_amount > 0 and amount > 0,
-        nothing_to_capture=amount == 0,
+        # Units worth nothing left to capture (a free gift, a line below the provider's step,
+        # units whose money amount captures already took) still ship: a capture of 0 records
+        # them, asking the provider nothing (service.captures_nothing). Only a shipment with
+        # no unit left to ship has nothing to capture.
+        nothing_to_capture=amount == 0 and not lines,
     )
 
 

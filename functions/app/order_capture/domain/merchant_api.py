@@ -164,13 +164,16 @@ def capture(
     clock: Clock,
     *,
     read: tuple[Order | None, Capture | None] | None = None,
+    money_only: bool = False,
 ) -> CaptureAnswer:
     """An API capture: checked against the order first (fast, precise errors, nothing written
     when it cannot succeed), then run through the capture state machine, which stays the only
     writer of captures and the authority when requests race. The execution is handed what
     this read found (Validate's output), so it does not read it again: its Capture step reads
     the order anyway, and plans again if a racing request moved it in between. ``read`` is
-    the order and the shipment's capture, if the caller has just read them.
+    the order and the shipment's capture, if the caller has just read them. ``money_only``:
+    a capture of the payment (Medusa's), refused when it would capture 0 (a shipment of
+    units worth nothing, otherwise recorded as a capture of 0).
 
     The answer needs no read after the execution (``_answer_from``): the execution's output
     carries the order's totals after its capture, and its lines are those planned here when
@@ -183,7 +186,7 @@ def capture(
     plan = None
     if earlier is None or earlier.status not in FINAL_CAPTURE_STATUSES:
         plan = capture_rules.plan_capture(order, request, clock.now())
-        if plan.nothing_to_capture:
+        if plan.nothing_to_capture or (money_only and plan.amount == 0):
             raise InvalidStateError(
                 f"order {request.order_id} has nothing left to capture", field="order_id"
             )

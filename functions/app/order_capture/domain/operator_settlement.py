@@ -72,8 +72,10 @@ def settle_capture(
     reason: str | None,
     operator: str,
     now: datetime,
+    captured: bool | None = None,
 ) -> Capture:
-    """Captured when ``provider_reference`` is given, else not captured for ``reason``.
+    """Captured when ``provider_reference`` is given (or ``captured``: a capture of 0, never
+    sent, has no reference), else not captured for ``reason``.
     ``capture`` is what the operator looked at: if the ledger has moved on since, refused.
     Captured, it may have finished its order: the remainder is released (at ``providers``)
     as after Record; a release that fails is logged and retried by reconciliation, the
@@ -83,7 +85,9 @@ def settle_capture(
             f"capture {capture.capture_id} is {capture.status.value} already "
             f"(since {capture.updated_at.isoformat()}): nothing to settle"
         )
-    if provider_reference is not None:
+    if captured is None:
+        captured = provider_reference is not None
+    if captured:
         settled, settled_here = service.confirm_capture(
             repository,
             capture.model_copy(
@@ -152,6 +156,43 @@ def retry_capture(
             f"capture {capture.capture_id} is {capture.status.value} already "
             f"(since {capture.updated_at.isoformat()}): nothing to retry"
         )
+    if service.captures_nothing(capture):
+        reference, said = None, "a capture of 0 (its units held nothing left to capture): not sent"
+    else:
+        answered = _send_again(
+            repository, waiters, publisher, providers, capture, operator=operator, now=now
+        )
+        if not isinstance(answered, str):
+            return answered
+        reference, said = answered, f"captured at the provider as {answered}"
+    settled = settle_capture(
+        repository,
+        waiters,
+        publisher,
+        capture,
+        providers=providers,
+        provider_reference=reference,
+        captured=True,
+        reason=None,
+        operator=operator,
+        now=now,
+    )
+    return settled, said
+
+
+def _send_again(
+    repository: RecordLedger,
+    waiters: ConfirmationWaiters,
+    publisher: EventPublisher,
+    providers: PaymentProviders,
+    capture: Capture,
+    *,
+    operator: str,
+    now: datetime,
+) -> tuple[Capture, str] | str:
+    """``capture`` sent again: the provider's reference of the capture it made, else (it
+    failed it, gave no answer, only received it, or captured another amount) the capture as
+    the ledger now holds it and what happened."""
     provider = providers.provider(capture.provider, capture.merchant_id)
     if not provider.idempotent_captures:
         raise RetryNotSafeError(
@@ -193,18 +234,7 @@ def retry_capture(
             f"the provider captured {answer.amount} ({answer.provider_reference}), the ledger "
             f"reserved {capture.amount}: left {capture.status.value} for a person"
         )
-    settled = settle_capture(
-        repository,
-        waiters,
-        publisher,
-        capture,
-        providers=providers,
-        provider_reference=answer.provider_reference,
-        reason=None,
-        operator=operator,
-        now=now,
-    )
-    return settled, f"captured at the provider as {answer.provider_reference}"
+    return answer.provider_reference
 
 
 def _fail(

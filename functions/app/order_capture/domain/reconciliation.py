@@ -176,6 +176,10 @@ def _reconcile(
     order = repository.get_order(capture.merchant_id, capture.order_id)
     if order is None:
         return "still_open", "its order is not in the ledger"
+    if service.captures_nothing(capture):
+        # Never sent (nothing to ask the provider for): its step died before Record did.
+        _confirm(repository, capture, None, now, publisher=publisher, waiters=waiters)
+        return "confirmed", "a capture of 0 (its units held nothing left to capture): not sent"
     try:
         provider = provider_for_capture(capture)
         found = provider.find_capture(
@@ -240,20 +244,33 @@ def _settle_found(
             f"the provider captured {found.amount} ({found.provider_reference}), "
             f"the ledger reserved {capture.amount}"
         )
+    _confirm(
+        repository, capture, found.provider_reference, now, publisher=publisher, waiters=waiters
+    )
+    return "confirmed", f"captured at the provider as {found.provider_reference}"
+
+
+def _confirm(
+    repository: CaptureConfirmations,
+    capture: Capture,
+    provider_reference: str | None,
+    now: datetime,
+    *,
+    publisher: EventPublisher,
+    waiters: ConfirmationWaiters,
+) -> None:
+    """Confirm ``capture`` as captured (``provider_reference``: the provider's id of it) and
+    make it known once."""
     confirmed, confirmed_here = service.confirm_capture(
         repository,
         capture.model_copy(
-            update={
-                "provider_reference": found.provider_reference,
-                "status_at_provider": "succeeded",
-            }
+            update={"provider_reference": provider_reference, "status_at_provider": "succeeded"}
         ),
         now,
     )
     make_known_unretried(
         repository, waiters, publisher, confirmed, settled_here=confirmed_here, now=now
     )
-    return "confirmed", f"captured at the provider as {found.provider_reference}"
 
 
 def announce_unannounced(

@@ -179,6 +179,18 @@ def execute_capture(
                 f"{provider.name}, which takes no idempotency key: not sending it again"
             )
         pending = existing
+    return _send(
+        repository, provider, order, pending.model_copy(update={"order_after": order_after})
+    )
+
+
+def _send(
+    repository: CaptureLedger, provider: PaymentProvider, order: Order, pending: Capture
+) -> Capture:
+    """Reserved ``pending`` asked of the provider (a capture of 0 never is): as sent, with
+    the provider's reference and answer."""
+    if captures_nothing(pending):
+        return pending.model_copy(update={"status_at_provider": "succeeded"})
     result = provider.capture(provider_capture_request(order, pending))
     if result.status == "failed":
         # A repeated request answered with the outcome of the first: the provider failed it.
@@ -189,7 +201,6 @@ def execute_capture(
         update={
             "provider_reference": result.provider_reference,
             "status_at_provider": result.status,
-            "order_after": order_after,
         }
     )
     if result.status == "pending":
@@ -198,6 +209,14 @@ def execute_capture(
         repository.await_provider(sent)
         state_log.capture_changed(sent, CaptureStatus.PENDING, "received by the provider")
     return sent
+
+
+def captures_nothing(capture: Capture) -> bool:
+    """A capture of units worth nothing left to capture (``capture_rules.plan_capture``): it
+    ships them in the ledger and is never sent (no provider takes a capture of 0). It is
+    confirmed as captured by whoever settles it (Record, reconciliation, an operator's
+    retry) without a provider call, and has no provider reference."""
+    return capture.amount == 0
 
 
 def provider_capture_request(order: Order, capture: Capture) -> ProviderCaptureRequest:

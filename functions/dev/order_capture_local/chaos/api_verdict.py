@@ -102,6 +102,17 @@ class ApiVerdict:
         self._requests()
         return {"figures": dict(self.figures), "examples": dict(self.examples)}
 
+    def _unsent(
+        self, name: str, capture: dict[str, Any], at_provider: dict[str, Any] | None
+    ) -> bool:
+        """Whether ``capture`` is a capture of 0 (units worth nothing left to capture), which
+        is captured in the ledger and never sent: one the provider holds is flagged."""
+        if capture["status"] != "captured" or capture["amount"] != 0:
+            return False
+        if at_provider is not None:
+            self.flag("ledger_provider_mismatches", f"{name}: a capture of 0 was sent")
+        return True
+
     def _sandbox_order(
         self,
         order: dict[str, Any],
@@ -119,6 +130,8 @@ class ApiVerdict:
             name = f"{order['order_id']}/{capture['capture_id']}"
             if capture["status"] in OPEN_CAPTURE:
                 self.flag("ledger_provider_mismatches", f"{name} left {capture['status']}")
+            elif self._unsent(name, capture, at_provider):
+                continue
             elif (capture["status"] == "captured") != succeeded or (
                 succeeded and at_provider is not None and at_provider["amount"] != capture["amount"]
             ):
@@ -167,6 +180,30 @@ class ApiVerdict:
                           "refunded in the ledger, absent at the provider")  # fmt: skip
         self._over_refund(name, capture, at_provider["amount"], at_provider["refunded_amount"])
 
+    def _aplazame_capture(
+        self,
+        name: str,
+        capture: dict[str, Any],
+        at_provider: dict[str, Any] | None,
+        refunds_by_capture: dict[str, list[dict[str, Any]]],
+    ) -> bool:
+        """Judge one ledger capture against Aplazame's record of it: True when it matches
+        the capture Aplazame made."""
+        if self._unsent(name, capture, at_provider):
+            return False
+        if capture["status"] == "captured":
+            if at_provider is None or at_provider["amount"] != capture["amount"]:
+                self.flag("ledger_provider_mismatches", f"{name}: captured, not at Aplazame")
+                return False
+            self._aplazame_refunds(name, capture, at_provider, refunds_by_capture)
+            return True
+        if capture["status"] in OPEN_CAPTURE:
+            if capture.get("provider_reference") or capture["status"] == "pending":
+                self.flag("ledger_provider_mismatches", f"{name} left {capture['status']}")
+        elif at_provider is not None:
+            self.flag("ledger_provider_mismatches", f"{name}: failed, captured at Aplazame")
+        return False
+
     def _aplazame_order(
         self,
         order: dict[str, Any],
@@ -186,17 +223,9 @@ class ApiVerdict:
         for capture in captures:
             name = f"{order['order_id']}/{capture['capture_id']}"
             at_provider = by_reference.get(capture.get("provider_reference") or "")
-            if capture["status"] == "captured":
-                if at_provider is None or at_provider["amount"] != capture["amount"]:
-                    self.flag("ledger_provider_mismatches", f"{name}: captured, not at Aplazame")
-                    continue
+            if self._aplazame_capture(name, capture, at_provider, refunds_by_capture):
+                assert at_provider is not None
                 matched.add(at_provider["id"])
-                self._aplazame_refunds(name, capture, at_provider, refunds_by_capture)
-            elif capture["status"] in OPEN_CAPTURE:
-                if capture.get("provider_reference") or capture["status"] == "pending":
-                    self.flag("ledger_provider_mismatches", f"{name} left {capture['status']}")
-            elif at_provider is not None:
-                self.flag("ledger_provider_mismatches", f"{name}: failed, captured at Aplazame")
         unmatched = [c for c in made if c["id"] not in matched]
         if open_unreferenced:
             operator = True
