@@ -191,3 +191,14 @@ def test_review_a_free_item_ships_and_the_order_becomes_shipped(merchant: Mercha
     assert order["extra_field"]["captured_amount"] == order["amount"] == Decimal("18.094")
     again = capture_order(merchant, {"order": number, "order_items": [{"pk": 103}]})
     assert again.status_code == 409, again.text
+
+
+def test_review_a_400_names_each_wrong_field_under_its_own_name(merchant: Merchant) -> None:
+    """Two wrong fields: both messages were under the first field's key, as if ``order``
+    were wrong twice. Django REST framework answers each field's messages under its name."""
+    response = capture_order(merchant, {"order": "", "order_items": [{"pk": "one"}]})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert sorted(body) == ["order", "order_items[0].pk"]
+    for field, messages in body.items():
+        assert messages and all(message.startswith(f"{field}: ") for message in messages), body

@@ -37,9 +37,22 @@ class OrderCaptureError(Exception):
 
 
 class InvalidEventError(OrderCaptureError):
-    """An event or request is malformed; ``field`` names the offending field."""
+    """An event or request is malformed; ``field`` names the offending field (the first, when
+    several are: ``fields`` names each one with what is wrong with it)."""
 
     reason = "invalid_event"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        fields: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(message, field=field)
+        if not fields and field is not None:
+            fields = ((field, message),)
+        self.fields = fields
 
 
 class InvalidAmountError(InvalidEventError):

@@ -49,6 +49,7 @@ from order_capture.api.common import ApiModel, IdempotencyKeyHeader, ResponseMod
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
 from order_capture.domain import merchant_api
+from order_capture.errors import InvalidEventError
 from order_capture.models import Identifier, Order
 from order_capture.money import to_decimal
 
@@ -219,8 +220,14 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
             "code": "not_authenticated",
         }
     if problem.status == 400:
-        field = in_their_terms(problem.field or "non_field_errors")
-        return {field: [in_their_terms(problem.message)]}
+        # As Django REST framework answers a serializer's errors: each field's messages under
+        # its name, what names no field under ``non_field_errors``.
+        named = error.fields if isinstance(error, InvalidEventError) else ()
+        body: dict[str, list[str]] = {}
+        for field, message in named or ((problem.field, problem.message),):
+            key = in_their_terms(field or "non_field_errors")
+            body.setdefault(key, []).append(in_their_terms(message))
+        return body
     return ErrorDetail(detail=in_their_terms(problem.message), code=problem.reason).model_dump()
 
 

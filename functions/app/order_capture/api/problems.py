@@ -127,7 +127,8 @@ class Problem:
 
 
 def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEventError:
-    """Powertools' request validation errors as one InvalidEventError naming the first field.
+    """Powertools' request validation errors as one InvalidEventError naming the first field
+    (and, in its ``fields``, every one).
 
     Locations come as ``("body", "items", 0, "quantity")``, ``("header", "idempotency-key")``
     or ``("body", 17)`` for malformed JSON at character 17.
@@ -150,7 +151,9 @@ def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEven
         problems.append((path, f"{path}: {detail.get('msg')}"))
     if not problems:
         return InvalidEventError("the request is invalid", field="(root)")
-    return InvalidEventError("; ".join(text for _, text in problems), field=problems[0][0])
+    return InvalidEventError(
+        "; ".join(text for _, text in problems), field=problems[0][0], fields=tuple(problems)
+    )
 
 
 #: HTTP status per error for the native and Omnitron dialects (Medusa maps its own).
