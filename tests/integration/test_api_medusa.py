@@ -89,6 +89,7 @@ def test_nothing_left_to_capture_is_409_invalid_state(merchant: Merchant) -> Non
     assert again.json()["code"] == "invalid_state_error"
     assert again.json()["type"] == "conflict"
     assert "nothing left to capture" in again.json()["message"]
+    assert again.json()["field"] == "id"  # the route's name for the order, never ours
 
 
 def test_over_capture_is_422_invalid_request(merchant: Merchant) -> None:
@@ -114,6 +115,7 @@ def test_not_found_and_unauthorized_in_medusas_shape(
             "/admin/orders/order_missing/capture", headers=idempotency_key()
         )
     assert missing.status_code == 404 and missing.json()["type"] == "not_found"
+    assert missing.json()["field"] == "id"
     # No x-medusa-access-token: API Gateway's UNAUTHORIZED, in Medusa's shape among others'
     assert unauthorized.status_code == 401
     assert unauthorized.json()["type"] == "unauthorized"

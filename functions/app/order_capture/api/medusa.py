@@ -121,7 +121,9 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
         # unexpected_state, with our reason as the code so a client can tell which.
         error_type, code = "unexpected_state", problem.reason
     message = "Unauthorized" if problem.status == 401 else problem.message
-    return MedusaError(type=error_type, code=code, message=message, field=problem.field).model_dump(
+    # The route names the order ``id`` (``/admin/orders/{id}/capture``), as Medusa does.
+    field = "id" if problem.field == "order_id" else problem.field
+    return MedusaError(type=error_type, code=code, message=message, field=field).model_dump(
         exclude_none=True
     )
 
