@@ -406,3 +406,16 @@ def test_review_a_deeply_nested_json_body_is_a_400_naming_body_in_every_dialect(
     assert answers[0].json()["error"]["field"] == "body"
     assert "body" in answers[1].json()
     assert answers[2].json()["type"] == "invalid_data"
+
+
+def test_review_a_null_amount_is_a_400_naming_amount_not_body(merchant: Merchant) -> None:
+    """``{"amount": null}`` was a 400 naming ``body`` ("give either amount or items"): the
+    client sent amount, and it is amount that is wrong."""
+    order_id = merchant.place()["order_id"]
+    with merchant.client() as client:
+        for field in ("amount", "items"):
+            response = client.post(
+                f"/orders/{order_id}/captures", json={field: None}, headers=idempotency_key()
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["field"] == field, response.text

@@ -4,9 +4,9 @@ in ``api.native`` accept and answer. The mapping from the ledger's models is the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from order_capture.api.common import ApiModel, ResponseModel
 from order_capture.api.history import HistoryEntryOut
@@ -35,20 +35,34 @@ def _unique(items: list[ItemQuantity] | None) -> None:
         seen.add(item.item_id)
 
 
+def _one_never_null(schema: dict[str, Any]) -> None:
+    schema["oneOf"] = [{"required": ["amount"]}, {"required": ["items"]}]
+    for prop in schema["properties"].values():
+        branches = prop.pop("anyOf", [])
+        for branch in branches:
+            if branch.get("type") != "null":  # the field's own description stands
+                prop.update({key: value for key, value in branch.items() if key not in prop})
+
+
 class CaptureIn(ApiModel):
     """Capture an amount (Aplazame's ``{"amount"}``) or given items, not both."""
 
-    # The document states what the validator refuses: exactly one of the two (``{}`` is 400).
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={"oneOf": [{"required": ["amount"]}, {"required": ["items"]}]},
-    )
+    # The document states what the validators refuse: exactly one of the two (``{}`` is 400),
+    # never null.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_one_never_null)
 
     amount: PositiveMinorUnits | None = Field(
         default=None, description="Amount to capture, in minor units."
     )
     items: ItemList | None = Field(default=None, description="Units of order lines to capture.")
+
+    @field_validator("amount", "items", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # A null sent for one of them is that field's error, not the body's "neither".
+        if value is None:
+            raise ValueError("null is not allowed: give a value, or leave the field out")
+        return value
 
     @model_validator(mode="after")
     def _amount_or_items(self) -> CaptureIn:
