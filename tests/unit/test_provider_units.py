@@ -99,6 +99,9 @@ def test_defect_11_adyen_refuses_what_it_cannot_represent_before_sending() -> No
     [
         ("ISK", 1234, 123400),  # two-decimal at Stripe, in multiples of 100
         ("MGA", 150000, 1500),  # zero-decimal at Stripe, ISO two
+        # Stripe's "special cases": UGX became zero-decimal, but is still sent two-decimal
+        # in multiples of 100 ("To charge 5 UGX, provide an amount value of 500").
+        ("UGX", 5000, 500000),
         ("KWD", 12340, 12340),  # three decimals, last digit 0
         ("HUF", 105050, 105050),  # two-decimal for charges, as ISO
         ("TWD", 99999, 99999),

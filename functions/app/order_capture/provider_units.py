@@ -42,7 +42,7 @@ class ProviderUnits:
     #: The provider's number of decimals where it differs from ISO 4217.
     exponents: Mapping[str, int] = field(default_factory=dict)
     #: Amounts, in the provider's own units, must be multiples of this (Stripe: 10 for
-    #: three-decimal currencies, 100 for ISK).
+    #: three-decimal currencies, 100 for ISK and UGX).
     steps: Mapping[str, int] = field(default_factory=dict)
     #: The provider cancels what a partial capture leaves of the authorization unless the
     #: merchant's account says otherwise (Adyen: "multiple partial captures", off by
@@ -125,8 +125,10 @@ STRIPE = ProviderUnits(
     provider="stripe",
     currencies=frozenset(c for c in _ISO_CURRENCIES if CURRENCY_EXPONENTS[c] <= 2)
     | STRIPE_THREE_DECIMAL,
-    exponents={"ISK": 2, "MGA": 0},
-    steps={"ISK": 100} | dict.fromkeys(STRIPE_THREE_DECIMAL, 10),
+    # Stripe's "special cases": ISK and UGX became zero-decimal, but are still counted
+    # two-decimal, in multiples of 100 (5 UGX is 500); MGA is zero-decimal (ISO: two).
+    exponents={"ISK": 2, "UGX": 2, "MGA": 0},
+    steps={"ISK": 100, "UGX": 100} | dict.fromkeys(STRIPE_THREE_DECIMAL, 10),
     final_capture_releases_rest=True,
 )
 
