@@ -108,6 +108,18 @@ def test_expired_authorization_is_refused() -> None:
         capture_rules.plan_capture(order, request, NOW)
 
 
+def test_units_worth_nothing_still_ship_once_the_authorization_expired() -> None:
+    # Their money was taken while the authorization lived: the shipment asks the provider
+    # nothing, so its expiry must not keep the units from shipping (Omnitron's order would
+    # stay unshipped forever).
+    expires = NOW + timedelta(hours=1)
+    order = capture_amount(example_order(expires_at=expires.isoformat()), "s0", EXAMPLE_ORDER_TOTAL)
+    request = CaptureRequest(merchant_id="merchant-1", order_id="order-1001", shipment_id="s1")
+    plan = capture_rules.plan_capture(order, request, expires + timedelta(seconds=1))
+    assert (plan.amount, plan.nothing_to_capture) == (0, False)
+    assert {line.item_id for line in plan.lines} == {"line-1", "line-2"}
+
+
 def test_never_more_than_authorized() -> None:
     order = example_order(authorized_amount=5000)
     with pytest.raises(OverCaptureError, match="over the authorized 5000"):

@@ -253,11 +253,6 @@ def _nearest_step(value: int, step: int) -> int:
 
 def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> CapturePlan:
     """What ``request`` captures from ``order`` as it is now, or why it cannot."""
-    if now >= order.payment.expires_at:
-        raise AuthorizationExpiredError(
-            f"the authorization of order {order.order_id} expired at "
-            f"{order.payment.expires_at.isoformat()}"
-        )
     capturable = order.capturable_amount
     if request.amount is not None:
         units_for(order.payment.provider).check(request.amount, order.currency)
@@ -272,6 +267,13 @@ def plan_capture(order: Order, request: CaptureRequest, now: datetime) -> Captur
         # The shipment closing the last unit captures exactly what remains; earlier ones never
         # more than remains (amount captures through the API may have taken some already).
         amount = max(0, capturable if is_final else min(value, capturable))
+    # Units worth nothing left to capture still ship once the authorization expired: their
+    # capture of 0 asks the provider nothing (below). Money needs a living authorization.
+    if now >= order.payment.expires_at and (amount > 0 or request.amount is not None):
+        raise AuthorizationExpiredError(
+            f"the authorization of order {order.order_id} expired at "
+            f"{order.payment.expires_at.isoformat()}"
+        )
     _check_limits(order, amount, capturable)
     _check_single_capture(order, amount, capturable)
     closes = _leaves_nothing(order, amount)
