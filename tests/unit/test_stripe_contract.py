@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
-from order_capture.adapters.stripe import metadata_key
+from order_capture.adapters.credentials import ProviderCredentials
+from order_capture.adapters.stripe import StripeProvider, metadata_key
 from order_capture.errors import (
+    CaptureOutcomeUnknownError,
     OutcomeUnknownNotRetryableError,
     ProviderAuthorizationExpiredError,
     ProviderDeclinedError,
@@ -278,3 +281,69 @@ def test_defect_11_stripe_refund_already_at_stripe_under_our_key_is_not_sent_aga
     assert [request.method for request in recorder.requests] == ["GET"]
     assert recorder.last.url.params["payment_intent"] == "pi_1"
     assert (refund.provider_reference, refund.status) == ("re_1", "pending")
+
+
+class PrunedKeyStripe:
+    """A multicapture intent once our Idempotency-Key was pruned (Stripe keeps keys 24 hours,
+    then a reused key makes a new request): an earlier attempt of ``KEY`` captured 5000 and
+    its answer was lost; the intent's metadata says so."""
+
+    def __init__(self, authorized: int) -> None:
+        self.captured = [5000]
+        self.capturable = authorized - 5000
+
+    def intent(self) -> dict[str, Any]:
+        return multicapture_intent("available", capturable=self.capturable) | {
+            "amount_received": sum(self.captured),
+            "metadata": {metadata_key(KEY): "5000"},
+        }
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/capture"):
+            form = dict(httpx.QueryParams(request.content.decode()))
+            amount = int(form["amount_to_capture"])
+            if amount > self.capturable:
+                error = stripe_error("invalid_request_error", "amount_too_large")
+                return httpx.Response(400, json=error)
+            self.captured.append(amount)
+            self.capturable = 0 if form["final_capture"] == "true" else self.capturable - amount
+        return httpx.Response(200, json=self.intent())
+
+
+@pytest.mark.parametrize("authorized", [20000, 8000])
+def test_review_a_partial_capture_sent_again_finds_its_capture_in_the_intent_never_twice(
+    authorized: int,
+) -> None:
+    # 20000: 15000 still capturable, Stripe would capture 5000 a second time; 8000: 3000
+    # capturable, Stripe would answer amount_too_large, read as a decline of money it holds.
+    fake = PrunedKeyStripe(authorized)
+    provider = StripeProvider(ProviderCredentials(api_key=SECRET), 5, httpx.MockTransport(fake))
+
+    capture = provider.capture(capture_request("pi_1", amount=5000))
+
+    assert fake.captured == [5000]
+    assert (capture.status, capture.amount, capture.provider_reference) == (
+        "succeeded",
+        5000,
+        multicapture_intent()["id"],
+    )
+
+
+def test_review_a_partial_capture_retried_after_a_lost_answer_is_not_sent_again() -> None:
+    # Attempt 1 reads 10000 capturable, sends final_capture=false and captures; its answer
+    # times out. Attempt 2 reads 5000 capturable: it would send final_capture=true under the
+    # same key (Stripe: idempotency_error, an unknown outcome). The intent holds our key.
+    recorder = Recorder()
+    recorder.answer(200, multicapture_intent("available", capturable=10000))
+    recorder.fail(httpx.ReadTimeout("lost"))
+    captured = multicapture_intent("available", capturable=5000)
+    recorder.answer(200, captured | {"amount_received": 5000,
+                                     "metadata": {metadata_key(KEY): "5000"}})  # fmt: skip
+    provider = stripe(recorder)
+
+    with pytest.raises(CaptureOutcomeUnknownError):
+        provider.capture(capture_request("pi_1", amount=5000))
+    capture = provider.capture(capture_request("pi_1", amount=5000))
+
+    assert [r.method for r in recorder.requests] == ["GET", "POST", "GET"]
+    assert (capture.status, capture.amount) == ("succeeded", 5000)

@@ -136,7 +136,15 @@ class StripeProvider:
 
     def capture(self, request: ProviderCaptureRequest) -> ProviderCapture:
         stripe_amount = STRIPE.to_provider(request.amount, request.currency)
-        final = request.final_capture or not self._keeps_the_rest(request, stripe_amount)
+        final = request.final_capture
+        if not final:
+            intent = self._intent(request)
+            if metadata_key(request.idempotency_key) in (intent.get("metadata") or {}):
+                # An earlier attempt under this key captured (its answer was lost): Stripe
+                # prunes keys after 24 hours, and a multicapture intent that still has money
+                # capturable would capture it again. Answered from the intent, nothing sent.
+                return self._answer(intent, request)
+            final = not self._keeps_the_rest(intent, stripe_amount)
         form = {
             "amount_to_capture": str(stripe_amount),
             # Without final_capture=false a partial capture releases the rest; Stripe takes
@@ -156,16 +164,28 @@ class StripeProvider:
             )
         except ProviderDeclinedError as refusal:
             intent = self._captured_by_us(refusal, request)
-        status = _capture_status(intent)
+        return self._answer(intent, request)
+
+    def _answer(self, intent: dict[str, Any], request: ProviderCaptureRequest) -> ProviderCapture:
+        """``request``'s capture as ``intent`` (after it) shows it."""
         return ProviderCapture(
             provider_reference=str(intent.get("id") or request.authorization_reference),
             amount=request.amount,
             currency=str(intent.get("currency") or request.currency).upper(),
-            status=status,
+            status=_capture_status(intent),
             authorization_expires_at=capture_before(intent),
         )
 
-    def _keeps_the_rest(self, request: ProviderCaptureRequest, stripe_amount: int) -> bool:
+    def _intent(self, request: ProviderCaptureRequest) -> dict[str, Any]:
+        """The intent with its latest charge, as Stripe shows it now."""
+        return self.http.request(
+            "GET",
+            _intent_path(request.authorization_reference),
+            params={"expand[]": "latest_charge"},
+            idempotent=True,
+        )
+
+    def _keeps_the_rest(self, intent: dict[str, Any], stripe_amount: int) -> bool:
         """Whether a capture that is not the last can keep the rest capturable: it must be,
         unless it takes everything the intent has left. Stripe says so on the charge:
         ``latest_charge.payment_method_details.card.multicapture.status``. Without multicapture
@@ -173,12 +193,6 @@ class StripeProvider:
         it is refused here instead, before anything is sent (ProviderMulticaptureUnavailable-
         Error): nothing is captured, nothing released, and a capture of everything that
         remains (the last shipment) still captures in one go."""
-        intent = self.http.request(
-            "GET",
-            _intent_path(request.authorization_reference),
-            params={"expand[]": "latest_charge"},
-            idempotent=True,
-        )
         capturable = intent.get("amount_capturable")
         if isinstance(capturable, int) and stripe_amount >= capturable:
             return False  # everything left: nothing to keep
@@ -205,12 +219,7 @@ class StripeProvider:
             raise refusal
         intent = error.get("payment_intent")
         if not isinstance(intent, dict) or "metadata" not in intent:
-            intent = self.http.request(
-                "GET",
-                _intent_path(request.authorization_reference),
-                params={"expand[]": "latest_charge"},
-                idempotent=True,
-            )
+            intent = self._intent(request)
         ours = metadata_key(request.idempotency_key) in (intent.get("metadata") or {})
         if not ours or intent.get("status") not in {"succeeded", "requires_capture"}:
             raise refusal
