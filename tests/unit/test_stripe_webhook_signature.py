@@ -144,6 +144,15 @@ def test_we_and_stripes_library_refuse_the_same_forgeries(case: str) -> None:
     assert not stripe_accepts(payload, header)
 
 
+@pytest.mark.parametrize("header", ["t={now},v1=\u00e9", "t=\u00b2,v1={v1}", "t=\u0661,v1={v1}"])
+def test_review_a_header_in_other_characters_is_refused_never_a_crash(header: str) -> None:
+    # Stripe's own library raises on the first (TypeError from compare_digest): the route
+    # would answer 500, not 401.
+    payload, now = refund_event(), int(time.time())
+    v1 = sign(payload, SECRET, now).split(",")[1].removeprefix("v1=")
+    assert not signature_is_valid(payload, header.format(now=now, v1=v1), SECRET, now)
+
+
 def test_no_header_or_no_secret_is_refused() -> None:
     payload, now = refund_event(), int(time.time())
     assert not signature_is_valid(payload, None, SECRET, now)

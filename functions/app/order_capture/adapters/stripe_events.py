@@ -79,12 +79,16 @@ def signature_is_valid(
             timestamps.append(value)
         elif name == SCHEME:
             signatures.append(value)
-    if not timestamps or not timestamps[0].isdigit() or not signatures:
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses.
+    if not timestamps or not timestamps[0].isascii() or not timestamps[0].isdigit():
+        return False
+    if not signatures:
         return False
     timestamp = int(timestamps[0])
-    expected = _signature(payload, secret, timestamp)
+    expected = _signature(payload, secret, timestamp).encode()
     # Every candidate is compared (no early exit): the time taken says nothing of which matched.
-    matches = [hmac.compare_digest(expected, candidate) for candidate in signatures]
+    # As bytes: compare_digest refuses a str that is not ASCII, and a header may hold any.
+    matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in signatures]
     return any(matches) and timestamp >= now - tolerance_seconds
 
 
