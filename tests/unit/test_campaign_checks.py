@@ -156,6 +156,7 @@ def test_a_finished_order_released_once_counts_nothing() -> None:
         "releases_twice": 0,
         "releases_while_capturing": 0,
         "releases_missing": 0,
+        "captures_after_a_reversal": 0,
     }
 
 
@@ -218,6 +219,7 @@ def test_aplazame_voided_twice_or_never_is_counted() -> None:
         "releases_twice": 1,
         "releases_while_capturing": 1,
         "releases_missing": 0,
+        "captures_after_a_reversal": 0,
     }
 
 
@@ -232,11 +234,30 @@ def test_a_final_capture_the_sandbox_confirmed_then_reversed_is_not_judged() -> 
         "releases_twice": 0,
         "releases_while_capturing": 0,
         "releases_missing": 0,
+        "captures_after_a_reversal": 0,
     }
     # while a final capture that failed without being confirmed released nothing to excuse
     state = sandbox(release("release"), release("release"))
     state.captures.append({"authorization_id": "auth-1", "final": True, "status": "failed"})
     assert counts([order()], state)["releases_twice"] == 1
+
+
+def test_review_captures_refused_after_a_reversal_are_reported_apart_not_judged() -> None:
+    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED), after another, final,
+    # capture released the rest (Stripe's final_capture): its units are capturable again and
+    # the sandbox refuses every capture of them. No provider does both.
+    state = sandbox(release("final capture", key="final-key"))
+    refused = {"authorization_id": "auth-1", "key": "again", "amount": 700, "final": True}
+    state.captures_after_release.append("auth-1")
+    state.refused_after_release.append(refused)
+    assert counts([order(captured_amount=9300)], state)["releases_while_capturing"] == 1
+    state.reversed_after_release.add("auth-1")
+    figures = release_figures([order(captured_amount=9300)], state)
+    assert figures["releases_while_capturing"] == (0, [])
+    assert figures["captures_after_a_reversal"] == (
+        1,
+        ["auth-1: 700 under key again after a reversal"],
+    )
 
 
 def test_a_capture_announced_wrongly_names_who_emitted_each_event() -> None:

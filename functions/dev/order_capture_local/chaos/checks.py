@@ -108,11 +108,13 @@ def release_figures(
       remainder its provider still holds.
 
     An authorization whose final capture the sandbox confirmed and then reversed is left
-    out (see below)."""
+    out (see below), and so are the captures refused after a capture of a released
+    authorization was reversed (reported apart, ``captures_after_a_reversal``)."""
     figures: dict[str, list[str]] = {
         "releases_twice": [],
         "releases_while_capturing": [],
         "releases_missing": [],
+        "captures_after_a_reversal": [],
     }
     with sandbox.lock:
         releases = [dict(release) for release in sandbox.releases]
@@ -121,6 +123,7 @@ def release_figures(
         released = {k for k, a in sandbox.authorizations.items() if a.get("released")}
         final_failed = {c["authorization_id"] for c in sandbox.captures if c.get("final")
                         and c["status"] == "failed"}  # fmt: skip
+        reversed_after_release = set(sandbox.reversed_after_release)
     # A final capture the sandbox confirmed (releasing the rest, as Stripe's final_capture
     # does) and then reversed (as Adyen's late CAPTURE_FAILED does): no provider does both,
     # so what follows for that authorization is the sandbox's, not the service's to judge.
@@ -153,6 +156,16 @@ def release_figures(
     # Each capture the sandbox refused as after its release (one per ``after_release``
     # entry), with what released the authorization before it: who sent the capture late.
     refused = [c for c in refused if c["authorization_id"] not in reversed_final]
+    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED) after a final capture
+    # released the rest (Stripe's final_capture): its units are capturable again and every
+    # capture of them is refused. No provider does both; the sandbox's, not the service's.
+    figures["captures_after_a_reversal"] += [
+        f"{c['authorization_id']}: {c['amount']} under key {c['key']} after a reversal"
+        for c in refused
+        if c["authorization_id"] in reversed_after_release
+    ]
+    refused = [c for c in refused if c["authorization_id"] not in reversed_after_release]
+    after_release = [ref for ref in after_release if ref not in reversed_after_release]
     figures["releases_while_capturing"] += [
         f"{c['authorization_id']}: a capture after its release ({c['amount']} under key "
         f"{c['key']}{', final' if c['final'] else ''}; released by: "

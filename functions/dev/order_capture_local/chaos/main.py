@@ -43,7 +43,7 @@ OUTCOME_FIGURES = [
     "reconciliation_runs_failed",
 ]
 #: Figures reported beside them that may be non-zero (explained in docs/guarantees.md).
-REPORTED_FIGURES = ["announcements_repeated"]
+REPORTED_FIGURES = ["announcements_repeated", "captures_after_a_reversal"]
 SEGMENT_SHIPMENTS = 200
 SEGMENT_API_ORDERS = 20
 DEFAULT_SHIPMENTS = 800
@@ -218,6 +218,11 @@ def render(report: dict[str, Any], seconds: float) -> str:
             "announcements repeated (same announcement_id: a Record that died right after "
             "PutEvents answered, a webhook's copy after SETTLER_DEADLINE)",
             report["reported"]["announcements_repeated"],
+        ),
+        (
+            "captures refused after a reversal (a capture the sandbox confirmed, then failed, "
+            "once a final capture had released the rest: no provider does both)",
+            report["reported"]["captures_after_a_reversal"],
         ),
     ]
     lines = ["| figure | value |", "| --- | ---: |"]
