@@ -37,7 +37,7 @@ from order_capture.api.common import (
 from order_capture.api.context import request_context
 from order_capture.api.idempotency import StoredResponse, idempotent_response
 from order_capture.api.medusa_objects import RELATIONS, SCALAR_FIELDS, MedusaOrder
-from order_capture.api.medusa_order import medusa_order
+from order_capture.api.medusa_order import is_canceled, medusa_order
 from order_capture.domain import merchant_api, refunds
 from order_capture.models import CaptureRequest
 
@@ -116,6 +116,8 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
     )
     if problem.status == 422 and isinstance(problem.error, problems.IdempotencyKeyReusedError):
         error_type = "duplicate_error"
+    if isinstance(problem.error, problems.NotAllowedError):
+        error_type, code = "not_allowed", None
     if problem.status == 502:
         # The payment provider failed us (not configured, an answer lost): Medusa's
         # unexpected_state, with our reason as the code so a client can tell which.
@@ -152,7 +154,9 @@ OrderIdPath = Annotated[
     "/admin/orders/<id>/capture",
     summary="Capture an Order's Payments",
     description="Captures everything the order still has to capture. Safe without an "
-    "`Idempotency-Key`: a repeat finds nothing left to capture (409).",
+    "`Idempotency-Key`: as Medusa's, a repeat captures nothing more and answers the order "
+    "(200); a canceled order is 400 `not_allowed`; 409 while another capture of the order is "
+    "in flight.",
     tags=TAGS,
     security=[{"bearer": []}, {"medusa_token": []}],
     responses={
@@ -173,18 +177,32 @@ def capture_order(
         # Checked before capturing: a bad query must not leave a capture behind.
         _selection(expand, RELATIONS, "expand")
         _selection(fields, SCALAR_FIELDS, "fields")
-        merchant_api.capture(
-            dependencies.repository,
-            dependencies.workflow,
-            CaptureRequest(
-                merchant_id=request.merchant_id,
-                order_id=id,
-                shipment_id=merchant_api.api_shipment_id(request.merchant_id, idempotency_key),
-                trigger="api",
-            ),
-            dependencies.clock,
-            money_only=True,
-        )
+        try:
+            merchant_api.capture(
+                dependencies.repository,
+                dependencies.workflow,
+                CaptureRequest(
+                    merchant_id=request.merchant_id,
+                    order_id=id,
+                    shipment_id=merchant_api.api_shipment_id(request.merchant_id, idempotency_key),
+                    trigger="api",
+                ),
+                dependencies.clock,
+                money_only=True,
+            )
+        except errors.InvalidStateError:
+            # Medusa's capturePayment skips what is captured and answers the order (200), and
+            # refuses a canceled order (400 not_allowed); its 409 is a conflict with another
+            # request, retried by medusa-js: kept for a capture still in flight.
+            finished, _ = merchant_api.order_with_captures(
+                dependencies.repository, request.merchant_id, id
+            )
+            if finished.reserved_amount or merchant_api.remaining_capture_amount(finished):
+                raise
+            if is_canceled(finished):
+                raise problems.NotAllowedError(
+                    "A canceled order cannot capture payment", field="order_id"
+                ) from None
         order, captures = merchant_api.order_with_captures(
             dependencies.repository, request.merchant_id, id
         )

@@ -64,11 +64,16 @@ from order_capture.models import Capture, CaptureStatus, Order, Refund, RefundSt
 # --- Mapping -----------------------------------------------------------------------------------
 
 
+def is_canceled(order: Order) -> bool:
+    """Whether Medusa would call ``order`` canceled: every unit of it is."""
+    return all(line.canceled_quantity == line.quantity for line in order.lines)
+
+
 def _statuses(
     order: Order, captures: list[Capture]
 ) -> tuple[OrderStatus, FulfillmentStatus, PaymentStatus]:
     """(status, fulfillment_status, payment_status) of ``order``."""
-    if all(line.canceled_quantity == line.quantity for line in order.lines):
+    if is_canceled(order):
         return "canceled", "canceled", "canceled"
     if any(capture.status is CaptureStatus.REQUIRES_ACTION for capture in captures):
         return "requires_action", "requires_action", "requires_action"

@@ -93,6 +93,13 @@ class RouteNotFoundError(OrderCaptureError):
     reason = "route_not_found"
 
 
+class NotAllowedError(InvalidEventError):
+    """A request the order's state forbids for good, where the dialect answers 400 (Medusa's
+    ``not_allowed``: "A canceled order cannot capture payment")."""
+
+    reason = "not_allowed"
+
+
 class IdempotencyKeyReusedError(InvalidEventError):
     """The Idempotency-Key was used before for a different request (method, path or body)."""
 
