@@ -236,6 +236,24 @@ def _check_body(event: dict[str, Any]) -> None:
         raise InvalidEventError(
             f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}", field="body"
         )
+    _check_is_an_object(text)
+
+
+def _check_is_an_object(text: str) -> None:
+    """Every route's body is a JSON object. Another JSON value would reach the resolver, which
+    reads a list as an object missing every field ("order: Field required")."""
+    if text.lstrip().startswith("{"):
+        return
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return  # malformed JSON: the resolver names where
+    kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+    raise InvalidEventError(
+        f"body: Invalid data. Expected a JSON object, but got {kind}", field="body"
+    )
 
 
 def _authenticate(event: dict[str, Any], dialect: Dialect, dependencies: ApiDependencies) -> str:
