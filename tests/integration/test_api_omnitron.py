@@ -100,9 +100,11 @@ def test_errors_in_omnitrons_shapes(local_api: LocalApiUnderTest, merchant: Merc
     missing_order = capture_order(merchant, {"order": "nope", "order_items": [{"pk": 101}]})
     assert ledger_items(local_api, merchant.merchant_id) == before
     assert unknown_item.status_code == 400
-    assert list(unknown_item.json()) == ["order_items[0].pk"]
-    assert wrong_type.status_code == 400 and "order_items[0].pk" in wrong_type.json()
-    assert empty.status_code == 400 and "order_items" in empty.json()
+    assert list(unknown_item.json()) == ["order_items"]
+    assert list(unknown_item.json()["order_items"][0]) == ["pk"]
+    assert wrong_type.status_code == 400 and "pk" in wrong_type.json()["order_items"][0]
+    assert empty.status_code == 400
+    assert all(isinstance(m, str) for m in empty.json()["order_items"])  # the list's own
     assert missing_order.status_code == 404
     assert missing_order.json() == {
         "detail": "order nope not found",
@@ -199,6 +201,37 @@ def test_review_a_400_names_each_wrong_field_under_its_own_name(merchant: Mercha
     response = capture_order(merchant, {"order": "", "order_items": [{"pk": "one"}]})
     assert response.status_code == 400, response.text
     body = response.json()
-    assert sorted(body) == ["order", "order_items[0].pk"]
-    for field, messages in body.items():
+    assert sorted(body) == ["order", "order_items"]
+    named = {"order": body["order"], "order_items[0].pk": body["order_items"][0]["pk"]}
+    for field, messages in named.items():
         assert messages and all(message.startswith(f"{field}: ") for message in messages), body
+
+
+def test_review_a_400_of_an_order_item_is_nested_as_drf_answers_it(merchant: Merchant) -> None:
+    """``order_items`` is a nested serializer with many=True: Django REST framework's
+    ListSerializer answers its errors as a list of one object per item ({} for a valid one),
+    ``{"order_items": [{}, {"pk": [...]}]}``; it was a key ``order_items[1].pk``."""
+    detail = merchant.place(currency="KWD", items=KWD_ITEMS, payment={"authorized_amount": 20089})
+    response = capture_order(
+        merchant, {"order": detail["order_id"], "order_items": [{"pk": 101}, {"pk": "x"}]}
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert list(body) == ["order_items"], body
+    assert body["order_items"][0] == {}
+    assert list(body["order_items"][1]) == ["pk"]
+    assert all(isinstance(message, str) for message in body["order_items"][1]["pk"])
+
+
+def test_review_an_error_naming_no_field_is_under_non_field_errors(merchant: Merchant) -> None:
+    """docs/api.md: "what names no field under ``non_field_errors``", as DRF answers a
+    serializer's validate() errors and a body that is no object. A repeated pk (the
+    serializer's own check) and a list body were keyed "body", which no DRF client reads."""
+    detail = merchant.place(currency="KWD", items=KWD_ITEMS, payment={"authorized_amount": 20089})
+    repeated = capture_order(
+        merchant, {"order": detail["order_id"], "order_items": [{"pk": 101}, {"pk": 101}]}
+    )
+    not_an_object = capture_order(merchant, [{"pk": 101}])
+    for response in (repeated, not_an_object):
+        assert response.status_code == 400, response.text
+        assert list(response.json()) == ["non_field_errors"], response.text

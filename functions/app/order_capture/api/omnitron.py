@@ -210,6 +210,47 @@ def in_their_terms(text: str) -> str:
 STATUS_BY_ERROR = problems.STATUS_BY_ERROR
 
 
+#: Where a message names no field of the serializer: the body itself, or no place at all.
+_NO_FIELD = frozenset({"", "body", "(root)"})
+#: The serializer's ``many=True`` fields (seed 004: ``order_items``, CaptureOrderItemSerializer).
+_LIST_SERIALIZERS = frozenset({"order_items"})
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _path_parts(field: str) -> list[str | int]:
+    """``order_items[1].pk`` as ``["order_items", 1, "pk"]``; [] for no field."""
+    if field in _NO_FIELD:
+        return []
+    return [int(index) if index else name for index, name in _PATH_PART.findall(field)]
+
+
+def _add_drf_error(errors: dict[str, Any], parts: list[str | int], message: str) -> None:
+    """``message`` put where Django REST framework puts a serializer's error: under the
+    field's name; a nested serializer's (``many=True``) as a list with one object per item
+    (``{}`` for a valid one); what names no field under ``non_field_errors``."""
+    if not parts or isinstance(parts[0], int):
+        errors.setdefault("non_field_errors", []).append(message)
+        return
+    name, rest = str(parts[0]), parts[1:]
+    if name in _LIST_SERIALIZERS:
+        items = errors.setdefault(name, [])
+        if rest and isinstance(rest[0], int) and all(isinstance(i, dict) for i in items):
+            while len(items) <= rest[0]:
+                items.append({})
+            _add_drf_error(items[rest[0]], rest[1:], message)
+            return
+        # The list's own error (required, empty, not a list) as a field's: its messages;
+        # beside errors of its items, under the serializer's non_field_errors (never lost).
+        target = errors if any(isinstance(i, dict) for i in items) else None
+        if target is None:
+            items.append(message)
+        else:
+            target.setdefault("non_field_errors", []).append(message)
+        return
+    # A field nested in an item's (``attributes``): its messages under the item's field.
+    errors.setdefault(name, []).append(message)
+
+
 def error_body(problem: problems.Problem) -> dict[str, Any]:
     error = problem.error
     if isinstance(error, problems.UnauthorizedError):
@@ -220,13 +261,10 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
             "code": "not_authenticated",
         }
     if problem.status == 400:
-        # As Django REST framework answers a serializer's errors: each field's messages under
-        # its name, what names no field under ``non_field_errors``.
         named = error.fields if isinstance(error, InvalidEventError) else ()
-        body: dict[str, list[str]] = {}
+        body: dict[str, Any] = {}
         for field, message in named or ((problem.field, problem.message),):
-            key = in_their_terms(field or "non_field_errors")
-            body.setdefault(key, []).append(in_their_terms(message))
+            _add_drf_error(body, _path_parts(in_their_terms(field or "")), in_their_terms(message))
         return body
     return ErrorDetail(detail=in_their_terms(problem.message), code=problem.reason).model_dump()
 
@@ -244,7 +282,12 @@ def _error_response(description: str, model: Any) -> OpenAPIResponse:
     security=[{"token": []}],
     responses={
         200: _error_response("Order captured successfully", OmnitronOrder),
-        400: _error_response("Invalid request: field -> messages", dict[str, list[str]]),
+        400: _error_response(
+            "Invalid request, as Django REST framework answers a serializer's errors: field -> "
+            "messages; `order_items` -> one object per item ({} for a valid one), field -> "
+            "messages; what names no field under `non_field_errors`",
+            dict[str, list[str] | list[dict[str, list[str]]]],
+        ),
         401: _error_response("Unauthorized Access", ErrorDetail),
         404: _error_response("No such order for this merchant", ErrorDetail),
         409: _error_response("Nothing left to capture of these items", ErrorDetail),
