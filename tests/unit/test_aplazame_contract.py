@@ -76,6 +76,44 @@ def test_aplazame_refund_targets_the_capture_and_returns_the_newest_refund() -> 
     assert (refund.provider_reference, refund.amount) == ("db654bf752a84b7eaf6fcb7ab5801f60", 10050)
 
 
+def _refunded(*refunds: dict[str, Any]) -> dict[str, Any]:
+    return {"amount": 70070, "id": "cf04aa87", "refunds": list(refunds)}
+
+
+@pytest.mark.parametrize(
+    "refunds",
+    [
+        # A racing refund of the same capture, newer, of another amount: not ours
+        [
+            {"id": "ours", "amount": 10050, "created": "2026-03-29T01:10:00+00:00"},
+            {"id": "racing", "amount": 500, "created": "2026-03-29T01:11:00+00:00"},
+        ],
+        # Ours is the newest, but written in another offset: as text it looks older
+        [
+            {"id": "ours", "amount": 10050, "created": "2026-03-29T01:10:00+00:00"},
+            {"id": "older", "amount": 10050, "created": "2026-03-29T03:05:00+02:00"},
+        ],
+    ],
+    ids=["racing-refund", "other-offset"],
+)
+def test_review_aplazame_refund_is_the_newest_refund_of_the_amount_sent(
+    refunds: list[dict[str, Any]],
+) -> None:
+    # The answer lists every refund of the capture; "ours" was the newest by text order,
+    # whatever its amount: a racing refund's id and amount were recorded for ours.
+    recorder = Recorder().answer(200, _refunded(*refunds))
+
+    refund = aplazame(recorder).refund(refund_request("o-42", "cf04aa87", 10050))
+
+    assert (refund.provider_reference, refund.amount) == ("ours", 10050)
+
+
+def test_review_aplazame_refund_answer_without_the_amount_sent_is_an_unknown_outcome() -> None:
+    recorder = Recorder().answer(200, _refunded({"id": "other", "amount": 500, "created": ""}))
+    with pytest.raises(OutcomeUnknownNotRetryableError):
+        aplazame(recorder).refund(refund_request("o-42", "cf04aa87", 10050))
+
+
 def test_aplazame_finds_a_capture_by_its_id_in_the_order_captures() -> None:
     recorder = Recorder().answer(
         200, {"remaining_capture_amount": 0, "results": [APLAZAME_CAPTURE]}

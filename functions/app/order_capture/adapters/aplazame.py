@@ -8,6 +8,7 @@ timeout after sending surfaces as CaptureOutcomeUnknownError for reconciliation.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
@@ -185,8 +186,15 @@ class AplazameProvider:
             ) from error
         if not refunds:
             raise ProviderDeclinedError(f"aplazame answered a refund without refunds: {answer}")
-        # The answer is the capture with all its refunds; ours is the newest.
-        newest = max(refunds, key=lambda refund: refund.created)
+        # The answer is the capture with all its refunds; ours is the newest of the amount
+        # sent (Aplazame refunds what it is asked; one racing ours may be newer).
+        sent = APLAZAME.to_provider(request.amount, request.currency)
+        candidates = [refund for refund in refunds if refund.amount == sent]
+        if not candidates:
+            raise OutcomeUnknownNotRetryableError(
+                f"aplazame answered a refund listing none of {sent}: {answer}"
+            )
+        newest = max(candidates, key=lambda refund: _instant(refund.created))
         return ProviderRefund(
             provider_reference=newest.id,
             capture_reference=request.capture_reference,
@@ -336,3 +344,13 @@ def _capture_from(answer: dict[str, Any], currency: str) -> ProviderCapture:
         currency=currency,
         status="succeeded",
     )
+
+
+def _instant(created: str) -> datetime:
+    """An Aplazame timestamp as an instant (offsets differ across a DST change, so their
+    text does not sort); one that cannot be read sorts first."""
+    try:
+        instant = datetime.fromisoformat(created)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
