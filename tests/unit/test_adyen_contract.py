@@ -130,6 +130,14 @@ def adyen_error(status: int, code: str, message: str) -> dict[str, Any]:
             ProviderDeclinedError,
         ),
         (403, adyen_error(403, "901", "Invalid Merchant Account"), ProviderNotConfiguredError),
+        # Another request under this Idempotency-Key is still running (or ran): its outcome
+        # is unknown here, never a decline that would give the units back while Adyen
+        # captures (adyen-magento2 #1166, #2211: 704 answered for a successful payment).
+        (
+            422,
+            adyen_error(422, "704", "request already processed or in progress"),
+            ProviderUnavailableError,
+        ),
         (401, {}, ProviderNotConfiguredError),
         (429, {}, ProviderUnavailableError),
         (500, adyen_error(500, "000", "Unknown error"), OutcomeUnknownNotRetryableError),

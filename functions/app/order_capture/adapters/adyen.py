@@ -27,6 +27,7 @@ from order_capture.errors import (
     ProviderError,
     ProviderLookupUnsupportedError,
     ProviderNotConfiguredError,
+    ProviderUnavailableError,
 )
 from order_capture.ports import (
     ProviderCapture,
@@ -51,6 +52,9 @@ ADYEN_TEST_API = "https://checkout-test.adyen.com/v71"
 
 #: Error codes Adyen returns when the API key or merchant account is wrong for this call.
 _CONFIGURATION_ERROR_CODES = frozenset({"010", "901", "902", "903", "904", "905"})
+#: "Request already processed or in progress": another request under this Idempotency-Key
+#: ran or is running; asked again later, Adyen answers with its result.
+_IN_PROGRESS_ERROR_CODES = frozenset({"704"})
 
 
 class AdyenWire(BaseModel):
@@ -94,6 +98,8 @@ def classify_adyen_error(status: int, body: dict[str, Any]) -> ProviderError | N
     text = f"adyen {status} {answer.error_type}/{code}: {answer.message}"
     if status in {401, 403} or code in _CONFIGURATION_ERROR_CODES:
         return ProviderNotConfiguredError(text)
+    if code in _IN_PROGRESS_ERROR_CODES:
+        return ProviderUnavailableError(text)
     if status in {400, 404, 422}:
         return ProviderDeclinedError(text)
     return None
