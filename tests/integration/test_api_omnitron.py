@@ -235,3 +235,17 @@ def test_review_an_error_naming_no_field_is_under_non_field_errors(merchant: Mer
     for response in (repeated, not_an_object):
         assert response.status_code == 400, response.text
         assert list(response.json()) == ["non_field_errors"], response.text
+
+
+def test_review_a_body_that_is_not_json_is_drfs_parse_error(merchant: Merchant) -> None:
+    """DRF answers a body its JSON parser refuses with ParseError, ``{"detail": "JSON parse
+    error - ..."}``; it was keyed "body" as if a serializer had read it."""
+    with merchant.client("Token") as omnitron:
+        response = omnitron.post(
+            "/api/v1/capture-order/",
+            content=b'{"order": ',
+            headers={"Content-Type": "application/json"},
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "parse_error", response.text
+    assert response.json()["detail"].startswith("JSON parse error - "), response.text

@@ -260,6 +260,9 @@ def error_body(problem: problems.Problem) -> dict[str, Any]:
             "detail": "Authentication credentials were not provided.",
             "code": "not_authenticated",
         }
+    if isinstance(error, problems.MalformedJsonError):
+        # DRF's ParseError: a detail, not a serializer's errors (no field was read).
+        return ErrorDetail(detail=f"JSON parse error - {error}", code=error.reason).model_dump()
     if problem.status == 400:
         named = error.fields if isinstance(error, InvalidEventError) else ()
         body: dict[str, Any] = {}
@@ -285,8 +288,9 @@ def _error_response(description: str, model: Any) -> OpenAPIResponse:
         400: _error_response(
             "Invalid request, as Django REST framework answers a serializer's errors: field -> "
             "messages; `order_items` -> one object per item ({} for a valid one), field -> "
-            "messages; what names no field under `non_field_errors`",
-            dict[str, list[str] | list[dict[str, list[str]]]],
+            "messages; what names no field under `non_field_errors`; a body that is not JSON "
+            "`{detail, code: parse_error}`",
+            dict[str, list[str] | list[dict[str, list[str]]]] | ErrorDetail,
         ),
         401: _error_response("Unauthorized Access", ErrorDetail),
         404: _error_response("No such order for this merchant", ErrorDetail),

@@ -93,6 +93,12 @@ class RouteNotFoundError(OrderCaptureError):
     reason = "route_not_found"
 
 
+class MalformedJsonError(InvalidEventError):
+    """The body is not JSON (Django REST framework's ParseError)."""
+
+    reason = "parse_error"
+
+
 class NotAllowedError(InvalidEventError):
     """A request the order's state forbids for good, where the dialect answers 400 (Medusa's
     ``not_allowed``: "A canceled order cannot capture payment")."""
@@ -141,10 +147,12 @@ def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEven
     or ``("body", 17)`` for malformed JSON at character 17.
     """
     problems = []
+    malformed = False
     for detail in validation_errors:
         location = tuple(detail.get("loc", ()))
         source, rest = (location[0], location[1:]) if location else ("body", ())
         if detail.get("type") == "json_invalid":
+            malformed = True
             context = detail.get("ctx") or {}
             problems.append(
                 ("body", f"body: malformed JSON ({context.get('error', 'decode error')})")
@@ -158,7 +166,8 @@ def invalid_request_from(validation_errors: list[dict[str, Any]]) -> InvalidEven
         problems.append((path, f"{path}: {detail.get('msg')}"))
     if not problems:
         return InvalidEventError("the request is invalid", field="(root)")
-    return InvalidEventError(
+    error_class = MalformedJsonError if malformed else InvalidEventError
+    return error_class(
         "; ".join(text for _, text in problems), field=problems[0][0], fields=tuple(problems)
     )
 
