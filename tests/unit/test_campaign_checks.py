@@ -243,21 +243,27 @@ def test_a_final_capture_the_sandbox_confirmed_then_reversed_is_not_judged() -> 
 
 
 def test_review_captures_refused_after_a_reversal_are_reported_apart_not_judged() -> None:
-    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED), after another, final,
-    # capture released the rest (Stripe's final_capture): its units are capturable again and
-    # the sandbox refuses every capture of them. No provider does both.
+    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED), on an authorization
+    # another, final, capture released (Stripe's final_capture): its units are capturable
+    # again and the sandbox refuses every capture of them. No provider does both.
     state = sandbox(release("final capture", key="final-key"))
     refused = {"authorization_id": "auth-1", "key": "again", "amount": 700, "final": True}
     state.captures_after_release.append("auth-1")
     state.refused_after_release.append(refused)
     assert counts([order(captured_amount=9300)], state)["releases_while_capturing"] == 1
-    state.reversed_after_release.add("auth-1")
+    state.reversed_captures.add("auth-1")
     figures = release_figures([order(captured_amount=9300)], state)
     assert figures["releases_while_capturing"] == (0, [])
     assert figures["captures_after_a_reversal"] == (
         1,
         ["auth-1: 700 under key again after a reversal"],
     )
+    # Released by the service's own release request, not a final capture: judged
+    state = sandbox(release("release"))
+    state.captures_after_release.append("auth-1")
+    state.refused_after_release.append(refused)
+    state.reversed_captures.add("auth-1")
+    assert counts([order(captured_amount=9300)], state)["releases_while_capturing"] == 1
 
 
 def test_a_capture_announced_wrongly_names_who_emitted_each_event() -> None:

@@ -43,10 +43,10 @@ class SandboxState:
     captures_after_release: list[str] = field(default_factory=list)
     #: Of each capture so refused: its authorization, idempotency key, amount and final flag.
     refused_after_release: list[dict[str, Any]] = field(default_factory=list)
-    #: Authorizations a capture of which was confirmed, then reversed (``async_reversed``)
-    #: after the authorization's rest was released: its units are capturable again, but no
-    #: capture can succeed any more (the campaign leaves what follows out of its figures).
-    reversed_after_release: set[str] = field(default_factory=set)
+    #: Authorizations a capture of which was confirmed, then reversed (``async_reversed``):
+    #: where a final capture also released the rest, the reversed units are capturable again
+    #: but no capture of them can succeed (the campaign reports those apart).
+    reversed_captures: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note_release(self, authorization: dict[str, Any], by: str, key: str | None) -> None:

@@ -98,8 +98,8 @@ class WebhookNotifier:
                 authorization = self.state.authorizations[capture["authorization_id"]]
                 if was != "failed" and not succeeded:
                     authorization["captured_amount"] -= capture["amount"]
-                    if was == "succeeded" and authorization.get("released"):
-                        self.state.reversed_after_release.add(authorization["id"])
+                    if was == "succeeded":
+                        self.state.reversed_captures.add(authorization["id"])
                 if succeeded and capture.get("final") and not authorization.get("released"):
                     self.state.note_release(
                         authorization, "final capture", capture.get("idempotency_key")

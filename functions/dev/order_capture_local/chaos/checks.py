@@ -108,8 +108,9 @@ def release_figures(
       remainder its provider still holds.
 
     An authorization whose final capture the sandbox confirmed and then reversed is left
-    out (see below), and so are the captures refused after a capture of a released
-    authorization was reversed (reported apart, ``captures_after_a_reversal``)."""
+    out (see below), and so are the captures refused on an authorization a final capture
+    released and another capture of which was reversed (reported apart,
+    ``captures_after_a_reversal``)."""
     figures: dict[str, list[str]] = {
         "releases_twice": [],
         "releases_while_capturing": [],
@@ -123,7 +124,7 @@ def release_figures(
         released = {k for k, a in sandbox.authorizations.items() if a.get("released")}
         final_failed = {c["authorization_id"] for c in sandbox.captures if c.get("final")
                         and c["status"] == "failed"}  # fmt: skip
-        reversed_after_release = set(sandbox.reversed_after_release)
+        reversed_captures = set(sandbox.reversed_captures)
     # A final capture the sandbox confirmed (releasing the rest, as Stripe's final_capture
     # does) and then reversed (as Adyen's late CAPTURE_FAILED does): no provider does both,
     # so what follows for that authorization is the sandbox's, not the service's to judge.
@@ -156,9 +157,12 @@ def release_figures(
     # Each capture the sandbox refused as after its release (one per ``after_release``
     # entry), with what released the authorization before it: who sent the capture late.
     refused = [c for c in refused if c["authorization_id"] not in reversed_final]
-    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED) after a final capture
-    # released the rest (Stripe's final_capture): its units are capturable again and every
-    # capture of them is refused. No provider does both; the sandbox's, not the service's.
+    # A capture confirmed, then reversed (Adyen's late CAPTURE_FAILED), on an authorization
+    # a final capture released (Stripe's final_capture; the reversal's webhook may come after
+    # it, whenever the sandbox reversed): its units are capturable again and every capture of
+    # them is refused. No provider does both; the sandbox's, not the service's.
+    released_final = {r["authorization_id"] for r in releases if r["by"] == "final capture"}
+    reversed_after_release = reversed_captures & released_final
     figures["captures_after_a_reversal"] += [
         f"{c['authorization_id']}: {c['amount']} under key {c['key']} after a reversal"
         for c in refused
