@@ -55,8 +55,9 @@ def test_capture_everything_without_a_key_captures_once(
         first = client.post(path)
         again = client.post(path)
     assert first.status_code == 200, first.text
-    assert again.status_code == 409 and again.json()["code"] == "invalid_state_error"
+    assert again.status_code == 200, again.text  # as Medusa: captured payments are skipped
     assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["order"]["paid_total"] == first.json()["order"]["paid_total"]
     assert len(_captures(local_api, merchant.merchant_id)) == 1
     assert first.json()["order"]["paid_total"] == first.json()["order"]["total"]
 
