@@ -320,24 +320,26 @@ class ApiVerdict:
             if sent.status != 200:
                 continue
             if sent.kind in CAPTURE_KINDS:
-                capture_id = capture_id_for(
-                    MERCHANT, sent.order_id, api_shipment_id(MERCHANT, sent.key)
-                )
-                capture = self.captures.get(capture_id)
-                if capture is None and sent.kind == "capture_medusa" and self._finished(sent):
-                    continue  # as Medusa's: nothing left to capture, the order answered (200)
-                if capture is None:
-                    self.flag(
-                        "lost_shipments",
-                        f"{name}: answered 200 ({sent.text[:160]}), no capture in the ledger",
-                    )
-                elif sent.asked is not None:
-                    self._asked_for(name, sent.asked, capture)
+                self._captured(name, sent)
             elif sent.kind == "refund":
                 body = sent.json() or {}
                 refund_id = (body.get("refund") or {}).get("id")
                 if refund_id not in refund_ids:
                     self.flag("lost_shipments", f"{name}: answered 200, no refund in the ledger")
+
+    def _captured(self, name: str, sent: Sent) -> None:
+        """A capture request answered 200: its capture is in the ledger, as asked."""
+        capture_id = capture_id_for(MERCHANT, sent.order_id, api_shipment_id(MERCHANT, sent.key))
+        capture = self.captures.get(capture_id)
+        if capture is None and sent.kind == "capture_medusa" and self._finished(sent):
+            return  # as Medusa's: nothing left to capture, the order answered (200)
+        if capture is None:
+            self.flag(
+                "lost_shipments",
+                f"{name}: answered 200 ({sent.text[:160]}), no capture in the ledger",
+            )
+        elif sent.asked is not None:
+            self._asked_for(name, sent.asked, capture)
 
     def _finished(self, sent: Sent) -> bool:
         """Whether ``sent``'s order has nothing left to capture, as a Medusa capture that
