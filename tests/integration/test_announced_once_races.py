@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from order_capture.domain import service
+from order_capture.domain.operator_settlement import CaptureMovedOnError
 from order_capture.errors import AnnouncementFailedError
 from order_capture.models import Capture, CaptureStatus
 from tests.integration.race_support import (
@@ -130,7 +131,8 @@ def test_campaign_a_redelivery_racing_an_operator_after_a_failed_announcement_an
     racing = ReadThenRace(
         repository, "confirmation_state", lambda: deliver(repository, publisher, lost, True)
     )
-    settle_by_operator(racing, publisher, lost)
+    with pytest.raises(CaptureMovedOnError, match="meanwhile by another path"):
+        settle_by_operator(racing, publisher, lost)
     deliver(repository, publisher, lost, True)
-    # Then it is announced once
+    # Then it is announced once, and the operator told the redelivery settled it
     assert publisher.sent == ["Payment Captured captured"]

@@ -8,11 +8,23 @@ from typing import Any
 
 import pytest
 
-from order_capture.domain import service
-from order_capture.domain.operator_settlement import CaptureMovedOnError, settle_capture
-from order_capture.models import CaptureStatus
+from order_capture.domain import failures, service
+from order_capture.domain.operator_settlement import (
+    CaptureInFlightError,
+    CaptureMovedOnError,
+    settle_capture,
+)
+from order_capture.errors import CaptureNotFoundAtProviderError
+from order_capture.history import Actor, acting
+from order_capture.models import CaptureStatus, FailureReason
 from order_capture_local.sandbox import SandboxServer
-from tests.integration.capture_support import NoProviders, announced, cli, requires_action
+from tests.integration.capture_support import (
+    NoProviders,
+    announced,
+    captured_but_not_recorded,
+    cli,
+    requires_action,
+)
 from tests.support import FixedClock, NothingWaits, RecordingPublisher
 
 __all__ = ["announced"]  # fixture
@@ -150,3 +162,59 @@ def test_cli_user_mistakes_are_one_line_not_a_traceback(
     assert "Traceback" not in err
     status, _, err = cli(capsys, "local", "invoke", "ReconcileFunction", "--log-level", "LOUD")
     assert status == 1 and "'LOUD' is not one of" in err
+
+
+def test_review_settling_a_capture_still_in_flight_not_captured_is_refused(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    """A capture just reserved is listed (``--older-than`` is 0 by default) while its Capture
+    step is at the provider. Settled not captured, its units were freed, Record's confirm
+    then lost its condition and said nothing: the provider held 10171, the ledger 0."""
+    capture_id = captured_but_not_recorded(repository, clock, sandbox, "order-a")
+    in_flight = repository.get_capture("merchant-1", "order-a", capture_id)
+    assert in_flight.status is CaptureStatus.PENDING
+    with sandbox.state.lock:
+        (made,) = [dict(c) for c in sandbox.state.captures]
+    publisher = RecordingPublisher()
+    with pytest.raises(CaptureInFlightError, match="may still be capturing"):
+        settle_capture(
+            repository, NothingWaits(), publisher, in_flight,
+            providers=NoProviders(), provider_reference=None,
+            reason="nothing in the dashboard", operator="alice", now=clock.now(),
+        )  # fmt: skip
+    sent = in_flight.model_copy(
+        update={"provider_reference": made["id"], "status_at_provider": "succeeded"}
+    )
+    service.record_and_announce(
+        repository, publisher, sent, clock.now(), execution_id=in_flight.execution_id
+    )
+    stored = repository.get_capture("merchant-1", "order-a", capture_id)
+    assert stored.status is CaptureStatus.CAPTURED
+    assert [kind for kind, _ in publisher.published] == ["Payment Captured"]
+
+
+def test_review_not_captured_after_reconciliation_failed_it_is_refused_not_reported_as_done(
+    repository: Any, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    """The operator's "not captured" found it failed already by reconciliation: it was
+    reported as the operator's settlement (``settled failed by alice``)."""
+    looked_at = requires_action(repository, clock, sandbox, "order-a")
+    with acting(Actor(kind="reconciliation")):
+        failures.fail_capture(
+            repository,
+            request=looked_at.request(),
+            failure=FailureReason(
+                reason=CaptureNotFoundAtProviderError.reason,
+                message="reconciliation: the provider has no capture with this key",
+                error=CaptureNotFoundAtProviderError.__name__,
+            ),
+            execution_id=looked_at.execution_id,
+            now=clock.now(),
+            reopen_requires_action=True,
+        )
+    with pytest.raises(CaptureMovedOnError, match="meanwhile by another path"):
+        settle_capture(
+            repository, NothingWaits(), RecordingPublisher(), looked_at,
+            providers=NoProviders(), provider_reference=None,
+            reason="not at the provider", operator="alice", now=clock.now(),
+        )  # fmt: skip

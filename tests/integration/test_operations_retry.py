@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from order_capture.adapters.providers import ConfiguredProviders
-from order_capture.domain.operator_settlement import RetryNotSafeError, retry_capture
+from order_capture.domain.operator_settlement import (
+    IN_FLIGHT_GRACE,
+    RetryNotSafeError,
+    retry_capture,
+)
 from order_capture.errors import ProviderUnavailableError
 from order_capture.models import Capture, CaptureStatus, RefundStatus
 from order_capture.ports import ProviderRefund, ProviderRefundRequest
@@ -211,8 +215,9 @@ def test_review_captures_retry_of_a_capture_of_nothing_confirms_it_without_the_p
     a provider without idempotency keys (it would have been refused as unsafe)."""
     stuck = free_gift_not_recorded(repository, clock, sandbox, _NoKeys())
     publisher = RecordingPublisher()
+    later = clock.now() + IN_FLIGHT_GRACE  # no longer possibly in flight
     settled, said = retry_capture(
-        repository, NothingWaits(), publisher, _NoKeys(), stuck, operator="bob", now=clock.now()
+        repository, NothingWaits(), publisher, _NoKeys(), stuck, operator="bob", now=later
     )
     assert (settled.status, settled.amount) == (CaptureStatus.CAPTURED, 0)
     assert "not sent" in said

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from order_capture.domain import failures, releases, service, state_log
 from order_capture.domain.announcements import make_known_unretried
+from order_capture.domain.reconciliation import DEFAULT_GRACE
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     InvalidStateError,
@@ -60,6 +61,29 @@ class CaptureMovedOnError(InvalidStateError):
     reason = "capture_moved_on"
 
 
+class CaptureInFlightError(InvalidStateError):
+    """The capture is pending and recent: its execution may be capturing it right now."""
+
+    reason = "capture_in_flight"
+
+
+#: A pending capture younger than this may still be at its provider (reconciliation waits
+#: as long before asking): an operator settling it "not captured" would free units whose
+#: money the provider is taking.
+IN_FLIGHT_GRACE = DEFAULT_GRACE
+
+
+def check_not_in_flight(capture: Capture, now: datetime) -> None:
+    """Refuse to settle or retry ``capture`` while its own execution may still be at it."""
+    settle_after = capture.updated_at + IN_FLIGHT_GRACE
+    if capture.status is CaptureStatus.PENDING and now < settle_after:
+        raise CaptureInFlightError(
+            f"capture {capture.capture_id} is pending since {capture.updated_at.isoformat()}: "
+            "its execution may still be capturing it; settle or retry it from "
+            f"{settle_after.isoformat()} on, or leave it to reconciliation"
+        )
+
+
 @as_operator
 def settle_capture(
     repository: RecordLedger,
@@ -85,6 +109,7 @@ def settle_capture(
             f"capture {capture.capture_id} is {capture.status.value} already "
             f"(since {capture.updated_at.isoformat()}): nothing to settle"
         )
+    check_not_in_flight(capture, now)
     if captured is None:
         captured = provider_reference is not None
     if captured:
@@ -121,6 +146,13 @@ def settle_capture(
     make_known_unretried(
         repository, waiters, publisher, settled, settled_here=settled_here, now=now
     )
+    if not settled_here:
+        # Settled the same way meanwhile by another path (its execution, a webhook,
+        # reconciliation): announced once (above), but not the operator's settlement.
+        raise CaptureMovedOnError(
+            f"capture {capture.capture_id} was settled {settled.status.value} meanwhile by "
+            "another path (see `captures show`); nothing was changed"
+        )
     if settled.status is CaptureStatus.CAPTURED:
         releases.release_quietly(
             lambda: releases.release_after_capture(repository, providers, settled, now),
@@ -156,6 +188,7 @@ def retry_capture(
             f"capture {capture.capture_id} is {capture.status.value} already "
             f"(since {capture.updated_at.isoformat()}): nothing to retry"
         )
+    check_not_in_flight(capture, now)
     if service.captures_nothing(capture):
         reference, said = None, "a capture of 0 (its units held nothing left to capture): not sent"
     else:
