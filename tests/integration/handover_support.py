@@ -83,6 +83,7 @@ def webhook(
         workflow,
         publisher,
         merchant_id=capture.merchant_id,
+        provider=capture.provider,
         notification=capture_notification(capture, succeeded),
         now=now,
     )

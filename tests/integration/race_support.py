@@ -162,6 +162,7 @@ def deliver(
         NobodyWaits(),
         publisher,
         merchant_id=capture.merchant_id,
+        provider=capture.provider,
         notification=capture_notification(capture, succeeded, psp_prefix="cap-", reason="x"),
         now=now,
     )

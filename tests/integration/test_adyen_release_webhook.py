@@ -89,7 +89,13 @@ def webhook(repository: Any, success: str, reference: str, reason: str = "") -> 
     assert read is not None
     waiters = _Nobody()
     return provider_webhooks.apply_notification(
-        repository, waiters, waiters, merchant_id=MERCHANT, notification=read, now=NOW
+        repository,
+        waiters,
+        waiters,
+        merchant_id=MERCHANT,
+        provider="adyen",
+        notification=read,
+        now=NOW,
     )
 
 
@@ -168,7 +174,13 @@ def test_a_cancellation_the_ledger_does_not_know_is_not_ours(
         return  # no reference at all: not read as ours
     assert (
         provider_webhooks.apply_notification(
-            repository, _Nobody(), _Nobody(), merchant_id=MERCHANT, notification=read, now=NOW
+            repository,
+            _Nobody(),
+            _Nobody(),
+            merchant_id=MERCHANT,
+            provider="adyen",
+            notification=read,
+            now=NOW,
         )
         is None
     )

@@ -82,6 +82,7 @@ def settle(repository: Any, event: str, reference: str, success: str = "true") -
         _Waiters(),
         _Quiet(),
         merchant_id="merchant-1",
+        provider="adyen",
         notification=notification,
         now=NOW,
     )

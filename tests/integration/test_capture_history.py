@@ -80,6 +80,7 @@ def test_a_capture_reserved_sent_and_confirmed_has_three_history_entries_and_no_
         NothingWaits(),
         RecordingPublisher(),
         merchant_id=sent.merchant_id,
+        provider=sent.provider,
         notification=ProviderNotification(
             subject="capture",
             outcome="succeeded",

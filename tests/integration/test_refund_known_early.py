@@ -58,6 +58,7 @@ class WebhookFasterThanTheAnswer(ReceivingProvider):
             waiters=None,  # type: ignore[arg-type]  # a refund completes no wait
             publisher=None,  # type: ignore[arg-type]  # nor is it announced
             merchant_id=request.merchant_id,
+            provider="sandbox",  # where capture_of_5000 captured
             notification=notification,
             now=NOW,
         )

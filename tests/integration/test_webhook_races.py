@@ -177,6 +177,7 @@ def test_an_announcement_that_failed_is_made_when_the_provider_delivers_again(
             NoWaiters(),
             publisher,
             merchant_id=request.merchant_id,
+            provider="sandbox",
             notification=notification(request.capture_id, "CAPTURE", True),
             now=NOW,
         )

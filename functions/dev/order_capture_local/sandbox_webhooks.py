@@ -99,7 +99,7 @@ class WebhookNotifier:
                 if was != "failed" and not succeeded:
                     authorization["captured_amount"] -= capture["amount"]
                     if was == "succeeded":
-                        self.state.reversed_captures.add(authorization["id"])
+                        self.state.reversed_captures.add(capture["authorization_id"])
                 if succeeded and capture.get("final") and not authorization.get("released"):
                     self.state.note_release(
                         authorization, "final capture", capture.get("idempotency_key")

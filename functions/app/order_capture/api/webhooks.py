@@ -118,6 +118,7 @@ def provider_webhook(
             dependencies.confirmation_waiters,
             dependencies.publisher,
             merchant_id=merchant_id,
+            provider=provider,
             notification=notification,
             now=now,
             # Its confirmation may have been the order's last capture: the remainder goes,
@@ -136,7 +137,7 @@ def provider_webhook(
             # notification proves which (domain.external_refunds).
             with acting(Actor(kind="webhook", name=provider, reason=notification.event)):
                 elsewhere = external_refunds.record_notified_refund(
-                    dependencies.repository, merchant_id, notification, now
+                    dependencies.repository, merchant_id, notification, now, provider
                 )
             logger.info(
                 "provider notification about a reference that is not ours: "

@@ -87,7 +87,11 @@ def record_external_refunds(
 
 
 def record_notified_refund(
-    repository: WebhookLedger, merchant_id: str, notification: ProviderNotification, now: datetime
+    repository: WebhookLedger,
+    merchant_id: str,
+    notification: ProviderNotification,
+    now: datetime,
+    provider: str,
 ) -> list[Refund]:
     """A provider's refund notification that names no refund of ours (Adyen: a refund made
     in the Customer Area), recorded as refunds of the order it proves to be of; the ledger's
@@ -113,6 +117,7 @@ def record_notified_refund(
     order = repository.get_order(merchant_id, notification.reference)
     if (
         order is None
+        or order.payment.provider != provider  # only its own provider's word counts
         or notification.authorization_reference is None
         or order.payment.reference != notification.authorization_reference
         or notification.provider_amount is None

@@ -43,6 +43,7 @@ from order_capture.models import (
     Refund,
     RefundStatus,
 )
+from order_capture.observability import logger
 from order_capture.ports import (
     CaptureConfirmations,
     CaptureLedger,
@@ -62,12 +63,14 @@ def apply_notification(
     publisher: EventPublisher,
     *,
     merchant_id: str,
+    provider: str,
     notification: ProviderNotification,
     now: datetime,
     before_announcing: Callable[[Capture], object] | None = None,
 ) -> Capture | Refund | AuthorizationRelease | None:
-    """``_apply_notification``, the webhook (and its event) the actor of the ledger's history,
-    and the notification (``notification_identity``) the announcer of what it settles."""
+    """``_apply_notification`` of a notification ``provider``'s webhook received, the
+    webhook (and its event) the actor of the ledger's history, and the notification
+    (``notification_identity``) the announcer of what it settles."""
     with acting(
         Actor(kind="webhook", reason=notification.event),
         notification=notification_identity(notification),
@@ -77,6 +80,7 @@ def apply_notification(
             waiters,
             publisher,
             merchant_id=merchant_id,
+            provider=provider,
             notification=notification,
             now=now,
             before_announcing=before_announcing,
@@ -90,12 +94,26 @@ def notification_identity(notification: ProviderNotification) -> str:
     return f"{notification.event} {notification.outcome} {notification.reference}"
 
 
+def _made_at(capture: Capture | None, provider: str) -> bool:
+    """Whether ``capture`` (if the ledger has it) was made at ``provider``: one provider's
+    signed word never settles what another holds (a leaked test key of one must not settle,
+    or reverse, captures and refunds at every other)."""
+    if capture is None or capture.provider == provider:
+        return True
+    logger.warning(
+        "provider notification about a capture made at another provider: ignored",
+        extra={"provider": provider, "made_at": capture.provider, "capture_id": capture.capture_id},
+    )
+    return False
+
+
 def _apply_notification(
     repository: WebhookLedger,
     waiters: ConfirmationWaiters,
     publisher: EventPublisher,
     *,
     merchant_id: str,
+    provider: str,
     notification: ProviderNotification,
     now: datetime,
     before_announcing: Callable[[Capture], object] | None = None,
@@ -111,11 +129,15 @@ def _apply_notification(
     redelivers it) announces again once ``SETTLER_DEADLINE`` is past the note's moment; a
     copy inside it announces nothing (domain.announcements)."""
     if notification.about_refund:
+        refund = repository.find_refund(merchant_id, notification.reference)
+        of = repository.find_capture(merchant_id, refund.capture_id) if refund else None
+        if not _made_at(of, provider):
+            return None
         return settle_refund(repository, merchant_id, notification, now)
     if notification.subject == "release":
         return releases.settle_by_notification(repository, merchant_id, notification, now)
     capture = repository.find_capture(merchant_id, notification.reference)
-    if capture is None:
+    if capture is None or not _made_at(capture, provider):
         return None
     settled, settled_here = _settle_capture(repository, capture, notification, now)
     if before_announcing is not None:
