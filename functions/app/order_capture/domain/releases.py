@@ -332,6 +332,9 @@ class ReleaseReport(Model):
     lapsed: int = 0
     #: Releases whose retry raised: left as they were, for the next run (and alarmed).
     errors: int = 0
+    #: Releases asked again that the provider still did not release: unanswered (pending, for
+    #: the next run) or refused (failed, for a person). Alarmed: the shopper's money stays held.
+    unreleased: int = 0
 
 
 def _outcome(settled: AuthorizationRelease) -> tuple[str, str]:
@@ -431,6 +434,7 @@ def reconcile_releases(
                 outcome, reason = _carry_out_waiting(ledger, providers, release, now)
             else:
                 outcome, reason = _retry(ledger, providers, release, now)
+                counts["unreleased"] += outcome in {"still_open", "failed"}
         except Exception as error:  # one release must not stop the others
             outcome, reason = "errors", error_reason(error)
         counts[outcome] += 1

@@ -117,6 +117,8 @@ def handle(
         value=report.errors + refunds.errors + released.errors,
     )
     metrics.add_metric(name="ReleasesSettled", unit=MetricUnit.Count, value=released.released)
+    # Alarmed on: releases asked again and still not made (unanswered, or refused).
+    metrics.add_metric(name="ReleasesStillOpen", unit=MetricUnit.Count, value=released.unreleased)
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
     # Settled by an earlier run or an operator that died (or whose PutEvents failed) before
