@@ -35,3 +35,11 @@ def error_reason(error: Exception) -> str:
 
 
 OnItem = Callable[[ReconciledItem], None]
+
+#: Asked before each item: whether this run has time to settle one more (Reconcile stops
+#: before its Lambda timeout; what it leaves is ``deferred`` to the next run).
+HasTime = Callable[[], bool]
+
+
+def out_of_time(has_time: HasTime | None) -> bool:
+    return has_time is not None and not has_time()

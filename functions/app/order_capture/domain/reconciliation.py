@@ -30,7 +30,13 @@ from order_capture.domain.announcements import (
     make_known,
     make_known_unretried,
 )
-from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
+from order_capture.domain.reconciled import (
+    HasTime,
+    OnItem,
+    ReconciledItem,
+    error_reason,
+    out_of_time,
+)
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
     ProviderDeclinedError,
@@ -73,6 +79,8 @@ class ReconciliationReport(Model):
     amount_mismatches: int = 0
     #: Captures whose settling raised: left as they were, for the next run (and alarmed).
     errors: int = 0
+    #: Captures this run had no time left for: for the next run.
+    deferred: int = 0
 
 
 def reconcile_open_captures(
@@ -85,6 +93,7 @@ def reconcile_open_captures(
     waiters: ConfirmationWaiters | None = None,
     on_error: Callable[[Capture, Exception], None] | None = None,
     on_item: OnItem | None = None,
+    has_time: HasTime | None = None,
 ) -> ReconciliationReport:
     """Settle the open captures older than ``grace``; each one settled is made known once
     (``announcements.make_known``): the confirmation workflow still waiting for it is
@@ -94,7 +103,11 @@ def reconcile_open_captures(
     waiters = waiters or NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
     unannounced = repository.list_unannounced(now - grace)
-    for capture in [*unannounced, *repository.list_open_captures(now - grace)]:
+    due = [*unannounced, *repository.list_open_captures(now - grace)]
+    for position, capture in enumerate(due):
+        if out_of_time(has_time):
+            counts["deferred"] = len(due) - position
+            break
         counts["examined"] += 1
         try:
             with acting(RECONCILIATION):

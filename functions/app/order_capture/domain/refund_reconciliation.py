@@ -15,7 +15,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from order_capture.domain.listed_refunds import record_listed_refunds
-from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
+from order_capture.domain.reconciled import (
+    HasTime,
+    OnItem,
+    ReconciledItem,
+    error_reason,
+    out_of_time,
+)
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.domain.refunds import settle_at_provider
 from order_capture.errors import (
@@ -42,6 +48,8 @@ class RefundReconciliationReport(Model):
     unanswered: int = 0
     #: Refunds whose settling raised: left as they were, for the next run (and alarmed).
     errors: int = 0
+    #: Refunds this run had no time left for: for the next run.
+    deferred: int = 0
 
 
 def reconcile_open_refunds(
@@ -52,12 +60,17 @@ def reconcile_open_refunds(
     on_error: Callable[[Refund, Exception], None] | None = None,
     *,
     on_item: OnItem | None = None,
+    has_time: HasTime | None = None,
 ) -> RefundReconciliationReport:
     """Settle refunds left pending longer than ``grace`` (see the module doc); one that
     raises is counted in ``errors`` and handed to ``on_error``, and the others go on.
     ``on_item`` is told what became of each refund examined, and why."""
     counts = RefundReconciliationReport().model_dump()
-    for refund in repository.list_open_refunds(now - grace):
+    due = repository.list_open_refunds(now - grace)
+    for position, refund in enumerate(due):
+        if out_of_time(has_time):
+            counts["deferred"] = len(due) - position
+            break
         counts["examined"] += 1
         try:
             with acting(Actor(kind="reconciliation")):

@@ -47,7 +47,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from order_capture.domain.reconciled import OnItem, ReconciledItem, error_reason
+from order_capture.domain.reconciled import (
+    HasTime,
+    OnItem,
+    ReconciledItem,
+    error_reason,
+    out_of_time,
+)
 from order_capture.errors import ProviderDeclinedError, ProviderError
 from order_capture.models import (
     AuthorizationRelease,
@@ -335,6 +341,8 @@ class ReleaseReport(Model):
     #: Releases asked again that the provider still did not release: unanswered (pending, for
     #: the next run) or refused (failed, for a person). Alarmed: the shopper's money stays held.
     unreleased: int = 0
+    #: Releases this run had no time left for: for the next run.
+    deferred: int = 0
 
 
 def _outcome(settled: AuthorizationRelease) -> tuple[str, str]:
@@ -420,6 +428,7 @@ def reconcile_releases(
     grace: timedelta = DEFAULT_GRACE,
     *,
     on_item: OnItem | None = None,
+    has_time: HasTime | None = None,
 ) -> ReleaseReport:
     """Ask again for every release still pending and older than ``grace`` (its provider call
     failed, went unanswered, or its step died after storing it), with the same key; carry
@@ -427,7 +436,11 @@ def reconcile_releases(
     as ``lapsed`` (nothing sent) every ``waiting`` one whose order can capture nothing more
     because its authorization expired unfinished with nothing in flight."""
     counts = ReleaseReport().model_dump()
-    for release in ledger.list_open_releases(now - grace):
+    due = ledger.list_open_releases(now - grace)
+    for position, release in enumerate(due):
+        if out_of_time(has_time):
+            counts["deferred"] = len(due) - position
+            break
         counts["examined"] += 1
         try:
             if release.status is ReleaseStatus.WAITING:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.adapters.providers import ConfiguredProviders, provider_for
 from order_capture.config import settings
 from order_capture.domain import releases
-from order_capture.domain.reconciled import ReconciledItem
+from order_capture.domain.reconciled import HasTime, ReconciledItem
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refund_reconciliation import reconcile_open_refunds
 from order_capture.handlers.await_confirmation import default_waiters
@@ -62,6 +62,35 @@ def _release_after(
     return releases.release_after_capture(ledger, providers, confirmed, now)
 
 
+#: A run starts no item with less than this left of its Lambda time: a provider call can take
+#: its timeout on each of its attempts, and the metrics and the log must still be written.
+RESERVE_SECONDS = 60.0
+#: Of the time a run starts with (less the reserve), captures may take the first 60% and
+#: refunds the next 20%: a provider that never answers cannot starve refunds and releases.
+CAPTURES_SHARE, REFUNDS_SHARE = 0.6, 0.2
+
+
+def _budget(context: LambdaContext) -> tuple[HasTime, HasTime, HasTime] | tuple[None, None, None]:
+    """(captures, refunds, releases): whether each phase has time for one more item."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None, None, None
+
+    def left() -> float:
+        return float(remaining()) / 1000
+
+    start = left()
+    reserve = min(RESERVE_SECONDS, start / 5)  # a shorter Timeout keeps a fifth
+    spare = start - reserve
+    captures_until = reserve + spare * (1 - CAPTURES_SHARE)
+    refunds_until = reserve + spare * (1 - CAPTURES_SHARE - REFUNDS_SHARE)
+    return (
+        lambda: left() > captures_until,
+        lambda: left() > refunds_until,
+        lambda: left() > reserve,
+    )
+
+
 def handle(
     event: dict[str, Any],
     context: LambdaContext,
@@ -77,6 +106,7 @@ def handle(
     ledger = repository or default_repository()
     now = (clock or SystemClock()).now()
     items: list[ReconciledItem] = []
+    captures_have_time, refunds_have_time, releases_have_time = _budget(context)
     report = reconcile_open_captures(
         ledger,
         _provider_of,
@@ -86,6 +116,7 @@ def handle(
         waiters=waiters or default_waiters(),
         on_error=_log_capture_error,
         on_item=items.append,
+        has_time=captures_have_time,
     )
     release_providers = providers or ConfiguredProviders(settings())
     for item in items:
@@ -102,6 +133,7 @@ def handle(
         grace,
         _log_refund_error,
         on_item=items.append,
+        has_time=refunds_have_time,
     )
     released = releases.reconcile_releases(
         ledger,
@@ -109,6 +141,7 @@ def handle(
         now,
         grace,
         on_item=items.append,
+        has_time=releases_have_time,
     )
     # Alarmed on: captures, refunds and releases whose settling raised (left for next run).
     metrics.add_metric(
@@ -128,14 +161,14 @@ def handle(
     metrics.add_metric(
         name="CapturesStillOpen",
         unit=MetricUnit.Count,
-        value=report.still_open + report.unanswered + report.amount_mismatches,
+        value=report.still_open + report.unanswered + report.amount_mismatches + report.deferred,
     )
     metrics.add_metric(name="RefundsReconciled", unit=MetricUnit.Count, value=refunds.refunded)
     # Alarmed on: refunds still pending after this run (awaiting a webhook, or unsafe to resend).
     metrics.add_metric(
         name="RefundsStillOpen",
         unit=MetricUnit.Count,
-        value=refunds.still_open + refunds.unanswered,
+        value=refunds.still_open + refunds.unanswered + refunds.deferred,
     )
     logger.info(
         "reconciliation finished",
