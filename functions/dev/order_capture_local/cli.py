@@ -6,6 +6,7 @@ order-capture local put-events -e a.json [-e b.json ...] [--ledger] [--json]
                                [--sandbox-fault KIND ...]
 order-capture local start-api [--port 3000] [--merchant merchant-1]
 order-capture keys create --merchant <id> [--table <LedgerTableName> | --local-url <url>]
+order-capture keys revoke --merchant <id> (--key <key> | --digest <sha256>) --table <Ledger>
 order-capture reconcile [--table <LedgerTableName>] [--json]
 order-capture captures list [--status S] [--merchant M] [--older-than 1h] [--json]
 order-capture captures show <capture_id> | settle <capture_id> --captured ... | --not-captured ...

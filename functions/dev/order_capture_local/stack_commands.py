@@ -1,6 +1,6 @@
 """The commands that run against a stack, on AWS (``--table``) or the running
-``order-capture local start``: ``keys create`` and ``reconcile``, and how any command finds
-that running stack (unless told ``--in-process``)."""
+``order-capture local start``: ``keys create``, ``keys revoke`` (AWS) and ``reconcile``, and
+how any command finds that running stack (unless told ``--in-process``)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,26 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
     else:
         api_key = _create_local_key(args.local_url or "http://127.0.0.1:3000", args.merchant)
     print(api_key)
+    return 0
+
+
+def _cmd_keys_revoke(args: argparse.Namespace) -> int:
+    """Delete a merchant's key (by the key, or its digest as `keys create` never shows it):
+    a leaked key stops working once the authorizer's cache forgets it."""
+    from order_capture.adapters.api_keys import DynamoDBApiKeyStore  # noqa: PLC0415
+    from order_capture.domain import merchant_api  # noqa: PLC0415
+
+    digest = args.digest or merchant_api.api_key_digest(args.key)
+    if not DynamoDBApiKeyStore(args.table).revoke(digest, args.merchant):
+        print(
+            f"refused: no key {digest[:12]}... of merchant {args.merchant} (nothing deleted)",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"revoked key {digest[:12]}... of merchant {args.merchant}; API Gateway may keep "
+        "accepting it for ApiKeyCacheSeconds (the authorizer's cache)"
+    )
     return 0
 
 
@@ -128,6 +148,17 @@ def add_parsers(commands: Any) -> None:
     )
     add_in_process_flag(create_key)
     create_key.set_defaults(run=_cmd_keys_create)
+    revoke_key = keys_commands.add_parser(
+        "revoke", help="delete a merchant's API key (on AWS: --table); it stops working"
+    )
+    revoke_key.add_argument("--merchant", required=True, help="whose key it is")
+    which = revoke_key.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key", help="the key itself")
+    which.add_argument("--digest", help="its SHA-256 (hex), as the ledger's APIKEY# item names it")
+    revoke_key.add_argument(
+        "--table", required=True, help="the ledger table (stack output LedgerTableName)"
+    )
+    revoke_key.set_defaults(run=_cmd_keys_revoke)
 
     reconcile = commands.add_parser(
         "reconcile", help="settle pending / requires_action captures now (AWS or local stack)"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from order_capture.adapters.dynamodb.codec import api_key_key, string, timestamp
-from order_capture.adapters.dynamodb.table import LedgerTable
+from order_capture.adapters.dynamodb.table import CONDITION_FAILED, LedgerTable, ledger_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,3 +41,23 @@ class DynamoDBApiKeyStore:
         }
         # A digest collision is as likely as guessing a key; never overwrite one.
         self.table.put(item, condition="attribute_not_exists(PK)")
+
+    def revoke(self, key_digest: str, merchant_id: str) -> bool:
+        """Delete the key of ``key_digest`` if it is ``merchant_id``'s (an operator names whose
+        key they revoke); False if there is no such key of that merchant. An operator's
+        command: no function may delete a key (template.yaml grants none)."""
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        with ledger_call("delete_item"):
+            try:
+                self.table.client.delete_item(
+                    TableName=self.table.table_name,
+                    Key=api_key_key(key_digest),
+                    ConditionExpression="merchant_id = :merchant",
+                    ExpressionAttributeValues={":merchant": string(merchant_id)},
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == CONDITION_FAILED + "Exception":
+                    return False
+                raise
+        return True
