@@ -18,11 +18,13 @@ import pytest
 import stripe
 
 from order_capture.domain import refund_reconciliation
+from order_capture.domain.refund_states import settle_refund_state
 from order_capture.models import (
     Capture,
     Refund,
     RefundStatus,
 )
+from order_capture.ports import ProviderRefundState
 from tests.integration.stripe_support import (
     NOW,
     SECRET,
@@ -230,3 +232,28 @@ def test_reconciliation_leaves_a_refund_stripe_cannot_show_for_the_next_run(
     assert report.examined == 1 and report.refunded == report.failed == 0
     assert stored_refund(repository, made).status is RefundStatus.PENDING
     assert totals(repository, capture) == (0, 1500, 3500, 0)
+
+
+def test_review_a_webhooks_refund_state_settles_only_its_own_providers_refund(
+    repository: Any, fake: FakeStripe, capture: Capture
+) -> None:
+    """The Stripe route's word about a refund of a capture made at another provider (a leaked
+    Stripe endpoint secret, a reused metadata key) settles nothing: it settled any refund the
+    merchant's ledger had under that key."""
+    made = refund(repository, fake, capture)
+    assert made.provider_reference is not None
+    state = ProviderRefundState(
+        provider_reference=made.provider_reference,
+        reference=made.refund_id,
+        status="succeeded",
+        amount=made.amount,
+        currency=made.currency,
+    )
+    for elsewhere in ("adyen", "sandbox"):
+        assert (
+            settle_refund_state(repository, capture.merchant_id, state, NOW, provider=elsewhere)
+            is None
+        )
+    assert stored_refund(repository, made).status is RefundStatus.PENDING
+    settled = settle_refund_state(repository, capture.merchant_id, state, NOW, provider="stripe")
+    assert settled is not None and settled.status is RefundStatus.REFUNDED

@@ -129,7 +129,9 @@ def stripe_webhook(merchant_id: MerchantQuery) -> Response[str]:
     stripe_event = stripe_events.parse_event(payload)
     state = stripe_events.refund_of(stripe_event) if stripe_event is not None else None
     settled = (
-        settle_refund_state(dependencies.repository, merchant_id, state, now, stripe_event.type)
+        settle_refund_state(
+            dependencies.repository, merchant_id, state, now, stripe_event.type, provider="stripe"
+        )
         if state is not None and stripe_event is not None
         else None
     )

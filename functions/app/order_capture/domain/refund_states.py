@@ -35,16 +35,23 @@ def settle_refund_state(
     state: ProviderRefundState,
     now: datetime,
     event: str | None = None,
+    *,
+    provider: str | None = None,
 ) -> Refund | None:
     """Apply the provider's ``state`` of one of the merchant's refunds (reported by ``event``,
     the provider's name for it, for the ledger's messages); the refund as stored after
     (unchanged while the provider says ``pending``). None if it is not ours (no key of ours,
-    unknown to the ledger, or a different refund)."""
+    unknown to the ledger, or a different refund; with ``provider``, a webhook's: a refund of
+    a capture made at another provider)."""
     if state.reference is None:
         return None
     refund = repository.find_refund(merchant_id, state.reference)
     if refund is None or not is_our_refund(refund, state):
         return None
+    if provider is not None:  # a webhook's: only its own provider's refunds
+        capture = repository.get_capture(merchant_id, refund.order_id, refund.capture_id)
+        if capture is not None and capture.provider != provider:
+            return None
     if state.status == "pending":
         return refund
     notification = ProviderNotification(
