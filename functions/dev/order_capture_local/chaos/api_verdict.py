@@ -342,10 +342,15 @@ class ApiVerdict:
             self._asked_for(name, sent.asked, capture)
 
     def _finished(self, sent: Sent) -> bool:
-        """Whether ``sent``'s order has nothing left to capture, as a Medusa capture that
-        captured nothing answers it (reserved nothing, everything captured or canceled)."""
-        order = next((o for o in self.order_models if o.order_id == sent.order_id), None)
-        return order is not None and remaining_capture_amount(order) == 0
+        """Whether ``sent``'s order had nothing left to capture when a Medusa capture that
+        captured nothing answered it: its answer says ``completed`` (captured, nothing left,
+        nothing in flight); where the request's ``fields`` left the status out, the order
+        has nothing left now (a reversal later may have given units back: then counted)."""
+        order = (sent.json() or {}).get("order") or {}
+        if "status" in order:
+            return bool(order["status"] == "completed")
+        stored = next((o for o in self.order_models if o.order_id == sent.order_id), None)
+        return stored is not None and remaining_capture_amount(stored) == 0
 
     def _left_to_an_operator(self, sent: Sent, refund_ids: set[str]) -> bool:
         """README: ``502 outcome_unknown`` answers a request whose answer an Aplazame lost,
