@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from order_capture.adapters.adyen_lines import line_items
+from order_capture.models import CaptureLine
 from order_capture.ports import ProviderItem
 from tests.unit.provider_adapters_support import (
     ADYEN_RECEIVED,
@@ -119,3 +120,26 @@ def test_adyen_refund_lines_add_up_to_the_refund_whatever_its_amount(amount: int
     assert _sum(lines) == amount
     assert all(line["amountExcludingTax"] + line["taxAmount"] == line["amountIncludingTax"]
                for line in lines)  # fmt: skip
+
+
+def test_review_a_rounding_line_carries_what_adyens_steps_moved() -> None:
+    # IDR has no decimals at Adyen (ISO: two), so every amount sent is in whole rupiahs: the
+    # lines' values floor to a whole rupiah, and the capture, planned in Adyen's steps, took
+    # the rest of the order's money. The difference is a line of its own, so the lines still
+    # add up to the amount, as open-invoice methods require.
+    request = capture_request("993617894903480A", amount=10400).model_copy(
+        update={
+            "currency": "IDR",
+            "lines": [
+                CaptureLine(item_id="sku-1", quantity=1, amount=6150),
+                CaptureLine(item_id="sku-2", quantity=1, amount=4250),
+            ],
+        }
+    )
+    lines = line_items(request)
+    assert [(line["id"], line["amountIncludingTax"]) for line in lines] == [
+        ("sku-1", 61),
+        ("sku-2", 42),
+        ("rounding", 1),
+    ]
+    assert _sum(lines) == 104  # the amount, in Adyen's whole rupiahs
