@@ -344,11 +344,12 @@ class ApiVerdict:
     def _finished(self, sent: Sent) -> bool:
         """Whether ``sent``'s order had nothing left to capture when a Medusa capture that
         captured nothing answered it: its answer says ``completed`` (captured, nothing left,
-        nothing in flight); where the request's ``fields`` left the status out, the order
-        has nothing left now (a reversal later may have given units back: then counted)."""
+        nothing in flight), or the order has nothing left now (an order whose rest is worth
+        nothing is ``pending`` with nothing captured; the status may be left out by the
+        request's ``fields``; a reversal after the answer may have given units back)."""
         order = (sent.json() or {}).get("order") or {}
-        if "status" in order:
-            return bool(order["status"] == "completed")
+        if order.get("status") == "completed":
+            return True
         stored = next((o for o in self.order_models if o.order_id == sent.order_id), None)
         return stored is not None and remaining_capture_amount(stored) == 0
 
