@@ -54,31 +54,25 @@ def _touched(operation: str, params: dict[str, Any]) -> tuple[str, list[tuple[st
 
 
 class DynamoDBRecorder:
-    """Every DynamoDB request's table and items, while ``active`` (botocore hook), and each
-    item as it was before the first request that named it (``before``)."""
+    """Every DynamoDB request's table and items, while ``active`` (botocore hook), each with
+    its items as they stood just before it was sent (``DynamoDBCall.before``)."""
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
         self.active = False
         self.calls: list[DynamoDBCall] = []
-        self.before = LedgerSnapshot({}, set())
 
     def start(self) -> None:
         self.calls.clear()
-        self.before = LedgerSnapshot({}, set())
         self.active = True
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if self.active:
             table, items = _touched(model.name, params)
-            self.calls.append(DynamoDBCall(model.name, table, items))
             # The hook runs before the request is sent (and DynamoDB requests are served one
-            # at a time): an item named here for the first time is still as it was before.
-            unseen = set(_keys(items)) - self.before.sizes.keys()
-            if unseen:
-                item_state = ledger_snapshot(self.runtime, unseen)
-                self.before.sizes.update(item_state.sizes)
-                self.before.indexed.update(item_state.indexed)
+            # at a time): the items it names are still as they were before it.
+            before = ledger_snapshot(self.runtime, set(_keys(items)))
+            self.calls.append(DynamoDBCall(model.name, table, items, before))
 
     def touched(self) -> set[tuple[str, str]]:
         return {key for call in self.calls for key in _keys(call.items)}
@@ -130,13 +124,11 @@ def transitions_of(history: list[dict[str, Any]]) -> tuple[int, int]:
 @dataclass
 class Recording:
     """What one measured action did: AWS requests (the runtime's counts, ``SFN.*``
-    included), DynamoDB requests with their items, item sizes around it."""
+    included), DynamoDB requests with their items as each found them, the items after it."""
 
     requests: Counter[str]
     calls: list[DynamoDBCall]
-    before: dict[tuple[str, str], int]
-    after: dict[tuple[str, str], int]
-    indexed: set[tuple[str, str]]
+    after: LedgerSnapshot
     provider_captures: int
     emitted: list[dict[str, Any]]
     seconds: float
@@ -181,14 +173,11 @@ class Bench:
             self.recorder.active = False
         # Only the items the action named: sizing the whole ledger twice per action was most
         # of the bench's CPU once it held 1,000-line orders.
-        before = self.recorder.before
         after = ledger_snapshot(runtime, self.recorder.touched())
         recording = Recording(
             requests=Counter(runtime.request_counts),
             calls=list(self.recorder.calls),
-            before=before.sizes,
-            after=after.sizes,
-            indexed=before.indexed | after.indexed,
+            after=after,
             provider_captures=len(self.sandbox.state.captures) - captures_before,
             emitted=runtime.emitted_events[emitted_before:],
             seconds=seconds,
@@ -203,7 +192,7 @@ class Bench:
     def run_of(self, report: ExecutionReport, recording: Recording) -> Run:
         """One execution's figures; the requests are the recording's, without the runtime's
         own Step Functions calls (``SFN.*``: starting and polling executions)."""
-        calls, before, after = recording.calls, recording.before, recording.after
+        calls, after = recording.calls, recording.after
         history = self.runtime.history(report.arn)
         transitions, retries = transitions_of(history)
         return Run(
@@ -219,10 +208,10 @@ class Bench:
             transitions=transitions,
             retries=retries,
             largest_payload=largest_payload(history),
-            capacity=capacity_of(calls, before, after, recording.indexed),
+            capacity=capacity_of(calls, after),
             largest_item=max(
                 (
-                    max(before.get((pk, sk), 0), after.get((pk, sk), 0))
+                    max(call.before.size_of((pk, sk)), after.size_of((pk, sk)))
                     for call in calls
                     for _, pk, sk in call.items
                 ),
@@ -286,7 +275,7 @@ class Bench:
                 call.operation for call in calls if self.kind_of(call) == "idempotency"
             ),
             provider_captures=recording.provider_captures,
-            capacity=capacity_of(calls, recording.before, recording.after, recording.indexed),
+            capacity=capacity_of(calls, recording.after),
             execution=execution,
         )
 

@@ -161,8 +161,11 @@ def render_cost(costs: dict[str, Cost], transitions: int) -> list[str]:
         "capture with its lines and history entry, `CAPTURE_REF`: the pointer from our "
         "capture id to its order that the provider's webhook needs from before the provider "
         "hears of the capture), confirm 2 (capture with its history entry and announced note, "
-        'header), plus 1 WRU per index entry written (docs/ledger.md "Folded items", '
-        '"The announced note"); '
+        'header) (docs/ledger.md "Folded items", "The announced note"), plus 1 WRU for '
+        "each index entry a write puts or deletes (the pending capture's `OpenCaptures` "
+        "entry, put by the reserve and deleted by the confirm; by DynamoDB's rules a write "
+        "that leaves an item's index keys as they were costs its keys-only indexes nothing, "
+        "so the header's `OpenOrdersByExpiry` entry is billed only when the order leaves it); "
         "the reads, 4 items each for Validate and Capture (header, catalog, `LINE_COUNTERS`, "
         "the capture sought; missing items billed too; a capture's `CAPTURE_LINES#` is read "
         "after, only when the capture names it), are 1 RRU each), then Lambda duration "

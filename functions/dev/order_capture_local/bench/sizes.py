@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -39,12 +39,24 @@ def dynamodb_item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + dynamodb_value_size(value) for name, value in item.items())
 
 
+#: One item's entry in each global secondary index (its index key values), ``None`` where it
+#: is not in that index (sparse: an item is in it only while it has the index's key attributes).
+IndexEntries = tuple[tuple[Any, ...] | None, ...]
+
+
 @dataclass(frozen=True)
 class LedgerSnapshot:
-    """Every ledger item's size, and the items in a sparse global secondary index."""
+    """Some ledger items as they stand: each one's size, and its entry in each global
+    secondary index. An item not in ``sizes`` does not exist."""
 
     sizes: dict[tuple[str, str], int]
-    indexed: set[tuple[str, str]]
+    index_entries: dict[tuple[str, str], IndexEntries]
+
+    def size_of(self, key: tuple[str, str]) -> int:
+        return self.sizes.get(key, 0)
+
+    def entries_of(self, key: tuple[str, str]) -> IndexEntries:
+        return self.index_entries.get(key, ())
 
 
 def ledger_snapshot(
@@ -59,8 +71,8 @@ def ledger_snapshot(
     from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
 
     (table,) = runtime.template.tables.values()
-    index_attributes = [
-        index["KeySchema"][0]["AttributeName"]
+    index_keys = [
+        [element["AttributeName"] for element in index["KeySchema"]]
         for index in table.properties.get("GlobalSecondaryIndexes", [])
     ]
     stored_table = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].get_table(table.name)
@@ -73,15 +85,30 @@ def ledger_snapshot(
         stored_items = [stored for stored in found if stored is not None]
     deserializer = TypeDeserializer()
     sizes: dict[tuple[str, str], int] = {}
-    indexed: set[tuple[str, str]] = set()
+    entries: dict[tuple[str, str], IndexEntries] = {}
     for stored in stored_items:
         attributes = stored.to_json()["Attributes"]
         item = {k: deserializer.deserialize(v) for k, v in attributes.items()}
         key = (item["PK"], item["SK"])
         sizes[key] = dynamodb_item_size(item)
-        if any(attribute in item for attribute in index_attributes):
-            indexed.add(key)
-    return LedgerSnapshot(sizes, indexed)
+        entries[key] = tuple(
+            tuple(item[name] for name in names) if all(name in item for name in names) else None
+            for names in index_keys
+        )
+    return LedgerSnapshot(sizes, entries)
+
+
+def index_writes(old: IndexEntries, new: IndexEntries) -> int:
+    """Write units one table write costs its (keys-only) global secondary indexes, by
+    DynamoDB's rules (developer guide, "Global secondary indexes", writes): none for an index
+    whose entry the write leaves as it was, one to put an entry or to delete one, two to move
+    one (a changed index key value: delete the old entry, put the new)."""
+    units = 0
+    for before, after in zip(old or (None,) * len(new), new or (None,) * len(old), strict=True):
+        if before == after:
+            continue
+        units += 1 if before is None or after is None else 2
+    return units
 
 
 @dataclass
@@ -90,6 +117,8 @@ class DynamoDBCall:
     table: str
     #: (kind, PK, SK) for every item the request reads or writes.
     items: list[tuple[str, str, str]]
+    #: Those items as they stood just before the request (filled by the recorder).
+    before: LedgerSnapshot = field(default_factory=lambda: LedgerSnapshot({}, {}))
 
 
 @dataclass(frozen=True)
@@ -98,23 +127,33 @@ class Capacity:
     wru: float = 0
 
 
-def capacity_of(
-    calls: Iterable[DynamoDBCall],
-    before: dict[tuple[str, str], int],
-    after: dict[tuple[str, str], int],
-    indexed: Collection[tuple[str, str]] = (),
-) -> Capacity:
-    """On-demand request units: strongly consistent reads 1 RRU per 4 KB (1 for a missing
-    item), writes 1 WRU per KB of the larger of the old and new item, transactional writes
-    twice that, plus 1 WRU for the (keys-only) index entry of an item in a sparse GSI."""
+def capacity_of(calls: Sequence[DynamoDBCall], after: LedgerSnapshot) -> Capacity:
+    """On-demand request units, each request priced on its items as they stood around it
+    (``call.before``; after it: as the next request naming the item found it, or ``after``):
+    strongly consistent reads 1 RRU per 4 KB (1 for a missing item), writes 1 WRU per KB of
+    the larger of the item before and after, transactional writes twice that, plus what the
+    write costs the keys-only indexes (``index_writes``)."""
     rru = wru = 0.0
-    for call in calls:
+    for position, call in enumerate(calls):
         for kind, pk, sk in call.items:
-            old, new = before.get((pk, sk), 0), after.get((pk, sk), 0)
+            key = (pk, sk)
             if kind == "read":
-                rru += max(1, math.ceil((old or new) / 4096))
-            else:
-                units = max(1, math.ceil(max(old, new) / 1024))
-                wru += 2 * units if kind == "txwrite" else units
-                wru += 1 if (pk, sk) in indexed else 0
+                rru += max(1, math.ceil(call.before.size_of(key) / 4096))
+                continue
+            following = _state_after(calls, position, key, after)
+            old_size, new_size = call.before.size_of(key), following.size_of(key)
+            units = max(1, math.ceil(max(old_size, new_size) / 1024))
+            wru += 2 * units if kind == "txwrite" else units
+            wru += index_writes(call.before.entries_of(key), following.entries_of(key))
     return Capacity(rru, wru)
+
+
+def _state_after(
+    calls: Sequence[DynamoDBCall], position: int, key: tuple[str, str], after: LedgerSnapshot
+) -> LedgerSnapshot:
+    """What the item was once ``calls[position]`` had run: as the next request that names it
+    found it, else as it stands at the end."""
+    for later in calls[position + 1 :]:
+        if any((pk, sk) == key for _, pk, sk in later.items):
+            return later.before
+    return after
