@@ -245,3 +245,35 @@ def test_review_a_lines_refundable_is_what_its_captures_took_never_its_canceled_
     canceled_value = 3110 - 2074  # the canceled unit's share of the line's 3110
     assert line_1["refundable"] == 3110 - canceled_value
     assert sum(item["refundable"] for item in order["items"]) + 500 == order["paid_total"]
+
+
+def test_capturing_a_captured_order_reads_the_order_once_for_its_answer(
+    merchant: Merchant,
+) -> None:
+    # The refused capture reads the order to tell "nothing left" from a capture in flight; the
+    # 200 answers that same read (Medusa's nothing-left path read the order twice).
+    from collections import Counter
+    from typing import Any
+
+    from order_capture.api.app import default_dependencies
+
+    detail = merchant.place()
+    path = f"/admin/orders/{detail['order_id']}/capture"
+    made: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        made[model.name] += 1
+
+    events = default_dependencies().repository.table.client.meta.events
+    with merchant.medusa_client() as client:
+        assert client.post(path, headers=idempotency_key()).status_code == 200
+        events.register("before-call.dynamodb", count)
+        try:
+            again = client.post(path, headers=idempotency_key())
+        finally:
+            events.unregister("before-call.dynamodb", count)
+    assert again.status_code == 200, again.text
+    # The refused capture's read of the order and this shipment's capture (BatchGetItem), then
+    # once: the order (BatchGetItem), its captures (Query, and BatchGetItem for their lines),
+    # its refunds (Query). It read the order and its captures twice: 5 BatchGetItem, 3 Query.
+    assert made == Counter({"BatchGetItem": 3, "Query": 2}), made

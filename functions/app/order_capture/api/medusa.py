@@ -39,7 +39,7 @@ from order_capture.api.idempotency import StoredResponse, idempotent_response
 from order_capture.api.medusa_objects import RELATIONS, SCALAR_FIELDS, MedusaOrder
 from order_capture.api.medusa_order import is_canceled, medusa_order
 from order_capture.domain import merchant_api, refunds
-from order_capture.models import CaptureRequest
+from order_capture.models import Capture, CaptureRequest, Order
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ untyped
 TAGS = ["Medusa"]
@@ -177,6 +177,8 @@ def capture_order(
         # Checked before capturing: a bad query must not leave a capture behind.
         _selection(expand, RELATIONS, "expand")
         _selection(fields, SCALAR_FIELDS, "fields")
+        # The order as the 200 answers it: read after the capture, or once by the refusal.
+        read: tuple[Order, list[Capture]] | None = None
         try:
             merchant_api.capture(
                 dependencies.repository,
@@ -194,16 +196,17 @@ def capture_order(
             # Medusa's capturePayment skips what is captured and answers the order (200), and
             # refuses a canceled order (400 not_allowed); its 409 is a conflict with another
             # request, retried by medusa-js: kept for a capture still in flight.
-            finished, _ = merchant_api.order_with_captures(
+            read = merchant_api.order_with_captures(
                 dependencies.repository, request.merchant_id, id
             )
+            finished = read[0]
             if finished.reserved_amount or merchant_api.remaining_capture_amount(finished):
                 raise
             if is_canceled(finished):
                 raise problems.NotAllowedError(
                     "A canceled order cannot capture payment", field="order_id"
                 ) from None
-        order, captures = merchant_api.order_with_captures(
+        order, captures = read or merchant_api.order_with_captures(
             dependencies.repository, request.merchant_id, id
         )
         by_capture = refunds.refunds_by_capture(dependencies.repository, request.merchant_id, id)
