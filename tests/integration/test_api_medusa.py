@@ -264,7 +264,9 @@ def test_capturing_a_captured_order_reads_the_order_once_for_its_answer(
     def count(model: Any, **_: Any) -> None:
         made[model.name] += 1
 
-    events = default_dependencies().repository.table.client.meta.events
+    # The local API runs ApiFunction in this process, on the DynamoDB ledger's one client.
+    ledger: Any = default_dependencies().repository
+    events = ledger.table.client.meta.events
     with merchant.medusa_client() as client:
         assert client.post(path, headers=idempotency_key()).status_code == 200
         events.register("before-call.dynamodb", count)

@@ -86,3 +86,50 @@ def test_defect_10_our_refund_is_known_before_the_provider_answers(
     assert stored.status is RefundStatus.REFUNDED
     after = repository.get_capture(capture.merchant_id, capture.order_id, capture.capture_id)
     assert (after.refunded_amount, after.refund_pending_amount) == (1200, 0)
+
+
+def test_a_refund_webhook_reads_the_refund_once(
+    repository: Any, capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a refund the provider received, its outcome to come by webhook
+    refunds.refund_capture(
+        repository,
+        ReceivingProvider(),
+        merchant_id=capture.merchant_id,
+        order_id=capture.order_id,
+        capture_id=capture.capture_id,
+        amount=1200,
+        idempotency_key="k-read-once",
+        clock=FixedClock(NOW),
+    )
+    (pending,) = repository.list_refunds(capture.merchant_id, capture.order_id)
+    assert pending.status is RefundStatus.PENDING
+    lookups: list[str] = []
+    find_refund = repository.find_refund
+
+    def counted(merchant_id: str, refund_id: str) -> Any:
+        lookups.append(refund_id)
+        return find_refund(merchant_id, refund_id)
+
+    monkeypatch.setattr(repository, "find_refund", counted)
+
+    # When its webhook says refunded
+    settled = provider_webhooks.apply_notification(
+        repository,
+        waiters=None,  # type: ignore[arg-type]  # a refund completes no wait
+        publisher=None,  # type: ignore[arg-type]  # nor is it announced
+        merchant_id=capture.merchant_id,
+        provider="sandbox",
+        notification=ProviderNotification(
+            subject="refund",
+            outcome="succeeded",
+            reference=pending.refund_id,
+            provider_reference="psp-refund-1",
+            event="REFUND",
+        ),
+        now=NOW,
+    )
+
+    # Then it is settled, on one lookup of the refund (it looked it up twice)
+    assert settled is not None and settled.status is RefundStatus.REFUNDED
+    assert lookups == [pending.refund_id]

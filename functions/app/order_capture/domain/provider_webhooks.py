@@ -133,7 +133,7 @@ def _apply_notification(
         of = repository.find_capture(merchant_id, refund.capture_id) if refund else None
         if not _made_at(of, provider):
             return None
-        return settle_refund(repository, merchant_id, notification, now)
+        return settle_refund(repository, merchant_id, notification, now, found=refund)
     if notification.subject == "release":
         return releases.settle_by_notification(repository, merchant_id, notification, now)
     capture = repository.find_capture(merchant_id, notification.reference)
@@ -319,13 +319,17 @@ def settle_refund(
     merchant_id: str,
     notification: ProviderNotification,
     now: datetime,
+    *,
+    found: Refund | None = None,
 ) -> Refund | None:
     """Apply a refund's notification to the merchant's refund: a pending one becomes refunded
     (the capture's and order's refunded totals grow) or failed (its amount is refundable
     again); a refunded one that the provider fails or reverses after all (Adyen
     ``REFUND_FAILED``, ``REFUNDED_REVERSED``) is reversed: counted back, refundable again,
-    its failure naming why. None if the ledger does not know it."""
-    refund = repository.find_refund(merchant_id, notification.reference)
+    its failure naming why. None if the ledger does not know it. ``found``: the refund as the
+    caller has just read it (not read again; every write below is conditional on its status,
+    so a refund settled since is found by the refused write)."""
+    refund = found or repository.find_refund(merchant_id, notification.reference)
     if refund is None or refund.status is RefundStatus.FAILED:
         return refund
     if refund.status is RefundStatus.REFUNDED:

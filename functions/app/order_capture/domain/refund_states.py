@@ -62,4 +62,4 @@ def settle_refund_state(
         event=event or f"refund {state.status}",
         reason=state.reason or state.status,
     )
-    return settle_refund(repository, merchant_id, notification, now)
+    return settle_refund(repository, merchant_id, notification, now, found=refund)
