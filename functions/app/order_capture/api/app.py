@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_capture.api import cors
+from order_capture.api import cors, json_numbers
 from order_capture.api.authorizer import authorized_merchant
 from order_capture.api.common import MAX_JSON_DEPTH, json_depth, status_for
 from order_capture.api.context import REQUEST_CONTEXT_KEY, ApiDependencies, RequestContext
@@ -215,9 +215,11 @@ def _check_body(event: dict[str, Any]) -> None:
     body = event.get("body")
     if not body:
         return
-    if len(body) > MAX_BODY_BYTES:
+    # The limit is in bytes: a character of text may take up to 4 of them in UTF-8.
+    size = len(body) if event.get("isBase64Encoded") else len(body.encode(errors="surrogatepass"))
+    if size > MAX_BODY_BYTES:
         raise PayloadTooLargeError(
-            f"body: {len(body)} bytes is over the limit of {MAX_BODY_BYTES}", field="body"
+            f"body: {size} bytes is over the limit of {MAX_BODY_BYTES}", field="body"
         )
     text = body
     if event.get("isBase64Encoded"):
@@ -240,14 +242,19 @@ def _check_body(event: dict[str, Any]) -> None:
 
 
 def _check_is_an_object(text: str) -> None:
-    """Every route's body is a JSON object. Another JSON value would reach the resolver, which
-    reads a list as an object missing every field ("order: Field required")."""
-    if text.lstrip().startswith("{"):
-        return
+    """Every route's body is a JSON object, its numbers ones every parser of ours reads
+    (``json_numbers``). Another JSON value would reach the resolver, which reads a list as
+    an object missing every field ("order: Field required")."""
     try:
-        value = json.loads(text)
+        value = json_numbers.loads(text)
     except ValueError:
         return  # malformed JSON: the resolver names where
+    if isinstance(value, dict):
+        found = json_numbers.refused_number(value)
+        if found is None:
+            return
+        field, why = found
+        raise InvalidEventError(f"{field}: {why}", field=field)
     kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )

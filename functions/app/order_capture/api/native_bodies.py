@@ -27,12 +27,15 @@ PositiveMinorUnits = Annotated[
 ItemList = Annotated[list[ItemQuantity], Field(min_length=1, max_length=1000)]
 
 
-def _unique(items: list[ItemQuantity] | None) -> None:
+def _unique(items: list[ItemQuantity] | None) -> list[ItemQuantity] | None:
+    """``items``, each line once. A field validator of ``items``, so that the error names the
+    field (``items``), not the body."""
     seen: set[str] = set()
     for position, item in enumerate(items or []):
         if item.item_id in seen:
             raise ValueError(f"items[{position}].item_id {item.item_id!r} appears more than once")
         seen.add(item.item_id)
+    return items
 
 
 def _one_never_null(schema: dict[str, Any]) -> None:
@@ -64,11 +67,12 @@ class CaptureIn(ApiModel):
             raise ValueError("null is not allowed: give a value, or leave the field out")
         return value
 
+    _unique_items = field_validator("items")(_unique)
+
     @model_validator(mode="after")
     def _amount_or_items(self) -> CaptureIn:
         if (self.amount is None) == (self.items is None):
             raise ValueError("give either amount or items, not both and not neither")
-        _unique(self.items)
         return self
 
 
@@ -81,10 +85,7 @@ class RefundIn(ApiModel):
 class CancellationIn(ApiModel):
     items: ItemList
 
-    @model_validator(mode="after")
-    def _unique_items(self) -> CancellationIn:
-        _unique(self.items)
-        return self
+    _unique_items = field_validator("items")(_unique)
 
 
 class OrderIn(OrderPlacedDetail):

@@ -164,10 +164,11 @@ class OrderPlacedDetail(ShopReferences):
     payment: PaymentIn
     metadata: Metadata | None = None
 
-    @model_validator(mode="after")
-    def _unique_items(self) -> "OrderPlacedDetail":
-        _check_unique_item_ids([item.item_id for item in self.items])
-        return self
+    @field_validator("items")
+    @classmethod
+    def _unique_items(cls, items: list["OrderLineIn"]) -> list["OrderLineIn"]:
+        _check_unique_item_ids([item.item_id for item in items])
+        return items
 
     @field_validator("items")
     @classmethod
@@ -230,10 +231,11 @@ class OrderShippedDetail(Model):
     shipment_id: Identifier
     items: Annotated[list[ItemQuantity], Field(max_length=MAX_ORDER_LINES)] | None = None
 
-    @model_validator(mode="after")
-    def _unique_items(self) -> "OrderShippedDetail":
-        _check_unique_item_ids([item.item_id for item in self.items or []])
-        return self
+    @field_validator("items")
+    @classmethod
+    def _unique_items(cls, items: list[ItemQuantity] | None) -> list[ItemQuantity] | None:
+        _check_unique_item_ids([item.item_id for item in items or []])
+        return items
 
 
 class OrderItemsCanceledDetail(Model):
@@ -241,15 +243,17 @@ class OrderItemsCanceledDetail(Model):
     order_id: Identifier
     items: Annotated[list[ItemQuantity], Field(min_length=1, max_length=MAX_ORDER_LINES)]
 
-    @model_validator(mode="after")
-    def _unique_items(self) -> "OrderItemsCanceledDetail":
-        _check_unique_item_ids([item.item_id for item in self.items])
-        return self
+    @field_validator("items")
+    @classmethod
+    def _unique_items(cls, items: list[ItemQuantity]) -> list[ItemQuantity]:
+        _check_unique_item_ids([item.item_id for item in items])
+        return items
 
 
 def _check_unique_item_ids(item_ids: list[str]) -> None:
+    """Called by ``items``' field validators, so that the error names ``items``."""
     seen: set[str] = set()
-    for item_id in item_ids:
+    for position, item_id in enumerate(item_ids):
         if item_id in seen:
-            raise ValueError(f"item_id {item_id!r} appears more than once")
+            raise ValueError(f"items[{position}].item_id {item_id!r} appears more than once")
         seen.add(item_id)
