@@ -3,7 +3,9 @@ one line each; an operator sees which one needs a person, and why)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
 from order_capture.models import Model
@@ -43,3 +45,14 @@ HasTime = Callable[[], bool]
 
 def out_of_time(has_time: HasTime | None) -> bool:
     return has_time is not None and not has_time()
+
+
+def rotated[T](due: list[T], now: datetime) -> list[T]:
+    """``due`` (oldest first) begun at a place that changes from run to run (derived from the
+    run's ``now``), wrapping around. An item its provider never answers is left as it was
+    (same ``updated_at``), so oldest first alone would spend every run's budget on the same
+    stuck items at the head and defer the ones behind them forever."""
+    if len(due) < 2:
+        return due
+    start = int(hashlib.sha256(now.isoformat().encode()).hexdigest()[:8], 16) % len(due)
+    return [*due[start:], *due[:start]]

@@ -36,6 +36,7 @@ from order_capture.domain.reconciled import (
     ReconciledItem,
     error_reason,
     out_of_time,
+    rotated,
 )
 from order_capture.errors import (
     CaptureNotFoundAtProviderError,
@@ -103,7 +104,9 @@ def reconcile_open_captures(
     waiters = waiters or NOBODY_WAITS
     counts = ReconciliationReport().model_dump()
     unannounced = repository.list_unannounced(now - grace)
-    due = [*unannounced, *repository.list_open_captures(now - grace)]
+    # Announcing asks no provider: those first; the open captures from a place that changes
+    # from run to run (``rotated``), so stuck ones at the head cannot starve the rest.
+    due = [*unannounced, *rotated(repository.list_open_captures(now - grace), now)]
     for position, capture in enumerate(due):
         if out_of_time(has_time):
             counts["deferred"] = len(due) - position

@@ -21,6 +21,7 @@ from order_capture.domain.reconciled import (
     ReconciledItem,
     error_reason,
     out_of_time,
+    rotated,
 )
 from order_capture.domain.refund_states import settle_refund_state
 from order_capture.domain.refunds import settle_at_provider
@@ -66,7 +67,7 @@ def reconcile_open_refunds(
     raises is counted in ``errors`` and handed to ``on_error``, and the others go on.
     ``on_item`` is told what became of each refund examined, and why."""
     counts = RefundReconciliationReport().model_dump()
-    due = repository.list_open_refunds(now - grace)
+    due = rotated(repository.list_open_refunds(now - grace), now)
     for position, refund in enumerate(due):
         if out_of_time(has_time):
             counts["deferred"] = len(due) - position

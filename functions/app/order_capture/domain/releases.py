@@ -96,17 +96,23 @@ def release_remainder(
     providers: PaymentProviders,
     order: Order,
     now: datetime,
+    *,
+    send: bool = True,
 ) -> AuthorizationRelease | None:
     """Release what ``order``'s authorization has left if the order can capture nothing more;
     the release as recorded (the one stored before, if any), or None when there is nothing to
     release. An order closed with captures still in flight gets a ``waiting`` release, which
-    the confirmer that finds none left in flight (or reconciliation) carries out."""
+    the confirmer that finds none left in flight (or reconciliation) carries out. Not
+    ``send``: stored pending, not yet attempted (``attempts`` 0), for reconciliation to send
+    (a caller with no time left to ask the provider)."""
     remaining = remainder_of(order)
     if remaining is None:
         return _wait(ledger, providers, order, now) if closed_in_flight(order) else None
     if not remaining:
         return None
     release = _release(order, remaining, ReleaseStatus.PENDING, now)
+    if not send:
+        release = release.model_copy(update={"attempts": 0})
     stored = ledger.begin_release(release)
     if stored is not None and stored.status is ReleaseStatus.WAITING:
         # It waited for the captures in flight, which are confirmed now: this one sends it.
@@ -115,6 +121,8 @@ def release_remainder(
         stored = None
     if stored is not None:
         return stored  # released (or being released) once already: ask nothing
+    if not send:
+        return release  # pending: reconciliation sends it (``reconcile_releases``)
     return _ask_provider(ledger, providers, release, now)
 
 
@@ -178,7 +186,12 @@ def _wait(
 
 
 def release_after_capture(
-    ledger: ReleaseLedger, providers: PaymentProviders, capture: Capture, now: datetime
+    ledger: ReleaseLedger,
+    providers: PaymentProviders,
+    capture: Capture,
+    now: datetime,
+    *,
+    send: bool = True,
 ) -> AuthorizationRelease | None:
     """After ``capture`` was confirmed: release the order's remainder if the order can capture
     nothing more now; None otherwise or when nothing is left.
@@ -199,7 +212,9 @@ def release_after_capture(
             return None
     elif not capture.may_finish_order:
         return None
-    return release_of_order(ledger, providers, capture.merchant_id, capture.order_id, now)
+    return release_of_order(
+        ledger, providers, capture.merchant_id, capture.order_id, now, send=send
+    )
 
 
 def release_of_order(
@@ -208,12 +223,14 @@ def release_of_order(
     merchant_id: str,
     order_id: str,
     now: datetime,
+    *,
+    send: bool = True,
 ) -> AuthorizationRelease | None:
     """``release_remainder`` of the order as stored now."""
     order = ledger.get_order(merchant_id, order_id)
     if order is None:
         return None
-    return release_remainder(ledger, providers, order, now)
+    return release_remainder(ledger, providers, order, now, send=send)
 
 
 def release_quietly(

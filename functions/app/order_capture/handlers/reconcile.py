@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_capture.adapters.providers import ConfiguredProviders, provider_for
 from order_capture.config import settings
 from order_capture.domain import releases
-from order_capture.domain.reconciled import HasTime, ReconciledItem
+from order_capture.domain.reconciled import HasTime, ReconciledItem, out_of_time
 from order_capture.domain.reconciliation import DEFAULT_GRACE, reconcile_open_captures
 from order_capture.domain.refund_reconciliation import reconcile_open_refunds
 from order_capture.handlers.await_confirmation import default_waiters
@@ -53,13 +53,19 @@ def _log_refund_error(refund: Refund, error: Exception) -> None:
 
 
 def _release_after(
-    ledger: ReleaseLedger, providers: PaymentProviders, item: ReconciledItem, now: datetime
+    ledger: ReleaseLedger,
+    providers: PaymentProviders,
+    item: ReconciledItem,
+    now: datetime,
+    has_time: HasTime | None = None,
 ) -> AuthorizationRelease | None:
-    """``releases.release_after_capture`` of the capture ``item`` says reconciliation confirmed."""
+    """``releases.release_after_capture`` of the capture ``item`` says reconciliation confirmed;
+    with no time left, the release is only stored pending (the next run sends it)."""
     confirmed = ledger.get_capture(item.merchant_id, item.order_id, item.id)
     if confirmed is None:
         return None
-    return releases.release_after_capture(ledger, providers, confirmed, now)
+    send = not out_of_time(has_time)
+    return releases.release_after_capture(ledger, providers, confirmed, now, send=send)
 
 
 #: A run starts no item with less than this left of its Lambda time: a provider call can take
@@ -124,7 +130,10 @@ def handle(
             # Confirming it (here, or by a run or an operator that died after it) may have
             # left its order nothing to capture: the remainder goes (begin_release: once).
             releases.release_quietly(
-                partial(_release_after, ledger, release_providers, item, now), log_release_error
+                # Within the captures' share: a provider slow to release must not eat the
+                # refunds' time nor the reserve (Lambda would kill the run).
+                partial(_release_after, ledger, release_providers, item, now, captures_have_time),
+                log_release_error,
             )
     refunds = reconcile_open_refunds(
         ledger,
@@ -150,8 +159,13 @@ def handle(
         value=report.errors + refunds.errors + released.errors,
     )
     metrics.add_metric(name="ReleasesSettled", unit=MetricUnit.Count, value=released.released)
-    # Alarmed on: releases asked again and still not made (unanswered, or refused).
-    metrics.add_metric(name="ReleasesStillOpen", unit=MetricUnit.Count, value=released.unreleased)
+    # Alarmed on: releases asked again and still not made (unanswered, or refused), and those
+    # this run had no time to ask again (deferred, as for captures and refunds).
+    metrics.add_metric(
+        name="ReleasesStillOpen",
+        unit=MetricUnit.Count,
+        value=released.unreleased + released.deferred,
+    )
     metrics.add_metric(name="CapturesReconciled", unit=MetricUnit.Count, value=report.confirmed)
     metrics.add_metric(name="CapturesReleased", unit=MetricUnit.Count, value=report.released)
     # Settled by an earlier run or an operator that died (or whose PutEvents failed) before
