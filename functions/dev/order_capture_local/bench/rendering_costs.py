@@ -373,6 +373,8 @@ def render_package(package: PackageResult) -> list[str]:
         f"- Function zip small (≤ 1 MB): {_ok(package.function_zipped <= TARGET_FUNCTION_ZIP)}.",
         f"- Largest parts of the layer: {top}. boto3 + botocore + s3transfer: {_mib(sdk)} "
         f"({sdk / total:.0%}); kept pinned rather than the runtime's boto3 so local runs and "
-        "AWS share one SDK. aws-xray-sdk and wrapt are gone (Powertools without `[tracer]`).",
+        "AWS share one SDK; botocore keeps the models of the services the functions call "
+        "only (functions/layer/Makefile `BOTOCORE_SERVICES`: 7 of its ~440). aws-xray-sdk and "
+        "wrapt are gone (Powertools without `[tracer]`).",
         "",
     ]
