@@ -89,3 +89,11 @@ def test_unsigned_or_wrongly_keyed_notifications_fail() -> None:
 def test_a_key_that_is_not_hex_is_a_configuration_error() -> None:
     with pytest.raises(ProviderNotConfiguredError):
         notification_signature(item(), "not-hex")
+
+
+@pytest.mark.parametrize("blank_key", ["", "  "])
+def test_review_an_empty_adyen_webhook_key_verifies_nothing(blank_key: str) -> None:
+    # An HMAC under the empty key is one anyone can compute: it proves nothing
+    forged = {**item(), "additionalData": {"hmacSignature": notification_signature(item(), "")}}
+
+    assert not verify_notification(forged, blank_key)

@@ -318,9 +318,10 @@ def notification_signature(item: dict[str, Any], hmac_key_hex: str) -> str:
 
 def verify_notification(item: dict[str, Any], hmac_key_hex: str) -> bool:
     """True if ``item`` (one ``NotificationRequestItem``) carries a valid
-    ``additionalData.hmacSignature``; compared in constant time."""
+    ``additionalData.hmacSignature``; compared in constant time. A blank key verifies
+    nothing: an HMAC under the empty key is one anyone can compute."""
     received = (item.get("additionalData") or {}).get("hmacSignature")
-    if not isinstance(received, str) or not received:
+    if not isinstance(received, str) or not received or not hmac_key_hex.strip():
         return False
     expected = notification_signature(item, hmac_key_hex)
     return hmac.compare_digest(expected.encode(), received.encode())

@@ -101,7 +101,16 @@ def provider_webhook(
     # Imported here: the Adyen adapter brings httpx, which no other route's cold start needs.
     from order_capture.adapters.adyen import notification_of, verify_notification  # noqa: PLC0415
 
-    if key is None or not all(verify_notification(item, key) for item in items):
+    try:
+        verified = key is not None and all(verify_notification(item, key) for item in items)
+    except ProviderNotConfiguredError:
+        # The merchant's key is unusable (not hex): the operator must hear it, the caller
+        # (anyone, unauthenticated) must not learn it; the provider retries the 401.
+        logger.error(
+            "webhook key unusable", extra={"provider": provider, "merchant_id": merchant_id}
+        )
+        verified = False
+    if not verified:
         logger.warning("webhook refused", extra={"provider": provider, "merchant_id": merchant_id})
         raise UnauthorizedError(
             "hmacSignature: missing or invalid for this merchant's webhook key",
