@@ -82,7 +82,9 @@ def everything_canceled(repository: Any, recorder: Recorder) -> AuthorizationRel
     return releases.release_remainder(repository, AdyenAt(recorder), canceled, NOW)
 
 
-def webhook(repository: Any, success: str, reference: str, reason: str = "") -> Any:
+def webhook(
+    repository: Any, success: str, reference: str, reason: str = "", provider: str = "adyen"
+) -> Any:
     read = notification_of(
         notification("CANCELLATION", success, merchantReference=reference, reason=reason)
     )
@@ -93,7 +95,7 @@ def webhook(repository: Any, success: str, reference: str, reason: str = "") -> 
         waiters,
         waiters,
         merchant_id=MERCHANT,
-        provider="adyen",
+        provider=provider,
         notification=read,
         now=NOW,
     )
@@ -186,3 +188,22 @@ def test_a_cancellation_the_ledger_does_not_know_is_not_ours(
     )
     stored = repository.get_release(MERCHANT, ORDER)
     assert stored is not None and stored.status is ReleaseStatus.PENDING
+
+
+@pytest.mark.parametrize("success", ["true", "false"])
+def test_review_another_providers_webhook_does_not_settle_a_release(
+    repository: Any, success: str
+) -> None:
+    # Given an Adyen release awaiting Adyen's word (its id derives from the order's: anyone
+    # who knows the order can name it)
+    release = everything_canceled(repository, Recorder().answer(*received_example()))
+    assert release is not None
+
+    # When a CANCELLATION naming it arrives signed by the merchant's *sandbox* key
+    settled = webhook(repository, success, release.release_id, provider="sandbox")
+
+    # Then it is not ours to settle: the release still waits for Adyen, which still settles it
+    assert settled is None
+    stored = repository.get_release(MERCHANT, ORDER)
+    assert stored is not None and stored.status is ReleaseStatus.PENDING
+    assert webhook(repository, "true", release.release_id).status is ReleaseStatus.RELEASED

@@ -94,15 +94,17 @@ def notification_identity(notification: ProviderNotification) -> str:
     return f"{notification.event} {notification.outcome} {notification.reference}"
 
 
-def _made_at(capture: Capture | None, provider: str) -> bool:
-    """Whether ``capture`` (if the ledger has it) was made at ``provider``: one provider's
-    signed word never settles what another holds (a leaked test key of one must not settle,
-    or reverse, captures and refunds at every other)."""
-    if capture is None or capture.provider == provider:
+def _made_at(made: Capture | AuthorizationRelease | None, provider: str) -> bool:
+    """Whether ``made`` (a capture or a release, if the ledger has it) was made at
+    ``provider``: one provider's signed word never settles what another holds (a leaked test
+    key of one must not settle, or reverse, captures, refunds and releases at every other;
+    release ids are derived from the order's, so anyone can name one)."""
+    if made is None or made.provider == provider:
         return True
+    reference = made.capture_id if isinstance(made, Capture) else made.release_id
     logger.warning(
-        "provider notification about a capture made at another provider: ignored",
-        extra={"provider": provider, "made_at": capture.provider, "capture_id": capture.capture_id},
+        "provider notification about what another provider holds: ignored",
+        extra={"provider": provider, "made_at": made.provider, "reference": reference},
     )
     return False
 
@@ -135,7 +137,12 @@ def _apply_notification(
             return None
         return settle_refund(repository, merchant_id, notification, now, found=refund)
     if notification.subject == "release":
-        return releases.settle_by_notification(repository, merchant_id, notification, now)
+        release = repository.find_release(merchant_id, notification.reference)
+        if not _made_at(release, provider):
+            return None
+        return releases.settle_by_notification(
+            repository, merchant_id, notification, now, found=release
+        )
     capture = repository.find_capture(merchant_id, notification.reference)
     if capture is None or not _made_at(capture, provider):
         return None

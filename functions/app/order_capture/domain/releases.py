@@ -306,14 +306,20 @@ _AWAITING_PROVIDER = FailureReason(
 
 
 def settle_by_notification(
-    ledger: ReleaseLedger, merchant_id: str, notification: ProviderNotification, now: datetime
+    ledger: ReleaseLedger,
+    merchant_id: str,
+    notification: ProviderNotification,
+    now: datetime,
+    *,
+    found: AuthorizationRelease | None = None,
 ) -> AuthorizationRelease | None:
     """Settle the merchant's pending release as the provider's webhook says (Adyen's
     ``CANCELLATION``: ``success`` true, released; false, failed, for an operator, with the
     provider's reason); the release as stored after, or None if the ledger knows no release by
     that reference (not ours: a cancellation made in the provider's dashboard). A repeated
-    notification finds it settled and changes nothing."""
-    release = ledger.find_release(merchant_id, notification.reference)
+    notification finds it settled and changes nothing. ``found``: the release as the caller
+    read it already (saves the read)."""
+    release = found or ledger.find_release(merchant_id, notification.reference)
     if release is None or release.status is not ReleaseStatus.PENDING:
         return release
     if notification.succeeded:
